@@ -1,0 +1,1 @@
+"""The ``seqtk`` command-line interface (see :mod:`seqtk.cli.main`)."""

@@ -1,0 +1,96 @@
+"""``seqtk tasks`` and ``seqtk recipes list|show|validate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from seqtk.errors import SeqtkError
+
+recipes_app = typer.Typer(help="List, show and validate recipes.", no_args_is_help=True)
+
+
+def tasks() -> None:
+    """List the registered tasks with the package that supplies each, and plugins that failed to load."""
+    from seqtk.registry import default_registry
+
+    reg = default_registry().load()
+    table = Table(title="seqtk tasks")
+    for col in ("task", "source", "description"):
+        table.add_column(col, overflow="fold")
+    for name in sorted(reg.tasks):
+        entry = reg.tasks[name]
+        table.add_row(name, entry.source, entry.cls.description)
+    console = Console()
+    console.print(table)
+    for failure in reg.failures:
+        console.print(Text.assemble(("failed to load: ", "bold red"), f"{failure.source}: {failure.error}"))
+
+
+@recipes_app.command("list")
+def list_recipes() -> None:
+    """List the bundled recipes and the command that runs each."""
+    from seqtk.recipes import bundled_recipes, first_line
+
+    table = Table(title="seqtk recipes")
+    table.add_column("name")
+    table.add_column("path", overflow="fold")
+    table.add_column("runs with", overflow="fold")
+    for name, path in bundled_recipes().items():
+        table.add_row(name, str(path), first_line(path).lstrip("# "))
+    Console().print(table)
+
+
+@recipes_app.command("show")
+def show(
+    recipe: Annotated[str, typer.Argument(help="A recipe file or bundled recipe name.")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="Overrides as section.key=value.", show_default=False)] = None,
+) -> None:
+    """Print the resolved recipe (defaults filled in, overrides applied) as TOML."""
+    from seqtk.config import to_toml
+    from seqtk.recipes import load_recipe, locate
+
+    resolved = load_recipe(recipe, overrides)
+    header = f"# resolved from {locate(recipe)}" + (f" with {' '.join(overrides)}" if overrides else "")
+    print(to_toml(resolved.to_dict(), header=header), end="")
+
+
+@recipes_app.command("validate")
+def validate(paths: Annotated[Optional[list[Path]], typer.Argument(help="Recipe files (default: every bundled recipe).", show_default=False)] = None) -> None:
+    """Check recipes without loading data: sections, keys, types and model stacking."""
+    from seqtk.recipes import bundled_recipes, load_recipe
+
+    targets = [str(p) for p in paths] if paths else [str(p) for p in bundled_recipes().values()]
+    if not targets:
+        raise SeqtkError("there are no recipes to validate", fix="pass recipe paths, or run from the repository root")
+    console = Console()
+    bad = 0
+    for target in targets:
+        try:
+            load_recipe(target)
+            console.print(Text.assemble(("ok      ", "green"), target))
+        except SeqtkError as exc:
+            bad += 1
+            console.print(Text.assemble(("invalid ", "bold red"), f"{target}: {exc.message}"))
+    if bad:
+        raise SeqtkError(f"{bad} of {len(targets)} recipes are invalid", fix="correct the recipes named above")
+
+
+@recipes_app.command("doc")
+def doc() -> None:
+    """Print the recipe reference (docs/recipes.md) generated from the config dataclasses."""
+    from seqtk.recipes_doc import generate
+    from seqtk.registry import default_registry
+
+    reg = default_registry().load()
+    print(generate({name: entry.cls for name, entry in reg.tasks.items() if entry.source.startswith("seqtk ")}), end="")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(tasks)
+    app.add_typer(recipes_app, name="recipes")

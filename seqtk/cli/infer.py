@@ -1,0 +1,161 @@
+"""``seqtk eval``, ``seqtk generate`` and ``seqtk predict``: use a trained checkpoint."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seqtk.errors import SeqtkError
+
+CheckpointArg = Annotated[Path, typer.Argument(help="A checkpoint, e.g. runs/<recipe>/<time>/checkpoints/best.pt.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+DeviceOpt = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps (default: auto).")]
+
+
+def eval_cmd(
+    checkpoint: CheckpointArg,
+    split: Annotated[str, typer.Option(help="Held-out split to evaluate: val or test.")] = "val",
+    as_json: JsonOpt = False,
+    device: DeviceOpt = None,
+    max_batches: Annotated[int, typer.Option(help="Evaluate at most this many batches; 0 means all.")] = 0,
+) -> None:
+    """Evaluate a checkpoint on a held-out split (loads the recipe's data)."""
+    from seqtk.checkpoint import load_for_inference
+
+    loaded = load_for_inference(checkpoint, device=device)
+    task = loaded.task
+    task.prepare()
+    if split not in task.splits():
+        raise SeqtkError(f"task '{task.name}' has no split '{split}'", fix=f"use --split {' or '.join(task.splits())}")
+    metrics = task.evaluate(loaded.model, split, loaded.device, max_batches)
+    result: dict[str, Any] = {"split": split, "step": loaded.payload.get("step")}
+    result[f"{split}_loss"] = metrics["loss"]
+    result.update(metrics)
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table(title=f"{task.name}: {split} split of {checkpoint}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+
+
+def generate(
+    checkpoint: CheckpointArg,
+    prompt: Annotated[str, typer.Option(help="Text to start from.")] = "",
+    length: Annotated[int, typer.Option(help="Number of new tokens (characters) per sample.")] = 200,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature; 0 is greedy.")] = 1.0,
+    top_k: Annotated[int, typer.Option(help="Sample from the k most likely tokens; 0 turns it off.")] = 0,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass; 1.0 turns it off.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same text.")] = 0,
+    n: Annotated[int, typer.Option(help="Number of samples.")] = 1,
+    out: Annotated[Optional[Path], typer.Option(help="Folder to write the samples to (tasks that write files).")] = None,
+    as_json: JsonOpt = False,
+    device: DeviceOpt = None,
+) -> None:
+    """Sample from a generative checkpoint, streaming text as it is produced."""
+    from seqtk.checkpoint import load_for_inference
+    from seqtk.task import GenerateRequest
+
+    _check_sampling(length, temperature, top_k, top_p, n)
+    loaded = load_for_inference(checkpoint, device=device)
+    stream = not as_json and n == 1  # several samples may be produced in parallel: print them at the end
+    current = {"i": -1}
+
+    def on_text(i: int, text: str) -> None:
+        if i != current["i"]:
+            if current["i"] >= 0:
+                sys.stdout.write("\n\n")
+            current["i"] = i
+            if n > 1:
+                sys.stdout.write(f"--- sample {i + 1} ---\n")
+            sys.stdout.write(prompt)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    request = GenerateRequest(
+        prompt=prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, n=n, seed=seed,
+        extra={"out": str(out) if out else None}, on_text=on_text if stream else None,
+    )
+    samples = loaded.task.generate(loaded.model, request, loaded.device)
+    if as_json:
+        print(json.dumps({"samples": samples}))
+    elif stream:
+        sys.stdout.write("\n")
+    else:
+        for i, sample in enumerate(samples):
+            print(f"--- sample {i + 1} ---\n{prompt}{sample}\n")
+
+
+def _check_sampling(length: int, temperature: float, top_k: int, top_p: float, n: int) -> None:
+    if length < 1 or n < 1:
+        raise SeqtkError("--length and --n must be at least 1", fix="pass positive values")
+    if temperature < 0:
+        raise SeqtkError(f"--temperature must be 0 (greedy) or positive, not {temperature}", fix="use e.g. --temperature 0.8")
+    if top_k < 0 or not 0 < top_p <= 1:
+        raise SeqtkError(f"--top-k must be >= 0 and --top-p in (0, 1], not {top_k} and {top_p}", fix="use e.g. --top-k 0 --top-p 0.95")
+
+
+def predict(
+    checkpoint: CheckpointArg,
+    inputs: Annotated[Optional[list[str]], typer.Argument(help="Inputs (texts, or file paths for image tasks).", show_default=False)] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Read one input per line from this file.")] = None,
+    as_json: JsonOpt = False,
+    device: DeviceOpt = None,
+) -> None:
+    """Predict for each input with a trained checkpoint."""
+    from seqtk.checkpoint import load_for_inference
+
+    items = list(inputs or []) + _read_lines(file)
+    if not items:
+        raise SeqtkError("predict got no input", fix="pass inputs as arguments or --file FILE with one per line")
+    loaded = load_for_inference(checkpoint, device=device)
+    predictions = loaded.task.predict(loaded.model, items, loaded.device)
+    if as_json:
+        print(json.dumps({"predictions": predictions}))
+        return
+    table = Table(title=f"{loaded.task.name} predictions")
+    table.add_column("input", overflow="fold", max_width=60)
+    keys = list(predictions[0]) if predictions else []
+    for key in keys:
+        table.add_column(key, overflow="fold")
+    for item, pred in zip(items, predictions):
+        table.add_row(item, *(_fmt(pred[k]) for k in keys))
+    Console().print(table)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _read_lines(file: Path | None) -> list[str]:
+    if file is None:
+        return []
+    if not file.is_file():
+        raise SeqtkError(f"the input file '{file}' does not exist", fix="check the --file path")
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise SeqtkError(f"the input file '{file}' is not UTF-8 (byte {exc.start})", fix="save it as UTF-8") from exc
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise SeqtkError(f"the input file '{file}' has no non-empty lines", fix="put one input per line")
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_cmd)
+    app.command()(generate)
+    app.command()(predict)

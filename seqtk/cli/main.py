@@ -1,0 +1,126 @@
+"""The ``seqtk`` command: one Typer app, one module per group of commands.
+
+Errors the user can fix (:class:`~seqtk.errors.SeqtkError`) print as one
+paragraph and exit 1; anything else is reported as an internal error and exits
+2. A traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from seqtk import __version__
+from seqtk.errors import SeqtkError
+
+app = typer.Typer(
+    name="seqtk",
+    help="Train and use recurrent sequence models (RNN, LSTM, GRU) from TOML recipes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+class _State:
+    debug = False
+
+
+STATE = _State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"seqtk {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    plugin_dir: Annotated[
+        Optional[list[Path]],
+        typer.Option("--plugin-dir", help="Extra folder of unpackaged task plugins (also $SEQTK_PLUGIN_DIR)."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """seqtk: recurrent sequence models with recipes, task plugins and a CLI."""
+    STATE.debug = debug
+    if plugin_dir:
+        from seqtk.registry import default_registry
+
+        default_registry(list(plugin_dir))
+
+
+def _register_commands() -> None:
+    from seqtk.cli import catalog, infer, train_cmd
+
+    train_cmd.register(app)
+    infer.register(app)
+    catalog.register(app)
+
+
+_register_commands()
+
+
+def _normalise_resume(argv: list[str]) -> list[str]:
+    """Let ``--resume`` take an optional value: a bare ``--resume`` means the latest run."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--resume":
+            nxt = out[i + 1] if i + 1 < len(out) else None
+            if nxt is None or nxt.startswith("-") or "=" in nxt or not Path(nxt).exists() or nxt.endswith(".toml"):
+                out.insert(i + 1, "latest")
+            break
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``seqtk`` script; returns the exit code."""
+    args = _normalise_resume(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        app(args=args, prog_name="seqtk", standalone_mode=False)
+        return 0
+    except SeqtkError as exc:
+        if debug:
+            raise
+        err.print(Text.assemble(("error: ", "bold red"), exc.message))
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("Interrupted. A run can be continued with `seqtk run RECIPE --resume`.")
+        return 130
+    except Exception as exc:  # a bug in seqtk or a plugin: still one paragraph
+        if debug:
+            raise
+        err.print(
+            Text.assemble(
+                ("internal error: ", "bold red"),
+                f"{type(exc).__name__}: {exc}. This is not a problem with your input that seqtk "
+                "recognises. Fix: rerun with --debug for the traceback, and report it.",
+            )
+        )
+        return 2
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

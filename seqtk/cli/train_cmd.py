@@ -1,0 +1,66 @@
+"""``seqtk run`` and ``seqtk summary``."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+RecipeArg = Annotated[str, typer.Argument(help="A recipe file, or the name of a bundled recipe (`seqtk recipes list`).")]
+OverridesArg = Annotated[
+    Optional[list[str]],
+    typer.Argument(help="Overrides as section.key=value, e.g. train.max_steps=100 (values are TOML).", show_default=False),
+]
+
+
+def run(
+    recipe: RecipeArg,
+    overrides: OverridesArg = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps; overrides train.device.")] = None,
+    resume: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Continue from checkpoints/last.pt: of RUN_DIR, or of this recipe's latest run when given bare.",
+            metavar="[RUN_DIR]",
+        ),
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory (default: runs/<recipe>/<timestamp>/).")] = None,
+) -> None:
+    """Train a recipe: progress on the console, TensorBoard logs, checkpoints, resume."""
+    from seqtk.recipes import load_recipe
+    from seqtk.train import run_training
+
+    resolved = load_recipe(recipe, overrides)
+    resume_arg: Path | bool | None = None
+    if resume == "latest":
+        resume_arg = True
+    elif resume:
+        resume_arg = Path(resume)
+    command = "seqtk " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"seqtk run {recipe}"
+    run_training(resolved, out=out, resume=resume_arg, device=device, console=Console(), command=command)
+
+
+def summary(
+    recipe: RecipeArg,
+    overrides: OverridesArg = None,
+    keras: Annotated[bool, typer.Option("--keras", help="Count recurrent parameters as Keras does (one bias per gate).")] = False,
+) -> None:
+    """Print the model's layers, output shapes and parameter counts (like Keras' model.summary())."""
+    from seqtk.recipes import load_recipe
+    from seqtk.registry import get_task
+    from seqtk.summary import model_summary
+
+    resolved = load_recipe(recipe, overrides)
+    task = get_task(resolved.task.name)(resolved)
+    task.prepare()
+    model = task.build_model()
+    Console().print(model_summary(model, keras_style=keras))
+
+
+def register(app: typer.Typer) -> None:
+    app.command(context_settings={"allow_interspersed_args": True})(run)
+    app.command()(summary)

@@ -1,0 +1,413 @@
+"""Recipes: one TOML file per experiment, mapped onto frozen dataclasses.
+
+A recipe has six sections, ``task``, ``data``, ``vocab``, ``model``, ``train``
+and ``log``. ``train`` and ``log`` are the same for every task; ``data``,
+``vocab`` and ``model`` are the task's own dataclasses (subclasses of
+:class:`DataConfig`, :class:`VocabConfig` and :class:`ModelConfig`). Every
+field carries its help text in ``metadata["help"]``; ``docs/recipes.md`` is
+generated from it.
+
+Values are checked against the field types before anything is built: an
+unknown key names its dotted path and the closest valid key, and a type error
+names the key, the expected type and the value given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from seqtk.errors import SeqtkError, suggest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SECTIONS = ("task", "data", "vocab", "model", "train", "log")
+
+
+def hfield(default: Any = MISSING, *, help: str, default_factory: Any = MISSING) -> Any:
+    """A dataclass field with help text (shown in docs and ``seqtk recipes show``)."""
+    return field(default=default, default_factory=default_factory, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class TaskSection:
+    """Which task runs the recipe."""
+
+    name: str = hfield(help="Registered task name; `seqtk tasks` lists them.")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Keys every task's ``[data]`` section has; tasks subclass it."""
+
+    path: str | None = hfield(
+        None, help="A local file or folder that replaces the task's default data source."
+    )
+
+
+@dataclass(frozen=True)
+class VocabConfig:
+    """Base of a task's ``[vocab]`` section (no common keys)."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Base of a task's ``[model]`` section (no common keys)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The ``[train]`` section: optimisation, evaluation and checkpointing."""
+
+    seed: int = hfield(0, help="Seed for weights, data order and sampling.")
+    max_steps: int = hfield(1000, help="Number of optimiser steps to run.")
+    batch_size: int = hfield(32, help="Examples (or streams) per batch.")
+    device: str = hfield("auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
+    precision: Literal["fp32", "bf16", "fp16"] = hfield(
+        "fp32", help="fp32, or autocast to bf16/fp16 (fp16 uses a GradScaler on CUDA)."
+    )
+    optimizer: Literal["adam", "adamw", "sgd"] = hfield("adam", help="adam, adamw or sgd.")
+    lr: float = hfield(1e-3, help="Peak learning rate.")
+    weight_decay: float = hfield(0.0, help="Weight decay (decoupled for adamw).")
+    momentum: float = hfield(0.9, help="Momentum for sgd.")
+    schedule: Literal["constant", "cosine", "step"] = hfield(
+        "constant", help="Learning-rate schedule after warmup: constant, cosine or step."
+    )
+    warmup_steps: int = hfield(0, help="Linear warmup steps from 0 to lr.")
+    min_lr_ratio: float = hfield(0.1, help="Cosine schedule floor, as a fraction of lr.")
+    step_every: int = hfield(1000, help="Step schedule: multiply lr by gamma every this many steps.")
+    gamma: float = hfield(0.5, help="Step schedule: the factor.")
+    grad_clip: float = hfield(1.0, help="Clip the gradient norm to this value; 0 turns clipping off.")
+    eval_every: int = hfield(200, help="Evaluate on the validation split every this many steps.")
+    eval_batches: int = hfield(0, help="Validation batches per evaluation; 0 means the whole split.")
+    metric: str = hfield("", help="Metric that picks best.pt and early stopping; empty: the task's.")
+    metric_mode: Literal["auto", "min", "max"] = hfield(
+        "auto", help="Whether the metric should go down or up; auto: the task's choice."
+    )
+    patience: int = hfield(0, help="Stop after this many evaluations without improvement; 0: never.")
+    num_threads: int = hfield(0, help="CPU threads for torch; 0 keeps torch's default.")
+    deterministic: bool = hfield(True, help="Use deterministic algorithms where torch has them.")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """The ``[log]`` section: where and how a run reports."""
+
+    out_dir: str = hfield("runs", help="Runs go to OUT_DIR/<recipe>/<timestamp>/ unless --out is given.")
+    every: int = hfield(10, help="Log training scalars every this many steps.")
+    tensorboard: bool = hfield(True, help="Write TensorBoard event files.")
+    progress: bool = hfield(True, help="Show a progress bar on the console.")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A resolved recipe: what `seqtk run` trains."""
+
+    name: str
+    task: TaskSection
+    data: DataConfig
+    vocab: VocabConfig
+    model: ModelConfig
+    train: TrainConfig
+    log: LogConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as plain TOML-able data (no ``name``: that is the file's stem)."""
+        return {s: _to_plain(getattr(self, s)) for s in SECTIONS}
+
+    def replace(self, **changes: Any) -> Recipe:
+        return dataclasses.replace(self, **changes)
+
+
+# ---------------------------------------------------------------------------
+# Building dataclasses from raw mappings, with checked types
+# ---------------------------------------------------------------------------
+
+
+def _to_plain(value: Any) -> Any:
+    if is_dataclass(value):
+        return {f.name: _to_plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin in (list, tuple):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        return f"a list of {_type_name(args[0])}" if args else "a list"
+    if tp is type(None):
+        return "nothing (omit the key)"
+    if is_dataclass(tp):
+        return f"a table of {tp.__name__} keys"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:
+    """Check ``value`` against type ``tp``; return it (converted where lossless)."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if value in typing.get_args(tp):
+            return value
+        hint = suggest(str(value), [str(a) for a in typing.get_args(tp)])
+        raise _type_error(path, tp, value, hint)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            try:
+                return _convert(arg, value, path)
+            except SeqtkError:
+                continue
+        raise _type_error(path, tp, value)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise _type_error(path, tp, value)
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        item = args[0] if args else Any
+        out = [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if is_dataclass(tp):
+        if is_dataclass(value) and isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise _type_error(path, tp, value)
+        return build(tp, value, path)
+    if tp is type(None):
+        if value is None:
+            return None
+        raise _type_error(path, tp, value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float) and isinstance(value, bool):
+        raise _type_error(path, tp, value)
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise _type_error(path, tp, value)
+
+
+def _type_error(path: str, tp: Any, value: Any, hint: str = "") -> SeqtkError:
+    return SeqtkError(
+        f"recipe key '{path}' expects {_type_name(tp)}, but the value given is {value!r} "
+        f"({type(value).__name__}).{hint}",
+        fix=f"set '{path}' to {_type_name(tp)} in the recipe or as {path}=VALUE on the command line",
+    )
+
+
+def build(cls: type, raw: dict[str, Any], path: str) -> Any:
+    """Build frozen dataclass ``cls`` from ``raw``, checking keys and types.
+
+    >>> build(TrainConfig, {"max_steps": 5}, "train").max_steps
+    5
+    """
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if f.init}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = f"{path}.{key}" if path else key
+        if key not in known:
+            valid = ", ".join(sorted(known)) or "(none)"
+            prefix = f"{path}." if path else ""
+            raise SeqtkError(
+                f"unknown recipe key '{dotted}'.{suggest(dotted, [prefix + k for k in known])} "
+                f"Valid keys in [{path}] are: {valid}",
+                fix=f"remove or rename '{dotted}'; `seqtk recipes show RECIPE` prints every key",
+            )
+        kwargs[key] = _convert(hints[key], value, dotted)
+    missing = [n for n, f in known.items() if f.default is MISSING and f.default_factory is MISSING and n not in kwargs]
+    if missing:
+        dotted = f"{path}.{missing[0]}" if path else missing[0]
+        raise SeqtkError(f"recipe key '{dotted}' is required but missing", fix=f"add {dotted} = ... to the recipe")
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:  # __post_init__ checks
+        if isinstance(exc, SeqtkError):
+            raise
+        raise SeqtkError(f"invalid [{path}] section: {exc}", fix="correct the values named above") from exc
+
+
+# ---------------------------------------------------------------------------
+# Reading recipes and applying overrides
+# ---------------------------------------------------------------------------
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML recipe, turning every failure into a clear :class:`SeqtkError`."""
+    p = Path(path)
+    if not p.exists():
+        raise SeqtkError(f"recipe file '{p}' does not exist", fix="check the path; `seqtk recipes list` shows the bundled recipes")
+    if p.is_dir():
+        raise SeqtkError(f"'{p}' is a folder, not a recipe file", fix="pass a .toml file")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SeqtkError(f"recipe file '{p}' is not UTF-8 text (byte {exc.start})", fix="save it as UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SeqtkError(f"recipe file '{p}' is not valid TOML: {exc}", fix="correct the TOML syntax at the line and column named") from exc
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b=value``; the value is parsed as TOML, else kept as a string.
+
+    >>> parse_override("train.lr=3e-4")
+    (['train', 'lr'], 0.0003)
+    >>> parse_override("data.path=/tmp/x.txt")
+    (['data', 'path'], '/tmp/x.txt')
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise SeqtkError(
+            f"cannot read the override '{text}'",
+            fix="write overrides as section.key=value, e.g. train.max_steps=100",
+        )
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with ``key=value`` overrides applied."""
+    out = _deep_copy(raw)
+    for text in overrides:
+        parts, value = parse_override(text)
+        if parts[0] not in SECTIONS:
+            raise SeqtkError(
+                f"unknown recipe section '{parts[0]}' in the override '{text}'.{suggest(parts[0], SECTIONS)}",
+                fix=f"use one of the sections {', '.join(SECTIONS)}, as in train.max_steps=100",
+            )
+        if len(parts) == 1:
+            raise SeqtkError(f"the override '{text}' names a section, not a key", fix=f"write {parts[0]}.KEY=VALUE")
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SeqtkError(f"the override '{text}' goes inside '{part}', which is not a table", fix="override the whole value instead")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def _deep_copy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _deep_copy(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_deep_copy(v) for v in raw]
+    return raw
+
+
+def resolve(raw: dict[str, Any], name: str, task_cls: Any) -> Recipe:
+    """Build a :class:`Recipe` from a raw mapping for ``task_cls``'s config classes."""
+    for key in raw:
+        if key not in SECTIONS:
+            raise SeqtkError(
+                f"unknown recipe section [{key}].{suggest(key, SECTIONS)}",
+                fix=f"use only the sections {', '.join(SECTIONS)}",
+            )
+    classes = {
+        "task": TaskSection,
+        "data": task_cls.data_config,
+        "vocab": task_cls.vocab_config,
+        "model": task_cls.model_config,
+        "train": TrainConfig,
+        "log": LogConfig,
+    }
+    sections = {}
+    for section, cls in classes.items():
+        value = raw.get(section, {})
+        if not isinstance(value, dict):
+            raise SeqtkError(f"'{section}' must be a table ([{section}])", fix=f"write it as a [{section}] section")
+        sections[section] = build(cls, value, section)
+    recipe = Recipe(name=name, **sections)
+    _check_train(recipe.train)
+    task_cls.validate(recipe)
+    return recipe
+
+
+def _check_train(train: TrainConfig) -> None:
+    for key in ("max_steps", "batch_size", "eval_every"):
+        if getattr(train, key) < 1:
+            raise SeqtkError(f"train.{key} must be at least 1, not {getattr(train, key)}", fix=f"set train.{key} to a positive integer")
+    if train.lr <= 0:
+        raise SeqtkError(f"train.lr must be positive, not {train.lr}", fix="set train.lr to e.g. 1e-3")
+
+
+def task_name(raw: dict[str, Any], source: str) -> str:
+    task = raw.get("task")
+    if not isinstance(task, dict) or not isinstance(task.get("name"), str):
+        raise SeqtkError(
+            f"{source} does not name its task",
+            fix='add a [task] section with name = "TASK"; `seqtk tasks` lists the tasks',
+        )
+    return task["name"]
+
+
+# ---------------------------------------------------------------------------
+# Writing TOML (the resolved config saved in every run directory)
+# ---------------------------------------------------------------------------
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        return f'"{escaped}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def to_toml(data: dict[str, Any], header: str = "") -> str:
+    """Write recipe data (sections of scalars, lists, and arrays of tables) as TOML.
+
+    ``None`` values are left out, which reads back as the default (``None``).
+    """
+    lines = [header.rstrip("\n")] if header else []
+    for section, body in data.items():
+        scalars = {k: v for k, v in body.items() if v is not None and not _is_table_list(v)}
+        tables = {k: v for k, v in body.items() if _is_table_list(v)}
+        lines.append(f"\n[{section}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in scalars.items())
+        for key, items in tables.items():
+            for item in items:
+                lines.append(f"\n[[{section}.{key}]]")
+                lines.extend(f"{k} = {_toml_value(v)}" for k, v in item.items() if v is not None)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _is_table_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def describe_fields(cls: type) -> list[tuple[str, str, str, str]]:
+    """(key, type, default, help) for each field of a config dataclass."""
+    rows = []
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        if f.default is not MISSING:
+            default = _to_plain(f.default)
+        elif f.default_factory is not MISSING:
+            default = _to_plain(f.default_factory())
+        else:
+            rows.append((f.name, _type_name(hints[f.name]), "(required)", f.metadata.get("help", "")))
+            continue
+        rows.append((f.name, _type_name(hints[f.name]), repr(default), f.metadata.get("help", "")))
+    return rows

@@ -1,0 +1,122 @@
+"""Resumable batching shared by every task.
+
+A task describes an epoch as a *plan*: a list of batch specifications (index
+lists, window offsets, stream positions) computed deterministically from the
+seed and the epoch number. :class:`ResumableLoader` walks the plans and turns
+each spec into a batch with the task's ``collate``. Its position (epoch, index)
+goes into every checkpoint, so a resumed run sees exactly the batches an
+uninterrupted run would have seen, without replaying the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+
+Plan = Callable[[int], Sequence[Any]]
+
+
+class ResumableLoader:
+    """An endless, resumable iterator over batches.
+
+    >>> loader = ResumableLoader(lambda epoch: [[0, 1], [2, 3]], collate=lambda s: s)
+    >>> it = iter(loader); next(it), next(it), next(it)
+    ([0, 1], [2, 3], [0, 1])
+    >>> loader.state_dict()
+    {'epoch': 1, 'index': 1}
+    """
+
+    def __init__(self, plan: Plan, collate: Callable[[Any], Any]) -> None:
+        self.plan = plan
+        self.collate = collate
+        self.epoch = 0
+        self.index = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            specs = self.plan(self.epoch)
+            if not specs:
+                raise RuntimeError("the batch plan of an epoch is empty")
+            while self.index < len(specs):
+                spec = specs[self.index]
+                self.index += 1
+                if self.index == len(specs):
+                    # Roll over before yielding the last batch, so that between
+                    # epochs the state reads (next epoch, 0): at_epoch_start is
+                    # then true before the first batch of every epoch.
+                    self.epoch += 1
+                    self.index = 0
+                    yield self.collate(spec)
+                    break
+                yield self.collate(spec)
+            else:
+                # A state loaded past the end of an epoch: move to the next one.
+                self.epoch += 1
+                self.index = 0
+
+    @property
+    def at_epoch_start(self) -> bool:
+        """True when the next batch is the first of an epoch (streams reset their state)."""
+        return self.index == 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "index": self.index}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch = int(state["epoch"])
+        self.index = int(state["index"])
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """A generator whose stream depends only on (seed, epoch)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator, drop_last: bool = True) -> list[list[int]]:
+    """Shuffle ``range(n)`` and cut it into batches of indices.
+
+    >>> shuffled_batches(5, 2, torch.Generator().manual_seed(0), drop_last=False)
+    [[4, 0], [1, 3], [2]]
+    """
+    order = torch.randperm(n, generator=generator).tolist()
+    stop = n - n % batch_size if drop_last and n >= batch_size else n
+    return [order[i : i + batch_size] for i in range(0, stop, batch_size)]
+
+
+def sequential_batches(n: int, batch_size: int) -> list[list[int]]:
+    """Batches of indices in order (evaluation)."""
+    return [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
+
+
+def bucketed_batches(
+    lengths: Sequence[int], batch_size: int, generator: torch.Generator, bucket_factor: int = 50
+) -> list[list[int]]:
+    """Batches of similar length, so that padding stays small.
+
+    Shuffle, sort within chunks of ``batch_size * bucket_factor`` by length, cut
+    into batches, then shuffle the batches: every epoch differs, yet each batch
+    holds examples of nearly the same length.
+    """
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    chunk = batch_size * bucket_factor
+    batches: list[list[int]] = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: lengths[i])
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    perm = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in perm]
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """Move every tensor inside ``batch`` (tuples, lists, dicts) to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: move_to(v, device) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(move_to(v, device) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move_to(v, device) for v in batch)
+    return batch

@@ -1,0 +1,45 @@
+"""The one exception type users see.
+
+Every error that is the user's to fix (a bad recipe, a missing file, a wrong
+shape) is raised as :class:`SeqtkError` with two parts: what went wrong and
+how to fix it. The CLI prints it as one paragraph and exits non-zero; a
+traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class SeqtkError(Exception):
+    """A problem the user can fix.
+
+    >>> str(SeqtkError("the file 'x.txt' does not exist", fix="check the path"))
+    "the file 'x.txt' does not exist. Fix: check the path."
+    """
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        self.problem = problem.rstrip(".")
+        self.fix = fix.rstrip(".") if fix else None
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        if self.fix:
+            return f"{self.problem}. Fix: {self.fix}."
+        return f"{self.problem}."
+
+
+class SeqtkValueError(SeqtkError, ValueError):
+    """A :class:`SeqtkError` that is also a ``ValueError`` (bad shapes, bad arguments)."""
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """Return a ``" Did you mean 'x'?"`` hint for the closest candidate, or ``""``.
+
+    >>> suggest("max_step", ["max_steps", "seed"])
+    " Did you mean 'max_steps'?"
+    """
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""

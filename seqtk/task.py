@@ -1,0 +1,164 @@
+"""The Task interface: what a plugin implements to plug into the trainer.
+
+A task owns its data, its vocabulary and how its model is built (the fairseq
+boundary). The trainer owns everything else: devices, precision, optimiser,
+schedules, checkpoints, logging and the CLI. A task has a handful of members:
+
+- ``name`` and its config classes (``data_config``, ``vocab_config``,
+  ``model_config``) — the recipe sections it reads;
+- :meth:`Task.prepare` — load the data and build the vocabulary;
+- :meth:`Task.build_model`;
+- :meth:`Task.train_loader` and :meth:`Task.eval_batches`;
+- :meth:`Task.step` — loss and metrics for one batch;
+- optionally :meth:`Task.predict`, :meth:`Task.generate`, :meth:`Task.log_eval`.
+
+Everything a task needs at inference (its vocabulary, label names) goes into
+:meth:`Task.state_dict`, which is stored in each checkpoint, so that predict
+and generate work without the training data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from seqtk.config import DataConfig, ModelConfig, Recipe, VocabConfig
+from seqtk.errors import SeqtkError
+
+if TYPE_CHECKING:
+    from seqtk.data import ResumableLoader
+    from seqtk.loggers import Logger
+
+
+@dataclass
+class StepOutput:
+    """What :meth:`Task.step` returns for one batch.
+
+    ``metrics`` hold per-batch *means*; ``count`` is the number of items
+    (tokens or examples) they average over, used to weight them across
+    batches and to measure throughput.
+    """
+
+    loss: torch.Tensor
+    count: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class GenerateRequest:
+    """Options of ``seqtk generate``, passed to :meth:`Task.generate`."""
+
+    prompt: str = ""
+    length: int = 200
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    n: int = 1
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    on_text: Callable[[int, str], None] | None = None  # (sample index, new text) while streaming
+
+
+class Task:
+    """Base class of every task plugin. Subclass it and register it under the
+    ``seqtk.tasks`` entry-point group (see ``docs/plugins.md``)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    data_config: ClassVar[type[DataConfig]] = DataConfig
+    vocab_config: ClassVar[type[VocabConfig]] = VocabConfig
+    model_config: ClassVar[type[ModelConfig]] = ModelConfig
+    #: the validation metric that picks ``best.pt`` (a key of :meth:`evaluate`)
+    main_metric: ClassVar[str] = "loss"
+    main_metric_mode: ClassVar[str] = "min"
+    #: what ``StepOutput.count`` counts, for the throughput display
+    unit: ClassVar[str] = "examples"
+
+    def __init__(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+
+    # -- static checks ------------------------------------------------------
+    @classmethod
+    def validate(cls, recipe: Recipe) -> None:
+        """Check the recipe before any data is loaded; raise SeqtkError."""
+
+    # -- data ----------------------------------------------------------------
+    def prepare(self) -> None:
+        """Load the data and build the vocabulary (training only)."""
+        raise NotImplementedError
+
+    def train_loader(self) -> ResumableLoader:
+        """The endless training loader; its position is checkpointed."""
+        raise NotImplementedError
+
+    def eval_batches(self, split: str) -> Iterable[Any]:
+        """The batches of a held-out split (``val`` or ``test``), in a fixed order."""
+        raise NotImplementedError
+
+    def splits(self) -> list[str]:
+        """Held-out splits this task has."""
+        return ["val", "test"]
+
+    # -- model ----------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
+        """Forward one batch; return the loss (with grad when ``train``) and metrics."""
+        raise NotImplementedError
+
+    def reset_state(self) -> None:
+        """Forget any state carried across training batches (truncated BPTT)."""
+
+    def evaluate(self, model: nn.Module, split: str, device: torch.device, max_batches: int = 0) -> dict[str, float]:
+        """Mean loss and metrics over a split, weighted by ``StepOutput.count``."""
+        from seqtk.data import move_to
+
+        totals: dict[str, float] = {}
+        count = 0
+        with torch.no_grad():
+            for i, batch in enumerate(self.eval_batches(split)):
+                if max_batches and i >= max_batches:
+                    break
+                out = self.step(model, move_to(batch, device), train=False)
+                totals["loss"] = totals.get("loss", 0.0) + float(out.loss) * out.count
+                for key, value in out.metrics.items():
+                    totals[key] = totals.get(key, 0.0) + float(value) * out.count
+                count += out.count
+        if count == 0:
+            raise SeqtkError(f"the {split} split of task '{self.name}' is empty", fix="use more data or a smaller validation fraction")
+        return self.finish_metrics({k: v / count for k, v in totals.items()})
+
+    def finish_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
+        """Derive further metrics from the means (e.g. bits per char from the loss)."""
+        return metrics
+
+    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
+        """Log extras after an evaluation: samples as text, images.
+
+        Must not draw from the global RNG (use a ``torch.Generator`` of its own),
+        so that logging never changes the training run.
+        """
+
+    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
+        """Text printed when training ends (a generated sample, say); None for nothing."""
+        return None
+
+    # -- state kept in checkpoints ------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What inference needs besides the weights (vocab, labels). Plain data and tensors only."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (a checkpoint is being loaded; no data is)."""
+
+    # -- inference -------------------------------------------------------------
+    def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
+        raise SeqtkError(f"task '{self.name}' does not support predict", fix="use `seqtk eval` or `seqtk generate` instead")
+
+    def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:
+        raise SeqtkError(f"task '{self.name}' does not generate", fix="use `seqtk predict` or `seqtk eval` instead")
