@@ -1,0 +1,345 @@
+"""Checkpoints: one ``.pt`` file holding everything a run needs to go on.
+
+A checkpoint is a plain dictionary::
+
+    {"format": "seqtk-checkpoint", "version": 1, "seqtk_version": "0.1.0",
+     "task": "textgen", "recipe_name": "tiny", "recipe": {...},   # Recipe.to_dict()
+     "model": state_dict, "optimizer": ..., "scheduler": ..., "scaler": ...,
+     "rng": {"torch": ByteTensor, "cuda": [ByteTensor, ...], "python": [3, [...], None]},
+     "step": 200, "data": loader.state_dict(), "task_state": task.state_dict(),
+     "metrics": {...},   # the validation metrics of this step
+     "best": {"metric": "loss", "mode": "min", "value": 1.2, "step": 200, "evals_since": 0}}
+
+(``best.evals_since`` counts evaluations without improvement, for early stopping.)
+
+It holds only plain data and tensors, so it is read with
+``torch.load(weights_only=True)``: loading a checkpoint never runs code.
+Writes are atomic (temp file, fsync, rename), so a run killed while saving
+leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import random
+import re
+import tempfile
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from seqtk.config import Recipe
+from seqtk.errors import SeqtkError
+
+FORMAT = "seqtk-checkpoint"
+VERSION = 1
+_FOREIGN_FIX = "pass a checkpoint written by `seqtk run` (RUN_DIR/checkpoints/last.pt or best.pt)"
+_UNSAFE_MARKERS = ("GLOBAL", "unrecognized function", "Can only create new object", "Can only build")
+_RUN_NAME = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` atomically.
+
+    The data goes to a temp file in the same folder, is flushed and fsynced,
+    then renamed over ``path``; on any failure the temp file is removed and
+    the previous checkpoint at ``path`` is untouched.
+    """
+    path = Path(path)
+    _check_plain(payload, "checkpoint")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+_SCALARS = (str, bytes, int, float, bool, type(None))
+_TORCH = (torch.Tensor, torch.Size, torch.dtype)
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Refuse values ``weights_only`` loading would reject, naming where they sit.
+
+    Catching them here, at save time, beats writing a checkpoint that can
+    never be loaded again. Types are matched exactly: a numpy float or a named
+    tuple would pickle as a class and be refused at load time.
+    """
+    if type(value) in _SCALARS or isinstance(value, _TORCH):
+        return
+    if type(value) in (dict, OrderedDict):
+        for key, item in value.items():
+            _check_plain(key, f"a key of {where}")
+            _check_plain(item, f"{where}[{key!r}]")
+    elif type(value) in (list, tuple):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+    else:
+        raise SeqtkError(
+            f"cannot save {where}: it is a {type(value).__module__}.{type(value).__qualname__}, and "
+            "checkpoints hold only plain data (dict, list, str, numbers) and tensors",
+            fix="convert it to plain data (e.g. in the task's state_dict) before saving",
+        )
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+
+def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read a seqtk checkpoint without running code, or raise a clear :class:`SeqtkError`."""
+    path = Path(path)
+    if not path.exists():
+        raise SeqtkError(
+            f"the checkpoint '{path}' does not exist",
+            fix="check the path; a run keeps its checkpoints in RUN_DIR/checkpoints/ (last.pt, best.pt)",
+        )
+    if path.is_dir():
+        raise SeqtkError(
+            f"'{path}' is a folder, not a checkpoint file",
+            fix=f"pass a .pt file, e.g. {path / 'checkpoints' / 'best.pt'}",
+        )
+    payload = _torch_load(path, map_location)
+    _check_format(payload, path)
+    return payload
+
+
+def _torch_load(path: Path, map_location: Any) -> Any:
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except PermissionError as exc:
+        raise SeqtkError(f"the checkpoint '{path}' cannot be read: {exc.strerror}", fix="check the file's permissions") from exc
+    except pickle.UnpicklingError as exc:
+        if any(marker in str(exc) for marker in _UNSAFE_MARKERS):
+            raise SeqtkError(
+                f"'{path}' contains Python objects that would run code when loaded; seqtk refuses it",
+                fix="only load checkpoints written by seqtk",
+            ) from exc
+        raise _corrupt(path) from exc
+    except (EOFError, RuntimeError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise _corrupt(path) from exc
+
+
+def _corrupt(path: Path) -> SeqtkError:
+    size = path.stat().st_size
+    other = "checkpoints/last.pt" if path.name == "best.pt" else "checkpoints/best.pt"
+    return SeqtkError(
+        f"the checkpoint '{path}' ({size} bytes) is truncated or corrupt; "
+        "it may have been cut off while being written",
+        fix=f"use {other} or re-run training",
+    )
+
+
+def _check_format(payload: Any, path: Path) -> None:
+    if not isinstance(payload, dict) or "format" not in payload:
+        raise SeqtkError(f"'{path}' is not a seqtk checkpoint: it holds {describe(payload)}", fix=_FOREIGN_FIX)
+    if payload["format"] != FORMAT:
+        raise SeqtkError(f"'{path}' is not a seqtk checkpoint (its format is {payload['format']!r})", fix=_FOREIGN_FIX)
+    version = payload.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise SeqtkError(
+            f"the checkpoint '{path}' has format version {version!r}; this seqtk reads version {VERSION}",
+            fix="upgrade seqtk to the version that wrote it",
+        )
+
+
+def describe(obj: Any) -> str:
+    """A short description of what a foreign ``.pt`` file holds.
+
+    >>> describe({"a": 1})
+    "a dictionary with the keys 'a'"
+    """
+    if isinstance(obj, torch.Tensor):
+        return f"a single tensor of shape {tuple(obj.shape)}"
+    if not isinstance(obj, dict):
+        return f"a {type(obj).__name__}"
+    if not obj:
+        return "an empty dictionary"
+    if "pytorch-lightning_version" in obj:
+        return "a PyTorch Lightning checkpoint"
+    if all(isinstance(v, torch.Tensor) for v in obj.values()):
+        first = next(iter(obj))
+        return f"a bare model state_dict ({len(obj)} tensors, e.g. '{first}'), not a training checkpoint"
+    keys = ", ".join(repr(str(k)) for k in list(obj)[:6]) + (", ..." if len(obj) > 6 else "")
+    return f"a dictionary with the keys {keys}"
+
+
+# ---------------------------------------------------------------------------
+# RNG states
+# ---------------------------------------------------------------------------
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """The RNG states of torch (CPU, and CUDA when training there) and ``random``."""
+    version, state, gauss = random.getstate()
+    cuda = torch.cuda.get_rng_state_all() if device.type == "cuda" else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda, "python": [version, list(state), gauss]}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore :func:`rng_state`'s output (CUDA states only where CUDA is present)."""
+    torch.set_rng_state(state["torch"].cpu())
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available():
+        for index, value in enumerate(cuda[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(value.cpu(), index)
+    version, values, gauss = state["python"]
+    random.setstate((version, tuple(values), gauss))
+
+
+@contextlib.contextmanager
+def rng_preserved(device: torch.device) -> Iterator[None]:
+    """Leave the RNG streams as found (evaluation must not change the training run)."""
+    state = rng_state(device)
+    try:
+        yield
+    finally:
+        set_rng_state(state)
+
+
+# ---------------------------------------------------------------------------
+# Inference
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    """A checkpoint made ready for inference."""
+
+    task: Any  # seqtk.task.Task
+    model: nn.Module
+    recipe: Recipe
+    payload: dict[str, Any]
+    device: torch.device
+
+
+def load_for_inference(path: str | Path, device: str | torch.device | None = None) -> Loaded:
+    """Rebuild task and model from a checkpoint, on ``device`` (None: auto), in eval mode."""
+    from seqtk.config import resolve
+    from seqtk.device import select_device
+    from seqtk.registry import get_task
+
+    payload = load_checkpoint(path)
+    task_cls = get_task(payload["task"])
+    recipe = resolve(payload["recipe"], payload["recipe_name"], task_cls)
+    task = task_cls(recipe)
+    task.load_state_dict(payload["task_state"])
+    model = task.build_model()
+    load_weights(model, payload["model"], Path(path), payload["task"])
+    target = select_device(device)
+    model.to(target)
+    model.eval()
+    return Loaded(task=task, model=model, recipe=recipe, payload=payload, device=target)
+
+
+def load_weights(model: nn.Module, state: dict[str, Any], path: Path, task_name: str) -> None:
+    """``model.load_state_dict(state)``, with mismatches reported as a :class:`SeqtkError`."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        details = "; ".join(line.strip() for line in str(exc).splitlines()[1:4] if line.strip())
+        raise SeqtkError(
+            f"the weights in '{path}' do not fit the model task '{task_name}' builds from its recipe: {details}",
+            fix="use the task plugin version (and recipe) that wrote the checkpoint, or train again",
+        ) from exc
+
+
+# ---------------------------------------------------------------------------
+# Run folders
+# ---------------------------------------------------------------------------
+
+
+def new_run_dir(out_dir: str | Path, recipe_name: str, out: Path | None = None) -> Path:
+    """``out``, or a fresh ``OUT_DIR/RECIPE/<timestamp>``; never a folder holding checkpoints."""
+    if out is not None:
+        run = Path(out)
+    else:
+        root = Path(out_dir) / recipe_name
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run, n = root / stamp, 1
+        while run.exists():  # two runs started within one second
+            run, n = root / f"{stamp}-{n}", n + 1
+    if any((run / "checkpoints").glob("*.pt")):
+        raise SeqtkError(
+            f"'{run}' already holds a training run",
+            fix="pass --resume to continue it or choose another --out",
+        )
+    return run
+
+
+def latest_run(out_dir: str | Path, recipe_name: str) -> Path | None:
+    """The newest run folder ``OUT_DIR/RECIPE/<timestamp>`` that holds a checkpoint."""
+    root = Path(out_dir) / recipe_name
+    if not root.is_dir():
+        return None
+    runs = []
+    for child in root.iterdir():
+        match = _RUN_NAME.match(child.name)
+        if match and child.is_dir() and (child / "checkpoints" / "last.pt").exists():
+            runs.append(((match.group(1), int(match.group(2) or 0)), child))
+    return max(runs)[1] if runs else None
+
+
+def resume_checkpoint(resume: Path | bool, out_dir: str | Path, recipe_name: str, out: Path | None = None) -> Path:
+    """The checkpoint file ``--resume`` points at.
+
+    ``True`` means ``out`` when given, else the latest run of the recipe; a
+    path is a run folder or a ``.pt`` file inside one.
+    """
+    if resume is True:
+        run = out if out is not None else latest_run(out_dir, recipe_name)
+        if run is None:
+            raise SeqtkError(
+                f"there is no earlier run of recipe '{recipe_name}' under '{out_dir}' to resume",
+                fix="train without --resume first, or pass --resume RUN_DIR",
+            )
+        resume = Path(run)
+    path = Path(resume)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.pt"
+        if not path.exists():
+            raise SeqtkError(
+                f"'{path.parent.parent}' holds no checkpoints/last.pt to resume from",
+                fix="pass the folder of a run that reached its first evaluation, or a .pt file",
+            )
+    elif not path.exists():
+        raise SeqtkError(f"the run to resume, '{path}', does not exist", fix="check the path given to --resume")
+    return path
+
+
+def run_dir_of(checkpoint: Path) -> Path:
+    """The run folder a checkpoint file belongs to (``RUN/checkpoints/x.pt`` → ``RUN``)."""
+    parent = checkpoint.parent
+    return parent.parent if parent.name == "checkpoints" else parent

@@ -1,0 +1,144 @@
+"""Devices, mixed precision and the torch runtime switches of a run.
+
+:func:`select_device` turns the ``train.device`` / ``--device`` string into a
+``torch.device`` and explains what to do when the device is not there.
+:func:`autocast` and :func:`make_scaler` apply ``train.precision``: fp32 runs
+as is, bf16 and fp16 autocast, and fp16 on CUDA adds a gradient scaler (bf16
+has fp32's exponent range and needs none). :func:`seed_everything` and
+:func:`runtime_settings` set the seeds, thread count and determinism.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+from collections.abc import Iterator
+
+import torch
+
+from seqtk.errors import SeqtkError, suggest
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_NAMES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def select_device(name: str | torch.device | None) -> torch.device:
+    """Resolve a device name: auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.
+
+    >>> select_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(name, torch.device):
+        name = str(name)
+    text = (name or "auto").strip().lower()
+    if text == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    if text == "mps":
+        if not _mps_available():
+            raise SeqtkError(
+                "the MPS device was requested but torch.backends.mps.is_available() is False",
+                fix="run on Apple silicon with a torch build that has MPS, or use --device cpu",
+            )
+        return torch.device("mps")
+    match = re.fullmatch(r"cuda(?::(\d+))?", text)
+    if match:
+        return _cuda_device(text, match.group(1))
+    hint = suggest(text, ("auto", "cpu", "cuda", "mps")).strip()
+    raise SeqtkError(
+        f"unknown device '{name}'",
+        fix=f"use one of {', '.join(_NAMES)} in train.device or --device" + (f" ({hint})" if hint else ""),
+    )
+
+
+def _cuda_device(text: str, index: str | None) -> torch.device:
+    if not torch.cuda.is_available():
+        raise SeqtkError(
+            "CUDA was requested but torch.cuda.is_available() is False",
+            fix="install a CUDA build of torch or use --device cpu",
+        )
+    count = torch.cuda.device_count()
+    if index is not None and int(index) >= count:
+        raise SeqtkError(
+            f"the device '{text}' does not exist: this machine has {count} CUDA device(s), "
+            f"numbered 0 to {count - 1}",
+            fix=f"use cuda:0 to cuda:{count - 1}, or cuda for the current device",
+        )
+    return torch.device(text)
+
+
+def check_precision(device: torch.device, precision: str) -> None:
+    """Raise :class:`SeqtkError` when ``device`` cannot run ``precision``."""
+    if precision not in PRECISIONS:
+        raise SeqtkError(f"unknown precision '{precision}'", fix="set train.precision to fp32, bf16 or fp16")
+    if precision == "fp16" and device.type == "cpu":
+        raise SeqtkError(
+            "fp16 training is not supported on the CPU",
+            fix="use train.precision=bf16 (autocast to bfloat16 works on CPUs) or fp32",
+        )
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise SeqtkError(
+            f"the GPU {torch.cuda.get_device_name(device)} does not support bf16",
+            fix="use train.precision=fp16 (with its gradient scaler) or fp32",
+        )
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str) -> Iterator[None]:
+    """Run the block in ``precision``: fp32 changes nothing; bf16/fp16 autocast."""
+    check_precision(device, precision)
+    if precision == "fp32":
+        yield
+        return
+    with torch.autocast(device.type, dtype=_DTYPES[precision]):
+        yield
+
+
+def make_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
+    """A GradScaler, enabled only for fp16 on CUDA (elsewhere it passes values through)."""
+    check_precision(device, precision)
+    enabled = precision == "fp16" and device.type == "cuda"
+    # The device string must name a backend GradScaler knows even when disabled.
+    return torch.amp.GradScaler("cuda" if device.type == "cuda" else device.type, enabled=enabled)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and every CUDA device) and ``random``."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+
+
+@contextlib.contextmanager
+def runtime_settings(num_threads: int, deterministic: bool, device: torch.device) -> Iterator[None]:
+    """Thread count (0: keep) and deterministic algorithms for a run.
+
+    These switches are process-wide, so they are put back afterwards: a run
+    started from a notebook or a test leaves torch as it found it.
+    """
+    threads = torch.get_num_threads()
+    det, warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    benchmark = torch.backends.cudnn.benchmark
+    try:
+        if num_threads > 0:
+            torch.set_num_threads(num_threads)
+        if deterministic:
+            if device.type == "cuda":  # cuBLAS is reproducible only with a fixed workspace
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(det, warn_only=warn_only)
+        torch.backends.cudnn.benchmark = benchmark

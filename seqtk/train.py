@@ -1,0 +1,433 @@
+"""Training: the loop that turns a recipe into a run folder.
+
+:func:`run_training` owns everything but the task's own work: device and
+precision, optimiser, learning-rate schedule, gradient clipping, evaluation,
+checkpoints, logging and resuming. A run folder holds::
+
+    config.toml          the resolved recipe (header: the command that reproduces it)
+    metrics.jsonl        train_* lines every log.every steps, val_* lines at each evaluation
+    text.jsonl           text a task logs at evaluations (samples), if any
+    events.out.tfevents* TensorBoard (log.tensorboard)
+    checkpoints/last.pt  the latest evaluation; checkpoints/best.pt the best one
+
+Resuming is exact: the checkpoint carries the optimiser, schedule, scaler,
+RNG streams and loader position, and evaluation leaves the RNG streams as it
+found them, so a resumed CPU run reaches bit-identical weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
+
+from seqtk import __version__
+from seqtk.checkpoint import (
+    FORMAT, VERSION, load_checkpoint, load_weights, new_run_dir, resume_checkpoint, rng_preserved, rng_state,
+    run_dir_of, save_checkpoint, set_rng_state,
+)
+from seqtk.config import Recipe, TrainConfig, to_toml
+from seqtk.data import move_to
+from seqtk.device import autocast, check_precision, make_scaler, runtime_settings, seed_everything, select_device
+from seqtk.errors import SeqtkError
+from seqtk.loggers import (
+    JsonlLogger, MultiLogger, TensorBoardLogger, TrainProgress, flatten, format_seconds, summary_table,
+)
+from seqtk.registry import get_task
+from seqtk.task import StepOutput, Task
+
+
+@dataclass
+class TrainResult:
+    """What a training session produced (``model``/``task``: the in-memory final state)."""
+
+    run_dir: Path
+    step: int
+    metrics: dict[str, float]
+    best: dict[str, Any] | None
+    stopped_early: bool
+    report: str | None
+    model: nn.Module | None = field(default=None, repr=False)
+    task: Task | None = field(default=None, repr=False)
+
+
+# ---------------------------------------------------------------------------
+# Optimiser and learning-rate schedule
+# ---------------------------------------------------------------------------
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """adam, adamw or sgd (with momentum) over the trainable parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise SeqtkError("the model has no trainable parameters", fix="check the task's build_model")
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """The multiple of ``train.lr`` that optimiser step ``step`` (1-based) uses.
+
+    Linear warmup to 1 over ``warmup_steps``; then constant, cosine (down to
+    ``min_lr_ratio`` at ``max_steps``) or step (× ``gamma`` after every
+    ``step_every`` steps, counted from step 1).
+    """
+    if cfg.warmup_steps > 0 and step <= cfg.warmup_steps:
+        return step / cfg.warmup_steps
+    if cfg.schedule == "cosine":
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+        return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    if cfg.schedule == "step":
+        return cfg.gamma ** ((step - 1) // cfg.step_every)
+    return 1.0
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> LambdaLR:
+    # LambdaLR passes the number of steps already taken; a plain function
+    # (not an object) keeps the scheduler's state_dict free of config objects.
+    return LambdaLR(optimizer, lambda done: lr_factor(done + 1, cfg))
+
+
+# ---------------------------------------------------------------------------
+# Run setup
+# ---------------------------------------------------------------------------
+
+
+def _check_recipe(recipe: Recipe) -> None:
+    cfg = recipe.train
+    for key, low in (("warmup_steps", 0), ("step_every", 1), ("eval_batches", 0), ("patience", 0), ("num_threads", 0)):
+        if getattr(cfg, key) < low:
+            raise SeqtkError(f"train.{key} must be at least {low}, not {getattr(cfg, key)}", fix=f"set train.{key} >= {low}")
+    if cfg.grad_clip < 0:
+        raise SeqtkError(f"train.grad_clip must be 0 (off) or positive, not {cfg.grad_clip}", fix="set train.grad_clip=1.0")
+    if recipe.log.every < 1:
+        raise SeqtkError(f"log.every must be at least 1, not {recipe.log.every}", fix="set log.every=10")
+
+
+def choose_metric(cfg: TrainConfig, task_cls: type[Task]) -> tuple[str, str]:
+    """The metric that picks best.pt, and whether it should go down ("min") or up ("max")."""
+    name = cfg.metric or task_cls.main_metric
+    if cfg.metric_mode != "auto":
+        return name, cfg.metric_mode
+    if name == task_cls.main_metric:
+        return name, task_cls.main_metric_mode
+    lower = ("loss", "ppl", "perplexity", "bpc", "bpb", "err", "wer", "cer", "mse", "mae")
+    return name, "min" if any(word in name.lower() for word in lower) else "max"
+
+
+def _better(value: float, best: float, mode: str) -> bool:
+    if not math.isfinite(value):
+        return False
+    if not math.isfinite(best):
+        return True
+    return value < best if mode == "min" else value > best
+
+
+class _Window:
+    """Training scalars summed between two log lines (weighted by StepOutput.count)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.weight = self.count = self.steps = 0
+        self.norm = 0.0
+        self.start = time.perf_counter()
+
+    def add(self, loss: float, out: StepOutput, norm: float) -> None:
+        weight = max(out.count, 1)
+        for key, value in {"loss": loss, **out.metrics}.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value) * weight
+        self.weight += weight
+        self.count += out.count
+        self.steps += 1
+        self.norm += norm
+
+    def scalars(self, lr: float) -> dict[str, float]:
+        seconds = max(time.perf_counter() - self.start, 1e-9)
+        values = {f"train/{k}": v / self.weight for k, v in self.sums.items()}
+        return values | {"train/lr": lr, "train/grad_norm": self.norm / self.steps, "train/throughput": self.count / seconds}
+
+
+# ---------------------------------------------------------------------------
+# The session
+# ---------------------------------------------------------------------------
+
+
+class _Session:
+    """The objects of one training session and the loop over them."""
+
+    def __init__(self, recipe: Recipe, task: Task, model: nn.Module, device: torch.device, run_dir: Path, console: Console) -> None:
+        self.recipe, self.cfg, self.task, self.model = recipe, recipe.train, task, model
+        self.device, self.run_dir, self.console = device, run_dir, console
+        self.optimizer = make_optimizer(model, self.cfg)
+        self.scheduler = make_scheduler(self.optimizer, self.cfg)
+        self.scaler = make_scaler(device, self.cfg.precision)
+        self.loader = task.train_loader()
+        self.metric, self.mode = choose_metric(self.cfg, type(task))
+        self.step, self.metrics, self.best = 0, {}, None
+        self.stopped_early = False
+        self.logger = MultiLogger([])
+        self.tb: TensorBoardLogger | None = None
+        self.progress: TrainProgress | None = None
+
+    def restore(self, payload: dict[str, Any], source: Path) -> None:
+        """Continue from a checkpoint; the RNG streams are restored last."""
+        load_weights(self.model, payload["model"], source, payload["task"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        if payload.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(payload["scaler"])
+        self.loader.load_state_dict(payload["data"])
+        self.step = int(payload["step"])
+        self.metrics = dict(payload.get("metrics") or {})
+        best = payload.get("best")
+        self.best = dict(best) if best and best.get("metric") == self.metric else None
+        set_rng_state(payload["rng"])
+
+    def execute(self, command: str, resumed: bool) -> TrainResult:
+        started, first = time.perf_counter(), self.step
+        write_config(self.run_dir, self.recipe, command)
+        self._open_loggers(resumed)
+        try:
+            if self.tb is not None:
+                self.tb.log_text("config", to_toml(self.recipe.to_dict()), self.step)
+            self._loop()
+            if self.tb is not None:
+                self.tb.log_hparams(self.recipe.to_dict(), {f"val/{k}": v for k, v in self.metrics.items()})
+        finally:
+            self.logger.close()
+        self.console.print(summary_table(self._summary(time.perf_counter() - started, first)))
+        report = self._final_report()
+        return TrainResult(self.run_dir, self.step, self.metrics, self.best, self.stopped_early, report, self.model, self.task)
+
+    def _open_loggers(self, resumed: bool) -> None:
+        jsonl = JsonlLogger(self.run_dir / "metrics.jsonl", append=resumed, keep_until=self.step if resumed else None)
+        if self.recipe.log.tensorboard:
+            self.tb = TensorBoardLogger(self.run_dir, purge_step=self.step + 1 if resumed else None)
+        self.logger = MultiLogger([jsonl] + ([self.tb] if self.tb else []))
+
+    def _loop(self) -> None:
+        cfg, every = self.cfg, self.recipe.log.every
+        batches, window = iter(self.loader), _Window()
+        progress = TrainProgress(
+            self.console, max_steps=cfg.max_steps, start_step=self.step, unit=self.task.unit,
+            metric_name=self.metric, enabled=self.recipe.log.progress, every=every,
+        )
+        with progress:
+            self.progress = progress
+            if self.metric in self.metrics:
+                progress.set_metric(self.metrics[self.metric])
+            self.model.train()
+            while self.step < cfg.max_steps and not self.stopped_early:
+                self.step += 1
+                loss, out, norm, lr = self._train_step(batches)
+                window.add(loss, out, norm)
+                progress.update(self.step, loss=loss, count=out.count, lr=lr)
+                if self.step % every == 0 or self.step == cfg.max_steps:
+                    self.logger.log_scalars(self.step, window.scalars(lr))
+                    window = _Window()
+                if self.step % cfg.eval_every == 0 or self.step == cfg.max_steps:
+                    self._eval_and_save()
+
+    def _train_step(self, batches: Iterator[Any]) -> tuple[float, StepOutput, float, float]:
+        if self.loader.at_epoch_start:
+            self.task.reset_state()
+        batch = move_to(next(batches), self.device)
+        with autocast(self.device, self.cfg.precision):
+            out = self.task.step(self.model, batch, train=True)
+        loss = float(out.loss.detach())
+        if not math.isfinite(loss):
+            raise self._nonfinite("loss", loss)
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(out.loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
+        norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        if not math.isfinite(norm) and not self.scaler.is_enabled():  # fp16 skips such steps itself
+            raise self._nonfinite("gradient norm", norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss, out, norm, lr
+
+    def _nonfinite(self, what: str, value: float) -> SeqtkError:
+        last = self.run_dir / "checkpoints" / "last.pt"
+        kept = f"the last good checkpoint, '{last}', is kept" if last.exists() else "no checkpoint had been written yet"
+        return SeqtkError(
+            f"the training {what} became {value} at step {self.step}; {kept}",
+            fix=f"set train.grad_clip (now {self.cfg.grad_clip}) or a lower train.lr (now {self.cfg.lr}), "
+            "then resume or train again",
+        )
+
+    def evaluate(self) -> dict[str, float]:
+        """Validation metrics in eval mode, under autocast, RNG streams untouched."""
+        self.model.eval()
+        try:
+            with rng_preserved(self.device):
+                with autocast(self.device, self.cfg.precision):
+                    metrics = self.task.evaluate(self.model, "val", self.device, self.cfg.eval_batches)
+                self.task.log_eval(self.model, self.logger, self.step)
+        finally:
+            self.model.train()
+        return {k: float(v) for k, v in metrics.items()}
+
+    def _eval_and_save(self) -> None:
+        self.metrics = self.evaluate()
+        self.logger.log_scalars(self.step, {f"val/{k}": v for k, v in self.metrics.items()})
+        improved = self._update_best()
+        if self.progress is not None:
+            self.progress.set_metric(self.metrics[self.metric])
+        payload = self.payload()
+        save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)
+        if improved:
+            save_checkpoint(self.run_dir / "checkpoints" / "best.pt", payload)
+        if self.cfg.patience and self.best and self.best["evals_since"] >= self.cfg.patience:
+            self.stopped_early = True
+            self.console.print(
+                f"Stopping early at step {self.step}: val {self.metric} has not improved for "
+                f"{self.cfg.patience} evaluations (best {self.best['value']:.4g} at step {self.best['step']}).",
+                highlight=False,
+            )
+
+    def _update_best(self) -> bool:
+        if self.metric not in self.metrics:
+            raise SeqtkError(
+                f"the metric '{self.metric}' that picks best.pt is not among the validation metrics "
+                f"({', '.join(sorted(self.metrics))})",
+                fix="set train.metric to one of them",
+            )
+        value = self.metrics[self.metric]
+        if self.best is None or _better(value, self.best["value"], self.mode):
+            self.best = {"metric": self.metric, "mode": self.mode, "value": value, "step": self.step, "evals_since": 0}
+            return True
+        self.best["evals_since"] += 1
+        return False
+
+    def payload(self) -> dict[str, Any]:
+        """The checkpoint for the current step (see :mod:`seqtk.checkpoint`)."""
+        return {
+            "format": FORMAT, "version": VERSION, "seqtk_version": __version__,
+            "task": self.recipe.task.name, "recipe_name": self.recipe.name, "recipe": self.recipe.to_dict(),
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+            "rng": rng_state(self.device), "step": self.step, "data": self.loader.state_dict(),
+            "task_state": self.task.state_dict(), "metrics": dict(self.metrics),
+            "best": dict(self.best) if self.best else None,
+        }
+
+    def _summary(self, seconds: float, first: int) -> dict[str, Any]:
+        rows: dict[str, Any] = {"steps": f"{self.step}/{self.cfg.max_steps} ({self.step - first} this session)"}
+        if self.stopped_early:
+            rows["steps"] += ", stopped early"
+        rows["time"] = format_seconds(seconds)
+        if self.best:
+            rows["best"] = f"val {self.metric} {self.best['value']:.4g} at step {self.best['step']}"
+        rows |= {f"val {k}": v for k, v in self.metrics.items()}
+        rows["run dir"] = str(self.run_dir)
+        return rows
+
+    def _final_report(self) -> str | None:
+        self.model.eval()
+        with torch.no_grad():
+            report = self.task.final_report(self.model, self.device)
+        if report is not None:
+            self.console.print(report, markup=False, highlight=False)
+        return report
+
+
+def write_config(run_dir: Path, recipe: Recipe, command: str) -> None:
+    """Write ``config.toml``, headed by the command that reproduces the run."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    line = " ".join(command.split())
+    header = f"# {line}" if line else f"# resolved recipe '{recipe.name}' (seqtk {__version__})"
+    (run_dir / "config.toml").write_text(to_toml(recipe.to_dict(), header=header), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------
+
+
+def run_training(
+    recipe: Recipe, *, out: Path | None = None, resume: Path | bool | None = None, device: str | None = None,
+    console: Console | None = None, command: str = "",
+) -> TrainResult:
+    """Train ``recipe`` into a run folder (``out``, or ``log.out_dir/<recipe>/<timestamp>``).
+
+    ``resume``: True continues the latest run of this recipe (or ``out``); a
+    path continues that run folder or checkpoint. ``device`` overrides
+    ``train.device``.
+    """
+    console = console or Console()
+    if device is not None:
+        recipe = recipe.replace(train=dataclasses.replace(recipe.train, device=device))
+    _check_recipe(recipe)
+    task_cls = get_task(recipe.task.name)
+    dev = select_device(recipe.train.device)
+    check_precision(dev, recipe.train.precision)
+    payload, run_dir, source = _start(recipe, out, resume, console)
+    if payload is not None and (done := _nothing_to_do(recipe, payload, run_dir, console)) is not None:
+        return done
+    with runtime_settings(recipe.train.num_threads, recipe.train.deterministic, dev):
+        seed_everything(recipe.train.seed)
+        task = task_cls(recipe)
+        task.prepare()
+        if payload is not None:
+            task.load_state_dict(payload["task_state"])
+        session = _Session(recipe, task, task.build_model().to(dev), dev, run_dir, console)
+        if payload is not None and source is not None:
+            session.restore(payload, source)
+        return session.execute(command, resumed=payload is not None)
+
+
+def _start(recipe: Recipe, out: Path | None, resume: Path | bool | None, console: Console) -> tuple[dict | None, Path, Path | None]:
+    """(checkpoint payload or None, run folder, checkpoint path or None)."""
+    if resume is None or resume is False:
+        return None, new_run_dir(recipe.log.out_dir, recipe.name, out), None
+    source = resume_checkpoint(resume, recipe.log.out_dir, recipe.name, out)
+    payload = load_checkpoint(source)
+    if payload["task"] != recipe.task.name:
+        raise SeqtkError(
+            f"'{source}' was written by task '{payload['task']}', but the recipe trains '{recipe.task.name}'",
+            fix="resume with the recipe that started the run",
+        )
+    console.print(f"Resuming '{source}' at step {payload['step']}.", highlight=False)
+    old, new = flatten(payload["recipe"]), flatten(recipe.to_dict())
+    for key in sorted(old.keys() | new.keys()):
+        if old.get(key) != new.get(key):
+            console.print(f"  changed: {key} {old.get(key)!r} -> {new.get(key)!r}", highlight=False)
+    return payload, run_dir_of(source), source
+
+
+def _nothing_to_do(recipe: Recipe, payload: dict[str, Any], run_dir: Path, console: Console) -> TrainResult | None:
+    """A finished run: say so and train nothing."""
+    step, best, patience = int(payload["step"]), payload.get("best"), recipe.train.patience
+    if step >= recipe.train.max_steps:
+        console.print(
+            f"The run in '{run_dir}' is already at step {step} (train.max_steps = {recipe.train.max_steps}); "
+            "there is nothing to train. To train further, raise train.max_steps.",
+            highlight=False,
+        )
+        stopped = False
+    elif patience and best and best.get("evals_since", 0) >= patience:
+        console.print(
+            f"The run in '{run_dir}' stopped early at step {step} (no improvement in {patience} evaluations); "
+            "there is nothing to train. To go on, raise train.patience or set it to 0.",
+            highlight=False,
+        )
+        stopped = True
+    else:
+        return None
+    return TrainResult(run_dir, step, dict(payload.get("metrics") or {}), best, stopped, None)

@@ -1,0 +1,50 @@
+"""Shared test setup: skip ``gpu`` tests without CUDA; the ``toy_task`` fixture."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+TOY_TASK = Path(__file__).parent / "fixtures" / "toy_task.py"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def _toy_module() -> ModuleType:
+    name = "seqtk_tests_toy_task"
+    if name not in sys.modules:  # import once: the class must stay the same object
+        spec = importlib.util.spec_from_file_location(name, TOY_TASK)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture
+def toy_task(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The fixtures/toy_task.py module, its ``toy_sum`` task registered in a fresh
+    registry without entry-point plugins."""
+    from seqtk import registry
+
+    monkeypatch.setenv(registry.ENV_DISABLE, "1")
+    monkeypatch.delenv(registry.ENV_PLUGIN_DIR, raising=False)
+    registry.reset()
+    module = _toy_module()
+    registry.default_registry().register(module.ToySumTask, str(TOY_TASK))
+    yield module
+    registry.reset()

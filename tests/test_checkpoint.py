@@ -1,0 +1,164 @@
+"""Checkpoint files: atomic writes, safe loading, clear errors, inference reload, run folders."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+
+from seqtk.checkpoint import (
+    FORMAT, describe, latest_run, load_checkpoint, load_for_inference, new_run_dir, resume_checkpoint,
+    rng_preserved, rng_state, save_checkpoint, set_rng_state,
+)
+from seqtk.errors import SeqtkError
+from seqtk.train import run_training
+
+
+def payload(step: int = 1) -> dict:
+    return {"format": FORMAT, "version": 1, "step": step, "model": {"w": torch.full((4,), float(step))}}
+
+
+def test_save_and_load_round_trip(tmp_path):
+    save_checkpoint(tmp_path / "c" / "last.pt", payload(3))
+    loaded = load_checkpoint(tmp_path / "c" / "last.pt")
+    assert loaded["step"] == 3 and torch.equal(loaded["model"]["w"], torch.full((4,), 3.0))
+
+
+@pytest.mark.parametrize("error", [OSError("No space left on device"), KeyboardInterrupt()])
+def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch, error):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, payload(1))
+    real_save = torch.save
+
+    def half_save(obj, f, *args, **kwargs):
+        buffer = io.BytesIO()
+        real_save(obj, buffer)
+        f.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])  # killed half-way
+        raise error
+
+    monkeypatch.setattr(torch, "save", half_save)
+    with pytest.raises(type(error)):
+        save_checkpoint(path, payload(2))
+    monkeypatch.undo()
+    assert load_checkpoint(path)["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no temp file left
+
+
+def test_refuses_to_save_objects_that_could_not_be_loaded(tmp_path):
+    bad = payload() | {"task_state": {"vocab": object()}}
+    with pytest.raises(SeqtkError, match=r"checkpoint\['task_state'\]\['vocab'\].*plain data"):
+        save_checkpoint(tmp_path / "x.pt", bad)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("keep", [0, 10, 0.5])
+def test_truncated_checkpoint(tmp_path, keep):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, payload())
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep) if isinstance(keep, float) else keep])
+    with pytest.raises(SeqtkError, match="truncated or corrupt.*cut off while being written.*best.pt"):
+        load_checkpoint(path)
+
+
+class Exploit:
+    """Unpickling this would run a shell command."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_unsafe_pickle_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": FORMAT, "version": 1, "x": Exploit(marker)}, path)
+    with pytest.raises(SeqtkError, match="would run code when loaded; seqtk refuses it.*written by seqtk"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_foreign_files_are_named(tmp_path):
+    torch.save({"a": 1}, tmp_path / "dict.pt")
+    with pytest.raises(SeqtkError, match="not a seqtk checkpoint: it holds a dictionary with the keys 'a'"):
+        load_checkpoint(tmp_path / "dict.pt")
+    torch.save(torch.nn.Linear(2, 2).state_dict(), tmp_path / "sd.pt")
+    with pytest.raises(SeqtkError, match="bare model state_dict"):
+        load_checkpoint(tmp_path / "sd.pt")
+    torch.save({"format": "other"}, tmp_path / "other.pt")
+    with pytest.raises(SeqtkError, match="its format is 'other'"):
+        load_checkpoint(tmp_path / "other.pt")
+    assert describe(torch.zeros(2, 3)) == "a single tensor of shape (2, 3)"
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(SeqtkError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+    with pytest.raises(SeqtkError, match="is a folder.*best.pt"):
+        load_checkpoint(tmp_path)
+
+
+def test_newer_format_version(tmp_path):
+    save_checkpoint(tmp_path / "new.pt", payload() | {"version": 99})
+    with pytest.raises(SeqtkError, match="version 99.*upgrade seqtk"):
+        load_checkpoint(tmp_path / "new.pt")
+
+
+def test_rng_state_round_trip_and_preservation():
+    state = rng_state(torch.device("cpu"))
+    a, b = torch.rand(3), random.random()
+    set_rng_state(state)
+    assert torch.equal(torch.rand(3), a) and random.random() == b
+    before = rng_state(torch.device("cpu"))
+    expected = (torch.rand(3), random.random())
+    set_rng_state(before)
+    with rng_preserved(torch.device("cpu")):
+        torch.rand(5), random.random()
+    assert torch.equal(torch.rand(3), expected[0]) and random.random() == expected[1]
+
+
+def test_load_for_inference(toy_task, tmp_path):
+    recipe = toy_task.make_recipe(tmp_path, train={"max_steps": 4})
+    result = run_training(recipe, out=tmp_path / "run", console=Console(file=io.StringIO()))
+    loaded = load_for_inference(tmp_path / "run/checkpoints/last.pt", device="cpu")
+    assert loaded.recipe == recipe and loaded.device == torch.device("cpu")
+    assert not loaded.model.training
+    assert loaded.task.scale == result.task.scale  # task state restored without any data
+    assert not loaded.task.x
+    for name, value in result.model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[name], value)
+
+
+def test_weights_that_do_not_fit_the_model(toy_task, tmp_path):
+    recipe = toy_task.make_recipe(tmp_path, train={"max_steps": 2})
+    run_training(recipe, out=tmp_path / "run", console=Console(file=io.StringIO()))
+    data = load_checkpoint(tmp_path / "run/checkpoints/last.pt")
+    data["model"]["head.weight"] = torch.zeros(1, 99)
+    save_checkpoint(tmp_path / "bad.pt", data)
+    with pytest.raises(SeqtkError, match="do not fit the model.*head.weight"):
+        load_for_inference(tmp_path / "bad.pt", device="cpu")
+
+
+def test_latest_run_and_resume_paths(tmp_path):
+    root = tmp_path / "runs" / "r"
+    for name in ("20240101-120000", "20240101-120000-2", "20240101-120000-10", "20250101-000000", "notes"):
+        (root / name / "checkpoints").mkdir(parents=True)
+    for name in ("20240101-120000", "20240101-120000-2", "20240101-120000-10", "notes"):
+        (root / name / "checkpoints" / "last.pt").touch()
+    assert latest_run(tmp_path / "runs", "r") == root / "20240101-120000-10"  # 20250101 has no checkpoint
+    assert latest_run(tmp_path / "runs", "other") is None
+    run = root / "20240101-120000"
+    assert resume_checkpoint(run, tmp_path, "r") == run / "checkpoints" / "last.pt"
+    assert resume_checkpoint(run / "checkpoints" / "last.pt", tmp_path, "r") == run / "checkpoints" / "last.pt"
+    assert resume_checkpoint(True, tmp_path / "runs", "r") == root / "20240101-120000-10/checkpoints/last.pt"
+    with pytest.raises(SeqtkError, match="holds no checkpoints/last.pt"):
+        resume_checkpoint(root / "20250101-000000", tmp_path, "r")
+    with pytest.raises(SeqtkError, match="already holds a training run"):
+        new_run_dir(tmp_path, "r", out=run)

@@ -1,0 +1,97 @@
+"""Device selection and precision."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seqtk import device as dev
+from seqtk.device import autocast, check_precision, make_scaler, runtime_settings, select_device
+from seqtk.errors import SeqtkError
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def no_accelerators(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(dev, "_mps_available", lambda: False)
+
+
+def test_cpu_and_auto_without_accelerators(no_accelerators):
+    assert select_device("cpu") == CPU
+    assert select_device("auto") == CPU
+    assert select_device(None) == CPU
+    assert select_device(" CPU ") == CPU
+    assert select_device(torch.device("cpu")) == CPU
+
+
+def test_auto_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert select_device("auto").type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(dev, "_mps_available", lambda: True)
+    assert select_device("auto").type == "mps"
+
+
+def test_cuda_unavailable(no_accelerators):
+    for name in ("cuda", "cuda:0"):
+        with pytest.raises(SeqtkError) as info:
+            select_device(name)
+        text = str(info.value)
+        assert "torch.cuda.is_available() is False" in text
+        assert "install a CUDA build of torch or use --device cpu" in text
+
+
+def test_cuda_index_out_of_range(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert select_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(SeqtkError, match="has 2 CUDA device.*cuda:0 to cuda:1"):
+        select_device("cuda:2")
+
+
+def test_mps_unavailable_and_unknown_names(no_accelerators):
+    with pytest.raises(SeqtkError, match="MPS.*--device cpu"):
+        select_device("mps")
+    with pytest.raises(SeqtkError, match=r"unknown device 'gpu'.*auto, cpu, cuda, cuda:N, mps.*Did you mean .cpu."):
+        select_device("gpu")
+    with pytest.raises(SeqtkError, match="unknown device 'cuda:x'"):
+        select_device("cuda:x")
+
+
+def test_autocast_precisions():
+    a = torch.ones(4, 4)
+    with autocast(CPU, "fp32"):
+        assert (a @ a).dtype == torch.float32
+    with autocast(CPU, "bf16"):
+        assert (a @ a).dtype == torch.bfloat16
+    assert (a @ a).dtype == torch.float32
+
+
+def test_fp16_on_cpu_suggests_bf16():
+    for call in (lambda: autocast(CPU, "fp16").__enter__(), lambda: make_scaler(CPU, "fp16")):
+        with pytest.raises(SeqtkError, match="fp16.*CPU.*bf16"):
+            call()
+    with pytest.raises(SeqtkError, match="unknown precision 'fp8'"):
+        check_precision(CPU, "fp8")
+
+
+def test_scaler_disabled_off_cuda():
+    for precision in ("fp32", "bf16"):
+        scaler = make_scaler(CPU, precision)
+        assert not scaler.is_enabled() and scaler.state_dict() == {}
+
+
+def test_runtime_settings_restore_global_switches():
+    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    with runtime_settings(1, True, CPU):
+        assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled()
+    assert torch.get_num_threads() == threads and torch.are_deterministic_algorithms_enabled() == det
+
+
+@pytest.mark.gpu
+def test_fp16_scaler_enabled_on_cuda():
+    cuda = select_device("cuda")
+    assert make_scaler(cuda, "fp16").is_enabled()
+    assert not make_scaler(cuda, "bf16").is_enabled()

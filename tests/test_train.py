@@ -1,0 +1,241 @@
+"""The training loop on the toy task: layout, logging, checkpoints, resume, schedules."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+
+from seqtk import registry
+from seqtk.checkpoint import load_checkpoint, load_for_inference
+from seqtk.config import TrainConfig, read_toml, resolve
+from seqtk.errors import SeqtkError
+from seqtk.train import lr_factor, make_scheduler, run_training
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO(), width=200)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def train(toy, tmp_path: Path, out: str | None = "run", console: Console | None = None, **sections):
+    recipe = toy.make_recipe(tmp_path / "runs", **sections)
+    return run_training(recipe, out=tmp_path / out if out else None, console=console or quiet(), command="seqtk run toy")
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path)["model"]
+
+
+def test_loss_falls_and_run_dir_layout(toy_task, tmp_path):
+    result = train(toy_task, tmp_path, train={"max_steps": 40, "eval_every": 20}, log={"tensorboard": True})
+    run = tmp_path / "run"
+    assert result.run_dir == run and result.step == 40 and not result.stopped_early
+    assert (run / "config.toml").is_file() and (run / "metrics.jsonl").is_file()
+    assert (run / "checkpoints" / "last.pt").is_file() and (run / "checkpoints" / "best.pt").is_file()
+    assert list(run.glob("events.out.tfevents*"))
+    losses = [r["train_loss"] for r in read_jsonl(run / "metrics.jsonl") if "train_loss" in r]
+    assert len(losses) == 40
+    assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
+    assert result.report and result.report.startswith("toy_sum:")
+    assert result.best is not None and result.best["metric"] == "loss"
+
+
+def test_default_run_dir_is_out_dir_recipe_timestamp(toy_task, tmp_path):
+    first = train(toy_task, tmp_path, out=None, train={"max_steps": 2})
+    second = train(toy_task, tmp_path, out=None, train={"max_steps": 2})
+    assert first.run_dir.parent == tmp_path / "runs" / "toy"
+    assert first.run_dir != second.run_dir  # same second: a suffix keeps them apart
+
+
+def test_config_toml_round_trips(toy_task, tmp_path):
+    recipe = toy_task.make_recipe(tmp_path / "runs", model={"cell": "lstm"}, train={"max_steps": 2, "schedule": "cosine"})
+    run_training(recipe, out=tmp_path / "run", console=quiet(), command="seqtk run toy model.cell=lstm")
+    text = (tmp_path / "run" / "config.toml").read_text()
+    assert text.startswith("# seqtk run toy model.cell=lstm\n")
+    again = resolve(read_toml(tmp_path / "run" / "config.toml"), "toy", toy_task.ToySumTask)
+    assert again == recipe
+
+
+def test_metrics_jsonl_content(toy_task, tmp_path):
+    train(toy_task, tmp_path, train={"max_steps": 6, "eval_every": 3, "warmup_steps": 2}, log={"every": 2})
+    records = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    train_lines = [r for r in records if "train_loss" in r]
+    val_lines = [r for r in records if "val_loss" in r]
+    assert [r["step"] for r in train_lines] == [2, 4, 6]
+    assert [r["step"] for r in val_lines] == [3, 6]
+    for key in ("train_mae", "train_lr", "train_grad_norm", "train_throughput"):
+        assert all(math.isfinite(r[key]) for r in train_lines), key
+    assert train_lines[0]["train_lr"] == pytest.approx(0.01)  # step 2 ends the warmup
+    assert set(val_lines[0]) == {"step", "val_loss", "val_mae", "val_rmse"}
+    texts = read_jsonl(tmp_path / "run" / "text.jsonl")
+    assert [t["step"] for t in texts] == [3, 6] and texts[0]["tag"] == "sample"
+
+
+def test_reset_state_at_every_epoch_start(toy_task, tmp_path):
+    # 64 examples / batch 16 = 4 batches an epoch: epochs start at steps 1, 5 and 9.
+    result = train(toy_task, tmp_path, train={"max_steps": 10})
+    assert result.task.resets == 3
+
+
+def test_refuses_to_overwrite_a_run(toy_task, tmp_path):
+    train(toy_task, tmp_path, train={"max_steps": 2})
+    before = (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes()
+    with pytest.raises(SeqtkError, match="already holds a training run.*--resume"):
+        train(toy_task, tmp_path, train={"max_steps": 2})
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_resume_is_exact(toy_task, tmp_path):
+    common = {"eval_every": 3, "warmup_steps": 2}
+    train(toy_task, tmp_path, out="whole", train={"max_steps": 8, **common})
+    train(toy_task, tmp_path, out="split", train={"max_steps": 4, **common})
+    recipe = toy_task.make_recipe(tmp_path / "runs", train={"max_steps": 8, **common})
+    result = run_training(recipe, resume=tmp_path / "split", console=quiet())
+    assert result.step == 8
+    whole, split = weights(tmp_path / "whole/checkpoints/last.pt"), weights(tmp_path / "split/checkpoints/last.pt")
+    assert whole.keys() == split.keys()
+    for name in whole:
+        assert torch.equal(whole[name], split[name]), name
+    steps = [r["step"] for r in read_jsonl(tmp_path / "split" / "metrics.jsonl") if "train_loss" in r]
+    assert steps == list(range(1, 9))  # appended to, each step once
+
+
+def test_evaluation_does_not_change_training(toy_task, tmp_path):
+    # Even a log_eval that draws from the global RNG (tasks should not) changes nothing.
+    def log_eval(self, model, logger, step):
+        logger.log_text("noise", str(torch.rand(3).tolist()), step)
+
+    noisy = type("Noisy", (toy_task.ToySumTask,), {"name": "toy_noisy", "log_eval": log_eval})
+    registry.default_registry().register(noisy, "test")
+    for out, every in (("often", 1), ("rarely", 100)):
+        recipe = toy_task.make_recipe(tmp_path, task_cls=noisy, train={"max_steps": 6, "eval_every": every})
+        run_training(recipe, out=tmp_path / out, console=quiet())
+    a, b = weights(tmp_path / "often/checkpoints/last.pt"), weights(tmp_path / "rarely/checkpoints/last.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_true_takes_the_latest_run_and_a_finished_run_trains_nothing(toy_task, tmp_path):
+    first = train(toy_task, tmp_path, out=None, train={"max_steps": 4})
+    console = quiet()
+    recipe = toy_task.make_recipe(tmp_path / "runs", train={"max_steps": 4})
+    result = run_training(recipe, resume=True, console=console)
+    assert result.run_dir == first.run_dir and result.step == 4
+    assert "nothing to train" in console.file.getvalue()
+    assert result.metrics == first.metrics
+
+
+def test_resume_without_a_run_says_so(toy_task, tmp_path):
+    recipe = toy_task.make_recipe(tmp_path / "runs")
+    with pytest.raises(SeqtkError, match="no earlier run of recipe 'toy'"):
+        run_training(recipe, resume=True, console=quiet())
+
+
+class _NanAfter:
+    """Mixin: the training loss becomes NaN after 5 training steps."""
+
+    def step(self, model, batch, *, train):
+        out = super().step(model, batch, train=train)
+        if train:
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls > 5:
+                out.loss = out.loss * float("nan")
+        return out
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(toy_task, tmp_path):
+    nan_task = type("NanTask", (_NanAfter, toy_task.ToySumTask), {"name": "toy_nan"})
+    registry.default_registry().register(nan_task, "test")
+    recipe = toy_task.make_recipe(tmp_path, task_cls=nan_task, train={"max_steps": 10, "eval_every": 2})
+    with pytest.raises(SeqtkError) as info:
+        run_training(recipe, out=tmp_path / "run", console=quiet())
+    message = str(info.value)
+    assert "step 6" in message and "train.grad_clip" in message and "train.lr" in message
+    assert load_checkpoint(tmp_path / "run/checkpoints/last.pt")["step"] == 4
+
+
+def test_early_stopping(toy_task, tmp_path):
+    flat = type("Flat", (toy_task.ToySumTask,), {"name": "toy_flat", "finish_metrics": lambda self, m: m | {"flat": 1.0}})
+    registry.default_registry().register(flat, "test")
+    recipe = toy_task.make_recipe(
+        tmp_path, task_cls=flat, train={"max_steps": 20, "eval_every": 2, "patience": 2, "metric": "flat"}
+    )
+    result = run_training(recipe, out=tmp_path / "run", console=quiet())
+    assert result.stopped_early and result.step == 6
+    assert result.best == {"metric": "flat", "mode": "max", "value": 1.0, "step": 2, "evals_since": 2}
+    assert load_checkpoint(tmp_path / "run/checkpoints/best.pt")["step"] == 2
+    console = quiet()
+    again = run_training(recipe, resume=tmp_path / "run", console=console)
+    assert again.step == 6 and "stopped early" in console.file.getvalue()
+
+
+def test_unknown_metric_is_named(toy_task, tmp_path):
+    with pytest.raises(SeqtkError, match="'acc' that picks best.pt.*loss, mae, rmse"):
+        train(toy_task, tmp_path, train={"max_steps": 2, "metric": "acc"})
+
+
+def test_fp16_on_cpu_is_refused_before_anything_is_written(toy_task, tmp_path):
+    with pytest.raises(SeqtkError, match="bf16"):
+        train(toy_task, tmp_path, train={"precision": "fp16"})
+    assert not (tmp_path / "run").exists()
+
+
+def test_bf16_on_cpu_trains(toy_task, tmp_path):
+    result = train(toy_task, tmp_path, train={"max_steps": 3, "precision": "bf16"})
+    assert math.isfinite(result.metrics["loss"])
+
+
+def test_process_wide_torch_switches_are_restored(toy_task, tmp_path):
+    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    train(toy_task, tmp_path, train={"max_steps": 2, "num_threads": 1, "deterministic": True})
+    assert torch.get_num_threads() == threads and torch.are_deterministic_algorithms_enabled() == det
+
+
+def test_progress_lines_when_not_a_terminal(toy_task, tmp_path):
+    console = quiet()
+    train(toy_task, tmp_path, console=console, train={"max_steps": 4}, log={"every": 2, "progress": True})
+    text = console.file.getvalue()
+    assert "step 2/4" in text and "step 4/4" in text and "sequences/s" in text and "Training summary" in text
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("constant", [0.5, 1.0, 1.0, 1.0, 1.0, 1.0]),
+        # cosine over steps 3..5: 0.2 + 0.8 * (1 + cos(pi * p)) / 2 for p = 1/3, 2/3, 1; then the floor
+        ("cosine", [0.5, 1.0, 0.8, 0.4, 0.2, 0.2]),
+        ("step", [0.5, 1.0, 0.5, 0.5, 0.25, 0.25]),
+    ],
+)
+def test_schedules(schedule, expected):
+    cfg = TrainConfig(max_steps=5, warmup_steps=2, schedule=schedule, min_lr_ratio=0.2, step_every=2, gamma=0.5, lr=0.1)
+    factors = [lr_factor(step, cfg) for step in range(1, 7)]
+    assert factors == pytest.approx(expected)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    sched = make_scheduler(opt, cfg)
+    seen = []
+    for _ in range(6):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert seen == pytest.approx([0.1 * f for f in expected])
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_training_and_reload(toy_task, tmp_path):
+    result = train(toy_task, tmp_path, train={"max_steps": 4, "device": "cuda", "precision": "bf16"})
+    assert math.isfinite(result.metrics["loss"])
+    loaded = load_for_inference(tmp_path / "run/checkpoints/last.pt", device="cuda")
+    assert next(loaded.model.parameters()).is_cuda
+    assert loaded.payload["rng"]["cuda"], "CUDA RNG states are checkpointed"
+    a = loaded.task.predict(loaded.model, ["0.5,0.25,-1"], loaded.device)
+    b = result.task.predict(result.model.eval(), ["0.5,0.25,-1"], loaded.device)
+    assert a == b
