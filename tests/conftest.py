@@ -24,6 +24,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> None:
+    """Tiny test models gain nothing from a second thread, and on a shared
+    2-core machine a busy core stalls multi-threaded torch ops for ~0.4 s each."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _toy_module() -> ModuleType:
     name = "seqtk_tests_toy_task"
     if name not in sys.modules:  # import once: the class must stay the same object

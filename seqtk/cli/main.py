@@ -84,6 +84,12 @@ def _normalise_resume(argv: list[str]) -> list[str]:
     return out
 
 
+# Typer 0.29 vendors click as typer._click; older releases use click itself.
+_USAGE_ERRORS: tuple[type[Exception], ...] = tuple(
+    {click.ClickException, getattr(getattr(typer, "_click", None), "exceptions", click.exceptions).ClickException}
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``seqtk`` script; returns the exit code."""
     args = _normalise_resume(sys.argv[1:] if argv is None else argv)
@@ -97,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err.print(Text.assemble(("error: ", "bold red"), exc.message))
         return 1
-    except click.exceptions.Exit as exc:
+    except (typer.Exit, click.exceptions.Exit) as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except _USAGE_ERRORS as exc:  # bad options or arguments: click's own message and usage line
         exc.show()
         return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, click.exceptions.Abort, KeyboardInterrupt):
         err.print("Interrupted. A run can be continued with `seqtk run RECIPE --resume`.")
         return 130
     except Exception as exc:  # a bug in seqtk or a plugin: still one paragraph

@@ -1,0 +1,9 @@
+"""The ``textgen`` task: character-level language models (char-rnn) on any text.
+
+Modules: :mod:`.config` (the recipe's ``[data]``, ``[vocab]``, ``[model]``
+sections), :mod:`.checks` (recipe checks before any data loads),
+:mod:`.corpus` (Shakespeare, local files, Hugging Face datasets; splits),
+:mod:`.batching` (random windows, carried streams, eval windows),
+:mod:`.sampling` (generation and scoring) and :mod:`.task` (``TextGenTask``).
+Importing this package imports nothing else.
+"""

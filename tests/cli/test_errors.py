@@ -1,0 +1,160 @@
+"""Bad input gets one clear paragraph, a non-zero exit code and no traceback."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import torch
+
+from seqtk import registry
+from seqtk.cli.main import main
+
+STACK_TASK = textwrap.dedent(
+    '''
+    from dataclasses import dataclass
+    from seqtk.config import ModelConfig, hfield
+    from seqtk.encoders import LayerSpec, check_stack
+    from seqtk.task import Task
+
+    @dataclass(frozen=True)
+    class StackModel(ModelConfig):
+        layers: tuple[LayerSpec, ...] = hfield((LayerSpec(),), help="layers")
+
+    class StackTask(Task):
+        name = "stack_demo"
+        model_config = StackModel
+
+        @classmethod
+        def validate(cls, recipe):
+            check_stack(recipe.model.layers)
+
+        def prepare(self):
+            raise AssertionError("validation must fail before any data is loaded")
+    '''
+)
+
+BAD_STACK = textwrap.dedent(
+    """\
+    # seqtk run bad.toml
+    [task]
+    name = "stack_demo"
+
+    [[model.layers]]
+    cell = "gru"
+    hidden_size = 64
+    return_sequences = false
+
+    [[model.layers]]
+    cell = "gru"
+    hidden_size = 64
+    """
+)
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_paragraph(err: str) -> None:
+    assert "Traceback" not in err
+    assert err.strip().count("\n\n") == 0
+    assert "Fix:" in err
+
+
+@pytest.fixture
+def stack_plugin(tmp_path, monkeypatch):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "stack_demo.py").write_text(STACK_TASK)
+    monkeypatch.setenv(registry.ENV_PLUGIN_DIR, str(folder))
+    registry.reset()
+    yield
+    registry.reset()
+
+
+def test_stacking_error_at_validation(capsys, tmp_path, stack_plugin):
+    recipe = tmp_path / "bad.toml"
+    recipe.write_text(BAD_STACK)
+    code, _, err = run_cli(capsys, "run", str(recipe), "--out", str(tmp_path / "run"))
+    assert code == 1
+    assert_one_paragraph(err)
+    assert "layer 1" in err and "layer 2" in err and "return_sequences" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_override_key(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "recipes", "show", "textgen_tiny", "train.max_step=3")
+    assert code == 1
+    assert_one_paragraph(err)
+    assert "train.max_step" in err and "Did you mean 'train.max_steps'?" in err
+
+
+def test_unknown_task_suggests(capsys, tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[task]\nname = "textgne"\n')
+    code, out, err = run_cli(capsys, "recipes", "validate", str(recipe))
+    assert code == 1 and "Did you mean 'textgen'?" in out and "Traceback" not in out + err
+    assert "1 of 1 recipes are invalid" in err
+
+
+def test_malformed_toml(capsys, tmp_path):
+    recipe = tmp_path / "broken.toml"
+    recipe.write_text('[task]\nname = "textgen"\n[train\nlr = 1\n')
+    code, _, err = run_cli(capsys, "run", str(recipe))
+    assert code == 1
+    assert_one_paragraph(err)
+    assert "not valid TOML" in err and "line 3" in err
+
+
+def test_missing_data_file(capsys, tmp_path):
+    missing = tmp_path / "nope.txt"
+    code, _, err = run_cli(capsys, "run", "textgen_tiny", f"data.path={missing}", "--out", str(tmp_path / "run"))
+    assert code == 1
+    assert_one_paragraph(err)
+    assert str(missing) in err and "does not exist" in err
+
+
+def test_truncated_checkpoint(capsys, tmp_path):
+    good = tmp_path / "good.pt"
+    torch.save({"format": "seqtk-checkpoint", "weights": torch.zeros(1000)}, good)
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good.read_bytes()[:300])
+    code, _, err = run_cli(capsys, "eval", str(cut))
+    assert code == 1
+    assert_one_paragraph(err)
+    assert "truncated or corrupt" in err and str(cut) in err
+
+
+def test_missing_checkpoint(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "generate", str(tmp_path / "none.pt"))
+    assert code == 1 and "does not exist" in err and "Traceback" not in err
+
+
+def test_predict_without_input(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "predict", str(tmp_path / "x.pt"))
+    assert code == 1 and "no input" in err
+
+
+def test_usage_error_exits_non_zero(capsys):
+    assert main(["run"]) == 2
+    assert "Missing argument" in capsys.readouterr().err
+
+
+def test_debug_shows_traceback(tmp_path):
+    with pytest.raises(Exception, match="does not exist"):
+        main(["--debug", "run", str(tmp_path / "none.toml")])
+
+
+def test_every_command_has_help(capsys):
+    for cmd in (["run"], ["eval"], ["generate"], ["predict"], ["tasks"], ["summary"], ["recipes", "list"], ["recipes", "show"], ["recipes", "validate"]):
+        assert main([*cmd, "--help"]) == 0
+        out = capsys.readouterr().out
+        assert "Usage:" in out and len(out) > 200
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("seqtk ")

