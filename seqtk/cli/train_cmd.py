@@ -31,10 +31,12 @@ def run(
     out: Annotated[Optional[Path], typer.Option(help="Run directory (default: runs/<recipe>/<timestamp>/).")] = None,
 ) -> None:
     """Train a recipe: progress on the console, TensorBoard logs, checkpoints, resume."""
+    from seqtk.device import tune_allocator
     from seqtk.recipes import load_recipe
     from seqtk.train import run_training
 
     resolved = load_recipe(recipe, overrides)
+    tune_allocator()
     resume_arg: Path | bool | None = None
     if resume == "latest":
         resume_arg = True
