@@ -105,6 +105,12 @@ class LogConfig:
     every: int = hfield(10, help="Log training scalars every this many steps.")
     tensorboard: bool = hfield(True, help="Write TensorBoard event files.")
     progress: bool = hfield(True, help="Show a progress bar on the console.")
+    grad_through_time: bool = hfield(
+        False,
+        help="Record ||dL/dh_t|| at every time step t of every encoder layer (seqtk.gradients): "
+        "a TensorBoard image of the curve and gradients/* scalars at a few t.",
+    )
+    grad_every: int = hfield(100, help="With grad_through_time: record every this many training steps.")
 
 
 @dataclass(frozen=True)

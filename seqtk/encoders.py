@@ -1,7 +1,10 @@
 """Stacks of recurrent layers described by :class:`LayerSpec`.
 
-Every layer is a single fused PyTorch module (``nn.RNN``/``nn.LSTM``/``nn.GRU``
-with ``num_layers=1``), so cuDNN runs it on GPU and oneDNN runs LSTM on CPU.
+Every ``rnn``/``lstm``/``gru`` layer is a single fused PyTorch module
+(``nn.RNN``/``nn.LSTM``/``nn.GRU`` with ``num_layers=1``), so cuDNN runs it on
+GPU and oneDNN runs LSTM on CPU. The reference cells of :mod:`seqtk.cells`
+(``peephole_lstm``, ``cho_gru``, ...) run as a :class:`~seqtk.cells.CellLayer`:
+a Python scan, slower, with the same padding and bidirectional behaviour.
 
 Padding never changes a result. Unidirectional layers get that for free: a
 valid step never sees a later (padding) step. The backward direction of a
@@ -30,17 +33,22 @@ sequence's true last step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.utils.hooks import RemovableHandle
 
+from seqtk.cells import REFERENCE_CELLS, CellLayer
 from seqtk.errors import SeqtkValueError, suggest
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+#: every cell name a LayerSpec accepts: the fused kernels, then the reference cells of seqtk.cells
+KNOWN_CELLS = (*CELLS, *REFERENCE_CELLS)
 NONLINEARITIES = ("tanh", "relu")
 
 # One direction of a fused module, run with the module's own kernels.
@@ -59,7 +67,13 @@ class LayerSpec:
     64
     """
 
-    cell: str = field(default="lstm", metadata={"help": "recurrent cell: rnn, lstm or gru"})
+    cell: str = field(
+        default="lstm",
+        metadata={
+            "help": "recurrent cell: rnn, lstm or gru (fused kernels), or a reference cell (seqtk.cells, "
+            "docs/cells.md): elman, irnn, ref_lstm, peephole_lstm, coupled_lstm, ref_gru, cho_gru"
+        },
+    )
     hidden_size: int = field(default=128, metadata={"help": "size of the hidden state (per direction)"})
     bidirectional: bool = field(
         default=False, metadata={"help": "also read the sequence backwards; doubles the output size"}
@@ -71,12 +85,19 @@ class LayerSpec:
         default=True,
         metadata={"help": "output every step (B, T, H); false outputs each sequence's last step (B, H)"},
     )
-    nonlinearity: str = field(default="tanh", metadata={"help": "rnn cells only: tanh or relu"})
+    nonlinearity: str = field(
+        default="tanh",
+        metadata={
+            "help": "tanh or relu, for rnn and the reference cells (in LSTMs and GRUs it replaces tanh on the "
+            "candidate and the cell output, like Keras' activation=); irnn is always relu"
+        },
+    )
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
+        if self.cell not in KNOWN_CELLS:
             raise SeqtkValueError(
-                f"unknown cell {self.cell!r}.{suggest(str(self.cell), CELLS)} Known cells: {', '.join(CELLS)}",
+                f"unknown cell {self.cell!r}.{suggest(str(self.cell), KNOWN_CELLS)} "
+                f"Known cells: {', '.join(KNOWN_CELLS)}",
                 fix="set cell to one of the known cells",
             )
         if isinstance(self.hidden_size, bool) or not isinstance(self.hidden_size, int) or self.hidden_size < 1:
@@ -89,10 +110,11 @@ class LayerSpec:
             raise SeqtkValueError(
                 f"unknown nonlinearity {self.nonlinearity!r}", fix=f"use one of {', '.join(NONLINEARITIES)}"
             )
-        if self.nonlinearity != "tanh" and self.cell != "rnn":
+        if self.nonlinearity != "tanh" and self.cell in ("lstm", "gru"):
             raise SeqtkValueError(
-                f"nonlinearity={self.nonlinearity!r} applies only to rnn cells, not {self.cell}",
-                fix="remove nonlinearity or set cell: rnn",
+                f"nonlinearity={self.nonlinearity!r} applies only to rnn cells and the reference cells, "
+                f"not {self.cell} (the fused kernel has tanh built in)",
+                fix=f"remove nonlinearity, set cell: rnn, or use the reference cell ref_{self.cell}",
             )
 
     @classmethod
@@ -117,6 +139,11 @@ class LayerSpec:
     @property
     def output_dim(self) -> int:
         return self.hidden_size * (2 if self.bidirectional else 1)
+
+    @property
+    def state_size(self) -> int:
+        """1 if the state is h, 2 if it is (h, c)."""
+        return REFERENCE_CELLS[self.cell].state_size if self.cell in REFERENCE_CELLS else 1 + (self.cell == "lstm")
 
     def describe(self) -> str:
         """Short name used in messages, e.g. ``(gru, 64)``."""
@@ -170,6 +197,7 @@ class StackedEncoder(nn.Module):
         sizes = [input_size] + [spec.output_dim for spec in specs[:-1]]
         self.layers = nn.ModuleList(_make_rnn(spec, size) for spec, size in zip(specs, sizes))
         self.dropouts = nn.ModuleList(nn.Dropout(spec.dropout) if spec.dropout else nn.Identity() for spec in specs)
+        self._observers: OrderedDict[int, Callable[[int, Tensor], Tensor | None]] = OrderedDict()
 
     @property
     def output_dim(self) -> int:
@@ -195,7 +223,10 @@ class StackedEncoder(nn.Module):
         initial = self._check_state(state, x.size(0))
         finals: list[State] = []
         h = x
-        for spec, rnn, drop, h0 in zip(self.specs, self.layers, self.dropouts, initial):
+        for n, (spec, rnn, drop, h0) in enumerate(zip(self.specs, self.layers, self.dropouts, initial)):
+            for observe in self._observers.values():
+                seen = observe(n, h)
+                h = h if seen is None else seen
             h, final = _run_layer(rnn, h, ragged, h0, need_state=return_state)  # (B, T, F_i) -> (B, T, D*H)
             finals.append(final)
             if not spec.return_sequences:
@@ -205,6 +236,19 @@ class StackedEncoder(nn.Module):
             valid = torch.arange(h.size(1), device=h.device) < ragged.unsqueeze(1)  # (B, T)
             h = h * valid.unsqueeze(-1).to(h.dtype)
         return (h, finals) if return_state else h
+
+    def observe(self, fn: Callable[[int, Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``fn(layer_index, inputs)`` with each layer's input (B, T, F_l) before the layer runs.
+
+        ``fn`` may return a tensor of the same values to use instead (a leaf that
+        requires grad, say), or None. A fused kernel keeps its h_t inside, so
+        the gradient of its *input* is where back-propagation through time
+        shows from outside: :mod:`seqtk.gradients` hooks it. ``handle.remove()``
+        stops the calls.
+        """
+        handle = RemovableHandle(self._observers)
+        self._observers[handle.id] = fn
+        return handle
 
     def summary_rows(self, keras_style: bool = False) -> list[tuple[str, str, str, int]]:
         """One (name, cell, output shape, parameters) row per layer, for :mod:`seqtk.summary`."""
@@ -292,7 +336,7 @@ class StackedEncoder(nn.Module):
                 continue
             parts = s if isinstance(s, (tuple, list)) else (s,)
             want = (2 if spec.bidirectional else 1, batch, spec.hidden_size)
-            count = 2 if spec.cell == "lstm" else 1
+            count = spec.state_size
             if len(parts) != count or any(tuple(p.shape) != want for p in parts):
                 form = "(h, c)" if count == 2 else "h"
                 raise SeqtkValueError(
@@ -302,7 +346,9 @@ class StackedEncoder(nn.Module):
         return [tuple(s) if isinstance(s, list) else s for s in state]
 
 
-def _make_rnn(spec: LayerSpec, input_size: int) -> nn.RNNBase:
+def _make_rnn(spec: LayerSpec, input_size: int) -> nn.RNNBase | CellLayer:
+    if spec.cell in REFERENCE_CELLS:
+        return CellLayer(spec.cell, input_size, spec.hidden_size, spec.bidirectional, spec.nonlinearity)
     kwargs: dict[str, Any] = {"num_layers": 1, "batch_first": True, "bidirectional": spec.bidirectional}
     if spec.cell == "rnn":
         kwargs["nonlinearity"] = spec.nonlinearity
@@ -310,9 +356,11 @@ def _make_rnn(spec: LayerSpec, input_size: int) -> nn.RNNBase:
 
 
 def _run_layer(
-    rnn: nn.RNNBase, x: Tensor, lengths: Tensor | None, h0: State | None, need_state: bool
+    rnn: nn.RNNBase | CellLayer, x: Tensor, lengths: Tensor | None, h0: State | None, need_state: bool
 ) -> tuple[Tensor, State | None]:
     # (B, T, F) -> (B, T, D*H), final state (or None when not asked for on the ragged path)
+    if isinstance(rnn, CellLayer):
+        return _run_cells(rnn, x, lengths, h0)
     if lengths is None:
         return rnn(x, h0)
     if need_state and rnn.mode == "LSTM":
@@ -348,6 +396,22 @@ def _one_direction(rnn: nn.RNNBase, x: Tensor, h0: State, weights: list[Tensor])
     if rnn.mode == "LSTM":
         return torch.lstm(x, list(h0), *args)[0]
     return _DIRECTION_OPS[rnn.mode](x, h0, *args)[0]
+
+
+def _run_cells(layer: CellLayer, x: Tensor, lengths: Tensor | None, h0: State | None) -> tuple[Tensor, State]:
+    # (B, T, F) -> (B, T, D*H), final state (D, B, H) [each of (h, c)]; the reference scan stops each
+    # row's state at its length, so final states are exact without packing
+    order = _reverse_within(lengths, x.size(1)) if lengths is not None and layer.bidirectional else None
+    outputs, finals = [], []
+    for d, cell in enumerate(layer.directions):
+        start = None if h0 is None else tuple(part[d] for part in (h0 if isinstance(h0, tuple) else (h0,)))
+        if d == 1:  # the backward direction reads each sequence reversed (within its length)
+            x = x.flip(1) if order is None else _gather_steps(x, order)
+        out, final = cell(x, start, lengths)
+        outputs.append(out if d == 0 else out.flip(1) if order is None else _gather_steps(out, order))
+        finals.append(final)
+    stacked = tuple(torch.stack(parts) for parts in zip(*finals))  # each (D, B, H)
+    return torch.cat(outputs, dim=-1), stacked if layer.state_size == 2 else stacked[0]
 
 
 def _split_directions(h0: State) -> tuple[State, State]:

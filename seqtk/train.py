@@ -39,6 +39,7 @@ from seqtk.config import Recipe, TrainConfig, to_toml
 from seqtk.data import move_to
 from seqtk.device import autocast, check_precision, make_scaler, runtime_settings, seed_everything, select_device
 from seqtk.errors import SeqtkError
+from seqtk.gradients import GradientLog
 from seqtk.loggers import (
     JsonlLogger, MultiLogger, TensorBoardLogger, TrainProgress, flatten, format_seconds, summary_table,
 )
@@ -112,8 +113,9 @@ def _check_recipe(recipe: Recipe) -> None:
             raise SeqtkError(f"train.{key} must be at least {low}, not {getattr(cfg, key)}", fix=f"set train.{key} >= {low}")
     if cfg.grad_clip < 0:
         raise SeqtkError(f"train.grad_clip must be 0 (off) or positive, not {cfg.grad_clip}", fix="set train.grad_clip=1.0")
-    if recipe.log.every < 1:
-        raise SeqtkError(f"log.every must be at least 1, not {recipe.log.every}", fix="set log.every=10")
+    for key in ("every", "grad_every"):
+        if getattr(recipe.log, key) < 1:
+            raise SeqtkError(f"log.{key} must be at least 1, not {getattr(recipe.log, key)}", fix=f"set log.{key}=10")
 
 
 def choose_metric(cfg: TrainConfig, task_cls: type[Task]) -> tuple[str, str]:
@@ -180,6 +182,7 @@ class _Session:
         self.logger = MultiLogger([])
         self.tb: TensorBoardLogger | None = None
         self.progress: TrainProgress | None = None
+        self.grads = GradientLog(model, recipe.log.grad_every) if recipe.log.grad_through_time else None
 
     def restore(self, payload: dict[str, Any], source: Path) -> None:
         """Continue from a checkpoint; the RNG streams are restored last."""
@@ -207,6 +210,8 @@ class _Session:
                 self.tb.log_hparams(self.recipe.to_dict(), {f"val/{k}": v for k, v in self.metrics.items()})
         finally:
             self.logger.close()
+            if self.grads is not None:
+                self.grads.close()
         self.console.print(summary_table(self._summary(time.perf_counter() - started, first)))
         report = self._final_report()
         return TrainResult(self.run_dir, self.step, self.metrics, self.best, self.stopped_early, report, self.model, self.task)
@@ -244,6 +249,8 @@ class _Session:
         if self.loader.at_epoch_start:
             self.task.reset_state()
         batch = move_to(next(batches), self.device)
+        if self.grads is not None:
+            self.grads.before_step(self.step)
         with autocast(self.device, self.cfg.precision):
             out = self.task.step(self.model, batch, train=True)
         loss = float(out.loss.detach())
@@ -252,6 +259,8 @@ class _Session:
         lr = float(self.optimizer.param_groups[0]["lr"])
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(out.loss).backward()
+        if self.grads is not None:  # gradients through time, measured before clipping
+            self.grads.after_backward(self.step, self.logger, self.scaler.get_scale() if self.scaler.is_enabled() else 1.0)
         self.scaler.unscale_(self.optimizer)
         max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
         norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))

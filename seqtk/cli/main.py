@@ -62,11 +62,12 @@ def _root(
 
 
 def _register_commands() -> None:
-    from seqtk.cli import catalog, infer, train_cmd
+    from seqtk.cli import catalog, infer, inspect_cmd, train_cmd
 
     train_cmd.register(app)
     infer.register(app)
     catalog.register(app)
+    inspect_cmd.register(app)
 
 
 _register_commands()

@@ -1,0 +1,389 @@
+"""Reference recurrent cells, written from the lectures' equations (see ``docs/cells.md``).
+
+Each cell is an ``nn.Module`` with a single-step method (:meth:`RecurrentCell.step`)
+and a sequence scan (``forward``). They are slower than the fused kernels but
+readable, and they have variants the fused kernels lack: ReLU activations in
+an LSTM (Keras ``LSTM(activation="relu")``), peephole connections, coupled
+gates, the GRU of Cho et al. (reset before the matmul) and identity-initialised
+ReLU RNNs (IRNN).
+
+The scan hoists the input projection out of the time loop (one GEMM over all
+B·T rows) and walks the steps with ``unbind``: indexing ``xp[:, t]`` inside the
+loop would be ~3x slower in training (measured), because the backward of every
+slice zero-fills a gradient of the full (B, T, G) size.
+
+``from_torch(module)`` and ``to_torch()`` convert weights to and from
+``nn.RNN``/``nn.LSTM``/``nn.GRU`` (and their ``*Cell`` forms) where the
+equations agree exactly; the converted models give equal outputs and gradients.
+
+>>> lstm = nn.LSTM(3, 5, batch_first=True)
+>>> cell, x = LSTMCell.from_torch(lstm), torch.randn(2, 4, 3)
+>>> torch.allclose(cell(x)[0], lstm(x)[0], atol=1e-6)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqtk.errors import SeqtkValueError
+
+State = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
+NONLINEARITIES = ("tanh", "relu")
+
+
+class RecurrentCell(nn.Module):
+    """Base of the reference cells: parameters, projection, step and scan.
+
+    ``weight_ih`` (G·H, F), ``weight_hh`` (G·H, H) and ``bias`` (G·H) stack
+    ``blocks`` = G gate blocks of H rows each, as PyTorch stacks them.
+    """
+
+    blocks: ClassVar[int] = 1
+    state_size: ClassVar[int] = 1  # 1: the state is h; 2: (h, c)
+    #: further parameter vectors: name -> size in blocks of H (peepholes, GRU's recurrent bias)
+    vectors: ClassVar[dict[str, int]] = {}
+    #: the PyTorch module with the same equations, if any
+    torch_class: ClassVar[type[nn.RNNBase] | None] = None
+
+    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh") -> None:
+        super().__init__()
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SeqtkValueError(f"{name} must be a positive integer, got {value!r}", fix=f"set {name}=8, say")
+        if nonlinearity not in NONLINEARITIES:
+            raise SeqtkValueError(f"unknown nonlinearity {nonlinearity!r}", fix=f"use one of {', '.join(NONLINEARITIES)}")
+        self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
+        rows = self.blocks * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(rows, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size))
+        self.bias = nn.Parameter(torch.empty(rows))
+        for name, size in self.vectors.items():
+            self.register_parameter(name, nn.Parameter(torch.empty(size * hidden_size)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: every parameter uniform in ±1/sqrt(H)."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def act(self, x: Tensor) -> Tensor:
+        """The cell's activation (tanh, or ReLU as in Keras ``activation="relu"``)."""
+        return torch.relu(x) if self.nonlinearity == "relu" else torch.tanh(x)
+
+    def project(self, x: Tensor) -> Tensor:
+        # (..., F) -> (..., G·H): the input half of every gate, independent of the state
+        return F.linear(x, self.weight_ih, self.bias)
+
+    def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
+        """One step from the projected input: (B, G·H), state -> h (B, H), new state."""
+        raise NotImplementedError
+
+    def zero_state(self, batch: int, like: Tensor) -> State:
+        zeros = like.new_zeros(batch, self.hidden_size)
+        return (zeros,) * self.state_size
+
+    def step(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """One time step: x (B, F) -> h (B, H) and the new state."""
+        # (B, F) -> (B, H)
+        return self.recur(self.project(x), state if state is not None else self.zero_state(x.size(0), x))
+
+    def forward(self, x: Tensor, state: State | None = None, lengths: Tensor | None = None) -> tuple[Tensor, State]:
+        """Scan a batch-first sequence: (B, T, F) -> outputs (B, T, H) and the final state.
+
+        With ``lengths`` (B,) the state stops changing after each sequence's
+        last step, so the final state is the one at its true end.
+        """
+        # (B, T, F) -> (B, T, H)
+        state = state if state is not None else self.zero_state(x.size(0), x)
+        xp = self.project(x)  # (B, T, G·H): one GEMM over all B·T rows, outside the loop
+        alive = None
+        if lengths is not None:  # (B, T, 1): is step t inside sequence b?
+            alive = (torch.arange(x.size(1), device=x.device) < lengths.unsqueeze(1)).unsqueeze(-1).unbind(1)
+        outputs = []
+        for t, xp_t in enumerate(xp.unbind(1)):
+            h, new = self.recur(xp_t, state)
+            state = new if alive is None else tuple(torch.where(alive[t], n, s) for n, s in zip(new, state))
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), state
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
+
+    # -- conversion to and from PyTorch's modules -----------------------------------
+    @classmethod
+    def from_torch(cls, module: nn.Module) -> RecurrentCell:
+        """A cell with the weights of a single-layer, unidirectional PyTorch module (or ``*Cell``)."""
+        if cls.torch_class is None:
+            raise _no_torch_form(cls)
+        w_ih, w_hh, b_ih, b_hh = _torch_weights(module, cls.torch_class)
+        nonlinearity = "relu" if getattr(module, "nonlinearity", "tanh") == "relu" else "tanh"
+        kwargs = {"nonlinearity": nonlinearity} if cls.torch_class is nn.RNN else {}
+        cell = cls(w_ih.size(1), w_hh.size(1), **kwargs).to(device=w_ih.device, dtype=w_ih.dtype)
+        with torch.no_grad():
+            cell._load_torch(w_ih.detach(), w_hh.detach(), b_ih.detach(), b_hh.detach())
+        return cell
+
+    def to_torch(self) -> nn.RNNBase:
+        """The equivalent batch-first PyTorch module (same outputs and gradients)."""
+        if self.torch_class is None or (self.nonlinearity == "relu" and self.torch_class is not nn.RNN):
+            raise _no_torch_form(type(self), self.nonlinearity)
+        kwargs = {"nonlinearity": self.nonlinearity} if self.torch_class is nn.RNN else {}
+        module = self.torch_class(self.input_size, self.hidden_size, batch_first=True, **kwargs)
+        module = module.to(device=self.weight_ih.device, dtype=self.weight_ih.dtype)
+        with torch.no_grad():
+            for name, value in zip(("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"), self._torch_tensors()):
+                getattr(module, name).copy_(value)
+        return module
+
+    def _load_torch(self, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> None:
+        # PyTorch keeps two bias vectors whose sum is all that matters (Keras and the lectures keep one)
+        self.weight_ih.copy_(w_ih)
+        self.weight_hh.copy_(w_hh)
+        self.bias.copy_(b_ih + b_hh)
+
+    def _torch_tensors(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        return self.weight_ih, self.weight_hh, self.bias, torch.zeros_like(self.bias)
+
+
+class ElmanCell(RecurrentCell):
+    """Elman RNN: ``h_t = act(b + W h_{t-1} + U x_t)``.
+
+    >>> cell = ElmanCell(3, 4)
+    >>> h, (state,) = cell.step(torch.randn(2, 3))
+    >>> h.shape
+    torch.Size([2, 4])
+    """
+
+    torch_class = nn.RNN
+
+    def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
+        # (B, H), ((B, H),) -> (B, H)
+        h = self.act(torch.addmm(xp, state[0], self.weight_hh.t()))
+        return h, (h,)
+
+
+class IRNNCell(ElmanCell):
+    """Elman RNN with ReLU, identity recurrent matrix and zero bias at init (Le et al. 2015).
+
+    >>> torch.equal(IRNNCell(2, 3).weight_hh, torch.eye(3))
+    True
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "relu") -> None:
+        super().__init__(input_size, hidden_size, "relu")  # ReLU is what makes the identity init work
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        with torch.no_grad():
+            self.weight_hh.copy_(torch.eye(self.hidden_size))
+            self.bias.zero_()
+
+
+class LSTMCell(RecurrentCell):
+    """LSTM (Hochreiter & Schmidhuber 1997), gates stacked in PyTorch's order i, f, g, o.
+
+    ``c_t = f ⊙ c_{t-1} + i ⊙ g``, ``h_t = o ⊙ act(c_t)``; ``act`` is tanh or ReLU.
+    One bias per gate, as in Keras and the lectures (PyTorch keeps two).
+    """
+
+    blocks = 4
+    state_size = 2
+    torch_class = nn.LSTM
+
+    def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
+        # (B, 4H), ((B, H), (B, H)) -> (B, H)
+        h, c = state
+        i, f, g, o = torch.addmm(xp, h, self.weight_hh.t()).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * self.act(g)
+        h = torch.sigmoid(o) * self.act(c)
+        return h, (h, c)
+
+
+class PeepholeLSTMCell(LSTMCell):
+    """LSTM with diagonal peepholes (Gers & Schmidhuber 2000): c_{t-1} feeds f and i, c_t feeds o.
+
+    ``from_torch`` starts the peepholes at zero (then it equals the LSTM);
+    ``to_torch`` works only while they are zero.
+    """
+
+    vectors = {"peephole_i": 1, "peephole_f": 1, "peephole_o": 1}
+
+    def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
+        # (B, 4H), ((B, H), (B, H)) -> (B, H)
+        h, c_prev = state
+        i, f, g, o = torch.addmm(xp, h, self.weight_hh.t()).chunk(4, dim=1)
+        i = torch.sigmoid(torch.addcmul(i, self.peephole_i, c_prev))
+        f = torch.sigmoid(torch.addcmul(f, self.peephole_f, c_prev))
+        c = f * c_prev + i * self.act(g)
+        o = torch.sigmoid(torch.addcmul(o, self.peephole_o, c))
+        h = o * self.act(c)
+        return h, (h, c)
+
+    def _load_torch(self, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> None:
+        super()._load_torch(w_ih, w_hh, b_ih, b_hh)
+        for p in (self.peephole_i, self.peephole_f, self.peephole_o):
+            p.zero_()
+
+    def _torch_tensors(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        if any(bool(p.detach().abs().max() > 0) for p in (self.peephole_i, self.peephole_f, self.peephole_o)):
+            raise SeqtkValueError(
+                "this peephole LSTM has non-zero peephole weights, which nn.LSTM cannot represent",
+                fix="zero peephole_i, peephole_f and peephole_o first, or keep the reference cell",
+            )
+        return super()._torch_tensors()
+
+
+class CoupledLSTMCell(RecurrentCell):
+    """LSTM with coupled input and forget gates: ``i = 1 - f``; blocks f, g, o.
+
+    >>> CoupledLSTMCell(1, 50).weight_hh.shape  # three gate blocks instead of four
+    torch.Size([150, 50])
+    """
+
+    blocks = 3
+    state_size = 2
+
+    def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
+        # (B, 3H), ((B, H), (B, H)) -> (B, H)
+        h, c = state
+        f, g, o = torch.addmm(xp, h, self.weight_hh.t()).chunk(3, dim=1)
+        c = torch.lerp(self.act(g), c, torch.sigmoid(f))  # f ⊙ c + (1 - f) ⊙ g
+        h = torch.sigmoid(o) * self.act(c)
+        return h, (h, c)
+
+
+class GRUCell(RecurrentCell):
+    """GRU in the cuDNN/PyTorch form (reset applied after the recurrent matmul), lectures' sense of z.
+
+    ``r, z = σ(...)``, ``g = act(U^g x + b^g + r ⊙ (W^g h + b^{hg}))``,
+    ``h_t = (1 - z) ⊙ h_{t-1} + z ⊙ g``. PyTorch's update gate is 1 - z:
+    ``from_torch``/``to_torch`` negate its rows (σ(-a) = 1 - σ(a)). Blocks r, z, g.
+    """
+
+    blocks = 3
+    vectors = {"bias_hh": 3}  # the bias inside r ⊙ (W h + b): it cannot merge into `bias`
+    torch_class = nn.GRU
+
+    def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
+        # (B, 3H), ((B, H),) -> (B, H)
+        h = state[0]
+        size = h.size(1)
+        rec = torch.addmm(self.bias_hh, h, self.weight_hh.t())  # (B, 3H)
+        r, z = torch.sigmoid(xp[:, : 2 * size] + rec[:, : 2 * size]).chunk(2, dim=1)
+        g = self.act(torch.addcmul(xp[:, 2 * size :], r, rec[:, 2 * size :]))
+        h = torch.lerp(h, g, z)  # (1 - z) ⊙ h + z ⊙ g
+        return h, (h,)
+
+    def _load_torch(self, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> None:
+        for mine, theirs in zip((self.weight_ih, self.weight_hh, self.bias, self.bias_hh), (w_ih, w_hh, b_ih, b_hh)):
+            mine.copy_(_flip_update_gate(theirs, self.hidden_size))
+
+    def _torch_tensors(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        mine = (self.weight_ih, self.weight_hh, self.bias, self.bias_hh)
+        return tuple(_flip_update_gate(t, self.hidden_size) for t in mine)  # type: ignore[return-value]
+
+
+class ChoGRUCell(RecurrentCell):
+    """GRU of Cho et al. 2014: the reset gate scales h *before* the recurrent matmul.
+
+    ``g = act(U^g x + W^g (r ⊙ h_{t-1}) + b^g)``, ``h_t = (1 - z) ⊙ h_{t-1} + z ⊙ g``.
+    """
+
+    blocks = 3
+
+    def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
+        # (B, 3H), ((B, H),) -> (B, H)
+        h = state[0]
+        size = h.size(1)
+        w_rz, w_g = self.weight_hh[: 2 * size], self.weight_hh[2 * size :]
+        r, z = torch.sigmoid(torch.addmm(xp[:, : 2 * size], h, w_rz.t())).chunk(2, dim=1)
+        g = self.act(torch.addmm(xp[:, 2 * size :], r * h, w_g.t()))
+        h = torch.lerp(h, g, z)
+        return h, (h,)
+
+
+#: cell name in a LayerSpec -> reference cell class
+REFERENCE_CELLS: dict[str, type[RecurrentCell]] = {
+    "elman": ElmanCell,
+    "irnn": IRNNCell,
+    "ref_lstm": LSTMCell,
+    "peephole_lstm": PeepholeLSTMCell,
+    "coupled_lstm": CoupledLSTMCell,
+    "ref_gru": GRUCell,
+    "cho_gru": ChoGRUCell,
+}
+
+
+class CellLayer(nn.Module):
+    """One :class:`~seqtk.encoders.StackedEncoder` layer of reference cells: one cell per direction.
+
+    >>> CellLayer("peephole_lstm", 3, 4, bidirectional=True).state_size
+    2
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, bidirectional: bool = False,
+                 nonlinearity: str = "tanh") -> None:
+        super().__init__()
+        kind = REFERENCE_CELLS[cell]
+        self.cell, self.hidden_size, self.bidirectional = cell, hidden_size, bidirectional
+        self.state_size = kind.state_size
+        self.directions = nn.ModuleList(kind(input_size, hidden_size, nonlinearity) for _ in range(1 + bidirectional))
+
+
+def keras_init_(cell: RecurrentCell) -> RecurrentCell:
+    """Keras' initialisers, in place: glorot-uniform kernel, orthogonal recurrent kernel,
+    zero biases and (LSTMs) a forget-gate bias of 1 (``unit_forget_bias``). Peepholes start at 0."""
+    rows, fan_in = cell.weight_ih.shape
+    with torch.no_grad():
+        nn.init.uniform_(cell.weight_ih, -math.sqrt(6 / (fan_in + rows)), math.sqrt(6 / (fan_in + rows)))
+        recurrent = torch.empty(cell.hidden_size, rows, dtype=cell.weight_hh.dtype)
+        cell.weight_hh.copy_(nn.init.orthogonal_(recurrent).t())  # Keras' recurrent kernel is (H, G·H)
+        for name, p in cell.named_parameters():
+            if name.startswith(("bias", "peephole")):
+                p.zero_()
+        forget = {LSTMCell: 1, PeepholeLSTMCell: 1, CoupledLSTMCell: 0}.get(type(cell))
+        if forget is not None:
+            h = cell.hidden_size
+            cell.bias[forget * h : (forget + 1) * h] = 1.0
+    return cell
+
+
+def _flip_update_gate(t: Tensor, hidden: int) -> Tensor:
+    # PyTorch's z is 1 - the lectures' z, and 1 - σ(a) = σ(-a): negate the z block (rows H..2H)
+    out = t.detach().clone()
+    out[hidden : 2 * hidden] *= -1
+    return out
+
+
+def _torch_weights(module: nn.Module, kind: type[nn.RNNBase]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    cell_kind = {nn.RNN: nn.RNNCell, nn.LSTM: nn.LSTMCell, nn.GRU: nn.GRUCell}[kind]
+    if isinstance(module, cell_kind):
+        suffix = ""
+    elif isinstance(module, kind) and module.num_layers == 1 and not module.bidirectional:
+        suffix = "_l0"
+    else:
+        raise SeqtkValueError(
+            f"from_torch expects a single-layer unidirectional nn.{kind.__name__} or nn.{cell_kind.__name__}, "
+            f"got {module!r}",
+            fix="convert one layer and one direction at a time (e.g. nn.LSTM(F, H, num_layers=1))",
+        )
+    if not module.bias:
+        raise SeqtkValueError("from_torch needs a module with biases (bias=True)", fix="build it with bias=True")
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    return tuple(getattr(module, n + suffix) for n in names)  # type: ignore[return-value]
+
+
+def _no_torch_form(cls: type[RecurrentCell], nonlinearity: str = "tanh") -> SeqtkValueError:
+    what = f"{cls.__name__} with nonlinearity={nonlinearity!r}" if nonlinearity != "tanh" else cls.__name__
+    return SeqtkValueError(
+        f"{what} has no exact PyTorch equivalent (nn.RNN, nn.LSTM and nn.GRU have fixed equations)",
+        fix="convert only ElmanCell, LSTMCell, PeepholeLSTMCell (zero peepholes) and GRUCell with tanh "
+        "(ElmanCell also with relu)",
+    )
