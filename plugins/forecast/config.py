@@ -1,0 +1,43 @@
+"""The forecast task's recipe sections: ``[data]`` and ``[model]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from seqtk.config import DataConfig, ModelConfig, hfield
+
+
+@dataclass(frozen=True)
+class ForecastData(DataConfig):
+    """The series, its chronological split and its windows. ``path`` (a CSV) wins over ``source``."""
+
+    source: Literal["co2", "sunspots"] = hfield(
+        "co2",
+        help="Built-in series from the statsmodels 0.14.4 wheel (fetched once, SHA-256 checked): co2 (Mauna Loa, "
+        "weekly 1958-2001, averaged to 526 months, gaps interpolated) or sunspots (yearly 1700-2008).",
+    )
+    value_column: str = hfield("", help="CSV (data.path): the column to forecast; empty: the last column.")
+    time_column: str = hfield("", help="CSV (data.path): the column of time labels, for plots; empty: row numbers.")
+    window: int = hfield(24, help="Past values the model reads (time steps per input window).")
+    horizon: int = hfield(12, help="Future values it predicts from each window.")
+    stride: int = hfield(1, help="Steps between the starts of consecutive windows.")
+    season: int = hfield(12, help="Season length for the seasonal-naive baseline (12 for monthly data, 7 for daily).")
+    val_fraction: float = hfield(0.15, help="The validation split: this fraction of the series after the train part.")
+    test_fraction: float = hfield(0.15, help="The test split: this fraction at the end of the series.")
+    relative: bool = hfield(
+        True,
+        help="Express each window relative to its last value, so a trend that leaves the training range needs "
+        "no extrapolation (the model predicts changes).",
+    )
+
+
+@dataclass(frozen=True)
+class ForecastModel(ModelConfig):
+    """A recurrent stack reading the window, then a linear head with one output per future step."""
+
+    cell: str = hfield("lstm", help="Recurrent cell (any LayerSpec cell, e.g. lstm, gru, peephole_lstm).")
+    hidden_size: int = hfield(64, help="Hidden units per layer.")
+    num_layers: int = hfield(1, help="Stacked recurrent layers.")
+    nonlinearity: Literal["tanh", "relu"] = hfield("tanh", help="relu needs rnn or a reference cell.")
+    dropout: float = hfield(0.0, help="Dropout after each recurrent layer while training.")

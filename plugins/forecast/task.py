@@ -1,0 +1,193 @@
+"""The ``forecast`` task: read ``window`` past values, predict the next ``horizon``.
+
+Metrics are in the series' own units: ``mae``, ``rmse``, the same for the
+naive (last value) and seasonal-naive baselines, and ``skill_vs_naive`` /
+``skill_vs_seasonal_naive`` = 1 - MAE / baseline MAE (above 0: better than
+the baseline; 0.6: 60% less error). At every evaluation the validation
+forecast is plotted against the truth as a TensorBoard image.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqtk.data import ResumableLoader, epoch_generator, sequential_batches, shuffled_batches
+from seqtk.errors import SeqtkError
+from seqtk.task import StepOutput, Task
+from seqtk_plugins.forecast.config import ForecastData, ForecastModel
+from seqtk_plugins.forecast.windows import Scaler, Windows, make_windows, model_inputs, target_ranges, windows_at
+
+if TYPE_CHECKING:  # pragma: no cover
+    from seqtk.config import Recipe
+    from seqtk.loggers import Logger
+    from seqtk_plugins.forecast.series import Series
+
+BASELINES = {"": "forecast", "_naive": "naive", "_seasonal_naive": "seasonal_naive"}
+
+
+class ForecastNet(nn.Module):
+    """A recurrent stack over the window and a linear head: (B, W, 1) -> (B, H)."""
+
+    def __init__(self, layers: list[Any], horizon: int) -> None:
+        super().__init__()
+        from seqtk.encoders import StackedEncoder
+
+        self.encoder = StackedEncoder(1, layers)
+        self.head = nn.Linear(self.encoder.output_dim, horizon)
+
+    def forward(self, x: Tensor) -> Tensor:
+        # (B, W, 1) -> (B, H)
+        return self.head(self.encoder(x))  # (B, W, 1) -> (B, hidden) -> (B, H)
+
+
+class ForecastTask(Task):
+    """Sliding-window forecasting of one series: Mauna Loa CO2, sunspots, or a CSV of your own."""
+
+    name = "forecast"
+    description = "Time-series forecasting with sliding windows (Mauna Loa CO2, sunspots or your CSV)"
+    data_config = ForecastData
+    model_config = ForecastModel
+    main_metric = "mae"
+    main_metric_mode = "min"
+
+    def __init__(self, recipe: Recipe) -> None:
+        super().__init__(recipe)
+        self.series: Series | None = None
+        self.scaler: Scaler | None = None
+        self.windows: dict[str, Windows] = {}
+
+    @classmethod
+    def validate(cls, recipe: Recipe) -> None:
+        from seqtk_plugins.forecast.checks import check_recipe
+
+        check_recipe(recipe)
+
+    # -- data -------------------------------------------------------------------------
+    def prepare(self) -> None:
+        from seqtk_plugins.forecast.series import load_series
+
+        cfg = self.recipe.data
+        self.series = load_series(cfg.source, cfg.path, cfg.value_column, cfg.time_column)
+        ranges = target_ranges(len(self.series.values), cfg.val_fraction, cfg.test_fraction)
+        train_end = ranges["train"][1]
+        self.scaler = Scaler.fit(self.series.values[:train_end])  # train only: nothing leaks from the future
+        self.windows = {
+            split: make_windows(self.series.values, self.scaler, window=cfg.window, horizon=cfg.horizon,
+                                stride=cfg.stride, season=cfg.season, relative=cfg.relative, targets=r, split=split)
+            for split, r in ranges.items()
+        }
+
+    def splits(self) -> list[str]:
+        return ["val", "test"] if self.recipe.data.test_fraction > 0 else ["val"]
+
+    def train_loader(self) -> ResumableLoader:
+        train, bs, seed = self._split("train"), self.recipe.train.batch_size, self.recipe.train.seed
+        return ResumableLoader(lambda e: shuffled_batches(len(train), bs, epoch_generator(seed, e)), train.batch)
+
+    def eval_batches(self, split: str) -> list[tuple[Tensor, ...]]:
+        data = self._split(split)
+        return [data.batch(idx) for idx in sequential_batches(len(data), self.recipe.train.batch_size)]
+
+    def _split(self, split: str) -> Windows:
+        if split not in self.windows:
+            raise SeqtkError(f"task 'forecast' has no prepared split '{split}'",
+                             fix=f"call prepare() first; use one of {', '.join(self.splits())}")
+        return self.windows[split]
+
+    # -- model ---------------------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        from seqtk.encoders import LayerSpec
+
+        m = self.recipe.model
+        last = m.num_layers - 1  # the last layer hands its final step to the head
+        layers = [LayerSpec(m.cell, m.hidden_size, dropout=m.dropout if i < last else 0.0,
+                            nonlinearity=m.nonlinearity, return_sequences=i < last) for i in range(m.num_layers)]
+        return ForecastNet(layers, self.recipe.data.horizon)
+
+    def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
+        x, y, base, truth, naive, seasonal = batch  # (B, W, 1), (B, H), (B,), then (B, H) x 3
+        out = model(x)  # (B, W, 1) -> (B, H)
+        loss = F.mse_loss(out, y)  # in normalised units
+        forecast = self._scaler().inverse(out.detach() + base.unsqueeze(1))  # back to the series' units
+        metrics = {}
+        for suffix, guess in (("", forecast), ("_naive", naive), ("_seasonal_naive", seasonal)):
+            err = guess - truth
+            metrics[f"mae{suffix}"] = float(err.abs().mean())
+            metrics[f"mse{suffix}"] = float(err.square().mean())
+        return StepOutput(loss, len(x), metrics)
+
+    def finish_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
+        out = dict(metrics)
+        for suffix in BASELINES:
+            out[f"rmse{suffix}"] = math.sqrt(metrics[f"mse{suffix}"])
+        for suffix in ("_naive", "_seasonal_naive"):
+            out[f"skill_vs{suffix}"] = 1.0 - metrics["mae"] / metrics[f"mae{suffix}"] if metrics[f"mae{suffix}"] else 0.0
+        return out
+
+    # -- reporting -----------------------------------------------------------------------------
+    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
+        """The validation forecast against the truth, one horizon after another."""
+        from seqtk_plugins.forecast.plot import forecast_image
+
+        logger.log_image("forecast/val", forecast_image(self, model, "val"), step)
+
+    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
+        unit = f" {self.series.unit}" if self.series and self.series.unit else ""
+        lines = []
+        for split in self.splits():
+            m = self.evaluate(model, split, device)
+            lines.append(
+                f"{split}: MAE {m['mae']:.4g}{unit} (naive {m['mae_naive']:.4g}, seasonal naive "
+                f"{m['mae_seasonal_naive']:.4g}); RMSE {m['rmse']:.4g}; skill vs naive {m['skill_vs_naive']:.1%}, "
+                f"vs seasonal naive {m['skill_vs_seasonal_naive']:.1%}"
+            )
+        return "\n".join(lines)
+
+    def forecast_windows(self, model: nn.Module, starts: Tensor) -> tuple[Windows, Tensor]:
+        """Windows at ``starts`` and the model's forecasts for them (series units), for plots."""
+        cfg, values = self.recipe.data, self._series().values
+        win = windows_at(values, self._scaler(), starts, cfg.window, cfg.horizon, cfg.season, cfg.relative)
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            out = model(win.x.to(device)).cpu()
+        return win, self._scaler().inverse(out + win.base.unsqueeze(1))
+
+    # -- checkpoint state and inference ----------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        scaler = self._scaler()
+        return {"mean": scaler.mean, "std": scaler.std}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scaler = Scaler(float(state["mean"]), float(state["std"]))
+
+    def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
+        """Each input: the last ``data.window`` values of the series, oldest first, separated by spaces or commas."""
+        cfg, out = self.recipe.data, []
+        for text in inputs:
+            try:
+                values = [float(v) for v in text.replace(",", " ").split()]
+            except ValueError:
+                values = []
+            if len(values) != cfg.window:
+                raise SeqtkError(f"a forecast input needs {cfg.window} numbers (data.window), got '{text[:60]}'",
+                                 fix=f"pass the last {cfg.window} values of the series, oldest first")
+            x, base = model_inputs(torch.tensor(values), self._scaler(), cfg.relative)
+            with torch.no_grad():
+                forecast = self._scaler().inverse(model(x.to(device)).cpu() + base.unsqueeze(1))
+            out.append({"last_input": values[-1], "output": [float(v) for v in forecast[0]]})
+        return out
+
+    def _scaler(self) -> Scaler:
+        if self.scaler is None:
+            raise SeqtkError("the forecast task has no scaler yet", fix="call prepare() or load a checkpoint first")
+        return self.scaler
+
+    def _series(self) -> Series:
+        if self.series is None:
+            raise SeqtkError("the forecast task has no series loaded", fix="call prepare() first")
+        return self.series

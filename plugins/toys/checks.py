@@ -1,0 +1,25 @@
+"""Static checks of a toy_sequences recipe (before any data is generated)."""
+
+from __future__ import annotations
+
+from seqtk.config import Recipe
+from seqtk.errors import SeqtkError
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """Raise :class:`SeqtkError` for values the task cannot use."""
+    from seqtk.encoders import LayerSpec
+
+    data, model = recipe.data, recipe.model
+    if data.path:
+        raise SeqtkError("toy_sequences generates its data, so data.path is not used", fix="remove data.path")
+    if not 0.0 < data.val_fraction < 1.0:
+        raise SeqtkError(f"data.val_fraction must lie in (0, 1), not {data.val_fraction}", fix="set data.val_fraction = 0.2")
+    for key, low, high in (("examples", 4, 10**7), ("bits", 1, 30), ("delay", 0, 100), ("length", 1, 100_000)):
+        value = getattr(data, key)
+        if not low <= value <= high:
+            raise SeqtkError(f"data.{key} must lie in {low}..{high}, not {value}", fix=f"set data.{key} within that range")
+    for key in ("hidden_size", "num_layers"):
+        if getattr(model, key) < 1:
+            raise SeqtkError(f"model.{key} must be at least 1, not {getattr(model, key)}", fix=f"set model.{key} >= 1")
+    LayerSpec(model.cell, model.hidden_size, nonlinearity=model.nonlinearity)  # names the cell or nonlinearity problem

@@ -1,0 +1,51 @@
+"""The toy_sequences task's recipe sections: ``[data]`` and ``[model]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from seqtk.config import DataConfig, ModelConfig, hfield
+
+Problem = Literal["one_to_many", "many_to_one", "many_to_many", "binary_addition", "first_bit"]
+
+
+@dataclass(frozen=True)
+class ToyData(DataConfig):
+    """Which worked example to generate (no files: ``path`` must stay unset)."""
+
+    problem: Problem = hfield(
+        "many_to_one",
+        help="one_to_many (x -> the next two numbers), many_to_one (three steps -> their sum), many_to_many "
+        "(three multiples of 5 -> the next three), binary_addition (two bits per step -> the sum bit, delayed), "
+        "first_bit (a long bit string -> its first bit: a vanishing-gradient test).",
+    )
+    val_fraction: float = hfield(
+        0.2,
+        help="The lectures' problems: hold out the last fraction of the examples, as Keras' validation_split does.",
+    )
+    examples: int = hfield(2000, help="binary_addition and first_bit: training sequences (val and test get a quarter each).")
+    bits: int = hfield(8, help="binary_addition: bits per number (the sum has one more).")
+    delay: int = hfield(2, help="binary_addition: the target at step t is the sum bit of column t - delay.")
+    length: int = hfield(60, help="first_bit: bits per sequence (the distance the first bit must be carried).")
+
+
+@dataclass(frozen=True)
+class ToyModel(ModelConfig):
+    """A recurrent stack and a linear head (Dense), as in the lectures' Keras models."""
+
+    cell: str = hfield(
+        "ref_lstm",
+        help="Recurrent cell (any LayerSpec cell). The lectures' LSTM(50, activation='relu') needs a reference "
+        "cell (ref_lstm, peephole_lstm, ...): the fused nn.LSTM has tanh built in.",
+    )
+    hidden_size: int = hfield(50, help="Hidden units per layer.")
+    num_layers: int = hfield(1, help="Stacked recurrent layers.")
+    nonlinearity: Literal["tanh", "relu"] = hfield(
+        "relu", help="Activation of the cell (Keras activation=): relu for the lectures' regression examples."
+    )
+    init: Literal["keras", "torch"] = hfield(
+        "keras",
+        help="keras: glorot-uniform, orthogonal recurrent weights, unit forget bias (reference cells only); "
+        "torch: PyTorch's uniform init.",
+    )
