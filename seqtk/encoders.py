@@ -2,7 +2,9 @@
 
 Every ``rnn``/``lstm``/``gru`` layer is a single fused PyTorch module
 (``nn.RNN``/``nn.LSTM``/``nn.GRU`` with ``num_layers=1``), so cuDNN runs it on
-GPU and oneDNN runs LSTM on CPU. The reference cells of :mod:`seqtk.cells`
+GPU and oneDNN runs LSTM on CPU. For GRU/RNN training on CPU, where PyTorch has
+no fused kernel, the encoder runs them through :mod:`seqtk.fast_rnn` (same
+parameters, hand-written BPTT; ``SEQTK_FAST_RNN=0`` turns it off). The reference cells of :mod:`seqtk.cells`
 (``peephole_lstm``, ``cho_gru``, ...) run as a :class:`~seqtk.cells.CellLayer`:
 a Python scan, slower, with the same padding and bidirectional behaviour.
 
@@ -43,6 +45,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.utils.hooks import RemovableHandle
 
+from seqtk import fast_rnn
 from seqtk.cells import REFERENCE_CELLS, CellLayer
 from seqtk.errors import SeqtkValueError, suggest
 
@@ -362,11 +365,16 @@ def _run_layer(
     if isinstance(rnn, CellLayer):
         return _run_cells(rnn, x, lengths, h0)
     if lengths is None:
-        return rnn(x, h0)
+        return _run_module(rnn, x, h0)
     if need_state and rnn.mode == "LSTM":
         return _run_packed(rnn, x, lengths, h0)
-    out = _run_bidirectional(rnn, x, lengths, h0) if rnn.bidirectional else rnn(x, h0)[0]
+    out = _run_bidirectional(rnn, x, lengths, h0) if rnn.bidirectional else _run_module(rnn, x, h0)[0]
     return out, (_final_hidden(out, lengths, rnn) if need_state else None)
+
+
+def _run_module(rnn: nn.RNNBase, x: Tensor, h0: State | None) -> tuple[Tensor, State]:
+    # (B, T, F) -> (B, T, D*H), final state; GRU/RNN training on CPU takes seqtk.fast_rnn where measured faster
+    return fast_rnn.run_module(rnn, x, h0) if fast_rnn.use_fast(rnn, x) else rnn(x, h0)
 
 
 def _run_packed(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, h0: State | None) -> tuple[Tensor, State]:
@@ -392,6 +400,8 @@ def _run_bidirectional(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, h0: State | 
 
 def _one_direction(rnn: nn.RNNBase, x: Tensor, h0: State, weights: list[Tensor]) -> Tensor:
     # (B, T, F) -> (B, T, H) with the fused kernel (oneDNN / cuDNN), not a Python loop
+    if rnn.mode != "LSTM" and fast_rnn.use_fast(rnn, x):
+        return fast_rnn.run_direction(rnn.mode, x, h0, weights)
     args = (weights, rnn.bias, 1, 0.0, rnn.training, False, True)
     if rnn.mode == "LSTM":
         return torch.lstm(x, list(h0), *args)[0]
