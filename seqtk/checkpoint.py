@@ -21,12 +21,16 @@ leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import pickle
+import pickletools
 import random
 import re
 import tempfile
 import time
+import warnings
+import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +47,9 @@ FORMAT = "seqtk-checkpoint"
 VERSION = 1
 _FOREIGN_FIX = "pass a checkpoint written by `seqtk run` (RUN_DIR/checkpoints/last.pt or best.pt)"
 _UNSAFE_MARKERS = ("GLOBAL", "unrecognized function", "Can only create new object", "Can only build")
+# What torch.save's own pickles import; anything else would be imported (and maybe called) on load.
+_SAFE_MODULES = ("torch", "collections")
+_STRING_OPS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"})
 _RUN_NAME = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
 
 
@@ -73,6 +80,14 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+    _remove_stale_temps(path)
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temp files a killed writer of ``path`` left behind (one writer per run folder)."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -138,22 +153,72 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
 
 def _torch_load(path: Path, map_location: Any) -> Any:
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before it refuses a file
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
     except PermissionError as exc:
         raise SeqtkError(f"the checkpoint '{path}' cannot be read: {exc.strerror}", fix="check the file's permissions") from exc
     except pickle.UnpicklingError as exc:
-        if any(marker in str(exc) for marker in _UNSAFE_MARKERS):
+        names = code_globals(path)
+        if names or any(marker in str(exc) for marker in _UNSAFE_MARKERS):
+            shown = f" ({', '.join(names[:3])})" if names else ""
             raise SeqtkError(
-                f"'{path}' contains Python objects that would run code when loaded; seqtk refuses it",
-                fix="only load checkpoints written by seqtk",
+                f"'{path}' contains Python objects that would run code when loaded{shown}; seqtk refuses it "
+                "and ran none of it",
+                fix="only load checkpoints written by seqtk, from a source you trust",
             ) from exc
         raise _corrupt(path) from exc
     except (EOFError, RuntimeError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise _corrupt(path) from exc
 
 
+def code_globals(path: str | Path) -> list[str]:
+    """The Python callables and classes other than torch's that a pickle file would import.
+
+    The pickle opcodes are only read (``pickletools``), never executed. Works on
+    torch's zip format (its ``data.pkl``), its legacy format and plain pickles.
+    """
+    try:
+        data = Path(path).read_bytes()
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                data = b"".join(archive.read(n) for n in archive.namelist() if n.endswith(".pkl"))
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError):
+        return []
+    names: list[str] = []
+    stream = io.BytesIO(data)
+    while stream.tell() < len(data):  # a legacy file is several pickles in a row
+        start = stream.tell()
+        names += _globals_of_one_pickle(stream)
+        if stream.tell() == start:
+            break
+    return sorted({n for n in names if n.split(".")[0] not in _SAFE_MODULES})
+
+
+def _globals_of_one_pickle(stream: io.BytesIO) -> list[str]:
+    names: list[str] = []
+    strings: list[str] = []
+    try:
+        for op, arg, _ in pickletools.genops(stream):
+            if op.name in _STRING_OPS:
+                strings.append(str(arg))
+            elif op.name in ("GLOBAL", "INST"):
+                names.append(str(arg).replace(" ", "."))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                names.append(f"{strings[-2]}.{strings[-1]}")
+    except (ValueError, EOFError, pickle.UnpicklingError, UnicodeDecodeError):
+        stream.seek(0, io.SEEK_END)  # not (or no longer) a pickle: stop scanning
+    return names
+
+
 def _corrupt(path: Path) -> SeqtkError:
     size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(16)
+    if zipfile.is_zipfile(path) and not any(n.endswith(".pkl") for n in zipfile.ZipFile(path).namelist()):
+        return SeqtkError(f"'{path}' is a zip archive, not a PyTorch checkpoint (it holds no data.pkl)", fix=_FOREIGN_FIX)
+    if head and not head.startswith((b"PK", b"\x80")):  # torch.save writes a zip, or (legacy) a pickle
+        return SeqtkError(f"'{path}' is not a PyTorch checkpoint file: it starts with {head!r}", fix=_FOREIGN_FIX)
     other = "checkpoints/last.pt" if path.name == "best.pt" else "checkpoints/best.pt"
     return SeqtkError(
         f"the checkpoint '{path}' ({size} bytes) is truncated or corrupt; "

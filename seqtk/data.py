@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from seqtk.errors import SeqtkError
+
 Plan = Callable[[int], Sequence[Any]]
 
 
@@ -33,6 +35,17 @@ class ResumableLoader:
         self.collate = collate
         self.epoch = 0
         self.index = 0
+
+    def shard(self, rank: int, world: int) -> ResumableLoader:
+        """Yield only part ``rank`` of ``world`` of every batch (distributed training).
+
+        Every rank walks the same plan, so the position (epoch, index) is the
+        same everywhere and one checkpoint resumes them all; each batch is cut
+        along its first dimension by :func:`shard_batch`. Returns ``self``.
+        """
+        collate = self.collate
+        self.collate = lambda spec: shard_batch(collate(spec), rank, world)
+        return self
 
     def __iter__(self) -> Iterator[Any]:
         while True:
@@ -107,6 +120,51 @@ def bucketed_batches(
         batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
     perm = torch.randperm(len(batches), generator=generator).tolist()
     return [batches[i] for i in perm]
+
+
+def shard_batch(batch: Any, rank: int, world: int) -> Any:
+    """Part ``rank`` of ``world`` of a batch-first batch: contiguous slices of dim 0.
+
+    Every tensor whose first dimension is the batch size (that of the first
+    tensor found) is cut; anything else (scalars, shared tensors) is kept.
+    Batch specs are opaque to the trainer (index lists, window offsets, a
+    stream's start column), but batches are always batch-first.
+
+    >>> shard_batch((torch.arange(6), torch.arange(6) * 10, 7), rank=1, world=2)
+    (tensor([3, 4, 5]), tensor([30, 40, 50]), 7)
+    """
+    size = _batch_size(batch)
+    if size is None:
+        return batch
+    if size < world:
+        raise SeqtkError(
+            f"a training batch holds {size} item(s), fewer than the {world} processes that share it",
+            fix=f"raise train.batch_size to at least {world} (it is the global batch) or use fewer processes",
+        )
+    return _cut(batch, size, rank, world)
+
+
+def _batch_size(batch: Any) -> int | None:
+    if isinstance(batch, torch.Tensor):
+        return batch.size(0) if batch.dim() else None
+    values = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, (list, tuple)) else ()
+    for value in values:
+        size = _batch_size(value)
+        if size is not None:
+            return size
+    return None
+
+
+def _cut(batch: Any, size: int, rank: int, world: int) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.tensor_split(world)[rank] if batch.dim() and batch.size(0) == size else batch
+    if isinstance(batch, dict):
+        return {k: _cut(v, size, rank, world) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(_cut(v, size, rank, world) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_cut(v, size, rank, world) for v in batch)
+    return batch
 
 
 def move_to(batch: Any, device: torch.device) -> Any:

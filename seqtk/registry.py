@@ -109,7 +109,7 @@ class Registry:
         if name in self.tasks:
             return self.tasks[name].cls
         known = sorted(self.tasks)
-        broken = [f.source for f in self.failures]
+        broken = [f"{f.source} ({f.error.split('. Fix:')[0]})" for f in self.failures]
         note = f" Plugins that failed to load: {'; '.join(broken)}." if broken else ""
         raise SeqtkError(
             f"unknown task '{name}'.{suggest(name, known)} Known tasks: {', '.join(known) or '(none)'}.{note}",

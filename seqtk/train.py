@@ -13,12 +13,18 @@ checkpoints, logging and resuming. A run folder holds::
 Resuming is exact: the checkpoint carries the optimiser, schedule, scaler,
 RNG streams and loader position, and evaluation leaves the RNG streams as it
 found them, so a resumed CPU run reaches bit-identical weights.
+
+Under torchrun (``WORLD_SIZE`` > 1) the same loop trains with
+DistributedDataParallel: each rank takes its slice of every global batch and
+rank 0 alone evaluates, logs and writes checkpoints (:mod:`seqtk.distributed`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,13 +36,14 @@ from rich.console import Console
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from seqtk import __version__
+from seqtk import __version__, distributed
 from seqtk.checkpoint import (
     FORMAT, VERSION, load_checkpoint, load_weights, new_run_dir, resume_checkpoint, rng_preserved, rng_state,
     run_dir_of, save_checkpoint, set_rng_state,
 )
 from seqtk.config import Recipe, TrainConfig, to_toml
 from seqtk.data import move_to
+from seqtk.distributed import Dist
 from seqtk.device import autocast, check_precision, make_scaler, runtime_settings, seed_everything, select_device
 from seqtk.errors import SeqtkError
 from seqtk.gradients import GradientLog
@@ -118,6 +125,24 @@ def _check_recipe(recipe: Recipe) -> None:
             raise SeqtkError(f"log.{key} must be at least 1, not {getattr(recipe.log, key)}", fix=f"set log.{key}=10")
 
 
+_TRAINING_METHODS = ("prepare", "train_loader", "eval_batches", "build_model", "step")
+
+
+def check_task_class(task_cls: type[Task]) -> None:
+    """A plugin's task must implement what training calls (else: one clear error, not NotImplementedError)."""
+    missing = [name for name in _TRAINING_METHODS if getattr(task_cls, name, None) is getattr(Task, name)]
+    if missing:
+        from seqtk.registry import default_registry
+
+        entry = default_registry().tasks.get(task_cls.name)
+        source = f" (from {entry.source})" if entry else ""
+        raise SeqtkError(
+            f"the task '{task_cls.name}'{source} cannot train: its class {task_cls.__qualname__} does not "
+            f"implement {', '.join(missing)}",
+            fix="implement them in the plugin (docs/plugins.md lists what a task needs), or update the plugin",
+        )
+
+
 def choose_metric(cfg: TrainConfig, task_cls: type[Task]) -> tuple[str, str]:
     """The metric that picks best.pt, and whether it should go down ("min") or up ("max")."""
     name = cfg.metric or task_cls.main_metric
@@ -169,13 +194,23 @@ class _Window:
 class _Session:
     """The objects of one training session and the loop over them."""
 
-    def __init__(self, recipe: Recipe, task: Task, model: nn.Module, device: torch.device, run_dir: Path, console: Console) -> None:
+    def __init__(
+        self, recipe: Recipe, task: Task, model: nn.Module, device: torch.device, run_dir: Path, console: Console,
+        ctx: Dist | None = None,
+    ) -> None:
         self.recipe, self.cfg, self.task, self.model = recipe, recipe.train, task, model
         self.device, self.run_dir, self.console = device, run_dir, console
+        self.ctx, self.is_main = ctx, ctx is None or ctx.is_main
         self.optimizer = make_optimizer(model, self.cfg)
         self.scheduler = make_scheduler(self.optimizer, self.cfg)
         self.scaler = make_scaler(device, self.cfg.precision)
         self.loader = task.train_loader()
+        # The model the training step runs: DDP's wrapper when distributed (it
+        # averages gradients in backward); evaluation and checkpoints use the model.
+        self.train_model = model
+        if ctx is not None:
+            self.loader.shard(ctx.rank, ctx.world)
+            self.train_model = distributed.wrap(model, device)
         self.metric, self.mode = choose_metric(self.cfg, type(task))
         self.step, self.metrics, self.best = 0, {}, None
         self.stopped_early = False
@@ -196,12 +231,22 @@ class _Session:
         self.metrics = dict(payload.get("metrics") or {})
         best = payload.get("best")
         self.best = dict(best) if best and best.get("metric") == self.metric else None
-        set_rng_state(payload["rng"])
+        rng = self._rng_of(payload)
+        if rng is not None:
+            set_rng_state(rng)
+
+    def _rng_of(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """This rank's RNG state in the checkpoint; None (keep the fresh seed) if it has none."""
+        if self.ctx is None or self.ctx.is_main:
+            return payload["rng"]
+        ranks = payload.get("rng_ranks") or []
+        return ranks[self.ctx.rank] if len(ranks) == self.ctx.world else None
 
     def execute(self, command: str, resumed: bool) -> TrainResult:
         started, first = time.perf_counter(), self.step
-        write_config(self.run_dir, self.recipe, command)
-        self._open_loggers(resumed)
+        if self.is_main:
+            write_config(self.run_dir, self.recipe, command)
+            self._open_loggers(resumed)
         try:
             if self.tb is not None:
                 self.tb.log_text("config", to_toml(self.recipe.to_dict()), self.step)
@@ -212,6 +257,8 @@ class _Session:
             self.logger.close()
             if self.grads is not None:
                 self.grads.close()
+        if not self.is_main:
+            return TrainResult(self.run_dir, self.step, self.metrics, self.best, self.stopped_early, None, self.model, self.task)
         self.console.print(summary_table(self._summary(time.perf_counter() - started, first)))
         report = self._final_report()
         return TrainResult(self.run_dir, self.step, self.metrics, self.best, self.stopped_early, report, self.model, self.task)
@@ -227,7 +274,7 @@ class _Session:
         batches, window = iter(self.loader), _Window()
         progress = TrainProgress(
             self.console, max_steps=cfg.max_steps, start_step=self.step, unit=self.task.unit,
-            metric_name=self.metric, enabled=self.recipe.log.progress, every=every,
+            metric_name=self.metric, enabled=self.recipe.log.progress and self.is_main, every=every,
         )
         with progress:
             self.progress = progress
@@ -252,13 +299,18 @@ class _Session:
         if self.grads is not None:
             self.grads.before_step(self.step)
         with autocast(self.device, self.cfg.precision):
-            out = self.task.step(self.model, batch, train=True)
-        loss = float(out.loss.detach())
+            out = self.task.step(self.train_model, batch, train=True)
+        objective = out.loss
+        if self.ctx is None:
+            loss = float(out.loss.detach())
+        else:  # the global batch's loss and metrics; objective weighted by this rank's share
+            loss, count, metrics, objective = distributed.reduce_step(out.loss, out.count, out.metrics, self.ctx)
+            out = StepOutput(out.loss, count, metrics)
         if not math.isfinite(loss):
             raise self._nonfinite("loss", loss)
         lr = float(self.optimizer.param_groups[0]["lr"])
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(out.loss).backward()
+        self.scaler.scale(objective).backward()
         if self.grads is not None:  # gradients through time, measured before clipping
             self.grads.after_backward(self.step, self.logger, self.scaler.get_scale() if self.scaler.is_enabled() else 1.0)
         self.scaler.unscale_(self.optimizer)
@@ -293,15 +345,19 @@ class _Session:
         return {k: float(v) for k, v in metrics.items()}
 
     def _eval_and_save(self) -> None:
-        self.metrics = self.evaluate()
+        if self.ctx is None:
+            self.metrics = self.evaluate()
+        else:  # rank 0 evaluates; every rank gets its metrics, so all stop early together
+            self.metrics = distributed.broadcast(self.evaluate() if self.is_main else None, self.ctx)
         self.logger.log_scalars(self.step, {f"val/{k}": v for k, v in self.metrics.items()})
         improved = self._update_best()
         if self.progress is not None:
             self.progress.set_metric(self.metrics[self.metric])
         payload = self.payload()
-        save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)
-        if improved:
-            save_checkpoint(self.run_dir / "checkpoints" / "best.pt", payload)
+        if self.is_main:
+            save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)
+            if improved:
+                save_checkpoint(self.run_dir / "checkpoints" / "best.pt", payload)
         if self.cfg.patience and self.best and self.best["evals_since"] >= self.cfg.patience:
             self.stopped_early = True
             self.console.print(
@@ -325,8 +381,11 @@ class _Session:
         return False
 
     def payload(self) -> dict[str, Any]:
-        """The checkpoint for the current step (see :mod:`seqtk.checkpoint`)."""
-        return {
+        """The checkpoint for the current step (see :mod:`seqtk.checkpoint`).
+
+        Distributed, every rank must call it: it gathers the ranks' RNG states.
+        """
+        payload = {
             "format": FORMAT, "version": VERSION, "seqtk_version": __version__,
             "task": self.recipe.task.name, "recipe_name": self.recipe.name, "recipe": self.recipe.to_dict(),
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -335,6 +394,9 @@ class _Session:
             "task_state": self.task.state_dict(), "metrics": dict(self.metrics),
             "best": dict(self.best) if self.best else None,
         }
+        if self.ctx is not None:  # every rank's dropout stream, in rank order (None off rank 0)
+            payload["rng_ranks"] = distributed.gather(payload["rng"], self.ctx)
+        return payload
 
     def _summary(self, seconds: float, first: int) -> dict[str, Any]:
         rows: dict[str, Any] = {"steps": f"{self.step}/{self.cfg.max_steps} ({self.step - first} this session)"}
@@ -384,18 +446,39 @@ def run_training(
         recipe = recipe.replace(train=dataclasses.replace(recipe.train, device=device))
     _check_recipe(recipe)
     task_cls = get_task(recipe.task.name)
+    check_task_class(task_cls)
+    ctx = distributed.from_env()  # None unless torchrun started several processes
+    if ctx is not None:
+        distributed.check_batch_size(recipe.train.batch_size, ctx.world)
     dev = select_device(recipe.train.device)
+    dev = dev if ctx is None else distributed.device_for(dev, ctx)
     check_precision(dev, recipe.train.precision)
-    payload, run_dir, source = _start(recipe, out, resume, console)
-    if payload is not None and (done := _nothing_to_do(recipe, payload, run_dir, console)) is not None:
-        return done
+    with contextlib.ExitStack() as stack:
+        if ctx is not None and not ctx.is_main:  # only rank 0 talks: the others' stdout goes nowhere
+            stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+            console = Console(quiet=True)
+        stack.enter_context(distributed.process_group(ctx, dev))
+        payload, run_dir, source = distributed.on_main(lambda: _start(recipe, out, resume, console), ctx)
+        if payload is not None and (done := _nothing_to_do(recipe, payload, run_dir, console)) is not None:
+            return done
+        return _train(recipe, task_cls, dev, ctx, payload, run_dir, source, console, command)
+
+
+def _train(
+    recipe: Recipe, task_cls: type[Task], dev: torch.device, ctx: Dist | None, payload: dict[str, Any] | None,
+    run_dir: Path, source: Path | None, console: Console, command: str,
+) -> TrainResult:
     with runtime_settings(recipe.train.num_threads, recipe.train.deterministic, dev):
         seed_everything(recipe.train.seed)
         task = task_cls(recipe)
-        task.prepare()
+        with distributed.main_first(ctx):  # rank 0 fetches and caches the data before the others read it
+            task.prepare()
         if payload is not None:
             task.load_state_dict(payload["task_state"])
-        session = _Session(recipe, task, task.build_model().to(dev), dev, run_dir, console)
+        model = task.build_model().to(dev)
+        if ctx is not None:
+            distributed.seed_rank(recipe.train.seed, ctx)
+        session = _Session(recipe, task, model, dev, run_dir, console, ctx)
         if payload is not None and source is not None:
             session.restore(payload, source)
         return session.execute(command, resumed=payload is not None)

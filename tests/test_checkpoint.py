@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import random
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 from rich.console import Console
 
 from seqtk.checkpoint import (
-    FORMAT, describe, latest_run, load_checkpoint, load_for_inference, new_run_dir, resume_checkpoint,
+    FORMAT, code_globals, describe, latest_run, load_checkpoint, load_for_inference, new_run_dir, resume_checkpoint,
     rng_preserved, rng_state, save_checkpoint, set_rng_state,
 )
 from seqtk.errors import SeqtkError
@@ -76,13 +77,54 @@ class Exploit:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_unsafe_pickle_is_refused_and_runs_nothing(tmp_path):
+class ExecExploit:
+    """Unpickling this would run Python code through exec."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"open({str(self.marker)!r}, 'w').close()",))
+
+
+EXPLOITS = {
+    # torch.save's zip format, its legacy format, and plain pickles of several protocols
+    "zip": lambda obj, path: torch.save({"format": FORMAT, "version": 1, "x": obj}, path),
+    "legacy": lambda obj, path: torch.save({"x": obj}, path, _use_new_zipfile_serialization=False),
+    "pickle5": lambda obj, path: path.write_bytes(pickle.dumps({"x": obj}, protocol=5)),
+    "pickle0": lambda obj, path: path.write_bytes(pickle.dumps(obj, protocol=0)),
+}
+
+
+@pytest.mark.parametrize("kind", [Exploit, ExecExploit], ids=["os.system", "exec"])
+@pytest.mark.parametrize("write", EXPLOITS.values(), ids=EXPLOITS.keys())
+def test_unsafe_pickle_is_refused_and_runs_nothing(tmp_path, kind, write):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
-    torch.save({"format": FORMAT, "version": 1, "x": Exploit(marker)}, path)
-    with pytest.raises(SeqtkError, match="would run code when loaded; seqtk refuses it.*written by seqtk"):
+    write(kind(marker), path)
+    with pytest.raises(SeqtkError, match=r"would run code when loaded \(.*(system|exec).*\); seqtk refuses it.*written by seqtk"):
         load_checkpoint(path)
     assert not marker.exists()
+
+
+def test_code_globals_reads_without_running(tmp_path):
+    marker = tmp_path / "pwned"
+    EXPLOITS["zip"](Exploit(marker), tmp_path / "evil.pt")
+    assert code_globals(tmp_path / "evil.pt") == ["posix.system" if os.name == "posix" else "nt.system"]
+    save_checkpoint(tmp_path / "good.pt", payload())
+    assert code_globals(tmp_path / "good.pt") == []
+    assert not marker.exists()
+
+
+def test_a_later_save_removes_temp_files_of_a_killed_writer(tmp_path):
+    path = tmp_path / "last.pt"
+    stale = tmp_path / ".last.pt.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    other = tmp_path / ".best.pt.abc123.tmp"
+    other.write_bytes(b"another file's temp")
+    save_checkpoint(path, payload(2))
+    assert not stale.exists() and other.exists()
+    assert load_checkpoint(path)["step"] == 2
 
 
 def test_foreign_files_are_named(tmp_path):

@@ -139,27 +139,33 @@ def test_resume_without_a_run_says_so(toy_task, tmp_path):
         run_training(recipe, resume=True, console=quiet())
 
 
-class _NanAfter:
-    """Mixin: the training loss becomes NaN after 5 training steps."""
+class _BadAfter:
+    """Mixin: the training loss becomes ``self.bad`` (NaN or inf) after 5 training steps."""
+
+    bad = float("nan")
 
     def step(self, model, batch, *, train):
         out = super().step(model, batch, train=train)
         if train:
             self.calls = getattr(self, "calls", 0) + 1
             if self.calls > 5:
-                out.loss = out.loss * float("nan")
+                out.loss = out.loss * self.bad
         return out
 
 
-def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(toy_task, tmp_path):
-    nan_task = type("NanTask", (_NanAfter, toy_task.ToySumTask), {"name": "toy_nan"})
-    registry.default_registry().register(nan_task, "test")
-    recipe = toy_task.make_recipe(tmp_path, task_cls=nan_task, train={"max_steps": 10, "eval_every": 2})
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(toy_task, tmp_path, bad):
+    bad_task = type("BadTask", (_BadAfter, toy_task.ToySumTask), {"name": "toy_bad", "bad": bad})
+    registry.default_registry().register(bad_task, "test")
+    recipe = toy_task.make_recipe(tmp_path, task_cls=bad_task, train={"max_steps": 10, "eval_every": 2})
     with pytest.raises(SeqtkError) as info:
         run_training(recipe, out=tmp_path / "run", console=quiet())
     message = str(info.value)
-    assert "step 6" in message and "train.grad_clip" in message and "train.lr" in message
+    assert f"became {bad} at step 6" in message and "train.grad_clip" in message and "train.lr" in message
+    assert "last good checkpoint" in message and str(tmp_path / "run/checkpoints/last.pt") in message
     assert load_checkpoint(tmp_path / "run/checkpoints/last.pt")["step"] == 4
+    assert load_checkpoint(tmp_path / "run/checkpoints/best.pt")["step"] in (2, 4)
+    assert sorted(p.name for p in (tmp_path / "run/checkpoints").iterdir()) == ["best.pt", "last.pt"]
 
 
 def test_early_stopping(toy_task, tmp_path):

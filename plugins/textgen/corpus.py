@@ -169,6 +169,16 @@ def read_path(path: str | os.PathLike[str]) -> list[Document]:
 def read_text_file(path: Path) -> str:
     """Read ``path`` as UTF-8, naming the byte offset, line and column of any bad byte."""
     data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SeqtkError(
+            f"'{path}' is UTF-16 text (it starts with a UTF-16 byte-order mark); textgen reads UTF-8",
+            fix=f"re-save the file as UTF-8, e.g. iconv -f utf-16 -t utf-8 '{path}' > fixed.txt",
+        )
+    if b"\x00" in data[:65536]:
+        raise SeqtkError(
+            f"'{path}' looks like a binary file, not text: byte {data.index(0)} is a NUL (0x00)",
+            fix="point data.path at a UTF-8 text file",
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

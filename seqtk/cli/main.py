@@ -31,6 +31,7 @@ app = typer.Typer(
 
 class _State:
     debug = False
+    plugin_dirs: list[Path] = []  # --plugin-dir, passed on to the processes torchrun starts
 
 
 STATE = _State()
@@ -55,6 +56,7 @@ def _root(
 ) -> None:
     """seqtk: recurrent sequence models with recipes, task plugins and a CLI."""
     STATE.debug = debug
+    STATE.plugin_dirs = list(plugin_dir or [])
     if plugin_dir:
         from seqtk.registry import default_registry
 
@@ -115,14 +117,34 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug in seqtk or a plugin: still one paragraph
         if debug:
             raise
+        where, culprit = _raised_at(exc)
         err.print(
             Text.assemble(
                 ("internal error: ", "bold red"),
-                f"{type(exc).__name__}: {exc}. This is not a problem with your input that seqtk "
-                "recognises. Fix: rerun with --debug for the traceback, and report it.",
+                f"{type(exc).__name__}: {exc} (raised at {where}). This is not a problem with your input that "
+                f"seqtk recognises. Fix: rerun with --debug for the traceback, and report it to {culprit}.",
             )
         )
         return 2
+
+
+def _raised_at(exc: BaseException) -> tuple[str, str]:
+    """Where ``exc`` was raised ("file:line in function"), and whose code that is.
+
+    The innermost frame outside torch and the standard library names the
+    culprit: seqtk itself, or the plugin whose file it is.
+    """
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "an unknown place", "the seqtk developers"
+    package = Path(__file__).resolve().parent.parent
+    ours = [f for f in frames if "site-packages" not in f.filename and "/lib/python" not in f.filename] or frames
+    frame = ours[-1]
+    where = f"{frame.filename}:{frame.lineno} in {frame.name}"
+    inside = Path(frame.filename).resolve().is_relative_to(package)
+    return where, "the seqtk developers" if inside else f"the authors of {frame.filename}"
 
 
 def entry() -> None:

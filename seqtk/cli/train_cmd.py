@@ -29,21 +29,60 @@ def run(
         ),
     ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run directory (default: runs/<recipe>/<timestamp>/).")] = None,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            help="Train on this many processes with DistributedDataParallel (launches torchrun; "
+            "GPUs: one each, CPU: gloo). train.batch_size stays the global batch.",
+            min=1,
+        ),
+    ] = 1,
 ) -> None:
     """Train a recipe: progress on the console, TensorBoard logs, checkpoints, resume."""
+    import os
+
     from seqtk.device import tune_allocator
     from seqtk.recipes import load_recipe
     from seqtk.train import run_training
 
     resolved = load_recipe(recipe, overrides)
+    command = os.environ.get("SEQTK_COMMAND") or (
+        "seqtk " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"seqtk run {recipe}"
+    )
+    if nproc > 1:
+        _launch(nproc, recipe, overrides or [], device, resume, out, resolved.train.batch_size, command)
+        return
     tune_allocator()
     resume_arg: Path | bool | None = None
     if resume == "latest":
         resume_arg = True
     elif resume:
         resume_arg = Path(resume)
-    command = "seqtk " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"seqtk run {recipe}"
     run_training(resolved, out=out, resume=resume_arg, device=device, console=Console(), command=command)
+
+
+def _launch(
+    nproc: int, recipe: str, overrides: list[str], device: str | None, resume: str | None, out: Path | None,
+    batch_size: int, command: str,
+) -> None:
+    """Re-run this command under torchrun on ``nproc`` processes (the recipe is already checked)."""
+    from seqtk import distributed
+    from seqtk.cli.main import STATE
+    from seqtk.errors import SeqtkError
+
+    distributed.check_batch_size(batch_size, nproc)
+    args = (["--debug"] if STATE.debug else []) + [f"--plugin-dir={d}" for d in STATE.plugin_dirs]
+    args += ["run", recipe, *overrides]
+    args += [f"--device={device}"] if device else []
+    args += [f"--out={out}"] if out else []
+    # A bare --resume goes last, where the CLI reads it as "the latest run".
+    args += ["--resume"] if resume == "latest" else [f"--resume={resume}"] if resume else []
+    code = distributed.launch(nproc, args, command)
+    if code:
+        raise SeqtkError(
+            f"distributed training on {nproc} processes failed (exit code {code}); the processes' messages are above",
+            fix="fix the first error shown, then run again (add --resume to continue from the last checkpoint)",
+        )
 
 
 def summary(

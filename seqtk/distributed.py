@@ -1,0 +1,230 @@
+"""Several processes, one model: DistributedDataParallel under torchrun.
+
+``torchrun --nproc-per-node N -m seqtk run RECIPE`` (or ``seqtk run RECIPE
+--nproc N``, which launches exactly that) starts N copies of ``seqtk run``
+with ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` set. Each copy:
+
+- joins a process group: NCCL when it trains on a GPU (``cuda:LOCAL_RANK``),
+  gloo on the CPU;
+- walks the same deterministic batch plan and takes its contiguous part of
+  every global batch (``train.batch_size`` is the *global* batch, so a recipe
+  means the same thing on any number of processes; it must divide evenly);
+- weights its loss by its share of the batch's items before DDP averages the
+  gradients, so the update equals the one a single process would make on the
+  whole batch, and sums losses and metrics across ranks weighted by count.
+
+Rank 0 alone evaluates (and broadcasts the metrics, so that every rank takes
+the same early-stopping decision), logs, shows progress and writes checkpoints;
+a checkpoint also holds every rank's RNG state, so resuming on the same number
+of processes is exact. Without ``WORLD_SIZE`` (or with 1) none of this runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from seqtk.errors import SeqtkError
+
+T = TypeVar("T")
+_RANK_SEED = 1_000_003  # rank r > 0 draws dropout from seed + r * this; rank 0 keeps the 1-process stream
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place in the group."""
+
+    rank: int
+    world: int
+    local_rank: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def from_env() -> Dist | None:
+    """The torchrun environment, or None for an ordinary single-process run."""
+    world = _env_int("WORLD_SIZE", 1)
+    if world <= 1:
+        return None
+    rank, local = _env_int("RANK", 0), _env_int("LOCAL_RANK", 0)
+    if not 0 <= rank < world:
+        raise SeqtkError(f"RANK={rank} is outside 0..{world - 1} (WORLD_SIZE={world})", fix="start the processes with torchrun")
+    return Dist(rank=rank, world=world, local_rank=local)
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "")
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise SeqtkError(f"the environment variable {name}={text!r} is not an integer", fix="start the processes with torchrun") from None
+
+
+def check_batch_size(batch_size: int, world: int) -> None:
+    """``train.batch_size`` is the global batch: every rank must get the same share."""
+    if batch_size % world:
+        lower, upper = batch_size - batch_size % world, batch_size + world - batch_size % world
+        raise SeqtkError(
+            f"train.batch_size {batch_size} is the global batch and must divide evenly among the {world} processes",
+            fix=f"set train.batch_size to a multiple of {world} (e.g. {lower or upper} or {upper}), or change the number of processes",
+        )
+
+
+def device_for(device: torch.device, ctx: Dist) -> torch.device:
+    """The device of this rank: ``cuda:LOCAL_RANK`` on GPUs, else the CPU."""
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise SeqtkError(
+            f"distributed training runs on CUDA GPUs (NCCL) or on the CPU (gloo), not on '{device}'",
+            fix="use --device cuda or --device cpu",
+        )
+    if device.index is not None:
+        raise SeqtkError(
+            f"train.device = '{device}' names one GPU, but torchrun started {ctx.world} processes; "
+            "each process takes the GPU numbered by its LOCAL_RANK",
+            fix="use --device cuda (or auto), and CUDA_VISIBLE_DEVICES to choose the GPUs",
+        )
+    count = torch.cuda.device_count()
+    if ctx.local_rank >= count:
+        raise SeqtkError(
+            f"LOCAL_RANK {ctx.local_rank} has no GPU: this node has {count}",
+            fix=f"start at most {count} processes per node (torchrun --nproc-per-node {count})",
+        )
+    return torch.device("cuda", ctx.local_rank)
+
+
+@contextlib.contextmanager
+def process_group(ctx: Dist | None, device: torch.device) -> Iterator[None]:
+    """Join the process group for the block (NCCL on CUDA, gloo on the CPU); a no-op without ``ctx``."""
+    if ctx is None or dist.is_initialized():
+        yield
+        return
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=ctx.rank, world_size=ctx.world)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+def seed_rank(seed: int, ctx: Dist) -> None:
+    """Give each rank its own dropout stream; rank 0 keeps the single-process one."""
+    if ctx.rank:
+        import random
+
+        torch.manual_seed(seed + ctx.rank * _RANK_SEED)
+        random.seed(seed + ctx.rank * _RANK_SEED)
+
+
+def wrap(model: nn.Module, device: torch.device) -> nn.Module:
+    """``model`` in DistributedDataParallel (gradients averaged across ranks in backward)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+# ---------------------------------------------------------------------------
+# Collectives
+# ---------------------------------------------------------------------------
+
+
+def reduce_step(loss: torch.Tensor, count: int, metrics: dict[str, float], ctx: Dist) -> tuple[float, int, dict[str, float], torch.Tensor]:
+    """Sum a step's loss and metrics over the ranks, weighted by each rank's count.
+
+    Returns the global (loss, count, metrics) and the objective to back-propagate:
+    the local loss scaled by ``world * count / total``, so that DDP's gradient
+    mean equals the gradient of the global batch's mean loss.
+    """
+    keys = sorted(metrics)
+    local = [float(count), float(loss.detach()) * count] + [float(metrics[k]) * count for k in keys]
+    sums = torch.tensor(local, dtype=torch.float64, device=loss.device)
+    dist.all_reduce(sums)
+    total = float(sums[0])
+    if total <= 0:
+        raise SeqtkError("a training batch had no items on any process", fix="check the task's collate and StepOutput.count")
+    values = (sums[1:] / total).tolist()
+    objective = loss * (ctx.world * count / total)
+    return values[0], int(total), dict(zip(keys, values[1:])), objective
+
+
+def broadcast(value: T | None, ctx: Dist) -> T:
+    """Rank 0's ``value`` on every rank (plain data and tensors)."""
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]  # type: ignore[return-value]
+
+
+def gather(value: T, ctx: Dist) -> list[T] | None:
+    """Every rank's ``value``, in rank order, on rank 0 (None elsewhere)."""
+    out: list[Any] | None = [None] * ctx.world if ctx.is_main else None
+    dist.gather_object(value, out, dst=0)
+    return out
+
+
+@contextlib.contextmanager
+def main_first(ctx: Dist | None) -> Iterator[None]:
+    """Rank 0 runs the block first (downloads, caches), then the other ranks."""
+    if ctx is not None and not ctx.is_main:
+        dist.barrier()
+    yield
+    if ctx is not None and ctx.is_main:
+        dist.barrier()
+
+
+def on_main(fn: Callable[[], T], ctx: Dist | None) -> T:
+    """Run ``fn`` on rank 0 only and hand its result (or its SeqtkError) to every rank.
+
+    Run folders and checkpoints live on rank 0's disk, so rank 0 alone
+    resolves and reads them; the others must not wait for a result that
+    never comes when it fails.
+    """
+    if ctx is None:
+        return fn()
+    result: tuple[str, Any] | None = None
+    if ctx.is_main:
+        try:
+            result = ("ok", fn())
+        except SeqtkError as exc:
+            result = ("error", (exc.problem, exc.fix))
+    kind, value = broadcast(result, ctx)
+    if kind == "error":
+        raise SeqtkError(value[0], fix=value[1])
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Launching
+# ---------------------------------------------------------------------------
+
+
+def launch_command(nproc: int, args: Sequence[str]) -> list[str]:
+    """The torchrun command that runs ``seqtk ARGS`` on ``nproc`` local processes."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "seqtk", *args]
+
+
+def launch(nproc: int, args: Sequence[str], command: str) -> int:
+    """Run ``seqtk ARGS`` under torchrun on this machine; return its exit code."""
+    if from_env() is not None:
+        raise SeqtkError("--nproc was given inside a torchrun process", fix="drop --nproc: torchrun already started the processes")
+    env = dict(os.environ, SEQTK_COMMAND=command)
+    # torchrun would set 1 thread per process and warn; share the cores instead.
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    try:
+        return subprocess.call(launch_command(nproc, args), env=env)
+    except KeyboardInterrupt:
+        return 130

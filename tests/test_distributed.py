@@ -1,0 +1,181 @@
+"""Distributed training: batch sharding, the torchrun environment, and 2 gloo processes vs 1."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+import torch
+from rich.console import Console
+
+from seqtk import distributed
+from seqtk.checkpoint import load_checkpoint
+from seqtk.cli.main import main
+from seqtk.data import ResumableLoader, shard_batch
+from seqtk.errors import SeqtkError
+from seqtk.recipes import load_recipe
+from seqtk.train import run_training
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+RECIPE = textwrap.dedent(
+    """\
+    # seqtk --plugin-dir tests/fixtures run ddp.toml --nproc 2
+    [task]
+    name = "toy_sum"
+
+    [model]
+    dropout = 0.0                     # the ranks' dropout streams differ from one process's
+
+    [train]
+    max_steps = 8
+    batch_size = 16                   # the global batch: 8 per process on 2
+    eval_every = 4
+    lr = 0.01
+    device = "cpu"
+    num_threads = 1
+
+    [log]
+    every = 1
+    tensorboard = false
+    progress = false
+    """
+)
+
+
+class Batch(NamedTuple):
+    ids: torch.Tensor
+    lengths: torch.Tensor
+
+
+def test_shard_batch_cuts_every_batch_first_tensor():
+    x, y = torch.arange(12).view(6, 2), torch.arange(6)
+    assert [t.tolist() for t in shard_batch((x, y), 1, 3)] == [[[4, 5], [6, 7]], [2, 3]]
+    cut = shard_batch({"x": x, "shared": torch.ones(3), "n": 6}, 0, 2)
+    assert cut["x"].tolist() == [[0, 1], [2, 3], [4, 5]] and cut["shared"].shape == (3,) and cut["n"] == 6
+    named = shard_batch(Batch(x, y), 1, 2)
+    assert isinstance(named, Batch) and named.lengths.tolist() == [3, 4, 5]
+    assert shard_batch("no tensors", 0, 2) == "no tensors"
+    with pytest.raises(SeqtkError, match="holds 1 item.*fewer than the 2 processes.*train.batch_size"):
+        shard_batch((torch.zeros(1, 3),), 1, 2)
+
+
+def test_sharded_loader_keeps_the_plan_and_position():
+    plain = ResumableLoader(lambda epoch: [[0, 1, 2, 3], [4, 5, 6, 7]], collate=torch.tensor)
+    ranks = [ResumableLoader(plain.plan, collate=torch.tensor).shard(r, 2) for r in range(2)]
+    whole, parts = iter(plain), [iter(loader) for loader in ranks]
+    for _ in range(3):
+        assert torch.equal(next(whole), torch.cat([next(p) for p in parts]))
+    assert {loader.state_dict()["index"] for loader in ranks} == {plain.state_dict()["index"]}
+
+
+def test_global_batch_must_divide_among_processes():
+    distributed.check_batch_size(32, 4)
+    with pytest.raises(SeqtkError, match="batch_size 30 is the global batch.*4 processes.*multiple of 4 .e.g. 28 or 32"):
+        distributed.check_batch_size(30, 4)
+
+
+def test_torchrun_environment(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert distributed.from_env() is None
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "2")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert distributed.from_env() == distributed.Dist(rank=2, world=4, local_rank=0)
+    monkeypatch.setenv("RANK", "x")
+    with pytest.raises(SeqtkError, match="RANK='x' is not an integer"):
+        distributed.from_env()
+    ctx = distributed.Dist(rank=0, world=2, local_rank=0)
+    assert distributed.device_for(torch.device("cpu"), ctx) == torch.device("cpu")
+    with pytest.raises(SeqtkError, match="names one GPU.*LOCAL_RANK"):
+        distributed.device_for(torch.device("cuda", 1), ctx)
+
+
+def test_launch_command_runs_seqtk_under_torchrun():
+    cmd = distributed.launch_command(2, ["run", "r.toml"])
+    assert cmd[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "seqtk", "run", "r.toml"]
+
+
+def test_nproc_checks_the_recipe_before_launching(capsys, tmp_path):
+    recipe = tmp_path / "ddp.toml"
+    recipe.write_text(RECIPE)
+    code = main(["--plugin-dir", str(FIXTURES), "run", str(recipe), "train.batch_size=15", "--nproc", "2"])
+    assert code == 1 and "batch_size 15 is the global batch" in capsys.readouterr().err
+    assert main(["run", str(recipe), "--nproc", "0"]) == 2
+
+
+def run_once(toy_task, recipe: Path, out: Path, *overrides: str) -> dict:
+    run_training(load_recipe(str(recipe), list(overrides)), out=out, console=Console(file=io.StringIO()))
+    return load_checkpoint(out / "checkpoints" / "last.pt")
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ, SEQTK_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        env.pop(name, None)
+    return env
+
+
+def seqtk_args(recipe: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "seqtk", "--plugin-dir", str(FIXTURES), "run", str(recipe), *extra, "--out", str(out)]
+
+
+def run_nproc(recipe: Path, out: Path, *extra: str) -> str:
+    """`seqtk run --nproc 2`: torchrun starts the two processes."""
+    result = subprocess.run([*seqtk_args(recipe, out, *extra), "--nproc", "2"], env=child_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def run_ranks(recipe: Path, out: Path, *extra: str) -> str:
+    """The environment torchrun sets, without torchrun's agent (seconds faster)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = child_env() | {"WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    procs = [
+        subprocess.Popen(seqtk_args(recipe, out, *extra), env=env | {"RANK": str(r), "LOCAL_RANK": str(r)},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for r in range(2)
+    ]
+    outputs = [proc.communicate(timeout=300) for proc in procs]
+    for proc, (out_text, err_text) in zip(procs, outputs):
+        assert proc.returncode == 0, out_text + err_text
+    assert outputs[1][0] == ""  # rank 1 prints nothing
+    return outputs[0][0]
+
+
+def train_losses(run: Path) -> list[float]:
+    return [r["train_loss"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "train_loss" in r]
+
+
+def assert_close(a: dict, b: dict) -> None:
+    assert a["step"] == b["step"]
+    for name in a["model"]:
+        torch.testing.assert_close(a["model"][name], b["model"][name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_two_gloo_processes_equal_one_and_resume_the_same(toy_task, tmp_path):
+    recipe = tmp_path / "ddp.toml"
+    recipe.write_text(RECIPE)
+    one = run_once(toy_task, recipe, tmp_path / "one")
+    # Two processes to step 4, then resumed to step 8 on two processes.
+    first = run_nproc(recipe, tmp_path / "two", "train.max_steps=4")
+    assert "step 4/4" in first and first.count("Training summary") == 1  # rank 0 alone reports
+    assert "Resuming" in run_ranks(recipe, tmp_path / "two", "--resume")
+    two = load_checkpoint(tmp_path / "two" / "checkpoints" / "last.pt")
+    assert_close(two, one)
+    assert len(two["rng_ranks"]) == 2 and "rng_ranks" not in one
+    # Losses are the global batch's (each rank's weighted by its count), logged once per step.
+    assert train_losses(tmp_path / "two") == pytest.approx(train_losses(tmp_path / "one"), rel=1e-5)
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["checkpoints", "config.toml", "metrics.jsonl", "text.jsonl"]
+    assert (tmp_path / "two" / "config.toml").read_text().startswith("# seqtk --plugin-dir")
