@@ -1,0 +1,110 @@
+"""Encoded texts and their batches: bucketed or fully padded for training, fixed for evaluation.
+
+A batch is a :class:`Batch` of ``ids`` (B, T) right-padded with 0, ``lengths``
+(B,), float ``labels`` (B,) and ``index`` (B,), the position of each text in
+its split (to report which texts the model got wrong).
+
+With bucketing (the default) a training epoch is planned by
+:func:`seqtk.data.bucketed_batches`, so each batch holds texts of nearly the
+same length and T is that of its longest text; without it, batches are
+shuffled without regard to length and padded to one fixed T (Keras'
+``pad_sequences``). Evaluation batches come in a fixed order: sorted by length
+with bucketing, in split order without.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from seqtk.data import bucketed_batches, epoch_generator, shuffled_batches
+from seqtk.vocab import Vocab
+
+
+class Batch(NamedTuple):
+    """One batch (``seqtk.data.move_to`` moves every field)."""
+
+    ids: Tensor  # (B, T) long, 0-padded
+    lengths: Tensor  # (B,) long, >= 1
+    labels: Tensor  # (B,) float 0/1
+    index: Tensor  # (B,) long: positions in the split
+
+
+@dataclass
+class Encoded:
+    """A split as token ids: one (L_i,) tensor per text, plus lengths (N,) and labels (N,)."""
+
+    ids: list[Tensor]
+    lengths: Tensor
+    labels: Tensor
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def max_length(self) -> int:
+        return int(self.lengths.max()) if len(self.ids) else 0
+
+
+def token_ids(tokens: list[str], vocab: Vocab, max_tokens: int = 0, keep: str = "first") -> list[int]:
+    """Ids of ``tokens`` (unknown words: OOV buckets), cut to ``max_tokens`` (0: all)."""
+    ids = vocab.encode(tokens)
+    if max_tokens and len(ids) > max_tokens:
+        ids = ids[:max_tokens] if keep == "first" else ids[-max_tokens:]
+    return ids
+
+
+def encode(
+    token_lists: Sequence[list[str]], labels: Sequence[int], vocab: Vocab, max_tokens: int = 0, keep: str = "first"
+) -> Encoded:
+    """Encode tokenized texts. A text without tokens becomes one padding step (length 1)."""
+    rows = [token_ids(tokens, vocab, max_tokens, keep) or [vocab.pad_id] for tokens in token_lists]
+    return Encoded(
+        ids=[torch.tensor(r, dtype=torch.long) for r in rows],
+        lengths=torch.tensor([len(r) for r in rows], dtype=torch.long),
+        labels=torch.tensor(list(labels), dtype=torch.float32),
+    )
+
+
+def collate(data: Encoded, indices: Sequence[int], pad_to: int = 0) -> Batch:
+    """Stack the texts at ``indices``, right-padded to their longest (or to ``pad_to`` if longer)."""
+    index = torch.as_tensor(list(indices), dtype=torch.long)
+    lengths = data.lengths[index]
+    width = max(int(lengths.max()), pad_to)
+    ids = torch.zeros(len(index), width, dtype=torch.long)  # 0 is the padding id of every Vocab
+    for row, i in enumerate(index.tolist()):
+        seq = data.ids[i]
+        ids[row, : len(seq)] = seq
+    return Batch(ids, lengths, data.labels[index], index)
+
+
+class TrainBatches:
+    """The training plan: epoch -> batch index lists, deterministic in (seed, epoch)."""
+
+    def __init__(self, data: Encoded, batch_size: int, seed: int, bucketing: bool, bucket_factor: int, pad_to: int) -> None:
+        self.data, self.batch_size, self.seed = data, batch_size, seed
+        self.bucketing, self.bucket_factor, self.pad_to = bucketing, bucket_factor, pad_to
+        self._lengths = data.lengths.tolist()
+
+    def plan(self, epoch: int) -> list[list[int]]:
+        generator = epoch_generator(self.seed, epoch)
+        if self.bucketing:
+            return bucketed_batches(self._lengths, self.batch_size, generator, self.bucket_factor)
+        return shuffled_batches(len(self.data), self.batch_size, generator, drop_last=False)
+
+    def collate(self, indices: list[int]) -> Batch:
+        return collate(self.data, indices, 0 if self.bucketing else self.pad_to)
+
+
+def eval_batches(data: Encoded, batch_size: int, bucketing: bool, pad_to: int = 0) -> list[Batch]:
+    """Every text once, in a fixed order (sorted by length with bucketing)."""
+    order = list(range(len(data)))
+    if bucketing:
+        lengths = data.lengths.tolist()
+        order.sort(key=lengths.__getitem__)
+    chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return [collate(data, chunk, 0 if bucketing else pad_to) for chunk in chunks]

@@ -1,0 +1,317 @@
+"""The ``sentiment`` task: is a review positive or negative?
+
+The lectures' example, end to end: a word vocabulary with OOV buckets built
+from the training split (:mod:`seqtk.vocab`), an embedding lookup, GRU(64,
+return_sequences) -> GRU(64) -> Dense(1) trained with BCE on the logit
+(:mod:`.model`). Data come from :mod:`.data` / :mod:`.tables` and are split by
+:mod:`.splits`; batches are bucketed by length (:mod:`.batching`).
+Evaluation accumulates a confusion matrix over the split for accuracy,
+precision, recall and F1 (:mod:`.metrics`), and logs it as an image together
+with the five most confidently wrong validation texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from seqtk.data import ResumableLoader, move_to
+from seqtk.errors import SeqtkError
+from seqtk.task import StepOutput, Task
+from seqtk_plugins.sentiment.batching import Batch, Encoded, TrainBatches, encode, eval_batches
+from seqtk_plugins.sentiment.config import SentimentData, SentimentModel, SentimentVocab
+from seqtk_plugins.sentiment.data import NAMES, LabeledTexts
+from seqtk_plugins.sentiment.metrics import Confusion, confident_mistakes, confusion_image, mistakes_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+    from seqtk.config import Recipe
+    from seqtk.loggers import Logger
+    from seqtk.tokenize import WordTokenizer
+    from seqtk.vocab import Vocab
+
+HELD_OUT = ("val", "test")
+MISTAKES = 5  # confidently wrong val texts logged at each evaluation
+
+
+@dataclass
+class EvalResult:
+    """What the last evaluation of a split saw: counts, and P(positive) per evaluated text."""
+
+    confusion: Confusion
+    probs: Tensor  # (N,) float, in the order of ``index``
+    index: Tensor  # (N,) positions in the split
+
+
+class SentimentTask(Task):
+    """Binary sentiment classification of short or long reviews."""
+
+    name = "sentiment"
+    description = "Binary sentiment of reviews (Rotten Tomatoes sentences by default; aclImdb, CSV/JSONL, HF hub)"
+    data_config = SentimentData
+    vocab_config = SentimentVocab
+    model_config = SentimentModel
+    main_metric = "accuracy"
+    main_metric_mode = "max"
+    unit = "examples"
+    #: where prepare() reports; None: a new rich Console on stderr (stdout stays clean for --json)
+    console: Console | None = None
+
+    def __init__(self, recipe: Recipe) -> None:
+        super().__init__(recipe)
+        self.vocab: Vocab | None = None
+        self.label_names: tuple[str, str] = NAMES
+        self.texts: dict[str, LabeledTexts] = {}  # split -> texts and labels
+        self.encoded: dict[str, Encoded] = {}  # split -> ids
+        self.pad_to = 0  # the fixed width of unbucketed batches
+        self.split_record: dict[str, Any] | None = None  # seed, sizes, fingerprint
+        self._restored_split: dict[str, Any] | None = None  # the record of a loaded checkpoint
+        self._eval_cache: dict[str, list[Batch]] = {}
+        self._last_eval: dict[str, EvalResult] = {}
+        self._tokenizer: WordTokenizer | None = None
+
+    # -- checks and data ----------------------------------------------------------
+    @classmethod
+    def validate(cls, recipe: Recipe) -> None:
+        from seqtk_plugins.sentiment.checks import check_data, check_model, check_vocab
+
+        check_data(recipe.data)
+        check_vocab(recipe.vocab)
+        check_model(recipe.model)
+
+    def prepare(self) -> None:
+        """Load and split the data, build the vocab from train (unless restored), encode every split."""
+        from seqtk.vocab import PAD, Vocab
+        from seqtk_plugins.sentiment.data import load_corpus
+        from seqtk_plugins.sentiment.splits import describe, make_splits
+
+        cfg: SentimentData = self.recipe.data
+        console = self._console()
+        corpus = load_corpus(cfg, console)
+        splits = make_splits(corpus, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
+        self.texts = {name: splits[name] for name in ("train", *HELD_OUT)}
+        self.split_record = splits.record()
+        self._check_split()
+        tokens = {name: self.tokenizer.tokenize_batch(part.texts) for name, part in self.texts.items()}
+        if self.vocab is None:  # a vocab restored from a checkpoint is kept: the model's ids must not move
+            v = self.recipe.vocab
+            self.vocab = Vocab.build(
+                tokens["train"], min_freq=v.min_freq, max_size=v.max_size or None, specials=(PAD,),
+                num_oov_buckets=v.num_oov_buckets,
+            )
+            self.label_names = corpus.label_names
+        self._encode(tokens)
+        describe(splits, corpus, console)
+        console.print(self._vocab_line(tokens["val"]), highlight=False, soft_wrap=True)
+
+    def _encode(self, tokens: dict[str, list[list[str]]]) -> None:
+        cfg = self.recipe.data
+        self.encoded = {
+            name: encode(tokens[name], self.texts[name].labels, self._vocab(), cfg.max_tokens, cfg.keep)
+            for name in self.texts
+        }
+        self.pad_to = cfg.max_tokens or self.encoded["train"].max_length
+        self._eval_cache.clear()
+
+    def _vocab_line(self, val_tokens: list[list[str]]) -> str:
+        vocab = self._vocab()
+        total = sum(len(t) for t in val_tokens)
+        oov = sum(1 for t in val_tokens for w in t if w not in vocab)
+        return (
+            f"vocabulary: {len(vocab):,} ids ({vocab.num_known - 1:,} words, <pad>, {vocab.num_oov_buckets} OOV "
+            f"buckets); {oov / max(total, 1):.1%} of validation tokens fall in an OOV bucket"
+        )
+
+    def _check_split(self) -> None:
+        """A restored checkpoint's split must be the one rebuilt from the data now."""
+        record, now = self._restored_split, self.split_record
+        if record is None or now is None or record.get("fingerprint") == now["fingerprint"]:
+            return
+        raise SeqtkError(
+            f"the data rebuild a different split than the checkpoint was trained on (val/test fingerprint "
+            f"{now['fingerprint']}, sizes {now['sizes']}; the checkpoint has {record.get('fingerprint')}, "
+            f"sizes {record.get('sizes')}), so its scores would not be comparable",
+            fix="evaluate with the data and [data] settings the model was trained with (see the run's config.toml)",
+        )
+
+    def train_loader(self) -> ResumableLoader:
+        cfg, train = self.recipe.data, self.recipe.train
+        batches = TrainBatches(self.encoded["train"], train.batch_size, train.seed, cfg.bucketing, cfg.bucket_factor, self.pad_to)
+        return ResumableLoader(batches.plan, batches.collate)
+
+    def eval_batches(self, split: str) -> list[Batch]:
+        if split not in HELD_OUT or split not in self.encoded:
+            raise SeqtkError(f"task 'sentiment' has no prepared split '{split}'", fix="use val or test (after prepare())")
+        if split not in self._eval_cache:
+            cfg = self.recipe.data
+            self._eval_cache[split] = eval_batches(self.encoded[split], cfg.eval_batch_size, cfg.bucketing, self.pad_to)
+        return self._eval_cache[split]
+
+    # -- model ----------------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        """The classifier; pretrained vectors are read only when data were prepared (training)."""
+        from seqtk_plugins.sentiment.model import SentimentClassifier
+
+        m: SentimentModel = self.recipe.model
+        model = SentimentClassifier(self._vocab(), m.embedding_dim, m.layers, m.pooling, m.dropout)
+        if m.pretrained_vectors and self.encoded:
+            self._load_vectors(model, m.pretrained_vectors)
+        model.embedding.freeze(m.freeze_embeddings)
+        return model
+
+    def _load_vectors(self, model: nn.Module, path: str) -> None:
+        from seqtk.embedding import vector_file_dim
+
+        dim = vector_file_dim(path)
+        if dim != self.recipe.model.embedding_dim:
+            raise SeqtkError(
+                f"the vectors in '{path}' have {dim} dimensions but model.embedding_dim is "
+                f"{self.recipe.model.embedding_dim}",
+                fix=f"set model.embedding_dim = {dim}",
+            )
+        report = model.embedding.load_pretrained(path, lowercase=True)
+        self._console().print(f"pretrained vectors: {report}", highlight=False, soft_wrap=True)
+
+    def step(self, model: nn.Module, batch: Batch, *, train: bool) -> StepOutput:
+        """Mean BCE over the batch's logits; accuracy as a batch mean."""
+        logits = model(batch.ids, batch.lengths)  # (B, T), (B,) -> (B,)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), batch.labels)
+        accuracy = ((logits > 0) == batch.labels.bool()).float().mean().item()
+        return StepOutput(loss=loss, count=len(batch.labels), metrics={"accuracy": accuracy})
+
+    def evaluate(self, model: nn.Module, split: str, device: torch.device, max_batches: int = 0) -> dict[str, float]:
+        """Loss, accuracy, precision, recall and F1 over a split, from counts accumulated over all of it."""
+        confusion, loss_sum = Confusion(), 0.0
+        probs, index = [], []
+        with torch.no_grad():
+            for i, batch in enumerate(self.eval_batches(split)):
+                if max_batches and i >= max_batches:
+                    break
+                batch = move_to(batch, device)
+                logits = model(batch.ids, batch.lengths).float()  # (B,)
+                loss_sum += float(F.binary_cross_entropy_with_logits(logits, batch.labels, reduction="sum"))
+                confusion.add(logits > 0, batch.labels.bool())
+                probs.append(torch.sigmoid(logits).cpu())
+                index.append(batch.index.cpu())
+        if confusion.total == 0:
+            raise SeqtkError(f"the {split} split of task 'sentiment' is empty", fix="use more data or a larger fraction")
+        self._last_eval[split] = EvalResult(confusion, torch.cat(probs), torch.cat(index))
+        return {"loss": loss_sum / confusion.total, **confusion.metrics()}
+
+    # -- reporting ----------------------------------------------------------------------
+    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
+        """The validation confusion matrix as an image, the most confidently wrong texts as text."""
+        result = self._last_eval.get("val")
+        if result is None:
+            return
+        title = f"validation, step {step}: accuracy {result.confusion.accuracy:.1%}"
+        logger.log_image("val/confusion_matrix", confusion_image(result.confusion, self.label_names, title), step)
+        logger.log_text("val/confident_mistakes", self._mistakes("val", result), step)
+
+    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
+        result = self._last_eval.get("val")
+        if result is None:
+            return None
+        return (
+            f"Validation confusion matrix at the last step (rows: true, columns: predicted):\n"
+            f"{result.confusion.text(self.label_names)}\n\n"
+            f"The {MISTAKES} most confidently wrong validation texts:\n{self._mistakes('val', result)}"
+        )
+
+    def _mistakes(self, split: str, result: EvalResult) -> str:
+        part = self.texts[split]
+        labels = torch.tensor([part.labels[i] for i in result.index.tolist()], dtype=torch.float32)
+        rows = []
+        for k in confident_mistakes(result.probs, labels, MISTAKES):
+            i = int(result.index[k])
+            rows.append((part.texts[i], part.labels[i], float(result.probs[k])))
+        return mistakes_text(rows, self.label_names)
+
+    # -- checkpoint state -----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"vocab": self._vocab().to_dict(), "label_names": list(self.label_names), "split": self.split_record}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        from seqtk.vocab import Vocab
+
+        vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's sentiment vocabulary")
+        changed, self.vocab = vocab != self.vocab, vocab
+        self.label_names = tuple(state.get("label_names") or NAMES)  # type: ignore[assignment]
+        self._restored_split = state.get("split")
+        if self.texts:  # data already prepared (resume, or the test harness's order)
+            self._check_split()
+            if changed:
+                self._encode({name: self.tokenizer.tokenize_batch(part.texts) for name, part in self.texts.items()})
+
+    # -- inference ------------------------------------------------------------------------
+    def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
+        """Label and probability (of that label) per text; unknown words go to OOV buckets."""
+        from seqtk_plugins.sentiment.batching import token_ids
+
+        for n, text in enumerate(inputs, start=1):
+            if not isinstance(text, str) or not text.strip():
+                raise SeqtkError(
+                    f"input {n} of {len(inputs)} is empty; there is no text to classify",
+                    fix='pass the review text, e.g. seqtk predict CKPT "I love this movie"',
+                )
+        cfg = self.recipe.data
+        rows = [token_ids(t, self._vocab(), cfg.max_tokens, cfg.keep) for t in self.tokenizer.tokenize_batch(inputs)]
+        data = Encoded(
+            ids=[torch.tensor(r, dtype=torch.long) for r in rows],
+            lengths=torch.tensor([len(r) for r in rows], dtype=torch.long),
+            labels=torch.zeros(len(rows)),
+        )
+        probs = self.probabilities(model, data, device)
+        out = []
+        for p in probs.tolist():
+            positive = p >= 0.5
+            out.append({"label": self.label_names[int(positive)], "probability": p if positive else 1.0 - p})
+        return out
+
+    def probabilities(self, model: nn.Module, data: Encoded, device: torch.device) -> Tensor:
+        """P(positive) of every text of ``data``, in its order. # -> (N,)"""
+        out = torch.empty(len(data))
+        with eval_mode(model), torch.no_grad():
+            for batch in eval_batches(data, self.recipe.data.eval_batch_size, bucketing=True):
+                moved = move_to(batch, device)
+                out[batch.index] = torch.sigmoid(model(moved.ids, moved.lengths).float()).cpu()
+        return out
+
+    # -- helpers --------------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> WordTokenizer:
+        if self._tokenizer is None:
+            from seqtk.tokenize import make_tokenizer
+
+            self._tokenizer = make_tokenizer("word", lowercase=self.recipe.vocab.lowercase)
+        return self._tokenizer
+
+    def _vocab(self) -> Vocab:
+        if self.vocab is None:
+            raise SeqtkError("the sentiment task has no vocabulary yet", fix="call prepare() or load a checkpoint first")
+        return self.vocab
+
+    def _console(self) -> Console:
+        if self.console is None:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+        return self.console
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Run with dropout off, then restore the model's previous mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
