@@ -59,8 +59,11 @@ class GenerateRequest:
     top_p: float = 1.0
     n: int = 1
     seed: int = 0
+    #: task-specific options (``seqtk generate --out/--key/--meter/--wav/--musicxml``); None when not given
     extra: dict[str, Any] = field(default_factory=dict)
     on_text: Callable[[int, str], None] | None = None  # (sample index, new text) while streaming
+    #: filled by the task: results beyond the samples (rates, files written), merged into ``--json`` output
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 class Task:
@@ -77,6 +80,8 @@ class Task:
     main_metric_mode: ClassVar[str] = "min"
     #: what ``StepOutput.count`` counts, for the throughput display
     unit: ClassVar[str] = "examples"
+    #: ``seqtk generate --length`` when not given (new tokens per sample)
+    generate_length: ClassVar[int] = 200
 
     def __init__(self, recipe: Recipe) -> None:
         self.recipe = recipe

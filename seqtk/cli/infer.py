@@ -51,13 +51,19 @@ def eval_cmd(
 def generate(
     checkpoint: CheckpointArg,
     prompt: Annotated[str, typer.Option(help="Text to start from.")] = "",
-    length: Annotated[int, typer.Option(help="Number of new tokens (characters) per sample.")] = 200,
+    length: Annotated[
+        Optional[int], typer.Option(help="New tokens (characters) per sample; default: the task's (200 for text).", show_default=False)
+    ] = None,
     temperature: Annotated[float, typer.Option(help="Sampling temperature; 0 is greedy.")] = 1.0,
     top_k: Annotated[int, typer.Option(help="Sample from the k most likely tokens; 0 turns it off.")] = 0,
     top_p: Annotated[float, typer.Option(help="Nucleus sampling mass; 1.0 turns it off.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same text.")] = 0,
     n: Annotated[int, typer.Option(help="Number of samples.")] = 1,
     out: Annotated[Optional[Path], typer.Option(help="Folder to write the samples to (tasks that write files).")] = None,
+    key: Annotated[Optional[str], typer.Option(help="Music: the key every tune is in, e.g. G, Em, Ador.")] = None,
+    meter: Annotated[Optional[str], typer.Option(help="Music: the metre of every tune, e.g. 6/8.")] = None,
+    wav: Annotated[bool, typer.Option("--wav", help="Music: also render .wav audio (needs fluidsynth and a GM soundfont).")] = False,
+    musicxml: Annotated[bool, typer.Option("--musicxml", help="Music: also write .musicxml files.")] = False,
     as_json: JsonOpt = False,
     device: DeviceOpt = None,
 ) -> None:
@@ -65,8 +71,9 @@ def generate(
     from seqtk.checkpoint import load_for_inference
     from seqtk.task import GenerateRequest
 
-    _check_sampling(length, temperature, top_k, top_p, n)
     loaded = load_for_inference(checkpoint, device=device)
+    length = loaded.task.generate_length if length is None else length
+    _check_sampling(length, temperature, top_k, top_p, n)
     stream = not as_json and n == 1  # several samples may be produced in parallel: print them at the end
     current = {"i": -1}
 
@@ -83,16 +90,21 @@ def generate(
 
     request = GenerateRequest(
         prompt=prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, n=n, seed=seed,
-        extra={"out": str(out) if out else None}, on_text=on_text if stream else None,
+        extra={"out": str(out) if out else None, "key": key, "meter": meter, "wav": wav, "musicxml": musicxml},
+        on_text=on_text if stream else None,
     )
     samples = loaded.task.generate(loaded.model, request, loaded.device)
     if as_json:
-        print(json.dumps({"samples": samples}))
-    elif stream:
+        print(json.dumps({"samples": samples, **request.report}))
+        return
+    if stream:
         sys.stdout.write("\n")
     else:
         for i, sample in enumerate(samples):
             print(f"--- sample {i + 1} ---\n{prompt}{sample}\n")
+    for name, value in request.report.items():
+        if isinstance(value, (int, float, str)):  # rates and paths; lists (per-sample details) are for --json
+            print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
 
 
 def _check_sampling(length: int, temperature: float, top_k: int, top_p: float, n: int) -> None:

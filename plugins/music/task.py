@@ -1,0 +1,289 @@
+"""The ``music`` task: a character (or ABC-token) LM over normalised folk tunes in ABC.
+
+It reads tunes (:mod:`.corpus`), builds the vocabulary from the training
+tunes with tune start/end tokens (``<bos>``, ``<eos>``) and one OOV bucket,
+trains :class:`seqtk.lm.CharLM` on random windows of the tune stream (the
+textgen plugin's batching), reports loss in nats/token and, at every
+evaluation, samples tunes and checks them with music21 (:mod:`.validate`):
+``parse_rate`` and ``bar_fill_rate`` join the validation metrics.
+``seqtk generate`` samples tunes, optionally in a given key and metre, and
+writes .abc, .mid, .musicxml and .wav files (:mod:`.export`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from seqtk.data import ResumableLoader
+from seqtk.errors import SeqtkError
+from seqtk.task import GenerateRequest, StepOutput, Task
+from seqtk_plugins.music.config import MusicData, MusicModel, MusicVocab
+from seqtk_plugins.textgen.batching import WindowBatches, eval_windows
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+    from seqtk.config import Recipe
+    from seqtk.loggers import Logger
+    from seqtk.vocab import Vocab
+    from seqtk_plugins.music.corpus import Tune
+    from seqtk_plugins.music.sampling import Sampled, TuneSampler
+
+LN2 = math.log(2.0)
+FINAL_TUNES = 100  # tunes sampled for the final report's rates
+LOGGED_TUNES = 3  # tunes logged as text at each evaluation
+
+
+class MusicTask(Task):
+    """Folk-tune generation in ABC notation (folk-rnn), checked with music21."""
+
+    name = "music"
+    description = "Folk tunes in ABC notation (folk-rnn): music21's collections or any .abc/.mid files; writes .abc/.mid"
+    data_config = MusicData
+    vocab_config = MusicVocab
+    model_config = MusicModel
+    main_metric = "loss"
+    main_metric_mode = "min"
+    unit = "tokens"
+    generate_length = 1000  # a tune ends at its end token; this only caps runaway ones
+    #: where prepare() reports the tunes; None: a new rich Console (set it to share one)
+    console: Console | None = None
+
+    def __init__(self, recipe: Recipe) -> None:
+        super().__init__(recipe)
+        self.vocab: Vocab | None = None
+        self.codec_kind: str = recipe.vocab.tokens
+        self.tunes: dict[str, list[Tune]] = {}  # split -> tunes
+        self.ids: dict[str, torch.Tensor] = {}  # split -> (N,) ids: <bos> tune <eos> <bos> tune <eos> ...
+        self.headers: dict[str, list[str]] = {}  # M/K -> values seen in training, most common first
+        self._last_tunes: list[Sampled] = []
+
+    # -- checks and data --------------------------------------------------------
+    @classmethod
+    def validate(cls, recipe: Recipe) -> None:
+        from seqtk_plugins.music.checks import check_data, check_model
+
+        check_data(recipe.data)
+        check_model(recipe.model)
+
+    def prepare(self) -> None:
+        """Read, normalise and split the tunes, build the vocab, encode every split."""
+        from seqtk.vocab import BOS, EOS, PAD, Vocab
+        from seqtk_plugins.music import corpus
+        from seqtk_plugins.music.transpose import transpose_tunes
+
+        cfg: MusicData = self.recipe.data
+        found = corpus.load_tunes(cfg)
+        splits = corpus.split_tunes_by_title(found.tunes, cfg.val_fraction, cfg.test_fraction)
+        self.tunes = {name: getattr(splits, name) for name in ("train", "val", "test")}
+        if cfg.transpose != "none":
+            self.tunes = {name: transpose_tunes(tunes, cfg.transpose, cfg.augment_semitones if name == "train" else [])
+                          for name, tunes in self.tunes.items()}  # fmt: skip
+        codec = self._codec()
+        if self.vocab is None:  # a vocab loaded from a checkpoint (eval) is kept: the model's ids must not move
+            tokens = [codec.tokens(t.text) for t in self.tunes["train"]]
+            self.vocab = Vocab.build(tokens, min_freq=self.recipe.vocab.min_freq, specials=(PAD, BOS, EOS), num_oov_buckets=1)
+            self.headers = _header_values(self.tunes["train"])
+        self._encode_splits()
+        _check_enough(self.ids["train"], self.recipe.train.batch_size, cfg.seq_len)
+        console = self._console()
+        corpus.describe(found, splits, console)
+        console.print(f"vocabulary: {len(self.vocab)} ids ({self.vocab.num_known - 3} {codec.name} tokens, "
+                      f"<pad>, <bos>, <eos>, 1 OOV bucket)", highlight=False)  # fmt: skip
+
+    def _encode_splits(self) -> None:
+        self.ids = {name: self.encode_tunes([t.text for t in tunes]) for name, tunes in self.tunes.items()}
+
+    def encode_tunes(self, texts: list[str]) -> torch.Tensor:
+        """Normalised tunes -> one (N,) LongTensor: ``<bos> tune <eos>`` for each, back to back."""
+        vocab, codec = self._vocab(), self._codec()
+        ids: list[int] = []
+        for text in texts:
+            ids += [vocab.bos_id, *vocab.encode(codec.tokens(text)), vocab.eos_id]  # type: ignore[list-item]
+        return torch.tensor(ids, dtype=torch.long)
+
+    def splits(self) -> list[str]:
+        return ["val", "test"] if self.recipe.data.test_fraction > 0 else ["val"]
+
+    def train_loader(self) -> ResumableLoader:
+        batches = WindowBatches(self.ids["train"], self.recipe.train.batch_size, self.recipe.data.seq_len, self.recipe.train.seed)
+        return ResumableLoader(batches.plan, batches.collate)
+
+    def eval_batches(self, split: str) -> Iterable[Any]:
+        if split not in self.ids or split == "train":
+            raise SeqtkError(f"task 'music' has no split '{split}'", fix=f"use one of {', '.join(self.splits())}")
+        return eval_windows(self.ids[split], self.recipe.train.batch_size, self.recipe.data.seq_len)
+
+    # -- model --------------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        from seqtk.encoders import LayerSpec
+        from seqtk.lm import CharLM
+
+        m: MusicModel = self.recipe.model
+        layers = [LayerSpec(m.cell, m.hidden_size, dropout=m.dropout) for _ in range(m.num_layers)]
+        return CharLM(len(self._vocab()), m.embedding_dim, layers, dropout=m.dropout)
+
+    def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
+        """Mean cross-entropy over the ``(B, T)`` next-token targets of one batch."""
+        x, y = batch  # (B, T) each
+        _, loss, _ = model(x, targets=y)  # logits (B, T, V), loss ()
+        return StepOutput(loss=loss, count=y.numel())
+
+    def evaluate(self, model: nn.Module, split: str, device: torch.device, max_batches: int = 0) -> dict[str, float]:
+        """Loss on the split, plus ``parse_rate``, ``bar_fill_rate`` and ``finished_rate`` of sampled tunes."""
+        metrics = super().evaluate(model, split, device, max_batches)
+        cfg: MusicData = self.recipe.data
+        if cfg.sample_tunes:
+            self._last_tunes = self.sample(model, device, cfg.sample_tunes, seed=self.recipe.train.seed)
+            metrics |= self.rates(self._last_tunes)
+        return metrics
+
+    def finish_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
+        return {**metrics, "bits_per_token": metrics["loss"] / LN2}
+
+    # -- sampling and checking --------------------------------------------------------
+    def sample(self, model: nn.Module, device: torch.device, n: int, seed: int, **options: Any) -> list[Sampled]:
+        """``n`` tunes at the recipe's sample temperature unless ``options`` say otherwise."""
+        from seqtk_plugins.music.sampling import SamplingOptions
+
+        headers, prompt = options.pop("headers", None), options.pop("prompt", "")
+        settings = {"max_tokens": self.recipe.data.max_tune_tokens, "temperature": self.recipe.data.sample_temperature,
+                    "seed": seed, **options}  # fmt: skip
+        return self._sampler(model, device).sample(n, SamplingOptions(**settings), headers=headers, prompt=prompt)
+
+    def rates(self, tunes: list[Sampled]) -> dict[str, float]:
+        """parse_rate and bar_fill_rate (music21), and finished_rate (tunes that reached their end token)."""
+        from seqtk_plugins.music.validate import check_tune, summarise
+
+        rates = summarise(check_tune(t.text) for t in tunes)
+        return {**rates, "finished_rate": sum(t.finished for t in tunes) / len(tunes) if tunes else float("nan")}
+
+    def _sampler(self, model: nn.Module, device: torch.device) -> TuneSampler:
+        from seqtk_plugins.music.sampling import TuneSampler
+
+        return TuneSampler(model, self._vocab(), self._codec(), device, known=self.headers)
+
+    # -- reporting ------------------------------------------------------------------
+    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
+        """Log the first tunes sampled by the last evaluation as text."""
+        if self._last_tunes:
+            text = "\n\n".join(t.text for t in self._last_tunes[:LOGGED_TUNES])
+            logger.log_text("samples/tunes", text, step)
+
+    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
+        cfg: MusicData = self.recipe.data
+        tunes = self.sample(model, device, FINAL_TUNES, seed=self.recipe.train.seed)
+        r = self.rates(tunes)
+        return (f"{FINAL_TUNES} sampled tunes (temperature {cfg.sample_temperature}, seed {self.recipe.train.seed}): "
+                f"parse rate {r['parse_rate']:.3f}, bar-fill rate {r['bar_fill_rate']:.3f}, "
+                f"finished {r['finished_rate']:.3f}. The first:\n{tunes[0].text}")  # fmt: skip
+
+    # -- checkpoint state -----------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"vocab": self._vocab().to_dict(), "tokens": self.codec_kind, "headers": self.headers}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        from seqtk.vocab import Vocab
+
+        vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's music vocabulary")
+        changed, self.vocab = vocab != self.vocab, vocab
+        self.codec_kind = state.get("tokens", self.codec_kind)
+        self.headers = {k: list(v) for k, v in state.get("headers", {}).items()}
+        if changed and self.tunes:
+            self._encode_splits()
+
+    # -- inference ------------------------------------------------------------------
+    def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:
+        """``request.n`` tunes; with ``extra["out"]`` also files. Fills ``request.report`` with the rates.
+
+        ``extra`` may hold ``key`` and ``meter`` (conditions), ``out`` (a folder),
+        ``musicxml`` and ``wav`` (more files).
+        """
+        from seqtk_plugins.music.export import audio_tools, write_tune
+        from seqtk_plugins.music.validate import check_tune, summarise
+
+        extra = request.extra
+        headers = self._conditions(extra.get("key"), extra.get("meter"), request.prompt)
+        audio = audio_tools() if extra.get("wav") else None  # fail before sampling when fluidsynth is missing
+        if audio is not None and not extra.get("out"):
+            raise SeqtkError("--wav writes files, but no --out folder was given", fix="add --out FOLDER")
+        tunes = self.sample(model, device, request.n, request.seed, headers=headers, prompt=request.prompt,
+                            max_tokens=request.length, temperature=request.temperature, top_k=request.top_k,
+                            top_p=request.top_p)  # fmt: skip
+        checks = [check_tune(t.text) for t in tunes]
+        details = [{"abc": t.text, "finished": t.finished, **c.to_dict()} for t, c in zip(tunes, checks)]
+        if extra.get("out"):
+            for i, detail in enumerate(details):
+                detail["files"] = write_tune(tunes[i].text, Path(extra["out"]), i + 1, musicxml=bool(extra.get("musicxml")), audio=audio)
+            request.report["out"] = str(extra["out"])
+        request.report |= {"tunes": details, **summarise(checks)}
+        if request.on_text is not None:
+            for i, tune in enumerate(tunes):
+                request.on_text(i, tune.text)
+        return [t.text for t in tunes]
+
+    def _conditions(self, key: str | None, meter: str | None, prompt: str) -> dict[str, str]:
+        from seqtk_plugins.music.tunes import normalise_key, normalise_meter
+
+        if prompt and (key or meter):
+            raise SeqtkError("--prompt cannot be combined with --key or --meter", fix="put the K: and M: lines in the prompt, or drop it")
+        headers = {}
+        for letter, value, norm, option in (("K", key, normalise_key, "--key"), ("M", meter, normalise_meter, "--meter")):
+            if value is None:
+                continue
+            known = self.headers.get(letter, [])
+            spelled = norm(value)
+            if spelled is None or (known and spelled not in known):
+                raise SeqtkError(
+                    f"{option} {value!r} is not a {'key' if letter == 'K' else 'metre'} of the training tunes",
+                    fix=f"use one of: {', '.join(known[:20])}" if known else "check the spelling",
+                )
+            headers[letter] = spelled
+        return headers
+
+    # -- helpers ----------------------------------------------------------------------
+    def _codec(self) -> Any:
+        from seqtk_plugins.music.codec import make_codec
+
+        return make_codec(self.codec_kind)
+
+    def _vocab(self) -> Vocab:
+        if self.vocab is None:
+            raise SeqtkError("the music task has no vocabulary yet", fix="call prepare() (training) or load a checkpoint (inference) first")
+        return self.vocab
+
+    def _console(self) -> Console:
+        if self.console is None:
+            from rich.console import Console
+
+            self.console = Console()
+        return self.console
+
+
+def _header_values(tunes: list[Tune]) -> dict[str, list[str]]:
+    """The M:, L: and K: header values of the tunes, most common first."""
+    counts: dict[str, Counter[str]] = {"M": Counter(), "L": Counter(), "K": Counter()}
+    for tune in tunes:
+        for line in tune.text.split("\n"):
+            if line[:2] in ("M:", "L:", "K:"):
+                counts[line[0]][line[2:]] += 1
+            if line.startswith("K:"):
+                break
+    return {letter: [v for v, _ in c.most_common()] for letter, c in counts.items()}
+
+
+def _check_enough(ids: torch.Tensor, batch_size: int, seq_len: int) -> None:
+    need = batch_size * (seq_len + 1)
+    if len(ids) < need:
+        raise SeqtkError(
+            f"the training tunes have {len(ids):,} tokens, fewer than one batch needs "
+            f"(train.batch_size {batch_size} x (data.seq_len {seq_len} + 1) = {need:,})",
+            fix="use more tunes, or lower train.batch_size or data.seq_len",
+        )
