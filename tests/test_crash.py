@@ -115,11 +115,16 @@ def logged_step(metrics: Path) -> int:
     return int(lines[-1].split(b"}")[0].split(b'"step": ')[1].split(b",")[0]) if lines else 0
 
 
-def kill_at_random(recipe: Path, run: Path, rng: random.Random) -> bool:
-    """Start (or resume) the run and SIGKILL it a little after a random step; False if it finished first."""
+def kill_at_random(recipe: Path, run: Path, rng: random.Random, remaining: int = 1) -> bool:
+    """Start (or resume) the run and SIGKILL it a little after a random step; False if it finished first.
+
+    The kill lands within the next few evaluations, but no further than leaves
+    room for the ``remaining`` kills after it, so every kill has a step to land on.
+    """
     last = run / "checkpoints" / "last.pt"
     done = load_checkpoint(last)["step"] if last.exists() else 0
-    target = rng.randint(done + 1, min(done + 3 * EVAL_EVERY, MAX_STEPS - 40))
+    span = max(1, min(3 * EVAL_EVERY, (MAX_STEPS - 20 - done) // remaining))
+    target = rng.randint(done + 1, done + span)
     proc = subprocess.Popen([sys.executable, "-m", "seqtk", *run_args(recipe, run)], env=child_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -153,11 +158,14 @@ def crash_and_resume(toy_task, tmp_path: Path, kills: int, seed: int, cell: str 
     recipe = write_recipe(tmp_path, cell)
     expected = reference(toy_task, recipe, tmp_path)
     run, rng, landed = tmp_path / "crashed", random.Random(seed), 0
-    while landed < kills:
-        landed += kill_at_random(recipe, run, rng)
+    for _ in range(3 * kills):  # a kill can miss (the run got past it); never loop forever
+        if landed == kills:
+            break
+        landed += kill_at_random(recipe, run, rng, remaining=kills - landed)
         last = run / "checkpoints" / "last.pt"
         if last.exists():
             load_checkpoint(last)  # whatever the kill interrupted, the last checkpoint loads
+    assert landed == kills, f"only {landed} of {kills} kills landed before the run finished"
     finish(recipe, run)
     assert_identical(load_checkpoint(run / "checkpoints" / "last.pt"), expected)
     steps = [line for line in (run / "metrics.jsonl").read_text().splitlines() if '"train_loss"' in line]
