@@ -192,7 +192,10 @@ class StackedEncoder(nn.Module):
     def __init__(self, input_size: int, layers: Sequence[LayerSpec | Mapping[str, Any]]) -> None:
         super().__init__()
         if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
-            raise SeqtkValueError(f"input_size must be a positive integer, got {input_size!r}")
+            raise SeqtkValueError(
+                f"input_size must be a positive integer, got {input_size!r}",
+                fix="pass the feature size of the input, e.g. the embedding dimension",
+            )
         specs = tuple(LayerSpec.from_any(spec) for spec in layers)
         check_stack(specs)
         self.input_size = input_size
@@ -282,7 +285,10 @@ class StackedEncoder(nn.Module):
 
     def _check_input(self, x: Tensor) -> None:
         if not isinstance(x, Tensor):
-            raise SeqtkValueError(f"StackedEncoder expects a tensor, got {type(x).__name__}")
+            raise SeqtkValueError(
+                f"StackedEncoder expects a tensor, got {type(x).__name__}",
+                fix=f"pass a float tensor of shape (B, T, {self.input_size}), e.g. torch.tensor(x, dtype=torch.float32)",
+            )
         expected = f"(B, T, {self.input_size})"
         if x.dim() == 3 and x.size(-1) == self.input_size:
             if not x.is_floating_point():

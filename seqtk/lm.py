@@ -56,7 +56,10 @@ class CharLM(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise SeqtkValueError(f"dropout must be in [0, 1), got {dropout!r}", fix="set e.g. dropout=0.1")
         if pad_id is not None and not 0 <= pad_id < vocab_size:
-            raise SeqtkValueError(f"pad_id {pad_id} is outside the vocabulary 0..{vocab_size - 1}")
+            raise SeqtkValueError(
+                f"pad_id {pad_id} is outside the vocabulary 0..{vocab_size - 1}",
+                fix="pass vocab.pad_id (0 for a seqtk Vocab), or None if there is no padding",
+            )
         specs = [LayerSpec.from_any(spec) for spec in layers]
         _check_causal(specs)
         self.vocab_size = vocab_size
@@ -222,7 +225,10 @@ class CellStep:
 
     def __init__(self, rnn: nn.RNNBase) -> None:
         if rnn.bidirectional or rnn.num_layers != 1 or not rnn.bias:
-            raise SeqtkValueError("CellStep needs a single-layer unidirectional module with biases")
+            raise SeqtkValueError(
+                "CellStep needs a single-layer unidirectional module with biases",
+                fix="build each layer as nn.LSTM/nn.GRU/nn.RNN(num_layers=1, bidirectional=False, bias=True)",
+            )
         self.mode = rnn.mode
         self.w_ih_t, self.w_hh_t = rnn.weight_ih_l0.t(), rnn.weight_hh_l0.t()  # (F, G), (H, G) views
         self.b_hh = rnn.bias_hh_l0
@@ -298,7 +304,7 @@ def _check_causal(specs: Sequence[LayerSpec]) -> None:
 
 def _check_positive(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SeqtkValueError(f"{name} must be a positive integer, got {value!r}")
+        raise SeqtkValueError(f"{name} must be a positive integer, got {value!r}", fix=f"pass {name} >= 1")
 
 
 def _check_ids(name: str, idx: Tensor, vocab_size: int, dims: tuple[int, ...]) -> None:
@@ -322,7 +328,9 @@ def _check_ids(name: str, idx: Tensor, vocab_size: int, dims: tuple[int, ...]) -
 
 def _check_sampling(max_new_tokens: int, temperature: float, top_k: int, top_p: float) -> None:
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise SeqtkValueError(f"max_new_tokens must be a non-negative integer, got {max_new_tokens!r}")
+        raise SeqtkValueError(
+            f"max_new_tokens must be a non-negative integer, got {max_new_tokens!r}", fix="pass e.g. max_new_tokens=200"
+        )
     if temperature < 0:
         raise SeqtkValueError(f"temperature must be >= 0, got {temperature}", fix="use 0 for greedy decoding")
     if top_k < 0:

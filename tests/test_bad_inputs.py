@@ -343,6 +343,10 @@ API_CASES: dict[str, tuple[Callable[[], object], tuple[str, ...]]] = {
     "lm-targets-shape": (lambda: _lm()(torch.zeros(2, 5, dtype=torch.long), targets=torch.zeros(2, 4, dtype=torch.long)), ("targets", "(2, 5)")),
     "lm-tie-mismatch": (lambda: _lm(tie_weights=True), ("tie_weights", "hidden_size")),
     "lm-dropout": (lambda: _lm(dropout=1.5), ("dropout", "1.5")),
+    "lm-pad-id-outside": (lambda: _lm(pad_id=9), ("pad_id 9", "0..6")),
+    "lm-generate-negative-length": (lambda: _lm().generate(torch.tensor([1]), -1), ("max_new_tokens", "-1")),
+    "encoder-not-a-tensor": (lambda: _encoder()([[0.0, 1.0, 2.0]]), ("expects a tensor", "list")),
+    "encoder-bad-input-size": (lambda: __import__("seqtk.encoders", fromlist=["x"]).StackedEncoder(0, [{"cell": "gru"}]), ("input_size", "0")),
 }
 
 
