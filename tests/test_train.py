@@ -15,7 +15,8 @@ from seqtk import registry
 from seqtk.checkpoint import load_checkpoint, load_for_inference
 from seqtk.config import TrainConfig, read_toml, resolve
 from seqtk.errors import SeqtkError
-from seqtk.train import lr_factor, make_scheduler, run_training
+from seqtk.optim import lr_factor, make_scheduler
+from seqtk.train import run_training
 
 
 def quiet() -> Console:
