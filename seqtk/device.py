@@ -114,6 +114,25 @@ def make_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
     return torch.amp.GradScaler("cuda" if device.type == "cuda" else device.type, enabled=enabled)
 
 
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Run the block with dropout off, then put ``model`` back in the mode it was in.
+
+    >>> net = torch.nn.Dropout(0.5)
+    >>> with eval_mode(net):
+    ...     net.training
+    False
+    >>> net.training
+    True
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch (CPU and every CUDA device) and ``random``."""
     torch.manual_seed(seed)

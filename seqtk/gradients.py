@@ -169,21 +169,20 @@ def measure(task: Task, model: nn.Module, batches: Iterable[Any], device: torch.
     curves line up.
     """
     from seqtk.data import move_to
+    from seqtk.device import eval_mode
 
     recorder, sums, count = GradientThroughTime(model), dict[str, Tensor](), 0
-    was_training = model.training
-    model.eval()
-    try:
-        for batch in batches:
-            with recorder.recording():
-                task.step(model, move_to(batch, device), train=False).loss.backward()
-            if sums and any(sums[k].shape != v.shape for k, v in recorder.curves.items() if k in sums):
-                continue
-            for name, curve in recorder.curves.items():
-                sums[name] = sums.get(name, 0) + curve
-            count += 1
-    finally:
-        recorder.close()
-        model.zero_grad(set_to_none=True)
-        model.train(was_training)
+    with eval_mode(model):
+        try:
+            for batch in batches:
+                with recorder.recording():
+                    task.step(model, move_to(batch, device), train=False).loss.backward()
+                if sums and any(sums[k].shape != v.shape for k, v in recorder.curves.items() if k in sums):
+                    continue
+                for name, curve in recorder.curves.items():
+                    sums[name] = sums.get(name, 0) + curve
+                count += 1
+        finally:
+            recorder.close()
+            model.zero_grad(set_to_none=True)
     return {name: total / max(count, 1) for name, total in sums.items()}

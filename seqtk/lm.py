@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqtk.device import eval_mode
 from seqtk.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
 
@@ -145,14 +146,9 @@ class CharLM(nn.Module):
         """
         idx, batched = self._prompt_tensor(prompt_ids)
         _check_sampling(max_new_tokens, temperature, top_k, top_p)
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.inference_mode():
-                new = self._generate(idx, max_new_tokens, temperature, top_k, top_p, stop_id, generator,
-                                     on_token if batched or on_token is None else lambda t: on_token(t[0]))
-        finally:
-            self.train(was_training)
+        with eval_mode(self), torch.inference_mode():
+            new = self._generate(idx, max_new_tokens, temperature, top_k, top_p, stop_id, generator,
+                                 on_token if batched or on_token is None else lambda t: on_token(t[0]))
         return new if batched else new[0]
 
     def _generate(

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from seqtk.device import eval_mode
 from seqtk.lm import sample_next
 from seqtk.vocab import Vocab
 from seqtk_plugins.music.codec import AbcCodec, CharCodec
-from seqtk_plugins.textgen.sampling import eval_mode
 
 HEADER_ORDER = ("M", "L", "K")
 MAX_HEADER_CHARS = 16

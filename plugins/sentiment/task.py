@@ -12,8 +12,6 @@ with the five most confidently wrong validation texts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +20,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from seqtk.data import ResumableLoader, move_to
+from seqtk.device import eval_mode
 from seqtk.errors import SeqtkError
 from seqtk.task import StepOutput, Task
 from seqtk_plugins.sentiment.batching import Batch, Encoded, TrainBatches, encode, eval_batches
@@ -306,12 +305,3 @@ class SentimentTask(Task):
         return self.console
 
 
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Run with dropout off, then restore the model's previous mode."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)

@@ -7,13 +7,13 @@ text and logging a sample during training leaves the run unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from seqtk.device import eval_mode
 from seqtk.task import GenerateRequest
 
 SCORE_CHUNK = 4096  # characters per forward when scoring; the state carries over, so results are exact
@@ -62,16 +62,6 @@ def score_text(model: nn.Module, ids: Tensor, device: torch.device) -> float:
             count += y.numel()
     return total / count if count else float("nan")
 
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Run with dropout off, then restore the model's previous mode."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
 
 
 def detach_state(state: Any) -> Any:
