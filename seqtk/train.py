@@ -35,7 +35,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from seqtk import __version__, distributed
+from seqtk import __version__, checks, distributed
 from seqtk.checkpoint import (
     FORMAT, VERSION, load_checkpoint, load_weights, new_run_dir, resume_checkpoint, rng_preserved, rng_state,
     run_dir_of, save_checkpoint, set_rng_state,
@@ -76,13 +76,10 @@ class TrainResult:
 def _check_recipe(recipe: Recipe) -> None:
     cfg = recipe.train
     for key, low in (("warmup_steps", 0), ("step_every", 1), ("eval_batches", 0), ("patience", 0), ("num_threads", 0)):
-        if getattr(cfg, key) < low:
-            raise SeqtkError(f"train.{key} must be at least {low}, not {getattr(cfg, key)}", fix=f"set train.{key} >= {low}")
-    if cfg.grad_clip < 0:
-        raise SeqtkError(f"train.grad_clip must be 0 (off) or positive, not {cfg.grad_clip}", fix="set train.grad_clip=1.0")
+        checks.at_least(f"train.{key}", getattr(cfg, key), low)
+    checks.at_least("train.grad_clip", cfg.grad_clip, 0, fix="set train.grad_clip = 1.0, or 0 to turn clipping off")
     for key in ("every", "grad_every"):
-        if getattr(recipe.log, key) < 1:
-            raise SeqtkError(f"log.{key} must be at least 1, not {getattr(recipe.log, key)}", fix=f"set log.{key}=10")
+        checks.at_least(f"log.{key}", getattr(recipe.log, key), 1, fix=f"set log.{key} = 10")
 
 
 _TRAINING_METHODS = ("prepare", "train_loader", "eval_batches", "build_model", "step")

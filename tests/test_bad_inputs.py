@@ -192,7 +192,7 @@ CLI_CASES: dict[str, Case] = {
     "type-section-not-table": case(lambda t: run_toy(t, recipe=toy(t, "model = 3\n" + TOY_RECIPE)), "'model' must be a table", "[model]"),
     "value-zero-steps": case(lambda t: run_toy(t, "train.max_steps=0"), "train.max_steps must be at least 1"),
     "value-negative-lr": case(lambda t: run_toy(t, "train.lr=-0.1"), "train.lr must be positive"),
-    "value-negative-clip": case(lambda t: run_toy(t, "train.grad_clip=-1"), "train.grad_clip must be 0 (off) or positive"),
+    "value-negative-clip": case(lambda t: run_toy(t, "train.grad_clip=-1"), "train.grad_clip must be at least 0"),
     "value-log-every": case(lambda t: run_toy(t, "log.every=0"), "log.every must be at least 1"),
     "device-unknown": case(lambda t: run_toy(t, "--device", "gpu"), "unknown device 'gpu'", "cuda"),
     "precision-fp16-cpu": case(lambda t: run_toy(t, "train.precision=fp16"), "fp16 training is not supported on the CPU", "bf16"),

@@ -6,6 +6,7 @@ Nothing here touches the file system: a checkpoint must still load for
 
 from __future__ import annotations
 
+from seqtk import checks
 from seqtk.errors import SeqtkError
 from seqtk_plugins.sentiment.config import SentimentData, SentimentModel, SentimentVocab
 
@@ -19,29 +20,18 @@ def check_data(data: SentimentData) -> None:
         )
     if data.source in ("aclimdb", "file") and not data.path:
         raise SeqtkError(f'data.source = "{data.source}" needs data.path', fix="set data.path to the local data")
-    if not 0 < data.val_fraction < 1 or not 0 <= data.test_fraction < 1:
-        raise SeqtkError(
-            f"data.val_fraction ({data.val_fraction}) must be in (0, 1) and data.test_fraction "
-            f"({data.test_fraction}) in [0, 1)",
-            fix="use e.g. val_fraction = 0.1 and test_fraction = 0.1",
-        )
-    if data.val_fraction + data.test_fraction > 0.5:
-        raise SeqtkError(
-            f"data.val_fraction + data.test_fraction = {data.val_fraction + data.test_fraction:g} leaves less than "
-            "half of the data for training",
-            fix="hold out at most half, e.g. 0.1 each",
-        )
-    _at_least("data.max_tokens", data.max_tokens, 0)
-    _at_least("data.bucket_factor", data.bucket_factor, 1)
-    _at_least("data.eval_batch_size", data.eval_batch_size, 1)
+    checks.split_fractions(data.val_fraction, data.test_fraction)
+    checks.at_least("data.max_tokens", data.max_tokens, 0)
+    checks.at_least("data.bucket_factor", data.bucket_factor, 1)
+    checks.at_least("data.eval_batch_size", data.eval_batch_size, 1)
     for key in ("text_column", "label_column", "hub_name", "hub_train_split"):
         if not getattr(data, key).strip():
             raise SeqtkError(f"data.{key} is empty", fix=f"remove data.{key} to use its default")
 
 
 def check_vocab(vocab: SentimentVocab) -> None:
-    _at_least("vocab.max_size", vocab.max_size, 0)
-    _at_least("vocab.min_freq", vocab.min_freq, 1)
+    checks.at_least("vocab.max_size", vocab.max_size, 0)
+    checks.at_least("vocab.min_freq", vocab.min_freq, 1)
     if vocab.num_oov_buckets < 1:
         raise SeqtkError(
             f"vocab.num_oov_buckets must be at least 1, not {vocab.num_oov_buckets}: words outside the vocabulary "
@@ -54,9 +44,8 @@ def check_model(model: SentimentModel) -> None:
     """Raise :class:`SeqtkError` for a ``[model]`` section that cannot be built."""
     from seqtk.encoders import check_stack
 
-    _at_least("model.embedding_dim", model.embedding_dim, 1)
-    if not 0 <= model.dropout < 1:
-        raise SeqtkError(f"model.dropout must be in [0, 1), not {model.dropout}", fix="use e.g. dropout = 0.2")
+    checks.at_least("model.embedding_dim", model.embedding_dim, 1)
+    checks.dropout("model.dropout", model.dropout, example=0.2)
     try:
         check_stack(model.layers)
     except SeqtkError as err:
@@ -80,8 +69,3 @@ def check_model(model: SentimentModel) -> None:
             "model.freeze_embeddings = true without model.pretrained_vectors would keep random embeddings fixed",
             fix="set model.pretrained_vectors to a GloVe/word2vec file, or remove freeze_embeddings",
         )
-
-
-def _at_least(key: str, value: int, low: int) -> None:
-    if value < low:
-        raise SeqtkError(f"{key} must be at least {low}, not {value}", fix=f"set {key} to {low} or more")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from seqtk import checks
 from seqtk.errors import SeqtkError
 from seqtk_plugins.textgen.config import TextGenData, TextGenModel
 
@@ -24,31 +25,18 @@ def check_data(data: TextGenData) -> None:
         if not data.works:
             raise SeqtkError('data.corpus = "works" but data.works is empty', fix='list works, e.g. works = ["hamlet", "macbeth"]')
         check_work_names(data.works)
-    _check_positive("data.seq_len", data.seq_len)
-    _check_positive("data.block_chars", data.block_chars)
-    if not 0 < data.val_fraction < 1 or not 0 <= data.test_fraction < 1:
-        raise SeqtkError(
-            f"data.val_fraction ({data.val_fraction}) must be in (0, 1) and data.test_fraction "
-            f"({data.test_fraction}) in [0, 1)",
-            fix="use e.g. val_fraction = 0.05 and test_fraction = 0.05",
-        )
-    if data.val_fraction + data.test_fraction > 0.5:
-        raise SeqtkError(
-            f"data.val_fraction + data.test_fraction = {data.val_fraction + data.test_fraction:g} leaves "
-            "less than half of the text for training",
-            fix="hold out at most half, e.g. 0.05 each",
-        )
+    checks.at_least("data.seq_len", data.seq_len, 1)
+    checks.at_least("data.block_chars", data.block_chars, 1)
+    checks.split_fractions(data.val_fraction, data.test_fraction, example=(0.05, 0.05))
 
 
 def check_model(model: TextGenModel) -> None:
     """Raise :class:`SeqtkError` for a ``[model]`` section that cannot be built."""
     from seqtk.encoders import LayerSpec, check_stack
 
-    _check_positive("model.num_layers", model.num_layers)
-    _check_positive("model.hidden_size", model.hidden_size)
-    _check_positive("model.embedding_dim", model.embedding_dim)
-    if not 0 <= model.dropout < 1:
-        raise SeqtkError(f"model.dropout must be in [0, 1), not {model.dropout}", fix="use e.g. dropout = 0.1")
+    for key in ("num_layers", "hidden_size", "embedding_dim"):
+        checks.at_least(f"model.{key}", getattr(model, key), 1)
+    checks.dropout("model.dropout", model.dropout)
     if model.tie_weights and model.embedding_dim != model.hidden_size:
         raise SeqtkError(
             f"model.tie_weights needs embedding_dim = hidden_size, but they are "
@@ -57,7 +45,3 @@ def check_model(model: TextGenModel) -> None:
         )
     check_stack([LayerSpec(model.cell, model.hidden_size, dropout=model.dropout)] * model.num_layers)
 
-
-def _check_positive(key: str, value: int) -> None:
-    if value < 1:
-        raise SeqtkError(f"{key} must be at least 1, not {value}", fix=f"set {key} to a positive integer")

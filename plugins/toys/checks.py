@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from seqtk import checks
 from seqtk.config import Recipe
 from seqtk.errors import SeqtkError
 
@@ -20,6 +21,5 @@ def check_recipe(recipe: Recipe) -> None:
         if not low <= value <= high:
             raise SeqtkError(f"data.{key} must lie in {low}..{high}, not {value}", fix=f"set data.{key} within that range")
     for key in ("hidden_size", "num_layers"):
-        if getattr(model, key) < 1:
-            raise SeqtkError(f"model.{key} must be at least 1, not {getattr(model, key)}", fix=f"set model.{key} >= 1")
+        checks.at_least(f"model.{key}", getattr(model, key), 1)
     LayerSpec(model.cell, model.hidden_size, nonlinearity=model.nonlinearity)  # names the cell or nonlinearity problem

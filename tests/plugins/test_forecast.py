@@ -114,7 +114,7 @@ def test_csv_errors(tmp_path):
 
 @pytest.mark.parametrize(
     "data, message",
-    [({"season": 30}, "longer than data.window"), ({"val_fraction": 0.6, "test_fraction": 0.5}, "leave room"),
+    [({"season": 30}, "longer than data.window"), ({"val_fraction": 0.6, "test_fraction": 0.5}, "holds out more than 80%"),
      ({"horizon": 0}, "data.horizon must be at least 1")],
 )
 def test_recipe_errors(tmp_path, data, message):

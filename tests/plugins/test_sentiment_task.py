@@ -181,7 +181,7 @@ def test_validate_rejects_bad_data_and_vocab(tmp_path):
         resolve(raw_recipe(tmp_path / "r.csv", vocab={"num_oov_buckets": 0}), "bad", SentimentTask)
     with pytest.raises(SeqtkError, match='source = "hub" reads data.hub_name'):
         resolve(raw_recipe(tmp_path / "r.csv", data={"source": "hub"}), "bad", SentimentTask)
-    with pytest.raises(SeqtkError, match="leaves less than half"):
+    with pytest.raises(SeqtkError, match="holds out more than 50%"):
         resolve(raw_recipe(tmp_path / "r.csv", data={"val_fraction": 0.3, "test_fraction": 0.3}), "bad", SentimentTask)
 
 

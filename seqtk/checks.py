@@ -1,0 +1,52 @@
+"""Recipe value checks that every task's ``validate`` uses, with one wording.
+
+Each raises :class:`~seqtk.errors.SeqtkError` naming the recipe key, the
+value given and what to set instead; none touches data or the file system, so
+a recipe validates on a machine without its data.
+
+>>> at_least("data.seq_len", 64, 1)
+>>> at_least("data.seq_len", 0, 1)
+Traceback (most recent call last):
+...
+seqtk.errors.SeqtkError: data.seq_len must be at least 1, not 0. Fix: set data.seq_len >= 1.
+>>> split_fractions(0.1, 0.1)
+>>> split_fractions(0.4, 0.3)
+Traceback (most recent call last):
+...
+seqtk.errors.SeqtkError: data.val_fraction + data.test_fraction = 0.7 holds out more than 50% of the data, leaving too little to train on. Fix: hold out at most 50%, e.g. val_fraction = 0.1 and test_fraction = 0.1.
+"""
+
+from __future__ import annotations
+
+from seqtk.errors import SeqtkError
+
+
+def at_least(key: str, value: int | float, low: int | float, fix: str | None = None) -> None:
+    """``key`` (a dotted recipe path) must be ``>= low``."""
+    if isinstance(value, bool) or value < low:
+        raise SeqtkError(f"{key} must be at least {low}, not {value}", fix=fix or f"set {key} >= {low}")
+
+
+def dropout(key: str, value: float, example: float = 0.1) -> None:
+    """A dropout probability: in [0, 1)."""
+    if not 0 <= value < 1:
+        name = key.rsplit(".", 1)[-1]
+        raise SeqtkError(f"{key} must be in [0, 1), not {value}", fix=f"use e.g. {name} = {example}")
+
+
+def split_fractions(
+    val: float, test: float, *, max_held: float = 0.5, example: tuple[float, float] = (0.1, 0.1)
+) -> None:
+    """``data.val_fraction`` in (0, 1), ``data.test_fraction`` in [0, 1), together at most ``max_held``."""
+    hint = f"val_fraction = {example[0]} and test_fraction = {example[1]}"
+    if not 0 < val < 1 or not 0 <= test < 1:
+        raise SeqtkError(
+            f"data.val_fraction ({val}) must be in (0, 1) and data.test_fraction ({test}) in [0, 1)",
+            fix=f"use e.g. {hint}",
+        )
+    if val + test > max_held:
+        raise SeqtkError(
+            f"data.val_fraction + data.test_fraction = {val + test:g} holds out more than {max_held:.0%} of the "
+            "data, leaving too little to train on",
+            fix=f"hold out at most {max_held:.0%}, e.g. {hint}",
+        )
