@@ -25,14 +25,10 @@ import io
 import os
 import pickle
 import pickletools
-import random
-import re
 import tempfile
-import time
 import warnings
 import zipfile
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +46,6 @@ _UNSAFE_MARKERS = ("GLOBAL", "unrecognized function", "Can only create new objec
 # What torch.save's own pickles import; anything else would be imported (and maybe called) on load.
 _SAFE_MODULES = ("torch", "collections")
 _STRING_OPS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"})
-_RUN_NAME = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
 
 
 # ---------------------------------------------------------------------------
@@ -262,39 +257,6 @@ def describe(obj: Any) -> str:
 
 
 # ---------------------------------------------------------------------------
-# RNG states
-# ---------------------------------------------------------------------------
-
-
-def rng_state(device: torch.device) -> dict[str, Any]:
-    """The RNG states of torch (CPU, and CUDA when training there) and ``random``."""
-    version, state, gauss = random.getstate()
-    cuda = torch.cuda.get_rng_state_all() if device.type == "cuda" else []
-    return {"torch": torch.get_rng_state(), "cuda": cuda, "python": [version, list(state), gauss]}
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore :func:`rng_state`'s output (CUDA states only where CUDA is present)."""
-    torch.set_rng_state(state["torch"].cpu())
-    cuda = state.get("cuda") or []
-    if cuda and torch.cuda.is_available():
-        for index, value in enumerate(cuda[: torch.cuda.device_count()]):
-            torch.cuda.set_rng_state(value.cpu(), index)
-    version, values, gauss = state["python"]
-    random.setstate((version, tuple(values), gauss))
-
-
-@contextlib.contextmanager
-def rng_preserved(device: torch.device) -> Iterator[None]:
-    """Leave the RNG streams as found (evaluation must not change the training run)."""
-    state = rng_state(device)
-    try:
-        yield
-    finally:
-        set_rng_state(state)
-
-
-# ---------------------------------------------------------------------------
 # Inference
 # ---------------------------------------------------------------------------
 
@@ -339,72 +301,3 @@ def load_weights(model: nn.Module, state: dict[str, Any], path: Path, task_name:
             f"the weights in '{path}' do not fit the model task '{task_name}' builds from its recipe: {details}",
             fix="use the task plugin version (and recipe) that wrote the checkpoint, or train again",
         ) from exc
-
-
-# ---------------------------------------------------------------------------
-# Run folders
-# ---------------------------------------------------------------------------
-
-
-def new_run_dir(out_dir: str | Path, recipe_name: str, out: Path | None = None) -> Path:
-    """``out``, or a fresh ``OUT_DIR/RECIPE/<timestamp>``; never a folder holding checkpoints."""
-    if out is not None:
-        run = Path(out)
-    else:
-        root = Path(out_dir) / recipe_name
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run, n = root / stamp, 1
-        while run.exists():  # two runs started within one second
-            run, n = root / f"{stamp}-{n}", n + 1
-    if any((run / "checkpoints").glob("*.pt")):
-        raise SeqtkError(
-            f"'{run}' already holds a training run",
-            fix="pass --resume to continue it or choose another --out",
-        )
-    return run
-
-
-def latest_run(out_dir: str | Path, recipe_name: str) -> Path | None:
-    """The newest run folder ``OUT_DIR/RECIPE/<timestamp>`` that holds a checkpoint."""
-    root = Path(out_dir) / recipe_name
-    if not root.is_dir():
-        return None
-    runs = []
-    for child in root.iterdir():
-        match = _RUN_NAME.match(child.name)
-        if match and child.is_dir() and (child / "checkpoints" / "last.pt").exists():
-            runs.append(((match.group(1), int(match.group(2) or 0)), child))
-    return max(runs)[1] if runs else None
-
-
-def resume_checkpoint(resume: Path | bool, out_dir: str | Path, recipe_name: str, out: Path | None = None) -> Path:
-    """The checkpoint file ``--resume`` points at.
-
-    ``True`` means ``out`` when given, else the latest run of the recipe; a
-    path is a run folder or a ``.pt`` file inside one.
-    """
-    if resume is True:
-        run = out if out is not None else latest_run(out_dir, recipe_name)
-        if run is None:
-            raise SeqtkError(
-                f"there is no earlier run of recipe '{recipe_name}' under '{out_dir}' to resume",
-                fix="train without --resume first, or pass --resume RUN_DIR",
-            )
-        resume = Path(run)
-    path = Path(resume)
-    if path.is_dir():
-        path = path / "checkpoints" / "last.pt"
-        if not path.exists():
-            raise SeqtkError(
-                f"'{path.parent.parent}' holds no checkpoints/last.pt to resume from",
-                fix="pass the folder of a run that reached its first evaluation, or a .pt file",
-            )
-    elif not path.exists():
-        raise SeqtkError(f"the run to resume, '{path}', does not exist", fix="check the path given to --resume")
-    return path
-
-
-def run_dir_of(checkpoint: Path) -> Path:
-    """The run folder a checkpoint file belongs to (``RUN/checkpoints/x.pt`` → ``RUN``)."""
-    parent = checkpoint.parent
-    return parent.parent if parent.name == "checkpoints" else parent

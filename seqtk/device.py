@@ -5,7 +5,9 @@
 :func:`autocast` and :func:`make_scaler` apply ``train.precision``: fp32 runs
 as is, bf16 and fp16 autocast, and fp16 on CUDA adds a gradient scaler (bf16
 has fp32's exponent range and needs none). :func:`seed_everything` and
-:func:`runtime_settings` set the seeds, thread count and determinism.
+:func:`runtime_settings` set the seeds, thread count and determinism;
+:func:`rng_state` / :func:`set_rng_state` capture and restore the RNG streams a
+checkpoint carries, and :func:`eval_mode` runs a block with dropout off.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import random
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.utils.deterministic
@@ -131,6 +134,34 @@ def eval_mode(model: torch.nn.Module) -> Iterator[None]:
         yield
     finally:
         model.train(was_training)
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """The RNG states of torch (CPU, and CUDA when training there) and ``random``."""
+    version, state, gauss = random.getstate()
+    cuda = torch.cuda.get_rng_state_all() if device.type == "cuda" else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda, "python": [version, list(state), gauss]}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore :func:`rng_state`'s output (CUDA states only where CUDA is present)."""
+    torch.set_rng_state(state["torch"].cpu())
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available():
+        for index, value in enumerate(cuda[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(value.cpu(), index)
+    version, values, gauss = state["python"]
+    random.setstate((version, tuple(values), gauss))
+
+
+@contextlib.contextmanager
+def rng_preserved(device: torch.device) -> Iterator[None]:
+    """Leave the RNG streams as found (evaluation must not change the training run)."""
+    state = rng_state(device)
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 def seed_everything(seed: int) -> None:

@@ -36,14 +36,14 @@ from rich.console import Console
 from torch import nn
 
 from seqtk import __version__, checks, distributed
-from seqtk.checkpoint import (
-    FORMAT, VERSION, load_checkpoint, load_weights, new_run_dir, resume_checkpoint, rng_preserved, rng_state,
-    run_dir_of, save_checkpoint, set_rng_state,
-)
+from seqtk.checkpoint import FORMAT, VERSION, load_checkpoint, load_weights, save_checkpoint
 from seqtk.config import Recipe, TrainConfig, to_toml
 from seqtk.data import move_to
 from seqtk.distributed import Dist
-from seqtk.device import autocast, check_precision, make_scaler, runtime_settings, seed_everything, select_device
+from seqtk.device import (
+    autocast, check_precision, make_scaler, rng_preserved, rng_state, runtime_settings, seed_everything, select_device,
+    set_rng_state,
+)
 from seqtk.errors import SeqtkError
 from seqtk.gradients import GradientLog
 from seqtk.optim import make_optimizer, make_scheduler
@@ -51,6 +51,7 @@ from seqtk.loggers import (
     JsonlLogger, MultiLogger, TensorBoardLogger, TrainProgress, flatten, format_seconds, summary_table,
 )
 from seqtk.registry import get_task
+from seqtk.runs import new_run_dir, resume_checkpoint, run_dir_of
 from seqtk.task import StepOutput, Task
 
 

@@ -5,17 +5,13 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import random
 from pathlib import Path
 
 import pytest
 import torch
 from rich.console import Console
 
-from seqtk.checkpoint import (
-    FORMAT, code_globals, describe, latest_run, load_checkpoint, load_for_inference, new_run_dir, resume_checkpoint,
-    rng_preserved, rng_state, save_checkpoint, set_rng_state,
-)
+from seqtk.checkpoint import FORMAT, code_globals, describe, load_checkpoint, load_for_inference, save_checkpoint
 from seqtk.errors import SeqtkError
 from seqtk.train import run_training
 
@@ -153,19 +149,6 @@ def test_newer_format_version(tmp_path):
         load_checkpoint(tmp_path / "new.pt")
 
 
-def test_rng_state_round_trip_and_preservation():
-    state = rng_state(torch.device("cpu"))
-    a, b = torch.rand(3), random.random()
-    set_rng_state(state)
-    assert torch.equal(torch.rand(3), a) and random.random() == b
-    before = rng_state(torch.device("cpu"))
-    expected = (torch.rand(3), random.random())
-    set_rng_state(before)
-    with rng_preserved(torch.device("cpu")):
-        torch.rand(5), random.random()
-    assert torch.equal(torch.rand(3), expected[0]) and random.random() == expected[1]
-
-
 def test_load_for_inference(toy_task, tmp_path):
     recipe = toy_task.make_recipe(tmp_path, train={"max_steps": 4})
     result = run_training(recipe, out=tmp_path / "run", console=Console(file=io.StringIO()))
@@ -186,21 +169,3 @@ def test_weights_that_do_not_fit_the_model(toy_task, tmp_path):
     save_checkpoint(tmp_path / "bad.pt", data)
     with pytest.raises(SeqtkError, match="do not fit the model.*head.weight"):
         load_for_inference(tmp_path / "bad.pt", device="cpu")
-
-
-def test_latest_run_and_resume_paths(tmp_path):
-    root = tmp_path / "runs" / "r"
-    for name in ("20240101-120000", "20240101-120000-2", "20240101-120000-10", "20250101-000000", "notes"):
-        (root / name / "checkpoints").mkdir(parents=True)
-    for name in ("20240101-120000", "20240101-120000-2", "20240101-120000-10", "notes"):
-        (root / name / "checkpoints" / "last.pt").touch()
-    assert latest_run(tmp_path / "runs", "r") == root / "20240101-120000-10"  # 20250101 has no checkpoint
-    assert latest_run(tmp_path / "runs", "other") is None
-    run = root / "20240101-120000"
-    assert resume_checkpoint(run, tmp_path, "r") == run / "checkpoints" / "last.pt"
-    assert resume_checkpoint(run / "checkpoints" / "last.pt", tmp_path, "r") == run / "checkpoints" / "last.pt"
-    assert resume_checkpoint(True, tmp_path / "runs", "r") == root / "20240101-120000-10/checkpoints/last.pt"
-    with pytest.raises(SeqtkError, match="holds no checkpoints/last.pt"):
-        resume_checkpoint(root / "20250101-000000", tmp_path, "r")
-    with pytest.raises(SeqtkError, match="already holds a training run"):
-        new_run_dir(tmp_path, "r", out=run)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import torch
 
 from seqtk import device as dev
-from seqtk.device import autocast, check_precision, make_scaler, runtime_settings, select_device
+from seqtk.device import (
+    autocast, check_precision, make_scaler, rng_preserved, rng_state, runtime_settings, select_device, set_rng_state,
+)
 from seqtk.errors import SeqtkError
 
 CPU = torch.device("cpu")
@@ -95,3 +99,16 @@ def test_fp16_scaler_enabled_on_cuda():
     cuda = select_device("cuda")
     assert make_scaler(cuda, "fp16").is_enabled()
     assert not make_scaler(cuda, "bf16").is_enabled()
+
+
+def test_rng_state_round_trip_and_preservation():
+    state = rng_state(torch.device("cpu"))
+    a, b = torch.rand(3), random.random()
+    set_rng_state(state)
+    assert torch.equal(torch.rand(3), a) and random.random() == b
+    before = rng_state(torch.device("cpu"))
+    expected = (torch.rand(3), random.random())
+    set_rng_state(before)
+    with rng_preserved(torch.device("cpu")):
+        torch.rand(5), random.random()
+    assert torch.equal(torch.rand(3), expected[0]) and random.random() == expected[1]
