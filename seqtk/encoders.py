@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -47,135 +46,16 @@ from torch.utils.hooks import RemovableHandle
 
 from seqtk import fast_rnn
 from seqtk.cells import REFERENCE_CELLS, CellLayer
-from seqtk.errors import SeqtkValueError, suggest
+from seqtk.errors import SeqtkValueError
+# LayerSpec and check_stack are defined in seqtk.layers; importing them from here keeps working.
+from seqtk.layers import CELLS, LayerSpec, check_stack
 
-CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-#: every cell name a LayerSpec accepts: the fused kernels, then the reference cells of seqtk.cells
-KNOWN_CELLS = (*CELLS, *REFERENCE_CELLS)
-NONLINEARITIES = ("tanh", "relu")
+__all__ = ["CELLS", "LayerSpec", "StackedEncoder", "check_stack"]
 
 # One direction of a fused module, run with the module's own kernels.
 _DIRECTION_OPS = {"GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu}
 
 State = Tensor | tuple[Tensor, Tensor]
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """One recurrent layer of a :class:`StackedEncoder`.
-
-    >>> LayerSpec("gru", 64).output_dim
-    64
-    >>> LayerSpec.from_any({"cell": "lstm", "hidden_size": 32, "bidirectional": True}).output_dim
-    64
-    """
-
-    cell: str = field(
-        default="lstm",
-        metadata={
-            "help": "recurrent cell: rnn, lstm or gru (fused kernels), or a reference cell (seqtk.cells, "
-            "docs/cells.md): elman, irnn, ref_lstm, peephole_lstm, coupled_lstm, ref_gru, cho_gru"
-        },
-    )
-    hidden_size: int = field(default=128, metadata={"help": "size of the hidden state (per direction)"})
-    bidirectional: bool = field(
-        default=False, metadata={"help": "also read the sequence backwards; doubles the output size"}
-    )
-    dropout: float = field(
-        default=0.0, metadata={"help": "dropout probability applied to this layer's output while training"}
-    )
-    return_sequences: bool = field(
-        default=True,
-        metadata={"help": "output every step (B, T, H); false outputs each sequence's last step (B, H)"},
-    )
-    nonlinearity: str = field(
-        default="tanh",
-        metadata={
-            "help": "tanh or relu, for rnn and the reference cells (in LSTMs and GRUs it replaces tanh on the "
-            "candidate and the cell output, like Keras' activation=); irnn is always relu"
-        },
-    )
-
-    def __post_init__(self) -> None:
-        if self.cell not in KNOWN_CELLS:
-            raise SeqtkValueError(
-                f"unknown cell {self.cell!r}.{suggest(str(self.cell), KNOWN_CELLS)} "
-                f"Known cells: {', '.join(KNOWN_CELLS)}",
-                fix="set cell to one of the known cells",
-            )
-        if isinstance(self.hidden_size, bool) or not isinstance(self.hidden_size, int) or self.hidden_size < 1:
-            raise SeqtkValueError(
-                f"hidden_size must be a positive integer, got {self.hidden_size!r}", fix="set e.g. hidden_size: 128"
-            )
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
-            raise SeqtkValueError(f"dropout must be in [0, 1), got {self.dropout!r}", fix="set e.g. dropout: 0.2")
-        if self.nonlinearity not in NONLINEARITIES:
-            raise SeqtkValueError(
-                f"unknown nonlinearity {self.nonlinearity!r}", fix=f"use one of {', '.join(NONLINEARITIES)}"
-            )
-        if self.nonlinearity != "tanh" and self.cell in ("lstm", "gru"):
-            raise SeqtkValueError(
-                f"nonlinearity={self.nonlinearity!r} applies only to rnn cells and the reference cells, "
-                f"not {self.cell} (the fused kernel has tanh built in)",
-                fix=f"remove nonlinearity, set cell: rnn, or use the reference cell ref_{self.cell}",
-            )
-
-    @classmethod
-    def from_any(cls, value: LayerSpec | Mapping[str, Any]) -> LayerSpec:
-        """Build a spec from a spec or a dict such as ``{"cell": "gru", "hidden_size": 64}``."""
-        if isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise SeqtkValueError(
-                f"a layer must be a LayerSpec or a mapping, got {type(value).__name__}",
-                fix="write the layer as e.g. {cell: lstm, hidden_size: 128}",
-            )
-        known = [f.name for f in fields(cls)]
-        for key in value:
-            if key not in known:
-                raise SeqtkValueError(
-                    f"unknown layer option {key!r}.{suggest(str(key), known)} Layer options: {', '.join(known)}",
-                    fix=f"remove or rename {key!r}",
-                )
-        return cls(**value)
-
-    @property
-    def output_dim(self) -> int:
-        return self.hidden_size * (2 if self.bidirectional else 1)
-
-    @property
-    def state_size(self) -> int:
-        """1 if the state is h, 2 if it is (h, c)."""
-        return REFERENCE_CELLS[self.cell].state_size if self.cell in REFERENCE_CELLS else 1 + (self.cell == "lstm")
-
-    def describe(self) -> str:
-        """Short name used in messages, e.g. ``(gru, 64)``."""
-        return f"({self.cell}, {self.hidden_size}{', bidirectional' if self.bidirectional else ''})"
-
-
-def check_stack(layers: Sequence[LayerSpec | Mapping[str, Any]]) -> None:
-    """Raise :class:`SeqtkValueError` if ``layers`` cannot be stacked; creates no modules.
-
-    Layers are numbered from 1 in messages, as a user counts them in a recipe.
-
-    >>> check_stack([{"cell": "gru", "hidden_size": 64, "return_sequences": False}, {"cell": "gru", "hidden_size": 64}])
-    Traceback (most recent call last):
-    ...
-    seqtk.errors.SeqtkValueError: layer 2 (gru, 64) follows layer 1 (gru, 64), which has return_sequences=false, \
-so it receives (B, 64) instead of (B, T, 64). Fix: set return_sequences=true on layer 1 \
-(only the last layer may return one vector per sequence).
-    """
-    specs = [LayerSpec.from_any(spec) for spec in layers]
-    if not specs:
-        raise SeqtkValueError("the encoder has no layers", fix="add at least one layer, e.g. {cell: lstm}")
-    for n, (prev, spec) in enumerate(zip(specs, specs[1:]), start=1):
-        if not prev.return_sequences:
-            raise SeqtkValueError(
-                f"layer {n + 1} {spec.describe()} follows layer {n} {prev.describe()}, which has "
-                f"return_sequences=false, so it receives (B, {prev.output_dim}) "
-                f"instead of (B, T, {prev.output_dim})",
-                fix=f"set return_sequences=true on layer {n} (only the last layer may return one vector per sequence)",
-            )
 
 
 class StackedEncoder(nn.Module):
