@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from seqtk.config import Recipe, apply_overrides, read_toml, resolve, task_name
+from seqtk.config import Recipe, resolve, task_name
+from seqtk.recipe_io import apply_overrides, read_toml
 from seqtk.errors import SeqtkError, suggest
 
 ENV_RECIPES = "SEQTK_RECIPES_DIR"

@@ -37,7 +37,7 @@ from torch import nn
 
 from seqtk import __version__, checks, distributed
 from seqtk.checkpoint import FORMAT, VERSION, load_checkpoint, load_weights, save_checkpoint
-from seqtk.config import Recipe, TrainConfig, to_toml
+from seqtk.config import Recipe, TrainConfig
 from seqtk.data import move_to
 from seqtk.distributed import Dist
 from seqtk.device import (
@@ -50,6 +50,7 @@ from seqtk.optim import make_optimizer, make_scheduler
 from seqtk.loggers import (
     JsonlLogger, MultiLogger, TensorBoardLogger, TrainProgress, flatten, format_seconds, summary_table,
 )
+from seqtk.recipe_io import to_toml
 from seqtk.registry import get_task
 from seqtk.runs import new_run_dir, resume_checkpoint, run_dir_of
 from seqtk.task import StepOutput, Task

@@ -6,18 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from seqtk.config import (
-    DataConfig,
-    ModelConfig,
-    TrainConfig,
-    apply_overrides,
-    build,
-    hfield,
-    parse_override,
-    read_toml,
-    resolve,
-    to_toml,
-)
+from seqtk.config import DataConfig, ModelConfig, TrainConfig, build, hfield, resolve
+from seqtk.recipe_io import apply_overrides, parse_override, read_toml, to_toml
 from seqtk.errors import SeqtkError
 from seqtk.task import Task
 

@@ -13,9 +13,10 @@ from rich.console import Console
 
 from seqtk import registry
 from seqtk.checkpoint import load_checkpoint, load_for_inference
-from seqtk.config import TrainConfig, read_toml, resolve
+from seqtk.config import TrainConfig, resolve
 from seqtk.errors import SeqtkError
 from seqtk.optim import lr_factor, make_scheduler
+from seqtk.recipe_io import read_toml
 from seqtk.train import run_training
 
 

@@ -52,7 +52,7 @@ def show(
     overrides: Annotated[Optional[list[str]], typer.Argument(help="Overrides as section.key=value.", show_default=False)] = None,
 ) -> None:
     """Print the resolved recipe (defaults filled in, overrides applied) as TOML."""
-    from seqtk.config import to_toml
+    from seqtk.recipe_io import to_toml
     from seqtk.recipes import load_recipe, locate
 
     resolved = load_recipe(recipe, overrides)

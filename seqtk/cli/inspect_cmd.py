@@ -84,7 +84,8 @@ def measure_cell(
 
 def cell_recipe(spec: str, overrides: list[str], cell: str, steps: int | None) -> Any:
     """The recipe with every layer's cell set to ``cell`` (``model.cell`` or each ``[[model.layers]]``)."""
-    from seqtk.config import apply_overrides, read_toml, resolve, task_name
+    from seqtk.config import resolve, task_name
+    from seqtk.recipe_io import apply_overrides, read_toml
     from seqtk.recipes import locate
     from seqtk.registry import get_task
 
