@@ -12,6 +12,7 @@ token does not depend on how many tokens came before.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqtk.cells import CellLayer
 from seqtk.device import eval_mode
 from seqtk.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
@@ -31,7 +33,8 @@ class CharLM(nn.Module):
     """Embedding -> unidirectional recurrent stack -> linear head over the vocabulary.
 
     ``dropout`` applies to the embeddings and to the encoder output before the
-    head (each layer's own dropout is set in its :class:`LayerSpec`).
+    head; each layer's own dropout, set in its :class:`LayerSpec`, follows that
+    layer, so leave it 0 on the last one (:func:`uniform_layers` does).
 
     >>> lm = CharLM(vocab_size=10, embedding_dim=8, layers=[LayerSpec("gru", 16)])
     >>> idx = torch.randint(0, 10, (2, 5))
@@ -206,8 +209,21 @@ class CharLM(nn.Module):
         return (idx, True) if idx.dim() == 2 else (idx.unsqueeze(0), False)
 
 
+def uniform_layers(cell: str, hidden_size: int, num_layers: int, dropout: float = 0.0) -> list[LayerSpec]:
+    """``num_layers`` equal layers for :class:`CharLM`, with ``dropout`` between them.
+
+    The last layer gets none: CharLM's own ``dropout`` already acts on the
+    head's input, and two dropouts on one tensor would drop 1 - (1 - p)^2.
+
+    >>> [spec.dropout for spec in uniform_layers("lstm", 64, 3, dropout=0.2)]
+    [0.2, 0.2, 0.0]
+    """
+    return [LayerSpec(cell, hidden_size, dropout=dropout if n < num_layers - 1 else 0.0) for n in range(num_layers)]
+
+
 class CellStep:
-    """One time step of a single-layer, unidirectional fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``.
+    """One time step of a single-layer, unidirectional fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``
+    (or of a unidirectional :class:`~seqtk.cells.CellLayer` of reference cells).
 
     Uses the module's weights and PyTorch's gate order, so stepping a sequence
     reproduces the fused module's outputs. ``calls`` counts steps taken.
@@ -219,7 +235,13 @@ class CellStep:
     True
     """
 
-    def __init__(self, rnn: nn.RNNBase) -> None:
+    def __init__(self, rnn: nn.RNNBase | CellLayer) -> None:
+        self.calls = 0
+        if isinstance(rnn, CellLayer):  # a reference cell (peephole_lstm, cho_gru, ...) steps itself
+            if rnn.bidirectional:
+                raise SeqtkValueError("CellStep needs a unidirectional layer", fix="build the layer with bidirectional=False")
+            self.mode, self.cell = "CELL", rnn.directions[0]
+            return
         if rnn.bidirectional or rnn.num_layers != 1 or not rnn.bias:
             raise SeqtkValueError(
                 "CellStep needs a single-layer unidirectional module with biases",
@@ -230,15 +252,18 @@ class CellStep:
         self.b_hh = rnn.bias_hh_l0
         # GRU's b_hn sits inside r * (W_hn h + b_hn), so only there must b_hh stay on the recurrent side.
         self.b_in = rnn.bias_ih_l0 if self.mode == "GRU" else rnn.bias_ih_l0 + rnn.bias_hh_l0
-        self.calls = 0
 
     def project(self, x: Tensor) -> Tensor:
         # (N, F) -> (N, G): the input half of every gate, independent of the state
+        if self.mode == "CELL":
+            return self.cell.project(x)
         return torch.addmm(self.b_in, x, self.w_ih_t)
 
     def __call__(self, gates_in: Tensor, state: StepState) -> tuple[Tensor, StepState]:
         # (B, G), ((B, H)[, (B, H)]) -> (B, H), new state
         self.calls += 1
+        if self.mode == "CELL":
+            return self.cell.recur(gates_in, state)
         h = state[0]
         if self.mode == "LSTM":
             gates = torch.addmm(gates_in, h, self.w_hh_t)  # (B, 4H): i, f, g, o
@@ -274,7 +299,10 @@ def sample_next(
     # (B, V) -> (B,)
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = logits / temperature
+    if temperature != 1.0:
+        # Shifting the maximum to 0 first keeps it finite: dividing by a tiny temperature
+        # then sends the others to -inf (near-greedy) instead of overflowing to inf.
+        logits = (logits - logits.amax(dim=-1, keepdim=True)) / temperature
     if 0 < top_k < logits.size(-1):
         kth = logits.topk(top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -327,8 +355,11 @@ def _check_sampling(max_new_tokens: int, temperature: float, top_k: int, top_p: 
         raise SeqtkValueError(
             f"max_new_tokens must be a non-negative integer, got {max_new_tokens!r}", fix="pass e.g. max_new_tokens=200"
         )
-    if temperature < 0:
-        raise SeqtkValueError(f"temperature must be >= 0, got {temperature}", fix="use 0 for greedy decoding")
+    if not 0 <= temperature < math.inf:  # also refuses NaN
+        raise SeqtkValueError(
+            f"temperature must be a finite number >= 0, got {temperature}",
+            fix="use 0 for greedy decoding, 1 for the model's own distribution",
+        )
     if top_k < 0:
         raise SeqtkValueError(f"top_k must be >= 0, got {top_k}", fix="use 0 to turn top-k off")
     if not 0.0 < top_p <= 1.0:

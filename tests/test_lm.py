@@ -85,9 +85,10 @@ def test_cell_step_matches_fused_module(rnn):
     assert step.calls == x.size(1)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "peephole_lstm", "coupled_lstm", "cho_gru", "irnn"])
 @pytest.mark.parametrize("new_tokens", [2, 12], ids=["per-step-input", "vocab-table"])
 def test_greedy_generation_matches_rerunning_the_model(cell, new_tokens):
+    # fused layers step through CellStep's own gate maths; reference cells through their recur()
     # the step path (with and without the vocabulary projection table) vs the fused forward pass
     lm = small_lm(cell).eval()
     prompt = torch.randint(0, V, (2, 5))
@@ -145,6 +146,15 @@ def test_sampling_filters():
     assert set(sample_next(logits, top_p=0.01, generator=gen).tolist()) == {1}
     assert set(sample_next(logits, top_p=0.75, generator=gen).tolist()) == {1, 2}  # p(1) ~ 0.61 < 0.75
     assert torch.equal(sample_next(logits, temperature=0), torch.full((200,), 1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_a_tiny_temperature_is_near_greedy_not_an_overflow(dtype):
+    # dividing raw logits by 1e-5 overflows float16 (and by 1e-40 float32) to inf, and softmax then gives NaN
+    logits = torch.tensor([[1.0, 3.0, 2.0, -50.0, float("-inf")]], dtype=dtype).repeat(50, 1)
+    for temperature in (1e-5, 1e-40):
+        picked = sample_next(logits, temperature=temperature, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(picked, torch.full((50,), 1))
 
 
 def test_greedy_reproduces_a_memorised_string():
@@ -237,7 +247,8 @@ def test_errors():
         lm.generate([], 3)
     with pytest.raises(SeqtkValueError, match="top_p"):
         lm.generate([1], 3, top_p=0.0)
-    with pytest.raises(SeqtkValueError, match="temperature"):
-        lm.generate([1], 3, temperature=-1)
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(SeqtkValueError, match="temperature must be a finite number"):
+            lm.generate([1], 3, temperature=bad)
     with pytest.raises(SeqtkValueError, match="pad_id"):
         CharLM(V, pad_id=V)
