@@ -111,11 +111,10 @@ class TextGenTask(Task):
 
     # -- model --------------------------------------------------------------------
     def build_model(self) -> nn.Module:
-        from seqtk.encoders import LayerSpec
-        from seqtk.lm import CharLM
+        from seqtk.lm import CharLM, uniform_layers
 
         m: TextGenModel = self.recipe.model
-        layers = [LayerSpec(m.cell, m.hidden_size, dropout=m.dropout) for _ in range(m.num_layers)]
+        layers = uniform_layers(m.cell, m.hidden_size, m.num_layers, m.dropout)
         return CharLM(len(self._vocab()), m.embedding_dim, layers, dropout=m.dropout, tie_weights=m.tie_weights)
 
     def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:

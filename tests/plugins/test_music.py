@@ -254,13 +254,13 @@ def test_common_key_moves_minor_tunes_to_a():
 # -- the task through the trainer ---------------------------------------------------------------------
 
 
-def make_recipe(path, data=None, vocab=None, train=None):
+def make_recipe(path, data=None, vocab=None, train=None, model=None):
     raw = {
         "task": {"name": "music"},
         "data": {"path": str(path) if path else None, "seq_len": 32, "val_fraction": 0.1, "test_fraction": 0.1,
                  "sample_tunes": 2, "max_tune_tokens": 120, **(data or {})},
         "vocab": {**(vocab or {})},
-        "model": {"num_layers": 1, "hidden_size": 48, "embedding_dim": 16, "dropout": 0.0},
+        "model": {"num_layers": 1, "hidden_size": 48, "embedding_dim": 16, "dropout": 0.0, **(model or {})},
         "train": {"batch_size": 8, "seed": 0, "device": "cpu", "lr": 0.02, "max_steps": 60, "eval_every": 60, **(train or {})},
         "log": {"progress": False, "tensorboard": False},
     }  # fmt: skip
@@ -331,3 +331,12 @@ def test_abc_tokens_train_too(tmp_path):
     x, y = next(iter(task.train_loader()))
     assert x.shape == (8, 32) and torch.equal(x[:, 1:], y[:, :-1])
     assert task.step(model, (x, y), train=True).loss.requires_grad
+
+
+def test_dropout_is_not_applied_twice_before_the_head(tmp_path):
+    task = MusicTask(make_recipe(write_tunes(tmp_path / "abc", count=16), model={"num_layers": 2, "dropout": 0.3}))
+    from rich.console import Console
+
+    task.console = Console(file=io.StringIO())
+    task.prepare()
+    assert [spec.dropout for spec in task.build_model().encoder.specs] == [0.3, 0.0]

@@ -267,3 +267,14 @@ def test_a_checkpoint_vocab_wins_over_changed_text(tmp_path, order):
     assert other.vocab == task.vocab
     assert all(int(ids.max()) < len(task.vocab) for ids in other.ids.values())
     assert torch.equal(other.ids["train"][:8], task.encode("Zebras! "))  # unseen chars -> the OOV bucket
+
+
+def test_dropout_hits_the_head_input_once(tmp_path):
+    # model.dropout is documented as embedding + between layers + before the head; the last layer's own
+    # dropout on top of CharLM's would zero 1 - (1 - p)^2 of the head's input (0.75 at p = 0.5)
+    task, model = prepared(tmp_path, model={"num_layers": 2, "dropout": 0.5})
+    seen = {}
+    model.head.register_forward_pre_hook(lambda module, args: seen.update(x=args[0]))
+    model.train()(torch.randint(0, model.vocab_size, (32, 50)))
+    assert abs(float((seen["x"] == 0).float().mean()) - 0.5) < 0.03
+    assert [spec.dropout for spec in model.encoder.specs] == [0.5, 0.0]
