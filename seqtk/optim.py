@@ -64,3 +64,22 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Lambda
     # LambdaLR passes the number of steps already taken; a plain function
     # (not an object) keeps the scheduler's state_dict free of config objects.
     return LambdaLR(optimizer, lambda done: lr_factor(done + 1, cfg))
+
+
+def apply_recipe(optimizer: torch.optim.Optimizer, scheduler: LambdaLR, cfg: TrainConfig, step: int) -> None:
+    """Make a resumed optimiser and schedule follow ``cfg`` from step ``step`` on.
+
+    A checkpoint's optimiser state carries the learning rate, weight decay and
+    momentum it was written with, and its scheduler the old base rate; a
+    recipe that changes ``train.lr``, ``weight_decay``, ``momentum``,
+    ``max_steps`` or the schedule on resume takes effect from the next step.
+    With nothing changed, the rates are the ones an unbroken run uses, bit for bit.
+    """
+    scheduler.base_lrs = [cfg.lr] * len(optimizer.param_groups)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = cfg.lr
+        group["lr"] = cfg.lr * lr_factor(step + 1, cfg)  # what LambdaLR set after step ``step``
+        group["weight_decay"] = cfg.weight_decay
+        if "momentum" in group:  # SGD
+            group["momentum"] = cfg.momentum
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]

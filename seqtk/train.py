@@ -46,7 +46,7 @@ from seqtk.device import (
 )
 from seqtk.errors import SeqtkError
 from seqtk.gradients import GradientLog
-from seqtk.optim import make_optimizer, make_scheduler
+from seqtk.optim import apply_recipe, make_optimizer, make_scheduler
 from seqtk.loggers import (
     JsonlLogger, MultiLogger, TensorBoardLogger, TrainProgress, flatten, format_seconds, summary_table,
 )
@@ -181,12 +181,18 @@ class _Session:
     def restore(self, payload: dict[str, Any], source: Path) -> None:
         """Continue from a checkpoint; the RNG streams are restored last."""
         load_weights(self.model, payload["model"], source, payload["task"])
-        self.optimizer.load_state_dict(payload["optimizer"])
+        was = (payload.get("recipe") or {}).get("train", {}).get("optimizer", self.cfg.optimizer)
+        if was == self.cfg.optimizer:
+            self.optimizer.load_state_dict(payload["optimizer"])
+        else:
+            self.console.print(f"  train.optimizer changed from {was!r}: the {self.cfg.optimizer} state starts fresh.",
+                               highlight=False)
         self.scheduler.load_state_dict(payload["scheduler"])
         if payload.get("scaler") and self.scaler.is_enabled():
             self.scaler.load_state_dict(payload["scaler"])
         self.loader.load_state_dict(payload["data"])
         self.step = int(payload["step"])
+        apply_recipe(self.optimizer, self.scheduler, self.cfg, self.step)  # a changed train.lr etc. takes effect
         self.metrics = dict(payload.get("metrics") or {})
         best = payload.get("best")
         self.best = dict(best) if best and best.get("metric") == self.metric else None

@@ -111,6 +111,32 @@ def test_resume_is_exact(toy_task, tmp_path):
     assert steps == list(range(1, 9))  # appended to, each step once
 
 
+def test_resume_follows_the_recipes_new_rate_decay_and_schedule(toy_task, tmp_path):
+    # The checkpoint's optimiser and scheduler state hold the old lr/weight_decay/base rate; the resume
+    # banner reports a changed train.lr, and the NaN error's fix ("a lower train.lr, then resume") relies on it.
+    train(toy_task, tmp_path, out="run", train={"max_steps": 4, "lr": 0.01, "weight_decay": 0.0, "schedule": "cosine"})
+    new = {"max_steps": 8, "lr": 0.001, "weight_decay": 0.1, "schedule": "cosine"}
+    console = quiet()
+    run_training(toy_task.make_recipe(tmp_path / "runs", train=new), resume=tmp_path / "run", console=console)
+    assert "changed: train.lr 0.01 -> 0.001" in console.file.getvalue()
+    lrs = {r["step"]: r["train_lr"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if "train_lr" in r}
+    cfg = TrainConfig(**new)
+    for step in range(5, 9):
+        assert lrs[step] == pytest.approx(0.001 * lr_factor(step, cfg)), step
+    group = load_checkpoint(tmp_path / "run/checkpoints/last.pt")["optimizer"]["param_groups"][0]
+    assert group["weight_decay"] == 0.1 and group["initial_lr"] == 0.001
+
+
+def test_resume_with_another_optimizer_starts_its_state_fresh(toy_task, tmp_path):
+    train(toy_task, tmp_path, out="run", train={"max_steps": 3, "optimizer": "adam"})
+    console = quiet()
+    recipe = toy_task.make_recipe(tmp_path / "runs", train={"max_steps": 6, "optimizer": "sgd", "momentum": 0.5})
+    assert run_training(recipe, resume=tmp_path / "run", console=console).step == 6
+    assert "train.optimizer changed from 'adam': the sgd state starts fresh" in console.file.getvalue()
+    group = load_checkpoint(tmp_path / "run/checkpoints/last.pt")["optimizer"]["param_groups"][0]
+    assert group["momentum"] == 0.5 and "betas" not in group
+
+
 def test_evaluation_does_not_change_training(toy_task, tmp_path):
     # Even a log_eval that draws from the global RNG (tasks should not) changes nothing.
     def log_eval(self, model, logger, step):
