@@ -363,10 +363,17 @@ class Vocab:
             raise SeqtkError(f"{source} is invalid: {err.problem}", fix=fix) from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the vocabulary as indented, human-readable JSON."""
+        """Write the vocabulary as indented, human-readable JSON (atomically: an old file stays whole)."""
+        from seqtk.fetch import atomic_write_bytes
+
         path = Path(path)
         try:
-            path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (from undecodable bytes) has no UTF-8 form: escape it
+            data = (json.dumps(self.to_dict(), indent=2, ensure_ascii=True) + "\n").encode("ascii")
+        try:
+            atomic_write_bytes(path, data)
         except OSError as err:
             raise SeqtkError(f"cannot write the vocabulary to '{path}': {err.strerror}", fix="check the path") from None
 

@@ -280,6 +280,24 @@ def test_pickle_roundtrip() -> None:
     assert copy == v and copy.encode(["unseen", "a"]) == v.encode(["unseen", "a"])
 
 
+def test_save_keeps_lone_surrogates_and_never_truncates_the_old_file(tmp_path: Path, monkeypatch) -> None:
+    # text read with errors="surrogateescape" carries lone surrogates, which have no UTF-8 form
+    path = tmp_path / "vocab.json"
+    Vocab.build([["a"]]).save(path)
+    odd = Vocab.build([["caf\udce9", "b"]])
+    odd.save(path)
+    assert Vocab.load(path) == odd
+    before = path.read_bytes()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("shutil.copyfileobj", full_disk)
+    with pytest.raises(SeqtkError, match="No space left on device"):
+        Vocab.build([["x"]]).save(path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["vocab.json"]
+
+
 def test_load_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SeqtkError, match="nope.json.*does not exist"):
         Vocab.load(tmp_path / "nope.json")
