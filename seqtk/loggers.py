@@ -226,6 +226,7 @@ class TrainProgress:
         self._live = enabled and console.is_terminal
         self._bar: Progress | None = None
         self._task_id: Any = None
+        self._lr = 0.0
 
     def __enter__(self) -> TrainProgress:
         self._start = self._last = time.perf_counter()
@@ -247,14 +248,29 @@ class TrainProgress:
         """The latest validation value of the main metric."""
         self.metric = float(value)
 
-    def update(self, step: int, *, loss: float, count: int, lr: float) -> None:
-        """Record step ``step`` (its loss, the units it processed, its lr) and redraw."""
+    def update(self, step: int, *, loss: float, count: int, lr: float, show: bool = True) -> None:
+        """Record step ``step`` (its loss, the units it processed, its lr) and redraw.
+
+        At a step that ends with an evaluation, pass ``show=False`` and call
+        :meth:`after_eval` once it is done, so the line shows the new value.
+        """
         now = time.perf_counter()
         rate = count / max(now - self._last, 1e-9)
         self._last = now
         self.rate = rate if self.rate is None else 0.9 * self.rate + 0.1 * rate
         self.loss = loss if self.loss is None else 0.9 * self.loss + 0.1 * loss
-        info = self._info(lr)
+        self._lr = lr
+        if show:
+            self._show(step)
+
+    def after_eval(self, step: int, value: float) -> None:
+        """Show step ``step`` with the new validation ``value``; the evaluation's time is not training time."""
+        self.set_metric(value)
+        self._last = time.perf_counter()
+        self._show(step)
+
+    def _show(self, step: int) -> None:
+        info = self._info(self._lr)
         if self._bar is not None:
             self._bar.update(self._task_id, completed=step, info=info)
         elif step % self.every == 0 or step == self.max_steps:

@@ -250,12 +250,13 @@ class _Session:
                 self.step += 1
                 loss, out, norm, lr = self._train_step(batches)
                 window.add(loss, out, norm)
-                progress.update(self.step, loss=loss, count=out.count, lr=lr)
+                evaluating = self.step % cfg.eval_every == 0 or self.step == cfg.max_steps
+                progress.update(self.step, loss=loss, count=out.count, lr=lr, show=not evaluating)
                 if self.step % every == 0 or self.step == cfg.max_steps:
                     self.logger.log_scalars(self.step, window.scalars(lr))
                     window = _Window()
-                if self.step % cfg.eval_every == 0 or self.step == cfg.max_steps:
-                    self._eval_and_save()
+                if evaluating:
+                    self._eval_and_save()  # the progress line then shows this evaluation's value
 
     def _train_step(self, batches: Iterator[Any]) -> tuple[float, StepOutput, float, float]:
         if self.loader.at_epoch_start:
@@ -317,7 +318,7 @@ class _Session:
         self.logger.log_scalars(self.step, {f"val/{k}": v for k, v in self.metrics.items()})
         improved = self._update_best()
         if self.progress is not None:
-            self.progress.set_metric(self.metrics[self.metric])
+            self.progress.after_eval(self.step, self.metrics[self.metric])
         payload = self.payload()
         if self.is_main:
             save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)

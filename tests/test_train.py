@@ -51,6 +51,16 @@ def test_loss_falls_and_run_dir_layout(toy_task, tmp_path):
     assert result.best is not None and result.best["metric"] == "loss"
 
 
+def test_the_progress_line_of_an_evaluation_step_shows_that_evaluation(toy_task, tmp_path):
+    console = quiet()
+    train(toy_task, tmp_path, console=console, train={"max_steps": 6, "eval_every": 3}, log={"every": 3})
+    lines = [line for line in console.file.getvalue().splitlines() if line.startswith("step ")]
+    vals = {r["step"]: r["val_loss"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if "val_loss" in r}
+    assert [line.split()[0:2] for line in lines] == [["step", "3/6"], ["step", "6/6"]]
+    for line, step in zip(lines, (3, 6)):
+        assert f"val loss {vals[step]:.4g}" in line, (line, vals)
+
+
 def test_default_run_dir_is_out_dir_recipe_timestamp(toy_task, tmp_path):
     first = train(toy_task, tmp_path, out=None, train={"max_steps": 2})
     second = train(toy_task, tmp_path, out=None, train={"max_steps": 2})
