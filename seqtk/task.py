@@ -86,6 +86,15 @@ class Task:
     def __init__(self, recipe: Recipe) -> None:
         self.recipe = recipe
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # ``self.splits = {...}`` in prepare() would silently replace the method seqtk calls later
+        if name in TASK_METHODS:
+            raise SeqtkError(
+                f"task '{self.name}' sets self.{name}, which would hide the Task method {name}() that seqtk calls",
+                fix=f"rename the attribute (self._{name}, say); docs/plugins.md lists the Task members",
+            )
+        super().__setattr__(name, value)
+
     # -- static checks ------------------------------------------------------
     @classmethod
     def validate(cls, recipe: Recipe) -> None:
@@ -121,6 +130,7 @@ class Task:
 
     def evaluate(self, model: nn.Module, split: str, device: torch.device, max_batches: int = 0) -> dict[str, float]:
         """Mean loss and metrics over a split, weighted by ``StepOutput.count``."""
+        from seqtk.contract import check_step_output
         from seqtk.data import move_to
 
         totals: dict[str, float] = {}
@@ -129,7 +139,7 @@ class Task:
             for i, batch in enumerate(self.eval_batches(split)):
                 if max_batches and i >= max_batches:
                     break
-                out = self.step(model, move_to(batch, device), train=False)
+                out = check_step_output(self, self.step(model, move_to(batch, device), train=False), train=False)
                 totals["loss"] = totals.get("loss", 0.0) + float(out.loss) * out.count
                 for key, value in out.metrics.items():
                     totals[key] = totals.get(key, 0.0) + float(value) * out.count
@@ -167,3 +177,10 @@ class Task:
 
     def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:
         raise SeqtkError(f"task '{self.name}' does not generate", fix="use `seqtk predict` or `seqtk eval` instead")
+
+
+#: the methods seqtk calls on a task; an attribute of the same name would hide one
+TASK_METHODS = frozenset(
+    name for name, value in vars(Task).items()
+    if not name.startswith("_") and not isinstance(value, type) and (callable(value) or isinstance(value, classmethod))
+)

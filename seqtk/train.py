@@ -38,6 +38,7 @@ from torch import nn
 from seqtk import __version__, checks, distributed
 from seqtk.checkpoint import FORMAT, VERSION, load_checkpoint, load_weights, save_checkpoint
 from seqtk.config import Recipe, TrainConfig
+from seqtk.contract import check_step_output, check_task_class
 from seqtk.data import move_to
 from seqtk.distributed import Dist
 from seqtk.device import (
@@ -82,24 +83,6 @@ def _check_recipe(recipe: Recipe) -> None:
     checks.at_least("train.grad_clip", cfg.grad_clip, 0, fix="set train.grad_clip = 1.0, or 0 to turn clipping off")
     for key in ("every", "grad_every"):
         checks.at_least(f"log.{key}", getattr(recipe.log, key), 1, fix=f"set log.{key} = 10")
-
-
-_TRAINING_METHODS = ("prepare", "train_loader", "eval_batches", "build_model", "step")
-
-
-def check_task_class(task_cls: type[Task]) -> None:
-    """A plugin's task must implement what training calls (else: one clear error, not NotImplementedError)."""
-    missing = [name for name in _TRAINING_METHODS if getattr(task_cls, name, None) is getattr(Task, name)]
-    if missing:
-        from seqtk.registry import default_registry
-
-        entry = default_registry().tasks.get(task_cls.name)
-        source = f" (from {entry.source})" if entry else ""
-        raise SeqtkError(
-            f"the task '{task_cls.name}'{source} cannot train: its class {task_cls.__qualname__} does not "
-            f"implement {', '.join(missing)}",
-            fix="implement them in the plugin (docs/plugins.md lists what a task needs), or update the plugin",
-        )
 
 
 def choose_metric(cfg: TrainConfig, task_cls: type[Task]) -> tuple[str, str]:
@@ -265,7 +248,7 @@ class _Session:
         if self.grads is not None:
             self.grads.before_step(self.step)
         with autocast(self.device, self.cfg.precision):
-            out = self.task.step(self.train_model, batch, train=True)
+            out = check_step_output(self.task, self.task.step(self.train_model, batch, train=True), train=True)
         objective = out.loss
         if self.ctx is None:
             loss = float(out.loss.detach())
@@ -316,14 +299,22 @@ class _Session:
         else:  # rank 0 evaluates; every rank gets its metrics, so all stop early together
             self.metrics = distributed.broadcast(self.evaluate() if self.is_main else None, self.ctx)
         self.logger.log_scalars(self.step, {f"val/{k}": v for k, v in self.metrics.items()})
-        improved = self._update_best()
-        if self.progress is not None:
+        missing = self.metric not in self.metrics
+        improved = not missing and self._update_best()
+        if self.progress is not None and not missing:
             self.progress.after_eval(self.step, self.metrics[self.metric])
         payload = self.payload()
         if self.is_main:
-            save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)
+            save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)  # kept even if we stop below
             if improved:
                 save_checkpoint(self.run_dir / "checkpoints" / "best.pt", payload)
+        if missing:
+            raise SeqtkError(
+                f"the metric '{self.metric}' that picks best.pt is not among the validation metrics "
+                f"({', '.join(sorted(self.metrics))}); the run stopped at step {self.step} with last.pt saved",
+                fix="set train.metric to one of them and resume; if you wrote the task, report it from step()'s "
+                f"metrics (or finish_metrics), or change {type(self.task).__qualname__}.main_metric",
+            )
         if self.cfg.patience and self.best and self.best["evals_since"] >= self.cfg.patience:
             self.stopped_early = True
             self.console.print(
@@ -333,12 +324,6 @@ class _Session:
             )
 
     def _update_best(self) -> bool:
-        if self.metric not in self.metrics:
-            raise SeqtkError(
-                f"the metric '{self.metric}' that picks best.pt is not among the validation metrics "
-                f"({', '.join(sorted(self.metrics))})",
-                fix="set train.metric to one of them",
-            )
         value = self.metrics[self.metric]
         if self.best is None or _better(value, self.best["value"], self.mode):
             self.best = {"metric": self.metric, "mode": self.mode, "value": value, "step": self.step, "evals_since": 0}

@@ -131,16 +131,22 @@ def predict(
         raise SeqtkError("predict got no input", fix="pass inputs as arguments or --file FILE with one per line")
     loaded = load_for_inference(checkpoint, device=device)
     predictions = loaded.task.predict(loaded.model, items, loaded.device)
+    if not isinstance(predictions, list) or len(predictions) != len(items) or not all(isinstance(p, dict) for p in predictions):
+        got = f"{len(predictions)} results" if isinstance(predictions, list) else type(predictions).__name__
+        raise SeqtkError(
+            f"task '{loaded.task.name}'.predict() returned {got} for {len(items)} inputs",
+            fix="return a list with one dict per input, in order (docs/plugins.md)",
+        )
     if as_json:
         print(json.dumps({"predictions": predictions}))
         return
     table = Table(title=f"{loaded.task.name} predictions")
     table.add_column("input", overflow="fold", max_width=60)
-    keys = list(predictions[0]) if predictions else []
+    keys = [key for key in dict.fromkeys(k for pred in predictions for k in pred) if key != "input"]
     for key in keys:
         table.add_column(key, overflow="fold")
     for item, pred in zip(items, predictions):
-        table.add_row(item, *(_fmt(pred[k]) for k in keys))
+        table.add_row(item, *(_fmt(pred.get(k, "")) for k in keys))
     Console().print(table)
 
 
