@@ -27,8 +27,17 @@ class SeqtkError(Exception):
     @property
     def message(self) -> str:
         if self.fix:
-            return f"{self.problem}. Fix: {self.fix}."
-        return f"{self.problem}."
+            return f"{_end(self.problem)} Fix: {_end(self.fix)}"
+        return _end(self.problem)
+
+
+def _end(sentence: str) -> str:
+    """A full stop, unless the sentence already ends in ? or !.
+
+    >>> _end("unknown section [modle]. Did you mean 'model'?")
+    "unknown section [modle]. Did you mean 'model'?"
+    """
+    return sentence if sentence.endswith(("?", "!")) else sentence + "."
 
 
 class SeqtkValueError(SeqtkError, ValueError):

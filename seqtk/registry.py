@@ -42,6 +42,7 @@ class PluginFailure:
     source: str
     error: str
     detail: str = ""
+    name: str = ""  # the entry point's (or plugin file's) name: usually the task's
 
 
 @dataclass
@@ -51,6 +52,8 @@ class Registry:
     tasks: dict[str, TaskEntry] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
     plugin_dirs: list[Path] = field(default_factory=list)
+    #: entry-point names that differ from the name of the task they load
+    aliases: dict[str, str] = field(default_factory=dict)
     _loaded: bool = False
 
     def register(self, cls: type, source: str) -> None:
@@ -77,23 +80,25 @@ class Registry:
         if os.environ.get(ENV_DISABLE, "").lower() not in ("1", "true", "yes"):
             for ep in entry_points(group=GROUP):
                 dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
-                self._load_one(lambda ep=ep: ep.load(), f"{dist} ({ep.value})")
+                self._load_one(lambda ep=ep: ep.load(), f"{dist} ({ep.name} = {ep.value})", ep.name)
         for folder in self.plugin_dirs + _env_dirs():
             self._load_dir(folder)
         return self
 
-    def _load_one(self, loader, source: str) -> None:
+    def _load_one(self, loader, source: str, name: str) -> None:
         try:
             obj = loader()
             classes = obj if isinstance(obj, (list, tuple)) else [obj]
             for cls in classes:
                 self.register(cls, source)
+            if len(classes) == 1 and getattr(classes[0], "name", name) != name:
+                self.aliases[name] = classes[0].name
         except SeqtkError as exc:
             if "two plugins register" in exc.problem:
                 raise
-            self.failures.append(PluginFailure(source, exc.message))
+            self.failures.append(PluginFailure(source, exc.message, name=name))
         except Exception as exc:  # a broken plugin must not break the others
-            self.failures.append(PluginFailure(source, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            self.failures.append(PluginFailure(source, f"{type(exc).__name__}: {exc}", traceback.format_exc(), name))
 
     def _load_dir(self, folder: Path) -> None:
         if not folder.is_dir():
@@ -102,18 +107,32 @@ class Registry:
             if path.name.startswith(("_", ".")):
                 continue
             if path.suffix == ".py" or (path.is_dir() and (path / "__init__.py").exists()):
-                self._load_one(lambda path=path: _task_classes(_import_path(path)), str(path))
+                self._load_one(lambda path=path: _task_classes(_import_path(path)), str(path), path.stem)
 
     def get(self, name: str) -> type:
         self.load()
         if name in self.tasks:
             return self.tasks[name].cls
+        for failure in self.failures:
+            if failure.name == name:
+                raise SeqtkError(
+                    f"the task '{name}' is installed, but its plugin {failure.source} failed to load: {failure.error}",
+                    fix="fix the plugin (`seqtk tasks` shows the full error), or reinstall or upgrade it",
+                )
+        if name in self.aliases:
+            real = self.aliases[name]
+            raise SeqtkError(
+                f"unknown task '{name}': the plugin entry point '{name}' ({self.tasks[real].source}) "
+                f"loads a task named '{real}'; recipes and checkpoints use the task's name",
+                fix=f"set task.name = '{real}' in the recipe, or give the entry point and the class the same name",
+            )
         known = sorted(self.tasks)
         broken = [f"{f.source} ({f.error.split('. Fix:')[0]})" for f in self.failures]
         note = f" Plugins that failed to load: {'; '.join(broken)}." if broken else ""
         raise SeqtkError(
             f"unknown task '{name}'.{suggest(name, known)} Known tasks: {', '.join(known) or '(none)'}.{note}",
-            fix="use a name from `seqtk tasks`, or install the plugin that provides it",
+            fix="use a name from `seqtk tasks`, or install the plugin that provides it"
+            + (" (or fix one that failed to load)" if broken else ""),
         )
 
 

@@ -82,3 +82,12 @@ def test_plugin_error_is_one_paragraph(installed, tmp_path):
     run = seqtk(installed, "run", str(recipe), "--out", str(tmp_path / "r"), "model.hidden_sise=3")
     assert run.returncode == 1
     assert "Did you mean 'model.hidden_size'?" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_installed_plugins_recipe_keys_are_documented_and_validated(installed, tmp_path):
+    doc = seqtk(installed, "recipes", "doc", "--task", "parity")
+    assert doc.returncode == 0, doc.stderr
+    assert "| `length` | int | `6` | Bits per string. |" in doc.stdout
+    recipe = tmp_path / "parity.toml"
+    recipe.write_text(RECIPE)
+    assert seqtk(installed, "recipes", "validate", str(recipe)).returncode == 0

@@ -81,7 +81,7 @@ def test_entry_points_are_loaded_lazily_and_record_distribution(monkeypatch):
         name, version = "fake-dist", "9.9"
 
     class FakeEP:
-        value = "fake:EpTask"
+        name, value = "ep_task", "fake:EpTask"
         dist = FakeDist()
 
         def load(self):
@@ -93,7 +93,7 @@ def test_entry_points_are_loaded_lazily_and_record_distribution(monkeypatch):
     reg = Registry()
     assert calls == []  # nothing is imported before the first lookup
     assert reg.get("ep_task") is EpTask
-    assert reg.tasks["ep_task"].source == "fake-dist 9.9 (fake:EpTask)"
+    assert reg.tasks["ep_task"].source == "fake-dist 9.9 (ep_task = fake:EpTask)"
 
 
 def test_autoload_can_be_disabled(monkeypatch):
@@ -127,3 +127,32 @@ def test_import_seqtk_has_no_side_effects():
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_task_whose_plugin_failed_to_load_is_named_as_installed_but_broken(monkeypatch):
+    ep = EntryPoint(name="broken", value="seqtk_no_such_module_xyz:BrokenTask", group=registry.GROUP)
+    monkeypatch.delenv(registry.ENV_DISABLE, raising=False)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [ep])
+    with pytest.raises(SeqtkError) as exc:
+        Registry().get("broken")
+    assert "the task 'broken' is installed, but its plugin" in exc.value.problem
+    assert "seqtk_no_such_module_xyz" in exc.value.problem and "fix the plugin" in exc.value.fix
+
+
+def test_an_entry_point_named_unlike_its_task_says_which_name_counts(monkeypatch):
+    class Balanced(Task):
+        name = "balanced"
+
+    class FakeEP:
+        name, value, dist = "paren", "pkg:Balanced", None
+
+        def load(self):
+            return Balanced
+
+    monkeypatch.delenv(registry.ENV_DISABLE, raising=False)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [FakeEP()])
+    reg = Registry()
+    assert reg.get("balanced") is Balanced
+    with pytest.raises(SeqtkError, match="entry point 'paren' .* loads a task named 'balanced'") as exc:
+        reg.get("paren")
+    assert "task.name = 'balanced'" in exc.value.fix

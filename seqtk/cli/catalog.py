@@ -17,6 +17,7 @@ recipes_app = typer.Typer(help="List, show and validate recipes.", no_args_is_he
 
 def tasks() -> None:
     """List the registered tasks with the package that supplies each, and plugins that failed to load."""
+    from seqtk.contract import check_task_class
     from seqtk.registry import default_registry
 
     reg = default_registry().load()
@@ -30,6 +31,14 @@ def tasks() -> None:
     console.print(table)
     for failure in reg.failures:
         console.print(Text.assemble(("failed to load: ", "bold red"), f"{failure.source}: {failure.error}"))
+    for alias, real in sorted(reg.aliases.items()):
+        console.print(Text.assemble(("note: ", "yellow"), f"the entry point '{alias}' loads the task '{real}'; "
+                                    f"recipes must say task.name = '{real}'"))
+    for name in sorted(reg.tasks):
+        try:
+            check_task_class(reg.tasks[name].cls)
+        except SeqtkError as exc:
+            console.print(Text.assemble(("cannot train: ", "bold red"), exc.message))
 
 
 @recipes_app.command("list")
@@ -62,8 +71,10 @@ def show(
 
 @recipes_app.command("validate")
 def validate(paths: Annotated[Optional[list[Path]], typer.Argument(help="Recipe files (default: every bundled recipe).", show_default=False)] = None) -> None:
-    """Check recipes without loading data: sections, keys, types and model stacking."""
+    """Check recipes without loading data: sections, keys, types, model stacking and the task's class."""
+    from seqtk.contract import check_task_class
     from seqtk.recipes import bundled_recipes, load_recipe
+    from seqtk.registry import get_task
 
     targets = [str(p) for p in paths] if paths else [str(p) for p in bundled_recipes().values()]
     if not targets:
@@ -72,9 +83,11 @@ def validate(paths: Annotated[Optional[list[Path]], typer.Argument(help="Recipe 
     bad = 0
     for target in targets:
         try:
-            load_recipe(target)
+            check_task_class(get_task(load_recipe(target).task.name))
             console.print(Text.assemble(("ok      ", "green"), target))
         except SeqtkError as exc:
+            if len(targets) == 1:
+                raise  # its own problem and fix, as the one-paragraph error
             bad += 1
             console.print(Text.assemble(("invalid ", "bold red"), f"{target}: {exc.message}"))
     if bad:
@@ -82,12 +95,17 @@ def validate(paths: Annotated[Optional[list[Path]], typer.Argument(help="Recipe 
 
 
 @recipes_app.command("doc")
-def doc() -> None:
+def doc(
+    task: Annotated[Optional[list[str]], typer.Option("--task", help="Document this installed task (a plugin's, say); repeatable. Default: the built-in tasks.", show_default=False)] = None,
+) -> None:
     """Print the recipe reference (docs/recipes.md) generated from the config dataclasses."""
     from seqtk.recipes_doc import generate
     from seqtk.registry import default_registry
 
     reg = default_registry().load()
+    if task:
+        print(generate({name: reg.get(name) for name in task}), end="")
+        return
     print(generate({name: entry.cls for name, entry in reg.tasks.items() if entry.source.startswith("seqtk ")}), end="")
 
 

@@ -96,8 +96,12 @@ def test_unknown_task_suggests(capsys, tmp_path):
     recipe = tmp_path / "r.toml"
     recipe.write_text('[task]\nname = "textgne"\n')
     code, out, err = run_cli(capsys, "recipes", "validate", str(recipe))
-    assert code == 1 and "Did you mean 'textgen'?" in out and "Traceback" not in out + err
-    assert "1 of 1 recipes are invalid" in err
+    assert code == 1 and "Did you mean 'textgen'?" in err and "Traceback" not in out + err  # one recipe: its own error
+    other = tmp_path / "other.toml"
+    other.write_text('[task]\nname = "textgen"\n')
+    code, out, err = run_cli(capsys, "recipes", "validate", str(recipe), str(other))
+    assert code == 1 and "Did you mean 'textgen'?" in " ".join(out.split()) and "ok" in out
+    assert "1 of 2 recipes are invalid" in err
 
 
 def test_malformed_toml(capsys, tmp_path):
