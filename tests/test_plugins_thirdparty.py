@@ -91,3 +91,9 @@ def test_an_installed_plugins_recipe_keys_are_documented_and_validated(installed
     recipe = tmp_path / "parity.toml"
     recipe.write_text(RECIPE)
     assert seqtk(installed, "recipes", "validate", str(recipe)).returncode == 0
+
+
+def test_docs_plugins_md_shows_the_tested_example_verbatim():
+    source = (FIXTURE / "seqtk_parity" / "__init__.py").read_text(encoding="utf-8")
+    doc = (FIXTURE.parents[2] / "docs" / "plugins.md").read_text(encoding="utf-8")
+    assert f"```python\n{source}```" in doc, "copy tests/fixtures/plugin_pkg/seqtk_parity/__init__.py into docs/plugins.md"
