@@ -53,7 +53,7 @@ def irnn_init(rnn: nn.RNNBase) -> None:
 
     >>> rnn = nn.RNN(3, 4, nonlinearity="relu", bidirectional=True)
     >>> irnn_init(rnn)
-    >>> torch.equal(rnn.weight_hh_l0_reverse, torch.eye(4)), float(rnn.bias_ih_l0.abs().sum())
+    >>> torch.equal(rnn.weight_hh_l0_reverse, torch.eye(4)), float(rnn.bias_ih_l0.detach().abs().sum())
     (True, 0.0)
     """
     with torch.no_grad():
