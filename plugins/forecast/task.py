@@ -105,7 +105,8 @@ class ForecastTask(Task):
 
         m = self.recipe.model
         last = m.num_layers - 1  # the last layer hands its final step to the head
-        layers = [LayerSpec(m.cell, m.hidden_size, dropout=m.dropout if i < last else 0.0,
+        # every layer's dropout, the last one's included: it drops the final state the head reads
+        layers = [LayerSpec(m.cell, m.hidden_size, dropout=m.dropout,
                             nonlinearity=m.nonlinearity, return_sequences=i < last) for i in range(m.num_layers)]
         return ForecastNet(layers, self.recipe.data.horizon)
 

@@ -25,7 +25,7 @@ from seqtk.errors import SeqtkError
 from seqtk.task import StepOutput, Task
 from seqtk_plugins.sentiment.batching import Batch, Encoded, TrainBatches, encode, eval_batches
 from seqtk_plugins.sentiment.config import SentimentData, SentimentModel, SentimentVocab
-from seqtk_plugins.sentiment.data import NAMES, LabeledTexts
+from seqtk_plugins.sentiment.data import NAMES, LabeledTexts, clean_text
 from seqtk_plugins.sentiment.metrics import Confusion, confident_mistakes, confusion_image, mistakes_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -261,7 +261,8 @@ class SentimentTask(Task):
                     fix='pass the review text, e.g. seqtk predict CKPT "I love this movie"',
                 )
         cfg = self.recipe.data
-        rows = [token_ids(t, self._vocab(), cfg.max_tokens, cfg.keep) for t in self.tokenizer.tokenize_batch(inputs)]
+        texts = [clean_text(t) for t in inputs]  # as every loader cleans its texts (e.g. IMDB's <br />)
+        rows = [token_ids(t, self._vocab(), cfg.max_tokens, cfg.keep) for t in self.tokenizer.tokenize_batch(texts)]
         data = Encoded(
             ids=[torch.tensor(r, dtype=torch.long) for r in rows],
             lengths=torch.tensor([len(r) for r in rows], dtype=torch.long),

@@ -164,3 +164,13 @@ def test_co2_recipe_beats_both_naive_baselines(tmp_path):
     result = run_training(recipe, out=tmp_path / "co2", console=Console(file=io.StringIO()))
     test = result.task.evaluate(result.model, "test", torch.device("cpu"))
     assert test["skill_vs_naive"] > 0.5 and test["skill_vs_seasonal_naive"] > 0.4, test
+
+
+def test_model_dropout_acts_after_every_layer_even_a_single_one(tmp_path):
+    # "Dropout after each recurrent layer": with one layer (every bundled recipe) that is the final state
+    for layers in (1, 2):
+        raw = make_recipe(seasonal_csv(tmp_path / "a.csv")).to_dict()
+        raw["model"].update(num_layers=layers, dropout=0.3)
+        task = ForecastTask(resolve(raw, "forecast_test", ForecastTask))
+        task.prepare()
+        assert [spec.dropout for spec in task.build_model().encoder.specs] == [0.3] * layers
