@@ -120,6 +120,14 @@ def test_unseen_words_go_to_oov_buckets_and_predict(tmp_path):
     assert [set(p) for p in out] == [{"label", "probability"}] * 2
 
 
+def test_predict_cleans_text_as_the_loaders_do(tmp_path):
+    # IMDB reviews carry <br /> tags, which every loader turns into spaces before tokenising
+    task, model = prepared(write_csv(tmp_path / "r.csv"))
+    cpu = torch.device("cpu")
+    tagged, clean = task.predict(model, ["  a great film.<br /><br />loved it ", "a great film. loved it"], cpu)
+    assert tagged == clean
+
+
 def test_empty_input_is_a_clear_error(tmp_path):
     task, model = prepared(write_csv(tmp_path / "r.csv"))
     with pytest.raises(SeqtkError, match="input 2 of 2 is empty"):
