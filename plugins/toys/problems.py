@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from seqtk.errors import SeqtkError
+
 REGRESSION = ("one_to_many", "many_to_one", "many_to_many")
 
 
@@ -110,6 +112,47 @@ def binary_addition(n: int, bits: int, delay: int, generator: torch.Generator) -
     a = torch.randint(0, 2**bits, (n,), generator=generator)
     b = torch.randint(0, 2**bits, (n,), generator=generator)
     return addition_examples(a, b, bits, delay)
+
+
+def addition_splits(sizes: dict[str, int], bits: int, delay: int, generator: torch.Generator) -> dict[str, Examples]:
+    """Random additions for each split of ``sizes`` ("train" and held-out ones), as :func:`binary_addition`.
+
+    The held-out splits get distinct (a, b) pairs that training never sees;
+    training draws, with repetition, from the other pairs.
+
+    >>> splits = addition_splits({"train": 200, "val": 50, "test": 50}, 4, 1, torch.Generator().manual_seed(0))
+    >>> pairs = {k: {tuple(map(int, col)) for col in ex.x[:, :4].flatten(1).tolist()} for k, ex in splits.items()}
+    >>> pairs["train"] & pairs["val"], pairs["train"] & pairs["test"], pairs["val"] & pairs["test"]
+    (set(), set(), set())
+    """
+    space, held = 4**bits, {k: n for k, n in sizes.items() if k != "train"}
+    if sum(held.values()) > space // 2:
+        raise SeqtkError(
+            f"{bits}-bit additions have only {space} (a, b) pairs, too few to hold out {sum(held.values())} for "
+            f"{' and '.join(held)} and still train on others",
+            fix="raise data.bits or lower data.examples",
+        )
+    codes = _distinct_codes(sum(held.values()), space, generator)
+    chosen, taken, start = {}, set(codes), 0
+    for split, n in held.items():
+        chosen[split], start = codes[start : start + n], start + n
+    train: list[int] = []
+    while len(train) < sizes["train"]:
+        draw = torch.randint(0, space, (sizes["train"] - len(train),), generator=generator).tolist()
+        train += [code for code in draw if code not in taken]
+    chosen["train"] = train
+    mask = (1 << bits) - 1
+    return {split: addition_examples(torch.tensor([c >> bits for c in chosen[split]]),
+                                     torch.tensor([c & mask for c in chosen[split]]), bits, delay) for split in sizes}
+
+
+def _distinct_codes(n: int, space: int, generator: torch.Generator) -> list[int]:
+    # n distinct integers in [0, space), in the order drawn
+    seen: dict[int, None] = {}
+    while len(seen) < n:
+        for code in torch.randint(0, space, (2 * (n - len(seen)) + 8,), generator=generator).tolist():
+            seen.setdefault(code)
+    return list(seen)[:n]
 
 
 def addition_examples(a: Tensor, b: Tensor, bits: int, delay: int) -> Examples:

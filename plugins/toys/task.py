@@ -64,7 +64,7 @@ class ToySequencesTask(Task):
         gen = torch.Generator().manual_seed(self.recipe.train.seed)
         sizes = {"train": cfg.examples, "val": max(1, cfg.examples // 4), "test": max(1, cfg.examples // 4)}
         if self.problem == "binary_addition":
-            self.splits_data = {k: problems.binary_addition(n, cfg.bits, cfg.delay, gen) for k, n in sizes.items()}
+            self.splits_data = problems.addition_splits(sizes, cfg.bits, cfg.delay, gen)  # val/test pairs held out
         else:
             self.splits_data = {k: problems.first_bit(n, cfg.length, gen) for k, n in sizes.items()}
 

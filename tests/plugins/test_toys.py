@@ -83,6 +83,9 @@ def test_predict_cli_prints_the_many_to_one_prediction(tmp_path, capsys):
 
 def test_binary_addition_recipe_learns_every_sum_bit(tmp_path):
     result = train("toy_binary_addition", tmp_path)
+    pairs = {split: set(map(tuple, result.task.splits_data[split].x.flatten(1).tolist())) for split in ("train", "val", "test")}
+    assert not pairs["train"] & pairs["val"] and not pairs["train"] & pairs["test"]  # held-out additions are unseen
+    assert len(pairs["test"]) == len(result.task.splits_data["test"].x)
     test = result.task.evaluate(result.model, "test", torch.device("cpu"))
     assert test["accuracy"] > 0.999 and test["sequence_accuracy"] > 0.99
     [pred] = result.task.predict(result.model, ["200+55"], torch.device("cpu"))
