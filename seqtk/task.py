@@ -30,6 +30,8 @@ from seqtk.config import DataConfig, ModelConfig, Recipe, VocabConfig
 from seqtk.errors import SeqtkError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from seqtk.data import ResumableLoader
     from seqtk.loggers import Logger
 
@@ -82,6 +84,8 @@ class Task:
     unit: ClassVar[str] = "examples"
     #: ``seqtk generate --length`` when not given (new tokens per sample)
     generate_length: ClassVar[int] = 200
+    #: where :meth:`report_console` prints; set it (on the class or an instance) to capture or silence reports
+    console: Console | None = None
 
     def __init__(self, recipe: Recipe) -> None:
         self.recipe = recipe
@@ -94,6 +98,15 @@ class Task:
                 fix=f"rename the attribute (self._{name}, say); docs/plugins.md lists the Task members",
             )
         super().__setattr__(name, value)
+
+    def report_console(self) -> Console:
+        """The rich Console for data reports (corpus sizes, splits): ``console``, else one on stderr,
+        so that stdout stays clean for ``--json`` output."""
+        if self.console is None:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+        return self.console
 
     # -- static checks ------------------------------------------------------
     @classmethod

@@ -28,8 +28,6 @@ from seqtk_plugins.music.config import MusicData, MusicModel, MusicVocab
 from seqtk_plugins.textgen.batching import WindowBatches, eval_windows
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rich.console import Console
-
     from seqtk.config import Recipe
     from seqtk.loggers import Logger
     from seqtk.vocab import Vocab
@@ -53,8 +51,6 @@ class MusicTask(Task):
     main_metric_mode = "min"
     unit = "tokens"
     generate_length = 1000  # a tune ends at its end token; this only caps runaway ones
-    #: where prepare() reports the tunes; None: a new rich Console (set it to share one)
-    console: Console | None = None
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -93,7 +89,7 @@ class MusicTask(Task):
             self.headers = _header_values(self.tunes["train"])
         self._encode_splits()
         _check_enough(self.ids["train"], self.recipe.train.batch_size, cfg.seq_len)
-        console = self._console()
+        console = self.report_console()
         corpus.describe(found, splits, console)
         console.print(f"vocabulary: {len(self.vocab)} ids ({self.vocab.num_known - 3} {codec.name} tokens, "
                       f"<pad>, <bos>, <eos>, 1 OOV bucket)", highlight=False)  # fmt: skip
@@ -258,12 +254,6 @@ class MusicTask(Task):
             raise SeqtkError("the music task has no vocabulary yet", fix="call prepare() (training) or load a checkpoint (inference) first")
         return self.vocab
 
-    def _console(self) -> Console:
-        if self.console is None:
-            from rich.console import Console
-
-            self.console = Console()
-        return self.console
 
 
 def _header_values(tunes: list[Tune]) -> dict[str, list[str]]:

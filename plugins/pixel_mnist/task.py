@@ -32,8 +32,6 @@ from seqtk_plugins.pixel_mnist.metrics import EvalRecord
 from seqtk_plugins.pixel_mnist.views import permutation, sequence_shape, to_sequences
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rich.console import Console
-
     from seqtk.config import Recipe
     from seqtk.loggers import Logger
     from seqtk_plugins.pixel_mnist.data import Splits
@@ -53,8 +51,6 @@ class PixelMnistTask(Task):
     main_metric = "accuracy"
     main_metric_mode = "max"
     unit = "images"
-    #: where prepare() reports the data; None: a rich Console on stderr (stdout stays clean for --json)
-    console: Console | None = None
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -75,7 +71,7 @@ class PixelMnistTask(Task):
         """Load the source and make the seeded, stratified split (the same one on every call)."""
         from seqtk_plugins.pixel_mnist.data import describe, load_splits
 
-        console = self._console()
+        console = self.report_console()
         self.splits_data = load_splits(self.recipe.data, console)
         describe(self.splits_data, self.class_names, console)
 
@@ -197,9 +193,3 @@ class PixelMnistTask(Task):
     def _eval_index(self, part: LabelledImages) -> Iterator[list[int]]:
         return iter(sequential_batches(len(part), max(self.recipe.train.batch_size, EVAL_BATCH)))
 
-    def _console(self) -> Console:
-        if self.console is None:
-            from rich.console import Console
-
-            self.console = Console(stderr=True)
-        return self.console

@@ -29,8 +29,6 @@ from seqtk_plugins.sentiment.data import NAMES, LabeledTexts, clean_text
 from seqtk_plugins.sentiment.metrics import Confusion, confident_mistakes, confusion_image, mistakes_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rich.console import Console
-
     from seqtk.config import Recipe
     from seqtk.loggers import Logger
     from seqtk.tokenize import WordTokenizer
@@ -60,8 +58,6 @@ class SentimentTask(Task):
     main_metric = "accuracy"
     main_metric_mode = "max"
     unit = "examples"
-    #: where prepare() reports; None: a new rich Console on stderr (stdout stays clean for --json)
-    console: Console | None = None
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -92,7 +88,7 @@ class SentimentTask(Task):
         from seqtk_plugins.sentiment.splits import describe, make_splits
 
         cfg: SentimentData = self.recipe.data
-        console = self._console()
+        console = self.report_console()
         corpus = load_corpus(cfg, console)
         splits = make_splits(corpus, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
         self.texts = {name: splits[name] for name in ("train", *HELD_OUT)}
@@ -176,7 +172,7 @@ class SentimentTask(Task):
                 fix=f"set model.embedding_dim = {dim}",
             )
         report = model.embedding.load_pretrained(path, lowercase=True)
-        self._console().print(f"pretrained vectors: {report}", highlight=False, soft_wrap=True)
+        self.report_console().print(f"pretrained vectors: {report}", highlight=False, soft_wrap=True)
 
     def step(self, model: nn.Module, batch: Batch, *, train: bool) -> StepOutput:
         """Mean BCE over the batch's logits; accuracy as a batch mean."""
@@ -298,11 +294,5 @@ class SentimentTask(Task):
             raise SeqtkError("the sentiment task has no vocabulary yet", fix="call prepare() or load a checkpoint first")
         return self.vocab
 
-    def _console(self) -> Console:
-        if self.console is None:
-            from rich.console import Console
-
-            self.console = Console(stderr=True)
-        return self.console
 
 

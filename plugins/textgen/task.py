@@ -25,8 +25,6 @@ from seqtk_plugins.textgen.config import TextGenData, TextGenModel, TextGenVocab
 from seqtk_plugins.textgen.sampling import detach_state, move_state, sample_text, score_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rich.console import Console
-
     from seqtk.config import Recipe
     from seqtk.loggers import Logger
     from seqtk.vocab import Vocab
@@ -47,8 +45,6 @@ class TextGenTask(Task):
     main_metric = "loss"
     main_metric_mode = "min"
     unit = "chars"
-    #: where prepare() reports the corpus; None: a new rich Console (set it to share one)
-    console: Console | None = None
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -71,7 +67,7 @@ class TextGenTask(Task):
         from seqtk.vocab import PAD, Vocab
 
         cfg: TextGenData = self.recipe.data
-        console = self._console()
+        console = self.report_console()
         docs = corpus.load_corpus(cfg, console)
         splits = corpus.split_documents(docs, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.block_chars)
         corpus.check_enough(splits.train, self.recipe.train.batch_size, cfg.seq_len)
@@ -198,12 +194,6 @@ class TextGenTask(Task):
             )
         return self.vocab
 
-    def _console(self) -> Console:
-        if self.console is None:
-            from rich.console import Console
-
-            self.console = Console()
-        return self.console
 
 
 def _char(vocab: Vocab, idx: int, token: str) -> str:
