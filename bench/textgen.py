@@ -13,7 +13,8 @@ The model and batch are those of ``recipes/textgen_shakespeare.toml``; the text
 is synthetic (speed does not depend on it), so nothing is downloaded. Every
 timing is the best of a few rounds, which filters out other processes' noise.
 A diagnostic line also shows the trainer with ``train.deterministic = false``
-(deterministic mode makes torch fill every new tensor, which costs ~9% here).
+(torch's deterministic mode would fill every new tensor with NaN, ~9% here;
+seqtk turns that filling off, so the two should match).
 The last line printed is one JSON object with the three ratios.
 
 Run: ``python bench/textgen.py [--steps 20] [--rounds 3]`` (about 1-2 minutes on 2 CPU cores).

@@ -97,3 +97,12 @@ def test_docs_plugins_md_shows_the_tested_example_verbatim():
     source = (FIXTURE / "seqtk_parity" / "__init__.py").read_text(encoding="utf-8")
     doc = (FIXTURE.parents[2] / "docs" / "plugins.md").read_text(encoding="utf-8")
     assert f"```python\n{source}```" in doc, "copy tests/fixtures/plugin_pkg/seqtk_parity/__init__.py into docs/plugins.md"
+
+
+def test_docs_plugins_md_check_task_example_passes(installed, tmp_path):
+    doc = (FIXTURE.parents[2] / "docs" / "plugins.md").read_text(encoding="utf-8")
+    example = doc.split("## 4. Test it", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "test_example.py"
+    script.write_text(example + "\n\ntest_parity_trains_saves_and_reloads(__import__('pathlib').Path(r'%s'))\n" % (tmp_path / "w"))
+    run = subprocess.run([sys.executable, str(script)], env=installed, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
