@@ -14,6 +14,7 @@ what the plugin must change; ``docs/plugins.md`` lists the contract.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -36,7 +37,7 @@ def check_task_class(task_cls: type[Task]) -> None:
             f"implement {', '.join(missing)}",
             fix="implement them in the plugin (docs/plugins.md lists what a task needs), or update the plugin",
         )
-    hidden = sorted(name for name in TASK_METHODS if not callable(getattr(task_cls, name)))
+    hidden = sorted(name for name in TASK_METHODS | {"validate"} if not callable(getattr(task_cls, name)))
     if hidden:
         raise SeqtkError(
             f"the task '{task_cls.name}'{where}: class {task_cls.__qualname__} sets {', '.join(hidden)} to a value, "
@@ -82,12 +83,12 @@ def check_step_output(task: Task, out: Any, train: bool) -> StepOutput:
             fix="compute the loss from the model's output without .detach() or torch.no_grad() when train is True",
         )
     count = out.count.item() if isinstance(out.count, torch.Tensor) and out.count.numel() == 1 else out.count
-    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+    if isinstance(count, bool) or not isinstance(count, numbers.Real) or not 0 <= count < math.inf:
         raise SeqtkError(
-            f"{_step_of(task)} returned StepOutput.count = {out.count!r}; it must be a positive int",
+            f"{_step_of(task)} returned StepOutput.count = {out.count!r}; it must be a number >= 0",
             fix="set count to the number of items (examples or tokens) the loss averages over",
         )
-    return StepOutput(loss, int(count), {key: _metric(task, key, value) for key, value in out.metrics.items()})
+    return StepOutput(loss, count, {key: _metric(task, key, value) for key, value in out.metrics.items()})
 
 
 def _metric(task: Task, key: str, value: Any) -> float:

@@ -41,12 +41,12 @@ class StepOutput:
     """What :meth:`Task.step` returns for one batch.
 
     ``metrics`` hold per-batch *means*; ``count`` is the number of items
-    (tokens or examples) they average over, used to weight them across
-    batches and to measure throughput.
+    (tokens or examples) they average over (or their total weight), used to
+    weight them across batches and to measure throughput.
     """
 
     loss: torch.Tensor
-    count: int
+    count: int | float
     metrics: dict[str, float] = field(default_factory=dict)
 
 
@@ -91,8 +91,9 @@ class Task:
         self.recipe = recipe
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # ``self.splits = {...}`` in prepare() would silently replace the method seqtk calls later
-        if name in TASK_METHODS:
+        # ``self.splits = {...}`` in prepare() would silently replace the method seqtk calls later;
+        # a callable (a bound method, a partial, a test's monkeypatch) still works as the method
+        if name in TASK_METHODS and not callable(value):
             raise SeqtkError(
                 f"task '{self.name}' sets self.{name}, which would hide the Task method {name}() that seqtk calls",
                 fix=f"rename the attribute (self._{name}, say); docs/plugins.md lists the Task members",
@@ -192,8 +193,9 @@ class Task:
         raise SeqtkError(f"task '{self.name}' does not generate", fix="use `seqtk predict` or `seqtk eval` instead")
 
 
-#: the methods seqtk calls on a task; an attribute of the same name would hide one
+#: the methods seqtk calls on a task instance; a non-callable attribute of the same name would hide one
+#: (``validate`` is left out: seqtk calls it on the class)
 TASK_METHODS = frozenset(
     name for name, value in vars(Task).items()
-    if not name.startswith("_") and not isinstance(value, type) and (callable(value) or isinstance(value, classmethod))
+    if not name.startswith("_") and not isinstance(value, type) and callable(value)
 )

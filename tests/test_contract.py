@@ -50,7 +50,7 @@ def returning(make):
         (lambda loss, y: StepOutput(loss.mean().item(), len(y)), "returned StepOutput.loss as float"),
         (lambda loss, y: StepOutput(loss, len(y)), r"returned StepOutput.loss as a tensor of shape \(16,\)"),
         (lambda loss, y: StepOutput(loss.mean().detach(), len(y)), "does not require grad at train=True"),
-        (lambda loss, y: StepOutput(loss.mean(), 0), "StepOutput.count = 0"),
+        (lambda loss, y: StepOutput(loss.mean(), -1), "StepOutput.count = -1"),
         (lambda loss, y: StepOutput(loss.mean(), len(y), {"acc": "high"}), "metric 'acc' = 'high'"),
     ],
 )
@@ -69,6 +69,8 @@ def test_tensor_metrics_become_floats_without_warnings(toy_task):
         warnings.simplefilter("error")
         out = check_step_output(task, StepOutput(loss, torch.tensor(8), {"mae": loss * 2}), train=True)
     assert out.count == 8 and out.metrics == {"mae": 2.0} and out.loss is loss
+    assert check_step_output(task, StepOutput(loss, 0), train=True).count == 0  # an empty batch is allowed
+    assert check_step_output(task, StepOutput(loss, torch.tensor(2.5)), train=True).count == 2.5  # a weight sum
 
 
 def test_an_attribute_named_like_a_task_method_is_refused_where_it_is_set(toy_task, tmp_path):
@@ -83,6 +85,8 @@ def test_an_attribute_named_like_a_task_method_is_refused_where_it_is_set(toy_ta
     task = toy_task.ToySumTask(toy_task.make_recipe(tmp_path))
     task.console = None  # other names stay free
     task.name_of_my_own = 1
+    task.step = lambda model, batch, *, train: None  # a callable still works as the method: allowed
+    task.validate = 3  # seqtk calls validate on the class
 
 
 def test_class_level_shadowing_and_config_classes_are_checked(toy_task):
