@@ -297,7 +297,7 @@ def sample_next(
     tensor([1])
     """
     # (B, V) -> (B,)
-    if temperature == 0:
+    if temperature < torch.finfo(logits.dtype).tiny:  # 0, or so small it is 0 (or subnormal) in the logits' dtype
         return logits.argmax(dim=-1)
     if temperature != 1.0:
         # Shifting the maximum to 0 first keeps it finite: dividing by a tiny temperature

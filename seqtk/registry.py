@@ -43,6 +43,11 @@ class PluginFailure:
     error: str
     detail: str = ""
     name: str = ""  # the entry point's (or plugin file's) name: usually the task's
+    fix: str = ""
+
+    @property
+    def message(self) -> str:
+        return f"{self.error}. Fix: {self.fix}." if self.fix else self.error
 
 
 @dataclass
@@ -80,23 +85,23 @@ class Registry:
         if os.environ.get(ENV_DISABLE, "").lower() not in ("1", "true", "yes"):
             for ep in entry_points(group=GROUP):
                 dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
-                self._load_one(lambda ep=ep: ep.load(), f"{dist} ({ep.name} = {ep.value})", ep.name)
+                self._load_one(lambda ep=ep: ep.load(), f"{dist} ({ep.name} = {ep.value})", ep.name, entry_point=True)
         for folder in self.plugin_dirs + _env_dirs():
             self._load_dir(folder)
         return self
 
-    def _load_one(self, loader, source: str, name: str) -> None:
+    def _load_one(self, loader, source: str, name: str, entry_point: bool = False) -> None:
         try:
             obj = loader()
             classes = obj if isinstance(obj, (list, tuple)) else [obj]
             for cls in classes:
                 self.register(cls, source)
-            if len(classes) == 1 and getattr(classes[0], "name", name) != name:
+            if entry_point and len(classes) == 1 and getattr(classes[0], "name", name) != name:
                 self.aliases[name] = classes[0].name
         except SeqtkError as exc:
             if "two plugins register" in exc.problem:
                 raise
-            self.failures.append(PluginFailure(source, exc.message, name=name))
+            self.failures.append(PluginFailure(source, exc.problem, name=name, fix=exc.fix or ""))
         except Exception as exc:  # a broken plugin must not break the others
             self.failures.append(PluginFailure(source, f"{type(exc).__name__}: {exc}", traceback.format_exc(), name))
 
@@ -117,7 +122,7 @@ class Registry:
             if failure.name == name:
                 raise SeqtkError(
                     f"the task '{name}' is installed, but its plugin {failure.source} failed to load: {failure.error}",
-                    fix="fix the plugin (`seqtk tasks` shows the full error), or reinstall or upgrade it",
+                    fix=failure.fix or "fix the plugin (`seqtk tasks` shows the full error), or reinstall or upgrade it",
                 )
         if name in self.aliases:
             real = self.aliases[name]
@@ -127,7 +132,7 @@ class Registry:
                 fix=f"set task.name = '{real}' in the recipe, or give the entry point and the class the same name",
             )
         known = sorted(self.tasks)
-        broken = [f"{f.source} ({f.error.split('. Fix:')[0]})" for f in self.failures]
+        broken = [f"{f.source} ({f.error})" for f in self.failures]
         note = f" Plugins that failed to load: {'; '.join(broken)}." if broken else ""
         raise SeqtkError(
             f"unknown task '{name}'.{suggest(name, known)} Known tasks: {', '.join(known) or '(none)'}.{note}",

@@ -152,7 +152,7 @@ def test_sampling_filters():
 def test_a_tiny_temperature_is_near_greedy_not_an_overflow(dtype):
     # dividing raw logits by 1e-5 overflows float16 (and by 1e-40 float32) to inf, and softmax then gives NaN
     logits = torch.tensor([[1.0, 3.0, 2.0, -50.0, float("-inf")]], dtype=dtype).repeat(50, 1)
-    for temperature in (1e-5, 1e-40):
+    for temperature in (1e-5, 1e-40, 1e-46):
         picked = sample_next(logits, temperature=temperature, generator=torch.Generator().manual_seed(0))
         assert torch.equal(picked, torch.full((50,), 1))
 

@@ -156,3 +156,13 @@ def test_an_entry_point_named_unlike_its_task_says_which_name_counts(monkeypatch
     with pytest.raises(SeqtkError, match="entry point 'paren' .* loads a task named 'balanced'") as exc:
         reg.get("paren")
     assert "task.name = 'balanced'" in exc.value.fix
+
+
+def test_a_plugin_file_named_unlike_its_task_is_no_alias_and_fixes_are_not_doubled(tmp_path, no_autoload):
+    write_plugin(tmp_path / "p", "my_tasks", "good_task")
+    (tmp_path / "p" / "empty.py").write_text("X = 1\n")
+    reg = Registry(plugin_dirs=[tmp_path / "p"]).load()
+    assert reg.get("good_task").name == "good_task" and reg.aliases == {}
+    with pytest.raises(SeqtkError) as exc:
+        reg.get("empty")
+    assert exc.value.message.count("Fix:") == 1 and "defines no Task subclass" in exc.value.problem

@@ -20,6 +20,10 @@ def check_recipe(recipe: Recipe) -> None:
         value = getattr(data, key)
         if not low <= value <= high:
             raise SeqtkError(f"data.{key} must lie in {low}..{high}, not {value}", fix=f"set data.{key} within that range")
+    if data.problem == "binary_addition":
+        from seqtk_plugins.toys.problems import check_addition_room
+
+        check_addition_room(data.bits, 2 * max(1, data.examples // 4))  # held-out pairs are distinct
     for key in ("hidden_size", "num_layers"):
         checks.at_least(f"model.{key}", getattr(model, key), 1)
     LayerSpec(model.cell, model.hidden_size, nonlinearity=model.nonlinearity)  # names the cell or nonlinearity problem

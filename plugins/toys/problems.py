@@ -126,12 +126,7 @@ def addition_splits(sizes: dict[str, int], bits: int, delay: int, generator: tor
     (set(), set(), set())
     """
     space, held = 4**bits, {k: n for k, n in sizes.items() if k != "train"}
-    if sum(held.values()) > space // 2:
-        raise SeqtkError(
-            f"{bits}-bit additions have only {space} (a, b) pairs, too few to hold out {sum(held.values())} for "
-            f"{' and '.join(held)} and still train on others",
-            fix="raise data.bits or lower data.examples",
-        )
+    check_addition_room(bits, sum(held.values()))
     codes = _distinct_codes(sum(held.values()), space, generator)
     chosen, taken, start = {}, set(codes), 0
     for split, n in held.items():
@@ -144,6 +139,16 @@ def addition_splits(sizes: dict[str, int], bits: int, delay: int, generator: tor
     mask = (1 << bits) - 1
     return {split: addition_examples(torch.tensor([c >> bits for c in chosen[split]]),
                                      torch.tensor([c & mask for c in chosen[split]]), bits, delay) for split in sizes}
+
+
+def check_addition_room(bits: int, held_out: int) -> None:
+    """Refuse to hold out more than half of the (a, b) pairs that ``bits``-bit numbers allow."""
+    if held_out > 4**bits // 2:
+        raise SeqtkError(
+            f"{bits}-bit additions have only {4**bits} (a, b) pairs, too few to hold out {held_out} for val and "
+            "test (a quarter of data.examples each) and still train on others",
+            fix="raise data.bits or lower data.examples",
+        )
 
 
 def _distinct_codes(n: int, space: int, generator: torch.Generator) -> list[int]:

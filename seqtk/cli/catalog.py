@@ -30,7 +30,7 @@ def tasks() -> None:
     console = Console()
     console.print(table)
     for failure in reg.failures:
-        console.print(Text.assemble(("failed to load: ", "bold red"), f"{failure.source}: {failure.error}"))
+        console.print(Text.assemble(("failed to load: ", "bold red"), f"{failure.source}: {failure.message}"))
     for alias, real in sorted(reg.aliases.items()):
         console.print(Text.assemble(("note: ", "yellow"), f"the entry point '{alias}' loads the task '{real}'; "
                                     f"recipes must say task.name = '{real}'"))

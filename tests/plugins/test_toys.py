@@ -115,6 +115,7 @@ def test_keras_parameter_count_of_the_lectures_model():
         ({"data": {"path": "x.csv"}}, "generates its data"),
         ({"data": {"val_fraction": 1.0}}, "val_fraction must lie in"),
         ({"data": {"problem": "many_to_two"}}, "Did you mean 'many_to_one'"),
+        ({"data": {"problem": "binary_addition", "bits": 2, "examples": 40}}, "2-bit additions have only 16"),
     ],
 )
 def test_recipe_errors(overrides, message):
