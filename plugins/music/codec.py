@@ -70,11 +70,26 @@ class AbcCodec:
         n = 0
         while n < len(tokens) and _HEADER.match(tokens[n]):
             n += 1
-        body = "".join(f"[{t}]" if _HEADER.match(t) else t for t in tokens[n:])  # a header token mid-tune is a change
+        body = _join([f"[{t}]" if _HEADER.match(t) else t for t in tokens[n:]])  # a header token mid-tune is a change
         return "\n".join(tokens[:n] + ([body] if body else [])) + "\n"
 
     def header(self, letter: str, value: str) -> list[str]:
         return [f"{letter}:{value}"]
+
+
+def _join(tokens: list[str]) -> str:
+    """Body tokens as text that reads back as the same tokens: a space (which ABC ignores, but
+    for beaming) goes between two that would otherwise merge, e.g. ``|`` ``|1`` or ``d/2`` ``2``.
+
+    >>> _join(["|", "|1", "d/2", "2", "e"])
+    '| |1d/2 2e'
+    """
+    parts: list[str] = []
+    for token in tokens:
+        if parts and _BODY_TOKEN.findall(parts[-1] + token) != [parts[-1], token]:
+            parts.append(" ")
+        parts.append(token)
+    return "".join(parts)
 
 
 def make_codec(kind: str) -> CharCodec | AbcCodec:

@@ -12,7 +12,10 @@ not the odd time signature music21 invents to hold an over-long bar):
   completes it) but not long.
 
 The *bar-fill rate* pools the bars of every tune that parsed; tunes without a
-metre add no bars.
+metre add no bars. Known limits, from music21's measures: a bar exactly twice
+the metre long becomes two full measures (two filled bars), and some tunes get
+no measures at all (two bars closed by ``|]``, a bare ``|: ... :|``), so they
+add no bars. Of music_folk's 100 sampled tunes none had zero measures.
 """
 
 from __future__ import annotations

@@ -340,3 +340,15 @@ def test_dropout_is_not_applied_twice_before_the_head(tmp_path):
     task.console = Console(file=io.StringIO())
     task.prepare()
     assert [spec.dropout for spec in task.build_model().encoder.specs] == [0.3, 0.0]
+
+
+def test_abc_text_reads_back_as_the_same_tokens():
+    # a generated token sequence may put "|" before "|1" or "d/2" before "2"; joined bare they re-read
+    # as "||" "1" and "d/22" (another length), so the tune text would not be what the model sampled
+    codec = AbcCodec()
+    pieces = ["|", "|1", "|2", ":|", "2", "d/2", "d", "/", "3", "[", "]", "c'", ",", "(3", ">", "z", "-", "::", "|:"]
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(300):
+        body = [pieces[i] for i in torch.randint(0, len(pieces), (12,), generator=gen).tolist()]
+        tokens = ["M:4/4", "L:1/8", "K:G", *body]
+        assert codec.tokens(codec.text(tokens)) == tokens, codec.text(tokens)
