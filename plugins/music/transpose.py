@@ -86,7 +86,7 @@ class _Rewriter:
         tonic, mode = _parse_key(value)
         if tonic is None:
             return field
-        new_tonic, self.interval = _move_tonic(tonic, self.semitones)
+        new_tonic, self.interval = _move_tonic(tonic, mode, self.semitones)
         self.old_sig, self.new_sig = _signature(tonic, mode), _signature(new_tonic, mode)
         new = f"K:{new_tonic.replace('-', 'b')}{mode}"
         return f"[{new}]" if inline else new
@@ -123,13 +123,20 @@ def _pc(name: str) -> int:
 
 
 @lru_cache(maxsize=None)
-def _move_tonic(tonic: str, semitones: int) -> tuple[str, Any]:
-    """The new tonic (spelled with the fewest accidentals) and the diatonic interval from the old one."""
+def _move_tonic(tonic: str, mode: str, semitones: int) -> tuple[str, Any]:
+    """The new tonic, spelled for the simpler signature *in the tune's mode*, and the interval to it.
+
+    The mode matters: B minor up 2 is C# minor (4 sharps), not Db minor (8 flats,
+    which ABC readers such as music21 take as 7 and so misread every B).
+    """
     m21 = music21()
     start = m21.pitch.Pitch((tonic.replace("b", "-") if len(tonic) > 1 else tonic) + "4")  # octaves make the interval's direction
     end = start.transpose(semitones)
-    if abs(end.alter) > 0:  # prefer the enharmonic with the simpler key signature
-        end = min((end, end.getEnharmonic()), key=lambda p: (abs(p.alter) > 1, len(m21.key.Key(p.name).alteredPitches)))
+    if abs(end.alter) > 0:
+        def cost(p: Any) -> tuple[bool, int]:
+            return abs(p.alter) > 1, abs(m21.key.Key(p.name, _MODES[mode]).sharps)
+
+        end = min((end, end.getEnharmonic()), key=cost)
     return end.name, m21.interval.Interval(noteStart=m21.note.Note(start), noteEnd=m21.note.Note(end))
 
 

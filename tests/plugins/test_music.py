@@ -352,3 +352,18 @@ def test_abc_text_reads_back_as_the_same_tokens():
         body = [pieces[i] for i in torch.randint(0, len(pieces), (12,), generator=gen).tolist()]
         tokens = ["M:4/4", "L:1/8", "K:G", *body]
         assert codec.tokens(codec.text(tokens)) == tokens, codec.text(tokens)
+
+
+@pytest.mark.parametrize("key", ["Bm", "G", "Edor", "F#m", "Bb", "Amix"])
+@pytest.mark.parametrize("semitones", [-3, 2, 6])
+def test_transposed_tunes_sound_exactly_the_shift_higher(key, semitones):
+    # music21 reads the transposed text: every pitch must move by `semitones`, whatever key spelling is chosen
+    from seqtk_plugins.music.m21 import parse_abc
+    from seqtk_plugins.music.transpose import transpose
+    from seqtk_plugins.music.validate import abc_document
+
+    tune = f"M:4/4\nL:1/8\nK:{key}\nBcde fgab|^c'd=e_B A,B,CD|]\n"
+    moved = transpose(tune, semitones)
+    before = [n.pitch.midi for n in parse_abc(abc_document(tune)).recurse().notes]
+    after = [n.pitch.midi for n in parse_abc(abc_document(moved)).recurse().notes]
+    assert after == [m + semitones for m in before], moved
