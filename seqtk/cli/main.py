@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        app(args=args, prog_name="seqtk", standalone_mode=False)
+        code = app(args=args, prog_name="seqtk", standalone_mode=False)
+        if code == 130 and type(code) is int:  # typer turns Ctrl-C into Exit(130), which click returns here
+            raise KeyboardInterrupt
         return 0
     except SeqtkError as exc:
         if debug:

@@ -162,3 +162,14 @@ def test_every_command_has_help(capsys):
 def test_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("seqtk ")
+
+
+def test_ctrl_c_exits_130_with_a_note(capsys, monkeypatch):
+    # typer turns KeyboardInterrupt into Exit(130) and click returns it outside standalone mode:
+    # `seqtk run ... && next-step` must not take an interrupted run for a finished one
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("seqtk.train.run_training", interrupted)
+    code, _, err = run_cli(capsys, "run", "textgen_tiny")
+    assert code == 130 and "Interrupted" in err
