@@ -32,7 +32,37 @@ def new_run_dir(out_dir: str | Path, recipe_name: str, out: Path | None = None) 
             f"'{run}' already holds a training run",
             fix="pass --resume to continue it or choose another --out",
         )
+    if out is not None:
+        check_out_folder(run)
     return run
+
+
+def check_out_folder(run: Path) -> None:
+    """``--out`` must be new, empty, or a seqtk run folder: a run never writes over other files."""
+    if run.exists() and not run.is_dir():
+        raise SeqtkError(f"--out '{run}' is a file, not a folder", fix="choose a new or empty folder for --out")
+    if not run.is_dir():
+        return
+    entries = sorted(p.name for p in run.iterdir())
+    ours = all(name in _RUN_FILES or name.startswith("events.out.tfevents") for name in entries)
+    if entries and not (ours and _is_run_config(run / "config.toml")):
+        raise SeqtkError(
+            f"--out '{run}' already holds files that no seqtk run wrote ({', '.join(entries[:4])}"
+            + (", ..." if len(entries) > 4 else "") + "), which a run would overwrite",
+            fix="choose a new or empty folder for --out",
+        )
+
+
+_RUN_FILES = frozenset({"config.toml", "metrics.jsonl", "text.jsonl", "checkpoints"})
+
+
+def _is_run_config(path: Path) -> bool:
+    """Whether ``path`` is a config.toml that seqtk wrote (a resolved recipe: [task], [train] and [log])."""
+    try:
+        lines = set(path.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return False
+    return {"[task]", "[train]", "[log]"} <= lines
 
 
 def latest_run(out_dir: str | Path, recipe_name: str) -> Path | None:
@@ -79,3 +109,19 @@ def run_dir_of(checkpoint: Path) -> Path:
     """The run folder a checkpoint file belongs to (``RUN/checkpoints/x.pt`` → ``RUN``)."""
     parent = checkpoint.parent
     return parent.parent if parent.name == "checkpoints" else parent
+
+
+def resume_target(checkpoint: Path, out: Path | None) -> Path:
+    """The folder a resumed run writes to: the checkpoint's own run, or ``--out`` for a loose ``.pt`` file."""
+    if checkpoint.parent.name == "checkpoints" and out is None:
+        return checkpoint.parent.parent
+    if out is None:
+        raise SeqtkError(
+            f"'{checkpoint}' is not inside a run's checkpoints/ folder, so resuming would write the run's "
+            f"config.toml, metrics.jsonl and checkpoints/ next to it in '{checkpoint.parent}'",
+            fix="pass the run folder (or RUN/checkpoints/last.pt), or add --out NEW_FOLDER to continue it there",
+        )
+    run = Path(out)
+    if run.resolve() != checkpoint.parent.parent.resolve():
+        check_out_folder(run)
+    return run

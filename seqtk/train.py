@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ from seqtk.loggers import (
 )
 from seqtk.recipe_io import to_toml
 from seqtk.registry import get_task
-from seqtk.runs import new_run_dir, resume_checkpoint, run_dir_of
+from seqtk.runs import new_run_dir, resume_checkpoint, resume_target
 from seqtk.task import StepOutput, Task
 
 
@@ -451,7 +452,26 @@ def _start(recipe: Recipe, out: Path | None, resume: Path | bool | None, console
     for key in sorted(old.keys() | new.keys()):
         if old.get(key) != new.get(key):
             console.print(f"  changed: {key} {old.get(key)!r} -> {new.get(key)!r}", highlight=False)
-    return payload, run_dir_of(source), source
+    run_dir = resume_target(source, out)
+    _keep_later_last(source, int(payload["step"]), console)
+    return payload, run_dir, source
+
+
+def _keep_later_last(source: Path, step: int, console: Console) -> None:
+    """Resuming from best.pt (or another earlier file) would overwrite a later last.pt: keep a copy."""
+    last = source.parent / "last.pt"
+    if source.name == "last.pt" or not last.is_file():
+        return
+    try:
+        later = int(load_checkpoint(last).get("step", 0))
+    except SeqtkError:
+        return  # an unreadable last.pt is no finished checkpoint
+    if later > step:
+        keep = last.with_name(f"last-step{later}.pt")
+        if not keep.exists():
+            shutil.copy2(last, keep)
+        console.print(f"  last.pt (step {later}) is later than '{source.name}' (step {step}); kept as '{keep}'.",
+                      highlight=False)
 
 
 def _nothing_to_do(recipe: Recipe, payload: dict[str, Any], run_dir: Path, console: Console) -> TrainResult | None:

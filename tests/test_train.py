@@ -283,3 +283,42 @@ def test_cuda_bf16_training_and_reload(toy_task, tmp_path):
     a = loaded.task.predict(loaded.model, ["0.5,0.25,-1"], loaded.device)
     b = result.task.predict(result.model.eval(), ["0.5,0.25,-1"], loaded.device)
     assert a == b
+
+
+def test_out_never_writes_over_files_a_run_did_not_write(toy_task, tmp_path):
+    mine = tmp_path / "project"
+    mine.mkdir()
+    (mine / "config.toml").write_text("my precious config\n")
+    (mine / "metrics.jsonl").write_text("my numbers\n")
+    with pytest.raises(SeqtkError, match="already holds files that no seqtk run wrote"):
+        train(toy_task, tmp_path, out="project")
+    assert (mine / "config.toml").read_text() == "my precious config\n" and (mine / "metrics.jsonl").read_text() == "my numbers\n"
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(SeqtkError, match="is a file, not a folder"):
+        train(toy_task, tmp_path, out="afile")
+    # a run that died before its first checkpoint left only its own files: starting over there is fine
+    crashed = tmp_path / "crashed"
+    train(toy_task, tmp_path, out="crashed", train={"max_steps": 2})
+    for pt in (crashed / "checkpoints").glob("*.pt"):
+        pt.unlink()
+    assert train(toy_task, tmp_path, out="crashed", train={"max_steps": 2}).step == 2
+
+
+def test_resume_from_a_loose_file_needs_out_and_an_earlier_checkpoint_keeps_a_later_last(toy_task, tmp_path):
+    train(toy_task, tmp_path, out="run", train={"max_steps": 4, "eval_every": 4})
+    run = tmp_path / "run" / "checkpoints"
+    (run / "early.pt").write_bytes((run / "last.pt").read_bytes())  # step 4, as best.pt often is
+    loose = tmp_path / "downloads" / "model.pt"
+    loose.parent.mkdir()
+    loose.write_bytes((run / "last.pt").read_bytes())
+    recipe = toy_task.make_recipe(tmp_path / "runs", train={"max_steps": 8, "eval_every": 4})
+    run_training(recipe, resume=tmp_path / "run", console=quiet())  # last.pt is at step 8 now
+    with pytest.raises(SeqtkError, match="is not inside a run's checkpoints/ folder"):
+        run_training(recipe, resume=loose, console=quiet())
+    assert sorted(p.name for p in loose.parent.iterdir()) == ["model.pt"]
+    assert run_training(recipe, resume=loose, out=tmp_path / "continued", console=quiet()).step == 8
+    console = quiet()
+    longer = toy_task.make_recipe(tmp_path / "runs", train={"max_steps": 12, "eval_every": 4})
+    run_training(longer, resume=run / "early.pt", console=console)
+    assert load_checkpoint(run / "last-step8.pt")["step"] == 8 and "kept as" in console.file.getvalue()
+    assert load_checkpoint(run / "last.pt")["step"] == 12
