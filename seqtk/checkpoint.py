@@ -141,9 +141,28 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
             f"'{path}' is a folder, not a checkpoint file",
             fix=f"pass a .pt file, e.g. {path / 'checkpoints' / 'best.pt'}",
         )
+    _check_crc(path)
     payload = _torch_load(path, map_location)
     _check_format(payload, path)
     return payload
+
+
+def _check_crc(path: Path) -> None:
+    """torch.load does not check the zip's CRC-32s, so flipped bytes in the weights would load as garbage."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return  # a legacy pickle, or not a checkpoint: torch.load and _corrupt tell which
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
+        raise _corrupt(path) from exc
+    if bad is not None:
+        other = "checkpoints/last.pt" if path.name == "best.pt" else "checkpoints/best.pt"
+        raise SeqtkError(
+            f"the checkpoint '{path}' is corrupt: its entry '{bad}' fails its CRC-32 check (bytes changed on disk "
+            "or in a copy)",
+            fix=f"use {other}, copy the file again from a good source, or re-run training",
+        )
 
 
 def _torch_load(path: Path, map_location: Any) -> Any:
@@ -210,7 +229,11 @@ def _corrupt(path: Path) -> SeqtkError:
     size = path.stat().st_size
     with path.open("rb") as f:
         head = f.read(16)
-    if zipfile.is_zipfile(path) and not any(n.endswith(".pkl") for n in zipfile.ZipFile(path).namelist()):
+    try:
+        names = zipfile.ZipFile(path).namelist() if zipfile.is_zipfile(path) else None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        names = None  # a damaged directory: reported as corrupt below
+    if names is not None and not any(n.endswith(".pkl") for n in names):
         return SeqtkError(f"'{path}' is a zip archive, not a PyTorch checkpoint (it holds no data.pkl)", fix=_FOREIGN_FIX)
     if head and not head.startswith((b"PK", b"\x80")):  # torch.save writes a zip, or (legacy) a pickle
         return SeqtkError(f"'{path}' is not a PyTorch checkpoint file: it starts with {head!r}", fix=_FOREIGN_FIX)
@@ -228,10 +251,26 @@ def _check_format(payload: Any, path: Path) -> None:
     if payload["format"] != FORMAT:
         raise SeqtkError(f"'{path}' is not a seqtk checkpoint (its format is {payload['format']!r})", fix=_FOREIGN_FIX)
     version = payload.get("version")
-    if not isinstance(version, int) or version > VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= VERSION:
         raise SeqtkError(
             f"the checkpoint '{path}' has format version {version!r}; this seqtk reads version {VERSION}",
-            fix="upgrade seqtk to the version that wrote it",
+            fix="upgrade seqtk to the version that wrote it" if isinstance(version, int) and version > VERSION
+            else "use a checkpoint written by seqtk",
+        )
+
+
+#: what inference reads from a checkpoint, and what resuming reads besides
+FOR_INFERENCE = ("task", "recipe_name", "recipe", "model", "task_state")
+FOR_RESUME = (*FOR_INFERENCE, "optimizer", "scheduler", "rng", "step", "data")
+
+
+def require(payload: dict[str, Any], path: Path, keys: tuple[str, ...], purpose: str) -> None:
+    """A clear error when a (tampered or hand-made) checkpoint lacks what ``purpose`` reads."""
+    missing = [key for key in keys if key not in payload]
+    if missing:
+        raise SeqtkError(
+            f"the checkpoint '{path}' lacks {', '.join(missing)}, which {purpose} needs and seqtk always writes",
+            fix="use checkpoints/last.pt or best.pt as seqtk wrote them, or re-run training",
         )
 
 
@@ -279,6 +318,7 @@ def load_for_inference(path: str | Path, device: str | torch.device | None = Non
     from seqtk.registry import get_task
 
     payload = load_checkpoint(path)
+    require(payload, Path(path), FOR_INFERENCE, "loading it for inference")
     task_cls = get_task(payload["task"])
     recipe = resolve(payload["recipe"], payload["recipe_name"], task_cls)
     task = task_cls(recipe)

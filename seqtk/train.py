@@ -37,7 +37,7 @@ from rich.console import Console
 from torch import nn
 
 from seqtk import __version__, checks, distributed
-from seqtk.checkpoint import FORMAT, VERSION, load_checkpoint, load_weights, save_checkpoint
+from seqtk.checkpoint import FOR_RESUME, FORMAT, VERSION, load_checkpoint, load_weights, require, save_checkpoint
 from seqtk.config import Recipe, TrainConfig
 from seqtk.contract import check_step_output, check_task_class
 from seqtk.data import move_to
@@ -442,11 +442,12 @@ def _start(recipe: Recipe, out: Path | None, resume: Path | bool | None, console
         return None, new_run_dir(recipe.log.out_dir, recipe.name, out), None
     source = resume_checkpoint(resume, recipe.log.out_dir, recipe.name, out)
     payload = load_checkpoint(source)
-    if payload["task"] != recipe.task.name:
+    if payload.get("task") != recipe.task.name:
         raise SeqtkError(
-            f"'{source}' was written by task '{payload['task']}', but the recipe trains '{recipe.task.name}'",
+            f"'{source}' was written by task '{payload.get('task')}', but the recipe trains '{recipe.task.name}'",
             fix="resume with the recipe that started the run",
         )
+    require(payload, source, FOR_RESUME, "resuming")
     console.print(f"Resuming '{source}' at step {payload['step']}.", highlight=False)
     old, new = flatten(payload["recipe"]), flatten(recipe.to_dict())
     for key in sorted(old.keys() | new.keys()):

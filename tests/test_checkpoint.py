@@ -169,3 +169,36 @@ def test_weights_that_do_not_fit_the_model(toy_task, tmp_path):
     save_checkpoint(tmp_path / "bad.pt", data)
     with pytest.raises(SeqtkError, match="do not fit the model.*head.weight"):
         load_for_inference(tmp_path / "bad.pt", device="cpu")
+
+
+def test_flipped_bytes_in_the_weights_are_caught_by_the_crc(tmp_path):
+    # torch.load does not check the zip's CRC-32s: changed weight bytes used to load as garbage
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {**payload(), "model": {"w": torch.arange(4096, dtype=torch.float32)}})
+    data = bytearray(path.read_bytes())
+    start = data.index(torch.arange(4096, dtype=torch.float32).numpy().tobytes()[4000:4064])
+    data[start : start + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    with pytest.raises(SeqtkError, match="fails its CRC-32 check") as exc:
+        load_checkpoint(path)
+    assert "best.pt" in exc.value.fix
+
+
+def test_a_damaged_zip_directory_or_odd_version_is_a_clear_error(tmp_path):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, payload())
+    data = path.read_bytes()
+    path.write_bytes(data[:-30] + bytes(30))  # the end-of-central-directory record
+    with pytest.raises(SeqtkError, match="truncated or corrupt"):
+        load_checkpoint(path)
+    for version in (True, -5, 0):
+        save_checkpoint(path, {**payload(), "version": version})
+        with pytest.raises(SeqtkError, match="format version"):
+            load_checkpoint(path)
+
+
+def test_a_checkpoint_without_what_inference_reads_says_so(tmp_path):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, payload())
+    with pytest.raises(SeqtkError, match="lacks task, recipe_name, recipe, task_state, which loading it for inference"):
+        load_for_inference(path)
