@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ import tempfile
 import time
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,8 +77,8 @@ def downloads_dir() -> Path:
 def pip_command(pinned: Pinned, dest: Path | str) -> list[str]:
     """The ``pip download`` command line for ``pinned`` (also shown to users)."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check"]
-    if pinned.no_binary:
-        cmd += ["--no-binary", ":all:"]
+    if pinned.no_binary:  # the sdist of this project only: build dependencies may still come as wheels
+        cmd += ["--no-binary", re.split(r"[=<>!~\[ ;]", str(pinned.pip_spec), maxsplit=1)[0]]
     return cmd + [str(pinned.pip_spec), "-d", str(dest)]
 
 
@@ -115,12 +117,24 @@ def make_temp_dir(parent: Path) -> Path:
     """A fresh temporary folder inside ``parent`` (same filesystem, so moves are atomic)."""
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(parent)
         return Path(tempfile.mkdtemp(prefix=".tmp-fetch-", dir=parent))
     except OSError as exc:
         raise SeqtkError(
             f"cannot write to the data folder '{parent}': {exc.strerror}",
             fix=f"set {ENV_DATA_DIR} to a writable folder, or set data.path to local data",
         ) from None
+
+
+def _remove_stale_temps(parent: Path, age_s: float = 24 * 3600) -> None:
+    """Temporary folders of fetches killed more than a day ago (a running fetch's own is younger)."""
+    now = time.time()
+    for old in parent.glob(".tmp-fetch-*"):
+        try:
+            if now - old.stat().st_mtime > age_s:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _cached_ok(pinned: Pinned, path: Path) -> bool:
@@ -231,8 +245,9 @@ def _pip_download(pinned: Pinned, tmp: Path, console: Console) -> Path:
             f"pip download {pinned.pip_spec} saved {saved}, not the pinned file {pinned.filename}",
             fix="correct the pin (pip_spec, no_binary, filename) so that pip picks exactly that file",
         )
-    if not ok:
-        last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "pip produced no output")
+    if not ok:  # pip's first ERROR line names the cause; its last is often a generic note
+        first_error = next((ln.strip() for ln in lines if ln.strip().startswith("ERROR:")), None)
+        last = first_error or next((ln.strip() for ln in reversed(lines) if ln.strip()), "pip produced no output")
         raise _PipFailed(last, lines)
     return path
 
@@ -314,12 +329,25 @@ def extract_members(archive: Path, members: Mapping[str, Path]) -> None:
     """
     archive = Path(archive)
     name = archive.name.lower()
-    if name.endswith((".zip", ".whl")):
-        _extract_zip(archive, members)
-    elif name.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")):
-        _extract_tar(archive, members)
-    else:
-        raise SeqtkError(f"cannot extract '{archive}': unknown archive type", fix="use a .tar.gz, .tgz, .tar, .zip or .whl file")
+    try:
+        if name.endswith((".zip", ".whl")):
+            _extract_zip(archive, members)
+        elif name.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")):
+            _extract_tar(archive, members)
+        else:
+            raise SeqtkError(f"cannot extract '{archive}': unknown archive type", fix="use a .tar.gz, .tgz, .tar, .zip or .whl file")
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as exc:
+        raise _damaged(archive, exc) from None
+
+
+def _damaged(archive: Path, exc: Exception) -> SeqtkError:
+    """A damaged archive: a cached download is deleted (the next run fetches it afresh); a user's is left."""
+    problem = f"the archive '{archive}' is damaged ({type(exc).__name__}: {exc})"
+    if archive.resolve().parent == downloads_dir().resolve():
+        _remove(archive)
+        _remove(archive.with_name(archive.name + MARKER_SUFFIX))
+        return SeqtkError(f"{problem}; the cached copy was deleted", fix="run the command again to download it afresh")
+    return SeqtkError(problem, fix="replace it with a good copy")
 
 
 def _extract_tar(archive: Path, members: Mapping[str, Path]) -> None:

