@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -38,7 +39,7 @@ def eval_cmd(
     result[f"{split}_loss"] = metrics["loss"]
     result.update(metrics)
     if as_json:
-        print(json.dumps(result))
+        print(json_text(result))
         return
     table = Table(title=f"{task.name}: {split} split of {checkpoint}")
     table.add_column("metric")
@@ -95,7 +96,7 @@ def generate(
     )
     samples = loaded.task.generate(loaded.model, request, loaded.device)
     if as_json:
-        print(json.dumps({"samples": samples, **request.report}))
+        print(json_text({"samples": samples, **request.report}))
         return
     if stream:
         sys.stdout.write("\n")
@@ -138,7 +139,7 @@ def predict(
             fix="return a list with one dict per input, in order (docs/plugins.md)",
         )
     if as_json:
-        print(json.dumps({"predictions": predictions}))
+        print(json_text({"predictions": predictions}))
         return
     table = Table(title=f"{loaded.task.name} predictions")
     table.add_column("input", overflow="fold", max_width=60)
@@ -148,6 +149,25 @@ def predict(
     for item, pred in zip(items, predictions):
         table.add_row(item, *(_fmt(pred.get(k, "")) for k in keys))
     Console().print(table)
+
+
+def json_text(obj: Any) -> str:
+    """Strict JSON: NaN and infinities (a diverged model's loss, say) become null, which every parser reads.
+
+    >>> json_text({"loss": float("nan"), "rates": [1.5, float("inf")]})
+    '{"loss": null, "rates": [1.5, null]}'
+    """
+    return json.dumps(_finite(obj), allow_nan=False)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(value) for value in obj]
+    return obj
 
 
 def _fmt(value: Any) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -18,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from seqtk.cli.infer import json_text
 from seqtk.errors import SeqtkError
 
 inspect_app = typer.Typer(help="Look inside models: gradients through time.", no_args_is_help=True)
@@ -50,7 +50,7 @@ def gradients(
             results[cell] = measure_cell(recipe, list(overrides or []), cell, steps, batches, Path(runs or tmp) / cell)
     _plot(results, out, recipe)
     if as_json:
-        print(json.dumps(results))
+        print(json_text(results))
     else:
         console.print(_table(results, recipe))
         console.print(f"Wrote {out}", highlight=False)
