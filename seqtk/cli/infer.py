@@ -29,6 +29,8 @@ def eval_cmd(
     """Evaluate a checkpoint on a held-out split (loads the recipe's data)."""
     from seqtk.checkpoint import load_for_inference
 
+    if max_batches < 0:
+        raise SeqtkError(f"--max-batches must be 0 (all) or more, got {max_batches}", fix="use e.g. --max-batches 10")
     loaded = load_for_inference(checkpoint, device=device)
     task = loaded.task
     task.prepare()

@@ -81,10 +81,16 @@ def _normalise_resume(argv: list[str]) -> list[str]:
     for i, arg in enumerate(out):
         if arg == "--resume":
             nxt = out[i + 1] if i + 1 < len(out) else None
-            if nxt is None or nxt.startswith("-") or "=" in nxt or not Path(nxt).exists() or nxt.endswith(".toml"):
+            if nxt is None or nxt.startswith("-") or "=" in nxt or nxt.endswith(".toml") or not _looks_like_run(nxt):
                 out.insert(i + 1, "latest")
             break
     return out
+
+
+def _looks_like_run(arg: str) -> bool:
+    """An existing path, or one that reads as a path (has a slash or ends in .pt): a run to resume,
+    so that a mistyped one is reported as missing rather than as a strange override."""
+    return Path(arg).exists() or "/" in arg or arg.endswith(".pt")
 
 
 # Typer 0.29 vendors click as typer._click; older releases use click itself.

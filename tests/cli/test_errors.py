@@ -173,3 +173,10 @@ def test_ctrl_c_exits_130_with_a_note(capsys, monkeypatch):
     monkeypatch.setattr("seqtk.train.run_training", interrupted)
     code, _, err = run_cli(capsys, "run", "textgen_tiny")
     assert code == 130 and "Interrupted" in err
+
+
+def test_a_mistyped_resume_path_and_a_negative_max_batches_are_named(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "run", "textgen_tiny", "--resume", str(tmp_path / "runs" / "typo"))
+    assert code == 1 and "the run to resume" in err and "does not exist" in err
+    code, _, err = run_cli(capsys, "eval", str(tmp_path / "x.pt"), "--max-batches", "-1")
+    assert code == 1 and "--max-batches must be 0 (all) or more" in err
