@@ -84,6 +84,9 @@ class Task:
     unit: ClassVar[str] = "examples"
     #: ``seqtk generate --length`` when not given (new tokens per sample)
     generate_length: ClassVar[int] = 200
+    #: the ``seqtk generate`` options this task reads from ``GenerateRequest.extra`` (out, key, meter, wav,
+    #: musicxml); the CLI refuses the others instead of ignoring them
+    generate_options: ClassVar[frozenset[str]] = frozenset()
     #: where :meth:`report_console` prints; set it (on the class or an instance) to capture or silence reports
     console: Console | None = None
 

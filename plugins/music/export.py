@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -40,6 +41,14 @@ def audio_tools() -> tuple[str, str]:
         raise SeqtkError(f"--wav needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed", fix=AUDIO_FIX)
     assert program is not None and font is not None
     return program, font
+
+
+def next_tune_number(folder: Path) -> int:
+    """1, or one past the highest ``tune_NNN.*`` already in ``folder``, so that no earlier tune is overwritten."""
+    if folder.exists() and not folder.is_dir():
+        raise SeqtkError(f"--out '{folder}' is a file, not a folder", fix="choose a folder for the tunes")
+    numbers = [int(m.group(1)) for p in folder.glob("tune_*.*") if (m := re.fullmatch(r"tune_(\d+)\.\w+", p.name))]
+    return max(numbers, default=0) + 1
 
 
 def write_tune(tune: str, folder: Path, number: int, *, musicxml: bool = False, audio: tuple[str, str] | None = None) -> dict[str, Any]:

@@ -51,6 +51,7 @@ class MusicTask(Task):
     main_metric_mode = "min"
     unit = "tokens"
     generate_length = 1000  # a tune ends at its end token; this only caps runaway ones
+    generate_options = frozenset({"out", "key", "meter", "wav", "musicxml"})
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -201,7 +202,7 @@ class MusicTask(Task):
         ``extra`` may hold ``key`` and ``meter`` (conditions), ``out`` (a folder),
         ``musicxml`` and ``wav`` (more files).
         """
-        from seqtk_plugins.music.export import audio_tools, write_tune
+        from seqtk_plugins.music.export import audio_tools, next_tune_number, write_tune
         from seqtk_plugins.music.validate import check_tune, summarise
 
         extra = request.extra
@@ -215,13 +216,14 @@ class MusicTask(Task):
         checks = [check_tune(t.text) for t in tunes]
         details = [{"abc": t.text, "finished": t.finished, **c.to_dict()} for t, c in zip(tunes, checks)]
         if extra.get("out"):
+            first = next_tune_number(Path(extra["out"]))  # after earlier tunes in the folder: none is overwritten
             for i, detail in enumerate(details):
-                detail["files"] = write_tune(tunes[i].text, Path(extra["out"]), i + 1, musicxml=bool(extra.get("musicxml")), audio=audio)
+                detail["files"] = write_tune(tunes[i].text, Path(extra["out"]), first + i, musicxml=bool(extra.get("musicxml")), audio=audio)
             request.report["out"] = str(extra["out"])
         request.report |= {"tunes": details, **summarise(checks)}
-        if request.on_text is not None:
+        if request.on_text is not None:  # the CLI has shown the prompt already
             for i, tune in enumerate(tunes):
-                request.on_text(i, tune.text)
+                request.on_text(i, tune.text[len(request.prompt):] if tune.text.startswith(request.prompt) else tune.text)
         return [t.text for t in tunes]
 
     def _conditions(self, key: str | None, meter: str | None, prompt: str) -> dict[str, str]:

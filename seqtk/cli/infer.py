@@ -91,10 +91,17 @@ def generate(
         sys.stdout.write(text)
         sys.stdout.flush()
 
+    extra = {"out": str(out) if out else None, "key": key, "meter": meter, "wav": wav, "musicxml": musicxml}
+    unused = [f"--{name}" for name, value in extra.items() if value and name not in loaded.task.generate_options]
+    if unused:
+        raise SeqtkError(
+            f"task '{loaded.task.name}' does not use {', '.join(unused)}",
+            fix=f"drop {'it' if len(unused) == 1 else 'them'}"
+            + (f"; this task reads only --{', --'.join(sorted(loaded.task.generate_options))}" if loaded.task.generate_options else ""),
+        )
     request = GenerateRequest(
         prompt=prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, n=n, seed=seed,
-        extra={"out": str(out) if out else None, "key": key, "meter": meter, "wav": wav, "musicxml": musicxml},
-        on_text=on_text if stream else None,
+        extra=extra, on_text=on_text if stream else None,
     )
     samples = loaded.task.generate(loaded.model, request, loaded.device)
     if as_json:

@@ -317,6 +317,27 @@ def test_cli_generate_json(trained, capsys):
     assert len(report["tunes"]) == 2 and 0 <= report["parse_rate"] <= 1
     assert all(t["abc"].startswith("M:") and "\nK:" in t["abc"] for t in report["tunes"])  # headers are always sampled whole
     assert report["tunes"][0]["abc"] == report["samples"][0] and (tmp / "cli" / "tune_002.abc").exists()
+    first = (tmp / "cli" / "tune_001.abc").read_text()
+    assert main(["generate", str(ckpt), "--n", "1", "--seed", "4", "--out", str(tmp / "cli"), "--json"]) == 0
+    capsys.readouterr()
+    assert (tmp / "cli" / "tune_001.abc").read_text() == first and (tmp / "cli" / "tune_003.abc").exists()  # appended
+    (tmp / "afile").write_text("x")
+    assert main(["generate", str(ckpt), "--out", str(tmp / "afile")]) == 1
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_cli_generate_shows_a_prompt_once_and_textgen_refuses_music_options(trained, capsys, tmp_path):
+    from seqtk.cli.main import main
+
+    result, _, _ = trained
+    ckpt = str(result.run_dir / "checkpoints" / "best.pt")
+    prompt = "M:6/8\nL:1/8\nK:G\n"
+    assert main(["generate", ckpt, "--prompt", prompt, "--seed", "1"]) == 0
+    assert capsys.readouterr().out.count("K:G") == 1
+    assert main(["run", "textgen_tiny", "--out", str(tmp_path / "tg"), "train.max_steps=2", "train.eval_every=2"]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(tmp_path / "tg" / "checkpoints" / "last.pt"), "--key", "G"]) == 1
+    assert "task 'textgen' does not use --key" in capsys.readouterr().err
 
 
 def test_abc_tokens_train_too(tmp_path):
