@@ -184,7 +184,8 @@ def read_text_file(path: Path) -> str:
     except UnicodeDecodeError as exc:
         pos = exc.start
         line = data.count(b"\n", 0, pos) + 1
-        column = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
+        line_start = data.rfind(b"\n", 0, pos) + 1
+        column = len(data[line_start:pos].decode("utf-8", errors="replace")) + 1  # in characters, as editors count
         raise SeqtkError(
             f"'{path}' is not UTF-8 text: byte {pos} (line {line}, column {column}) is 0x{data[pos]:02x}",
             fix=f"re-save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 '{path}' > fixed.txt",

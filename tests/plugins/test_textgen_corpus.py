@@ -164,3 +164,11 @@ def test_path_wins_over_corpus(tmp_path):
     (tmp_path / "t.txt").write_text("hello\n", encoding="utf-8")
     docs = corpus.load_corpus(TextGenData(path=str(tmp_path / "t.txt"), corpus="plays"))
     assert docs == [Document("t.txt", "hello\n")]
+
+
+def test_non_utf8_column_counts_characters_not_bytes(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes("naïve café \xe9".encode("utf-8")[:-2] + b"\xe9\n")  # two 2-byte characters before the bad byte
+    with pytest.raises(SeqtkError) as exc:
+        read_path(path)
+    assert "(line 1, column 12)" in exc.value.problem  # byte 13: 11 characters before it
