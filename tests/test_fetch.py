@@ -13,7 +13,8 @@ import pytest
 
 from seqtk import fetch as fetch_mod
 from seqtk.errors import SeqtkError
-from seqtk.fetch import Pinned, data_dir, extract_member, extract_members, fetch
+from seqtk.archives import extract_member, extract_members
+from seqtk.fetch import Pinned, data_dir, fetch
 
 PAYLOAD = b"hello seqtk\n" * 100
 

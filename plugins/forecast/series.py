@@ -28,7 +28,8 @@ import torch
 from torch import Tensor
 
 from seqtk.errors import SeqtkError, suggest
-from seqtk.fetch import Pinned, data_dir, downloads_dir, extract_member, fetch
+from seqtk.archives import extract_member
+from seqtk.fetch import Pinned, data_dir, downloads_dir, fetch
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console

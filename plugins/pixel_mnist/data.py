@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from seqtk.errors import SeqtkError
-from seqtk.fetch import Downloader, Pinned, data_dir, extract_member, fetch
+from seqtk.archives import extract_member
+from seqtk.fetch import Downloader, Pinned, data_dir, fetch
 from seqtk_plugins.pixel_mnist.idx import LabelledImages, read_folder
 
 if TYPE_CHECKING:  # pragma: no cover

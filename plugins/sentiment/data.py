@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqtk.errors import SeqtkError
-from seqtk.fetch import Pinned, data_dir, extract_member, fetch, sha256_file
+from seqtk.archives import extract_member
+from seqtk.fetch import Pinned, data_dir, fetch, sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console

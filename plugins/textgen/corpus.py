@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqtk.errors import SeqtkError, suggest
-from seqtk.fetch import Pinned, data_dir, extract_members, fetch
+from seqtk.archives import extract_members
+from seqtk.fetch import Pinned, data_dir, fetch
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console

@@ -1,0 +1,48 @@
+"""Writing files so that a reader never sees half of one: a temporary file, then a rename.
+
+Used for cached downloads and their extracted members, hash markers and
+saved vocabularies; an interrupted write leaves the old file (or none).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO
+
+_CHUNK = 1 << 20
+
+
+def atomic_write_stream(dest: Path, src: IO[bytes]) -> None:
+    """Copy ``src`` to ``dest`` through a temporary file and ``os.replace``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(src, out, _CHUNK)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cached data is ordinary readable data
+        os.replace(tmp, dest)
+    except BaseException:
+        remove_file(Path(tmp))
+        raise
+
+
+def atomic_write_bytes(dest: Path, data: bytes) -> None:
+    """Write ``data`` to ``dest`` atomically.
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp())
+    >>> atomic_write_bytes(folder / "a.txt", b"hi"); (folder / "a.txt").read_bytes(), sorted(folder.iterdir()) == [folder / "a.txt"]
+    (b'hi', True)
+    """
+    atomic_write_stream(dest, io.BytesIO(data))
+
+
+def remove_file(path: Path) -> None:
+    """Delete ``path`` if it is there."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
