@@ -2,17 +2,28 @@
 
 A run folder is ``OUT_DIR/RECIPE/<YYYYmmdd-HHMMSS>`` (or ``--out DIR``), with
 ``checkpoints/last.pt`` and ``checkpoints/best.pt`` inside. These helpers pick
-a fresh one, find the latest, and resolve what ``--resume`` points at; they
-never overwrite a folder that already holds a run.
+a fresh one, find the latest, resolve what ``--resume`` points at, open the
+folder a session trains into (:func:`open_run`) and write its ``config.toml``;
+they never overwrite a folder that already holds a run, nor files no run wrote.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from seqtk import __version__
+from seqtk.checkpoint import FOR_RESUME, load_checkpoint, require
+from seqtk.config import Recipe
 from seqtk.errors import SeqtkError
+from seqtk.loggers import flatten
+from seqtk.recipe_io import to_toml
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _RUN_NAME = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
 
@@ -125,3 +136,53 @@ def resume_target(checkpoint: Path, out: Path | None) -> Path:
     if run.resolve() != checkpoint.parent.parent.resolve():
         check_out_folder(run)
     return run
+
+
+def open_run(recipe: Recipe, out: Path | None, resume: Path | bool | None, console: Console) -> tuple[dict | None, Path, Path | None]:
+    """Where a training session starts: (checkpoint payload or None, run folder, checkpoint path or None).
+
+    A fresh run gets a new folder; a resumed one its checkpoint, checked, with the recipe's changes listed.
+    """
+    if resume is None or resume is False:
+        return None, new_run_dir(recipe.log.out_dir, recipe.name, out), None
+    source = resume_checkpoint(resume, recipe.log.out_dir, recipe.name, out)
+    payload = load_checkpoint(source)
+    if payload.get("task") != recipe.task.name:
+        raise SeqtkError(
+            f"'{source}' was written by task '{payload.get('task')}', but the recipe trains '{recipe.task.name}'",
+            fix="resume with the recipe that started the run",
+        )
+    require(payload, source, FOR_RESUME, "resuming")
+    console.print(f"Resuming '{source}' at step {payload['step']}.", highlight=False)
+    old, new = flatten(payload["recipe"]), flatten(recipe.to_dict())
+    for key in sorted(old.keys() | new.keys()):
+        if old.get(key) != new.get(key):
+            console.print(f"  changed: {key} {old.get(key)!r} -> {new.get(key)!r}", highlight=False)
+    run_dir = resume_target(source, out)
+    _keep_later_last(source, int(payload["step"]), console)
+    return payload, run_dir, source
+
+
+def _keep_later_last(source: Path, step: int, console: Console) -> None:
+    """Resuming from best.pt (or another earlier file) would overwrite a later last.pt: keep a copy."""
+    last = source.parent / "last.pt"
+    if source.name == "last.pt" or not last.is_file():
+        return
+    try:
+        later = int(load_checkpoint(last).get("step", 0))
+    except SeqtkError:
+        return  # an unreadable last.pt is no finished checkpoint
+    if later > step:
+        keep = last.with_name(f"last-step{later}.pt")
+        if not keep.exists():
+            shutil.copy2(last, keep)
+        console.print(f"  last.pt (step {later}) is later than '{source.name}' (step {step}); kept as '{keep}'.",
+                      highlight=False)
+
+
+def write_config(run_dir: Path, recipe: Recipe, command: str) -> None:
+    """Write ``config.toml``, headed by the command that reproduces the run."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    line = " ".join(command.split())
+    header = f"# {line}" if line else f"# resolved recipe '{recipe.name}' (seqtk {__version__})"
+    (run_dir / "config.toml").write_text(to_toml(recipe.to_dict(), header=header), encoding="utf-8")

@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import math
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from rich.console import Console
 from torch import nn
 
 from seqtk import __version__, checks, distributed
-from seqtk.checkpoint import FOR_RESUME, FORMAT, VERSION, load_checkpoint, load_weights, require, save_checkpoint
+from seqtk.checkpoint import FORMAT, VERSION, load_weights, save_checkpoint
 from seqtk.config import Recipe, TrainConfig
 from seqtk.contract import check_step_output, check_task_class
 from seqtk.data import move_to
@@ -50,11 +49,11 @@ from seqtk.errors import SeqtkError
 from seqtk.gradients import GradientLog
 from seqtk.optim import apply_recipe, make_optimizer, make_scheduler
 from seqtk.loggers import (
-    JsonlLogger, MultiLogger, TensorBoardLogger, TrainProgress, flatten, format_seconds, summary_table,
+    JsonlLogger, MultiLogger, TensorBoardLogger, TrainProgress, format_seconds, summary_table,
 )
 from seqtk.recipe_io import to_toml
 from seqtk.registry import get_task
-from seqtk.runs import new_run_dir, resume_checkpoint, resume_target
+from seqtk.runs import open_run, write_config
 from seqtk.task import StepOutput, Task
 
 
@@ -370,14 +369,6 @@ class _Session:
         return report
 
 
-def write_config(run_dir: Path, recipe: Recipe, command: str) -> None:
-    """Write ``config.toml``, headed by the command that reproduces the run."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    line = " ".join(command.split())
-    header = f"# {line}" if line else f"# resolved recipe '{recipe.name}' (seqtk {__version__})"
-    (run_dir / "config.toml").write_text(to_toml(recipe.to_dict(), header=header), encoding="utf-8")
-
-
 # ---------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------
@@ -410,7 +401,7 @@ def run_training(
             stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
             console = Console(quiet=True)
         stack.enter_context(distributed.process_group(ctx, dev))
-        payload, run_dir, source = distributed.on_main(lambda: _start(recipe, out, resume, console), ctx)
+        payload, run_dir, source = distributed.on_main(lambda: open_run(recipe, out, resume, console), ctx)
         if payload is not None and (done := _nothing_to_do(recipe, payload, run_dir, console)) is not None:
             return done
         return _train(recipe, task_cls, dev, ctx, payload, run_dir, source, console, command)
@@ -434,45 +425,6 @@ def _train(
         if payload is not None and source is not None:
             session.restore(payload, source)
         return session.execute(command, resumed=payload is not None)
-
-
-def _start(recipe: Recipe, out: Path | None, resume: Path | bool | None, console: Console) -> tuple[dict | None, Path, Path | None]:
-    """(checkpoint payload or None, run folder, checkpoint path or None)."""
-    if resume is None or resume is False:
-        return None, new_run_dir(recipe.log.out_dir, recipe.name, out), None
-    source = resume_checkpoint(resume, recipe.log.out_dir, recipe.name, out)
-    payload = load_checkpoint(source)
-    if payload.get("task") != recipe.task.name:
-        raise SeqtkError(
-            f"'{source}' was written by task '{payload.get('task')}', but the recipe trains '{recipe.task.name}'",
-            fix="resume with the recipe that started the run",
-        )
-    require(payload, source, FOR_RESUME, "resuming")
-    console.print(f"Resuming '{source}' at step {payload['step']}.", highlight=False)
-    old, new = flatten(payload["recipe"]), flatten(recipe.to_dict())
-    for key in sorted(old.keys() | new.keys()):
-        if old.get(key) != new.get(key):
-            console.print(f"  changed: {key} {old.get(key)!r} -> {new.get(key)!r}", highlight=False)
-    run_dir = resume_target(source, out)
-    _keep_later_last(source, int(payload["step"]), console)
-    return payload, run_dir, source
-
-
-def _keep_later_last(source: Path, step: int, console: Console) -> None:
-    """Resuming from best.pt (or another earlier file) would overwrite a later last.pt: keep a copy."""
-    last = source.parent / "last.pt"
-    if source.name == "last.pt" or not last.is_file():
-        return
-    try:
-        later = int(load_checkpoint(last).get("step", 0))
-    except SeqtkError:
-        return  # an unreadable last.pt is no finished checkpoint
-    if later > step:
-        keep = last.with_name(f"last-step{later}.pt")
-        if not keep.exists():
-            shutil.copy2(last, keep)
-        console.print(f"  last.pt (step {later}) is later than '{source.name}' (step {step}); kept as '{keep}'.",
-                      highlight=False)
 
 
 def _nothing_to_do(recipe: Recipe, payload: dict[str, Any], run_dir: Path, console: Console) -> TrainResult | None:
