@@ -22,7 +22,6 @@ an error otherwise.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from array import array
 from collections import Counter
@@ -32,14 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqtk.errors import SeqtkError, SeqtkValueError
+from seqtk.vocab_io import FORMAT, FORMAT_VERSION, OOV_HASH, check_vocab_data, read_vocab_file, write_vocab_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
-FORMAT = "seqtk.vocab"
-FORMAT_VERSION = 1
-OOV_HASH = "blake2b-64"
 # Bounds the memory the OOV cache can take on an endless stream of new words;
 # past it, unknown tokens are still mapped correctly, just hashed every time.
 _CACHE_LIMIT = 1_000_000
@@ -345,56 +342,20 @@ class Vocab:
     @classmethod
     def from_dict(cls, data: Any, source: str = "the vocab data") -> Vocab:
         """Inverse of :meth:`to_dict`; ``source`` names the origin in error messages."""
-        fix = "re-create it with Vocab.save() or Vocab.to_dict()"
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise SeqtkError(f"{source} is not a seqtk vocabulary (no \"format\": \"{FORMAT}\")", fix=fix)
-        if data.get("version") != FORMAT_VERSION or data.get("oov_hash") != OOV_HASH:
-            raise SeqtkError(
-                f"{source} has version {data.get('version')!r} / OOV hash {data.get('oov_hash')!r}; "
-                f"this seqtk reads version {FORMAT_VERSION} / {OOV_HASH}",
-                fix="upgrade seqtk or rebuild the vocabulary",
-            )
-        for key, kind in (("tokens", list), ("specials", list), ("num_oov_buckets", int)):
-            if not isinstance(data.get(key), kind):
-                raise SeqtkError(f"{source} lacks the {kind.__name__} field {key!r}", fix=fix)
+        tokens, specials, buckets = check_vocab_data(data, source)
         try:
-            return cls(data["tokens"], specials=data["specials"], num_oov_buckets=data["num_oov_buckets"])
+            return cls(tokens, specials=specials, num_oov_buckets=buckets)
         except SeqtkError as err:
-            raise SeqtkError(f"{source} is invalid: {err.problem}", fix=fix) from None
+            raise SeqtkError(f"{source} is invalid: {err.problem}", fix="re-create it with Vocab.save() or Vocab.to_dict()") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the vocabulary as indented, human-readable JSON (atomically: an old file stays whole)."""
-        from seqtk.files import atomic_write_bytes
-
-        path = Path(path)
-        try:
-            text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
-            data = text.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate (from undecodable bytes) has no UTF-8 form: escape it
-            data = (json.dumps(self.to_dict(), indent=2, ensure_ascii=True) + "\n").encode("ascii")
-        try:
-            atomic_write_bytes(path, data)
-        except OSError as err:
-            raise SeqtkError(f"cannot write the vocabulary to '{path}': {err.strerror}", fix="check the path") from None
+        write_vocab_file(Path(path), self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocab:
         """Read a vocabulary written by :meth:`save`."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SeqtkError(
-                f"the vocabulary file '{path}' does not exist", fix="check the path or build one with Vocab.save()"
-            ) from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise SeqtkError(f"cannot read the vocabulary file '{path}': {err}", fix="check the path") from None
-        except json.JSONDecodeError as err:
-            raise SeqtkError(
-                f"the vocabulary file '{path}' is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})",
-                fix="restore the file or rebuild it with Vocab.save()",
-            ) from None
-        return cls.from_dict(data, source=f"the vocabulary file '{path}'")
+        return cls.from_dict(read_vocab_file(Path(path)), source=f"the vocabulary file '{path}'")
 
 
 def _check_count(name: str, value: Any, minimum: int = 0) -> int:
