@@ -178,3 +178,34 @@ def move_to(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(move_to(v, device) for v in batch)
     return batch
+
+
+def check_fills_a_batch(length: int, what: str, batch_size: int, seq_len: int, more: str) -> None:
+    """A training stream of ``length`` tokens must fill one batch of ``seq_len + 1``-token windows.
+
+    ``what`` states the size (``"the training text has 31 characters"``); ``more`` names what to add.
+
+    >>> check_fills_a_batch(31, "the training text has 31 characters", 4, 7, "text")
+    Traceback (most recent call last):
+    ...
+    seqtk.errors.SeqtkError: the training text has 31 characters, fewer than one batch needs (train.batch_size 4 x (data.seq_len 7 + 1) = 32). Fix: use more text, or lower train.batch_size or data.seq_len.
+    """
+    need = batch_size * (seq_len + 1)
+    if length < need:
+        raise SeqtkError(
+            f"{what}, fewer than one batch needs (train.batch_size {batch_size} x (data.seq_len {seq_len} + 1) = {need:,})",
+            fix=f"use more {more}, or lower train.batch_size or data.seq_len",
+        )
+
+
+def check_held_out(splits: Any, fractions: dict[str, float], size: str, more: str) -> None:
+    """Each held-out split (attribute of ``splits``) asked for by a fraction > 0 must hold something.
+
+    ``size`` describes the whole data (``"12 tunes"``); ``more`` names what to add.
+    """
+    for name, fraction in fractions.items():
+        if fraction > 0 and not getattr(splits, name):
+            raise SeqtkError(
+                f"the {name} split is empty ({size}, data.{name}_fraction = {fraction})",
+                fix=f"use more {more} or a larger data.{name}_fraction",
+            )

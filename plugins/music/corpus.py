@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from seqtk.data import check_held_out
 from seqtk.errors import SeqtkError, suggest
 from seqtk_plugins.music.config import COLLECTIONS
 from seqtk_plugins.music.tunes import RawTune, Skip, normalise, split_tunes
@@ -168,12 +169,7 @@ def split_tunes_by_title(tunes: list[Tune], val_fraction: float, test_fraction: 
         while order and len(order) > 1 and len(held[name]) < fraction * len(tunes):
             held[name].extend(order.pop())
     splits = Splits(train=[t for g in order for t in g], val=held["val"], test=held["test"])
-    for name, fraction in (("val", val_fraction), ("test", test_fraction)):
-        if fraction > 0 and not getattr(splits, name):
-            raise SeqtkError(
-                f"the {name} split is empty ({len(tunes)} tunes, data.{name}_fraction = {fraction})",
-                fix=f"use more tunes or a larger data.{name}_fraction",
-            )
+    check_held_out(splits, {"val": val_fraction, "test": test_fraction}, f"{len(tunes)} tunes", "tunes")
     return splits
 
 

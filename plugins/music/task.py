@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from seqtk.data import ResumableLoader
+from seqtk.data import ResumableLoader, check_fills_a_batch
 from seqtk.errors import SeqtkError
 from seqtk.task import GenerateRequest, StepOutput, Task
 from seqtk_plugins.music.config import MusicData, MusicModel, MusicVocab
@@ -89,7 +89,8 @@ class MusicTask(Task):
             self.vocab = Vocab.build(tokens, min_freq=self.recipe.vocab.min_freq, specials=(PAD, BOS, EOS), num_oov_buckets=1)
             self.headers = _header_values(self.tunes["train"])
         self._encode_splits()
-        _check_enough(self.ids["train"], self.recipe.train.batch_size, cfg.seq_len)
+        n = len(self.ids["train"])
+        check_fills_a_batch(n, f"the training tunes have {n:,} tokens", self.recipe.train.batch_size, cfg.seq_len, "tunes")
         console = self.report_console()
         corpus.describe(found, splits, console)
         console.print(f"vocabulary: {len(self.vocab)} ids ({self.vocab.num_known - 3} {codec.name} tokens, "
@@ -268,13 +269,3 @@ def _header_values(tunes: list[Tune]) -> dict[str, list[str]]:
             if line.startswith("K:"):
                 break
     return {letter: [v for v, _ in c.most_common()] for letter, c in counts.items()}
-
-
-def _check_enough(ids: torch.Tensor, batch_size: int, seq_len: int) -> None:
-    need = batch_size * (seq_len + 1)
-    if len(ids) < need:
-        raise SeqtkError(
-            f"the training tunes have {len(ids):,} tokens, fewer than one batch needs "
-            f"(train.batch_size {batch_size} x (data.seq_len {seq_len} + 1) = {need:,})",
-            fix="use more tunes, or lower train.batch_size or data.seq_len",
-        )

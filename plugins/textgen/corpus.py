@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from seqtk.errors import SeqtkError, suggest
 from seqtk.archives import extract_members
+from seqtk.data import check_fills_a_batch, check_held_out
 from seqtk.fetch import Pinned, data_dir, fetch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -251,12 +252,7 @@ def split_documents(
         splits = _split_blocks(docs, val_fraction, test_fraction, block_chars)
     else:
         raise SeqtkError(f"unknown split '{how}'", fix='set data.split to "works" or "blocks"')
-    for name, fraction in (("val", val_fraction), ("test", test_fraction)):
-        if fraction > 0 and not getattr(splits, name):
-            raise SeqtkError(
-                f"the {name} split is empty ({name}_fraction = {fraction} of {sum(len(d.text) for d in docs):,} characters)",
-                fix=f"use more text or a larger data.{name}_fraction",
-            )
+    check_held_out(splits, {"val": val_fraction, "test": test_fraction}, f"{sum(len(d.text) for d in docs):,} characters", "text")
     return splits
 
 
@@ -296,13 +292,7 @@ def _split_blocks(docs: list[Document], val_fraction: float, test_fraction: floa
 
 def check_enough(train: str, batch_size: int, seq_len: int) -> None:
     """The training text must fill at least one batch of windows."""
-    need = batch_size * (seq_len + 1)
-    if len(train) < need:
-        raise SeqtkError(
-            f"the training text has {len(train):,} characters, fewer than one batch needs "
-            f"(train.batch_size {batch_size} x (data.seq_len {seq_len} + 1) = {need:,})",
-            fix="use more text, or lower train.batch_size or data.seq_len",
-        )
+    check_fills_a_batch(len(train), f"the training text has {len(train):,} characters", batch_size, seq_len, "text")
 
 
 def describe(splits: Splits, console: Console) -> None:
