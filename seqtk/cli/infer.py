@@ -62,7 +62,7 @@ def generate(
     top_p: Annotated[float, typer.Option(help="Nucleus sampling mass; 1.0 turns it off.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same text.")] = 0,
     n: Annotated[int, typer.Option(help="Number of samples.")] = 1,
-    out: Annotated[Optional[Path], typer.Option(help="Folder to write the samples to (tasks that write files).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder to write the samples to (tasks that write files, e.g. music); files already there are kept.")] = None,
     key: Annotated[Optional[str], typer.Option(help="Music: the key every tune is in, e.g. G, Em, Ador.")] = None,
     meter: Annotated[Optional[str], typer.Option(help="Music: the metre of every tune, e.g. 6/8.")] = None,
     wav: Annotated[bool, typer.Option("--wav", help="Music: also render .wav audio (needs fluidsynth and a GM soundfont).")] = False,
