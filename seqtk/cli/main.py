@@ -64,12 +64,13 @@ def _root(
 
 
 def _register_commands() -> None:
-    from seqtk.cli import catalog, infer, inspect_cmd, train_cmd
+    from seqtk.cli import catalog, doctor_cmd, infer, inspect_cmd, train_cmd
 
     train_cmd.register(app)
     infer.register(app)
     catalog.register(app)
     inspect_cmd.register(app)
+    doctor_cmd.register(app)
 
 
 _register_commands()
