@@ -64,7 +64,8 @@ def test_mps_unavailable_and_unknown_names(no_accelerators):
         select_device("cuda:x")
 
 
-def test_autocast_precisions():
+def test_autocast_precisions(monkeypatch):
+    monkeypatch.setattr(dev, "cpu_supports_bf16", lambda: True)
     a = torch.ones(4, 4)
     with autocast(CPU, "fp32"):
         assert (a @ a).dtype == torch.float32
@@ -81,7 +82,18 @@ def test_fp16_on_cpu_suggests_bf16():
         check_precision(CPU, "fp8")
 
 
-def test_scaler_disabled_off_cuda():
+def test_bf16_is_refused_on_a_cpu_without_bf16_kernels(monkeypatch):
+    # on such a CPU (AVX2 only) oneDNN's LSTM fails under bf16 autocast and GRUs ran 8x slower
+    monkeypatch.setattr(dev, "cpu_supports_bf16", lambda: False)
+    with pytest.raises(SeqtkError, match="bf16.*needs a CPU with bf16 kernels.*Fix: use train.precision=fp32"):
+        check_precision(CPU, "bf16")
+    with pytest.raises(SeqtkError, match="fp16 training is not supported on the CPU.*bf16 is refused too"):
+        check_precision(CPU, "fp16")
+    check_precision(torch.device("cuda"), "fp32")  # GPUs are judged by their own check
+
+
+def test_scaler_disabled_off_cuda(monkeypatch):
+    monkeypatch.setattr(dev, "cpu_supports_bf16", lambda: True)
     for precision in ("fp32", "bf16"):
         scaler = make_scaler(CPU, precision)
         assert not scaler.is_enabled() and scaler.state_dict() == {}

@@ -14,6 +14,7 @@ from rich.console import Console
 from seqtk import registry
 from seqtk.checkpoint import load_checkpoint, load_for_inference
 from seqtk.config import TrainConfig, resolve
+from seqtk.device import cpu_supports_bf16
 from seqtk.errors import SeqtkError
 from seqtk.optim import lr_factor, make_scheduler
 from seqtk.recipe_io import read_toml
@@ -232,6 +233,7 @@ def test_fp16_on_cpu_is_refused_before_anything_is_written(toy_task, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.skipif(not cpu_supports_bf16(), reason="this CPU has no bf16 kernels (AVX2 only): bf16 is refused")
 def test_bf16_on_cpu_trains(toy_task, tmp_path):
     result = train(toy_task, tmp_path, train={"max_steps": 3, "precision": "bf16"})
     assert math.isfinite(result.metrics["loss"])
@@ -322,3 +324,29 @@ def test_resume_from_a_loose_file_needs_out_and_an_earlier_checkpoint_keeps_a_la
     run_training(longer, resume=run / "early.pt", console=console)
     assert load_checkpoint(run / "last-step8.pt")["step"] == 8 and "kept as" in console.file.getvalue()
     assert load_checkpoint(run / "last.pt")["step"] == 12
+
+
+@pytest.mark.gpu
+def test_cuda_resume_is_exact(toy_task, tmp_path):
+    # cuDNN under train.deterministic: 8 steps in one go equal 4 + 4 resumed, bit for bit
+    common = {"eval_every": 3, "warmup_steps": 2, "device": "cuda"}
+    train(toy_task, tmp_path, out="whole", train={"max_steps": 8, **common})
+    train(toy_task, tmp_path, out="split", train={"max_steps": 4, **common})
+    recipe = toy_task.make_recipe(tmp_path / "runs", train={"max_steps": 8, **common})
+    assert run_training(recipe, resume=tmp_path / "split", console=quiet()).step == 8
+    whole, split = weights(tmp_path / "whole/checkpoints/last.pt"), weights(tmp_path / "split/checkpoints/last.pt")
+    for name in whole:
+        assert torch.equal(whole[name], split[name]), name
+
+
+@pytest.mark.gpu
+def test_cuda_fp16_trains_with_its_scaler_and_the_checkpoint_loads_on_the_cpu(toy_task, tmp_path):
+    result = train(toy_task, tmp_path, train={"max_steps": 6, "device": "cuda", "precision": "fp16"})
+    assert math.isfinite(result.metrics["loss"])
+    payload = load_checkpoint(tmp_path / "run/checkpoints/last.pt")
+    assert payload["scaler"]["scale"] > 0, "the fp16 loss scale is checkpointed"
+    loaded = load_for_inference(tmp_path / "run/checkpoints/last.pt", device="cpu")  # trained on a GPU, used on a laptop
+    assert not next(loaded.model.parameters()).is_cuda
+    on_cpu = loaded.task.predict(loaded.model, ["0.5,0.25,-1"], loaded.device)
+    on_gpu = result.task.predict(result.model.eval(), ["0.5,0.25,-1"], torch.device("cuda"))
+    assert on_cpu[0]["sum"] == pytest.approx(on_gpu[0]["sum"], rel=1e-3)
