@@ -16,7 +16,10 @@ with ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` set. Each copy:
 Rank 0 alone evaluates (and broadcasts the metrics, so that every rank takes
 the same early-stopping decision), logs, shows progress and writes checkpoints;
 a checkpoint also holds every rank's RNG state, so resuming on the same number
-of processes is exact. Without ``WORLD_SIZE`` (or with 1) none of this runs.
+of processes is exact. Without ``WORLD_SIZE`` none of this runs, nor with
+``WORLD_SIZE=1`` set by hand; a single process that torchrun started
+(``torchrun --nproc-per-node 1``) does join a group of one, so that one GPU
+checks the very path that N GPUs take (NCCL, the DDP wrapper).
 """
 
 from __future__ import annotations
@@ -54,9 +57,13 @@ class Dist:
 
 
 def from_env() -> Dist | None:
-    """The torchrun environment, or None for an ordinary single-process run."""
+    """The torchrun environment, or None for an ordinary single-process run.
+
+    torchrun marks its processes with ``TORCHELASTIC_RUN_ID``; with it, even a
+    world of one process trains under DDP, as its user asked.
+    """
     world = _env_int("WORLD_SIZE", 1)
-    if world <= 1:
+    if world < 1 or (world == 1 and not os.environ.get("TORCHELASTIC_RUN_ID")):
         return None
     rank, local = _env_int("RANK", 0), _env_int("LOCAL_RANK", 0)
     if not 0 <= rank < world:
@@ -82,6 +89,19 @@ def check_batch_size(batch_size: int, world: int) -> None:
             f"train.batch_size {batch_size} is the global batch and must divide evenly among the {world} processes",
             fix=f"set train.batch_size to a multiple of {world} (e.g. {lower or upper} or {upper}), or change the number of processes",
         )
+
+
+def describe(ctx: Dist, device: torch.device, batch_size: int) -> str:
+    """The line rank 0 prints at the start, so that the user sees how many processes train.
+
+    >>> describe(Dist(rank=0, world=2, local_rank=0), torch.device("cpu"), 16)
+    'Distributed: 2 processes (gloo on cpu), global batch 16 = 8 per process.'
+    """
+    backend = dist.get_backend() if dist.is_initialized() else ("nccl" if device.type == "cuda" else "gloo")
+    where = "cuda:LOCAL_RANK" if device.type == "cuda" else device.type
+    noun = "process" if ctx.world == 1 else "processes"
+    return (f"Distributed: {ctx.world} {noun} ({backend} on {where}), "
+            f"global batch {batch_size} = {batch_size // ctx.world} per process.")
 
 
 def device_for(device: torch.device, ctx: Dist) -> torch.device:

@@ -401,6 +401,8 @@ def run_training(
             stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
             console = Console(quiet=True)
         stack.enter_context(distributed.process_group(ctx, dev))
+        if ctx is not None:
+            console.print(distributed.describe(ctx, dev, recipe.train.batch_size), highlight=False)
         payload, run_dir, source = distributed.on_main(lambda: open_run(recipe, out, resume, console), ctx)
         if payload is not None and (done := _nothing_to_do(recipe, payload, run_dir, console)) is not None:
             return done

@@ -85,7 +85,12 @@ def test_global_batch_must_divide_among_processes():
 
 def test_torchrun_environment(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
     assert distributed.from_env() is None
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert distributed.from_env() is None  # set by hand: an ordinary run
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "abc")
+    assert distributed.from_env() == distributed.Dist(rank=0, world=1, local_rank=0)  # torchrun's one process
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("RANK", "2")
     monkeypatch.setenv("LOCAL_RANK", "0")
@@ -119,7 +124,7 @@ def run_once(toy_task, recipe: Path, out: Path, *overrides: str) -> dict:
 
 def child_env() -> dict[str, str]:
     env = dict(os.environ, SEQTK_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
-    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "TORCHELASTIC_RUN_ID"):
         env.pop(name, None)
     return env
 
@@ -136,21 +141,22 @@ def run_nproc(recipe: Path, out: Path, *extra: str) -> str:
     return result.stdout
 
 
-def run_ranks(recipe: Path, out: Path, *extra: str) -> str:
+def run_ranks(recipe: Path, out: Path, *extra: str, world: int = 2) -> str:
     """The environment torchrun sets, without torchrun's agent (seconds faster)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = child_env() | {"WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    env = child_env() | {"WORLD_SIZE": str(world), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                         "TORCHELASTIC_RUN_ID": "test"}
     procs = [
         subprocess.Popen(seqtk_args(recipe, out, *extra), env=env | {"RANK": str(r), "LOCAL_RANK": str(r)},
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for r in range(2)
+        for r in range(world)
     ]
     outputs = [proc.communicate(timeout=300) for proc in procs]
     for proc, (out_text, err_text) in zip(procs, outputs):
         assert proc.returncode == 0, out_text + err_text
-    assert outputs[1][0] == ""  # rank 1 prints nothing
+    assert all(text == "" for text, _ in outputs[1:])  # only rank 0 prints
     return outputs[0][0]
 
 
@@ -171,6 +177,7 @@ def test_two_gloo_processes_equal_one_and_resume_the_same(toy_task, tmp_path):
     # Two processes to step 4, then resumed to step 8 on two processes.
     first = run_nproc(recipe, tmp_path / "two", "train.max_steps=4")
     assert "step 4/4" in first and first.count("Training summary") == 1  # rank 0 alone reports
+    assert first.count("Distributed: 2 processes (gloo on cpu), global batch 16 = 8 per process.") == 1
     assert "Resuming" in run_ranks(recipe, tmp_path / "two", "--resume")
     two = load_checkpoint(tmp_path / "two" / "checkpoints" / "last.pt")
     assert_close(two, one)
@@ -179,3 +186,13 @@ def test_two_gloo_processes_equal_one_and_resume_the_same(toy_task, tmp_path):
     assert train_losses(tmp_path / "two") == pytest.approx(train_losses(tmp_path / "one"), rel=1e-5)
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["checkpoints", "config.toml", "metrics.jsonl", "text.jsonl"]
     assert (tmp_path / "two" / "config.toml").read_text().startswith("# seqtk --plugin-dir")
+
+
+def test_one_process_started_by_torchrun_trains_under_ddp_as_a_plain_run_does(toy_task, tmp_path):
+    # `torchrun --nproc-per-node 1` is how one GPU checks the NCCL/DDP path; on the CPU it takes gloo
+    recipe = tmp_path / "ddp.toml"
+    recipe.write_text(RECIPE)
+    one = run_once(toy_task, recipe, tmp_path / "one")
+    printed = run_ranks(recipe, tmp_path / "ddp1", world=1)
+    assert "Distributed: 1 process (gloo on cpu), global batch 16 = 16 per process." in printed
+    assert_close(load_checkpoint(tmp_path / "ddp1" / "checkpoints" / "last.pt"), one)
