@@ -268,3 +268,40 @@ def test_summary_of_any_module():
     assert "10,400" in render(one) and "PyTorch's own total: 10,600" in one.caption
     text = render(model_summary(nn.Sequential(nn.Linear(4, 8), nn.ReLU())))
     assert "Linear" in text and "ReLU" in text and "Total params: 40" in text
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "ref_lstm"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_cuda_matches_cpu_on_ragged_batches(cell, bidirectional):
+    # cuDNN (or the reference cells on CUDA) must give the CPU's outputs, padding included
+    cpu = make_encoder(cell, bidirectional, True)
+    gpu = make_encoder(cell, bidirectional, True).cuda()
+    _, batch = padded_batch(LENGTHS, 9)
+    lengths = torch.tensor(LENGTHS)
+    expected = cpu(batch, lengths)
+    got = gpu(batch.cuda(), lengths.cuda())
+    mask = (torch.arange(9)[None, :] < lengths[:, None])[..., None]  # padded steps are unspecified
+    torch.testing.assert_close((got.cpu() * mask), (expected * mask), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_cuda_keeps_cudnn_without_weight_copies(cell):
+    # Each direction of a ragged bidirectional layer is its own torch.lstm/gru/rnn call on half of the
+    # module's flat weights; cuDNN must read them in place, not copy them with PyTorch's
+    # "not part of single contiguous chunk of memory" warning, in fp32 and under bf16 autocast.
+    import warnings
+
+    enc = make_encoder(cell, True, False, dtype=torch.float32).train().cuda()
+    x = torch.randn(4, 9, 4, device="cuda", requires_grad=True)
+    lengths = torch.tensor(LENGTHS, device="cuda")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            enc(x, lengths).sum().backward()
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                enc(x, lengths).float().sum().backward()
+    copies = [str(w.message) for w in seen if "contiguous" in str(w.message) or "cudnn" in str(w.message).lower()]
+    assert not copies, "cuDNN copied the weights or warned"
+    assert "aten::_cudnn_rnn" in {event.key for event in prof.key_averages()}

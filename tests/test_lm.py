@@ -252,3 +252,13 @@ def test_errors():
             lm.generate([1], 3, temperature=bad)
     with pytest.raises(SeqtkValueError, match="pad_id"):
         CharLM(V, pad_id=V)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_cuda_greedy_generation_matches_the_cpu(cell):
+    lm = small_lm(cell).double().eval()
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    expected = lm.generate(prompt, max_new_tokens=20, temperature=0.0)
+    got = lm.cuda().generate(prompt.cuda(), max_new_tokens=20, temperature=0.0)
+    assert got.device.type == "cuda" and torch.equal(got.cpu(), expected)
