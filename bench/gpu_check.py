@@ -1,0 +1,313 @@
+"""The measurements of ``bench/gpu_check.sh``, one subcommand each, each writing one JSON file.
+
+- ``amp``: training throughput of the char LM (``textgen_gpu``) and of the
+  sentiment model (``sentiment_rt``) through seqtk's own trainer in fp32, bf16
+  and fp16, as ratios to fp32 measured in the same run;
+- ``cudnn``: forward + backward of seqtk's LSTM stack through cuDNN against
+  the same stack of the reference cell (``ref_lstm``, one Python-level step
+  per time step), and whether cuDNN runs every supported layer (uni- and
+  bidirectional, ragged lengths, fp32 and bf16 autocast) without copying its
+  weights (PyTorch's "not part of single contiguous chunk" warning);
+- ``generate``: ``CharLM.generate`` characters/s at batch 1 and batch 64;
+- ``textgen``: a time-budgeted ``seqtk run recipes/textgen_gpu.toml``: a short
+  probe measures the step rate, then ``train.max_steps`` is set so that the run
+  fits the budget; reports val loss, characters/s and the sample;
+- ``ddp``: ``torchrun --nproc-per-node 1 -m seqtk run recipes/toy_tiny.toml``
+  (NCCL on a GPU, gloo in a dry run);
+- ``summarize``: merges the step files into one report and checks the goals.
+
+``--dry-run`` runs the same code on the CPU with tiny sizes (CI covers it, so the
+script cannot rot between GPU loans); its figures mean nothing and no goal is
+checked. Speeds do not depend on the text, but the runs use the real recipes'
+data all the same (from seqtk's data folder, fetched or carried there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+GOALS = {  # measure -> (path in the report, minimum)
+    "amp_bf16_vs_fp32_charlm": (("amp", "charlm", "bf16_vs_fp32"), 1.5),
+    "cudnn_vs_reference_lstm": (("cudnn", "speed", "recipe_shape", "ratio"), 10.0),
+}
+WARMUP = 5  # untimed steps, and the trainer's log interval: its first window is the warmup
+
+
+def device_of(args: argparse.Namespace) -> torch.device:
+    return torch.device("cpu" if args.dry_run else "cuda")
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def cpu_precisions() -> tuple[str, ...]:
+    from seqtk.device import cpu_supports_bf16
+
+    return ("fp32", "bf16") if cpu_supports_bf16() else ("fp32",)  # seqtk refuses bf16 on AVX2-only CPUs
+
+
+def quiet_console() -> Console:
+    return Console(file=io.StringIO())
+
+
+# -- amp ------------------------------------------------------------------------------------------
+def trainer_rate(recipe: str, overrides: list[str], folder: Path) -> float:
+    """Items/s of ``seqtk.train.run_training`` after the warmup window (harmonic mean of its windows)."""
+    from seqtk.recipes import load_recipe
+    from seqtk.train import run_training
+
+    out = folder / f"run-{time.monotonic_ns()}"
+    run_training(load_recipe(recipe, overrides), out=out, console=quiet_console())
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rates = [r["train_throughput"] for r in rows if "train_throughput" in r and r["step"] > WARMUP]
+    return len(rates) / sum(1.0 / r for r in rates)
+
+
+def amp_overrides(model: str, steps: int, dry: bool) -> list[str]:
+    common = [f"train.max_steps={WARMUP + steps}", f"train.eval_every={WARMUP + steps}", "train.eval_batches=1",
+              "train.warmup_steps=0", "train.patience=0", f"log.every={WARMUP}", "log.tensorboard=false",
+              "log.progress=false", f"train.device={'cpu' if dry else 'cuda'}"]
+    if not dry:
+        return common
+    tiny = {"charlm": ["model.hidden_size=32", "model.embedding_dim=16", "data.seq_len=32", "train.batch_size=8"],
+            "sentiment": ["train.batch_size=8"]}
+    return common + tiny[model]
+
+
+def cmd_amp(args: argparse.Namespace) -> dict[str, Any]:
+    models = {"charlm": ("textgen_gpu", 40), "sentiment": ("sentiment_rt", 100)}
+    precisions = cpu_precisions() if args.dry_run else ("fp32", "bf16", "fp16")
+    report: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for model, (recipe, steps) in models.items():
+            steps = 3 if args.dry_run else steps
+            rates = {p: trainer_rate(recipe, amp_overrides(model, steps, args.dry_run) + [f"train.precision={p}"],
+                                     Path(tmp)) for p in precisions}
+            row: dict[str, Any] = {"recipe": recipe, "rates": {p: round(r, 1) for p, r in rates.items()}}
+            for p in precisions[1:]:
+                row[f"{p}_vs_fp32"] = round(rates[p] / rates["fp32"], 3)
+            report[model] = row
+            print(f"amp {model}: {row}", flush=True)
+    return report
+
+
+# -- cudnn ----------------------------------------------------------------------------------------
+def encoder_rate(cell: str, shape: tuple[int, int, int, int], device: torch.device, seconds: float) -> float:
+    """Tokens/s of forward + backward through a stack of ``layers`` x ``cell`` (B, T, H, layers)."""
+    from seqtk.encoders import LayerSpec, StackedEncoder
+
+    batch, steps, hidden, layers = shape
+    torch.manual_seed(0)
+    enc = StackedEncoder(hidden, [LayerSpec(cell, hidden) for _ in range(layers)]).to(device)
+    x = torch.randn(batch, steps, hidden, device=device, requires_grad=True)
+    enc(x).sum().backward()  # warm up: cuDNN plans, allocator
+    sync(device)
+    reps, start = 0, time.perf_counter()
+    while reps < 2 or time.perf_counter() - start < seconds:
+        enc(x).sum().backward()
+        sync(device)
+        reps += 1
+    return batch * steps * reps / (time.perf_counter() - start)
+
+
+def cudnn_cases(device: torch.device) -> list[dict[str, Any]]:
+    """Run each supported layer as training does; record warnings and whether cuDNN's op ran."""
+    from seqtk.encoders import LayerSpec, StackedEncoder
+
+    cases = []
+    lengths = torch.tensor([7, 3, 5, 1], device=device)
+    for cell in ("lstm", "gru", "rnn"):
+        for bidirectional in (False, True):
+            for precision in ("fp32", "bf16") if device.type == "cuda" else cpu_precisions():
+                enc = StackedEncoder(4, [LayerSpec(cell, 8, bidirectional=bidirectional)]).to(device)
+                x = torch.randn(4, 9, 4, device=device, requires_grad=True)
+                with warnings.catch_warnings(record=True) as seen:
+                    warnings.simplefilter("always")
+                    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+                        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                            out = enc(x, lengths)
+                        out.float().sum().backward()
+                ops = {event.key for event in prof.key_averages()}
+                cases.append({"cell": cell, "bidirectional": bidirectional, "precision": precision,
+                              "cudnn": "aten::_cudnn_rnn" in ops, "warnings": sorted({str(w.message)[:200] for w in seen})})
+    return cases
+
+
+def cmd_cudnn(args: argparse.Namespace) -> dict[str, Any]:
+    device = device_of(args)
+    shapes = {"recipe_shape": (64, 256, 1024, 3), "small": (32, 64, 128, 1)}  # textgen_gpu's; a small one
+    if args.dry_run:
+        shapes = {"recipe_shape": (4, 16, 16, 2), "small": (2, 8, 8, 1)}
+    speed = {}
+    for name, shape in shapes.items():
+        fused = encoder_rate("lstm", shape, device, seconds=0.2 if args.dry_run else 2.0)
+        reference = encoder_rate("ref_lstm", shape, device, seconds=0.2 if args.dry_run else 2.0)
+        speed[name] = {"shape_B_T_H_layers": list(shape), "lstm_tokens_s": round(fused, 1),
+                       "ref_lstm_tokens_s": round(reference, 1), "ratio": round(fused / reference, 2)}
+        print(f"cudnn {name}: {speed[name]}", flush=True)
+    cases = cudnn_cases(device)
+    kept = all(c["cudnn"] and not c["warnings"] for c in cases) if device.type == "cuda" else None
+    return {"speed": speed, "cases": cases, "cudnn_kept": kept, "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32}
+
+
+# -- generate -------------------------------------------------------------------------------------
+def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
+    from seqtk.lm import CharLM, uniform_layers
+
+    device = device_of(args)
+    hidden, layers, length = (32, 2, 20) if args.dry_run else (1024, 3, 500)
+    torch.manual_seed(0)
+    lm = CharLM(65, embedding_dim=128, layers=uniform_layers("lstm", hidden, layers)).to(device).eval()
+    report = {"model": f"{layers}x{hidden} LSTM, 65 symbols", "new_tokens": length}
+    for batch in (1, 64):
+        prompt = torch.randint(0, 65, (batch, 8), device=device)
+        lm.generate(prompt, max_new_tokens=10)  # warm up
+        sync(device)
+        start = time.perf_counter()
+        lm.generate(prompt, max_new_tokens=length, generator=torch.Generator(device).manual_seed(0))
+        sync(device)
+        report[f"batch_{batch}_chars_s"] = round(batch * length / (time.perf_counter() - start), 1)
+    print(f"generate: {report}", flush=True)
+    return report
+
+
+# -- textgen (time-budgeted run) ------------------------------------------------------------------
+def textgen_overrides(dry: bool) -> list[str]:
+    if not dry:
+        return []
+    return ["train.device=cpu", "train.precision=fp32", "model.hidden_size=32", "model.embedding_dim=16",
+            "data.seq_len=32", "train.batch_size=8", "train.eval_batches=2", "log.tensorboard=false"]
+
+
+def cmd_textgen(args: argparse.Namespace) -> dict[str, Any]:
+    base = textgen_overrides(args.dry_run)
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = trainer_rate("textgen_gpu", base + amp_overrides("charlm", 3 if args.dry_run else 30, args.dry_run),
+                             Path(tmp))
+    from seqtk.recipes import load_recipe
+
+    recipe = load_recipe("textgen_gpu", base)
+    chars_per_step = recipe.train.batch_size * recipe.data.seq_len
+    # 80% of the budget for training steps: data preparation, evaluations and the sample take the rest
+    steps = max(10, int(0.8 * args.budget * probe / chars_per_step))
+    steps = min(steps, 20 if args.dry_run else recipe.train.max_steps)
+    every = max(1, steps // 5)
+    run = Path(args.work) / "textgen_run"
+    cmd = [sys.executable, "-m", "seqtk", "run", "textgen_gpu", "--out", str(run), *base,
+           f"train.max_steps={steps}", f"train.eval_every={every}", f"train.warmup_steps={min(200, steps // 10)}",
+           "log.progress=false"]
+    print("textgen:", " ".join(cmd), flush=True)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    print(done.stdout + done.stderr, flush=True)
+    if done.returncode:
+        raise SystemExit(f"seqtk run failed with exit code {done.returncode}")
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    vals = [r["val_loss"] for r in rows if "val_loss" in r]
+    rates = [r["train_throughput"] for r in rows if "train_throughput" in r and r["step"] > WARMUP]
+    sample = done.stdout.split("Sample", 1)[1] if "Sample" in done.stdout else ""
+    return {"budget_s": args.budget, "probe_chars_s": round(probe, 1), "max_steps": steps, "wall_s": round(seconds, 1),
+            "val_loss_last": vals[-1] if vals else None, "val_loss_best": min(vals) if vals else None,
+            "val_curve": [[r["step"], round(r["val_loss"], 4)] for r in rows if "val_loss" in r],
+            "chars_s": round(len(rates) / sum(1.0 / r for r in rates), 1) if rates else None, "sample": sample[:1200]}
+
+
+# -- ddp ------------------------------------------------------------------------------------------
+def cmd_ddp(args: argparse.Namespace) -> dict[str, Any]:
+    device = "cpu" if args.dry_run else "cuda"
+    run = Path(args.work) / "ddp_run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=1", "-m", "seqtk",
+           "run", "toy_tiny", "--device", device, "--out", str(run), "log.progress=false"]
+    print("ddp:", " ".join(cmd), flush=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    print(done.stdout + done.stderr, flush=True)
+    line = re.search(r"Distributed: 1 process \((\w+) on ([\w:_]+)\)", done.stdout)
+    return {"returncode": done.returncode, "backend": line.group(1) if line else None,
+            "checkpoint": (run / "checkpoints" / "last.pt").is_file()}
+
+
+# -- summarize ------------------------------------------------------------------------------------
+def dig(report: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(report, dict) or key not in report:
+            return None
+        report = report[key]
+    return report
+
+
+def cmd_summarize(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(args.work)
+    report: dict[str, Any] = {"dry_run": args.dry_run, "steps": {}}
+    for status in sorted(work.glob("*.status")):
+        name = status.stem
+        rc, seconds = status.read_text().split()
+        result = work / f"{name}.json"
+        report["steps"][name] = {"returncode": int(rc), "seconds": int(seconds)}
+        if result.is_file() and result.stat().st_size:
+            try:
+                report[name] = json.loads(result.read_text())
+            except json.JSONDecodeError as exc:
+                report["steps"][name]["error"] = f"unreadable result: {exc}"
+    goals = {}
+    for measure, (path, minimum) in GOALS.items():
+        value = dig(report, path)
+        goals[measure] = {"value": value, "goal": f">= {minimum}",
+                          "met": None if args.dry_run or value is None else value >= minimum}
+    pytest = report.get("pytest", {})
+    goals["pytest_gpu"] = {"value": pytest.get("summary"), "goal": "all pass",
+                           "met": None if args.dry_run else bool(pytest.get("passed")) and not pytest.get("failed")}
+    goals["cudnn_kept"] = {"value": dig(report, ("cudnn", "cudnn_kept")), "goal": "true", "met": dig(report, ("cudnn", "cudnn_kept"))}
+    report["goals"] = goals
+    return report
+
+
+def cmd_pytest(args: argparse.Namespace) -> dict[str, Any]:
+    """Counts from the closing line of the pytest log (``N passed, M skipped in ...``)."""
+    text = Path(args.log).read_text(errors="replace")
+    lines = [line.strip("= ") for line in text.splitlines() if re.search(r"\d+ (passed|failed|error|skipped|deselected)", line)]
+    last = lines[-1] if lines else ""
+    counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|errors?|skipped|deselected|tests? collected)", last)}
+    return {"summary": last, **counts}
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "amp": cmd_amp, "cudnn": cmd_cudnn, "generate": cmd_generate, "textgen": cmd_textgen, "ddp": cmd_ddp,
+    "pytest": cmd_pytest, "summarize": cmd_summarize,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("--out", required=True, help="the JSON file to write")
+    parser.add_argument("--work", default=".", help="the script's scratch folder (step results, run folders)")
+    parser.add_argument("--dry-run", action="store_true", help="CPU and tiny sizes: checks the code, not the GPU")
+    parser.add_argument("--budget", type=float, default=180.0, help="textgen: seconds for the whole run")
+    parser.add_argument("--log", default="", help="pytest: the log to read")
+    args = parser.parse_args(argv)
+    if not args.dry_run and args.command not in ("pytest", "summarize") and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device: run on a GPU machine, or pass --dry-run to check the script on the CPU")
+    report = COMMANDS[args.command](args)
+    Path(args.out).write_text(json.dumps(report, indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
