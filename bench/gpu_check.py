@@ -5,15 +5,19 @@
   and fp16, as ratios to fp32 measured in the same run;
 - ``cudnn``: forward + backward of seqtk's LSTM stack through cuDNN against
   the same stack of the reference cell (``ref_lstm``, one Python-level step
-  per time step), and whether cuDNN runs every supported layer (uni- and
-  bidirectional, ragged lengths, fp32 and bf16 autocast) without copying its
-  weights (PyTorch's "not part of single contiguous chunk" warning);
+  per time step); whether cuDNN runs every supported layer (uni- and
+  bidirectional, ragged lengths, fp32 and bf16 autocast) with no weight warning
+  reaching the user (PyTorch's "not part of single contiguous chunk"); and what
+  padding-exact ragged batches cost a bidirectional layer: seqtk's two calls
+  against one packed call and against unpadded rows;
 - ``generate``: ``CharLM.generate`` characters/s at batch 1 and batch 64;
 - ``textgen``: a time-budgeted ``seqtk run recipes/textgen_gpu.toml``: a short
   probe measures the step rate, then ``train.max_steps`` is set so that the run
   fits the budget; reports val loss, characters/s and the sample;
 - ``ddp``: ``torchrun --nproc-per-node 1 -m seqtk run recipes/toy_tiny.toml``
   (NCCL on a GPU, gloo in a dry run);
+- ``pytest``: the counts of a pytest log (``pytest -m gpu``, and the tiny recipes,
+  which the script runs on CUDA as ``tests/test_tiny_recipes.py``);
 - ``summarize``: merges the step files into one report and checks the goals.
 
 ``--dry-run`` runs the same code on the CPU with tiny sizes (CI covers it, so the
@@ -109,22 +113,56 @@ def cmd_amp(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # -- cudnn ----------------------------------------------------------------------------------------
-def encoder_rate(cell: str, shape: tuple[int, int, int, int], device: torch.device, seconds: float) -> float:
-    """Tokens/s of forward + backward through a stack of ``layers`` x ``cell`` (B, T, H, layers)."""
+def encoder_rate(cell: str, shape: tuple[int, int, int, int], device: torch.device, seconds: float,
+                 bidirectional: bool = False, ragged: bool = False) -> float:
+    """Tokens/s of forward + backward through a stack of ``layers`` x ``cell`` (B, T, H, layers).
+
+    ``ragged``: lengths spread evenly over 1..T (padding-exact path); else every row is T long.
+    """
     from seqtk.encoders import LayerSpec, StackedEncoder
 
     batch, steps, hidden, layers = shape
     torch.manual_seed(0)
-    enc = StackedEncoder(hidden, [LayerSpec(cell, hidden) for _ in range(layers)]).to(device)
+    specs = [LayerSpec(cell, hidden, bidirectional=bidirectional) for _ in range(layers)]
+    enc = StackedEncoder(hidden, specs).to(device)
     x = torch.randn(batch, steps, hidden, device=device, requires_grad=True)
-    enc(x).sum().backward()  # warm up: cuDNN plans, allocator
+    lengths = torch.linspace(1, steps, batch, device=device).round().long() if ragged else None
+    enc(x, lengths).sum().backward()  # warm up: cuDNN plans, allocator
     sync(device)
     reps, start = 0, time.perf_counter()
     while reps < 2 or time.perf_counter() - start < seconds:
-        enc(x).sum().backward()
+        enc(x, lengths).sum().backward()
         sync(device)
         reps += 1
     return batch * steps * reps / (time.perf_counter() - start)
+
+
+def packed_rate(cell: str, shape: tuple[int, int, int, int], device: torch.device) -> float:
+    """Tokens/s with every ragged bidirectional layer run as one packed call instead of seqtk's two."""
+    import seqtk.encoders as encoders
+
+    two_calls = encoders._run_bidirectional
+    encoders._run_bidirectional = lambda rnn, x, lengths, h0: encoders._run_packed(rnn, x, lengths, h0)[0]
+    try:
+        return encoder_rate(cell, shape, device, 1.5, bidirectional=True, ragged=True)
+    finally:
+        encoders._run_bidirectional = two_calls
+
+
+def ragged_cost(device: torch.device, dry: bool) -> dict[str, Any]:
+    """What padding-exactness costs a bidirectional layer: ragged lengths vs all rows full (one fused call)."""
+    shape = (4, 16, 16, 1) if dry else (64, 64, 128, 2)  # about the sentiment recipe's bi-GRU stack
+    report: dict[str, Any] = {"shape_B_T_H_layers": list(shape)}
+    for cell in ("lstm", "gru"):
+        full = encoder_rate(cell, shape, device, 0.2 if dry else 1.5, bidirectional=True)
+        ragged = encoder_rate(cell, shape, device, 0.2 if dry else 1.5, bidirectional=True, ragged=True)
+        report[cell] = {"full_tokens_s": round(full, 1), "ragged_tokens_s": round(ragged, 1),
+                        "ragged_vs_full": round(ragged / full, 3)}
+        if device.type == "cuda":  # the alternative: one packed call (cuDNN reads varlen batches natively)
+            packed = packed_rate(cell, shape, device)
+            report[cell] |= {"packed_tokens_s": round(packed, 1), "two_calls_vs_packed": round(ragged / packed, 3)}
+    print(f"cudnn ragged bidirectional: {report}", flush=True)
+    return report
 
 
 def cudnn_cases(device: torch.device) -> list[dict[str, Any]]:
@@ -145,8 +183,10 @@ def cudnn_cases(device: torch.device) -> list[dict[str, Any]]:
                             out = enc(x, lengths)
                         out.float().sum().backward()
                 ops = {event.key for event in prof.key_averages()}
+                texts = sorted({str(w.message)[:200] for w in seen})
                 cases.append({"cell": cell, "bidirectional": bidirectional, "precision": precision,
-                              "cudnn": "aten::_cudnn_rnn" in ops, "warnings": sorted({str(w.message)[:200] for w in seen})})
+                              "cudnn": "aten::_cudnn_rnn" in ops, "warnings": texts,
+                              "weight_warnings": [t for t in texts if "contiguous" in t or "cudnn" in t.lower()]})
     return cases
 
 
@@ -163,8 +203,9 @@ def cmd_cudnn(args: argparse.Namespace) -> dict[str, Any]:
                        "ref_lstm_tokens_s": round(reference, 1), "ratio": round(fused / reference, 2)}
         print(f"cudnn {name}: {speed[name]}", flush=True)
     cases = cudnn_cases(device)
-    kept = all(c["cudnn"] and not c["warnings"] for c in cases) if device.type == "cuda" else None
-    return {"speed": speed, "cases": cases, "cudnn_kept": kept, "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32}
+    kept = all(c["cudnn"] and not c["weight_warnings"] for c in cases) if device.type == "cuda" else None
+    return {"speed": speed, "ragged_bidirectional": ragged_cost(device, args.dry_run), "cases": cases,
+            "cudnn_kept": kept, "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32}
 
 
 # -- generate -------------------------------------------------------------------------------------
@@ -208,10 +249,11 @@ def cmd_textgen(args: argparse.Namespace) -> dict[str, Any]:
     # 80% of the budget for training steps: data preparation, evaluations and the sample take the rest
     steps = max(10, int(0.8 * args.budget * probe / chars_per_step))
     steps = min(steps, 20 if args.dry_run else recipe.train.max_steps)
-    every = max(1, steps // 5)
+    # the recipe's own evaluation interval and early stopping (cheap on a GPU); a dry run evaluates 5 times
+    every = [f"train.eval_every={max(1, steps // 5)}"] if args.dry_run else []
     run = Path(args.work) / "textgen_run"
-    cmd = [sys.executable, "-m", "seqtk", "run", "textgen_gpu", "--out", str(run), *base,
-           f"train.max_steps={steps}", f"train.eval_every={every}", f"train.warmup_steps={min(200, steps // 10)}",
+    cmd = [sys.executable, "-m", "seqtk", "run", "textgen_gpu", "--out", str(run), *base, *every,
+           f"train.max_steps={steps}", f"train.warmup_steps={min(recipe.train.warmup_steps, steps // 10)}",
            "log.progress=false"]
     print("textgen:", " ".join(cmd), flush=True)
     start = time.perf_counter()
@@ -222,10 +264,12 @@ def cmd_textgen(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"seqtk run failed with exit code {done.returncode}")
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     vals = [r["val_loss"] for r in rows if "val_loss" in r]
+    best_step = next((r["step"] for r in rows if r.get("val_loss") == min(vals)), None) if vals else None
     rates = [r["train_throughput"] for r in rows if "train_throughput" in r and r["step"] > WARMUP]
     sample = done.stdout.split("Sample", 1)[1] if "Sample" in done.stdout else ""
     return {"budget_s": args.budget, "probe_chars_s": round(probe, 1), "max_steps": steps, "wall_s": round(seconds, 1),
             "val_loss_last": vals[-1] if vals else None, "val_loss_best": min(vals) if vals else None,
+            "best_step": best_step, "steps_run": max((r["step"] for r in rows), default=0),
             "val_curve": [[r["step"], round(r["val_loss"], 4)] for r in rows if "val_loss" in r],
             "chars_s": round(len(rates) / sum(1.0 / r for r in rates), 1) if rates else None, "sample": sample[:1200]}
 
@@ -274,6 +318,9 @@ def cmd_summarize(args: argparse.Namespace) -> dict[str, Any]:
     pytest = report.get("pytest", {})
     goals["pytest_gpu"] = {"value": pytest.get("summary"), "goal": "all pass",
                            "met": None if args.dry_run else bool(pytest.get("passed")) and not pytest.get("failed")}
+    tiny = report.get("tiny", {})
+    goals["tiny_recipes_on_cuda"] = {"value": tiny.get("summary"), "goal": "all pass",
+                                     "met": None if args.dry_run else bool(tiny.get("passed")) and not tiny.get("failed")}
     goals["cudnn_kept"] = {"value": dig(report, ("cudnn", "cudnn_kept")), "goal": "true", "met": dig(report, ("cudnn", "cudnn_kept"))}
     report["goals"] = goals
     return report

@@ -2,7 +2,7 @@
 # All of seqtk's GPU checks in one prepared run (issue 20), at most ~8 minutes on one GPU:
 #   machine report (seqtk doctor) | pytest -m gpu | AMP bf16/fp16 vs fp32 (char LM, sentiment) |
 #   cuDNN vs the reference LSTM cell, and cuDNN kept on every supported layer | generation at batch 1 and 64 |
-#   a time-budgeted textgen_gpu run | a 1-process NCCL torchrun run of toy_tiny
+#   a time-budgeted textgen_gpu run | a 1-process NCCL torchrun run of toy_tiny | every tiny recipe on CUDA
 #
 #   bash bench/gpu_check.sh --out DIR [--dry-run] [--only doctor,pytest,...] [--budget SECONDS]
 #
@@ -15,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-out="" dry="" only="doctor,pytest,amp,cudnn,generate,textgen,ddp" budget=180
+out="" dry="" only="doctor,pytest,tiny,amp,cudnn,generate,textgen,ddp" budget=180
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -60,6 +60,13 @@ else
   step pytest 240 "$py" -m pytest -m gpu -q -rfEs -p no:cacheprovider
 fi
 if [ -f "$work/pytest.log" ]; then "${gc[@]}" pytest --log "$work/pytest.log" --out "$work/pytest.json"; fi
+# Every tiny recipe through the CLI on the best device (CUDA there), then evaluated; a dry run leaves
+# this to CI's own CPU run of the same tests. Music needs music21, which a GPU image may lack.
+if [ -z "$dry" ]; then
+  skip=""; "$py" -c "import music21" 2>/dev/null || skip="not music_tiny"
+  step tiny 240 "$py" -m pytest tests/test_tiny_recipes.py -q -rfEs -p no:cacheprovider ${skip:+-k "$skip"}
+  if [ -f "$work/tiny.log" ]; then "${gc[@]}" pytest --log "$work/tiny.log" --out "$work/tiny.json"; fi
+fi
 step amp 180 "${gc[@]}" amp --out "$work/amp.json"
 step cudnn 120 "${gc[@]}" cudnn --out "$work/cudnn.json"
 step generate 60 "${gc[@]}" generate --out "$work/generate.json"
