@@ -213,6 +213,13 @@ def build(cls: type, raw: dict[str, Any], path: str) -> Any:
     >>> build(TrainConfig, {"max_steps": 5}, "train").max_steps
     5
     """
+    if "__dataclass_fields__" not in vars(cls):  # a subclass of one without its own @dataclass sees no keys
+        raise SeqtkError(
+            f"the [{path}] config class {cls.__module__}.{cls.__qualname__} is not itself a dataclass, so its "
+            "keys are invisible to seqtk (every key in the recipe would be 'unknown')",
+            fix=f"decorate {cls.__name__} with @dataclass(frozen=True) (from dataclasses import dataclass), "
+            "as docs/plugins.md shows",
+        )
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in fields(cls) if f.init}
     kwargs: dict[str, Any] = {}
@@ -267,17 +274,18 @@ def resolve(raw: dict[str, Any], name: str, task_cls: Any) -> Recipe:
             raise SeqtkError(f"'{section}' must be a table ([{section}])", fix=f"write it as a [{section}] section")
         sections[section] = build(cls, value, section)
     recipe = Recipe(name=name, **sections)
-    _check_train(recipe.train)
-    task_cls.validate(recipe)
+    check_recipe(recipe, task_cls)
     return recipe
 
 
-def _check_train(train: TrainConfig) -> None:
-    for key in ("max_steps", "batch_size", "eval_every"):
-        if getattr(train, key) < 1:
-            raise SeqtkError(f"train.{key} must be at least 1, not {getattr(train, key)}", fix=f"set train.{key} to a positive integer")
-    if train.lr <= 0:
-        raise SeqtkError(f"train.lr must be positive, not {train.lr}", fix="set train.lr to e.g. 1e-3")
+def check_recipe(recipe: Recipe, task_cls: Any) -> None:
+    """Everything that can be checked without data: the run settings, the device name, the task's own checks."""
+    from seqtk import checks
+    from seqtk.device import check_device_name
+
+    checks.train_and_log(recipe.train, recipe.log)
+    check_device_name(recipe.train.device)
+    task_cls.validate(recipe)
 
 
 def task_name(raw: dict[str, Any], source: str) -> str:

@@ -42,7 +42,7 @@ def select_device(name: str | torch.device | None) -> torch.device:
     """
     if isinstance(name, torch.device):
         name = str(name)
-    text = (name or "auto").strip().lower()
+    text = check_device_name(name)
     if text == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -57,8 +57,22 @@ def select_device(name: str | torch.device | None) -> torch.device:
             )
         return torch.device("mps")
     match = re.fullmatch(r"cuda(?::(\d+))?", text)
-    if match:
-        return _cuda_device(text, match.group(1))
+    assert match is not None  # check_device_name let only these names through
+    return _cuda_device(text, match.group(1))
+
+
+def check_device_name(name: str | None) -> str:
+    """The normalised device name, or :class:`SeqtkError` if it names no device seqtk knows.
+
+    Only the spelling is checked (``seqtk recipes validate`` runs this on a
+    machine that may lack the device); :func:`select_device` checks the rest.
+
+    >>> check_device_name(" CUDA:1 ")
+    'cuda:1'
+    """
+    text = (name or "auto").strip().lower()
+    if text in ("auto", "cpu", "mps") or re.fullmatch(r"cuda(?::\d+)?", text):
+        return text
     hint = suggest(text, ("auto", "cpu", "cuda", "mps")).strip()
     raise SeqtkError(
         f"unknown device '{name}'",

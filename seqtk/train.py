@@ -35,9 +35,9 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from seqtk import __version__, checks, distributed
+from seqtk import __version__, distributed
 from seqtk.checkpoint import FORMAT, VERSION, load_weights, save_checkpoint
-from seqtk.config import Recipe, TrainConfig
+from seqtk.config import Recipe, TrainConfig, check_recipe
 from seqtk.contract import check_step_output, check_task_class
 from seqtk.data import move_to
 from seqtk.distributed import Dist
@@ -74,15 +74,6 @@ class TrainResult:
 # ---------------------------------------------------------------------------
 # Run setup
 # ---------------------------------------------------------------------------
-
-
-def _check_recipe(recipe: Recipe) -> None:
-    cfg = recipe.train
-    for key, low in (("warmup_steps", 0), ("step_every", 1), ("eval_batches", 0), ("patience", 0), ("num_threads", 0)):
-        checks.at_least(f"train.{key}", getattr(cfg, key), low)
-    checks.at_least("train.grad_clip", cfg.grad_clip, 0, fix="set train.grad_clip = 1.0, or 0 to turn clipping off")
-    for key in ("every", "grad_every"):
-        checks.at_least(f"log.{key}", getattr(recipe.log, key), 1, fix=f"set log.{key} = 10")
 
 
 def choose_metric(cfg: TrainConfig, task_cls: type[Task]) -> tuple[str, str]:
@@ -387,8 +378,8 @@ def run_training(
     console = console or Console()
     if device is not None:
         recipe = recipe.replace(train=dataclasses.replace(recipe.train, device=device))
-    _check_recipe(recipe)
     task_cls = get_task(recipe.task.name)
+    check_recipe(recipe, task_cls)  # again: a recipe built or changed in code (device=...) skipped resolve
     check_task_class(task_cls)
     ctx = distributed.from_env()  # None unless torchrun started several processes
     if ctx is not None:

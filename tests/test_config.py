@@ -101,6 +101,45 @@ def test_positive_checks():
         resolve(apply_overrides(RAW, ["train.max_steps=0"]), "r", DemoTask)
 
 
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.lr=nan", "train.lr must be a finite number, not nan"),
+        ("train.lr=inf", "train.lr must be a finite number, not inf"),
+        ("train.lr=0", "train.lr must be positive, not 0"),
+        ("train.warmup_steps=-1", "train.warmup_steps must be at least 0, not -1"),
+        ("train.grad_clip=nan", "train.grad_clip must be a finite number"),
+        ("train.weight_decay=-0.1", "train.weight_decay must be at least 0"),
+        ("train.momentum=1.5", r"train.momentum must be in \[0, 1\)"),
+        ("train.min_lr_ratio=2", r"train.min_lr_ratio must be in \[0, 1\]"),
+        ("train.gamma=0", r"train.gamma must be in \(0, 1\]"),
+        ("train.step_every=0", "train.step_every must be at least 1"),
+        ("log.grad_every=0", "log.grad_every must be at least 1"),
+        ("train.device=gpu", "unknown device 'gpu'.*Did you mean 'cpu'"),
+    ],
+)
+def test_impossible_run_settings_are_refused_when_the_recipe_is_read(override, message):
+    # the one place seqtk recipes validate, seqtk run and run_training all pass before data
+    with pytest.raises(SeqtkError, match=message):
+        resolve(apply_overrides(RAW, [override]), "r", DemoTask)
+
+
+def test_a_device_this_machine_lacks_still_validates():
+    assert resolve(apply_overrides(RAW, ["train.device=cuda:3"]), "r", DemoTask).train.device == "cuda:3"
+
+
+def test_a_config_class_without_its_own_dataclass_decorator_is_named():
+    class Undecorated(ModelConfig):  # a plugin author forgot @dataclass
+        hidden: int = 8
+
+    class Sloppy(DemoTask):
+        model_config = Undecorated
+
+    with pytest.raises(SeqtkError, match=r"\[model\] config class .*Undecorated is not itself a dataclass.*"
+                                         r"Fix: decorate Undecorated with @dataclass\(frozen=True\)"):
+        resolve({"task": {"name": "demo"}, "model": {"hidden": 4}}, "r", Sloppy)
+
+
 def test_malformed_toml_names_line(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text('[train]\nlr = = 3\n')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import json
 from pathlib import Path
@@ -118,9 +120,13 @@ def test_trainer_logs_gradients_through_time(tmp_path):
 
 
 def test_grad_every_must_be_positive(tmp_path):
-    recipe = load_recipe(str(RECIPES / "toy_tiny.toml"), ["log.grad_every=0"])
+    with pytest.raises(SeqtkError, match="log.grad_every must be at least 1"):  # refused when the recipe is read
+        load_recipe(str(RECIPES / "toy_tiny.toml"), ["log.grad_every=0"])
+    recipe = load_recipe(str(RECIPES / "toy_tiny.toml"))
+    bad = recipe.replace(log=dataclasses.replace(recipe.log, grad_every=0))  # or built in code: refused by the trainer
     with pytest.raises(SeqtkError, match="log.grad_every must be at least 1"):
-        run_training(recipe, out=tmp_path / "run", console=Console(file=io.StringIO()))
+        run_training(bad, out=tmp_path / "run", console=Console(file=io.StringIO()))
+    assert not (tmp_path / "run").exists()
 
 
 def test_inspect_gradients_cli(tmp_path, capsys):

@@ -70,28 +70,46 @@ def show(
 
 
 @recipes_app.command("validate")
-def validate(paths: Annotated[Optional[list[Path]], typer.Argument(help="Recipe files (default: every bundled recipe).", show_default=False)] = None) -> None:
-    """Check recipes without loading data: sections, keys, types, model stacking and the task's class."""
+def validate(
+    args: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="Recipe files or bundled names (default: every bundled recipe), and overrides as "
+                            "section.key=value, applied to each.", show_default=False),
+    ] = None,
+) -> None:
+    """Check recipes without loading data: everything `seqtk run` checks before it reads data."""
     from seqtk.contract import check_task_class
     from seqtk.recipes import bundled_recipes, load_recipe
     from seqtk.registry import get_task
 
-    targets = [str(p) for p in paths] if paths else [str(p) for p in bundled_recipes().values()]
+    targets, overrides = _split_validate_args(args or [])
+    targets = targets or [str(p) for p in bundled_recipes().values()]
     if not targets:
         raise SeqtkError("there are no recipes to validate", fix="pass recipe paths, or run from the repository root")
     console = Console()
     bad = 0
     for target in targets:
         try:
-            check_task_class(get_task(load_recipe(target).task.name))
-            console.print(Text.assemble(("ok      ", "green"), target))
+            check_task_class(get_task(load_recipe(target, overrides).task.name))
+            console.print(Text.assemble(("ok      ", "green"), target, " ".join(["", *overrides])))
         except SeqtkError as exc:
-            if len(targets) == 1:
-                raise  # its own problem and fix, as the one-paragraph error
+            if len(targets) == 1:  # its own problem and fix, as the one-paragraph error, naming the file
+                named = target in exc.problem or Path(target).name in exc.problem
+                raise SeqtkError(exc.problem if named else f"{target}: {exc.problem}", fix=exc.fix) from None
             bad += 1
             console.print(Text.assemble(("invalid ", "bold red"), f"{target}: {exc.message}"))
     if bad:
         raise SeqtkError(f"{bad} of {len(targets)} recipes are invalid", fix="correct the recipes named above")
+
+
+def _split_validate_args(args: list[str]) -> tuple[list[str], list[str]]:
+    """Recipes and ``key=value`` overrides, as ``seqtk run`` and ``show`` take them.
+
+    >>> _split_validate_args(["recipes/a.toml", "train.lr=nan", "b"])
+    (['recipes/a.toml', 'b'], ['train.lr=nan'])
+    """
+    overrides = [a for a in args if "=" in a and not Path(a).exists()]
+    return [a for a in args if a not in overrides], overrides
 
 
 @recipes_app.command("doc")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
 
 from seqtk import registry
 from seqtk.cli.main import main
+
+RECIPES = Path(__file__).resolve().parent.parent.parent / "recipes"
 
 STACK_TASK = textwrap.dedent(
     '''
@@ -180,3 +183,21 @@ def test_a_mistyped_resume_path_and_a_negative_max_batches_are_named(capsys, tmp
     assert code == 1 and "the run to resume" in err and "does not exist" in err
     code, _, err = run_cli(capsys, "eval", str(tmp_path / "x.pt"), "--max-batches", "-1")
     assert code == 1 and "--max-batches must be 0 (all) or more" in err
+
+
+@pytest.mark.parametrize("override, words", [("train.lr=nan", "train.lr must be a finite number, not nan"),
+                                             ("train.warmup_steps=-1", "train.warmup_steps must be at least 0")])
+def test_validate_and_run_refuse_impossible_values_alike_before_any_data(override, words, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQTK_DATA_DIR", str(tmp_path / "data"))
+    recipe = str(RECIPES / "textgen_tiny.toml")
+    assert main(["recipes", "validate", recipe, override]) == 1
+    err = capsys.readouterr().err
+    assert words in err and "textgen_tiny.toml" in err and "Fix:" in err and len(err.strip().splitlines()) == 1
+    assert main(["run", recipe, override, "--out", str(tmp_path / "run")]) == 1
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists()  # nothing read, nothing written
+
+
+def test_validate_takes_overrides_and_bundled_names(capsys):
+    assert main(["recipes", "validate", "textgen_tiny", "train.lr=0.01"]) == 0
+    assert "ok      textgen_tiny train.lr=0.01" in capsys.readouterr().out
