@@ -213,7 +213,8 @@ def build(cls: type, raw: dict[str, Any], path: str) -> Any:
     >>> build(TrainConfig, {"max_steps": 5}, "train").max_steps
     5
     """
-    if "__dataclass_fields__" not in vars(cls):  # a subclass of one without its own @dataclass sees no keys
+    declared = [name for name in vars(cls).get("__annotations__", {}) if not name.startswith("_")]
+    if declared and "__dataclass_fields__" not in vars(cls):  # a subclass without its own @dataclass: keys unseen
         raise SeqtkError(
             f"the [{path}] config class {cls.__module__}.{cls.__qualname__} is not itself a dataclass, so its "
             "keys are invisible to seqtk (every key in the recipe would be 'unknown')",

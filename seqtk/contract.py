@@ -65,6 +65,22 @@ def _check_config_class(task_cls: type[Task], attr: str, where: str) -> None:
         )
 
 
+def check_predictions(task: Task, predictions: Any, n_inputs: int) -> list[dict[str, Any]]:
+    """What :meth:`Task.predict` returned, if it is one dict per input in order; else a clear error.
+
+    ``seqtk predict`` and :func:`seqtk.testing.check_task` both apply it.
+    """
+    if not isinstance(predictions, list) or len(predictions) != n_inputs or not all(isinstance(p, dict) for p in predictions):
+        got = f"{len(predictions)} results" if isinstance(predictions, list) else type(predictions).__name__
+        if isinstance(predictions, list) and len(predictions) == n_inputs:
+            got = "a list whose items are not all dicts"
+        raise SeqtkError(
+            f"task '{task.name}'.predict(){_where(type(task))} returned {got} for {n_inputs} inputs",
+            fix="return a list with one dict per input, in order (docs/plugins.md)",
+        )
+    return predictions
+
+
 def check_step_output(task: Task, out: Any, train: bool) -> StepOutput:
     """``out`` as :meth:`Task.step` must return it, with metrics as plain floats; else a clear error."""
     if not isinstance(out, StepOutput):

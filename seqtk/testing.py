@@ -122,7 +122,9 @@ def _reloaded_val_loss(loaded: Loaded) -> float:
 
 
 def _check_predictions(loaded: Loaded, result: TrainResult, inputs: list[str]) -> list[dict[str, Any]]:
-    once = loaded.task.predict(loaded.model, inputs, loaded.device)
+    from seqtk.contract import check_predictions
+
+    once = check_predictions(loaded.task, loaded.task.predict(loaded.model, inputs, loaded.device), len(inputs))
     twice = loaded.task.predict(loaded.model, inputs, loaded.device)
     assert _same(once, twice), f"predicting twice with the reloaded model differs:\n{once}\n{twice}"
     assert result.model is not None and result.task is not None

@@ -125,7 +125,7 @@ def test_predict_must_return_one_dict_per_input(toy_task, tmp_path, capsys):
     ckpt = str(tmp_path / "run" / "checkpoints" / "last.pt")
     assert main(["predict", ckpt, "0.5 0.25", "1"]) == 1
     err = " ".join(capsys.readouterr().err.split())
-    assert "task 'toy_variant'.predict() returned 1 results for 2 inputs" in err and "Traceback" not in err
+    assert "task 'toy_variant'.predict() (from test variant) returned 1 results for 2 inputs" in err and "Traceback" not in err
     assert main(["predict", ckpt, "0.5 0.25"]) == 0
     out = capsys.readouterr().out
     assert out.count("input") == 1 and "sum" in out  # the task's own "input" key is not a second column

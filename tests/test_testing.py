@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from seqtk import registry
+from seqtk.errors import SeqtkError
 from seqtk.testing import check_task
 
 RECIPE = {"data": {"n_train": 64}, "model": {"hidden": 16}, "train": {"batch_size": 16, "lr": 0.02, "eval_every": 10}, "log": {"tensorboard": False}}
@@ -54,3 +55,12 @@ def test_state_missing_from_the_checkpoint_fails(toy_task, tmp_path):
     )
     with pytest.raises(AssertionError, match="missing from the checkpoint"):
         check_task(forgetful, RECIPE, tmp_path, steps=10)
+
+
+def test_predict_returning_fewer_results_than_inputs_fails_as_the_cli_would(toy_task, tmp_path):
+    def predict(self, model, inputs, device):
+        return toy_task.ToySumTask.predict(self, model, inputs[:1], device)
+
+    short = type("ShortPredict", (toy_task.ToySumTask,), {"name": "toy_short_predict", "predict": predict})
+    with pytest.raises(SeqtkError, match=r"predict\(\).*returned 1 results for 2 inputs.*one dict per input"):
+        check_task(short, RECIPE, tmp_path, steps=10, predict_inputs=["1,2", "3"])

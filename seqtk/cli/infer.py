@@ -140,13 +140,9 @@ def predict(
     if not items:
         raise SeqtkError("predict got no input", fix="pass inputs as arguments or --file FILE with one per line")
     loaded = load_for_inference(checkpoint, device=device)
-    predictions = loaded.task.predict(loaded.model, items, loaded.device)
-    if not isinstance(predictions, list) or len(predictions) != len(items) or not all(isinstance(p, dict) for p in predictions):
-        got = f"{len(predictions)} results" if isinstance(predictions, list) else type(predictions).__name__
-        raise SeqtkError(
-            f"task '{loaded.task.name}'.predict() returned {got} for {len(items)} inputs",
-            fix="return a list with one dict per input, in order (docs/plugins.md)",
-        )
+    from seqtk.contract import check_predictions
+
+    predictions = check_predictions(loaded.task, loaded.task.predict(loaded.model, items, loaded.device), len(items))
     if as_json:
         print(json_text({"predictions": predictions}))
         return
