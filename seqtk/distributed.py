@@ -113,6 +113,8 @@ def device_for(device: torch.device, ctx: Dist) -> torch.device:
             f"distributed training runs on CUDA GPUs (NCCL) or on the CPU (gloo), not on '{device}'",
             fix="use --device cuda or --device cpu",
         )
+    if device.index is not None and ctx.world == 1:
+        return device  # a group of one may name its GPU
     if device.index is not None:
         raise SeqtkError(
             f"train.device = '{device}' names one GPU, but torchrun started {ctx.world} processes; "

@@ -61,6 +61,7 @@ def cpu_report(gemm_seconds: float) -> dict[str, Any]:
 
     info = _cpuinfo()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quota = _cgroup_cpu_quota()
     flags = set(info.get("flags", info.get("Features", "")).split())
     capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", lambda: "unknown")()
     gemm = gemm_gflops(gemm_seconds) if gemm_seconds > 0 else None
@@ -68,11 +69,20 @@ def cpu_report(gemm_seconds: float) -> dict[str, Any]:
         "model": info.get("model name") or platform.processor() or platform.machine(),
         "logical_cores": os.cpu_count(),
         "usable_cores": usable,
+        "cpu_quota": quota,  # a container's CPU limit in cores (cgroup v2 cpu.max), None when unlimited
         "torch_threads": torch.get_num_threads(),
         "torch_capability": capability,
         "flags": [flag for flag in _FLAGS if flag in flags],
         "gemm_gflops": gemm,
     }
+
+
+def _cgroup_cpu_quota() -> float | None:
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        return None if quota == "max" else round(int(quota) / int(period), 2)
+    except (OSError, ValueError):
+        return None
 
 
 def _cpuinfo() -> dict[str, str]:
@@ -134,18 +144,21 @@ def cuda_report() -> dict[str, Any]:
 
 
 def _device(torch: Any, index: int) -> dict[str, Any]:
-    props = torch.cuda.get_device_properties(index)
-    free, total = torch.cuda.mem_get_info(index)
+    """One GPU's facts; a GPU that cannot be queried (busy in exclusive mode, broken) says why instead.
+
+    bf16 is native from compute capability 8.0 (Ampere) on; torch's own ``is_bf16_supported`` also
+    counts emulation and asks only the current device.
+    """
     gib = 1024**3
-    return {
-        "index": index,
-        "name": props.name,
-        "capability": f"{props.major}.{props.minor}",
-        "multiprocessors": props.multi_processor_count,
-        "memory_gib": round(total / gib, 1),
-        "free_gib": round(free / gib, 1),
-        "bf16": bool(torch.cuda.is_bf16_supported()),
-    }
+    try:
+        props = torch.cuda.get_device_properties(index)
+        row = {"index": index, "name": props.name, "capability": f"{props.major}.{props.minor}",
+               "multiprocessors": props.multi_processor_count, "memory_gib": round(props.total_memory / gib, 1),
+               "bf16": props.major >= 8}
+        free, _ = torch.cuda.mem_get_info(index)  # opens a CUDA context on the device
+        return row | {"free_gib": round(free / gib, 1)}
+    except Exception as exc:  # a report must still come out: it is what a bug report about this GPU needs
+        return {"index": index, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def _nccl_version() -> str | None:
@@ -158,20 +171,41 @@ def _nccl_version() -> str | None:
     return ".".join(map(str, version)) if isinstance(version, tuple) else str(version)
 
 
-def data_report() -> dict[str, Any]:
-    """The data folder seqtk caches into, whether it exists, and its size in MB."""
+def data_report(max_files: int = 100_000) -> dict[str, Any]:
+    """The data folder seqtk caches into, whether it is one, and its size in MB (files it could read).
+
+    The walk stops after ``max_files`` files (``complete`` is then False), so a data folder pointed at a
+    huge tree does not hang the report.
+    """
     from seqtk.fetch import data_dir
 
     folder = data_dir()
-    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) if folder.is_dir() else 0
-    return {"dir": str(folder), "exists": folder.is_dir(), "size_mb": round(size / 1e6, 1)}
+    report: dict[str, Any] = {"dir": str(folder), "exists": folder.is_dir(), "size_mb": 0.0, "complete": True}
+    if folder.exists() and not folder.is_dir():
+        return report | {"problem": "a file, not a folder"}
+    size, files, unreadable = 0, 0, []
+    for root, _, names in os.walk(folder, onerror=lambda exc: unreadable.append(str(exc.filename))):
+        for name in names:
+            files += 1
+            if files > max_files:
+                return report | {"size_mb": round(size / 1e6, 1), "complete": False}
+            try:
+                size += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                unreadable.append(os.path.join(root, name))
+    report |= {"size_mb": round(size / 1e6, 1)}
+    return report | ({"unreadable": unreadable[:10], "complete": False} if unreadable else {})
 
 
 def plugin_report() -> dict[str, Any]:
-    """Registered tasks with their source, and plugins that failed to load."""
+    """Registered tasks with their source, and plugins that failed to load (a bad plugin folder included)."""
+    from seqtk.errors import SeqtkError
     from seqtk.registry import default_registry
 
-    reg = default_registry().load()
+    try:
+        reg = default_registry().load()
+    except SeqtkError as exc:  # a missing --plugin-dir / SEQTK_PLUGIN_DIR, two plugins claiming one name
+        return {"tasks": {}, "failures": [exc.message]}
     return {
         "tasks": {name: reg.tasks[name].source for name in sorted(reg.tasks)},
         "failures": [f"{failure.source}: {failure.message}" for failure in reg.failures],

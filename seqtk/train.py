@@ -14,7 +14,7 @@ Resuming is exact: the checkpoint carries the optimiser, schedule, scaler,
 RNG streams and loader position, and evaluation leaves the RNG streams as it
 found them, so a resumed CPU run reaches bit-identical weights.
 
-Under torchrun (``WORLD_SIZE`` > 1) the same loop trains with
+Under torchrun (any ``WORLD_SIZE``; see :func:`seqtk.distributed.from_env`) the same loop trains with
 DistributedDataParallel: each rank takes its slice of every global batch and
 rank 0 alone evaluates, logs and writes checkpoints (:mod:`seqtk.distributed`).
 """
@@ -381,7 +381,7 @@ def run_training(
     task_cls = get_task(recipe.task.name)
     check_recipe(recipe, task_cls)  # again: a recipe built or changed in code (device=...) skipped resolve
     check_task_class(task_cls)
-    ctx = distributed.from_env()  # None unless torchrun started several processes
+    ctx = distributed.from_env()  # None unless torchrun started this process
     if ctx is not None:
         distributed.check_batch_size(recipe.train.batch_size, ctx.world)
     dev = select_device(recipe.train.device)

@@ -91,6 +91,8 @@ def test_torchrun_environment(monkeypatch):
     assert distributed.from_env() is None  # set by hand: an ordinary run
     monkeypatch.setenv("TORCHELASTIC_RUN_ID", "abc")
     assert distributed.from_env() == distributed.Dist(rank=0, world=1, local_rank=0)  # torchrun's one process
+    alone = distributed.Dist(rank=0, world=1, local_rank=0)
+    assert distributed.device_for(torch.device("cuda", 1), alone) == torch.device("cuda", 1)  # may name its GPU
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("RANK", "2")
     monkeypatch.setenv("LOCAL_RANK", "0")

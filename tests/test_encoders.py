@@ -273,20 +273,45 @@ def test_summary_of_any_module():
 @pytest.mark.gpu
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "ref_lstm"])
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
-def test_cuda_matches_cpu_on_ragged_batches(cell, bidirectional):
-    # cuDNN (or the reference cells on CUDA) must give the CPU's outputs, padding included
+@pytest.mark.parametrize("return_state", [False, True], ids=["outputs", "states"])
+def test_cuda_matches_cpu_on_ragged_batches(cell, bidirectional, return_state):
+    # cuDNN (or the reference cells on CUDA) must give the CPU's outputs, padding included; without
+    # return_state a ragged bidirectional LSTM takes the two-call route, with it the packed one
     cpu = make_encoder(cell, bidirectional, True)
     gpu = make_encoder(cell, bidirectional, True).cuda()
     _, batch = padded_batch(LENGTHS, 9)
     lengths = torch.tensor(LENGTHS)
     expected, expected_states = cpu(batch, lengths, return_state=True)
-    got, states = gpu(batch.cuda(), lengths.cuda(), return_state=True)
+    if return_state:
+        got, states = gpu(batch.cuda(), lengths.cuda(), return_state=True)
+    else:
+        got, states = gpu(batch.cuda(), lengths.cuda()), []
     mask = (torch.arange(9)[None, :] < lengths[:, None])[..., None]  # padded steps are unspecified
     torch.testing.assert_close((got.cpu() * mask), (expected * mask), rtol=1e-9, atol=1e-9)
     for mine, theirs in zip(states, expected_states):  # final states at each row's true ends
         mine, theirs = (mine, theirs) if isinstance(mine, tuple) else ((mine,), (theirs,))
         for a, b in zip(mine, theirs):
             torch.testing.assert_close(a.cpu(), b, rtol=1e-9, atol=1e-9)
+
+
+def test_the_weight_compaction_warning_is_silenced_only_where_seqtk_raises_it(monkeypatch):
+    # seqtk's ragged bidirectional CUDA calls make cuDNN compact the reverse weights (expected, see
+    # seqtk.encoders); the filter must not hide the same warning from a user's own module
+    import warnings
+
+    from seqtk import encoders
+
+    message = encoders._WEIGHT_WARNING + " of memory."
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        monkeypatch.setattr(encoders, "_weight_warning_filtered", False)
+        encoders._expect_weight_compaction()
+        encoders._expect_weight_compaction()  # once: the filter list does not grow per call
+        assert sum(1 for f in warnings.filters if f[1] is not None and encoders._WEIGHT_WARNING in f[1].pattern) == 1
+        warnings.warn_explicit(message, UserWarning, "encoders.py", 1, module="seqtk.encoders")
+        warnings.warn_explicit(message, UserWarning, "train.py", 1, module="my_project.train")
+        warnings.warn_explicit("another warning", UserWarning, "encoders.py", 2, module="seqtk.encoders")
+    assert [(str(w.message), w.filename) for w in seen] == [(message, "train.py"), ("another warning", "encoders.py")]
 
 
 @pytest.mark.gpu
@@ -298,11 +323,14 @@ def test_cuda_keeps_cudnn_and_no_weight_warning_reaches_the_user(cell):
     # expected there, so it must not reach the user as a warning.
     import warnings
 
+    from seqtk import encoders
+
     enc = make_encoder(cell, True, False, dtype=torch.float32).train().cuda()
     x = torch.randn(4, 9, 4, device="cuda", requires_grad=True)
     lengths = torch.tensor(LENGTHS, device="cuda")
-    with warnings.catch_warnings(record=True) as seen:
+    with warnings.catch_warnings(record=True) as seen, pytest.MonkeyPatch.context() as patch:
         warnings.simplefilter("always")
+        patch.setattr(encoders, "_weight_warning_filtered", False)  # so seqtk's filter goes in front of "always"
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             enc(x, lengths).sum().backward()
             with torch.autocast("cuda", dtype=torch.bfloat16):

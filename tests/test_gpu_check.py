@@ -20,6 +20,7 @@ STEPS = ["amp", "cudnn", "ddp", "doctor", "generate", "pytest", "textgen"]
 
 def run_script(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHON=sys.executable)
+    env.pop("SEQTK_PLUGIN_DIR", None)
     env.pop("WORLD_SIZE", None)
     return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=600)
 
@@ -49,15 +50,19 @@ def test_summary_checks_the_goals_and_keeps_failed_steps(tmp_path):
     (work / "cudnn.status").write_text("0 9\n")
     (work / "cudnn.json").write_text(json.dumps({"speed": {"recipe_shape": {"ratio": 6.0}}, "cudnn_kept": True}))
     (work / "pytest.status").write_text("1 30\n")
-    (work / "pytest.json").write_text(json.dumps({"summary": "1 failed, 17 passed", "failed": 1, "passed": 17}))
+    (work / "pytest.json").write_text(json.dumps({"summary": "17 passed, 1 error", "error": 1, "passed": 17}))
     (work / "textgen.status").write_text("124 300\n")  # killed by its time limit: no result file
+    (work / "ddp.status").write_text("1 12\n")
+    (work / "ddp.json").write_text(json.dumps({"returncode": 1, "backend": None, "checkpoint": False}))
     out = tmp_path / "report.json"
     subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_check.py"), "--work", str(work), "summarize",
                     "--out", str(out)], check=True)
     report = json.loads(out.read_text())
     goals = report["goals"]
     assert goals["amp_bf16_vs_fp32_charlm"]["met"] is True and goals["cudnn_vs_reference_lstm"]["met"] is False
-    assert goals["pytest_gpu"]["met"] is False and goals["cudnn_kept"]["met"] is True
+    assert goals["pytest_gpu"]["met"] is False and goals["cudnn_kept"]["met"] is True  # an error is no pass
+    assert goals["ddp_nccl"]["met"] is False
+    assert goals["tiny_recipes_on_cuda"]["met"] is None  # not run (--only): no verdict
     assert report["steps"]["textgen"] == {"returncode": 124, "seconds": 300} and "textgen" not in report
 
 
@@ -71,7 +76,25 @@ def test_pytest_counts_come_from_the_closing_line(tmp_path):
                                            "failed": 2, "passed": 16, "skipped": 1, "deselected": 866}
 
 
-@pytest.mark.parametrize("args, message", [([], "--out DIR is required"), (["--what"], "unknown argument '--what'")])
+def test_the_deadline_stops_steps_and_the_report_says_so(tmp_path):
+    done = run_script("--dry-run", "--only", "doctor,ddp", "--deadline", "0", "--out", str(tmp_path / "rel"))
+    assert done.returncode == 1 and "not run, the deadline (0s) is reached" in done.stdout
+    report = json.loads((tmp_path / "rel" / "gpu_check.json").read_text())
+    assert report["steps"] == {"ddp": {"returncode": 124, "seconds": 0}, "doctor": {"returncode": 124, "seconds": 0}}
+
+
+def test_a_failed_torchrun_run_fails_its_step(tmp_path):
+    env = dict(os.environ, SEQTK_PLUGIN_DIR=str(tmp_path / "missing"))
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_check.py"), "--work", str(tmp_path), "--dry-run",
+                           "ddp", "--out", str(tmp_path / "ddp.json")], capture_output=True, text=True, env=env)
+    assert done.returncode != 0 and "did not train under DDP" in done.stderr
+    assert json.loads((tmp_path / "ddp.json").read_text())["returncode"] == 1
+
+
+@pytest.mark.parametrize("args, message", [([], "--out DIR is required"), (["--what"], "unknown argument '--what'"),
+                                           (["--out"], "--out needs a value"),
+                                           (["--out", "x", "--only", "doctor,gpus"], "unknown step 'gpus'"),
+                                           (["--out", "x", "--budget", "abc"], "'abc' is not a whole number")])
 def test_bad_arguments_name_the_fix(args, message):
     done = run_script(*args)
     assert done.returncode == 2 and message in done.stderr and "Fix:" in done.stderr

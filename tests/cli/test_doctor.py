@@ -27,3 +27,30 @@ def test_table_names_the_cpu_and_the_data_folder(capsys, tmp_path, monkeypatch):
 
 def test_a_negative_measuring_time_is_a_usage_error(capsys):
     assert main(["doctor", "--gemm-seconds", "-1"]) == 2
+
+
+def test_a_bad_plugin_folder_or_data_path_is_reported_not_fatal(capsys, tmp_path, monkeypatch):
+    data = tmp_path / "a-file"
+    data.write_text("x")
+    monkeypatch.setenv("SEQTK_DATA_DIR", str(data))
+    monkeypatch.setenv("SEQTK_PLUGIN_DIR", str(tmp_path / "no-such-folder"))
+    from seqtk import registry
+
+    registry.reset()
+    try:
+        assert main(["doctor", "--json", "--gemm-seconds", "0"]) == 0
+    finally:
+        registry.reset()
+    report = json.loads(capsys.readouterr().out)
+    assert report["data"]["problem"] == "a file, not a folder"
+    assert "no-such-folder" in report["plugins"]["failures"][0] and report["plugins"]["tasks"] == {}
+
+
+def test_the_data_walk_stops_at_its_file_limit(tmp_path, monkeypatch):
+    from seqtk.doctor import data_report
+
+    for i in range(5):
+        (tmp_path / f"f{i}").write_bytes(b"x" * 1000)
+    monkeypatch.setenv("SEQTK_DATA_DIR", str(tmp_path))
+    assert data_report(max_files=3)["complete"] is False
+    assert data_report()["complete"] is True and data_report()["size_mb"] == 0.0  # 5 kB rounds to 0.0 MB
