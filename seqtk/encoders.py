@@ -34,12 +34,12 @@ sequence's true last step.
 
 On CUDA the same route holds (``bench/gpu_check.sh``, NVIDIA H200, torch 2.11,
 2 bidirectional layers, B=64, T=64, H=128, lengths spread over 1..64, training
-forward+backward, two runs): all rows full, one fused call, 0.94-1.51 M
+forward+backward, three runs): all rows full, one fused call, 0.94-1.51 M
 tokens/s (LSTM) and 1.15-1.55 M (GRU); ragged, two calls, 0.47-0.71 M and
 0.50-0.77 M; ragged, one packed call, 0.08-0.13 M and 0.07-0.12 M. For the
 reverse half cuDNN compacts a copy of that direction's weights on every call
 (PyTorch warns "not part of single contiguous chunk of memory"; seqtk
-silences that one warning there), and the two calls are still 5.6-7.0x
+silences that one warning there), and the two calls are still 5.6-7.5x
 faster than packing.
 """
 
@@ -317,7 +317,7 @@ def _expect_weight_compaction() -> None:
 
     cuDNN takes a weight buffer only where the module's flat buffer starts, so for the reverse half it
     compacts a copy of that direction's weights per call and PyTorch warns; measured on an H200 this route
-    still ran 5.6-7.0x faster than one packed call (module docstring), so the copy is expected. The filter
+    still ran 5.6-7.5x faster than one packed call (module docstring), so the copy is expected. The filter
     names this module, so the same warning from a user's own nn.LSTM still shows; it is added on the first
     CUDA call rather than per call, because ``warnings.catch_warnings`` per call would reset Python's
     once-per-location memory and repeat every other warning at each step.
