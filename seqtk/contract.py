@@ -104,7 +104,8 @@ def check_step_output(task: Task, out: Any, train: bool) -> StepOutput:
             f"{_step_of(task)} returned StepOutput.count = {out.count!r}; it must be a number >= 0",
             fix="set count to the number of items (examples or tokens) the loss averages over",
         )
-    return StepOutput(loss, count, {key: _metric(task, key, value) for key, value in out.metrics.items()})
+    metrics = {key: _metric(task, key, value) for key, value in out.metrics.items()}
+    return StepOutput(loss, count, metrics, getattr(out, "outputs", None) or {})
 
 
 def _metric(task: Task, key: str, value: Any) -> float:

@@ -10,7 +10,8 @@ schedules, checkpoints, logging and the CLI. A task has a handful of members:
 - :meth:`Task.build_model`;
 - :meth:`Task.train_loader` and :meth:`Task.eval_batches`;
 - :meth:`Task.step` — loss and metrics for one batch;
-- optionally :meth:`Task.predict`, :meth:`Task.generate`, :meth:`Task.log_eval`.
+- optionally :meth:`Task.eval_reducer` (metrics that are not means),
+  :meth:`Task.predict`, :meth:`Task.generate`, :meth:`Task.log_eval`.
 
 Everything a task needs at inference (its vocabulary, label names) goes into
 :meth:`Task.state_dict`, which is stored in each checkpoint, so that predict
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from seqtk.data import ResumableLoader
+    from seqtk.evaluation import EvalResult, Reducer
     from seqtk.loggers import Logger
 
 
@@ -48,6 +50,8 @@ class StepOutput:
     loss: torch.Tensor
     count: int | float
     metrics: dict[str, float] = field(default_factory=dict)
+    #: per-batch outputs for the task's evaluation reducer (logits, predictions); never averaged
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -146,38 +150,36 @@ class Task:
         """Forget any state carried across training batches (truncated BPTT)."""
 
     def evaluate(self, model: nn.Module, split: str, device: torch.device, max_batches: int = 0) -> dict[str, float]:
-        """Mean loss and metrics over a split, weighted by ``StepOutput.count``."""
-        from seqtk.contract import check_step_output
-        from seqtk.data import move_to
+        """Mean loss and metrics over a split, weighted by ``StepOutput.count``, plus :meth:`eval_reducer`'s.
 
-        totals: dict[str, float] = {}
-        count = 0
-        with torch.no_grad():
-            for i, batch in enumerate(self.eval_batches(split)):
-                if max_batches and i >= max_batches:
-                    break
-                out = check_step_output(self, self.step(model, move_to(batch, device), train=False), train=False)
-                totals["loss"] = totals.get("loss", 0.0) + float(out.loss) * out.count
-                for key, value in out.metrics.items():
-                    totals[key] = totals.get(key, 0.0) + float(value) * out.count
-                count += out.count
-        if count == 0:
-            raise SeqtkError(f"the {split} split of task '{self.name}' is empty", fix="use more data or a smaller validation fraction")
-        return self.finish_metrics({k: v / count for k, v in totals.items()})
+        The loop is the core's (:mod:`seqtk.evaluation`); tasks customise it with
+        :meth:`eval_reducer` and :meth:`finish_metrics`, not by overriding this.
+        """
+        from seqtk.evaluation import evaluate
+
+        return evaluate(self, model, split, device, max_batches).metrics
+
+    def eval_reducer(self, split: str) -> Reducer | None:
+        """An object that sees every evaluation batch (``add(batch, out)``) and returns the metrics that
+        are not means (``metrics()``): F1, confusion matrices, corpus scores. It reaches :meth:`log_eval`
+        and :meth:`final_report` as ``result.details``. None (the default): means only."""
+        return None
 
     def finish_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
         """Derive further metrics from the means (e.g. bits per char from the loss)."""
         return metrics
 
-    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
-        """Log extras after an evaluation: samples as text, images.
+    def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
+        """Log extras after an evaluation: samples as text, images. ``result`` is that evaluation
+        (its metrics, and its reducer as ``details``).
 
         Must not draw from the global RNG (use a ``torch.Generator`` of its own),
         so that logging never changes the training run.
         """
 
-    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
-        """Text printed when training ends (a generated sample, say); None for nothing."""
+    def final_report(self, model: nn.Module, device: torch.device, result: EvalResult | None = None) -> str | None:
+        """Text printed when training ends (a generated sample, say); None for nothing. ``result`` is the
+        last evaluation, as for :meth:`log_eval`."""
         return None
 
     # -- state kept in checkpoints ------------------------------------------------

@@ -46,6 +46,7 @@ from seqtk.device import (
     set_rng_state,
 )
 from seqtk.errors import SeqtkError
+from seqtk.evaluation import EvalResult, call_with_result, evaluate_task
 from seqtk.gradients import GradientLog
 from seqtk.optim import apply_recipe, make_optimizer, make_scheduler
 from seqtk.loggers import (
@@ -147,6 +148,7 @@ class _Session:
         self.metric, self.mode = choose_metric(self.cfg, type(task))
         self.step, self.metrics, self.best = 0, {}, None
         self.stopped_early = False
+        self.last_eval: EvalResult | None = None  # the latest validation pass, for log_eval and final_report
         self.logger = MultiLogger([])
         self.tb: TensorBoardLogger | None = None
         self.progress: TrainProgress | None = None
@@ -273,16 +275,16 @@ class _Session:
         )
 
     def evaluate(self) -> dict[str, float]:
-        """Validation metrics in eval mode, under autocast, RNG streams untouched."""
+        """Validation metrics in eval mode, under autocast, RNG streams untouched; the result goes to log_eval."""
         self.model.eval()
         try:
             with rng_preserved(self.device):
                 with autocast(self.device, self.cfg.precision):
-                    metrics = self.task.evaluate(self.model, "val", self.device, self.cfg.eval_batches)
-                self.task.log_eval(self.model, self.logger, self.step)
+                    self.last_eval = evaluate_task(self.task, self.model, "val", self.device, self.cfg.eval_batches)
+                call_with_result(self.task.log_eval, self.model, self.logger, self.step, result=self.last_eval)
         finally:
             self.model.train()
-        return {k: float(v) for k, v in metrics.items()}
+        return {k: float(v) for k, v in self.last_eval.metrics.items()}
 
     def _eval_and_save(self) -> None:
         if self.ctx is None:
@@ -354,7 +356,7 @@ class _Session:
     def _final_report(self) -> str | None:
         self.model.eval()
         with torch.no_grad():
-            report = self.task.final_report(self.model, self.device)
+            report = call_with_result(self.task.final_report, self.model, self.device, result=self.last_eval)
         if report is not None:
             self.console.print(report, markup=False, highlight=False)
         return report

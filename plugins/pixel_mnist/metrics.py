@@ -13,6 +13,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from seqtk.task import StepOutput
+
 MAX_WRONG = 32  # misclassified images kept for the grid
 
 
@@ -22,6 +24,7 @@ class EvalRecord:
 
     split: str
     num_classes: int
+    images: Tensor | None = None  # (N, 28, 28) uint8: the split's images, for the misclassified grid
     confusion: Tensor = field(init=False)  # (C, C) int64: [true, predicted]
     loss_sum: float = 0.0
     wrong_images: list[Tensor] = field(default_factory=list)  # each (28, 28) uint8
@@ -35,7 +38,13 @@ class EvalRecord:
     def count(self) -> int:
         return int(self.confusion.sum())
 
-    def add(self, logits: Tensor, labels: Tensor, images: Tensor) -> None:
+    def add(self, batch: tuple[Tensor, Tensor, Tensor], out: StepOutput) -> None:
+        """The evaluation reducer's hook (seqtk.evaluation): an eval batch (x, y, index) and its step."""
+        _, labels, index = batch
+        assert self.images is not None, "EvalRecord.add needs the split's images"
+        self.add_logits(out.outputs["logits"], labels, self.images[index.cpu()])
+
+    def add_logits(self, logits: Tensor, labels: Tensor, images: Tensor) -> None:
         """Add one batch: logits (B, C), labels (B,), the uint8 images (B, 28, 28) they came from."""
         logits, labels = logits.detach().float().cpu(), labels.cpu()
         self.loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))

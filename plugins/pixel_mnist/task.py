@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqtk.data import ResumableLoader, epoch_generator, move_to, sequential_batches, shuffled_batches
+from seqtk.data import ResumableLoader, epoch_generator, sequential_batches, shuffled_batches
 from seqtk.errors import SeqtkError
 from seqtk.task import StepOutput, Task
 from seqtk_plugins.pixel_mnist.augment import batch_seeds, random_shift
@@ -33,6 +33,7 @@ from seqtk_plugins.pixel_mnist.views import permutation, sequence_shape, to_sequ
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config import Recipe
+    from seqtk.evaluation import EvalResult
     from seqtk.loggers import Logger
     from seqtk_plugins.pixel_mnist.data import Splits
     from seqtk_plugins.pixel_mnist.idx import LabelledImages
@@ -57,7 +58,6 @@ class PixelMnistTask(Task):
         self.class_names: tuple[str, ...] = class_names(recipe.data)
         self.splits_data: Splits | None = None
         self.perm = permutation(recipe.data.permute_seed) if recipe.data.permute else None
-        self.last_eval: EvalRecord | None = None  # the latest evaluate(), for log_eval and final_report
 
     # -- checks and data --------------------------------------------------------
     @classmethod
@@ -98,7 +98,8 @@ class PixelMnistTask(Task):
 
     def eval_batches(self, split: str) -> Iterable[Any]:
         part = self._split(split)
-        return (self._collate(part, index) for index in self._eval_index(part))
+        # (x (B, T, F), y (B,), positions in the split (B,)): the positions find the images the reducer shows
+        return ((*self._collate(part, index), torch.as_tensor(index)) for index in self._eval_index(part))
 
     # -- model --------------------------------------------------------------------
     def build_model(self) -> nn.Module:
@@ -110,33 +111,23 @@ class PixelMnistTask(Task):
 
     def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
         """Mean cross-entropy and accuracy of a batch: x (B, T, F), y (B,)."""
-        x, y = batch
+        x, y = batch[0], batch[1]  # evaluation batches also carry the images' positions
         logits = model(x).float()  # (B, C); float even under autocast
         loss = F.cross_entropy(logits, y)
         accuracy = (logits.argmax(dim=1) == y).float().mean().item()
-        return StepOutput(loss=loss, count=int(y.numel()), metrics={"accuracy": accuracy})
+        return StepOutput(loss=loss, count=int(y.numel()), metrics={"accuracy": accuracy},
+                          outputs={"logits": logits.detach()})
 
-    def evaluate(self, model: nn.Module, split: str, device: torch.device, max_batches: int = 0) -> dict[str, float]:
-        """Loss, accuracy and per-class accuracy over a split, from one confusion matrix."""
-        part = self._split(split)
-        record = EvalRecord(split, len(self.class_names))
-        with torch.no_grad():
-            for i, index in enumerate(self._eval_index(part)):
-                if max_batches and i >= max_batches:
-                    break
-                x, y = move_to(self._collate(part, index), device)
-                record.add(model(x), y, part.images[index])
-        if record.count == 0:
-            raise SeqtkError(f"the {split} split of task 'pixel_mnist' is empty", fix="use more data or a larger fraction")
-        self.last_eval = record
-        return record.metrics()
+    def eval_reducer(self, split: str) -> EvalRecord:
+        """Per-class accuracy from one confusion matrix over the split, and the images it got wrong."""
+        return EvalRecord(split, len(self.class_names), images=self._split(split).images)
 
     # -- reporting ------------------------------------------------------------------
-    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
-        """The confusion matrix and the misclassified images of the latest evaluation (no RNG used)."""
+    def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
+        """The confusion matrix and the misclassified images of the evaluation (no RNG used)."""
         from seqtk_plugins.pixel_mnist.render import confusion_image, digit_grid
 
-        record = self.last_eval
+        record = _record(result)
         if record is None:
             return
         names = self.class_names
@@ -147,9 +138,9 @@ class PixelMnistTask(Task):
             grid = digit_grid(record.wrong_images[:GRID], captions[:GRID], title=title)
             logger.log_image(f"{record.split}/misclassified", grid, step)
 
-    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
+    def final_report(self, model: nn.Module, device: torch.device, result: EvalResult | None = None) -> str | None:
         """Per-class accuracy of the last evaluation, and the most frequent mistake."""
-        record = self.last_eval
+        record = _record(result)
         if record is None:
             return None
         metrics = record.metrics()
@@ -193,3 +184,7 @@ class PixelMnistTask(Task):
     def _eval_index(self, part: LabelledImages) -> Iterator[list[int]]:
         return iter(sequential_batches(len(part), max(self.recipe.train.batch_size, EVAL_BATCH)))
 
+
+def _record(result: EvalResult | None) -> EvalRecord | None:
+    """The confusion record an evaluation's reducer kept (None before any evaluation)."""
+    return result.details if result is not None and isinstance(result.details, EvalRecord) else None

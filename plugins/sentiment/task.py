@@ -12,7 +12,6 @@ with the five most confidently wrong validation texts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -30,6 +29,7 @@ from seqtk_plugins.sentiment.metrics import Confusion, confident_mistakes, confu
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config import Recipe
+    from seqtk.evaluation import EvalResult
     from seqtk.loggers import Logger
     from seqtk.tokenize import WordTokenizer
     from seqtk.vocab import Vocab
@@ -38,13 +38,31 @@ HELD_OUT = ("val", "test")
 MISTAKES = 5  # confidently wrong val texts logged at each evaluation
 
 
-@dataclass
-class EvalResult:
-    """What the last evaluation of a split saw: counts, and P(positive) per evaluated text."""
+class EvalCounts:
+    """The evaluation reducer: counts, and P(positive) per evaluated text (seqtk.evaluation)."""
 
-    confusion: Confusion
-    probs: Tensor  # (N,) float, in the order of ``index``
-    index: Tensor  # (N,) positions in the split
+    def __init__(self) -> None:
+        self.confusion = Confusion()
+        self._probs: list[Tensor] = []
+        self._index: list[Tensor] = []
+
+    def add(self, batch: Batch, out: StepOutput) -> None:
+        logits = out.outputs["logits"]  # (B,) float
+        self.confusion.add(logits > 0, batch.labels.bool())
+        self._probs.append(torch.sigmoid(logits).cpu())
+        self._index.append(batch.index.cpu())
+
+    def metrics(self) -> dict[str, float]:
+        """accuracy, precision, recall and F1 from the counts over the whole split."""
+        return self.confusion.metrics()
+
+    @property
+    def probs(self) -> Tensor:
+        return torch.cat(self._probs)  # (N,) float, in the order of ``index``
+
+    @property
+    def index(self) -> Tensor:
+        return torch.cat(self._index)  # (N,) positions in the split
 
 
 class SentimentTask(Task):
@@ -69,7 +87,6 @@ class SentimentTask(Task):
         self.split_record: dict[str, Any] | None = None  # seed, sizes, fingerprint
         self._restored_split: dict[str, Any] | None = None  # the record of a loaded checkpoint
         self._eval_cache: dict[str, list[Batch]] = {}
-        self._last_eval: dict[str, EvalResult] = {}
         self._tokenizer: WordTokenizer | None = None
 
     # -- checks and data ----------------------------------------------------------
@@ -176,51 +193,37 @@ class SentimentTask(Task):
 
     def step(self, model: nn.Module, batch: Batch, *, train: bool) -> StepOutput:
         """Mean BCE over the batch's logits; accuracy as a batch mean."""
-        logits = model(batch.ids, batch.lengths)  # (B, T), (B,) -> (B,)
-        loss = F.binary_cross_entropy_with_logits(logits.float(), batch.labels)
+        logits = model(batch.ids, batch.lengths).float()  # (B, T), (B,) -> (B,); float even under autocast
+        loss = F.binary_cross_entropy_with_logits(logits, batch.labels)
         accuracy = ((logits > 0) == batch.labels.bool()).float().mean().item()
-        return StepOutput(loss=loss, count=len(batch.labels), metrics={"accuracy": accuracy})
+        return StepOutput(loss=loss, count=len(batch.labels), metrics={"accuracy": accuracy},
+                          outputs={"logits": logits.detach()})
 
-    def evaluate(self, model: nn.Module, split: str, device: torch.device, max_batches: int = 0) -> dict[str, float]:
-        """Loss, accuracy, precision, recall and F1 over a split, from counts accumulated over all of it."""
-        confusion, loss_sum = Confusion(), 0.0
-        probs, index = [], []
-        with torch.no_grad():
-            for i, batch in enumerate(self.eval_batches(split)):
-                if max_batches and i >= max_batches:
-                    break
-                batch = move_to(batch, device)
-                logits = model(batch.ids, batch.lengths).float()  # (B,)
-                loss_sum += float(F.binary_cross_entropy_with_logits(logits, batch.labels, reduction="sum"))
-                confusion.add(logits > 0, batch.labels.bool())
-                probs.append(torch.sigmoid(logits).cpu())
-                index.append(batch.index.cpu())
-        if confusion.total == 0:
-            raise SeqtkError(f"the {split} split of task 'sentiment' is empty", fix="use more data or a larger fraction")
-        self._last_eval[split] = EvalResult(confusion, torch.cat(probs), torch.cat(index))
-        return {"loss": loss_sum / confusion.total, **confusion.metrics()}
+    def eval_reducer(self, split: str) -> EvalCounts:
+        """Precision, recall and F1 come from counts over the whole split, not from batch means."""
+        return EvalCounts()
 
     # -- reporting ----------------------------------------------------------------------
-    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
+    def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
         """The validation confusion matrix as an image, the most confidently wrong texts as text."""
-        result = self._last_eval.get("val")
-        if result is None:
+        counts = _val_counts(result)
+        if counts is None:
             return
-        title = f"validation, step {step}: accuracy {result.confusion.accuracy:.1%}"
-        logger.log_image("val/confusion_matrix", confusion_image(result.confusion, self.label_names, title), step)
-        logger.log_text("val/confident_mistakes", self._mistakes("val", result), step)
+        title = f"validation, step {step}: accuracy {counts.confusion.accuracy:.1%}"
+        logger.log_image("val/confusion_matrix", confusion_image(counts.confusion, self.label_names, title), step)
+        logger.log_text("val/confident_mistakes", self._mistakes("val", counts), step)
 
-    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
-        result = self._last_eval.get("val")
-        if result is None:
+    def final_report(self, model: nn.Module, device: torch.device, result: EvalResult | None = None) -> str | None:
+        counts = _val_counts(result)
+        if counts is None:
             return None
         return (
             f"Validation confusion matrix at the last step (rows: true, columns: predicted):\n"
-            f"{result.confusion.text(self.label_names)}\n\n"
-            f"The {MISTAKES} most confidently wrong validation texts:\n{self._mistakes('val', result)}"
+            f"{counts.confusion.text(self.label_names)}\n\n"
+            f"The {MISTAKES} most confidently wrong validation texts:\n{self._mistakes('val', counts)}"
         )
 
-    def _mistakes(self, split: str, result: EvalResult) -> str:
+    def _mistakes(self, split: str, result: EvalCounts) -> str:
         part = self.texts[split]
         labels = torch.tensor([part.labels[i] for i in result.index.tolist()], dtype=torch.float32)
         rows = []
@@ -295,4 +298,8 @@ class SentimentTask(Task):
         return self.vocab
 
 
-
+def _val_counts(result: EvalResult | None) -> EvalCounts | None:
+    """The reducer of a validation pass, if ``result`` is one."""
+    if result is None or result.split != "val" or not isinstance(result.details, EvalCounts):
+        return None
+    return result.details

@@ -189,8 +189,8 @@ def test_stacked_bidirectional_model_from_the_recipe(tmp_path):
     layers = [{"cell": "lstm", "hidden_size": 8, "bidirectional": True}, {"cell": "gru", "hidden_size": 4, "bidirectional": True}]
     task = prepared(write_folder(tmp_path / "idx"), model={"layers": layers}, data={"view": "columns"})
     model = task.build_model()
-    x, y = next(iter(task.eval_batches("val")))
-    assert x.shape == (len(y), 28, 28) and model(x).shape == (len(y), 10)
+    x, y, index = next(iter(task.eval_batches("val")))
+    assert x.shape == (len(y), 28, 28) and index.tolist() == list(range(len(y))) and model(x).shape == (len(y), 10)
     assert model.head.in_features == 8  # 2 directions x 4
 
 
@@ -231,15 +231,18 @@ def test_evaluate_confusion_metrics_and_tensorboard_images(tmp_path):
     task = prepared(write_folder(tmp_path / "idx"), data={"classes": "fashion"})
     torch.manual_seed(0)
     model = task.build_model().eval()
-    metrics = task.evaluate(model, "test", torch.device("cpu"))
-    record = task.last_eval
+    from seqtk.evaluation import evaluate
+
+    result = evaluate(task, model, "test", torch.device("cpu"))  # the core loop, with the task's reducer
+    metrics, record = result.metrics, result.details
+    assert task.evaluate(model, "test", torch.device("cpu")) == metrics
     assert int(record.confusion.sum()) == 40 and record.confusion.shape == (10, 10)
     assert metrics["accuracy"] == pytest.approx(float(record.confusion.diag().sum()) / 40)
     assert metrics["accuracy_3"] == pytest.approx(float(record.confusion[3, 3]) / float(record.confusion[3].sum()))
     log = ImageLog()
-    task.log_eval(model, log, step=1)
+    task.log_eval(model, log, step=1, result=result)
     confusion, wrong = log.images["test/confusion_matrix"], log.images["test/misclassified"]
     assert confusion.dtype == torch.uint8 and confusion.shape[0] == 3 and confusion.shape[1] > 300
     assert wrong.dtype == torch.uint8 and wrong.shape[0] == 3
     assert len(record.wrong_images) == min(32, 40 - int(record.confusion.diag().sum()))
-    assert "per class" in task.final_report(model, torch.device("cpu"))
+    assert "per class" in task.final_report(model, torch.device("cpu"), result=result)

@@ -1,0 +1,103 @@
+"""seqtk.evaluation: one loop for every task, the reduce hook, and the result handed to log_eval."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from seqtk import registry
+from seqtk.evaluation import EvalResult, call_with_result, evaluate
+from seqtk.task import StepOutput
+from seqtk.train import run_training
+
+
+class Worst:
+    """A reducer: the largest absolute error over the split, which no mean of batch means gives."""
+
+    def __init__(self) -> None:
+        self.worst, self.batches = 0.0, 0
+
+    def add(self, batch: Any, out: StepOutput) -> None:
+        self.worst = max(self.worst, float(out.outputs["abs_error"].max()))
+        self.batches += 1
+
+    def metrics(self) -> dict[str, float]:
+        return {"max_error": self.worst}
+
+
+def reducing_task(toy):
+    """The toy task with a reducer and the newer log_eval/final_report that take the result."""
+    seen: list[EvalResult | None] = []
+
+    class Reducing(toy.ToySumTask):
+        name = "toy_reducing"
+
+        def step(self, model, batch, *, train):
+            out = super().step(model, batch, train=train)
+            x, y = batch
+            err = (model(x).float() * self.scale - y).abs().detach()  # (B,)
+            return StepOutput(out.loss, out.count, out.metrics, outputs={"abs_error": err})
+
+        def eval_reducer(self, split):
+            return Worst()
+
+        def log_eval(self, model, logger, step, result=None):
+            seen.append(result)
+
+        def final_report(self, model, device, result=None):
+            return f"max error {result.metrics['max_error']:.3f} over {result.details.batches} batches"
+
+    registry.default_registry().register(Reducing, "test")
+    return Reducing, seen
+
+
+def test_the_reducer_sees_every_batch_and_its_metrics_join_the_means(toy_task):
+    task_cls, _ = reducing_task(toy_task)
+    task = task_cls(toy_task.make_recipe("runs", task_cls=task_cls))
+    task.prepare()
+    torch.manual_seed(0)
+    model = task.build_model().eval()
+    result = evaluate(task, model, "val", torch.device("cpu"))
+    batches = list(task.eval_batches("val"))
+    assert result.details.batches == len(batches) and result.metrics["max_error"] == result.details.worst
+    assert {"loss", "rmse", "max_error"} <= set(result.metrics)  # means, finish_metrics, the reducer
+    assert task.evaluate(model, "val", torch.device("cpu")) == result.metrics  # the Task method is the same loop
+    capped = evaluate(task, model, "val", torch.device("cpu"), max_batches=1)
+    assert capped.details.batches == 1
+
+
+def test_the_trainer_hands_each_evaluation_to_log_eval_and_the_last_to_final_report(toy_task, tmp_path):
+    task_cls, seen = reducing_task(toy_task)
+    recipe = toy_task.make_recipe(tmp_path / "runs", task_cls=task_cls, train={"max_steps": 6, "eval_every": 3})
+    result = run_training(recipe, out=tmp_path / "run", console=Console(file=io.StringIO()))
+    assert [r.split for r in seen] == ["val", "val"] and all(isinstance(r.details, Worst) for r in seen)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["val_max_error"] for r in rows if "val_max_error" in r] == [r.metrics["max_error"] for r in seen]
+    assert result.report == f"max error {seen[-1].metrics['max_error']:.3f} over {seen[-1].details.batches} batches"
+
+
+def test_a_task_that_overrides_evaluate_still_trains(toy_task, tmp_path):
+    # the older plugin API: its own evaluate, and log_eval(model, logger, step) without the result
+    class OwnLoop(toy_task.ToySumTask):
+        name = "toy_own_loop"
+
+        def evaluate(self, model, split, device, max_batches=0):
+            return {"loss": 1.5, "own": 2.0}
+
+    registry.default_registry().register(OwnLoop, "test")
+    recipe = toy_task.make_recipe(tmp_path / "runs", task_cls=OwnLoop, train={"max_steps": 2, "eval_every": 2})
+    result = run_training(recipe, out=tmp_path / "run", console=Console(file=io.StringIO()))
+    assert result.metrics == {"loss": 1.5, "own": 2.0} and result.report.startswith("toy_sum:")
+
+
+def test_call_with_result_passes_it_only_where_it_is_taken():
+    calls = []
+    result = EvalResult("val", {"loss": 1.0})
+    call_with_result(lambda a, b: calls.append(("old", a, b)), 1, 2, result=result)
+    call_with_result(lambda a, result=None: calls.append(("new", a, result)), 1, result=result)
+    call_with_result(lambda a, **extra: calls.append(("kwargs", a, extra["result"])), 1, result=result)
+    assert calls == [("old", 1, 2), ("new", 1, result), ("kwargs", 1, result)]
