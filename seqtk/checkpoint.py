@@ -321,8 +321,9 @@ def load_for_inference(path: str | Path, device: str | torch.device | None = Non
     require(payload, Path(path), FOR_INFERENCE, "loading it for inference")
     task_cls = get_task(payload["task"])
     recipe = resolve(payload["recipe"], payload["recipe_name"], task_cls)
-    task = task_cls(recipe)
-    task.load_state_dict(payload["task_state"])
+    from seqtk.lifecycle import ready_task
+
+    task = ready_task(task_cls, recipe, payload["task_state"], data=False)  # prepare() comes later, if at all
     model = task.build_model()
     load_weights(model, payload["model"], Path(path), payload["task"])
     target = select_device(device)

@@ -29,37 +29,37 @@ _STEP_FIX = "return seqtk.task.StepOutput(loss=<the batch's mean loss, a 0-d ten
 
 def check_task_class(task_cls: type[Task]) -> None:
     """A plugin's task class implements what training calls and declares its recipe sections as dataclasses."""
-    where = _where(task_cls)
+    source = where(task_cls)
     missing = [name for name in _TRAINING_METHODS if getattr(task_cls, name, None) is getattr(Task, name)]
     if missing:
         raise SeqtkError(
-            f"the task '{task_cls.name}'{where} cannot train: its class {task_cls.__qualname__} does not "
+            f"the task '{task_cls.name}'{source} cannot train: its class {task_cls.__qualname__} does not "
             f"implement {', '.join(missing)}",
             fix="implement them in the plugin (docs/plugins.md lists what a task needs), or update the plugin",
         )
     hidden = sorted(name for name in TASK_METHODS | {"validate"} if not callable(getattr(task_cls, name)))
     if hidden:
         raise SeqtkError(
-            f"the task '{task_cls.name}'{where}: class {task_cls.__qualname__} sets {', '.join(hidden)} to a value, "
+            f"the task '{task_cls.name}'{source}: class {task_cls.__qualname__} sets {', '.join(hidden)} to a value, "
             f"which hides the Task method{'s' if len(hidden) > 1 else ''} seqtk calls",
             fix=f"rename the class attribute (_{hidden[0]}, say); docs/plugins.md lists the Task members",
         )
     for attr in ("data_config", "vocab_config", "model_config"):
-        _check_config_class(task_cls, attr, where)
+        _check_config_class(task_cls, attr, source)
 
 
-def _check_config_class(task_cls: type[Task], attr: str, where: str) -> None:
+def _check_config_class(task_cls: type[Task], attr: str, source: str) -> None:
     cls, base = getattr(task_cls, attr), getattr(Task, attr)
     section = attr.split("_")[0]
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise SeqtkError(
-            f"the task '{task_cls.name}'{where}: {attr} is {cls!r}, not a subclass of seqtk.config.{base.__name__}",
+            f"the task '{task_cls.name}'{source}: {attr} is {cls!r}, not a subclass of seqtk.config.{base.__name__}",
             fix=f"declare @dataclass(frozen=True) class My{base.__name__}({base.__name__}) and set {attr} = My{base.__name__}",
         )
     declared = [name for name in vars(cls).get("__annotations__", {}) if not name.startswith("_")]
     if declared and "__dataclass_fields__" not in vars(cls):
         raise SeqtkError(
-            f"the task '{task_cls.name}'{where}: {cls.__qualname__} declares {', '.join(declared)} but is not a "
+            f"the task '{task_cls.name}'{source}: {cls.__qualname__} declares {', '.join(declared)} but is not a "
             f"dataclass, so a recipe's [{section}] section cannot set them",
             fix=f"decorate {cls.__qualname__} with @dataclass(frozen=True)",
         )
@@ -75,7 +75,7 @@ def check_predictions(task: Task, predictions: Any, n_inputs: int) -> list[dict[
         if isinstance(predictions, list) and len(predictions) == n_inputs:
             got = "a list whose items are not all dicts"
         raise SeqtkError(
-            f"task '{task.name}'.predict(){_where(type(task))} returned {got} for {n_inputs} inputs",
+            f"task '{task.name}'.predict(){where(type(task))} returned {got} for {n_inputs} inputs",
             fix="return a list with one dict per input, in order (docs/plugins.md)",
         )
     return predictions
@@ -120,10 +120,10 @@ def _metric(task: Task, key: str, value: Any) -> float:
 
 
 def _step_of(task: Task) -> str:
-    return f"task '{task.name}'.step(){_where(type(task))}"
+    return f"task '{task.name}'.step(){where(type(task))}"
 
 
-def _where(task_cls: type) -> str:
+def where(task_cls: type) -> str:
     from seqtk.registry import default_registry
 
     entry = default_registry().tasks.get(getattr(task_cls, "name", ""))

@@ -84,6 +84,10 @@ class Task:
     #: the validation metric that picks ``best.pt`` (a key of :meth:`evaluate`)
     main_metric: ClassVar[str] = "loss"
     main_metric_mode: ClassVar[str] = "min"
+    #: attributes holding what the task learns from its training data (a Vocab, label names, normalisation
+    #: statistics): restored from a checkpoint before prepare(), which builds each only while it is None;
+    #: seqtk checks that prepare() kept restored ones (seqtk.lifecycle)
+    learned: ClassVar[tuple[str, ...]] = ()
     #: what ``StepOutput.count`` counts, for the throughput display
     unit: ClassVar[str] = "examples"
     #: ``seqtk generate --length`` when not given (new tokens per sample)
@@ -123,7 +127,8 @@ class Task:
 
     # -- data ----------------------------------------------------------------
     def prepare(self) -> None:
-        """Load the data and build the vocabulary (training only)."""
+        """Load the data; build what :attr:`learned` names (the vocabulary, labels) only while it is None,
+        since a checkpoint's is restored first (seqtk.lifecycle); encode the data with it."""
         raise NotImplementedError
 
     def train_loader(self) -> ResumableLoader:

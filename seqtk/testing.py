@@ -67,6 +67,7 @@ def check_task(
     log = console.file.getvalue()
     first, last = _loss_trend(result.run_dir / "metrics.jsonl", log)
     loaded = load_for_inference(result.run_dir / "checkpoints" / "last.pt", device="cpu")
+    _check_learned(loaded, result)
     reloaded = _reloaded_val_loss(loaded)
     assert abs(reloaded - result.metrics["loss"]) <= 1e-5, (
         f"the reloaded last.pt evaluates to val loss {reloaded}, but training recorded {result.metrics['loss']}: "
@@ -111,11 +112,23 @@ def _loss_trend(metrics: Path, log: str) -> tuple[float, float]:
     return first, last
 
 
+def _check_learned(loaded: Loaded, result: TrainResult) -> None:
+    """What ``Task.learned`` names comes back from the checkpoint alone, before any data is read
+    (``seqtk predict`` never reads data)."""
+    for name in type(loaded.task).learned:
+        trained, restored = getattr(result.task, name, None), getattr(loaded.task, name, None)
+        assert restored == trained, (
+            f"self.{name} is {restored!r} after loading the checkpoint but was {trained!r} in training: "
+            "it is missing from the checkpoint (see Task.state_dict and load_state_dict)"
+        )
+
+
 def _reloaded_val_loss(loaded: Loaded) -> float:
     """Evaluate the reloaded model as ``seqtk eval`` would (data prepared, task state restored)."""
-    task, recipe = loaded.task, loaded.recipe
-    task.prepare()
-    task.load_state_dict(loaded.payload["task_state"])
+    from seqtk.lifecycle import prepare_keeping_state
+
+    task, recipe = loaded.task, loaded.recipe  # the checkpoint's task state is already restored, as for eval
+    prepare_keeping_state(task, restored=True)
     with autocast(loaded.device, recipe.train.precision):
         metrics = task.evaluate(loaded.model, "val", loaded.device, recipe.train.eval_batches)
     return float(metrics["loss"])

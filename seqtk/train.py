@@ -48,6 +48,7 @@ from seqtk.device import (
 from seqtk.errors import SeqtkError
 from seqtk.evaluation import EvalResult, call_with_result, evaluate_task
 from seqtk.gradients import GradientLog
+from seqtk.lifecycle import ready_task
 from seqtk.optim import apply_recipe, make_optimizer, make_scheduler
 from seqtk.loggers import (
     JsonlLogger, MultiLogger, TensorBoardLogger, TrainProgress, format_seconds, summary_table,
@@ -408,11 +409,8 @@ def _train(
 ) -> TrainResult:
     with runtime_settings(recipe.train.num_threads, recipe.train.deterministic, dev):
         seed_everything(recipe.train.seed)
-        task = task_cls(recipe)
         with distributed.main_first(ctx):  # rank 0 fetches and caches the data before the others read it
-            task.prepare()
-        if payload is not None:
-            task.load_state_dict(payload["task_state"])
+            task = ready_task(task_cls, recipe, payload["task_state"] if payload is not None else None)
         model = task.build_model().to(dev)
         if ctx is not None:
             distributed.seed_rank(recipe.train.seed, ctx)

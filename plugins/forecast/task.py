@@ -52,6 +52,7 @@ class ForecastTask(Task):
     description = "Time-series forecasting with sliding windows (Mauna Loa CO2, sunspots or your CSV)"
     data_config = ForecastData
     model_config = ForecastModel
+    learned = ("scaler",)  # the training split's normalisation, restored from checkpoints before prepare()
     main_metric = "mae"
     main_metric_mode = "min"
 
@@ -75,7 +76,8 @@ class ForecastTask(Task):
         self.series = load_series(cfg.source, cfg.path, cfg.value_column, cfg.time_column)
         ranges = target_ranges(len(self.series.values), cfg.val_fraction, cfg.test_fraction)
         train_end = ranges["train"][1]
-        self.scaler = Scaler.fit(self.series.values[:train_end])  # train only: nothing leaks from the future
+        if self.scaler is None:  # a checkpoint's is kept (eval, resume): the model learned on its scale
+            self.scaler = Scaler.fit(self.series.values[:train_end])  # train only: nothing leaks from the future
         self.windows = {
             split: make_windows(self.series.values, self.scaler, window=cfg.window, horizon=cfg.horizon,
                                 stride=cfg.stride, season=cfg.season, relative=cfg.relative, targets=r, split=split)

@@ -47,6 +47,7 @@ class MusicTask(Task):
     data_config = MusicData
     vocab_config = MusicVocab
     model_config = MusicModel
+    learned = ("vocab", "headers")  # restored from checkpoints before prepare(), which keeps them
     main_metric = "loss"
     main_metric_mode = "min"
     unit = "tokens"

@@ -49,6 +49,7 @@ class PixelMnistTask(Task):
     description = "Classify 28x28 digits read as sequences (rows, columns or pixels; MNIST, Fashion-MNIST)"
     data_config = PixelMnistData
     model_config = PixelMnistModel
+    learned = ("class_names",)  # fixed by data.classes; restored from checkpoints
     main_metric = "accuracy"
     main_metric_mode = "max"
     unit = "images"

@@ -73,6 +73,7 @@ class SentimentTask(Task):
     data_config = SentimentData
     vocab_config = SentimentVocab
     model_config = SentimentModel
+    learned = ("vocab", "label_names")  # restored from checkpoints before prepare(), which keeps them
     main_metric = "accuracy"
     main_metric_mode = "max"
     unit = "examples"

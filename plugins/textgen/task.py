@@ -42,6 +42,7 @@ class TextGenTask(Task):
     data_config = TextGenData
     vocab_config = TextGenVocab
     model_config = TextGenModel
+    learned = ("vocab",)  # restored from checkpoints before prepare(), which keeps it
     main_metric = "loss"
     main_metric_mode = "min"
     unit = "chars"

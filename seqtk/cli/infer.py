@@ -31,9 +31,11 @@ def eval_cmd(
 
     if max_batches < 0:
         raise SeqtkError(f"--max-batches must be 0 (all) or more, got {max_batches}", fix="use e.g. --max-batches 10")
-    loaded = load_for_inference(checkpoint, device=device)
+    from seqtk.lifecycle import prepare_keeping_state
+
+    loaded = load_for_inference(checkpoint, device=device)  # the checkpoint's task state is restored first
     task = loaded.task
-    task.prepare()
+    prepare_keeping_state(task, restored=True)
     if split not in task.splits():
         raise SeqtkError(f"task '{task.name}' has no split '{split}'", fix=f"use --split {' or '.join(task.splits())}")
     metrics = task.evaluate(loaded.model, split, loaded.device, max_batches)

@@ -67,8 +67,9 @@ def measure_cell(
 
     recipe = cell_recipe(spec, overrides, cell, steps)
     seed_everything(recipe.train.seed)
-    fresh = get_task(recipe.task.name)(recipe)
-    fresh.prepare()
+    from seqtk.lifecycle import ready_task
+
+    fresh = ready_task(get_task(recipe.task.name), recipe)
     device = select_device(recipe.train.device)
     start = measure(fresh, fresh.build_model().to(device), _first(fresh.eval_batches("val"), batches), device)
     quiet = Console(file=io.StringIO())

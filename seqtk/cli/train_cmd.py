@@ -95,9 +95,10 @@ def summary(
     from seqtk.registry import get_task
     from seqtk.summary import model_summary
 
+    from seqtk.lifecycle import ready_task
+
     resolved = load_recipe(recipe, overrides)
-    task = get_task(resolved.task.name)(resolved)
-    task.prepare()
+    task = ready_task(get_task(resolved.task.name), resolved)
     model = task.build_model()
     Console().print(model_summary(model, keras_style=keras))
 

@@ -1,0 +1,135 @@
+"""seqtk.lifecycle: restored state comes before prepare(), in every command, and prepare() keeps it.
+
+The case from issue 14: a plugin trains, then its data file changes (a label dropped from the training rows,
+new words added). `seqtk eval` and `seqtk predict` must still use the checkpoint's vocabulary and labels and
+give the same accuracy; a plugin whose prepare() rebuilds them is stopped with the fix instead of reporting a
+wrong accuracy with exit code 0 (it once reported 0.156 for 0.969).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from seqtk import registry
+from seqtk.cli.main import main
+from seqtk.config import resolve
+from seqtk.train import run_training
+
+FIXTURE = Path(__file__).parent / "fixtures" / "intent_task.py"
+INTENTS = {  # made-up questions for a test fixture, not a data set
+    "time": ["what time is it", "tell me the time", "the time now please", "what hour is it now"],
+    "weather": ["will it rain today", "what is the weather", "is it sunny outside", "weather forecast please"],
+    "alarm": ["wake me up at seven", "set an alarm", "alarm for six please", "set my alarm now"],
+    "music": ["play some music", "play a song please", "put on my playlist", "play jazz now"],
+}
+
+
+@pytest.fixture
+def intent(monkeypatch):
+    monkeypatch.setenv(registry.ENV_DISABLE, "1")
+    monkeypatch.delenv(registry.ENV_PLUGIN_DIR, raising=False)
+    registry.reset()
+    name = "seqtk_tests_intent_task"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, FIXTURE)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    module = sys.modules[name]
+    for cls in (module.IntentTask, module.IntentTaskRebuilding):
+        registry.default_registry().register(cls, str(FIXTURE))
+    yield module
+    registry.reset()
+
+
+def write_rows(path: Path, drop_train_label: str | None = None, new_words: bool = False) -> None:
+    rng, lines = random.Random(0), []
+    for label, phrases in INTENTS.items():
+        for i in range(40):
+            words = rng.choice(phrases).split() + [rng.choice(["", "hey", "ok", "now"])]
+            split = "val" if i % 4 == 0 else "train"
+            if split == "train" and label == drop_train_label:
+                continue
+            lines.append(f"{split}\t{' '.join(w for w in words if w)}\t{label}")
+    if new_words:
+        lines += [f"train\tzebra quantum {w} banjo\tmusic" for w in ("play", "song", "jazz")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def train(intent, task_cls, data: Path, out: Path) -> dict:
+    raw = {"task": {"name": task_cls.name}, "data": {"path": str(data)},
+           "train": {"max_steps": 80, "batch_size": 16, "eval_every": 80, "lr": 0.01, "device": "cpu"},
+           "log": {"tensorboard": False, "progress": False, "out_dir": str(out.parent)}}
+    result = run_training(resolve(raw, "intent", task_cls), out=out, console=Console(file=io.StringIO()))
+    return result.metrics
+
+
+def cli_json(capsys, *args: str) -> tuple[int, dict | str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 else err)
+
+
+def test_eval_and_predict_keep_the_checkpoints_vocabulary_and_labels_when_the_data_change(intent, tmp_path, capsys):
+    data = tmp_path / "intents.tsv"
+    write_rows(data)
+    trained = train(intent, intent.IntentTask, data, tmp_path / "run")
+    assert trained["accuracy"] > 0.5  # learned something: the comparison below means something
+    ckpt = str(tmp_path / "run" / "checkpoints" / "last.pt")
+    questions = ["what time is it", "play jazz", "zebra quantum banjo"]
+    _, before = cli_json(capsys, "predict", ckpt, *questions, "--json")
+    write_rows(data, drop_train_label="alarm", new_words=True)  # labels and words learned afresh would differ
+    code, evaluated = cli_json(capsys, "eval", ckpt, "--json")
+    assert code == 0, evaluated
+    assert evaluated["accuracy"] == pytest.approx(trained["accuracy"], abs=1e-12)
+    assert evaluated["loss"] == pytest.approx(trained["loss"], rel=1e-6)
+    _, after = cli_json(capsys, "predict", ckpt, *questions, "--json")
+    assert after == before and {p["label"] for p in after["predictions"]} <= set(INTENTS)
+
+
+def test_a_prepare_that_rebuilds_restored_state_is_stopped_with_the_fix(intent, tmp_path, capsys):
+    data = tmp_path / "intents.tsv"
+    write_rows(data)
+    train(intent, intent.IntentTaskRebuilding, data, tmp_path / "run")
+    ckpt = str(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert cli_json(capsys, "eval", ckpt, "--json")[0] == 0  # the same data rebuild the same state: fine
+    write_rows(data, drop_train_label="alarm", new_words=True)
+    code, err = cli_json(capsys, "eval", ckpt, "--json")
+    assert code == 1 and "prepare() replaced self.vocab, self.labels after seqtk restored them" in err
+    assert "Fix: in prepare(), build self.vocab, self.labels only while it is None" in err
+    # resuming on the changed data is refused the same way, before any step is trained
+    raw = {"task": {"name": "intent_rebuilding"}, "data": {"path": str(data)},
+           "train": {"max_steps": 90, "batch_size": 16, "eval_every": 80, "device": "cpu"},
+           "log": {"tensorboard": False, "progress": False}}
+    from seqtk.errors import SeqtkError
+
+    with pytest.raises(SeqtkError, match="prepare\\(\\) replaced self.vocab"):
+        run_training(resolve(raw, "intent", intent.IntentTaskRebuilding), resume=tmp_path / "run",
+                     console=Console(file=io.StringIO()))
+
+
+def test_forecast_eval_keeps_the_checkpoints_normalisation(tmp_path, capsys):
+    # an in-repo task: forecast refitted its scaler in prepare(), so a changed CSV shifted every prediction
+    import math
+
+    csv = tmp_path / "series.csv"
+    values = [10 + math.sin(i / 3) + 0.01 * i for i in range(400)]
+    csv.write_text("value\n" + "\n".join(f"{v:.5f}" for v in values) + "\n")
+    recipe = Path(__file__).resolve().parent.parent / "recipes" / "forecast_tiny.toml"
+    out = tmp_path / "run"
+    assert main(["run", str(recipe), f"data.path={csv}", "log.tensorboard=false", "--out", str(out)]) == 0
+    capsys.readouterr()
+    code, first = cli_json(capsys, "eval", str(out / "checkpoints" / "last.pt"), "--json")
+    assert code == 0
+    values[:40] = [v * 3 for v in values[:40]]  # the start of the training part: its mean and spread change
+    csv.write_text("value\n" + "\n".join(f"{v:.5f}" for v in values) + "\n")
+    code, second = cli_json(capsys, "eval", str(out / "checkpoints" / "last.pt"), "--json")
+    assert code == 0 and second["val_loss"] == pytest.approx(first["val_loss"], rel=1e-9)
