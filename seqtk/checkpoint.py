@@ -323,7 +323,7 @@ def load_for_inference(path: str | Path, device: str | torch.device | None = Non
     recipe = resolve(payload["recipe"], payload["recipe_name"], task_cls)
     from seqtk.lifecycle import ready_task
 
-    task = ready_task(task_cls, recipe, payload["task_state"], data=False)  # prepare() comes later, if at all
+    task = ready_task(task_cls, recipe, payload, data=False)  # prepare() comes later, if at all
     model = task.build_model()
     load_weights(model, payload["model"], Path(path), payload["task"])
     target = select_device(device)

@@ -33,13 +33,18 @@ if TYPE_CHECKING:
     from seqtk.task import Task
 
 
-def ready_task(task_cls: type[Task], recipe: Recipe, state: dict[str, Any] | None = None, *, data: bool = True) -> Task:
-    """A task instance driven through the lifecycle: state restored (if any), then data prepared (if ``data``)."""
+def ready_task(task_cls: type[Task], recipe: Recipe, checkpoint: dict[str, Any] | None = None, *,
+               data: bool = True) -> Task:
+    """A task driven through the lifecycle: a checkpoint's learned attributes (:mod:`seqtk.learned`) and
+    ``task_state`` restored (if one is given), then data prepared (if ``data``)."""
+    from seqtk import learned
+
     task = task_cls(recipe)
-    if state is not None:
-        task.load_state_dict(state)
+    if checkpoint is not None:
+        learned.restore(task, checkpoint.get("learned"))
+        task.load_state_dict(checkpoint["task_state"])
     if data:
-        prepare_keeping_state(task, restored=state is not None)
+        prepare_keeping_state(task, restored=checkpoint is not None)
     return task
 
 

@@ -35,7 +35,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from seqtk import __version__, distributed
+from seqtk import __version__, distributed, learned
 from seqtk.checkpoint import FORMAT, VERSION, load_weights, save_checkpoint
 from seqtk.config import Recipe, TrainConfig, check_recipe
 from seqtk.contract import check_step_output, check_task_class
@@ -336,7 +336,7 @@ class _Session:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
             "rng": rng_state(self.device), "step": self.step, "data": self.loader.state_dict(),
-            "task_state": self.task.state_dict(), "metrics": dict(self.metrics),
+            "task_state": self.task.state_dict(), "learned": learned.save(self.task), "metrics": dict(self.metrics),
             "best": dict(self.best) if self.best else None,
         }
         if self.ctx is not None:  # every rank's dropout stream, in rank order (None off rank 0)
@@ -410,7 +410,10 @@ def _train(
     with runtime_settings(recipe.train.num_threads, recipe.train.deterministic, dev):
         seed_everything(recipe.train.seed)
         with distributed.main_first(ctx):  # rank 0 fetches and caches the data before the others read it
-            task = ready_task(task_cls, recipe, payload["task_state"] if payload is not None else None)
+            task = ready_task(task_cls, recipe, payload)
+        if type(task).learned:
+            origin = "restored from the checkpoint" if payload is not None else "learned from the training data"
+            console.print(f"Task state ({origin}): {learned.describe(task)}", highlight=False)
         model = task.build_model().to(dev)
         if ctx is not None:
             distributed.seed_rank(recipe.train.seed, ctx)

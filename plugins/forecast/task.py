@@ -161,12 +161,9 @@ class ForecastTask(Task):
         return win, self._scaler().inverse(out + win.base.unsqueeze(1))
 
     # -- checkpoint state and inference ----------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        scaler = self._scaler()
-        return {"mean": scaler.mean, "std": scaler.std}
-
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.scaler = Scaler(float(state["mean"]), float(state["std"]))
+        if "mean" in state:  # a checkpoint from before seqtk saved Task.learned itself
+            self.scaler = Scaler.from_dict(state)
 
     def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
         """Each input: the last ``data.window`` values of the series, oldest first, separated by spaces or commas."""

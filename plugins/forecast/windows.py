@@ -39,6 +39,14 @@ class Scaler:
     def inverse(self, values: Tensor) -> Tensor:
         return values * self.std + self.mean
 
+    def to_dict(self) -> dict[str, float]:
+        """Plain data for checkpoints (seqtk.learned saves what Task.learned names)."""
+        return {"mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, float]) -> Scaler:
+        return cls(float(data["mean"]), float(data["std"]))
+
 
 @dataclass
 class Windows:

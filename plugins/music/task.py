@@ -185,17 +185,16 @@ class MusicTask(Task):
 
     # -- checkpoint state -----------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"vocab": self._vocab().to_dict(), "tokens": self.codec_kind, "headers": self.headers}
+        """The token kind (the vocabulary and header values are Task.learned: seqtk saves those)."""
+        return {"tokens": self.codec_kind}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        from seqtk.vocab import Vocab
+        if "vocab" in state:  # a checkpoint from before seqtk saved Task.learned itself
+            from seqtk.vocab import Vocab
 
-        vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's music vocabulary")
-        changed, self.vocab = vocab != self.vocab, vocab
+            self.vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's music vocabulary")
+            self.headers = {k: list(v) for k, v in state.get("headers", {}).items()}
         self.codec_kind = state.get("tokens", self.codec_kind)
-        self.headers = {k: list(v) for k, v in state.get("headers", {}).items()}
-        if changed and self.tunes:
-            self._encode_splits()
 
     # -- inference ------------------------------------------------------------------
     def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:

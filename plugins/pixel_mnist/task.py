@@ -153,13 +153,6 @@ class PixelMnistTask(Task):
             lines.append(f"most frequent mistake: {names[worst[0]]} read as {names[worst[1]]} ({worst[2]} times)")
         return "\n".join(lines)
 
-    # -- checkpoint state -----------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {"class_names": list(self.class_names)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.class_names = tuple(state.get("class_names") or self.class_names)
-
     # -- inference ------------------------------------------------------------------
     def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
         """Class and probabilities for each image file (see :mod:`.imagefile` for what is expected)."""

@@ -235,19 +235,16 @@ class SentimentTask(Task):
 
     # -- checkpoint state -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"vocab": self._vocab().to_dict(), "label_names": list(self.label_names), "split": self.split_record}
+        """The split's record (the vocabulary and labels are Task.learned: seqtk saves those)."""
+        return {"split": self.split_record}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        from seqtk.vocab import Vocab
+        if "vocab" in state:  # a checkpoint from before seqtk saved Task.learned itself
+            from seqtk.vocab import Vocab
 
-        vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's sentiment vocabulary")
-        changed, self.vocab = vocab != self.vocab, vocab
-        self.label_names = tuple(state.get("label_names") or NAMES)  # type: ignore[assignment]
+            self.vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's sentiment vocabulary")
+            self.label_names = tuple(state.get("label_names") or NAMES)  # type: ignore[assignment]
         self._restored_split = state.get("split")
-        if self.texts:  # data already prepared (resume, or the test harness's order)
-            self._check_split()
-            if changed:
-                self._encode({name: self.tokenizer.tokenize_batch(part.texts) for name, part in self.texts.items()})
 
     # -- inference ------------------------------------------------------------------------
     def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:

@@ -148,18 +148,17 @@ class TextGenTask(Task):
 
     # -- checkpoint state -----------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"vocab": self._vocab().to_dict(), "prompt": self.prompt}
+        """The sample prompt and the carried stream state (the vocabulary is Task.learned: seqtk saves it)."""
+        state: dict[str, Any] = {"prompt": self.prompt}
         if self._state is not None:
             state["stream_state"] = move_state(self._state, torch.device("cpu"))
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        from seqtk.vocab import Vocab
+        if "vocab" in state:  # a checkpoint from before seqtk saved Task.learned itself
+            from seqtk.vocab import Vocab
 
-        vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's textgen vocabulary")
-        changed, self.vocab = vocab != self.vocab, vocab
-        if changed and self._texts:  # resuming on text whose vocab differs: encode it as the model knows it
-            self._encode_splits()
+            self.vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's textgen vocabulary")
         self.prompt = state.get("prompt", "\n")
         self._state = state.get("stream_state")
 

@@ -212,7 +212,7 @@ def test_oov_bucket_ids_are_the_same_in_every_process(tmp_path):
     vocab = task.vocab
     here = vocab.encode(task.tokenizer.tokenize(UNSEEN))
     assert all(vocab.is_oov(i) for i in here) and len(set(here)) > 1  # several buckets in use
-    (tmp_path / "vocab.json").write_text(json.dumps(task.state_dict()["vocab"]), encoding="utf-8")
+    (tmp_path / "vocab.json").write_text(json.dumps(task.vocab.to_dict()), encoding="utf-8")
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         out = subprocess.run(

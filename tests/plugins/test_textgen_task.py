@@ -122,11 +122,15 @@ def test_stream_state_survives_a_checkpoint(tmp_path):
     task, model = prepared(tmp_path, data={"batching": "stream"})
     x, y = next(iter(task.train_loader()))
     task.step(model, (x, y), train=True)
+    from seqtk import learned
+
     buffer = io.BytesIO()
-    torch.save(task.state_dict(), buffer)
+    torch.save({"task_state": task.state_dict(), "learned": learned.save(task)}, buffer)  # as a checkpoint holds them
     buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)
     other = TextGenTask(task.recipe)
-    other.load_state_dict(torch.load(buffer, weights_only=True))
+    learned.restore(other, saved["learned"])  # the vocabulary: Task.learned, saved by the core
+    other.load_state_dict(saved["task_state"])
     assert other.vocab == task.vocab
     assert all(torch.equal(a, b) for a, b in zip(_tensors(other._state), _tensors(task._state)))
 
@@ -249,21 +253,19 @@ def test_stream_training_resumes_exactly(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("order", ["eval", "resume"])
-def test_a_checkpoint_vocab_wins_over_changed_text(tmp_path, order):
-    """eval loads the checkpoint then prepares; resume prepares then loads: both encode with the model's vocab."""
+def test_a_checkpoint_vocab_wins_over_changed_text(tmp_path):
+    """eval and resume restore the checkpoint's vocab, then prepare (seqtk.lifecycle): the text is encoded with it."""
+    from seqtk import learned
+    from seqtk.lifecycle import ready_task
+
     task, _ = prepared(tmp_path)
-    saved = task.state_dict()
+    checkpoint = {"task_state": task.state_dict(), "learned": learned.save(task)}
     (tmp_path / "text.txt").write_text("Zebras! " + PANGRAM * 30, encoding="utf-8")  # new characters
-    other = TextGenTask(task.recipe)
-    other.console = task.console
-    if order == "eval":
-        other.load_state_dict(saved)
-        other.prepare()
-    else:
-        other.prepare()
-        assert other.vocab != task.vocab
-        other.load_state_dict(saved)
+    TextGenTask.console = task.console
+    try:
+        other = ready_task(TextGenTask, task.recipe, checkpoint)
+    finally:
+        TextGenTask.console = None
     assert other.vocab == task.vocab
     assert all(int(ids.max()) < len(task.vocab) for ids in other.ids.values())
     assert torch.equal(other.ids["train"][:8], task.encode("Zebras! "))  # unseen chars -> the OOV bucket

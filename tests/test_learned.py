@@ -1,0 +1,59 @@
+"""seqtk.learned: what Task.learned names is saved in checkpoints and restored by the core."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seqtk import learned
+from seqtk.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
+from seqtk.cli.main import main
+from seqtk.errors import SeqtkError
+from seqtk.vocab import Vocab
+
+
+class Holder:
+    name = "holder"
+    learned = ("vocab", "labels", "stats", "table", "weights", "missing")
+
+    def __init__(self) -> None:
+        self.vocab = self.labels = self.stats = self.table = self.weights = self.missing = None
+
+
+def test_round_trip_of_every_kind_through_a_checkpoint_file(tmp_path):
+    task = Holder()
+    task.vocab, task.labels = Vocab.build([["a", "b", "b"]], num_oov_buckets=2), ("neg", "pos")
+    task.stats, task.table, task.weights = [1.5, 2.0], {"M": ["4/4", "3/4"]}, torch.arange(3.0)
+    saved = learned.save(task)
+    assert "missing" not in saved  # None is not saved: prepare() builds it
+    save_checkpoint(tmp_path / "c.pt", {"format": FORMAT, "version": VERSION, "learned": saved})  # weights_only loads it
+    other = Holder()
+    learned.restore(other, load_checkpoint(tmp_path / "c.pt")["learned"])
+    assert other.vocab == task.vocab and other.labels == ("neg", "pos") and other.stats == [1.5, 2.0]
+    assert other.table == {"M": ["4/4", "3/4"]} and torch.equal(other.weights, task.weights)
+    assert learned.describe(task).startswith("vocab (") and "labels (2)" in learned.describe(task)
+
+
+def test_a_value_seqtk_cannot_save_is_named_with_the_fix():
+    task = Holder()
+    task.stats = object()
+    with pytest.raises(SeqtkError, match="lists 'stats' in Task.learned.*is a object.*Fix: make self.stats plain data"):
+        learned.save(task)
+
+
+def test_a_checkpoint_cannot_make_seqtk_import_new_code():
+    with pytest.raises(SeqtkError, match="whose module is not loaded.*Fix: load the task plugin"):
+        learned.restore(Holder(), {"stats": {"object": "os_not_loaded_module:Thing", "data": {}}})
+
+
+def test_a_checkpoint_from_before_learned_still_generates(tmp_path, capsys):
+    # the vocabulary in task_state and no "learned": the plugin's load_state_dict still reads it
+    run = tmp_path / "run"
+    assert main(["run", "textgen_tiny", "train.max_steps=4", "train.eval_every=4", "log.tensorboard=false",
+                 "--out", str(run)]) == 0
+    payload = load_checkpoint(run / "checkpoints" / "last.pt")
+    payload["task_state"]["vocab"] = payload.pop("learned")["vocab"]["data"]
+    save_checkpoint(tmp_path / "old.pt", payload)
+    capsys.readouterr()
+    assert main(["generate", str(tmp_path / "old.pt"), "--length", "20", "--json"]) == 0
+    assert main(["eval", str(tmp_path / "old.pt"), "--json", "--max-batches", "1"]) == 0
