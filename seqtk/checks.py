@@ -19,12 +19,8 @@ seqtk.errors.SeqtkError: data.val_fraction + data.test_fraction = 0.7 holds out 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from seqtk.errors import SeqtkError
-
-if TYPE_CHECKING:
-    from seqtk.config import LogConfig, TrainConfig
 
 
 def at_least(key: str, value: int | float, low: int | float, fix: str | None = None) -> None:
@@ -43,35 +39,6 @@ def finite(key: str, value: float, fix: str) -> None:
     """``key`` must be a finite number (TOML and overrides accept nan and inf)."""
     if not math.isfinite(value):
         raise SeqtkError(f"{key} must be a finite number, not {value}", fix=fix)
-
-
-def train_and_log(train: TrainConfig, log: LogConfig) -> None:
-    """Every check of the ``[train]`` and ``[log]`` sections, run wherever a recipe is resolved.
-
-    ``seqtk recipes validate``, ``seqtk run`` and the library's ``run_training``
-    all pass here before any data is read, so each refuses the same values
-    with the same words.
-    """
-    for key in ("max_steps", "batch_size", "eval_every", "step_every"):
-        at_least(f"train.{key}", getattr(train, key), 1, fix=f"set train.{key} to a positive integer")
-    for key in ("warmup_steps", "eval_batches", "patience", "num_threads"):
-        at_least(f"train.{key}", getattr(train, key), 0)
-    finite("train.lr", train.lr, fix="set train.lr to e.g. 1e-3")
-    if train.lr <= 0:
-        raise SeqtkError(f"train.lr must be positive, not {train.lr}", fix="set train.lr to e.g. 1e-3")
-    finite("train.weight_decay", train.weight_decay, fix="set train.weight_decay to e.g. 0.01, or 0")
-    at_least("train.weight_decay", train.weight_decay, 0, fix="set train.weight_decay to e.g. 0.01, or 0")
-    if not 0 <= train.momentum < 1:
-        raise SeqtkError(f"train.momentum must be in [0, 1), not {train.momentum}", fix="set train.momentum to e.g. 0.9")
-    if not 0 <= train.min_lr_ratio <= 1:
-        raise SeqtkError(f"train.min_lr_ratio must be in [0, 1], not {train.min_lr_ratio}",
-                         fix="set train.min_lr_ratio to e.g. 0.1 (the cosine floor as a fraction of train.lr)")
-    if not 0 < train.gamma <= 1:
-        raise SeqtkError(f"train.gamma must be in (0, 1], not {train.gamma}", fix="set train.gamma to e.g. 0.5")
-    finite("train.grad_clip", train.grad_clip, fix="set train.grad_clip = 1.0, or 0 to turn clipping off")
-    at_least("train.grad_clip", train.grad_clip, 0, fix="set train.grad_clip = 1.0, or 0 to turn clipping off")
-    for key in ("every", "grad_every"):
-        at_least(f"log.{key}", getattr(log, key), 1, fix=f"set log.{key} = 10")
 
 
 def dropout(key: str, value: float, example: float = 0.1) -> None:

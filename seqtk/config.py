@@ -21,6 +21,7 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
+from seqtk import checks
 from seqtk.errors import SeqtkError, suggest
 
 SECTIONS = ("task", "data", "vocab", "model", "train", "log")
@@ -281,12 +282,40 @@ def resolve(raw: dict[str, Any], name: str, task_cls: Any) -> Recipe:
 
 def check_recipe(recipe: Recipe, task_cls: Any) -> None:
     """Everything that can be checked without data: the run settings, the device name, the task's own checks."""
-    from seqtk import checks
     from seqtk.device import check_device_name
 
-    checks.train_and_log(recipe.train, recipe.log)
+    check_train_and_log(recipe.train, recipe.log)
     check_device_name(recipe.train.device)
     task_cls.validate(recipe)
+
+
+def check_train_and_log(train: TrainConfig, log: LogConfig) -> None:
+    """Every check of the ``[train]`` and ``[log]`` sections, run wherever a recipe is resolved.
+
+    ``seqtk recipes validate``, ``seqtk run`` and the library's ``run_training``
+    all pass here (through :func:`check_recipe`) before any data is read, so
+    each refuses the same values with the same words.
+    """
+    for key in ("max_steps", "batch_size", "eval_every", "step_every"):
+        checks.at_least(f"train.{key}", getattr(train, key), 1, fix=f"set train.{key} to a positive integer")
+    for key in ("warmup_steps", "eval_batches", "patience", "num_threads"):
+        checks.at_least(f"train.{key}", getattr(train, key), 0)
+    checks.finite("train.lr", train.lr, fix="set train.lr to e.g. 1e-3")
+    if train.lr <= 0:
+        raise SeqtkError(f"train.lr must be positive, not {train.lr}", fix="set train.lr to e.g. 1e-3")
+    checks.finite("train.weight_decay", train.weight_decay, fix="set train.weight_decay to e.g. 0.01, or 0")
+    checks.at_least("train.weight_decay", train.weight_decay, 0, fix="set train.weight_decay to e.g. 0.01, or 0")
+    if not 0 <= train.momentum < 1:
+        raise SeqtkError(f"train.momentum must be in [0, 1), not {train.momentum}", fix="set train.momentum to e.g. 0.9")
+    if not 0 <= train.min_lr_ratio <= 1:
+        raise SeqtkError(f"train.min_lr_ratio must be in [0, 1], not {train.min_lr_ratio}",
+                         fix="set train.min_lr_ratio to e.g. 0.1 (the cosine floor as a fraction of train.lr)")
+    if not 0 < train.gamma <= 1:
+        raise SeqtkError(f"train.gamma must be in (0, 1], not {train.gamma}", fix="set train.gamma to e.g. 0.5")
+    checks.finite("train.grad_clip", train.grad_clip, fix="set train.grad_clip = 1.0, or 0 to turn clipping off")
+    checks.at_least("train.grad_clip", train.grad_clip, 0, fix="set train.grad_clip = 1.0, or 0 to turn clipping off")
+    for key in ("every", "grad_every"):
+        checks.at_least(f"log.{key}", getattr(log, key), 1, fix=f"set log.{key} = 10")
 
 
 def task_name(raw: dict[str, Any], source: str) -> str:
