@@ -4,7 +4,7 @@ Every ``rnn``/``lstm``/``gru`` layer is a single fused PyTorch module
 (``nn.RNN``/``nn.LSTM``/``nn.GRU`` with ``num_layers=1``), so cuDNN runs it on
 GPU and oneDNN runs LSTM on CPU. For GRU/RNN training on CPU, where PyTorch has
 no fused kernel, the encoder runs them through :mod:`seqtk.fast_rnn` (same
-parameters, hand-written BPTT; ``SEQTK_FAST_RNN=0`` turns it off). The reference cells of :mod:`seqtk.cells`
+parameters, hand-written BPTT; a layer's ``LayerSpec.kernel`` picks: ``auto``, ``fused`` or ``fast``). The reference cells of :mod:`seqtk.cells`
 (``peephole_lstm``, ``cho_gru``, ...) run as a :class:`~seqtk.cells.CellLayer`:
 a Python scan, slower, with the same padding and bidirectional behaviour.
 
@@ -155,7 +155,7 @@ class StackedEncoder(nn.Module):
         rows = []
         for n, (spec, rnn) in enumerate(zip(self.specs, self.layers), start=1):
             shape = f"(B, T, {spec.output_dim})" if spec.return_sequences else f"(B, {spec.output_dim})"
-            kind = spec.cell + (" (bidirectional)" if spec.bidirectional else "")
+            kind = spec.cell + (" (bidirectional)" if spec.bidirectional else "") + f"; kernel {spec.kernel_name()}"
             rows.append((f"layer {n}", kind, shape, count_parameters(rnn, keras_style).total))
         return rows
 
@@ -253,7 +253,9 @@ def _make_rnn(spec: LayerSpec, input_size: int) -> nn.RNNBase | CellLayer:
     kwargs: dict[str, Any] = {"num_layers": 1, "batch_first": True, "bidirectional": spec.bidirectional}
     if spec.cell == "rnn":
         kwargs["nonlinearity"] = spec.nonlinearity
-    return CELLS[spec.cell](input_size, spec.hidden_size, **kwargs)
+    rnn = CELLS[spec.cell](input_size, spec.hidden_size, **kwargs)
+    rnn.seqtk_kernel = spec.kernel  # read by seqtk.fast_rnn.use_fast: the layer, not the process, picks its kernel
+    return rnn
 
 
 def _run_layer(

@@ -23,8 +23,10 @@ and ``*_reverse``), so modules and checkpoints interchange.
 :class:`~seqtk.encoders.StackedEncoder` picks this path by itself
 (:func:`use_fast`): on CPU, when autograd will need gradients, for float32/64,
 at the shapes where it measured faster (:func:`prefer_fast`, figures in
-``docs/performance.md``). ``SEQTK_FAST_RNN=0`` turns it off, ``=1`` uses it
-at every shape (still CPU training only). Double backward is not supported.
+``docs/performance.md``), unless the layer says otherwise: ``LayerSpec.kernel``
+``fused`` turns it off, ``fast`` uses it at every shape (still CPU training
+only). ``SEQTK_FAST_RNN=0``/``=1`` does the same for every ``auto`` layer of
+the process. Double backward is not supported.
 
 >>> gru = nn.GRU(3, 4, batch_first=True)
 >>> x = torch.randn(2, 5, 3, requires_grad=True)
@@ -67,9 +69,15 @@ def prefer_fast(mode: str, batch: int, steps: int, hidden: int) -> bool:
 
 
 def use_fast(rnn: nn.RNNBase, x: Tensor) -> bool:
-    """Should ``rnn`` (a single-layer, batch-first GRU/RNN) run through this module for input ``x``?"""
-    switch = os.environ.get(ENV_SWITCH, "auto").strip().lower()
-    if switch in ("0", "false", "off", "no") or rnn.mode not in MODES:
+    """Should ``rnn`` (a single-layer, batch-first GRU/RNN) run through this module for input ``x``?
+
+    The layer decides (``LayerSpec.kernel``, stored on the module as ``seqtk_kernel``): ``fused`` never,
+    ``fast`` wherever this module applies, ``auto`` by the measured rule. ``SEQTK_FAST_RNN`` still overrides
+    ``auto`` layers process-wide, for benchmarks that compare the two paths on unchanged recipes.
+    """
+    kernel = getattr(rnn, "seqtk_kernel", "auto")
+    switch = os.environ.get(ENV_SWITCH, "auto").strip().lower() if kernel == "auto" else kernel
+    if switch in ("0", "false", "off", "no", "fused") or rnn.mode not in MODES:
         return False
     if x.device.type != "cpu" or x.dtype not in _DTYPES or not torch.is_grad_enabled():
         return False
@@ -77,7 +85,7 @@ def use_fast(rnn: nn.RNNBase, x: Tensor) -> bool:
         return False  # inference: PyTorch's fused forward loop is faster and saves nothing
     if rnn.num_layers != 1 or not rnn.batch_first or getattr(rnn, "proj_size", 0):
         return False
-    if switch in ("1", "true", "on", "yes", "always"):
+    if switch in ("1", "true", "on", "yes", "always", "fast"):
         return True
     return prefer_fast(rnn.mode, x.size(0), x.size(1), rnn.hidden_size)
 

@@ -20,6 +20,8 @@ from seqtk.errors import SeqtkValueError, suggest
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 #: every cell name a LayerSpec accepts: the fused kernels, then the reference cells of seqtk.cells
 KNOWN_CELLS = (*CELLS, *REFERENCE_CELLS)
+#: how a fused cell runs (LayerSpec.kernel)
+KERNELS = ("auto", "fused", "fast")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,14 @@ class LayerSpec:
             "candidate and the cell output, like Keras' activation=); irnn is always relu"
         },
     )
+    kernel: str = field(
+        default="auto",
+        metadata={
+            "help": "how rnn, lstm and gru run: auto (cuDNN on a GPU; on a CPU oneDNN for lstm, and for gru/rnn "
+            "training seqtk's hand-written BPTT where measured faster), fused (PyTorch's kernels only), or fast "
+            "(seqtk's BPTT for every gru/rnn CPU training shape); reference cells run as Python cells"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.cell not in KNOWN_CELLS:
@@ -75,12 +85,40 @@ class LayerSpec:
             raise SeqtkValueError(
                 f"unknown nonlinearity {self.nonlinearity!r}", fix=f"use one of {', '.join(NONLINEARITIES)}"
             )
+        if self.kernel not in KERNELS:
+            raise SeqtkValueError(
+                f"unknown kernel {self.kernel!r}.{suggest(str(self.kernel), KERNELS)}", fix=f"use one of {', '.join(KERNELS)}"
+            )
+        if self.kernel != "auto" and self.cell not in CELLS:
+            raise SeqtkValueError(
+                f"kernel={self.kernel!r} applies to the fused cells rnn, lstm and gru, not the reference cell {self.cell}",
+                fix="remove kernel (a reference cell always runs as a Python cell)",
+            )
+        if self.kernel == "fast" and self.cell == "lstm":
+            raise SeqtkValueError(
+                "kernel='fast' (seqtk's BPTT) exists for gru and rnn; lstm has oneDNN's fused kernel on a CPU",
+                fix="use kernel = auto or fused for lstm",
+            )
         if self.nonlinearity != "tanh" and self.cell in ("lstm", "gru"):
             raise SeqtkValueError(
                 f"nonlinearity={self.nonlinearity!r} applies only to rnn cells and the reference cells, "
                 f"not {self.cell} (the fused kernel has tanh built in)",
                 fix=f"remove nonlinearity, set cell: rnn, or use the reference cell ref_{self.cell}",
             )
+
+    def kernel_name(self) -> str:
+        """What runs this layer, for ``seqtk summary``.
+
+        >>> LayerSpec("gru", 8).kernel_name(), LayerSpec("lstm", 8).kernel_name(), LayerSpec("elman", 8).kernel_name()
+        ('auto: cuDNN, or seqtk BPTT for CPU training', 'auto: cuDNN / oneDNN', 'reference: Python cell')
+        """
+        if self.cell in REFERENCE_CELLS:
+            return "reference: Python cell"
+        if self.kernel == "fast":
+            return "fast: seqtk BPTT for CPU training, else cuDNN"
+        if self.kernel == "fused" or self.cell == "lstm":
+            return f"{self.kernel}: cuDNN / {'oneDNN' if self.cell == 'lstm' else 'ATen'}"
+        return "auto: cuDNN, or seqtk BPTT for CPU training"
 
     @classmethod
     def from_any(cls, value: LayerSpec | Mapping[str, Any]) -> LayerSpec:

@@ -195,3 +195,24 @@ def test_encoder_keeps_cudnn_on_cuda(monkeypatch):
     monkeypatch.setattr(fast_rnn, "run_direction", lambda *a: called.append(1))
     enc(x, torch.tensor(LENGTHS, device="cuda")).sum().backward()
     assert not called and x.grad is not None
+
+
+def test_the_layer_picks_its_kernel(monkeypatch):
+    # LayerSpec.kernel, not the process: fused never takes seqtk's BPTT, fast takes it at every training shape
+    from seqtk.encoders import LayerSpec, StackedEncoder
+
+    monkeypatch.delenv(fast_rnn.ENV_SWITCH, raising=False)
+    x = torch.randn(2, 1, 4, requires_grad=True)  # T = 1: auto stays on PyTorch's kernel (prefer_fast)
+    auto, fused, fast = (StackedEncoder(4, [LayerSpec("gru", 5, kernel=k)]).layers[0] for k in ("auto", "fused", "fast"))
+    assert [fast_rnn.use_fast(m, x) for m in (auto, fused, fast)] == [False, False, True]
+    long = torch.randn(2, 6, 4, requires_grad=True)
+    assert [fast_rnn.use_fast(m, long) for m in (auto, fused, fast)] == [True, False, True]
+    monkeypatch.setenv(fast_rnn.ENV_SWITCH, "0")  # the process-wide override reaches auto layers only
+    assert [fast_rnn.use_fast(m, long) for m in (auto, fused, fast)] == [False, False, True]
+    for spec, words in ((dict(cell="lstm", kernel="fast"), "exists for gru and rnn"),
+                        (dict(cell="elman", kernel="fused"), "applies to the fused cells"),
+                        (dict(cell="gru", kernel="cudnn"), "unknown kernel 'cudnn'")):
+        with pytest.raises(SeqtkValueError, match=words):
+            LayerSpec(hidden_size=4, **spec)
+    text = StackedEncoder(4, [LayerSpec("gru", 5, kernel="fused")]).summary(show=False)
+    assert "fused: cuDNN / ATen" in str(text.columns[1]._cells)
