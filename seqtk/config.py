@@ -286,7 +286,21 @@ def check_recipe(recipe: Recipe, task_cls: Any) -> None:
 
     check_train_and_log(recipe.train, recipe.log)
     check_device_name(recipe.train.device)
+    check_layer_stacks(recipe.model)
     task_cls.validate(recipe)
+
+
+def check_layer_stacks(model: ModelConfig) -> None:
+    """Every ``[model]`` key that holds a stack of LayerSpecs must stack (any task's, a plugin's too)."""
+    from seqtk.layers import LayerSpec, check_stack
+
+    for f in fields(model):
+        value = getattr(model, f.name)
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, LayerSpec) for v in value):
+            try:
+                check_stack(value)
+            except SeqtkError as exc:
+                raise SeqtkError(f"model.{f.name}: {exc.problem}", fix=exc.fix) from None
 
 
 def check_train_and_log(train: TrainConfig, log: LogConfig) -> None:

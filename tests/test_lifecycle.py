@@ -165,3 +165,14 @@ def test_the_docs_recipe_of_the_second_example_trains(intent, tmp_path, capsys):
     assert main(["recipes", "validate", str(tmp_path / "intent.toml")]) == 0
     assert main(["run", str(tmp_path / "intent.toml"), "log.tensorboard=false", "--out", str(tmp_path / "run")]) == 0
     assert "Task state (learned from the training data): vocab (" in capsys.readouterr().out
+
+
+def test_validate_checks_a_plugins_layer_stack_before_any_data(intent, tmp_path, capsys):
+    recipe = tmp_path / "bad.toml"
+    recipe.write_text('[task]\nname = "intent"\n\n[data]\npath = "not-read.tsv"\n\n'
+                      '[[model.layers]]\ncell = "gru"\nhidden_size = 8\nreturn_sequences = false\n\n'
+                      '[[model.layers]]\ncell = "gru"\nhidden_size = 8\n')
+    assert main(["recipes", "validate", str(recipe)]) == 1
+    err = capsys.readouterr().err
+    assert "model.layers: layer 2 (gru, 8) follows layer 1 (gru, 8), which has return_sequences=false" in err
+    assert "Fix: set return_sequences=true on layer 1" in err
