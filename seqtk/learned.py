@@ -46,9 +46,11 @@ def save(task: Any) -> dict[str, Any]:
 
 
 def restore(task: Any, saved: dict[str, Any] | None) -> None:
-    """Set each saved attribute on ``task`` (a checkpoint without ``"learned"`` restores nothing)."""
-    for name, value in (saved or {}).items():
-        setattr(task, name, _decode(name, value))
+    """Set each saved attribute that ``task`` names in ``learned`` (a checkpoint without ``"learned"``
+    restores nothing; names the task does not declare are ignored, so a checkpoint sets nothing else)."""
+    for name in type(task).learned:
+        if saved and name in saved:
+            setattr(task, name, _decode(task, name, saved[name]))
 
 
 def describe(task: Any) -> str:
@@ -57,7 +59,10 @@ def describe(task: Any) -> str:
     for name in type(task).learned:
         value = getattr(task, name, None)
         if value is not None:
-            size = f" ({len(value)}{' ids' if hasattr(value, 'to_dict') else ''})" if hasattr(value, "__len__") else ""
+            try:
+                size = f" ({len(value)}{' ids' if hasattr(value, 'to_dict') else ''})"
+            except TypeError:  # no length: a number, a 0-d tensor
+                size = ""
             parts.append(f"{name}{size}")
     return ", ".join(parts)
 
@@ -65,7 +70,7 @@ def describe(task: Any) -> str:
 def _encode(task: Any, name: str, value: Any) -> Any:
     if isinstance(value, _PLAIN) or isinstance(value, torch.Tensor):
         return {"plain": value}
-    if isinstance(value, (list, tuple)) and all(isinstance(v, _PLAIN) for v in value):
+    if isinstance(value, (list, tuple)) and _plain_tree(value):
         return {"tuple" if isinstance(value, tuple) else "plain": list(value)}
     if isinstance(value, dict) and _plain_tree(value):
         return {"plain": value}
@@ -88,19 +93,38 @@ def _plain_tree(value: Any) -> bool:
     return isinstance(value, _PLAIN) or isinstance(value, torch.Tensor)
 
 
-def _decode(name: str, value: Any) -> Any:
+def _decode(task: Any, name: str, value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise _bad(name, "is not what seqtk writes")
     if "plain" in value:
         return value["plain"]
     if "tuple" in value:
         return tuple(value["tuple"])
-    module, _, qualname = value["object"].partition(":")
-    # only classes of modules already loaded (the task's plugin) or seqtk's own: a checkpoint names no new code
-    if module not in sys.modules and not module.split(".")[0] in ("seqtk", "seqtk_plugins"):
-        raise SeqtkError(
-            f"the checkpoint's learned '{name}' is a {value['object']}, whose module is not loaded",
-            fix="load the task plugin that wrote the checkpoint (pip install it, or pass --plugin-dir)",
-        )
-    cls: Any = import_module(module)
-    for part in qualname.split("."):
-        cls = getattr(cls, part)
-    return cls.from_dict(value["data"])
+    return _from_dict(task, name, str(value.get("object", "")), value.get("data"))
+
+
+def _from_dict(task: Any, name: str, path: str, data: Any) -> Any:
+    """``cls.from_dict(data)`` for a class of seqtk's or of the task's own package, never anything else:
+    a checkpoint must not choose which code runs."""
+    module, _, qualname = path.partition(":")
+    own = type(task).__module__.split(".")[0]
+    if module.split(".")[0] not in ("seqtk", "seqtk_plugins", own) or not qualname or any(
+        part.startswith("_") for part in qualname.split(".")
+    ):
+        raise _bad(name, f"names the class '{path}', which is neither seqtk's nor task '{task.name}''s own")
+    try:
+        cls: Any = import_module(module) if module not in sys.modules else sys.modules[module]
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+    except (ImportError, AttributeError) as exc:
+        raise _bad(name, f"names the class '{path}', which cannot be found ({exc})") from None
+    if not isinstance(cls, type) or not callable(getattr(cls, "from_dict", None)):
+        raise _bad(name, f"names '{path}', which is not a class with from_dict()")
+    return cls.from_dict(data)
+
+
+def _bad(name: str, problem: str) -> SeqtkError:
+    return SeqtkError(
+        f"the checkpoint's learned state '{name}' {problem}",
+        fix="load it with the task plugin (and version) that wrote it, or train again",
+    )

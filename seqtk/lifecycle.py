@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from seqtk.errors import SeqtkError
 
 if TYPE_CHECKING:
@@ -44,14 +46,22 @@ def ready_task(task_cls: type[Task], recipe: Recipe, checkpoint: dict[str, Any] 
         learned.restore(task, checkpoint.get("learned"))
         task.load_state_dict(checkpoint["task_state"])
     if data:
-        prepare_keeping_state(task, restored=checkpoint is not None)
+        prepare_keeping_state(task, checkpoint is not None, checkpoint["task_state"] if checkpoint else None)
     return task
 
 
-def prepare_keeping_state(task: Task, restored: bool) -> None:
-    """``task.prepare()``; when state was restored, check that ``prepare()`` kept every learned attribute."""
+def prepare_keeping_state(task: Task, restored: bool, task_state: dict[str, Any] | None = None) -> None:
+    """``task.prepare()``; when state was restored, check that ``prepare()`` kept every learned attribute.
+
+    A plugin written before ``Task.learned`` existed declares none; if its ``prepare()`` changes what its
+    ``state_dict()`` returns, the checkpoint's ``task_state`` is loaded again after it (as resuming once
+    did) and seqtk says how to declare the state instead.
+    """
     if not restored:
         task.prepare()
+        return
+    if not type(task).learned:
+        _prepare_legacy(task, task_state)
         return
     before = {name: getattr(task, name, None) for name in type(task).learned}
     task.prepare()
@@ -69,10 +79,41 @@ def prepare_keeping_state(task: Task, restored: bool) -> None:
         )
 
 
-def _kept(before: Any, after: Any) -> bool:
-    if before is None or after is before:
-        return True
+def _prepare_legacy(task: Task, task_state: dict[str, Any] | None) -> None:
+    before = task.state_dict()
+    task.prepare()
+    after = task.state_dict()
+    changed = sorted(key for key in before.keys() | after.keys() if not same(before.get(key), after.get(key)))
+    if not changed:
+        return
+    if task_state is not None:
+        task.load_state_dict(task_state)
+    task.report_console().print(
+        f"note: task '{task.name}': prepare() changed {', '.join(changed)} of the state restored from the "
+        "checkpoint, so seqtk loaded the checkpoint's again. If that is a vocabulary or label list, list its "
+        "attribute in Task.learned and build it in prepare() only while it is None (docs/plugins.md, "
+        "'The lifecycle'), or the data may be encoded with the wrong ids.",
+        highlight=False, markup=False,
+    )
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal as checkpoint data: tensors by value, containers item by item.
+
+    >>> same({"w": torch.ones(2), "n": [1, 2]}, {"w": torch.ones(2), "n": [1, 2]}), same(torch.ones(2), torch.zeros(2))
+    (True, False)
+    """
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     try:
-        return bool(before == after)
-    except Exception:  # tensors and other values without a plain ==: only the same object counts
-        return False
+        return bool(a == b)
+    except Exception:  # values without a plain ==: only the same object counts
+        return a is b
+
+
+def _kept(before: Any, after: Any) -> bool:
+    return before is None or after is before or same(before, after)

@@ -13,9 +13,12 @@ schedules, checkpoints, logging and the CLI. A task has a handful of members:
 - optionally :meth:`Task.eval_reducer` (metrics that are not means),
   :meth:`Task.predict`, :meth:`Task.generate`, :meth:`Task.log_eval`.
 
-Everything a task needs at inference (its vocabulary, label names) goes into
-:meth:`Task.state_dict`, which is stored in each checkpoint, so that predict
-and generate work without the training data.
+What a task learns from its training data (its vocabulary, label names) is
+named in :attr:`Task.learned`, and seqtk saves and restores it
+(:mod:`seqtk.learned`); anything else inference needs goes into
+:meth:`Task.state_dict`. Both are stored in each checkpoint, so that predict
+and generate work without the training data. The order in which seqtk calls
+these methods is :mod:`seqtk.lifecycle`'s.
 """
 
 from __future__ import annotations
@@ -189,11 +192,12 @@ class Task:
 
     # -- state kept in checkpoints ------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """What inference needs besides the weights (vocab, labels). Plain data and tensors only."""
+        """What inference needs besides the weights and :attr:`learned` (a prompt, a split record).
+        Plain data and tensors only."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` (a checkpoint is being loaded; no data is)."""
+        """Restore :meth:`state_dict`; called after :attr:`learned` is restored and before :meth:`prepare`."""
 
     # -- inference -------------------------------------------------------------
     def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:

@@ -116,10 +116,13 @@ def _check_learned(loaded: Loaded, result: TrainResult) -> None:
     """What ``Task.learned`` names comes back from the checkpoint alone, before any data is read
     (``seqtk predict`` never reads data)."""
     for name in type(loaded.task).learned:
+        from seqtk.lifecycle import same
+
         trained, restored = getattr(result.task, name, None), getattr(loaded.task, name, None)
-        assert restored == trained, (
+        assert same(restored, trained), (
             f"self.{name} is {restored!r} after loading the checkpoint but was {trained!r} in training: "
-            "it is missing from the checkpoint (see Task.state_dict and load_state_dict)"
+            "it is missing from the checkpoint, or load_state_dict() overwrote it (seqtk saves what Task.learned "
+            "names; check the value's to_dict()/from_dict())"
         )
 
 
@@ -128,7 +131,7 @@ def _reloaded_val_loss(loaded: Loaded) -> float:
     from seqtk.lifecycle import prepare_keeping_state
 
     task, recipe = loaded.task, loaded.recipe  # the checkpoint's task state is already restored, as for eval
-    prepare_keeping_state(task, restored=True)
+    prepare_keeping_state(task, True, loaded.payload["task_state"])
     with autocast(loaded.device, recipe.train.precision):
         metrics = task.evaluate(loaded.model, "val", loaded.device, recipe.train.eval_batches)
     return float(metrics["loss"])

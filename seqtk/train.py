@@ -412,6 +412,7 @@ def _train(
         with distributed.main_first(ctx):  # rank 0 fetches and caches the data before the others read it
             task = ready_task(task_cls, recipe, payload)
         if type(task).learned:
+            learned.save(task)  # a learned value seqtk cannot save fails now, not at the first checkpoint
             origin = "restored from the checkpoint" if payload is not None else "learned from the training data"
             console.print(f"Task state ({origin}): {learned.describe(task)}", highlight=False)
         model = task.build_model().to(dev)

@@ -41,9 +41,21 @@ def test_a_value_seqtk_cannot_save_is_named_with_the_fix():
         learned.save(task)
 
 
-def test_a_checkpoint_cannot_make_seqtk_import_new_code():
-    with pytest.raises(SeqtkError, match="whose module is not loaded.*Fix: load the task plugin"):
-        learned.restore(Holder(), {"stats": {"object": "os_not_loaded_module:Thing", "data": {}}})
+@pytest.mark.parametrize("path", ["os_not_loaded_module:Thing", "collections:OrderedDict", "torch:Tensor",
+                                  "seqtk.vocab:Vocab.__init__", "seqtk.vocab:_private", "seqtk.vocab:NoSuchClass"])
+def test_a_checkpoint_cannot_choose_the_code_that_runs(path):
+    with pytest.raises(SeqtkError, match="the checkpoint's learned state 'stats' .*Fix: load it with the task plugin"):
+        learned.restore(Holder(), {"stats": {"object": path, "data": {}}})
+
+
+def test_only_declared_names_are_restored_and_odd_values_are_handled():
+    task = Holder()
+    learned.restore(task, {"evaluate": {"plain": 1}, "stats": {"plain": [[1, 2], [3]]}})
+    assert not hasattr(task, "evaluate") and task.stats == [[1, 2], [3]]
+    task.weights = torch.tensor(2.0)  # a 0-d tensor has no length
+    assert learned.describe(task) == "stats (2), weights"
+    task.table = [[0.5, 1.0], [2.0]]  # a list of lists is plain data
+    assert learned.save(task)["table"] == {"plain": [[0.5, 1.0], [2.0]]}
 
 
 def test_a_checkpoint_from_before_learned_still_generates(tmp_path, capsys):

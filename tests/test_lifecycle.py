@@ -176,3 +176,27 @@ def test_validate_checks_a_plugins_layer_stack_before_any_data(intent, tmp_path,
     err = capsys.readouterr().err
     assert "model.layers: layer 2 (gru, 8) follows layer 1 (gru, 8), which has return_sequences=false" in err
     assert "Fix: set return_sequences=true on layer 1" in err
+
+
+def test_a_plugin_from_before_learned_keeps_its_checkpoint_state_on_resume(toy_task, tmp_path):
+    # it declares no Task.learned and its prepare() rebuilds what its load_state_dict restored: seqtk loads the
+    # checkpoint's state again after prepare() (what resuming did before) and says how to declare it
+    from seqtk import learned
+    from seqtk.lifecycle import ready_task
+
+    class Legacy(toy_task.ToySumTask):
+        name = "toy_legacy"
+        learned = ()
+
+        def prepare(self):
+            super().prepare()
+            self.scale = 123.0  # rebuilt unconditionally
+
+    recipe = toy_task.make_recipe(tmp_path / "runs", task_cls=Legacy)
+    console = Console(file=io.StringIO(), width=300)
+    Legacy.console = console
+    checkpoint = {"task_state": {"scale": 7.5}, "learned": learned.save(Legacy(recipe))}
+    task = ready_task(Legacy, recipe, checkpoint)
+    assert task.scale == 7.5
+    assert "prepare() changed scale of the state restored from the checkpoint" in console.file.getvalue()
+    assert "Task.learned" in console.file.getvalue()

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from seqtk.errors import SeqtkError
 from seqtk.task import StepOutput
 
 MAX_WRONG = 32  # misclassified images kept for the grid
@@ -42,6 +43,12 @@ class EvalRecord:
         """The evaluation reducer's hook (seqtk.evaluation): an eval batch (x, y, index) and its step."""
         _, labels, index = batch
         assert self.images is not None, "EvalRecord.add needs the split's images"
+        if "logits" not in out.outputs:
+            raise SeqtkError(
+                "the pixel_mnist task's step() returned no outputs['logits'], which its confusion matrix needs",
+                fix="return StepOutput(..., outputs={'logits': logits.detach()}) from an overriding step(), "
+                "as PixelMnistTask.step does",
+            )
         self.add_logits(out.outputs["logits"], labels, self.images[index.cpu()])
 
     def add_logits(self, logits: Tensor, labels: Tensor, images: Tensor) -> None:

@@ -47,7 +47,7 @@ class EvalCounts:
         self._index: list[Tensor] = []
 
     def add(self, batch: Batch, out: StepOutput) -> None:
-        logits = out.outputs["logits"]  # (B,) float
+        logits = _logits(out, "sentiment")  # (B,) float
         self.confusion.add(logits > 0, batch.labels.bool())
         self._probs.append(torch.sigmoid(logits).cpu())
         self._index.append(batch.index.cpu())
@@ -301,3 +301,14 @@ def _val_counts(result: EvalResult | None) -> EvalCounts | None:
     if result is None or result.split != "val" or not isinstance(result.details, EvalCounts):
         return None
     return result.details
+
+
+def _logits(out: StepOutput, task: str) -> Tensor:
+    """The batch's logits, which evaluation's counts need from step()."""
+    if "logits" not in out.outputs:
+        raise SeqtkError(
+            f"the {task} task's step() returned no outputs['logits'], which its evaluation counts need",
+            fix="return StepOutput(..., outputs={'logits': logits.detach()}) from an overriding step(), "
+            f"as the {task} task's own step() does",
+        )
+    return out.outputs["logits"]

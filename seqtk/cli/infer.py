@@ -35,7 +35,7 @@ def eval_cmd(
 
     loaded = load_for_inference(checkpoint, device=device)  # the checkpoint's task state is restored first
     task = loaded.task
-    prepare_keeping_state(task, restored=True)
+    prepare_keeping_state(task, True, loaded.payload["task_state"])
     if split not in task.splits():
         raise SeqtkError(f"task '{task.name}' has no split '{split}'", fix=f"use --split {' or '.join(task.splits())}")
     metrics = task.evaluate(loaded.model, split, loaded.device, max_batches)
