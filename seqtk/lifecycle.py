@@ -80,8 +80,13 @@ def prepare_keeping_state(task: Task, restored: bool, task_state: dict[str, Any]
 
 
 def _prepare_legacy(task: Task, task_state: dict[str, Any] | None) -> None:
-    before = task.state_dict()
+    try:  # an old plugin's state_dict() may need prepared data: then there is nothing to compare
+        before: dict[str, Any] | None = task.state_dict()
+    except Exception:
+        before = None
     task.prepare()
+    if before is None:
+        return
     after = task.state_dict()
     changed = sorted(key for key in before.keys() | after.keys() if not same(before.get(key), after.get(key)))
     if not changed:

@@ -200,3 +200,18 @@ def test_a_plugin_from_before_learned_keeps_its_checkpoint_state_on_resume(toy_t
     assert task.scale == 7.5
     assert "prepare() changed scale of the state restored from the checkpoint" in console.file.getvalue()
     assert "Task.learned" in console.file.getvalue()
+
+
+def test_an_old_plugin_whose_state_dict_needs_data_still_prepares(toy_task, tmp_path):
+    from seqtk.lifecycle import ready_task
+
+    class NeedsData(toy_task.ToySumTask):
+        name = "toy_needs_data"
+        learned = ()
+
+        def state_dict(self):
+            return {"scale": self.scale, "n": len(self.x["train"])}  # KeyError before prepare()
+
+    recipe = toy_task.make_recipe(tmp_path / "runs", task_cls=NeedsData)
+    task = ready_task(NeedsData, recipe, {"task_state": {"scale": 2.0, "n": 64}})
+    assert task.scale == 2.0 and len(task.x["train"]) == 64
