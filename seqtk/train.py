@@ -35,7 +35,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from seqtk import __version__, distributed, learned
+from seqtk import __version__, best, distributed, learned
 from seqtk.checkpoint import FORMAT, VERSION, load_weights, save_checkpoint
 from seqtk.config import Recipe, TrainConfig, check_recipe
 from seqtk.contract import check_step_output, check_task_class
@@ -74,27 +74,8 @@ class TrainResult:
 
 
 # ---------------------------------------------------------------------------
-# Run setup
+# Training scalars
 # ---------------------------------------------------------------------------
-
-
-def choose_metric(cfg: TrainConfig, task_cls: type[Task]) -> tuple[str, str]:
-    """The metric that picks best.pt, and whether it should go down ("min") or up ("max")."""
-    name = cfg.metric or task_cls.main_metric
-    if cfg.metric_mode != "auto":
-        return name, cfg.metric_mode
-    if name == task_cls.main_metric:
-        return name, task_cls.main_metric_mode
-    lower = ("loss", "ppl", "perplexity", "bpc", "bpb", "err", "wer", "cer", "mse", "mae")
-    return name, "min" if any(word in name.lower() for word in lower) else "max"
-
-
-def _better(value: float, best: float, mode: str) -> bool:
-    if not math.isfinite(value):
-        return False
-    if not math.isfinite(best):
-        return True
-    return value < best if mode == "min" else value > best
 
 
 class _Window:
@@ -146,7 +127,7 @@ class _Session:
         if ctx is not None:
             self.loader.shard(ctx.rank, ctx.world)
             self.train_model = distributed.wrap(model, device)
-        self.metric, self.mode = choose_metric(self.cfg, type(task))
+        self.metric, self.mode = best.choose_metric(self.cfg, type(task))
         self.step, self.metrics, self.best = 0, {}, None
         self.stopped_early = False
         self.last_eval: EvalResult | None = None  # the latest validation pass, for log_eval and final_report
@@ -171,8 +152,8 @@ class _Session:
         self.step = int(payload["step"])
         apply_recipe(self.optimizer, self.scheduler, self.cfg, self.step)  # a changed train.lr etc. takes effect
         self.metrics = dict(payload.get("metrics") or {})
-        best = payload.get("best")
-        self.best = dict(best) if best and best.get("metric") == self.metric else None
+        saved = payload.get("best")
+        self.best = dict(saved) if saved and saved.get("metric") == self.metric else None
         rng = self._rng_of(payload)
         if rng is not None:
             set_rng_state(rng)
@@ -309,7 +290,7 @@ class _Session:
                 fix="set train.metric to one of them and resume; if you wrote the task, report it from step()'s "
                 f"metrics (or finish_metrics), or change {type(self.task).__qualname__}.main_metric",
             )
-        if self.cfg.patience and self.best and self.best["evals_since"] >= self.cfg.patience:
+        if best.patience_spent(self.best, self.cfg.patience):
             self.stopped_early = True
             self.console.print(
                 f"Stopping early at step {self.step}: val {self.metric} has not improved for "
@@ -318,12 +299,8 @@ class _Session:
             )
 
     def _update_best(self) -> bool:
-        value = self.metrics[self.metric]
-        if self.best is None or _better(value, self.best["value"], self.mode):
-            self.best = {"metric": self.metric, "mode": self.mode, "value": value, "step": self.step, "evals_since": 0}
-            return True
-        self.best["evals_since"] += 1
-        return False
+        self.best, improved = best.update(self.best, self.metric, self.mode, self.metrics[self.metric], self.step)
+        return improved
 
     def payload(self) -> dict[str, Any]:
         """The checkpoint for the current step (see :mod:`seqtk.checkpoint`).
@@ -426,7 +403,7 @@ def _train(
 
 def _nothing_to_do(recipe: Recipe, payload: dict[str, Any], run_dir: Path, console: Console) -> TrainResult | None:
     """A finished run: say so and train nothing."""
-    step, best, patience = int(payload["step"]), payload.get("best"), recipe.train.patience
+    step, record, patience = int(payload["step"]), payload.get("best"), recipe.train.patience
     if step >= recipe.train.max_steps:
         console.print(
             f"The run in '{run_dir}' is already at step {step} (train.max_steps = {recipe.train.max_steps}); "
@@ -434,7 +411,7 @@ def _nothing_to_do(recipe: Recipe, payload: dict[str, Any], run_dir: Path, conso
             highlight=False,
         )
         stopped = False
-    elif patience and best and best.get("evals_since", 0) >= patience:
+    elif best.patience_spent(record, patience):
         console.print(
             f"The run in '{run_dir}' stopped early at step {step} (no improvement in {patience} evaluations); "
             "there is nothing to train. To go on, raise train.patience or set it to 0.",
@@ -443,4 +420,4 @@ def _nothing_to_do(recipe: Recipe, payload: dict[str, Any], run_dir: Path, conso
         stopped = True
     else:
         return None
-    return TrainResult(run_dir, step, dict(payload.get("metrics") or {}), best, stopped, None)
+    return TrainResult(run_dir, step, dict(payload.get("metrics") or {}), record, stopped, None)
