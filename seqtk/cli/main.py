@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from seqtk import __version__
+from seqtk.cli.state import STATE
 from seqtk.errors import SeqtkError
 
 app = typer.Typer(
@@ -29,12 +30,6 @@ app = typer.Typer(
 )
 
 
-class _State:
-    debug = False
-    plugin_dirs: list[Path] = []  # --plugin-dir, passed on to the processes torchrun starts
-
-
-STATE = _State()
 
 
 def _version(value: bool) -> None:

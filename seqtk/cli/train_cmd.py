@@ -67,7 +67,7 @@ def _launch(
 ) -> None:
     """Re-run this command under torchrun on ``nproc`` processes (the recipe is already checked)."""
     from seqtk import distributed
-    from seqtk.cli.main import STATE
+    from seqtk.cli.state import STATE
     from seqtk.errors import SeqtkError
 
     distributed.check_batch_size(batch_size, nproc)
