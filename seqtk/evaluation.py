@@ -11,7 +11,7 @@ kept in :class:`EvalResult` as ``details``, and the trainer hands that result
 to :meth:`Task.log_eval` and :meth:`Task.final_report`, so no task has to
 remember its last evaluation in an attribute of its own.
 
->>> from seqtk.task import StepOutput
+>>> from seqtk.step import StepOutput
 >>> class Counts:
 ...     def __init__(self): self.hits = 0
 ...     def add(self, batch, out): self.hits += int(out.outputs["hits"])
@@ -39,9 +39,25 @@ import torch
 from seqtk.errors import SeqtkError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from torch import nn
 
-    from seqtk.task import StepOutput, Task
+    from seqtk.step import StepOutput
+
+
+class Evaluable(Protocol):
+    """What the loop needs of a task (every :class:`seqtk.task.Task` has it)."""
+
+    name: str
+
+    def eval_batches(self, split: str) -> Iterable[Any]: ...
+
+    def step(self, model: Any, batch: Any, *, train: bool) -> StepOutput: ...
+
+    def eval_reducer(self, split: str) -> Reducer | None: ...
+
+    def finish_metrics(self, metrics: dict[str, float]) -> dict[str, float]: ...
 
 
 class Reducer(Protocol):
@@ -61,10 +77,10 @@ class EvalResult:
     details: Any = None
 
 
-def evaluate(task: Task, model: nn.Module | None, split: str, device: torch.device, max_batches: int = 0) -> EvalResult:
+def evaluate(task: Evaluable, model: nn.Module | None, split: str, device: torch.device, max_batches: int = 0) -> EvalResult:
     """Run ``task.step`` over ``split`` (at most ``max_batches``; 0: all) without gradients."""
-    from seqtk.contract import check_step_output
     from seqtk.data import move_to
+    from seqtk.step import check_step_output
 
     reducer = task.eval_reducer(split)
     totals: dict[str, float] = {}
@@ -87,15 +103,6 @@ def evaluate(task: Task, model: nn.Module | None, split: str, device: torch.devi
     if reducer is not None:
         metrics |= {key: float(value) for key, value in reducer.metrics().items()}
     return EvalResult(split, task.finish_metrics(metrics), reducer)
-
-
-def evaluate_task(task: Task, model: nn.Module, split: str, device: torch.device, max_batches: int = 0) -> EvalResult:
-    """The trainer's entry: the core loop, or a task's own ``evaluate`` override (the older plugin API)."""
-    from seqtk.task import Task
-
-    if type(task).evaluate is Task.evaluate:
-        return evaluate(task, model, split, device, max_batches)
-    return EvalResult(split, dict(task.evaluate(model, split, device, max_batches)))
 
 
 def call_with_result(method: Any, *args: Any, result: EvalResult | None) -> Any:

@@ -67,7 +67,7 @@ def prepare_keeping_state(task: Task, restored: bool, task_state: dict[str, Any]
     task.prepare()
     changed = [name for name, value in before.items() if not _kept(value, getattr(task, name, None))]
     if changed:
-        from seqtk.contract import where
+        from seqtk.step import where
 
         names = ", ".join(f"self.{name}" for name in changed)
         raise SeqtkError(

@@ -24,6 +24,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from seqtk.errors import SeqtkError, suggest
+from seqtk.step import record_source
 
 GROUP = "seqtk.tasks"
 ENV_PLUGIN_DIR = "SEQTK_PLUGIN_DIR"
@@ -76,6 +77,7 @@ class Registry:
                 fix="uninstall one of them, or rename one task",
             )
         self.tasks[name] = TaskEntry(name, cls, source)
+        record_source(cls, source)
 
     def load(self) -> Registry:
         """Discover tasks once (entry points, then plugin folders)."""

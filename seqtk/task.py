@@ -32,6 +32,7 @@ from torch import nn
 
 from seqtk.config import DataConfig, ModelConfig, Recipe, VocabConfig
 from seqtk.errors import SeqtkError
+from seqtk.step import StepOutput  # the task/trainer boundary; importable from here as before
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -39,22 +40,6 @@ if TYPE_CHECKING:
     from seqtk.data import ResumableLoader
     from seqtk.evaluation import EvalResult, Reducer
     from seqtk.loggers import Logger
-
-
-@dataclass
-class StepOutput:
-    """What :meth:`Task.step` returns for one batch.
-
-    ``metrics`` hold per-batch *means*; ``count`` is the number of items
-    (tokens or examples) they average over (or their total weight), used to
-    weight them across batches and to measure throughput.
-    """
-
-    loss: torch.Tensor
-    count: int | float
-    metrics: dict[str, float] = field(default_factory=dict)
-    #: per-batch outputs for the task's evaluation reducer (logits, predictions); never averaged
-    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
