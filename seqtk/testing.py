@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from rich.console import Console
 
 from seqtk.checkpoint import Loaded, load_for_inference
 from seqtk.config import Recipe, resolve
 from seqtk.device import autocast
+from seqtk.lifecycle import same
 from seqtk.registry import default_registry, get_task
 from seqtk.task import Task
 from seqtk.train import TrainResult, run_training
@@ -116,8 +116,6 @@ def _check_learned(loaded: Loaded, result: TrainResult) -> None:
     """What ``Task.learned`` names comes back from the checkpoint alone, before any data is read
     (``seqtk predict`` never reads data)."""
     for name in type(loaded.task).learned:
-        from seqtk.lifecycle import same
-
         trained, restored = getattr(result.task, name, None), getattr(loaded.task, name, None)
         assert same(restored, trained), (
             f"self.{name} is {restored!r} after loading the checkpoint but was {trained!r} in training: "
@@ -142,22 +140,11 @@ def _check_predictions(loaded: Loaded, result: TrainResult, inputs: list[str]) -
 
     once = check_predictions(loaded.task, loaded.task.predict(loaded.model, inputs, loaded.device), len(inputs))
     twice = loaded.task.predict(loaded.model, inputs, loaded.device)
-    assert _same(once, twice), f"predicting twice with the reloaded model differs:\n{once}\n{twice}"
+    assert same(once, twice), f"predicting twice with the reloaded model differs:\n{once}\n{twice}"
     assert result.model is not None and result.task is not None
     result.model.eval()
     in_memory = result.task.predict(result.model, inputs, loaded.device)
-    assert _same(once, in_memory), (
+    assert same(once, in_memory), (
         f"the reloaded model predicts differently from the trained one:\nreloaded: {once}\nin memory: {in_memory}"
     )
     return once
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Exact equality that also compares tensors inside lists and dicts."""
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.equal(a, b)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return bool(a == b)
