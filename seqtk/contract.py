@@ -28,11 +28,11 @@ _TRAINING_METHODS = ("prepare", "train_loader", "eval_batches", "build_model", "
 def check_task_class(task_cls: type[Task]) -> None:
     """A plugin's task class implements what training calls and declares its recipe sections as dataclasses."""
     source = where(task_cls)
-    missing = [name for name in _TRAINING_METHODS if getattr(task_cls, name, None) is getattr(Task, name)]
+    missing = [name for name in _TRAINING_METHODS if not _implements(task_cls, name)]
     if missing:
         raise SeqtkError(
             f"the task '{task_cls.name}'{source} cannot train: its class {task_cls.__qualname__} does not "
-            f"implement {', '.join(missing)}",
+            f"implement {', '.join(_missing_name(task_cls, name) for name in missing)}",
             fix="implement them in the plugin (docs/plugins.md lists what a task needs), or update the plugin",
         )
     hidden = sorted(name for name in TASK_METHODS | {"validate"} if not callable(getattr(task_cls, name)))
@@ -44,6 +44,22 @@ def check_task_class(task_cls: type[Task]) -> None:
         )
     for attr in ("data_config", "vocab_config", "model_config"):
         _check_config_class(task_cls, attr, source)
+
+
+def _implements(task_cls: type[Task], name: str) -> bool:
+    """``prepare`` counts as implemented through its hooks: ``load_data``, and ``learn`` when learned is set."""
+    if getattr(task_cls, name, None) is not getattr(Task, name):
+        return True
+    if name != "prepare":
+        return False
+    hooks = ("load_data", "learn") if task_cls.learned else ("load_data",)
+    return all(getattr(task_cls, hook) is not getattr(Task, hook) for hook in hooks)
+
+
+def _missing_name(task_cls: type[Task], name: str) -> str:
+    if name != "prepare":
+        return name
+    return f"prepare (or its hooks load_data{' and learn' if task_cls.learned else ''})"
 
 
 def _check_config_class(task_cls: type[Task], attr: str, source: str) -> None:

@@ -25,6 +25,7 @@ tensor, or an object with ``to_dict()`` and a classmethod ``from_dict(data)``
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
@@ -51,6 +52,34 @@ def restore(task: Any, saved: dict[str, Any] | None) -> None:
     for name in type(task).learned:
         if saved and name in saved:
             setattr(task, name, _decode(task, name, saved[name]))
+
+
+def fill(task: Any, learn: Callable[[], dict[str, Any]]) -> None:
+    """Set each learned attribute that is still None from ``learn()``; a restored one is kept.
+
+    ``learn`` is called only if something is missing, and must return every name that is.
+    """
+    names = type(task).learned
+    missing = [name for name in names if getattr(task, name, None) is None]
+    if not missing:
+        return
+    values = learn()
+    if not isinstance(values, dict):
+        raise SeqtkError(
+            f"task '{task.name}': learn() returned a {type(values).__name__}, not a dict",
+            fix="return {name: value} for each name in Task.learned, e.g. {'vocab': Vocab.build(...)}",
+        )
+    unknown = sorted(set(values) - set(names))
+    absent = [name for name in missing if values.get(name) is None]
+    if unknown or absent:
+        problem = f"returned {', '.join(unknown)}, which Task.learned does not list" if unknown else (
+            f"did not return {', '.join(absent)}")
+        raise SeqtkError(
+            f"task '{task.name}': learn() {problem} (learned = {tuple(names)})",
+            fix="return a value for each name in Task.learned, and list every name learn() returns there",
+        )
+    for name in missing:
+        setattr(task, name, values[name])
 
 
 def describe(task: Any) -> str:

@@ -4,9 +4,9 @@
 command                     order
 ==========================  ======================================================
 ``seqtk run`` (fresh)       construct -> prepare -> build_model
-``seqtk run --resume``      construct -> load_state_dict -> prepare -> build_model
-``seqtk eval``              construct -> load_state_dict -> prepare -> build_model
-``seqtk predict/generate``  construct -> load_state_dict -> build_model (no data)
+``seqtk run --resume``      construct -> restore -> load_state_dict -> prepare -> build_model
+``seqtk eval``              construct -> restore -> load_state_dict -> prepare -> build_model
+``seqtk predict/generate``  construct -> restore -> load_state_dict -> build_model (no data)
 ``seqtk summary``           construct -> prepare -> build_model
 ``seqtk.testing``           as run, then as eval
 ==========================  ======================================================
@@ -17,9 +17,12 @@ them, or the model would read ids and labels it was not trained with (a plugin
 that rebuilt its label list in ``prepare()`` once made ``seqtk eval`` report
 accuracy 0.156 instead of 0.969, silently, after a label was dropped from the
 data file). A task names the attributes that hold what it learns from its
-training data in ``Task.learned``; after ``prepare()`` the core checks that a
-restored one is still the same object or equal, and refuses with the fix if
-not.
+training data in ``Task.learned`` ("restore" above puts the checkpoint's
+back). ``Task.prepare`` is ``load_data -> learn -> encode_data``, with
+``learn()``'s result setting only what was not restored
+(:func:`seqtk.learned.fill`); a task that overrides ``prepare()`` instead is
+checked afterwards: a restored attribute must still be the same object or
+equal, or the command stops with the fix.
 """
 
 from __future__ import annotations

@@ -6,7 +6,10 @@ schedules, checkpoints, logging and the CLI. A task has a handful of members:
 
 - ``name`` and its config classes (``data_config``, ``vocab_config``,
   ``model_config``) — the recipe sections it reads;
-- :meth:`Task.prepare` — load the data and build the vocabulary;
+- :meth:`Task.load_data`, :meth:`Task.learn` and :meth:`Task.encode_data` —
+  read the data, build the vocabulary and labels from the training split,
+  encode the data with them (the core calls :meth:`Task.learn` only for what
+  a checkpoint did not restore); or, as before, one :meth:`Task.prepare`;
 - :meth:`Task.build_model`;
 - :meth:`Task.train_loader` and :meth:`Task.eval_batches`;
 - :meth:`Task.step` — loss and metrics for one batch;
@@ -73,8 +76,8 @@ class Task:
     main_metric: ClassVar[str] = "loss"
     main_metric_mode: ClassVar[str] = "min"
     #: attributes holding what the task learns from its training data (a Vocab, label names, normalisation
-    #: statistics): restored from a checkpoint before prepare(), which builds each only while it is None;
-    #: seqtk checks that prepare() kept restored ones (seqtk.lifecycle)
+    #: statistics): restored from a checkpoint before prepare(), else built from learn()'s result by the
+    #: core; seqtk checks that an overridden prepare() kept restored ones (seqtk.lifecycle)
     learned: ClassVar[tuple[str, ...]] = ()
     #: what ``StepOutput.count`` counts, for the throughput display
     unit: ClassVar[str] = "examples"
@@ -115,9 +118,40 @@ class Task:
 
     # -- data ----------------------------------------------------------------
     def prepare(self) -> None:
-        """Load the data; build what :attr:`learned` names (the vocabulary, labels) only while it is None,
-        since a checkpoint's is restored first (seqtk.lifecycle); encode the data with it."""
-        raise NotImplementedError
+        """Read the data, put in place what :attr:`learned` names, encode the data with it.
+
+        The core's order: :meth:`load_data`; then :meth:`learn`, whose result sets each :attr:`learned`
+        attribute a checkpoint did not restore (a restored one is kept: the model's ids mean it); then
+        :meth:`encode_data`. A task written before these hooks overrides this method instead, and must
+        then build a learned attribute only while it is None (seqtk checks it kept restored ones).
+        """
+        from seqtk.learned import fill
+
+        self.load_data()
+        fill(self, self.learn)
+        self.encode_data()
+
+    def load_data(self) -> None:
+        """Read and split the data (nothing learned from it yet); raise SeqtkError for bad data."""
+        raise NotImplementedError(f"task '{self.name}' implements neither prepare() nor load_data()")
+
+    def learn(self) -> dict[str, Any]:
+        """What :attr:`learned` names, built from the training data :meth:`load_data` read:
+        ``{"vocab": Vocab.build(...), "labels": [...]}``. Called only when a name is not restored."""
+        return {}
+
+    def encode_data(self) -> None:
+        """Encode the data with the learned vocabulary and labels; report sizes. Optional."""
+
+    def need(self, name: str) -> Any:
+        """The learned attribute ``name``, or a clear error when neither prepare() nor a checkpoint set it."""
+        value = getattr(self, name, None)
+        if value is None:
+            raise SeqtkError(
+                f"task '{self.name}' has no {name} yet: it is learned from the training data",
+                fix="call prepare() (training, evaluation) or load a checkpoint (inference) first",
+            )
+        return value
 
     def train_loader(self) -> ResumableLoader:
         """The endless training loader; its position is checkpointed."""

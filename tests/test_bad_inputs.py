@@ -248,12 +248,12 @@ CLI_CASES: dict[str, Case] = {
     ),
     "plugin-syntax-error": case(lambda t: plugin_run(t, "def oops(:\n", "broken"), "thirdparty.py", "SyntaxError"),
     "plugin-missing-methods": case(
-        lambda t: plugin_run(t, HALF_TASK, "half"), "task 'half'", "does not implement prepare, train_loader, eval_batches, build_model, step"
+        lambda t: plugin_run(t, HALF_TASK, "half"), "task 'half'", "does not implement prepare (or its hooks load_data), train_loader, eval_batches, build_model, step"
     ),
     "plugin-no-task-class": case(lambda t: plugin_run(t, "X = 1\n", "nothing"), "defines no Task subclass"),
     "plugin-validate-half": case(
         lambda t: [*plugin(t, HALF_TASK), "recipes", "validate", toy(t, PLUGIN_RECIPE.format("half"), "p.toml")],
-        "does not implement prepare, train_loader",
+        "does not implement prepare (or its hooks load_data), train_loader",
     ),
     "plugin-duplicate-name": case(
         lambda t: [*plugin(t, HALF_TASK, "a.py"), *plugin_run(t, HALF_TASK, "half", "b.py")], "two plugins register the task 'half'"

@@ -69,3 +69,58 @@ def test_a_checkpoint_from_before_learned_still_generates(tmp_path, capsys):
     capsys.readouterr()
     assert main(["generate", str(tmp_path / "old.pt"), "--length", "20", "--json"]) == 0
     assert main(["eval", str(tmp_path / "old.pt"), "--json", "--max-batches", "1"]) == 0
+
+
+class Learner:
+    name = "learner"
+    learned = ("vocab", "labels")
+
+    def __init__(self, vocab=None, labels=None, result=None) -> None:
+        self.vocab, self.labels, self.calls = vocab, labels, 0
+        self.result = {"vocab": Vocab.build([["a"]]), "labels": ["x"]} if result is None else result
+
+    def learn(self):
+        self.calls += 1
+        return self.result
+
+
+def test_fill_learns_only_what_was_not_restored():
+    restored = Vocab.build([["b", "c"]])
+    whole = Learner(vocab=restored, labels=["y"])
+    learned.fill(whole, whole.learn)
+    assert whole.calls == 0 and whole.vocab is restored and whole.labels == ["y"]
+    partly = Learner(vocab=restored)  # a checkpoint from before labels were learned
+    learned.fill(partly, partly.learn)
+    assert partly.calls == 1 and partly.vocab is restored and partly.labels == ["x"]
+
+
+@pytest.mark.parametrize(("result", "message"), [
+    ({"vocab": Vocab.build([["a"]])}, "learn\\(\\) did not return labels"),
+    ({"vocab": 1, "labels": [], "extra": 2}, "learn\\(\\) returned extra, which Task.learned does not list"),
+    (["vocab"], "learn\\(\\) returned a list, not a dict"),
+])
+def test_fill_names_a_learn_that_does_not_match_learned(result, message):
+    task = Learner(result=result)
+    with pytest.raises(SeqtkError, match=message + ".*Fix: "):
+        learned.fill(task, task.learn)
+
+
+def test_a_task_needs_its_learned_state_before_use(tmp_path):
+    from seqtk.config import resolve
+    from seqtk.contract import check_task_class
+    from seqtk.task import Task
+
+    class Hooks(Task):
+        name = "hooks"
+        learned = ("vocab",)
+
+        def load_data(self):
+            pass
+
+    task = Hooks(resolve({"task": {"name": "hooks"}}, "hooks", Hooks))
+    with pytest.raises(SeqtkError, match="task 'hooks' has no vocab yet.*Fix: call prepare\\(\\)"):
+        task.need("vocab")
+    with pytest.raises(SeqtkError, match="learn\\(\\) did not return vocab"):
+        task.prepare()
+    with pytest.raises(SeqtkError, match="does not implement prepare \\(or its hooks load_data and learn\\)"):
+        check_task_class(Hooks)

@@ -215,3 +215,28 @@ def test_an_old_plugin_whose_state_dict_needs_data_still_prepares(toy_task, tmp_
     recipe = toy_task.make_recipe(tmp_path / "runs", task_cls=NeedsData)
     task = ready_task(NeedsData, recipe, {"task_state": {"scale": 2.0, "n": 64}})
     assert task.scale == 2.0 and len(task.x["train"]) == 64
+
+
+def test_textgen_keeps_the_checkpoints_characters_when_the_text_changes(tmp_path, capsys):
+    # an in-repo task with a vocabulary and no guard of its own: learn() is the core's to call, not on eval
+    from seqtk.checkpoint import load_checkpoint
+    from seqtk.recipes import load_recipe
+    from seqtk.lifecycle import ready_task
+    from seqtk.registry import get_task
+
+    text = tmp_path / "text.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog.\n" * 400, encoding="utf-8")
+    recipe_path = Path(__file__).resolve().parent.parent / "recipes" / "textgen_tiny.toml"
+    out = tmp_path / "run"
+    assert main(["run", str(recipe_path), f"data.path={text}", "train.max_steps=4", "train.eval_every=4",
+                 "log.tensorboard=false", "--out", str(out)]) == 0
+    capsys.readouterr()
+    checkpoint = load_checkpoint(out / "checkpoints" / "last.pt")
+    text.write_text("ZYXW " + "the quick brown fox jumps over the lazy dog.\n" * 400, encoding="utf-8")
+    recipe = load_recipe(str(recipe_path), [f"data.path={text}"])
+    task_cls = get_task("textgen")
+    task = ready_task(task_cls, recipe, checkpoint)
+    fresh = ready_task(task_cls, recipe)
+    assert task.vocab.to_dict() == checkpoint["learned"]["vocab"]["data"]  # the checkpoint's ids, kept
+    assert len(fresh.vocab) > len(task.vocab)  # the changed text would have learned more characters
+    assert all(task.vocab.is_oov(int(i)) for i in task.encode("ZYXW"))

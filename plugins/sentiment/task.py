@@ -73,7 +73,7 @@ class SentimentTask(Task):
     data_config = SentimentData
     vocab_config = SentimentVocab
     model_config = SentimentModel
-    learned = ("vocab", "label_names")  # restored from checkpoints before prepare(), which keeps them
+    learned = ("vocab", "label_names")  # built by learn(), or restored from a checkpoint
     main_metric = "accuracy"
     main_metric_mode = "max"
     unit = "examples"
@@ -81,7 +81,10 @@ class SentimentTask(Task):
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
         self.vocab: Vocab | None = None
-        self.label_names: tuple[str, str] = NAMES
+        self.label_names: tuple[str, str] | None = None
+        self._corpus: Any = None  # data.Corpus, self._splits (splits.Splits) and self._tokens (split -> words):
+        self._splits: Any = None  # read by load_data() for learn() and encode_data()
+        self._tokens: dict[str, list[list[str]]] = {}
         self.texts: dict[str, LabeledTexts] = {}  # split -> texts and labels
         self.encoded: dict[str, Encoded] = {}  # split -> ids
         self.pad_to = 0  # the fixed width of unbucketed batches
@@ -99,42 +102,47 @@ class SentimentTask(Task):
         check_vocab(recipe.vocab)
         check_model(recipe.model)
 
-    def prepare(self) -> None:
-        """Load and split the data, build the vocab from train (unless restored), encode every split."""
-        from seqtk.vocab import PAD, Vocab
+    def load_data(self) -> None:
+        """Load and split the data, tokenize every split."""
         from seqtk_plugins.sentiment.data import load_corpus
-        from seqtk_plugins.sentiment.splits import describe, make_splits
+        from seqtk_plugins.sentiment.splits import make_splits
 
         cfg: SentimentData = self.recipe.data
-        console = self.report_console()
-        corpus = load_corpus(cfg, console)
-        splits = make_splits(corpus, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
-        self.texts = {name: splits[name] for name in ("train", *HELD_OUT)}
-        self.split_record = splits.record()
+        self._corpus = load_corpus(cfg, self.report_console())
+        self._splits = make_splits(self._corpus, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
+        self.texts = {name: self._splits[name] for name in ("train", *HELD_OUT)}
+        self.split_record = self._splits.record()
         self._check_split()
-        tokens = {name: self.tokenizer.tokenize_batch(part.texts) for name, part in self.texts.items()}
-        if self.vocab is None:  # a vocab restored from a checkpoint is kept: the model's ids must not move
-            v = self.recipe.vocab
-            self.vocab = Vocab.build(
-                tokens["train"], min_freq=v.min_freq, max_size=v.max_size or None, specials=(PAD,),
-                num_oov_buckets=v.num_oov_buckets,
-            )
-            self.label_names = corpus.label_names
-        self._encode(tokens)
-        describe(splits, corpus, console)
-        console.print(self._vocab_line(tokens["val"]), highlight=False, soft_wrap=True)
+        self._tokens = {name: self.tokenizer.tokenize_batch(part.texts) for name, part in self.texts.items()}
+
+    def learn(self) -> dict[str, Any]:
+        """The word vocabulary of the training split and the corpus's label names."""
+        from seqtk.vocab import PAD, Vocab
+
+        v = self.recipe.vocab
+        vocab = Vocab.build(self._tokens["train"], min_freq=v.min_freq, max_size=v.max_size or None, specials=(PAD,),
+                            num_oov_buckets=v.num_oov_buckets)
+        return {"vocab": vocab, "label_names": self._corpus.label_names}
+
+    def encode_data(self) -> None:
+        from seqtk_plugins.sentiment.splits import describe
+
+        self._encode(self._tokens)
+        console = self.report_console()
+        describe(self._splits, self._corpus, console)
+        console.print(self._vocab_line(self._tokens["val"]), highlight=False, soft_wrap=True)
 
     def _encode(self, tokens: dict[str, list[list[str]]]) -> None:
         cfg = self.recipe.data
         self.encoded = {
-            name: encode(tokens[name], self.texts[name].labels, self._vocab(), cfg.max_tokens, cfg.keep)
+            name: encode(tokens[name], self.texts[name].labels, self.need("vocab"), cfg.max_tokens, cfg.keep)
             for name in self.texts
         }
         self.pad_to = cfg.max_tokens or self.encoded["train"].max_length
         self._eval_cache.clear()
 
     def _vocab_line(self, val_tokens: list[list[str]]) -> str:
-        vocab = self._vocab()
+        vocab = self.need("vocab")
         total = sum(len(t) for t in val_tokens)
         oov = sum(1 for t in val_tokens for w in t if w not in vocab)
         return (
@@ -173,7 +181,7 @@ class SentimentTask(Task):
         from seqtk_plugins.sentiment.model import SentimentClassifier
 
         m: SentimentModel = self.recipe.model
-        model = SentimentClassifier(self._vocab(), m.embedding_dim, m.layers, m.pooling, m.dropout)
+        model = SentimentClassifier(self.need("vocab"), m.embedding_dim, m.layers, m.pooling, m.dropout)
         if m.pretrained_vectors and self.encoded:
             self._load_vectors(model, m.pretrained_vectors)
         model.embedding.freeze(m.freeze_embeddings)
@@ -211,7 +219,7 @@ class SentimentTask(Task):
         if counts is None:
             return
         title = f"validation, step {step}: accuracy {counts.confusion.accuracy:.1%}"
-        logger.log_image("val/confusion_matrix", confusion_image(counts.confusion, self.label_names, title), step)
+        logger.log_image("val/confusion_matrix", confusion_image(counts.confusion, self.need("label_names"), title), step)
         logger.log_text("val/confident_mistakes", self._mistakes("val", counts), step)
 
     def final_report(self, model: nn.Module, device: torch.device, result: EvalResult | None = None) -> str | None:
@@ -220,7 +228,7 @@ class SentimentTask(Task):
             return None
         return (
             f"Validation confusion matrix at the last step (rows: true, columns: predicted):\n"
-            f"{counts.confusion.text(self.label_names)}\n\n"
+            f"{counts.confusion.text(self.need('label_names'))}\n\n"
             f"The {MISTAKES} most confidently wrong validation texts:\n{self._mistakes('val', counts)}"
         )
 
@@ -231,7 +239,7 @@ class SentimentTask(Task):
         for k in confident_mistakes(result.probs, labels, MISTAKES):
             i = int(result.index[k])
             rows.append((part.texts[i], part.labels[i], float(result.probs[k])))
-        return mistakes_text(rows, self.label_names)
+        return mistakes_text(rows, self.need("label_names"))
 
     # -- checkpoint state -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -259,7 +267,7 @@ class SentimentTask(Task):
                 )
         cfg = self.recipe.data
         texts = [clean_text(t) for t in inputs]  # as every loader cleans its texts (e.g. IMDB's <br />)
-        rows = [token_ids(t, self._vocab(), cfg.max_tokens, cfg.keep) for t in self.tokenizer.tokenize_batch(texts)]
+        rows = [token_ids(t, self.need("vocab"), cfg.max_tokens, cfg.keep) for t in self.tokenizer.tokenize_batch(texts)]
         data = Encoded(
             ids=[torch.tensor(r, dtype=torch.long) for r in rows],
             lengths=torch.tensor([len(r) for r in rows], dtype=torch.long),
@@ -269,7 +277,7 @@ class SentimentTask(Task):
         out = []
         for p in probs.tolist():
             positive = p >= 0.5
-            out.append({"label": self.label_names[int(positive)], "probability": p if positive else 1.0 - p})
+            out.append({"label": self.need("label_names")[int(positive)], "probability": p if positive else 1.0 - p})
         return out
 
     def probabilities(self, model: nn.Module, data: Encoded, device: torch.device) -> Tensor:
@@ -289,11 +297,6 @@ class SentimentTask(Task):
 
             self._tokenizer = make_tokenizer("word", lowercase=self.recipe.vocab.lowercase)
         return self._tokenizer
-
-    def _vocab(self) -> Vocab:
-        if self.vocab is None:
-            raise SeqtkError("the sentiment task has no vocabulary yet", fix="call prepare() or load a checkpoint first")
-        return self.vocab
 
 
 def _val_counts(result: EvalResult | None) -> EvalCounts | None:
