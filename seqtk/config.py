@@ -55,7 +55,11 @@ class VocabConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Base of a task's ``[model]`` section (no common keys)."""
+    """Base of a task's ``[model]`` section (no common keys; :mod:`seqtk.model_config` has the core's
+    recurrent-stack and language-model sections)."""
+
+    def check(self) -> None:
+        """Raise :class:`SeqtkError` for values that cannot be built; run by :func:`check_recipe`."""
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,7 @@ def check_recipe(recipe: Recipe, task_cls: Any) -> None:
 
     check_train_and_log(recipe.train, recipe.log)
     check_device_name(recipe.train.device)
+    recipe.model.check()
     check_layer_stacks(recipe.model)
     task_cls.validate(recipe)
 

@@ -65,7 +65,7 @@ class CharLM(nn.Module):
                 fix="pass vocab.pad_id (0 for a seqtk Vocab), or None if there is no padding",
             )
         specs = [LayerSpec.from_any(spec) for spec in layers]
-        _check_causal(specs)
+        check_causal(specs)
         self.vocab_size = vocab_size
         self.pad_id = pad_id
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
@@ -209,7 +209,9 @@ class CharLM(nn.Module):
         return (idx, True) if idx.dim() == 2 else (idx.unsqueeze(0), False)
 
 
-def uniform_layers(cell: str, hidden_size: int, num_layers: int, dropout: float = 0.0) -> list[LayerSpec]:
+def uniform_layers(
+    cell: str, hidden_size: int, num_layers: int, dropout: float = 0.0, nonlinearity: str = "tanh"
+) -> list[LayerSpec]:
     """``num_layers`` equal layers for :class:`CharLM`, with ``dropout`` between them.
 
     The last layer gets none: CharLM's own ``dropout`` already acts on the
@@ -218,7 +220,10 @@ def uniform_layers(cell: str, hidden_size: int, num_layers: int, dropout: float 
     >>> [spec.dropout for spec in uniform_layers("lstm", 64, 3, dropout=0.2)]
     [0.2, 0.2, 0.0]
     """
-    return [LayerSpec(cell, hidden_size, dropout=dropout if n < num_layers - 1 else 0.0) for n in range(num_layers)]
+    return [
+        LayerSpec(cell, hidden_size, dropout=dropout if n < num_layers - 1 else 0.0, nonlinearity=nonlinearity)
+        for n in range(num_layers)
+    ]
 
 
 class CellStep:
@@ -315,7 +320,7 @@ def sample_next(
     return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(-1)
 
 
-def _check_causal(specs: Sequence[LayerSpec]) -> None:
+def check_causal(specs: Sequence[LayerSpec]) -> None:
     for n, spec in enumerate(specs, start=1):
         if spec.bidirectional or not spec.return_sequences:
             bad = "bidirectional=true" if spec.bidirectional else "return_sequences=false"

@@ -1,7 +1,9 @@
-"""Batches of character windows: random windows, carried streams, eval windows.
+"""Batches for language models over one stream of token ids: random windows, carried streams, eval windows.
 
 Every batch is a pair ``(x, y)`` of LongTensors of shape ``(B, T)``, where
-``y`` is ``x`` shifted by one character (the next-character targets).
+``y`` is ``x`` shifted by one token (the next-token targets). The textgen
+(characters) and music (ABC tokens) tasks both train on them, so they live
+in the core, not in one plugin that the other would import.
 
 Training batches come from a per-epoch *plan* (see :mod:`seqtk.data`): the
 plan of epoch ``e`` depends only on ``(seed, e)``, so a resumed run sees the
@@ -52,7 +54,7 @@ class StreamBatches:
     """Contiguous streams for truncated BPTT (char-rnn's layout).
 
     The text is cut into ``B`` equal streams, row ``b`` of ``X`` being
-    characters ``[b*L, (b+1)*L)``. Batch ``i`` takes columns ``[s + i*T,
+    tokens ``[b*L, (b+1)*L)``. Batch ``i`` takes columns ``[s + i*T,
     s + (i+1)*T)`` of every stream, so row ``b`` of batch ``i+1`` continues row
     ``b`` of batch ``i`` and the recurrent state can be carried across. The
     start ``s`` (``0 <= s < T``) is drawn per epoch so that window boundaries
@@ -85,7 +87,7 @@ class StreamBatches:
 def eval_windows(ids: Tensor, batch_size: int, seq_len: int) -> Iterator[Batch]:
     """Contiguous, non-overlapping windows over a split, in order.
 
-    Every character but the first is a target exactly once; the tail that
+    Every token but the first is a target exactly once; the tail that
     does not fill a window comes last as a batch of one shorter row.
 
     >>> [tuple(x.shape) for x, _ in eval_windows(torch.arange(12), batch_size=2, seq_len=3)]
@@ -99,5 +101,5 @@ def eval_windows(ids: Tensor, batch_size: int, seq_len: int) -> Iterator[Batch]:
         yield x[i : i + batch_size], y[i : i + batch_size]  # (<=B, T), contiguous row slices
     rest = n - full * seq_len
     if rest > 0:
-        tail = ids[full * seq_len :]  # rest + 1 characters
+        tail = ids[full * seq_len :]  # rest + 1 tokens
         yield tail[None, :-1].contiguous(), tail[None, 1:].contiguous()  # (1, rest)

@@ -36,3 +36,13 @@ def test_torch_requirement_admits_the_cpu_wheel_and_user_builds():
 def test_console_script_and_entry_point_group():
     assert PYPROJECT["project"]["scripts"]["seqtk"] == "seqtk.cli.main:entry"
     assert "seqtk.tasks" in PYPROJECT["project"]["entry-points"]
+
+
+def test_no_plugin_imports_another_plugin():
+    # a plugin is one folder that can be copied out as a third-party package: what two share belongs in seqtk
+    import re
+
+    for folder in (ROOT / "plugins").iterdir():
+        for source in folder.glob("*.py"):
+            for other in re.findall(r"seqtk_plugins\.(\w+)", source.read_text(encoding="utf-8")):
+                assert other == folder.name, f"{source.relative_to(ROOT)} imports the {other} plugin; move the shared code into seqtk"

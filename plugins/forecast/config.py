@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqtk.config import DataConfig, ModelConfig, hfield
+from seqtk.config import DataConfig, hfield
+from seqtk.model_config import StackConfig
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,8 @@ class ForecastData(DataConfig):
 
 
 @dataclass(frozen=True)
-class ForecastModel(ModelConfig):
-    """A recurrent stack reading the window, then a linear head with one output per future step."""
+class ForecastModel(StackConfig):
+    """A recurrent stack reading the window (the core's StackConfig), then a linear head with one output per
+    future step; the head reads the last layer's final step."""
 
-    cell: str = hfield("lstm", help="Recurrent cell (any LayerSpec cell, e.g. lstm, gru, peephole_lstm).")
     hidden_size: int = hfield(64, help="Hidden units per layer.")
-    num_layers: int = hfield(1, help="Stacked recurrent layers.")
-    nonlinearity: Literal["tanh", "relu"] = hfield("tanh", help="relu needs rnn or a reference cell.")
-    dropout: float = hfield(0.0, help="Dropout after each recurrent layer while training.")

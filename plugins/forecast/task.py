@@ -103,13 +103,10 @@ class ForecastTask(Task):
 
     # -- model ---------------------------------------------------------------------------
     def build_model(self) -> nn.Module:
-        from seqtk.encoders import LayerSpec
+        from dataclasses import replace
 
-        m = self.recipe.model
-        last = m.num_layers - 1  # the last layer hands its final step to the head
-        # every layer's dropout, the last one's included: it drops the final state the head reads
-        layers = [LayerSpec(m.cell, m.hidden_size, dropout=m.dropout,
-                            nonlinearity=m.nonlinearity, return_sequences=i < last) for i in range(m.num_layers)]
+        layers = self.recipe.model.stack()  # every layer's dropout, the last one's included: it drops the
+        layers[-1] = replace(layers[-1], return_sequences=False)  # final state, which the head reads
         return ForecastNet(layers, self.recipe.data.horizon)
 
     def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from seqtk import checks
 from seqtk.errors import SeqtkError, suggest
-from seqtk_plugins.music.config import COLLECTIONS, MusicData, MusicModel
+from seqtk_plugins.music.config import COLLECTIONS, MusicData
 
 
 def check_data(data: MusicData) -> None:
@@ -32,14 +32,3 @@ def check_data(data: MusicData) -> None:
         checks.at_least(f"data.{key}", getattr(data, key), 0, fix=f"set data.{key} = 0 to turn it off")
     if data.sample_temperature < 0:
         raise SeqtkError(f"data.sample_temperature must be >= 0, not {data.sample_temperature}", fix="use e.g. 0.8")
-
-
-def check_model(model: MusicModel) -> None:
-    """Raise :class:`SeqtkError` for a ``[model]`` section that cannot be built."""
-    from seqtk.encoders import LayerSpec, check_stack
-
-    for key in ("num_layers", "hidden_size", "embedding_dim"):
-        checks.at_least(f"model.{key}", getattr(model, key), 1)
-    checks.dropout("model.dropout", model.dropout)
-    check_stack([LayerSpec(model.cell, model.hidden_size, dropout=model.dropout)] * model.num_layers)
-

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqtk.config import DataConfig, ModelConfig, VocabConfig, hfield
+from seqtk.config import DataConfig, VocabConfig, hfield
+from seqtk.model_config import CharLMConfig
 
 #: The ABC folk-tune collections inside the music21 wheel (folder names under music21/corpus).
 COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk", "essenFolksong")
@@ -64,11 +65,8 @@ class MusicVocab(VocabConfig):
 
 
 @dataclass(frozen=True)
-class MusicModel(ModelConfig):
-    """The core's character LM: embedding, a stack of equal recurrent layers, a softmax head."""
+class MusicModel(CharLMConfig):
+    """The core's character LM (CharLMConfig): embedding, a stack of recurrent layers, a softmax head."""
 
-    cell: Literal["lstm", "gru", "rnn"] = hfield("lstm", help="Recurrent cell of every layer: lstm, gru or rnn.")
     num_layers: int = hfield(2, help="Number of stacked recurrent layers (folk-rnn: 3).")
     hidden_size: int = hfield(256, help="Hidden units per layer (folk-rnn: 512).")
-    embedding_dim: int = hfield(64, help="Token embedding size.")
-    dropout: float = hfield(0.1, help="Dropout on the embedding, between layers and before the head.")

@@ -2,8 +2,8 @@
 
 It reads tunes (:mod:`.corpus`), builds the vocabulary from the training
 tunes with tune start/end tokens (``<bos>``, ``<eos>``) and one OOV bucket,
-trains :class:`seqtk.lm.CharLM` on random windows of the tune stream (the
-textgen plugin's batching), reports loss in nats/token and, at every
+trains :class:`seqtk.lm.CharLM` on random windows of the tune stream
+(:mod:`seqtk.lm_batches`), reports loss in nats/token and, at every
 evaluation, samples tunes and checks them with music21 (:mod:`.validate`):
 ``parse_rate`` and ``bar_fill_rate`` join the validation metrics.
 ``seqtk generate`` samples tunes, optionally in a given key and metre, and
@@ -25,7 +25,7 @@ from seqtk.data import ResumableLoader, check_fills_a_batch
 from seqtk.errors import SeqtkError
 from seqtk.task import GenerateRequest, StepOutput, Task
 from seqtk_plugins.music.config import MusicData, MusicModel, MusicVocab
-from seqtk_plugins.textgen.batching import WindowBatches, eval_windows
+from seqtk.lm_batches import WindowBatches, eval_windows
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config import Recipe
@@ -47,7 +47,7 @@ class MusicTask(Task):
     data_config = MusicData
     vocab_config = MusicVocab
     model_config = MusicModel
-    learned = ("vocab", "headers")  # restored from checkpoints before prepare(), which keeps them
+    learned = ("vocab", "headers")  # built by learn(), or restored from a checkpoint
     main_metric = "loss"
     main_metric_mode = "min"
     unit = "tokens"
@@ -60,41 +60,48 @@ class MusicTask(Task):
         self.codec_kind: str = recipe.vocab.tokens
         self.tunes: dict[str, list[Tune]] = {}  # split -> tunes
         self.ids: dict[str, torch.Tensor] = {}  # split -> (N,) ids: <bos> tune <eos> <bos> tune <eos> ...
-        self.headers: dict[str, list[str]] = {}  # M/K -> values seen in training, most common first
+        self.headers: dict[str, list[str]] | None = None  # M/K -> values seen in training, most common first
+        self._found: Any = None  # corpus.Found and corpus.Splits: read by load_data() for encode_data()
+        self._splits: Any = None
         self._last_tunes: list[Sampled] = []
 
     # -- checks and data --------------------------------------------------------
     @classmethod
     def validate(cls, recipe: Recipe) -> None:
-        from seqtk_plugins.music.checks import check_data, check_model
+        from seqtk_plugins.music.checks import check_data
 
         check_data(recipe.data)
-        check_model(recipe.model)
 
-    def prepare(self) -> None:
-        """Read, normalise and split the tunes, build the vocab, encode every split."""
-        from seqtk.vocab import BOS, EOS, PAD, Vocab
+    def load_data(self) -> None:
+        """Read, normalise and split the tunes (and transpose them, if asked)."""
         from seqtk_plugins.music import corpus
         from seqtk_plugins.music.transpose import transpose_tunes
 
         cfg: MusicData = self.recipe.data
-        found = corpus.load_tunes(cfg)
-        splits = corpus.split_tunes_by_title(found.tunes, cfg.val_fraction, cfg.test_fraction)
-        self.tunes = {name: getattr(splits, name) for name in ("train", "val", "test")}
+        self._found = corpus.load_tunes(cfg)
+        self._splits = corpus.split_tunes_by_title(self._found.tunes, cfg.val_fraction, cfg.test_fraction)
+        self.tunes = {name: getattr(self._splits, name) for name in ("train", "val", "test")}
         if cfg.transpose != "none":
             self.tunes = {name: transpose_tunes(tunes, cfg.transpose, cfg.augment_semitones if name == "train" else [])
                           for name, tunes in self.tunes.items()}  # fmt: skip
-        codec = self._codec()
-        if self.vocab is None:  # a vocab loaded from a checkpoint (eval) is kept: the model's ids must not move
-            tokens = [codec.tokens(t.text) for t in self.tunes["train"]]
-            self.vocab = Vocab.build(tokens, min_freq=self.recipe.vocab.min_freq, specials=(PAD, BOS, EOS), num_oov_buckets=1)
-            self.headers = _header_values(self.tunes["train"])
+
+    def learn(self) -> dict[str, Any]:
+        """The token vocabulary of the training tunes, and the metres and keys they use."""
+        from seqtk.vocab import BOS, EOS, PAD, Vocab
+
+        tokens = [self._codec().tokens(t.text) for t in self.tunes["train"]]
+        vocab = Vocab.build(tokens, min_freq=self.recipe.vocab.min_freq, specials=(PAD, BOS, EOS), num_oov_buckets=1)
+        return {"vocab": vocab, "headers": _header_values(self.tunes["train"])}
+
+    def encode_data(self) -> None:
+        from seqtk_plugins.music import corpus
+
         self._encode_splits()
-        n = len(self.ids["train"])
+        n, cfg, vocab = len(self.ids["train"]), self.recipe.data, self.need("vocab")
         check_fills_a_batch(n, f"the training tunes have {n:,} tokens", self.recipe.train.batch_size, cfg.seq_len, "tunes")
         console = self.report_console()
-        corpus.describe(found, splits, console)
-        console.print(f"vocabulary: {len(self.vocab)} ids ({self.vocab.num_known - 3} {codec.name} tokens, "
+        corpus.describe(self._found, self._splits, console)
+        console.print(f"vocabulary: {len(vocab)} ids ({vocab.num_known - 3} {self._codec().name} tokens, "
                       f"<pad>, <bos>, <eos>, 1 OOV bucket)", highlight=False)  # fmt: skip
 
     def _encode_splits(self) -> None:
@@ -102,7 +109,7 @@ class MusicTask(Task):
 
     def encode_tunes(self, texts: list[str]) -> torch.Tensor:
         """Normalised tunes -> one (N,) LongTensor: ``<bos> tune <eos>`` for each, back to back."""
-        vocab, codec = self._vocab(), self._codec()
+        vocab, codec = self.need("vocab"), self._codec()
         ids: list[int] = []
         for text in texts:
             ids += [vocab.bos_id, *vocab.encode(codec.tokens(text)), vocab.eos_id]  # type: ignore[list-item]
@@ -122,11 +129,8 @@ class MusicTask(Task):
 
     # -- model --------------------------------------------------------------------
     def build_model(self) -> nn.Module:
-        from seqtk.lm import CharLM, uniform_layers
-
         m: MusicModel = self.recipe.model
-        layers = uniform_layers(m.cell, m.hidden_size, m.num_layers, m.dropout)
-        return CharLM(len(self._vocab()), m.embedding_dim, layers, dropout=m.dropout)
+        return m.build(len(self.need("vocab")))
 
     def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
         """Mean cross-entropy over the ``(B, T)`` next-token targets of one batch."""
@@ -166,7 +170,7 @@ class MusicTask(Task):
     def _sampler(self, model: nn.Module, device: torch.device) -> TuneSampler:
         from seqtk_plugins.music.sampling import TuneSampler
 
-        return TuneSampler(model, self._vocab(), self._codec(), device, known=self.headers)
+        return TuneSampler(model, self.need("vocab"), self._codec(), device, known=self.headers or {})
 
     # -- reporting ------------------------------------------------------------------
     def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
@@ -236,7 +240,7 @@ class MusicTask(Task):
         for letter, value, norm, option in (("K", key, normalise_key, "--key"), ("M", meter, normalise_meter, "--meter")):
             if value is None:
                 continue
-            known = self.headers.get(letter, [])
+            known = (self.headers or {}).get(letter, [])
             spelled = norm(value)
             if spelled is None or (known and spelled not in known):
                 raise SeqtkError(
@@ -251,12 +255,6 @@ class MusicTask(Task):
         from seqtk_plugins.music.codec import make_codec
 
         return make_codec(self.codec_kind)
-
-    def _vocab(self) -> Vocab:
-        if self.vocab is None:
-            raise SeqtkError("the music task has no vocabulary yet", fix="call prepare() (training) or load a checkpoint (inference) first")
-        return self.vocab
-
 
 
 def _header_values(tunes: list[Tune]) -> dict[str, list[str]]:

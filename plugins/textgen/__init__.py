@@ -3,7 +3,7 @@
 Modules: :mod:`.config` (the recipe's ``[data]``, ``[vocab]``, ``[model]``
 sections), :mod:`.checks` (recipe checks before any data loads),
 :mod:`.corpus` (Shakespeare, local files, Hugging Face datasets; splits),
-:mod:`.batching` (random windows, carried streams, eval windows),
 :mod:`.sampling` (generation and scoring) and :mod:`.task` (``TextGenTask``).
-Importing this package imports nothing else.
+Its batches (random windows, carried streams) are the core's
+:mod:`seqtk.lm_batches`. Importing this package imports nothing else.
 """

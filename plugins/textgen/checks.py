@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from seqtk import checks
 from seqtk.errors import SeqtkError
-from seqtk_plugins.textgen.config import TextGenData, TextGenModel
+from seqtk_plugins.textgen.config import TextGenData
 
 
 def check_data(data: TextGenData) -> None:
@@ -28,20 +28,3 @@ def check_data(data: TextGenData) -> None:
     checks.at_least("data.seq_len", data.seq_len, 1)
     checks.at_least("data.block_chars", data.block_chars, 1)
     checks.split_fractions(data.val_fraction, data.test_fraction, example=(0.05, 0.05))
-
-
-def check_model(model: TextGenModel) -> None:
-    """Raise :class:`SeqtkError` for a ``[model]`` section that cannot be built."""
-    from seqtk.encoders import LayerSpec, check_stack
-
-    for key in ("num_layers", "hidden_size", "embedding_dim"):
-        checks.at_least(f"model.{key}", getattr(model, key), 1)
-    checks.dropout("model.dropout", model.dropout)
-    if model.tie_weights and model.embedding_dim != model.hidden_size:
-        raise SeqtkError(
-            f"model.tie_weights needs embedding_dim = hidden_size, but they are "
-            f"{model.embedding_dim} and {model.hidden_size}",
-            fix=f"set model.embedding_dim = {model.hidden_size}, or tie_weights = false",
-        )
-    check_stack([LayerSpec(model.cell, model.hidden_size, dropout=model.dropout)] * model.num_layers)
-

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqtk.config import DataConfig, ModelConfig, VocabConfig, hfield
+from seqtk.config import DataConfig, VocabConfig, hfield
+from seqtk.model_config import CharLMConfig
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,5 @@ class TextGenVocab(VocabConfig):
 
 
 @dataclass(frozen=True)
-class TextGenModel(ModelConfig):
-    """A character LM: embedding, a stack of equal recurrent layers, a softmax head."""
-
-    cell: Literal["lstm", "gru", "rnn"] = hfield("lstm", help="Recurrent cell of every layer: lstm, gru or rnn.")
-    num_layers: int = hfield(2, help="Number of stacked recurrent layers.")
-    hidden_size: int = hfield(256, help="Hidden units per layer.")
-    embedding_dim: int = hfield(64, help="Character embedding size (= hidden_size when tie_weights).")
-    dropout: float = hfield(0.1, help="Dropout on the embedding, between layers and before the head.")
-    tie_weights: bool = hfield(False, help="Share the embedding and output matrices (needs embedding_dim = hidden_size).")
+class TextGenModel(CharLMConfig):
+    """A character LM (the core's CharLMConfig): embedding, a stack of recurrent layers, a softmax head."""

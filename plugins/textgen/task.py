@@ -3,7 +3,7 @@
 It reads text (:mod:`.corpus`), builds a character vocabulary from the
 training split (one OOV bucket, so unseen characters in val/test or in a
 prompt never crash), trains :class:`seqtk.lm.CharLM` on random windows or on
-carried streams (:mod:`.batching`), reports loss in nats/char and bits/char,
+carried streams (:mod:`seqtk.lm_batches`), reports loss in nats/char and bits/char,
 and samples text (:mod:`.sampling`).
 """
 
@@ -20,7 +20,7 @@ from seqtk.data import ResumableLoader
 from seqtk.errors import SeqtkError
 from seqtk.task import GenerateRequest, StepOutput, Task
 from seqtk_plugins.textgen import corpus
-from seqtk_plugins.textgen.batching import StreamBatches, WindowBatches, eval_windows
+from seqtk.lm_batches import StreamBatches, WindowBatches, eval_windows
 from seqtk_plugins.textgen.config import TextGenData, TextGenModel, TextGenVocab
 from seqtk_plugins.textgen.sampling import detach_state, move_state, sample_text, score_text
 
@@ -42,7 +42,7 @@ class TextGenTask(Task):
     data_config = TextGenData
     vocab_config = TextGenVocab
     model_config = TextGenModel
-    learned = ("vocab",)  # restored from checkpoints before prepare(), which keeps it
+    learned = ("vocab",)  # built by learn(), or restored from a checkpoint
     main_metric = "loss"
     main_metric_mode = "min"
     unit = "chars"
@@ -53,43 +53,48 @@ class TextGenTask(Task):
         self._texts: dict[str, str] = {}  # split -> text
         self.ids: dict[str, torch.Tensor] = {}  # split -> (N,) char ids
         self.prompt = "\n"  # sample prompt: the first full line of the val text
+        self._splits: Any = None  # corpus.Splits, between load_data() and encode_data()
         self._state: Any = None  # recurrent state carried across stream batches
 
     # -- checks and data --------------------------------------------------------
     @classmethod
     def validate(cls, recipe: Recipe) -> None:
-        from seqtk_plugins.textgen.checks import check_data, check_model
+        from seqtk_plugins.textgen.checks import check_data
 
         check_data(recipe.data)
-        check_model(recipe.model)
 
-    def prepare(self) -> None:
-        """Load and split the text, build the vocab, encode every split."""
+    def load_data(self) -> None:
+        """Load and split the text."""
+        cfg: TextGenData = self.recipe.data
+        docs = corpus.load_corpus(cfg, self.report_console())
+        self._splits = corpus.split_documents(docs, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.block_chars)
+        corpus.check_enough(self._splits.train, self.recipe.train.batch_size, cfg.seq_len)
+        self._texts = {name: getattr(self._splits, name) for name in ("train", "val", "test")}
+        self.prompt = _first_full_line(self._splits.val) or "\n"
+
+    def learn(self) -> dict[str, Any]:
+        """The character vocabulary of the training text (the core keeps a checkpoint's instead)."""
         from seqtk.vocab import PAD, Vocab
 
-        cfg: TextGenData = self.recipe.data
-        console = self.report_console()
-        docs = corpus.load_corpus(cfg, console)
-        splits = corpus.split_documents(docs, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.block_chars)
-        corpus.check_enough(splits.train, self.recipe.train.batch_size, cfg.seq_len)
-        if self.vocab is None:  # a vocab loaded from a checkpoint (eval) is kept: the model's ids must not move
-            self.vocab = Vocab.build([splits.train], min_freq=self.recipe.vocab.min_freq, specials=(PAD,), num_oov_buckets=1)
-        self._texts = {name: getattr(splits, name) for name in ("train", "val", "test")}
+        return {"vocab": Vocab.build([self._texts["train"]], min_freq=self.recipe.vocab.min_freq, specials=(PAD,),
+                                     num_oov_buckets=1)}
+
+    def encode_data(self) -> None:
         self._encode_splits()
-        self.prompt = _first_full_line(splits.val) or "\n"
-        corpus.describe(splits, console)
-        console.print(f"vocabulary: {len(self.vocab)} ids ({self.vocab.num_known - 1} characters, <pad>, 1 OOV bucket)")
+        console, vocab = self.report_console(), self.need("vocab")
+        corpus.describe(self._splits, console)
+        console.print(f"vocabulary: {len(vocab)} ids ({vocab.num_known - 1} characters, <pad>, 1 OOV bucket)")
 
     def _encode_splits(self) -> None:
         self.ids = {name: self.encode(text) for name, text in self._texts.items()}
 
     def encode(self, text: str) -> torch.Tensor:
         """Text -> (N,) LongTensor of ids; unknown characters map to the OOV bucket."""
-        return torch.tensor(self._vocab().encode(text), dtype=torch.long)
+        return torch.tensor(self.need("vocab").encode(text), dtype=torch.long)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Ids -> text; the OOV bucket decodes as U+FFFD (the replacement character), <pad> as nothing."""
-        vocab, ids = self._vocab(), list(ids)
+        vocab, ids = self.need("vocab"), list(ids)
         return "".join(_char(vocab, i, tok) for i, tok in zip(ids, vocab.decode(ids)))
 
     def splits(self) -> list[str]:
@@ -108,11 +113,8 @@ class TextGenTask(Task):
 
     # -- model --------------------------------------------------------------------
     def build_model(self) -> nn.Module:
-        from seqtk.lm import CharLM, uniform_layers
-
         m: TextGenModel = self.recipe.model
-        layers = uniform_layers(m.cell, m.hidden_size, m.num_layers, m.dropout)
-        return CharLM(len(self._vocab()), m.embedding_dim, layers, dropout=m.dropout, tie_weights=m.tie_weights)
+        return m.build(len(self.need("vocab")))
 
     def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
         """Mean cross-entropy over the ``(B, T)`` targets of one batch."""
@@ -184,16 +186,6 @@ class TextGenTask(Task):
             nats = score_text(model, self.encode("\n" + text), device)
             out.append({"chars": len(text), "nats_per_char": nats, "bits_per_char": nats / LN2})
         return out
-
-    # -- helpers ----------------------------------------------------------------------
-    def _vocab(self) -> Vocab:
-        if self.vocab is None:
-            raise SeqtkError(
-                "the textgen task has no vocabulary yet",
-                fix="call prepare() (training) or load a checkpoint (inference) first",
-            )
-        return self.vocab
-
 
 
 def _char(vocab: Vocab, idx: int, token: str) -> str:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from seqtk import checks
 from seqtk.config import Recipe
 from seqtk.errors import SeqtkError
 
 
 def check_recipe(recipe: Recipe) -> None:
-    """Raise :class:`SeqtkError` for values the task cannot use."""
-    from seqtk.encoders import LayerSpec
-
-    data, model = recipe.data, recipe.model
+    """Raise :class:`SeqtkError` for ``[data]`` values the task cannot use (the core checks ``[model]``)."""
+    data = recipe.data
     if data.path:
         raise SeqtkError("toy_sequences generates its data, so data.path is not used", fix="remove data.path")
     if not 0.0 < data.val_fraction < 1.0:
@@ -24,6 +21,3 @@ def check_recipe(recipe: Recipe) -> None:
         from seqtk_plugins.toys.problems import check_addition_room
 
         check_addition_room(data.bits, 2 * max(1, data.examples // 4))  # held-out pairs are distinct
-    for key in ("hidden_size", "num_layers"):
-        checks.at_least(f"model.{key}", getattr(model, key), 1)
-    LayerSpec(model.cell, model.hidden_size, nonlinearity=model.nonlinearity)  # names the cell or nonlinearity problem

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqtk.config import DataConfig, ModelConfig, hfield
+from seqtk.config import DataConfig, hfield
+from seqtk.model_config import StackConfig
 
 Problem = Literal["one_to_many", "many_to_one", "many_to_many", "binary_addition", "first_bit"]
 
@@ -31,8 +32,8 @@ class ToyData(DataConfig):
 
 
 @dataclass(frozen=True)
-class ToyModel(ModelConfig):
-    """A recurrent stack and a linear head (Dense), as in the lectures' Keras models."""
+class ToyModel(StackConfig):
+    """A recurrent stack (the core's StackConfig) and a linear head (Dense), as in the lectures' Keras models."""
 
     cell: str = hfield(
         "ref_lstm",
@@ -40,7 +41,6 @@ class ToyModel(ModelConfig):
         "cell (ref_lstm, peephole_lstm, ...): the fused nn.LSTM has tanh built in.",
     )
     hidden_size: int = hfield(50, help="Hidden units per layer.")
-    num_layers: int = hfield(1, help="Stacked recurrent layers.")
     nonlinearity: Literal["tanh", "relu"] = hfield(
         "relu", help="Activation of the cell (Keras activation=): relu for the lectures' regression examples."
     )

@@ -88,11 +88,10 @@ class ToySequencesTask(Task):
 
     # -- model -------------------------------------------------------------------------
     def build_model(self) -> nn.Module:
-        from seqtk.encoders import LayerSpec
         from seqtk_plugins.toys.model import ToyNet
 
         m = self.recipe.model
-        layers = [LayerSpec(m.cell, m.hidden_size, nonlinearity=m.nonlinearity) for _ in range(m.num_layers)]
+        layers = m.stack()
         inputs = 2 if self.problem == "binary_addition" else 1
         model = ToyNet(inputs, layers, OUTPUTS[self.problem], per_step=self.problem == "binary_addition")
         if m.init == "keras":

@@ -45,7 +45,7 @@ def prepared(tmp_path, text=PANGRAM * 30, **sections):
 @pytest.mark.parametrize(
     ("data", "model", "message"),
     [
-        ({}, {"tie_weights": True}, "tie_weights needs embedding_dim = hidden_size"),
+        ({}, {"tie_weights": True}, "tie_weights needs embedding_dim = the last layer.s hidden_size"),
         ({"works": ["hamlet"]}, {}, 'data.works is set but data.corpus is "tiny"'),
         ({"hf_dataset": "x"}, {}, "data.path and data.hf_dataset are both set"),
         ({"val_fraction": 0.0}, {}, "data.val_fraction"),
