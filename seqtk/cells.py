@@ -25,6 +25,8 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 from typing import ClassVar
 
 import torch
@@ -35,6 +37,39 @@ from seqtk.errors import SeqtkValueError
 
 State = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
 NONLINEARITIES = ("tanh", "relu")
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "relu": torch.relu}
+
+
+# -- the equations of the cells PyTorch also fuses: one written-out form, used by the cells below and by
+# -- seqtk.lm's step-by-step generation on the fused modules' weights (w_hh_t is the transposed weight_hh)
+def elman_step(xp: Tensor, state: State, w_hh_t: Tensor, act: Callable[[Tensor], Tensor]) -> tuple[Tensor, State]:
+    """``h_t = act(U x_t + b + W h_{t-1})``: (B, H) projected input, ((B, H),) -> (B, H), new state."""
+    h = act(torch.addmm(xp, state[0], w_hh_t))
+    return h, (h,)
+
+
+def lstm_step(xp: Tensor, state: State, w_hh_t: Tensor, act: Callable[[Tensor], Tensor]) -> tuple[Tensor, State]:
+    """``c_t = f ⊙ c_{t-1} + i ⊙ act(g)``, ``h_t = o ⊙ act(c_t)``, gates i, f, g, o:
+    (B, 4H) projected input, ((B, H), (B, H)) -> (B, H), new state."""
+    h, c = state
+    i, f, g, o = torch.addmm(xp, h, w_hh_t).chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * act(g)
+    h = torch.sigmoid(o) * act(c)
+    return h, (h, c)
+
+
+def gru_step(
+    xp: Tensor, state: State, w_hh_t: Tensor, b_hh: Tensor, act: Callable[[Tensor], Tensor]
+) -> tuple[Tensor, State]:
+    """The cuDNN-form GRU, the lectures' z: ``g = act(U^g x + b^g + r ⊙ (W^g h + b^{hg}))``,
+    ``h_t = (1 - z) ⊙ h_{t-1} + z ⊙ g``: (B, 3H) projected input (blocks r, z, g), ((B, H),) -> (B, H)."""
+    h = state[0]
+    size = h.size(1)
+    rec = torch.addmm(b_hh, h, w_hh_t)  # (B, 3H)
+    r, z = torch.sigmoid(xp[:, : 2 * size] + rec[:, : 2 * size]).chunk(2, dim=1)
+    g = act(torch.addcmul(xp[:, 2 * size :], r, rec[:, 2 * size :]))
+    h = torch.lerp(h, g, z)  # (1 - z) ⊙ h + z ⊙ g
+    return h, (h,)
 
 
 class RecurrentCell(nn.Module):
@@ -75,7 +110,7 @@ class RecurrentCell(nn.Module):
 
     def act(self, x: Tensor) -> Tensor:
         """The cell's activation (tanh, or ReLU as in Keras ``activation="relu"``)."""
-        return torch.relu(x) if self.nonlinearity == "relu" else torch.tanh(x)
+        return ACTIVATIONS[self.nonlinearity](x)
 
     def project(self, x: Tensor) -> Tensor:
         # (..., F) -> (..., G·H): the input half of every gate, independent of the state
@@ -84,6 +119,11 @@ class RecurrentCell(nn.Module):
     def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
         """One step from the projected input: (B, G·H), state -> h (B, H), new state."""
         raise NotImplementedError
+
+    def stepper(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
+        """:meth:`recur`, with the weights looked up once: generation steps one token at a time,
+        where a module's attribute lookups and transposes are a tenth of the time per token."""
+        return self.recur
 
     def zero_state(self, batch: int, like: Tensor) -> State:
         zeros = like.new_zeros(batch, self.hidden_size)
@@ -125,7 +165,9 @@ class RecurrentCell(nn.Module):
         w_ih, w_hh, b_ih, b_hh = _torch_weights(module, cls.torch_class)
         nonlinearity = "relu" if getattr(module, "nonlinearity", "tanh") == "relu" else "tanh"
         kwargs = {"nonlinearity": nonlinearity} if cls.torch_class is nn.RNN else {}
-        cell = cls(w_ih.size(1), w_hh.size(1), **kwargs).to(device=w_ih.device, dtype=w_ih.dtype)
+        with torch.device("meta"):  # no initialisation drawn: every parameter is overwritten below
+            cell = cls(w_ih.size(1), w_hh.size(1), **kwargs)
+        cell = cell.to_empty(device=w_ih.device).to(dtype=w_ih.dtype)
         with torch.no_grad():
             cell._load_torch(w_ih.detach(), w_hh.detach(), b_ih.detach(), b_hh.detach())
         return cell
@@ -165,8 +207,10 @@ class ElmanCell(RecurrentCell):
 
     def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
         # (B, H), ((B, H),) -> (B, H)
-        h = self.act(torch.addmm(xp, state[0], self.weight_hh.t()))
-        return h, (h,)
+        return elman_step(xp, state, self.weight_hh.t(), ACTIVATIONS[self.nonlinearity])
+
+    def stepper(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
+        return partial(elman_step, w_hh_t=self.weight_hh.t(), act=ACTIVATIONS[self.nonlinearity])
 
 
 class IRNNCell(ElmanCell):
@@ -199,11 +243,10 @@ class LSTMCell(RecurrentCell):
 
     def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
         # (B, 4H), ((B, H), (B, H)) -> (B, H)
-        h, c = state
-        i, f, g, o = torch.addmm(xp, h, self.weight_hh.t()).chunk(4, dim=1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * self.act(g)
-        h = torch.sigmoid(o) * self.act(c)
-        return h, (h, c)
+        return lstm_step(xp, state, self.weight_hh.t(), ACTIVATIONS[self.nonlinearity])
+
+    def stepper(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
+        return partial(lstm_step, w_hh_t=self.weight_hh.t(), act=ACTIVATIONS[self.nonlinearity])
 
 
 class PeepholeLSTMCell(LSTMCell):
@@ -214,6 +257,9 @@ class PeepholeLSTMCell(LSTMCell):
     """
 
     vectors = {"peephole_i": 1, "peephole_f": 1, "peephole_o": 1}
+
+    def stepper(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
+        return self.recur  # its own equations, not the plain LSTM's
 
     def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
         # (B, 4H), ((B, H), (B, H)) -> (B, H)
@@ -273,13 +319,10 @@ class GRUCell(RecurrentCell):
 
     def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
         # (B, 3H), ((B, H),) -> (B, H)
-        h = state[0]
-        size = h.size(1)
-        rec = torch.addmm(self.bias_hh, h, self.weight_hh.t())  # (B, 3H)
-        r, z = torch.sigmoid(xp[:, : 2 * size] + rec[:, : 2 * size]).chunk(2, dim=1)
-        g = self.act(torch.addcmul(xp[:, 2 * size :], r, rec[:, 2 * size :]))
-        h = torch.lerp(h, g, z)  # (1 - z) ⊙ h + z ⊙ g
-        return h, (h,)
+        return gru_step(xp, state, self.weight_hh.t(), self.bias_hh, ACTIVATIONS[self.nonlinearity])
+
+    def stepper(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
+        return partial(gru_step, w_hh_t=self.weight_hh.t(), b_hh=self.bias_hh, act=ACTIVATIONS[self.nonlinearity])
 
     def _load_torch(self, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> None:
         for mine, theirs in zip((self.weight_ih, self.weight_hh, self.bias, self.bias_hh), (w_ih, w_hh, b_ih, b_hh)):

@@ -248,8 +248,8 @@ class StackedEncoder(nn.Module):
 
 
 def _make_rnn(spec: LayerSpec, input_size: int) -> nn.RNNBase | CellLayer:
-    if spec.cell in REFERENCE_CELLS:
-        return CellLayer(spec.cell, input_size, spec.hidden_size, spec.bidirectional, spec.nonlinearity)
+    if spec.runs_as in REFERENCE_CELLS:
+        return CellLayer(spec.runs_as, input_size, spec.hidden_size, spec.bidirectional, spec.nonlinearity)
     kwargs: dict[str, Any] = {"num_layers": 1, "batch_first": True, "bidirectional": spec.bidirectional}
     if spec.cell == "rnn":
         kwargs["nonlinearity"] = spec.nonlinearity

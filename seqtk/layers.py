@@ -21,7 +21,9 @@ CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.
 #: every cell name a LayerSpec accepts: the fused kernels, then the reference cells of seqtk.cells
 KNOWN_CELLS = (*CELLS, *REFERENCE_CELLS)
 #: how a fused cell runs (LayerSpec.kernel)
-KERNELS = ("auto", "fused", "fast")
+KERNELS = ("auto", "fused", "fast", "reference")
+#: the reference cell with a fused cell's equations: what kernel = "reference" runs
+REFERENCE_OF = {"rnn": "elman", "lstm": "ref_lstm", "gru": "ref_gru"}
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,10 @@ class LayerSpec:
         default="auto",
         metadata={
             "help": "how rnn, lstm and gru run: auto (cuDNN on a GPU; on a CPU oneDNN for lstm, and for gru/rnn "
-            "training seqtk's hand-written BPTT where measured faster), fused (PyTorch's kernels only), or fast "
-            "(seqtk's BPTT for every gru/rnn CPU training shape); reference cells run as Python cells"
+            "training seqtk's hand-written BPTT where measured faster), fused (PyTorch's kernels only), fast "
+            "(seqtk's BPTT for every gru/rnn CPU training shape), or reference (the same equations as a Python "
+            "cell from seqtk.cells, step by step: slow, readable, and it takes nonlinearity = relu); reference "
+            "cells always run as Python cells"
         },
     )
 
@@ -99,11 +103,11 @@ class LayerSpec:
                 "kernel='fast' (seqtk's BPTT) exists for gru and rnn; lstm has oneDNN's fused kernel on a CPU",
                 fix="use kernel = auto or fused for lstm",
             )
-        if self.nonlinearity != "tanh" and self.cell in ("lstm", "gru"):
+        if self.nonlinearity != "tanh" and self.cell in ("lstm", "gru") and self.kernel != "reference":
             raise SeqtkValueError(
                 f"nonlinearity={self.nonlinearity!r} applies only to rnn cells and the reference cells, "
                 f"not {self.cell} (the fused kernel has tanh built in)",
-                fix=f"remove nonlinearity, set cell: rnn, or use the reference cell ref_{self.cell}",
+                fix=f"remove nonlinearity, set cell: rnn, or kernel: reference (the reference cell ref_{self.cell})",
             )
 
     def kernel_name(self) -> str:
@@ -112,7 +116,7 @@ class LayerSpec:
         >>> LayerSpec("gru", 8).kernel_name(), LayerSpec("lstm", 8).kernel_name(), LayerSpec("elman", 8).kernel_name()
         ('auto: cuDNN, or seqtk BPTT for CPU training', 'auto: cuDNN / oneDNN', 'reference: Python cell')
         """
-        if self.cell in REFERENCE_CELLS:
+        if self.cell in REFERENCE_CELLS or self.kernel == "reference":
             return "reference: Python cell"
         if self.kernel == "fast":
             return "fast: seqtk BPTT for CPU training, else cuDNN"
@@ -147,6 +151,15 @@ class LayerSpec:
     def state_size(self) -> int:
         """1 if the state is h, 2 if it is (h, c)."""
         return REFERENCE_CELLS[self.cell].state_size if self.cell in REFERENCE_CELLS else 1 + (self.cell == "lstm")
+
+    @property
+    def runs_as(self) -> str:
+        """The cell that runs: ``cell``, or its reference cell when ``kernel = "reference"``.
+
+        >>> LayerSpec("gru", 8, kernel="reference").runs_as
+        'ref_gru'
+        """
+        return REFERENCE_OF[self.cell] if self.kernel == "reference" else self.cell
 
     def describe(self) -> str:
         """Short name used in messages, e.g. ``(gru, 64)``."""

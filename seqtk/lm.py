@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqtk.cells import CellLayer
+from seqtk.cells import CellLayer, ElmanCell, GRUCell, LSTMCell, RecurrentCell
 from seqtk.device import eval_mode
 from seqtk.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
@@ -172,7 +172,7 @@ class CharLM(nn.Module):
             return out
         logits, _, state = self(idx)  # the prompt goes through the fused encoder once
         logits = logits[:, -1]  # (B, V)
-        steps = [CellStep(rnn) for rnn in self.encoder.layers]
+        steps = self._cell_steps()
         hidden = [tuple(s[0] for s in (layer if isinstance(layer, tuple) else (layer,))) for layer in state]
         # Projecting the whole vocabulary once turns the first layer's input matmul into a row lookup;
         # worth it only when the vocabulary is smaller than the tokens we will feed.
@@ -190,6 +190,18 @@ class CharLM(nn.Module):
                 return out[:, : t + 1]
             logits = self._step(token, steps, hidden, table)
         return out
+
+    def _cell_steps(self) -> list[CellStep]:
+        """One CellStep per layer, kept while the weights stay the same (an optimiser step bumps their
+        version), so that generating many short samples does not copy the weights each time."""
+        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.encoder.parameters())
+        cached = getattr(self, "_steps_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, [CellStep(rnn) for rnn in self.encoder.layers])
+            self._steps_cache = cached
+        for step in cached[1]:
+            step.calls = 0
+        return cached[1]
 
     def _step(self, token: Tensor, steps: list[CellStep], hidden: list[StepState], table: Tensor | None) -> Tensor:
         # (B,) -> (B, V); updates ``hidden`` in place
@@ -230,7 +242,10 @@ class CellStep:
     """One time step of a single-layer, unidirectional fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``
     (or of a unidirectional :class:`~seqtk.cells.CellLayer` of reference cells).
 
-    Uses the module's weights and PyTorch's gate order, so stepping a sequence
+    A fused module steps through the reference cell with its equations
+    (:meth:`seqtk.cells.RecurrentCell.from_torch` copies its weights once), so
+    there is one written-out form of each recurrence: the cell's own
+    ``project``/``recur``, which docs/cells.md shows. Stepping a sequence
     reproduces the fused module's outputs. ``calls`` counts steps taken.
 
     >>> rnn = nn.GRU(3, 4, batch_first=True)
@@ -242,51 +257,32 @@ class CellStep:
 
     def __init__(self, rnn: nn.RNNBase | CellLayer) -> None:
         self.calls = 0
-        if isinstance(rnn, CellLayer):  # a reference cell (peephole_lstm, cho_gru, ...) steps itself
-            if rnn.bidirectional:
-                raise SeqtkValueError("CellStep needs a unidirectional layer", fix="build the layer with bidirectional=False")
-            self.mode, self.cell = "CELL", rnn.directions[0]
-            return
-        if rnn.bidirectional or rnn.num_layers != 1 or not rnn.bias:
-            raise SeqtkValueError(
-                "CellStep needs a single-layer unidirectional module with biases",
-                fix="build each layer as nn.LSTM/nn.GRU/nn.RNN(num_layers=1, bidirectional=False, bias=True)",
-            )
-        self.mode = rnn.mode
-        self.w_ih_t, self.w_hh_t = rnn.weight_ih_l0.t(), rnn.weight_hh_l0.t()  # (F, G), (H, G) views
-        self.b_hh = rnn.bias_hh_l0
-        # GRU's b_hn sits inside r * (W_hn h + b_hn), so only there must b_hh stay on the recurrent side.
-        self.b_in = rnn.bias_ih_l0 if self.mode == "GRU" else rnn.bias_ih_l0 + rnn.bias_hh_l0
+        if rnn.bidirectional:
+            raise SeqtkValueError("CellStep needs a unidirectional layer", fix="build the layer with bidirectional=False")
+        self.cell: RecurrentCell = rnn.directions[0] if isinstance(rnn, CellLayer) else _cell_of(rnn)
+        self._recur = self.cell.stepper()
+        self._w_ih_t, self._bias = self.cell.weight_ih.t(), self.cell.bias
 
     def project(self, x: Tensor) -> Tensor:
-        # (N, F) -> (N, G): the input half of every gate, independent of the state
-        if self.mode == "CELL":
-            return self.cell.project(x)
-        return torch.addmm(self.b_in, x, self.w_ih_t)
+        # (N, F) -> (N, G): the input half of every gate, independent of the state (the cell's project())
+        return torch.addmm(self._bias, x, self._w_ih_t)
 
     def __call__(self, gates_in: Tensor, state: StepState) -> tuple[Tensor, StepState]:
         # (B, G), ((B, H)[, (B, H)]) -> (B, H), new state
         self.calls += 1
-        if self.mode == "CELL":
-            return self.cell.recur(gates_in, state)
-        h = state[0]
-        if self.mode == "LSTM":
-            gates = torch.addmm(gates_in, h, self.w_hh_t)  # (B, 4H): i, f, g, o
-            i, f, _, o = torch.sigmoid(gates).chunk(4, dim=1)  # one kernel for all gates; g is redone below
-            g = torch.tanh(gates[:, 2 * h.size(1) : 3 * h.size(1)])
-            c = torch.addcmul(f * state[1], i, g)
-            h = o * torch.tanh(c)
-            return h, (h, c)
-        if self.mode == "GRU":
-            recurrent = torch.addmm(self.b_hh, h, self.w_hh_t)  # (B, 3H): r, z, n
-            size = h.size(1)
-            r, z = torch.sigmoid(gates_in[:, : 2 * size] + recurrent[:, : 2 * size]).chunk(2, dim=1)
-            n = torch.tanh(torch.addcmul(gates_in[:, 2 * size :], r, recurrent[:, 2 * size :]))
-            h = torch.lerp(n, h, z)  # (1 - z) * n + z * h
-            return h, (h,)
-        pre = torch.addmm(gates_in, h, self.w_hh_t)
-        h = torch.relu(pre) if self.mode == "RNN_RELU" else torch.tanh(pre)
-        return h, (h,)
+        return self._recur(gates_in, state)
+
+
+def _cell_of(rnn: nn.RNNBase) -> RecurrentCell:
+    """The reference cell with ``rnn``'s equations and weights (a copy, made without autograd)."""
+    if not isinstance(rnn, (nn.RNN, nn.LSTM, nn.GRU)) or rnn.num_layers != 1 or not rnn.bias:
+        raise SeqtkValueError(
+            "CellStep needs a single-layer unidirectional module with biases",
+            fix="build each layer as nn.LSTM/nn.GRU/nn.RNN(num_layers=1, bidirectional=False, bias=True)",
+        )
+    kind = LSTMCell if isinstance(rnn, nn.LSTM) else GRUCell if isinstance(rnn, nn.GRU) else ElmanCell
+    with torch.no_grad():
+        return kind.from_torch(rnn)
 
 
 def sample_next(

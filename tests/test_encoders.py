@@ -338,3 +338,21 @@ def test_cuda_keeps_cudnn_and_no_weight_warning_reaches_the_user(cell):
     copies = [str(w.message) for w in seen if "contiguous" in str(w.message) or "cudnn" in str(w.message).lower()]
     assert not copies, "a cuDNN weight warning reached the user"
     assert "aten::_cudnn_rnn" in {event.key for event in prof.key_averages()}
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_the_reference_kernel_runs_the_same_equations_as_a_python_cell(cell):
+    # one recurrence, several kernels: kernel = "reference" swaps the fused kernel for seqtk.cells' equations
+    from seqtk.cells import CellLayer, REFERENCE_CELLS
+
+    torch.manual_seed(0)
+    fused = StackedEncoder(3, [LayerSpec(cell, 5)])
+    ref = StackedEncoder(3, [LayerSpec(cell, 5, kernel="reference")])
+    layer = ref.layers[0]
+    assert isinstance(layer, CellLayer) and layer.cell == LayerSpec(cell, 5, kernel="reference").runs_as
+    with torch.no_grad():
+        layer.directions[0].load_state_dict(REFERENCE_CELLS[layer.cell].from_torch(fused.layers[0]).state_dict())
+    x, lengths = torch.randn(4, 6, 3), torch.tensor([6, 3, 1, 5])
+    torch.testing.assert_close(ref(x, lengths), fused(x, lengths), atol=1e-5, rtol=0)
+    assert "reference: Python cell" in ref.summary_rows()[0][1]
+    LayerSpec(cell, 5, kernel="reference", nonlinearity="relu")  # the fused kernels have tanh built in; a cell does not

@@ -199,6 +199,7 @@ def count_generate(lm: CharLM, prompt_len: int, new_tokens: int, monkeypatch) ->
 
 def test_generation_feeds_the_prompt_once_and_costs_the_same_per_token(monkeypatch):
     lm = small_lm(layers=[LayerSpec("lstm", 12), LayerSpec("gru", 10), LayerSpec("rnn", 9)])
+    lm.generate([1], 2)  # the first call copies the fused weights into the step cells, once
     runs = {(p, n): count_generate(lm, p, n, monkeypatch) for p in (4, 50) for n in (20, 40, 60)}
     assert all(calls == 1 for calls, _, _ in runs.values())  # the prefix goes through the encoder once
     assert all(steps == 3 * (n - 1) for (_, n), (_, steps, _) in runs.items())  # one step per layer per token
@@ -262,3 +263,19 @@ def test_cuda_greedy_generation_matches_the_cpu(cell):
     expected = lm.generate(prompt, max_new_tokens=20, temperature=0.0)
     got = lm.cuda().generate(prompt.cuda(), max_new_tokens=20, temperature=0.0)
     assert got.device.type == "cuda" and torch.equal(got.cpu(), expected)
+
+
+def test_the_step_cells_follow_the_weights_after_training():
+    # generation caches the cells it steps through; an optimiser step must not leave them stale
+    torch.manual_seed(0)
+    lm = small_lm("gru").eval()
+    prompt = torch.randint(0, V, (2, 5))
+    first = lm.generate(prompt, 6, temperature=0)
+    with torch.no_grad():
+        for p in lm.encoder.parameters():
+            p.mul_(-1.5)  # what an optimiser step does: an in-place update
+    again, seq = lm.generate(prompt, 6, temperature=0), prompt
+    with torch.no_grad():
+        for _ in range(6):
+            seq = torch.cat([seq, lm(seq)[0][:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert torch.equal(again, seq[:, 5:]) and not torch.equal(first, again)
