@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqtk.cell_weights import flip_update_gate, no_torch_form, torch_weights
 from seqtk.errors import SeqtkValueError
 
 State = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
@@ -161,8 +162,8 @@ class RecurrentCell(nn.Module):
     def from_torch(cls, module: nn.Module) -> RecurrentCell:
         """A cell with the weights of a single-layer, unidirectional PyTorch module (or ``*Cell``)."""
         if cls.torch_class is None:
-            raise _no_torch_form(cls)
-        w_ih, w_hh, b_ih, b_hh = _torch_weights(module, cls.torch_class)
+            raise no_torch_form(cls)
+        w_ih, w_hh, b_ih, b_hh = torch_weights(module, cls.torch_class)
         nonlinearity = "relu" if getattr(module, "nonlinearity", "tanh") == "relu" else "tanh"
         kwargs = {"nonlinearity": nonlinearity} if cls.torch_class is nn.RNN else {}
         with torch.device("meta"):  # no initialisation drawn: every parameter is overwritten below
@@ -175,7 +176,7 @@ class RecurrentCell(nn.Module):
     def to_torch(self) -> nn.RNNBase:
         """The equivalent batch-first PyTorch module (same outputs and gradients)."""
         if self.torch_class is None or (self.nonlinearity == "relu" and self.torch_class is not nn.RNN):
-            raise _no_torch_form(type(self), self.nonlinearity)
+            raise no_torch_form(type(self), self.nonlinearity)
         kwargs = {"nonlinearity": self.nonlinearity} if self.torch_class is nn.RNN else {}
         module = self.torch_class(self.input_size, self.hidden_size, batch_first=True, **kwargs)
         module = module.to(device=self.weight_ih.device, dtype=self.weight_ih.dtype)
@@ -326,11 +327,11 @@ class GRUCell(RecurrentCell):
 
     def _load_torch(self, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> None:
         for mine, theirs in zip((self.weight_ih, self.weight_hh, self.bias, self.bias_hh), (w_ih, w_hh, b_ih, b_hh)):
-            mine.copy_(_flip_update_gate(theirs, self.hidden_size))
+            mine.copy_(flip_update_gate(theirs, self.hidden_size))
 
     def _torch_tensors(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         mine = (self.weight_ih, self.weight_hh, self.bias, self.bias_hh)
-        return tuple(_flip_update_gate(t, self.hidden_size) for t in mine)  # type: ignore[return-value]
+        return tuple(flip_update_gate(t, self.hidden_size) for t in mine)  # type: ignore[return-value]
 
 
 class ChoGRUCell(RecurrentCell):
@@ -396,37 +397,3 @@ def keras_init_(cell: RecurrentCell) -> RecurrentCell:
             h = cell.hidden_size
             cell.bias[forget * h : (forget + 1) * h] = 1.0
     return cell
-
-
-def _flip_update_gate(t: Tensor, hidden: int) -> Tensor:
-    # PyTorch's z is 1 - the lectures' z, and 1 - σ(a) = σ(-a): negate the z block (rows H..2H)
-    out = t.detach().clone()
-    out[hidden : 2 * hidden] *= -1
-    return out
-
-
-def _torch_weights(module: nn.Module, kind: type[nn.RNNBase]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    cell_kind = {nn.RNN: nn.RNNCell, nn.LSTM: nn.LSTMCell, nn.GRU: nn.GRUCell}[kind]
-    if isinstance(module, cell_kind):
-        suffix = ""
-    elif isinstance(module, kind) and module.num_layers == 1 and not module.bidirectional:
-        suffix = "_l0"
-    else:
-        raise SeqtkValueError(
-            f"from_torch expects a single-layer unidirectional nn.{kind.__name__} or nn.{cell_kind.__name__}, "
-            f"got {module!r}",
-            fix="convert one layer and one direction at a time (e.g. nn.LSTM(F, H, num_layers=1))",
-        )
-    if not module.bias:
-        raise SeqtkValueError("from_torch needs a module with biases (bias=True)", fix="build it with bias=True")
-    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    return tuple(getattr(module, n + suffix) for n in names)  # type: ignore[return-value]
-
-
-def _no_torch_form(cls: type[RecurrentCell], nonlinearity: str = "tanh") -> SeqtkValueError:
-    what = f"{cls.__name__} with nonlinearity={nonlinearity!r}" if nonlinearity != "tanh" else cls.__name__
-    return SeqtkValueError(
-        f"{what} has no exact PyTorch equivalent (nn.RNN, nn.LSTM and nn.GRU have fixed equations)",
-        fix="convert only ElmanCell, LSTMCell, PeepholeLSTMCell (zero peepholes) and GRUCell with tanh "
-        "(ElmanCell also with relu)",
-    )

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from seqtk.errors import SeqtkValueError
+from seqtk.step import StepOutput
 from seqtk.files import atomic_write_bytes
 
 
@@ -312,3 +313,27 @@ def summary_table(rows: Mapping[str, Any], title: str = "Training summary") -> T
         text = f"{value:.4g}" if isinstance(value, float) else str(value)
         table.add_row(name, text)
     return table
+
+
+class ScalarWindow:
+    """Training scalars summed between two log lines (weighted by StepOutput.count)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.weight = self.count = self.steps = 0
+        self.norm = 0.0
+        self.start = time.perf_counter()
+
+    def add(self, loss: float, out: StepOutput, norm: float) -> None:
+        weight = max(out.count, 1)
+        for key, value in {"loss": loss, **out.metrics}.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value) * weight
+        self.weight += weight
+        self.count += out.count
+        self.steps += 1
+        self.norm += norm
+
+    def scalars(self, lr: float) -> dict[str, float]:
+        seconds = max(time.perf_counter() - self.start, 1e-9)
+        values = {f"train/{k}": v / self.weight for k, v in self.sums.items()}
+        return values | {"train/lr": lr, "train/grad_norm": self.norm / self.steps, "train/throughput": self.count / seconds}

@@ -51,7 +51,7 @@ from seqtk.gradients import GradientLog
 from seqtk.lifecycle import ready_task
 from seqtk.optim import apply_recipe, make_optimizer, make_scheduler
 from seqtk.loggers import (
-    JsonlLogger, MultiLogger, TensorBoardLogger, TrainProgress, format_seconds, summary_table,
+    JsonlLogger, MultiLogger, ScalarWindow, TensorBoardLogger, TrainProgress, format_seconds, summary_table,
 )
 from seqtk.recipe_io import to_toml
 from seqtk.registry import get_task
@@ -71,35 +71,6 @@ class TrainResult:
     report: str | None
     model: nn.Module | None = field(default=None, repr=False)
     task: Task | None = field(default=None, repr=False)
-
-
-# ---------------------------------------------------------------------------
-# Training scalars
-# ---------------------------------------------------------------------------
-
-
-class _Window:
-    """Training scalars summed between two log lines (weighted by StepOutput.count)."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.weight = self.count = self.steps = 0
-        self.norm = 0.0
-        self.start = time.perf_counter()
-
-    def add(self, loss: float, out: StepOutput, norm: float) -> None:
-        weight = max(out.count, 1)
-        for key, value in {"loss": loss, **out.metrics}.items():
-            self.sums[key] = self.sums.get(key, 0.0) + float(value) * weight
-        self.weight += weight
-        self.count += out.count
-        self.steps += 1
-        self.norm += norm
-
-    def scalars(self, lr: float) -> dict[str, float]:
-        seconds = max(time.perf_counter() - self.start, 1e-9)
-        values = {f"train/{k}": v / self.weight for k, v in self.sums.items()}
-        return values | {"train/lr": lr, "train/grad_norm": self.norm / self.steps, "train/throughput": self.count / seconds}
 
 
 # ---------------------------------------------------------------------------
@@ -194,7 +165,7 @@ class _Session:
 
     def _loop(self) -> None:
         cfg, every = self.cfg, self.recipe.log.every
-        batches, window = iter(self.loader), _Window()
+        batches, window = iter(self.loader), ScalarWindow()
         progress = TrainProgress(
             self.console, max_steps=cfg.max_steps, start_step=self.step, unit=self.task.unit,
             metric_name=self.metric, enabled=self.recipe.log.progress and self.is_main, every=every,
@@ -212,7 +183,7 @@ class _Session:
                 progress.update(self.step, loss=loss, count=out.count, lr=lr, show=not evaluating)
                 if self.step % every == 0 or self.step == cfg.max_steps:
                     self.logger.log_scalars(self.step, window.scalars(lr))
-                    window = _Window()
+                    window = ScalarWindow()
                 if evaluating:
                     self._eval_and_save()  # the progress line then shows this evaluation's value
 

@@ -239,7 +239,7 @@ def test_encoder_ref_lstm_equals_fused_bidirectional_lstm_on_ragged_batches():
 def test_layer_spec_names_and_nonlinearity_rules():
     assert LayerSpec("ref_lstm", 50, nonlinearity="relu").state_size == 2
     assert LayerSpec("cho_gru").state_size == 1
-    with pytest.raises(SeqtkValueError, match="use the reference cell ref_lstm"):
+    with pytest.raises(SeqtkValueError, match="kernel: reference \\(the reference cell ref_lstm\\)"):
         LayerSpec("lstm", nonlinearity="relu")
     with pytest.raises(SeqtkValueError, match="Did you mean 'peephole_lstm'"):
         LayerSpec("pephole_lstm")

@@ -111,7 +111,7 @@ def test_keras_parameter_count_of_the_lectures_model():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"model": {"cell": "lstm", "nonlinearity": "relu"}}, "use the reference cell ref_lstm"),
+        ({"model": {"cell": "lstm", "nonlinearity": "relu"}}, "or kernel: reference"),
         ({"data": {"path": "x.csv"}}, "generates its data"),
         ({"data": {"val_fraction": 1.0}}, "val_fraction must lie in"),
         ({"data": {"problem": "many_to_two"}}, "Did you mean 'many_to_one'"),
