@@ -73,9 +73,9 @@ def quiet_console() -> Console:
 
 # -- amp ------------------------------------------------------------------------------------------
 def trainer_rate(recipe: str, overrides: list[str], folder: Path) -> float:
-    """Items/s of ``seqtk.train.run_training`` after the warmup window (harmonic mean of its windows)."""
+    """Items/s of ``seqtk.training.train.run_training`` after the warmup window (harmonic mean of its windows)."""
     from seqtk.recipes import load_recipe
-    from seqtk.train import run_training
+    from seqtk.training.train import run_training
 
     out = folder / f"run-{time.monotonic_ns()}"
     run_training(load_recipe(recipe, overrides), out=out, console=quiet_console())

@@ -102,7 +102,7 @@ def train_rate(model: nn.Module, opt: torch.optim.Optimizer, batches: list, fast
 def compare(cell: str, steps: int, rounds: int, per_round: int) -> float:
     """Median examples/s of the fast path over nn's, interleaved rounds on the same model."""
     model = make_model(cell)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # as seqtk.optim.make_optimizer builds it
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # as seqtk.training.optim.make_optimizer builds it
     batches = make_batches(steps, per_round)
     results: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
     for fast in (True, False):

@@ -1,6 +1,6 @@
 """How close the textgen task runs to the hardware, in ratios measured in one process.
 
-- ``trainer_vs_raw``: characters/s of ``seqtk.train.run_training`` on the
+- ``trainer_vs_raw``: characters/s of ``seqtk.training.train.run_training`` on the
   textgen task, divided by a hand-written PyTorch loop (forward, backward,
   clip, Adam step) on the same model, batches and batch size. Goal >= 0.97.
 - ``lstm_peak_fraction``: GFLOP/s of the LSTM stack's training pass
@@ -61,7 +61,7 @@ def make_task(folder: Path, steps: int, **train: object) -> TextGenTask:
 
 def trainer_rate(task: TextGenTask, folder: Path, warmup: int) -> float:
     """Characters/s of the seqtk trainer, from its own per-step throughput log (after warmup)."""
-    from seqtk.train import run_training
+    from seqtk.training.train import run_training
 
     out = folder / f"run-{time.monotonic_ns()}"
     run_training(task.recipe, out=out, console=Console(file=io.StringIO()))

@@ -20,6 +20,7 @@ _LAZY = {
     "LayerSpec": "seqtk.encoders",
     "CharLM": "seqtk.lm",
     "Task": "seqtk.task",
+    "run_training": "seqtk.training.train",
     "SeqtkError": "seqtk.errors",
 }
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from seqtk.errors import SeqtkError
     from seqtk.lm import CharLM
     from seqtk.task import Task
+    from seqtk.training.train import run_training
     from seqtk.vocab import Vocab
 
 

@@ -106,7 +106,7 @@ class LogConfig:
     progress: bool = hfield(True, help="Show a progress bar on the console.")
     grad_through_time: bool = hfield(
         False,
-        help="Record ||dL/dh_t|| at every time step t of every encoder layer (seqtk.gradients): "
+        help="Record ||dL/dh_t|| at every time step t of every encoder layer (seqtk.training.gradients): "
         "a TensorBoard image of the curve and gradients/* scalars at a few t.",
     )
     grad_every: int = hfield(100, help="With grad_through_time: record every this many training steps.")

@@ -141,7 +141,7 @@ class StackedEncoder(nn.Module):
         ``fn`` may return a tensor of the same values to use instead (a leaf that
         requires grad, say), or None. A fused kernel keeps its h_t inside, so
         the gradient of its *input* is where back-propagation through time
-        shows from outside: :mod:`seqtk.gradients` hooks it. ``handle.remove()``
+        shows from outside: :mod:`seqtk.training.gradients` hooks it. ``handle.remove()``
         stops the calls.
         """
         handle = RemovableHandle(self._observers)

@@ -246,7 +246,7 @@ class _RNNFunction(torch.autograd.Function):
         for t in range(steps):
             h = hs[t + 1].addmm_(hs[t], w_hh_t)
             # plain tanh, not 2σ(2a) - 1 as in the GRU: that form leaves act' ~1e-7 instead of 0 where h saturates,
-            # which visibly changed vanishing-gradient measurements (tests/test_gradients.py) for Elman RNNs
+            # which visibly changed vanishing-gradient measurements (tests/training/test_gradients.py) for Elman RNNs
             h.clamp_min_(0) if relu else h.tanh_()
         ctx.relu = relu
         ctx.save_for_backward(x, w_ih, w_hh, hs)

@@ -26,13 +26,13 @@ from typing import Any
 
 from rich.console import Console
 
-from seqtk.checkpoint import Loaded, load_for_inference
+from seqtk.training.checkpoint import Loaded, load_for_inference
 from seqtk.config import Recipe, resolve
 from seqtk.device import autocast
 from seqtk.lifecycle import same
 from seqtk.registry import default_registry, get_task
 from seqtk.task import Task
-from seqtk.train import TrainResult, run_training
+from seqtk.training.train import TrainResult, run_training
 
 
 @dataclass

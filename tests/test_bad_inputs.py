@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from seqtk import registry
-from seqtk.checkpoint import FORMAT, save_checkpoint
+from seqtk.training.checkpoint import FORMAT, save_checkpoint
 from seqtk.cli.main import main
 from seqtk.errors import SeqtkValueError
 

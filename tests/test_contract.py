@@ -15,7 +15,7 @@ from seqtk.config import DataConfig
 from seqtk.contract import check_step_output, check_task_class
 from seqtk.errors import SeqtkError
 from seqtk.task import StepOutput
-from seqtk.train import run_training
+from seqtk.training.train import run_training
 
 
 def quiet() -> Console:

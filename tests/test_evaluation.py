@@ -12,7 +12,7 @@ from rich.console import Console
 from seqtk import registry
 from seqtk.evaluation import EvalResult, call_with_result, evaluate
 from seqtk.task import StepOutput
-from seqtk.train import run_training
+from seqtk.training.train import run_training
 
 
 class Worst:

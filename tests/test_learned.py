@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from seqtk import learned
-from seqtk.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
+from seqtk.training.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
 from seqtk.cli.main import main
 from seqtk.errors import SeqtkError
 from seqtk.vocab import Vocab

@@ -21,7 +21,7 @@ from rich.console import Console
 from seqtk import registry
 from seqtk.cli.main import main
 from seqtk.config import resolve
-from seqtk.train import run_training
+from seqtk.training.train import run_training
 
 FIXTURE = Path(__file__).parent / "fixtures" / "intent_task.py"
 INTENTS = {  # made-up questions for a test fixture, not a data set
@@ -219,7 +219,7 @@ def test_an_old_plugin_whose_state_dict_needs_data_still_prepares(toy_task, tmp_
 
 def test_textgen_keeps_the_checkpoints_characters_when_the_text_changes(tmp_path, capsys):
     # an in-repo task with a vocabulary and no guard of its own: learn() is the core's to call, not on eval
-    from seqtk.checkpoint import load_checkpoint
+    from seqtk.training.checkpoint import load_checkpoint
     from seqtk.recipes import load_recipe
     from seqtk.lifecycle import ready_task
     from seqtk.registry import get_task

@@ -27,7 +27,7 @@ def eval_cmd(
     max_batches: Annotated[int, typer.Option(help="Evaluate at most this many batches; 0 means all.")] = 0,
 ) -> None:
     """Evaluate a checkpoint on a held-out split (loads the recipe's data)."""
-    from seqtk.checkpoint import load_for_inference
+    from seqtk.training.checkpoint import load_for_inference
 
     if max_batches < 0:
         raise SeqtkError(f"--max-batches must be 0 (all) or more, got {max_batches}", fix="use e.g. --max-batches 10")
@@ -73,7 +73,7 @@ def generate(
     device: DeviceOpt = None,
 ) -> None:
     """Sample from a generative checkpoint, streaming text as it is produced."""
-    from seqtk.checkpoint import load_for_inference
+    from seqtk.training.checkpoint import load_for_inference
     from seqtk.task import GenerateRequest
 
     loaded = load_for_inference(checkpoint, device=device)
@@ -136,7 +136,7 @@ def predict(
     device: DeviceOpt = None,
 ) -> None:
     """Predict for each input with a trained checkpoint."""
-    from seqtk.checkpoint import load_for_inference
+    from seqtk.training.checkpoint import load_for_inference
 
     items = list(inputs or []) + _read_lines(file)
     if not items:

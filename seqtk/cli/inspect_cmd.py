@@ -1,7 +1,7 @@
 """``seqtk inspect gradients``: the lectures' vanishing-gradient argument, measured.
 
 Trains the same recipe once per cell, then measures how much gradient reaches
-each time step (:mod:`seqtk.gradients`) with the freshly initialised and with
+each time step (:mod:`seqtk.training.gradients`) with the freshly initialised and with
 the trained model, and plots the trained curves together on a log scale.
 """
 
@@ -61,9 +61,9 @@ def measure_cell(
 ) -> dict[str, Any]:
     """Train ``spec`` with ``cell``; the gradient curves at initialisation and after training."""
     from seqtk.device import seed_everything, select_device
-    from seqtk.gradients import measure
+    from seqtk.training.gradients import measure
     from seqtk.registry import get_task
-    from seqtk.train import run_training
+    from seqtk.training.train import run_training
 
     recipe = cell_recipe(spec, overrides, cell, steps)
     seed_everything(recipe.train.seed)

@@ -43,7 +43,7 @@ def run(
 
     from seqtk.device import tune_allocator
     from seqtk.recipes import load_recipe
-    from seqtk.train import run_training
+    from seqtk.training.train import run_training
 
     resolved = load_recipe(recipe, overrides)
     command = os.environ.get("SEQTK_COMMAND") or (
@@ -66,7 +66,7 @@ def _launch(
     batch_size: int, command: str,
 ) -> None:
     """Re-run this command under torchrun on ``nproc`` processes (the recipe is already checked)."""
-    from seqtk import distributed
+    from seqtk.training import distributed
     from seqtk.cli.state import STATE
     from seqtk.errors import SeqtkError
 

@@ -173,7 +173,7 @@ def test_ctrl_c_exits_130_with_a_note(capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("seqtk.train.run_training", interrupted)
+    monkeypatch.setattr("seqtk.training.train.run_training", interrupted)
     code, _, err = run_cli(capsys, "run", "textgen_tiny")
     assert code == 130 and "Interrupted" in err
 

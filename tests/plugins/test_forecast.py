@@ -18,7 +18,7 @@ from seqtk.config import resolve
 from seqtk.errors import SeqtkError
 from seqtk.recipes import load_recipe
 from seqtk.testing import check_task
-from seqtk.train import run_training
+from seqtk.training.train import run_training
 from seqtk_plugins.forecast import series as series_mod
 from seqtk_plugins.forecast.series import STATSMODELS, co2_monthly, interpolate_gaps, read_csv
 from seqtk_plugins.forecast.task import ForecastTask

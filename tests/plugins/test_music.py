@@ -272,8 +272,8 @@ def trained(tmp_path_factory):
     """A char LM trained on 32 tiny jigs (60 steps), loaded back from its checkpoint."""
     from rich.console import Console
 
-    from seqtk.checkpoint import load_for_inference
-    from seqtk.train import run_training
+    from seqtk.training.checkpoint import load_for_inference
+    from seqtk.training.train import run_training
 
     tmp = tmp_path_factory.mktemp("music")
     recipe = make_recipe(write_tunes(tmp / "abc"))

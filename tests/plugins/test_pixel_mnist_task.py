@@ -108,7 +108,7 @@ def test_cli_predict_and_eval_json(trained, tmp_path, capsys):
 
 
 def test_predict_errors(trained, tmp_path):
-    from seqtk.checkpoint import load_for_inference
+    from seqtk.training.checkpoint import load_for_inference
 
     result, _, _ = trained
     loaded = load_for_inference(result.run_dir / "checkpoints" / "last.pt", device="cpu")

@@ -99,7 +99,7 @@ def test_eval_and_predict_cli_use_the_checkpoint(trained, capsys):
 
 
 def test_eval_refuses_data_that_give_another_split(trained, tmp_path):
-    from seqtk.checkpoint import load_for_inference
+    from seqtk.training.checkpoint import load_for_inference
 
     result, csv = trained
     loaded = load_for_inference(result.run_dir / "checkpoints" / "last.pt", device="cpu")

@@ -212,10 +212,10 @@ def test_final_report_and_log_eval_leave_the_global_rng_alone(tmp_path):
 
 
 def test_tiny_training_run_then_generate_from_checkpoint(tmp_path):
-    train_mod = pytest.importorskip("seqtk.train")
+    train_mod = pytest.importorskip("seqtk.training.train")
     from rich.console import Console
 
-    from seqtk.checkpoint import load_for_inference
+    from seqtk.training.checkpoint import load_for_inference
 
     path = tmp_path / "text.txt"
     path.write_text(PANGRAM * 30, encoding="utf-8")
@@ -233,10 +233,10 @@ def test_tiny_training_run_then_generate_from_checkpoint(tmp_path):
 
 def test_stream_training_resumes_exactly(tmp_path):
     """6 steps + resume for 6 more == 12 straight: the carried state is checkpointed."""
-    train_mod = pytest.importorskip("seqtk.train")
+    train_mod = pytest.importorskip("seqtk.training.train")
     from rich.console import Console
 
-    from seqtk.checkpoint import load_checkpoint
+    from seqtk.training.checkpoint import load_checkpoint
 
     path = tmp_path / "text.txt"
     path.write_text(PANGRAM * 30, encoding="utf-8")

@@ -22,7 +22,7 @@ from seqtk.errors import SeqtkError
 from seqtk.recipes import load_recipe
 from seqtk.summary import count_parameters
 from seqtk.testing import check_task
-from seqtk.train import run_training
+from seqtk.training.train import run_training
 from seqtk_plugins.toys import problems
 from seqtk_plugins.toys.problems import PROBES
 from seqtk_plugins.toys.task import ToySequencesTask

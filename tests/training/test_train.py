@@ -12,13 +12,13 @@ import torch
 from rich.console import Console
 
 from seqtk import registry
-from seqtk.checkpoint import load_checkpoint, load_for_inference
+from seqtk.training.checkpoint import load_checkpoint, load_for_inference
 from seqtk.config import TrainConfig, resolve
 from seqtk.device import cpu_supports_bf16
 from seqtk.errors import SeqtkError
-from seqtk.optim import lr_factor, make_scheduler
+from seqtk.training.optim import lr_factor, make_scheduler
 from seqtk.recipe_io import read_toml
-from seqtk.train import run_training
+from seqtk.training.train import run_training
 
 
 def quiet() -> Console:
@@ -350,3 +350,10 @@ def test_cuda_fp16_trains_with_its_scaler_and_the_checkpoint_loads_on_the_cpu(to
     on_cpu = loaded.task.predict(loaded.model, ["0.5,0.25,-1"], loaded.device)
     on_gpu = result.task.predict(result.model.eval(), ["0.5,0.25,-1"], torch.device("cuda"))
     assert on_cpu[0]["sum"] == pytest.approx(on_gpu[0]["sum"], rel=1e-3)
+
+
+def test_the_trainer_is_reachable_from_the_package_root():
+    import seqtk
+    from seqtk.training.train import run_training
+
+    assert seqtk.run_training is run_training and "run_training" in seqtk.__all__

@@ -11,9 +11,9 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk.checkpoint import FORMAT, code_globals, describe, load_checkpoint, load_for_inference, save_checkpoint
+from seqtk.training.checkpoint import FORMAT, code_globals, describe, load_checkpoint, load_for_inference, save_checkpoint
 from seqtk.errors import SeqtkError
-from seqtk.train import run_training
+from seqtk.training.train import run_training
 
 
 def payload(step: int = 1) -> dict:

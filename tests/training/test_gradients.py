@@ -16,12 +16,12 @@ from torch import nn
 from seqtk.cli.main import main
 from seqtk.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkError
-from seqtk.gradients import GradientThroughTime, curve_scalars, plot_curves
+from seqtk.training.gradients import GradientThroughTime, curve_scalars, plot_curves
 from seqtk.recipes import load_recipe
-from seqtk.train import run_training
+from seqtk.training.train import run_training
 
 T = 30
-RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def last_step_curve(enc: StackedEncoder, x: torch.Tensor) -> torch.Tensor:

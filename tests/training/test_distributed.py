@@ -16,15 +16,15 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk import distributed
-from seqtk.checkpoint import load_checkpoint
+from seqtk.training import distributed
+from seqtk.training.checkpoint import load_checkpoint
 from seqtk.cli.main import main
 from seqtk.data import ResumableLoader, shard_batch
 from seqtk.errors import SeqtkError
 from seqtk.recipes import load_recipe
-from seqtk.train import run_training
+from seqtk.training.train import run_training
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 RECIPE = textwrap.dedent(
     """\

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqtk import __version__
-from seqtk.checkpoint import FOR_RESUME, load_checkpoint, require
+from seqtk.training.checkpoint import FOR_RESUME, load_checkpoint, require
 from seqtk.config import Recipe
 from seqtk.errors import SeqtkError
 from seqtk.loggers import flatten

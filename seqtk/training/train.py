@@ -14,9 +14,9 @@ Resuming is exact: the checkpoint carries the optimiser, schedule, scaler,
 RNG streams and loader position, and evaluation leaves the RNG streams as it
 found them, so a resumed CPU run reaches bit-identical weights.
 
-Under torchrun (any ``WORLD_SIZE``; see :func:`seqtk.distributed.from_env`) the same loop trains with
+Under torchrun (any ``WORLD_SIZE``; see :func:`seqtk.training.distributed.from_env`) the same loop trains with
 DistributedDataParallel: each rank takes its slice of every global batch and
-rank 0 alone evaluates, logs and writes checkpoints (:mod:`seqtk.distributed`).
+rank 0 alone evaluates, logs and writes checkpoints (:mod:`seqtk.training.distributed`).
 """
 
 from __future__ import annotations
@@ -35,27 +35,28 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from seqtk import __version__, best, distributed, learned
-from seqtk.checkpoint import FORMAT, VERSION, load_weights, save_checkpoint
+from seqtk import __version__, learned
+from seqtk.training import best, distributed
+from seqtk.training.checkpoint import FORMAT, VERSION, load_weights, save_checkpoint
 from seqtk.config import Recipe, TrainConfig, check_recipe
 from seqtk.contract import check_step_output, check_task_class
 from seqtk.data import move_to
-from seqtk.distributed import Dist
+from seqtk.training.distributed import Dist
 from seqtk.device import (
     autocast, check_precision, make_scaler, rng_preserved, rng_state, runtime_settings, seed_everything, select_device,
     set_rng_state,
 )
 from seqtk.errors import SeqtkError
 from seqtk.evaluation import EvalResult, call_with_result, evaluate
-from seqtk.gradients import GradientLog
+from seqtk.training.gradients import GradientLog
 from seqtk.lifecycle import ready_task
-from seqtk.optim import apply_recipe, make_optimizer, make_scheduler
+from seqtk.training.optim import apply_recipe, make_optimizer, make_scheduler
 from seqtk.loggers import (
     JsonlLogger, MultiLogger, ScalarWindow, TensorBoardLogger, TrainProgress, format_seconds, summary_table,
 )
 from seqtk.recipe_io import to_toml
 from seqtk.registry import get_task
-from seqtk.runs import open_run, write_config
+from seqtk.training.runs import open_run, write_config
 from seqtk.task import StepOutput, Task
 
 
@@ -281,7 +282,7 @@ class _Session:
         return improved
 
     def payload(self) -> dict[str, Any]:
-        """The checkpoint for the current step (see :mod:`seqtk.checkpoint`).
+        """The checkpoint for the current step (see :mod:`seqtk.training.checkpoint`).
 
         Distributed, every rank must call it: it gathers the ranks' RNG states.
         """

@@ -147,7 +147,7 @@ def process_group(ctx: Dist | None, device: torch.device) -> Iterator[None]:
     finally:
         # The DDP wrapper sits in reference cycles (the training session); freed only at interpreter exit,
         # after the group is gone, its reducer's gloo work aborted the process now and then ("terminate
-        # called without an active exception", ~1 run in 8 of tests/test_distributed.py). Free it now.
+        # called without an active exception", ~1 run in 8 of tests/training/test_distributed.py). Free it now.
         gc.collect()
         dist.destroy_process_group()
 

@@ -1,11 +1,11 @@
-"""Run folders (seqtk/runs.py): fresh names, the latest run, what --resume points at."""
+"""Run folders (seqtk/training/runs.py): fresh names, the latest run, what --resume points at."""
 
 from __future__ import annotations
 
 import pytest
 
 from seqtk.errors import SeqtkError
-from seqtk.runs import latest_run, new_run_dir, resume_checkpoint
+from seqtk.training.runs import latest_run, new_run_dir, resume_checkpoint
 
 
 def test_latest_run_and_resume_paths(tmp_path):

@@ -23,13 +23,13 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk.checkpoint import load_checkpoint
+from seqtk.training.checkpoint import load_checkpoint
 from seqtk.recipes import load_recipe
-from seqtk.train import run_training
+from seqtk.training.train import run_training
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MAX_STEPS, EVAL_EVERY = 200, 10
 
 RECIPE = textwrap.dedent(
