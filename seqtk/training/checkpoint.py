@@ -157,11 +157,10 @@ def _check_crc(path: Path) -> None:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
         raise _corrupt(path) from exc
     if bad is not None:
-        other = "checkpoints/last.pt" if path.name == "best.pt" else "checkpoints/best.pt"
         raise SeqtkError(
             f"the checkpoint '{path}' is corrupt: its entry '{bad}' fails its CRC-32 check (bytes changed on disk "
             "or in a copy)",
-            fix=f"use {other}, copy the file again from a good source, or re-run training",
+            fix=f"use {_other(path)}, copy the file again from a good source, or re-run training",
         )
 
 
@@ -237,12 +236,16 @@ def _corrupt(path: Path) -> SeqtkError:
         return SeqtkError(f"'{path}' is a zip archive, not a PyTorch checkpoint (it holds no data.pkl)", fix=_FOREIGN_FIX)
     if head and not head.startswith((b"PK", b"\x80")):  # torch.save writes a zip, or (legacy) a pickle
         return SeqtkError(f"'{path}' is not a PyTorch checkpoint file: it starts with {head!r}", fix=_FOREIGN_FIX)
-    other = "checkpoints/last.pt" if path.name == "best.pt" else "checkpoints/best.pt"
     return SeqtkError(
         f"the checkpoint '{path}' ({size} bytes) is truncated or corrupt; "
         "it may have been cut off while being written",
-        fix=f"use {other} or re-run training",
+        fix=f"use {_other(path)} or re-run training",
     )
+
+
+def _other(path: Path) -> str:
+    """The run's other checkpoint, to suggest in place of a damaged ``path``."""
+    return "checkpoints/last.pt" if path.name == "best.pt" else "checkpoints/best.pt"
 
 
 def _check_format(payload: Any, path: Path) -> None:
