@@ -19,6 +19,7 @@ seqtk.errors.SeqtkError: data.val_fraction + data.test_fraction = 0.7 holds out 
 from __future__ import annotations
 
 import math
+import re
 
 from seqtk.errors import SeqtkError
 
@@ -64,3 +65,31 @@ def split_fractions(
             "data, leaving too little to train on",
             fix=f"hold out at most {max_held:.0%}, e.g. {hint}",
         )
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(h|m|s)")
+
+
+def duration(key: str, text: str) -> float:
+    """A duration such as ``"90s"``, ``"8m"``, ``"1h30m"`` or ``"1.5h"`` in seconds; ``""`` and ``"0"`` are 0.
+
+    >>> duration("train.time_budget", "1h30m"), duration("train.time_budget", "90s"), duration("x", "")
+    (5400.0, 90.0, 0.0)
+    >>> duration("train.time_budget", "8 minutes")
+    Traceback (most recent call last):
+    ...
+    seqtk.errors.SeqtkError: train.time_budget = '8 minutes' is not a duration. Fix: write it as a number with h, m or s, e.g. "8m", "90s" or "1h30m"; "" (or "0") turns it off.
+    """
+    compact = text.strip().lower().replace(" ", "")
+    if compact in ("", "0"):
+        return 0.0
+    parts = _DURATION.findall(compact)
+    if not parts or "".join(number + unit for number, unit in parts) != compact:
+        raise SeqtkError(
+            f"{key} = {text!r} is not a duration",
+            fix='write it as a number with h, m or s, e.g. "8m", "90s" or "1h30m"; "" (or "0") turns it off',
+        )
+    seconds = sum(float(number) * {"h": 3600, "m": 60, "s": 1}[unit] for number, unit in parts)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise SeqtkError(f"{key} = {text!r} is not a positive duration", fix='use e.g. "8m", or "" to turn it off')
+    return seconds

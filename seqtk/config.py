@@ -67,7 +67,14 @@ class TrainConfig:
     """The ``[train]`` section: optimisation, evaluation and checkpointing."""
 
     seed: int = hfield(0, help="Seed for weights, data order and sampling.")
-    max_steps: int = hfield(1000, help="Number of optimiser steps to run.")
+    max_steps: int = hfield(1000, help="Number of optimiser steps to run (with time_budget: the most it may choose).")
+    time_budget: str = hfield(
+        "",
+        help='Train for about this long instead, e.g. "8m", "90s" or "1h30m", counted from the start of the run: '
+        "seqtk times a few steps and one evaluation, then fixes max_steps (at most train.max_steps) so that the "
+        "run, evaluations included, ends in time. The choice is written to config.toml and every checkpoint, so "
+        'the learning-rate schedule is a full one and --resume is exact. "" turns it off.',
+    )
     batch_size: int = hfield(32, help="Examples (or streams) per batch.")
     device: str = hfield("auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
     precision: Literal["fp32", "bf16", "fp16"] = hfield(
@@ -87,6 +94,9 @@ class TrainConfig:
     grad_clip: float = hfield(1.0, help="Clip the gradient norm to this value; 0 turns clipping off.")
     eval_every: int = hfield(200, help="Evaluate on the validation split every this many steps.")
     eval_batches: int = hfield(0, help="Validation batches per evaluation; 0 means the whole split.")
+    checkpoint_every: str = hfield(
+        "5m", help='Also write checkpoints/last.pt this often between evaluations, e.g. "5m"; "0": at evaluations only.'
+    )
     metric: str = hfield("", help="Metric that picks best.pt and early stopping; empty: the task's.")
     metric_mode: Literal["auto", "min", "max"] = hfield(
         "auto", help="Whether the metric should go down or up; auto: the task's choice."
@@ -333,6 +343,8 @@ def check_train_and_log(train: TrainConfig, log: LogConfig) -> None:
         raise SeqtkError(f"train.gamma must be in (0, 1], not {train.gamma}", fix="set train.gamma to e.g. 0.5")
     checks.finite("train.grad_clip", train.grad_clip, fix="set train.grad_clip = 1.0, or 0 to turn clipping off")
     checks.at_least("train.grad_clip", train.grad_clip, 0, fix="set train.grad_clip = 1.0, or 0 to turn clipping off")
+    for key in ("time_budget", "checkpoint_every"):
+        checks.duration(f"train.{key}", getattr(train, key))
     for key in ("every", "grad_every"):
         checks.at_least(f"log.{key}", getattr(log, key), 1, fix=f"set log.{key} = 10")
 

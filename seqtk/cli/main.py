@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from seqtk import __version__
-from seqtk.cli.state import STATE
+from seqtk.cli.state import STATE, Stopped
 from seqtk.errors import SeqtkError
 
 app = typer.Typer(
@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         if code == 130 and type(code) is int:  # typer turns Ctrl-C into Exit(130), which click returns here
             raise KeyboardInterrupt
         return 0
+    except Stopped as stop:
+        err.print(stop.message)
+        return stop.exit_code
     except SeqtkError as exc:
         if debug:
             raise

@@ -12,3 +12,13 @@ class _State:
 
 
 STATE = _State()
+
+
+class Stopped(Exception):
+    """A command that stopped on purpose (a training run saved on Ctrl-C or SIGTERM): its message is
+    printed as it is and the process exits with ``exit_code``. Not a KeyboardInterrupt, which click would
+    turn into a plain abort."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.message, self.exit_code = message, exit_code

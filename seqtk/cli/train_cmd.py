@@ -58,7 +58,14 @@ def run(
         resume_arg = True
     elif resume:
         resume_arg = Path(resume)
-    run_training(resolved, out=out, resume=resume_arg, device=device, console=Console(), command=command)
+    from seqtk.cli.state import Stopped
+    from seqtk.training.interrupts import TrainingStopped
+
+    try:
+        run_training(resolved, out=out, resume=resume_arg, device=device, console=Console(), command=command)
+    except TrainingStopped as stop:
+        again = " ".join(shlex.quote(a) for a in ["seqtk", "run", recipe, *(overrides or [])])
+        raise Stopped(stop.message(again), stop.exit_code) from None
 
 
 def _launch(

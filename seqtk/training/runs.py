@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqtk import __version__
+from seqtk.training import best, budget
 from seqtk.training.checkpoint import FOR_RESUME, load_checkpoint, require
 from seqtk.config import Recipe
 from seqtk.errors import SeqtkError
@@ -138,13 +139,16 @@ def resume_target(checkpoint: Path, out: Path | None) -> Path:
     return run
 
 
-def open_run(recipe: Recipe, out: Path | None, resume: Path | bool | None, console: Console) -> tuple[dict | None, Path, Path | None]:
-    """Where a training session starts: (checkpoint payload or None, run folder, checkpoint path or None).
+def open_run(
+    recipe: Recipe, out: Path | None, resume: Path | bool | None, console: Console
+) -> tuple[dict | None, Path, Path | None, Recipe]:
+    """Where a training session starts: (checkpoint payload or None, run folder, checkpoint path or None, recipe).
 
-    A fresh run gets a new folder; a resumed one its checkpoint, checked, with the recipe's changes listed.
+    A fresh run gets a new folder; a resumed one its checkpoint, checked, with the recipe's changes listed
+    (a time-budgeted run keeps the ``max_steps`` its start chose: :func:`seqtk.training.budget.on_resume`).
     """
     if resume is None or resume is False:
-        return None, new_run_dir(recipe.log.out_dir, recipe.name, out), None
+        return None, new_run_dir(recipe.log.out_dir, recipe.name, out), None, recipe
     source = resume_checkpoint(resume, recipe.log.out_dir, recipe.name, out)
     payload = load_checkpoint(source)
     if payload.get("task") != recipe.task.name:
@@ -153,6 +157,7 @@ def open_run(recipe: Recipe, out: Path | None, resume: Path | bool | None, conso
             fix="resume with the recipe that started the run",
         )
     require(payload, source, FOR_RESUME, "resuming")
+    recipe = budget.on_resume(recipe, payload)
     console.print(f"Resuming '{source}' at step {payload['step']}.", highlight=False)
     old, new = flatten(payload["recipe"]), flatten(recipe.to_dict())
     for key in sorted(old.keys() | new.keys()):
@@ -160,7 +165,7 @@ def open_run(recipe: Recipe, out: Path | None, resume: Path | bool | None, conso
             console.print(f"  changed: {key} {old.get(key)!r} -> {new.get(key)!r}", highlight=False)
     run_dir = resume_target(source, out)
     _keep_later_last(source, int(payload["step"]), console)
-    return payload, run_dir, source
+    return payload, run_dir, source, recipe
 
 
 def _keep_later_last(source: Path, step: int, console: Console) -> None:
@@ -180,9 +185,31 @@ def _keep_later_last(source: Path, step: int, console: Console) -> None:
                       highlight=False)
 
 
-def write_config(run_dir: Path, recipe: Recipe, command: str) -> None:
-    """Write ``config.toml``, headed by the command that reproduces the run."""
+def write_config(run_dir: Path, recipe: Recipe, command: str, note: str = "") -> None:
+    """Write ``config.toml``, headed by the command that reproduces the run (and ``note``, a comment line)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     line = " ".join(command.split())
     header = f"# {line}" if line else f"# resolved recipe '{recipe.name}' (seqtk {__version__})"
+    header += f"\n{note}" if note else ""
     (run_dir / "config.toml").write_text(to_toml(recipe.to_dict(), header=header), encoding="utf-8")
+
+
+def finished(recipe: Recipe, payload: dict, run_dir: Path, console: Console) -> bool | None:
+    """For a run that has nothing left to train, say so and return whether it had stopped early; else None."""
+    step, patience = int(payload["step"]), recipe.train.patience
+    if step >= recipe.train.max_steps:
+        console.print(
+            f"The run in '{run_dir}' is already at step {step} (train.max_steps = {recipe.train.max_steps}); "
+            "there is nothing to train. To train further, raise train.max_steps"
+            + (' (with train.time_budget = "")' if recipe.train.time_budget else "") + ".",
+            highlight=False,
+        )
+        return False
+    if best.patience_spent(payload.get("best"), patience):
+        console.print(
+            f"The run in '{run_dir}' stopped early at step {step} (no improvement in {patience} evaluations); "
+            "there is nothing to train. To go on, raise train.patience or set it to 0.",
+            highlight=False,
+        )
+        return True
+    return None

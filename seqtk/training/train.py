@@ -8,7 +8,7 @@ checkpoints, logging and resuming. A run folder holds::
     metrics.jsonl        train_* lines every log.every steps, val_* lines at each evaluation
     text.jsonl           text a task logs at evaluations (samples), if any
     events.out.tfevents* TensorBoard (log.tensorboard)
-    checkpoints/last.pt  the latest evaluation; checkpoints/best.pt the best one
+    checkpoints/last.pt  the latest evaluation (or checkpoint_every, Ctrl-C); checkpoints/best.pt the best one
 
 Resuming is exact: the checkpoint carries the optimiser, schedule, scaler,
 RNG streams and loader position, and evaluation leaves the RNG streams as it
@@ -35,8 +35,9 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from seqtk import __version__, learned
-from seqtk.training import best, distributed
+from seqtk import __version__, checks, learned
+from seqtk.training import best, budget, distributed
+from seqtk.training.interrupts import SaveTriggers, TrainingStopped
 from seqtk.training.checkpoint import FORMAT, VERSION, load_weights, save_checkpoint
 from seqtk.config import Recipe, TrainConfig, check_recipe
 from seqtk.contract import check_step_output, check_task_class
@@ -56,7 +57,7 @@ from seqtk.loggers import (
 )
 from seqtk.recipe_io import to_toml
 from seqtk.registry import get_task
-from seqtk.training.runs import open_run, write_config
+from seqtk.training.runs import finished, open_run, write_config
 from seqtk.task import StepOutput, Task
 
 
@@ -74,9 +75,6 @@ class TrainResult:
     task: Task | None = field(default=None, repr=False)
 
 
-# ---------------------------------------------------------------------------
-# The session
-# ---------------------------------------------------------------------------
 
 
 class _Session:
@@ -84,9 +82,10 @@ class _Session:
 
     def __init__(
         self, recipe: Recipe, task: Task, model: nn.Module, device: torch.device, run_dir: Path, console: Console,
-        ctx: Dist | None = None,
+        ctx: Dist | None = None, budget_record: dict[str, Any] | None = None,
     ) -> None:
         self.recipe, self.cfg, self.task, self.model = recipe, recipe.train, task, model
+        self.budget_record = budget_record  # what train.time_budget measured and chose, kept in every checkpoint
         self.device, self.run_dir, self.console = device, run_dir, console
         self.ctx, self.is_main = ctx, ctx is None or ctx.is_main
         self.optimizer = make_optimizer(model, self.cfg)
@@ -140,8 +139,10 @@ class _Session:
     def execute(self, command: str, resumed: bool) -> TrainResult:
         started, first = time.perf_counter(), self.step
         if self.is_main:
-            write_config(self.run_dir, self.recipe, command)
+            note = budget.Plan(**self.budget_record).comment() if self.budget_record else ""
+            write_config(self.run_dir, self.recipe, command, note)
             self._open_loggers(resumed)
+            self._announce()
         try:
             if self.tb is not None:
                 self.tb.log_text("config", to_toml(self.recipe.to_dict()), self.step)
@@ -158,6 +159,12 @@ class _Session:
         report = self._final_report()
         return TrainResult(self.run_dir, self.step, self.metrics, self.best, self.stopped_early, report, self.model, self.task)
 
+    def _announce(self) -> None:
+        every = f" and every {self.cfg.checkpoint_every}" if checks.duration("", self.cfg.checkpoint_every) else ""
+        board = f"; TensorBoard: tensorboard --logdir {self.run_dir}" if self.recipe.log.tensorboard else ""
+        self.console.print(f"Run folder: {self.run_dir} (checkpoints/last.pt at each evaluation{every}, "
+                           f"checkpoints/best.pt{board})", highlight=False, soft_wrap=True)
+
     def _open_loggers(self, resumed: bool) -> None:
         jsonl = JsonlLogger(self.run_dir / "metrics.jsonl", append=resumed, keep_until=self.step if resumed else None)
         if self.recipe.log.tensorboard:
@@ -171,14 +178,15 @@ class _Session:
             self.console, max_steps=cfg.max_steps, start_step=self.step, unit=self.task.unit,
             metric_name=self.metric, enabled=self.recipe.log.progress and self.is_main, every=every,
         )
-        with progress:
+        triggers = SaveTriggers(checks.duration("train.checkpoint_every", cfg.checkpoint_every), self.console)
+        with progress, triggers.catching():
             self.progress = progress
             if self.metric in self.metrics:
                 progress.set_metric(self.metrics[self.metric])
             self.model.train()
             while self.step < cfg.max_steps and not self.stopped_early:
                 self.step += 1
-                loss, out, norm, lr = self._train_step(batches)
+                loss, out, norm, lr = self.train_step(batches)
                 window.add(loss, out, norm)
                 evaluating = self.step % cfg.eval_every == 0 or self.step == cfg.max_steps
                 progress.update(self.step, loss=loss, count=out.count, lr=lr, show=not evaluating)
@@ -187,8 +195,15 @@ class _Session:
                     window = ScalarWindow()
                 if evaluating:
                     self._eval_and_save()  # the progress line then shows this evaluation's value
+                    triggers.saved()
+                save, stop = triggers.after_step(self.ctx, self.device)
+                if save and not evaluating:
+                    self._save(improved=False)
+                    triggers.saved()
+                if stop:
+                    raise TrainingStopped(triggers.signal_name or "SIGINT", self.step, self.run_dir)
 
-    def _train_step(self, batches: Iterator[Any]) -> tuple[float, StepOutput, float, float]:
+    def train_step(self, batches: Iterator[Any]) -> tuple[float, StepOutput, float, float]:
         if self.loader.at_epoch_start:
             self.task.reset_state()
         batch = move_to(next(batches), self.device)
@@ -257,11 +272,7 @@ class _Session:
         improved = not missing and self._update_best()
         if self.progress is not None and not missing:
             self.progress.after_eval(self.step, self.metrics[self.metric])
-        payload = self.payload()
-        if self.is_main:
-            save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)  # kept even if we stop below
-            if improved:
-                save_checkpoint(self.run_dir / "checkpoints" / "best.pt", payload)
+        self._save(improved)  # last.pt is kept even if we stop below
         if missing:
             raise SeqtkError(
                 f"the metric '{self.metric}' that picks best.pt is not among the validation metrics "
@@ -276,6 +287,13 @@ class _Session:
                 f"{self.cfg.patience} evaluations (best {self.best['value']:.4g} at step {self.best['step']}).",
                 highlight=False,
             )
+
+    def _save(self, improved: bool) -> None:
+        payload = self.payload()  # every rank: it gathers their RNG states
+        if self.is_main:
+            save_checkpoint(self.run_dir / "checkpoints" / "last.pt", payload)
+            if improved:
+                save_checkpoint(self.run_dir / "checkpoints" / "best.pt", payload)
 
     def _update_best(self) -> bool:
         self.best, improved = best.update(self.best, self.metric, self.mode, self.metrics[self.metric], self.step)
@@ -293,7 +311,7 @@ class _Session:
             "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
             "rng": rng_state(self.device), "step": self.step, "data": self.loader.state_dict(),
             "task_state": self.task.state_dict(), "learned": learned.save(self.task), "metrics": dict(self.metrics),
-            "best": dict(self.best) if self.best else None,
+            "best": dict(self.best) if self.best else None, "budget": self.budget_record,
         }
         if self.ctx is not None:  # every rank's dropout stream, in rank order (None off rank 0)
             payload["rng_ranks"] = distributed.gather(payload["rng"], self.ctx)
@@ -319,9 +337,6 @@ class _Session:
         return report
 
 
-# ---------------------------------------------------------------------------
-# Entry point
-# ---------------------------------------------------------------------------
 
 
 def run_training(
@@ -334,7 +349,7 @@ def run_training(
     path continues that run folder or checkpoint. ``device`` overrides
     ``train.device``.
     """
-    console = console or Console()
+    console, started = console or Console(), time.perf_counter()
     if device is not None:
         recipe = recipe.replace(train=dataclasses.replace(recipe.train, device=device))
     task_cls = get_task(recipe.task.name)
@@ -353,15 +368,16 @@ def run_training(
         stack.enter_context(distributed.process_group(ctx, dev))
         if ctx is not None:
             console.print(distributed.describe(ctx, dev, recipe.train.batch_size), highlight=False)
-        payload, run_dir, source = distributed.on_main(lambda: open_run(recipe, out, resume, console), ctx)
-        if payload is not None and (done := _nothing_to_do(recipe, payload, run_dir, console)) is not None:
-            return done
-        return _train(recipe, task_cls, dev, ctx, payload, run_dir, source, console, command)
+        payload, run_dir, source, recipe = distributed.on_main(lambda: open_run(recipe, out, resume, console), ctx)
+        if payload is not None and (stopped := finished(recipe, payload, run_dir, console)) is not None:
+            return TrainResult(run_dir, int(payload["step"]), dict(payload.get("metrics") or {}), payload.get("best"),
+                               stopped, None)
+        return _train(recipe, task_cls, dev, ctx, payload, run_dir, source, console, command, started)
 
 
 def _train(
     recipe: Recipe, task_cls: type[Task], dev: torch.device, ctx: Dist | None, payload: dict[str, Any] | None,
-    run_dir: Path, source: Path | None, console: Console, command: str,
+    run_dir: Path, source: Path | None, console: Console, command: str, started: float,
 ) -> TrainResult:
     with runtime_settings(recipe.train.num_threads, recipe.train.deterministic, dev):
         seed_everything(recipe.train.seed)
@@ -374,29 +390,12 @@ def _train(
         model = task.build_model().to(dev)
         if ctx is not None:
             distributed.seed_rank(recipe.train.seed, ctx)
-        session = _Session(recipe, task, model, dev, run_dir, console, ctx)
+        record = payload.get("budget") if payload is not None else None
+        if recipe.train.time_budget and payload is None:  # measure a throwaway session, then fix max_steps
+            quiet = Console(quiet=True)
+            recipe, record = budget.fit_recipe(recipe, lambda r: _Session(r, task, model, dev, run_dir, quiet, ctx),
+                                               model, task, dev, started, console, ctx is not None)
+        session = _Session(recipe, task, model, dev, run_dir, console, ctx, record)
         if payload is not None and source is not None:
             session.restore(payload, source)
         return session.execute(command, resumed=payload is not None)
-
-
-def _nothing_to_do(recipe: Recipe, payload: dict[str, Any], run_dir: Path, console: Console) -> TrainResult | None:
-    """A finished run: say so and train nothing."""
-    step, record, patience = int(payload["step"]), payload.get("best"), recipe.train.patience
-    if step >= recipe.train.max_steps:
-        console.print(
-            f"The run in '{run_dir}' is already at step {step} (train.max_steps = {recipe.train.max_steps}); "
-            "there is nothing to train. To train further, raise train.max_steps.",
-            highlight=False,
-        )
-        stopped = False
-    elif best.patience_spent(record, patience):
-        console.print(
-            f"The run in '{run_dir}' stopped early at step {step} (no improvement in {patience} evaluations); "
-            "there is nothing to train. To go on, raise train.patience or set it to 0.",
-            highlight=False,
-        )
-        stopped = True
-    else:
-        return None
-    return TrainResult(run_dir, step, dict(payload.get("metrics") or {}), record, stopped, None)

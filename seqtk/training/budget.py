@@ -1,0 +1,168 @@
+"""Time-budgeted training: ``train.time_budget = "8m"`` fixes ``max_steps`` at the start of a run.
+
+Lightning's ``max_time`` stops the clock in the middle of a schedule, so a
+cosine schedule never reaches its floor and a resumed run cannot know where
+the first one would have stopped. seqtk instead measures, at the start of a
+fresh run, how long a training step and an evaluation (with its checkpoint)
+take on this machine, then picks the largest ``max_steps`` (at most the
+recipe's) whose steps and evaluations fit in what is left of the budget. The
+measuring steps train a throwaway copy: the weights, the RNG streams and the
+task's carried state are put back afterwards, so the run that follows is the
+run ``train.max_steps = <chosen>`` would give, bit for bit. The choice goes
+into ``config.toml`` and every checkpoint (``"budget"``); ``--resume`` reuses
+it instead of measuring again, which keeps resuming exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from seqtk import checks
+from seqtk.config import Recipe
+from seqtk.device import rng_state, set_rng_state
+from seqtk.errors import SeqtkError
+
+WARMUP_STEPS = 2  # the first steps pay one-off costs (allocations, oneDNN/cuDNN plans): not timed
+MIN_STEPS, MAX_STEPS = 3, 200  # timed steps
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a budgeted run measured and chose."""
+
+    time_budget: str
+    budget_seconds: float
+    step_seconds: float
+    eval_seconds: float
+    spent_seconds: float  # data preparation and measuring, before the first real step
+    max_steps: int
+    cap: int
+
+    def record(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def describe(self) -> str:
+        """The console line that says what was chosen and why."""
+        capped = f" (the recipe's train.max_steps = {self.cap} caps it)" if self.max_steps == self.cap else ""
+        return (
+            f"Time budget {self.time_budget}: a step takes {self.step_seconds * 1e3:.1f} ms and an evaluation "
+            f"{self.eval_seconds:.1f} s here; {self.spent_seconds:.0f} s went to data and measuring, so the run "
+            f"trains max_steps = {self.max_steps}{capped}."
+        )
+
+    def comment(self) -> str:
+        """The same, as a config.toml comment line."""
+        return (f"# train.time_budget {self.time_budget}: {self.step_seconds * 1e3:.1f} ms/step, "
+                f"{self.eval_seconds:.1f} s/evaluation measured -> max_steps = {self.max_steps}")
+
+
+def seconds_of(recipe: Recipe) -> float:
+    return checks.duration("train.time_budget", recipe.train.time_budget)
+
+
+def plan_run(recipe: Recipe, session_for: Callable[[Recipe], Any], model: torch.nn.Module, task: Any,
+             device: torch.device, started: float) -> Plan:
+    """Measure on a throwaway session (``session_for(recipe)``), put everything back, choose ``max_steps``.
+
+    ``started`` is the ``time.perf_counter()`` of the start of the run: data preparation counts too.
+    """
+    budget, cfg = seconds_of(recipe), recipe.train
+    probe = recipe.replace(train=dataclasses.replace(cfg, time_budget="", checkpoint_every="0"),
+                           log=dataclasses.replace(recipe.log, grad_through_time=False))
+    weights = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    rng = rng_state(device)
+    try:
+        step_seconds, eval_seconds = _measure(session_for(probe), min(max(0.03 * budget, 0.5), 20.0))
+    finally:
+        model.load_state_dict(weights)
+        set_rng_state(rng)
+        task.reset_state()
+        model.train()
+    spent = time.perf_counter() - started
+    reserve = max(1.0, 0.03 * budget)  # the summary, the final report, closing the loggers
+    steps = fit_steps(budget - spent - reserve, step_seconds, eval_seconds, cfg.eval_every, cfg.max_steps)
+    if steps < 1:
+        need = spent + reserve + step_seconds * min(cfg.eval_every, cfg.max_steps) + eval_seconds
+        raise SeqtkError(
+            f"train.time_budget = {cfg.time_budget!r} leaves no time to train: the data and the measuring took "
+            f"{spent:.0f} s, a step takes {step_seconds:.2f} s and an evaluation {eval_seconds:.1f} s on this machine",
+            fix=f'raise train.time_budget to at least "{math.ceil(need)}s", or set train.time_budget = "" and a '
+            "train.max_steps of your own",
+        )
+    return Plan(cfg.time_budget, budget, step_seconds, eval_seconds, spent, steps, cfg.max_steps)
+
+
+def fit_steps(seconds: float, step_seconds: float, eval_seconds: float, eval_every: int, cap: int) -> int:
+    """The most steps (at most ``cap``) whose time, an evaluation every ``eval_every`` and one at the end
+    included, fits in ``seconds``.
+
+    >>> fit_steps(100.0, 0.1, 5.0, 200, 10_000)  # 800 steps and 4 evaluations: 80 s + 20 s
+    800
+    >>> fit_steps(100.0, 0.1, 5.0, 200, 500), fit_steps(1.0, 0.1, 5.0, 200, 500)
+    (500, 0)
+    """
+    if seconds <= 0:
+        return 0
+    steps = min(cap, int(seconds / (step_seconds + eval_seconds / eval_every)) + 1)
+    while steps > 0 and steps * step_seconds + math.ceil(steps / eval_every) * eval_seconds > seconds:
+        steps -= 1
+    return steps
+
+
+def _measure(session: Any, seconds: float) -> tuple[float, float]:
+    """(seconds per training step, seconds per evaluation and checkpoint) on ``session``."""
+    batches = iter(session.loader)
+    for _ in range(WARMUP_STEPS):
+        session.train_step(batches)
+    start, steps = time.perf_counter(), 0
+    while steps < MIN_STEPS or (steps < MAX_STEPS and time.perf_counter() - start < seconds):
+        session.train_step(batches)
+        steps += 1
+    step_seconds = (time.perf_counter() - start) / steps
+    start = time.perf_counter()
+    session.evaluate()
+    torch.save(session.payload(), io.BytesIO())  # a checkpoint's pickling; its disk write is left out
+    return step_seconds, time.perf_counter() - start
+
+
+def fit_recipe(recipe: Recipe, session_for: Callable[[Recipe], Any], model: torch.nn.Module, task: Any,
+               device: torch.device, started: float, console: Any, distributed: bool) -> tuple[Recipe, dict[str, Any]]:
+    """The recipe with the ``max_steps`` that fits ``train.time_budget``, and the record of why (printed too)."""
+    if distributed:
+        raise SeqtkError(
+            "train.time_budget is not supported with several processes (--nproc) yet: every rank would have to "
+            "measure the same throwaway steps",
+            fix='set train.time_budget = "" and choose train.max_steps, or train on one process',
+        )
+    plan = plan_run(recipe, session_for, model, task, device, started)
+    console.print(plan.describe(), highlight=False)
+    return recipe.replace(train=dataclasses.replace(recipe.train, max_steps=plan.max_steps)), plan.record()
+
+
+def on_resume(recipe: Recipe, payload: dict[str, Any]) -> Recipe:
+    """The recipe a budgeted run resumes with: the ``max_steps`` its start chose, not a new measurement."""
+    record = payload.get("budget")
+    if not recipe.train.time_budget:
+        return recipe
+    if record is None:
+        raise SeqtkError(
+            f"train.time_budget = {recipe.train.time_budget!r}, but the run being resumed was not started with a "
+            "time budget, so its schedule has a fixed train.max_steps",
+            fix='resume with train.time_budget="" (and train.max_steps as you want it), or start a new run',
+        )
+    if record["time_budget"] != recipe.train.time_budget:
+        raise SeqtkError(
+            f"the run was started with train.time_budget = {record['time_budget']!r}, which fixed "
+            f"train.max_steps = {record['max_steps']}; resuming with {recipe.train.time_budget!r} cannot change that",
+            fix=f"resume with train.time_budget={record['time_budget']!r}, or with train.time_budget=\"\" and the "
+            "train.max_steps you want",
+        )
+    return recipe.replace(train=dataclasses.replace(recipe.train, max_steps=int(record["max_steps"])))
