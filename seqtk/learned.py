@@ -34,6 +34,7 @@ import torch
 from seqtk.errors import SeqtkError
 
 _PLAIN = (bool, int, float, str, type(None))
+RESTORED = "_seqtk_restored_from_checkpoint"  # set on a task by restore()
 
 
 def save(task: Any) -> dict[str, Any]:
@@ -49,18 +50,22 @@ def save(task: Any) -> dict[str, Any]:
 def restore(task: Any, saved: dict[str, Any] | None) -> None:
     """Set each saved attribute that ``task`` names in ``learned`` (a checkpoint without ``"learned"``
     restores nothing; names the task does not declare are ignored, so a checkpoint sets nothing else)."""
+    object.__setattr__(task, RESTORED, True)  # fill() then learns only what is still None
     for name in type(task).learned:
         if saved and name in saved:
             setattr(task, name, _decode(task, name, saved[name]))
 
 
 def fill(task: Any, learn: Callable[[], dict[str, Any]]) -> None:
-    """Set each learned attribute that is still None from ``learn()``; a restored one is kept.
+    """Set the learned attributes from ``learn()``: all of them on a fresh run (a default the task set in
+    ``__init__`` is replaced), and on a task restored from a checkpoint only those still None (an old
+    checkpoint may restore them through ``load_state_dict``).
 
     ``learn`` is called only if something is missing, and must return every name that is.
     """
     names = type(task).learned
-    missing = [name for name in names if getattr(task, name, None) is None]
+    restored = getattr(task, RESTORED, False)
+    missing = [name for name in names if not restored or getattr(task, name, None) is None]
     if not missing:
         return
     values = learn()

@@ -172,7 +172,7 @@ class CharLM(nn.Module):
             return out
         logits, _, state = self(idx)  # the prompt goes through the fused encoder once
         logits = logits[:, -1]  # (B, V)
-        steps = self._cell_steps()
+        steps = [CellStep(rnn) for rnn in self.encoder.layers]  # the fused weights, copied once per call
         hidden = [tuple(s[0] for s in (layer if isinstance(layer, tuple) else (layer,))) for layer in state]
         # Projecting the whole vocabulary once turns the first layer's input matmul into a row lookup;
         # worth it only when the vocabulary is smaller than the tokens we will feed.
@@ -190,18 +190,6 @@ class CharLM(nn.Module):
                 return out[:, : t + 1]
             logits = self._step(token, steps, hidden, table)
         return out
-
-    def _cell_steps(self) -> list[CellStep]:
-        """One CellStep per layer, kept while the weights stay the same (an optimiser step bumps their
-        version), so that generating many short samples does not copy the weights each time."""
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.encoder.parameters())
-        cached = getattr(self, "_steps_cache", None)
-        if cached is None or cached[0] != key:
-            cached = (key, [CellStep(rnn) for rnn in self.encoder.layers])
-            self._steps_cache = cached
-        for step in cached[1]:
-            step.calls = 0
-        return cached[1]
 
     def _step(self, token: Tensor, steps: list[CellStep], hidden: list[StepState], table: Tensor | None) -> Tensor:
         # (B,) -> (B, V); updates ``hidden`` in place

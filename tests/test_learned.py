@@ -86,12 +86,17 @@ class Learner:
 
 def test_fill_learns_only_what_was_not_restored():
     restored = Vocab.build([["b", "c"]])
-    whole = Learner(vocab=restored, labels=["y"])
+    whole = Learner()
+    learned.restore(whole, learned.save(Learner(vocab=restored, labels=["y"])))
     learned.fill(whole, whole.learn)
-    assert whole.calls == 0 and whole.vocab is restored and whole.labels == ["y"]
-    partly = Learner(vocab=restored)  # a checkpoint from before labels were learned
+    assert whole.calls == 0 and whole.vocab == restored and whole.labels == ["y"]
+    partly = Learner()  # a checkpoint from before labels were learned
+    learned.restore(partly, learned.save(Learner(vocab=restored)))
     learned.fill(partly, partly.learn)
-    assert partly.calls == 1 and partly.vocab is restored and partly.labels == ["x"]
+    assert partly.calls == 1 and partly.vocab == restored and partly.labels == ["x"]
+    fresh = Learner(labels=["a default from __init__"])  # no checkpoint: everything is learned
+    learned.fill(fresh, fresh.learn)
+    assert fresh.calls == 1 and fresh.labels == ["x"]
 
 
 @pytest.mark.parametrize(("result", "message"), [

@@ -199,7 +199,6 @@ def count_generate(lm: CharLM, prompt_len: int, new_tokens: int, monkeypatch) ->
 
 def test_generation_feeds_the_prompt_once_and_costs_the_same_per_token(monkeypatch):
     lm = small_lm(layers=[LayerSpec("lstm", 12), LayerSpec("gru", 10), LayerSpec("rnn", 9)])
-    lm.generate([1], 2)  # the first call copies the fused weights into the step cells, once
     runs = {(p, n): count_generate(lm, p, n, monkeypatch) for p in (4, 50) for n in (20, 40, 60)}
     assert all(calls == 1 for calls, _, _ in runs.values())  # the prefix goes through the encoder once
     assert all(steps == 3 * (n - 1) for (_, n), (_, steps, _) in runs.items())  # one step per layer per token

@@ -49,6 +49,14 @@ def run(
     command = os.environ.get("SEQTK_COMMAND") or (
         "seqtk " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"seqtk run {recipe}"
     )
+    if nproc > 1 and resolved.train.time_budget:
+        from seqtk.errors import SeqtkError
+
+        raise SeqtkError(
+            f"train.time_budget = {resolved.train.time_budget!r} is not supported with --nproc {nproc} yet: every "
+            "process would have to measure the same throwaway steps",
+            fix='add train.time_budget="" (and set train.max_steps), or train on one process',
+        )
     if nproc > 1:
         _launch(nproc, recipe, overrides or [], device, resume, out, resolved.train.batch_size, command)
         return
@@ -64,7 +72,14 @@ def run(
     try:
         run_training(resolved, out=out, resume=resume_arg, device=device, console=Console(), command=command)
     except TrainingStopped as stop:
-        again = " ".join(shlex.quote(a) for a in ["seqtk", "run", recipe, *(overrides or [])])
+        words: list[str] = []
+        for word in shlex.split(command):  # drop a --resume [RUN] the command had: the new one follows
+            if word == "--resume" or word.startswith("--resume=") or (words[-1:] == ["--resume"] and Path(word).exists()):
+                words.append("--resume")
+                continue
+            words.append(word)
+        words = [w for w in words if w != "--resume"]
+        again = " ".join(shlex.quote(w) for w in words)  # the command as given (--device, --plugin-dir, ...)
         raise Stopped(stop.message(again), stop.exit_code) from None
 
 

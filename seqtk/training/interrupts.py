@@ -49,7 +49,7 @@ class SaveTriggers:
     def __init__(self, interval: float, console: Any) -> None:
         self.interval, self.console = interval, console
         self.signal_name: str | None = None
-        self.last_save = time.perf_counter()
+        self.last_save = self._first = time.perf_counter()
 
     def saved(self) -> None:
         self.last_save = time.perf_counter()
@@ -77,9 +77,13 @@ class SaveTriggers:
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
         def handle(signum: int, frame: Any) -> None:
-            if self.signal_name is not None:  # the second one: stop now
-                raise KeyboardInterrupt
-            self.signal_name = signal.Signals(signum).name
+            if self.signal_name is not None:
+                # a second Ctrl-C, typed after the first: stop now. A copy of the first signal (torchrun and
+                # Slurm forward one to processes that already got it) is ignored.
+                if signum == signal.SIGINT and time.perf_counter() - self._first > 1.0:
+                    raise KeyboardInterrupt
+                return
+            self.signal_name, self._first = signal.Signals(signum).name, time.perf_counter()
             self.console.print(
                 f"\n{self.signal_name}: finishing this step and saving checkpoints/last.pt "
                 "(Ctrl-C again stops at once, keeping the previous last.pt).",
@@ -92,4 +96,4 @@ class SaveTriggers:
             yield self
         finally:
             for sig, old in previous.items():
-                signal.signal(sig, old)
+                signal.signal(sig, old if old is not None else signal.SIG_DFL)

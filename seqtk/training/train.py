@@ -200,7 +200,7 @@ class _Session:
                 if save and not evaluating:
                     self._save(improved=False)
                     triggers.saved()
-                if stop:
+                if stop and self.step < cfg.max_steps and not self.stopped_early:  # else it ends normally
                     raise TrainingStopped(triggers.signal_name or "SIGINT", self.step, self.run_dir)
 
     def train_step(self, batches: Iterator[Any]) -> tuple[float, StepOutput, float, float]:
@@ -390,7 +390,7 @@ def _train(
         model = task.build_model().to(dev)
         if ctx is not None:
             distributed.seed_rank(recipe.train.seed, ctx)
-        record = payload.get("budget") if payload is not None else None
+        record = payload.get("budget") if payload is not None and recipe.train.time_budget else None
         if recipe.train.time_budget and payload is None:  # measure a throwaway session, then fix max_steps
             quiet = Console(quiet=True)
             recipe, record = budget.fit_recipe(recipe, lambda r: _Session(r, task, model, dev, run_dir, quiet, ctx),

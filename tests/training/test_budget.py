@@ -86,7 +86,7 @@ def test_a_signal_saves_the_step_and_names_the_command_that_resumes(toy_task, tm
     assert saved >= 15 and saved % 10, saved  # the step it was in, not the last evaluation's
     flat = " ".join(err.split())
     assert f"Stopped by {signal.Signals(sig).name} at step {saved}" in flat
-    assert f"Continue with: seqtk run {recipe} --resume {run}" in flat
+    assert f"Continue with: seqtk --plugin-dir {FIXTURES} run {recipe} --out {run} --resume {run}" in flat
     resumed = cli(recipe, run, resume=True)
     _, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
