@@ -44,6 +44,24 @@ def check_task_class(task_cls: type[Task]) -> None:
         )
     for attr in ("data_config", "vocab_config", "model_config"):
         _check_config_class(task_cls, attr, source)
+    _check_predict_options(task_cls, source)
+
+
+def _check_predict_options(task_cls: type[Task], source: str) -> None:
+    """Each name in ``predict_options`` must be a keyword that ``predict()`` takes."""
+    import inspect
+
+    params = inspect.signature(task_cls.predict).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    missing = sorted(name for name in task_cls.predict_options if name not in params)
+    if missing:
+        raise SeqtkError(
+            f"the task '{task_cls.name}'{source} names {', '.join(missing)} in predict_options, but its predict() "
+            "takes no such keyword, so `seqtk predict` would fail when the option is given",
+            fix=f"add {', '.join(f'{m}=...' for m in missing)} to predict()'s parameters, or drop "
+            f"{'it' if len(missing) == 1 else 'them'} from predict_options",
+        )
 
 
 def _implements(task_cls: type[Task], name: str) -> bool:

@@ -177,3 +177,56 @@ def _legend(draw: ImageDraw.ImageDraw, font: object, box: tuple[int, int, int, i
         y = top + 12 + 18 * i
         draw.line([(left + 6, y), (left + 24, y)], fill=colour, width=3)
         draw.text((left + 30, y), name, fill="black", font=font, anchor="lm")
+
+
+def heatmap(
+    shades: torch.Tensor,
+    rows: Sequence[str],
+    columns: Sequence[str],
+    *,
+    labels: Sequence[Sequence[str]] | None = None,
+    title: str = "",
+    cell: int = 0,
+) -> Image.Image:
+    """A grid of cells shaded by ``shades`` (R, C) in [0, 1] (white to dark blue), with row and column names.
+
+    ``labels[r][c]`` is written in each cell when given (and the cells are big
+    enough). A confusion matrix and an attention map are both drawn with it.
+
+    >>> heatmap(torch.tensor([[1.0, 0.0], [0.25, 0.75]]), ["a", "b"], ["x", "y"], title="demo").size
+    (209, 225)
+    """
+    from PIL import Image, ImageDraw
+
+    n_rows, n_cols = shades.shape
+    cell = cell or max(12, min(90, 720 // max(n_rows, n_cols)))
+    font = _font()
+    left = 12 + 7 * max((len(r) for r in rows), default=1)
+    top = (28 if title else 8) + 7 * max((len(c) for c in columns), default=1)
+    image = Image.new("RGB", (left + n_cols * cell + 10, top + n_rows * cell + 10), "white")
+    draw = ImageDraw.Draw(image)
+    if title:
+        draw.text((8, 6), title, fill="black", font=font)
+    for c, name in enumerate(columns):  # column names written upwards would need rotation; keep them short
+        _vertical(image, (left + c * cell + cell // 2 - 5, top - 4), name, font)
+    for r, name in enumerate(rows):
+        draw.text((6, top + r * cell + cell // 2 - 6), name, fill="black", font=font)
+        for c in range(n_cols):
+            share = float(shades[r, c].clamp(0, 1))
+            fill = tuple(int(255 - share * (255 - v)) for v in (8, 48, 107))
+            box = (left + c * cell, top + r * cell, left + (c + 1) * cell - 1, top + (r + 1) * cell - 1)
+            draw.rectangle(box, fill=fill)
+            if labels is not None and cell >= 28:
+                text = str(labels[r][c])
+                draw.text((box[0] + 3, box[1] + cell // 2 - 6), text, fill="white" if share > 0.5 else "black", font=font)
+    return image
+
+
+def _vertical(image: Image.Image, bottom_left: tuple[int, int], text: str, font: object) -> None:
+    """Write ``text`` rotated 90 degrees, its end at ``bottom_left``."""
+    from PIL import Image, ImageDraw
+
+    strip = Image.new("RGB", (7 * len(text) + 4, 14), "white")
+    ImageDraw.Draw(strip).text((2, 1), text, fill="black", font=font)
+    rotated = strip.rotate(90, expand=True)
+    image.paste(rotated, (bottom_left[0], bottom_left[1] - rotated.height))

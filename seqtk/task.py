@@ -86,6 +86,9 @@ class Task:
     #: the ``seqtk generate`` options this task reads from ``GenerateRequest.extra`` (out, key, meter, wav,
     #: musicxml); the CLI refuses the others instead of ignoring them
     generate_options: ClassVar[frozenset[str]] = frozenset()
+    #: the ``seqtk predict`` options this task's :meth:`predict` takes as keywords (``top_k``); the CLI
+    #: refuses the others instead of ignoring them
+    predict_options: ClassVar[frozenset[str]] = frozenset()
     #: where :meth:`report_console` prints; set it (on the class or an instance) to capture or silence reports
     console: Console | None = None
 
@@ -192,6 +195,15 @@ class Task:
         and :meth:`final_report` as ``result.details``. None (the default): means only."""
         return None
 
+    def eval_details(self, result: EvalResult) -> dict[str, Any]:
+        """Results of ``seqtk eval`` beyond the numbers (a per-class table, a confusion matrix) as
+        JSON-ready data, merged into ``--json`` output. ``result.details`` is the reducer."""
+        return {}
+
+    def eval_text(self, result: EvalResult) -> str | None:
+        """The same for the console: plain text printed under ``seqtk eval``'s metric table."""
+        return None
+
     def finish_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
         """Derive further metrics from the means (e.g. bits per char from the loss)."""
         return metrics
@@ -219,7 +231,9 @@ class Task:
         """Restore :meth:`state_dict`; called after :attr:`learned` is restored and before :meth:`prepare`."""
 
     # -- inference -------------------------------------------------------------
-    def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
+    def predict(self, model: nn.Module, inputs: list[str], device: torch.device, **options: Any) -> list[dict[str, Any]]:
+        """One dict per input. ``options`` are the ``seqtk predict`` options the task names in
+        :attr:`predict_options` (``top_k``), passed only when given."""
         raise SeqtkError(f"task '{self.name}' does not support predict", fix="use `seqtk eval` or `seqtk generate` instead")
 
     def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:

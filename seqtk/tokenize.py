@@ -70,8 +70,28 @@ class CharTokenizer:
     def tokenize_batch(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokenize(t) for t in texts]
 
+    def __eq__(self, other: object) -> bool:  # equal when they split every text alike (checkpoints compare them)
+        return type(other) is type(self) and other.to_dict() == self.to_dict()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for a checkpoint (``seqtk.learned`` stores a tokenizer this way)."""
+        return {"format": "seqtk-tokenizer", "kind": self.kind, "lowercase": self.lowercase}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "the data") -> CharTokenizer:
+        return cls(lowercase=_options(data, cls.kind, source))
+
     def __repr__(self) -> str:
         return f"CharTokenizer(lowercase={self.lowercase})"
+
+
+def _options(data: Any, kind: str, source: str) -> bool:
+    """The ``lowercase`` flag of a saved tokenizer of ``kind``."""
+    if not isinstance(data, dict) or data.get("format") != "seqtk-tokenizer" or data.get("kind") != kind:
+        raise SeqtkError(f"{source} is not a saved {kind} tokenizer", fix="train again, or use the checkpoint that holds it")
+    return bool(data.get("lowercase", False))
 
 
 class WordTokenizer:
@@ -103,6 +123,19 @@ class WordTokenizer:
         # out is no faster than this loop, because building the Python strings
         # dominates either way.
         return [self.tokenize(t) for t in texts]
+
+    def __eq__(self, other: object) -> bool:  # equal when they split every text alike (checkpoints compare them)
+        return type(other) is type(self) and other.to_dict() == self.to_dict()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for a checkpoint (``seqtk.learned`` stores a tokenizer this way)."""
+        return {"format": "seqtk-tokenizer", "kind": self.kind, "lowercase": self.lowercase}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "the data") -> WordTokenizer:
+        return cls(lowercase=_options(data, cls.kind, source))
 
     def __repr__(self) -> str:
         return f"WordTokenizer(lowercase={self.lowercase})"
@@ -219,12 +252,16 @@ class BPETokenizer:
                 f"the BPE tokenizer file '{path}' is not a valid tokenizer.json ({err})",
                 fix="re-create it with BPETokenizer.save()",
             ) from None
-        model = hf.model
-        if not isinstance(model, models.BPE):
+        if not isinstance(hf.model, models.BPE):
             raise SeqtkError(
-                f"the tokenizer file '{path}' holds a {type(model).__name__} model, not BPE",
+                f"the tokenizer file '{path}' holds a {type(hf.model).__name__} model, not BPE",
                 fix="load it with tokenizers.Tokenizer.from_file() instead",
             )
+        return cls._wrap(hf)
+
+    @classmethod
+    def _wrap(cls, hf: Tokenizer) -> BPETokenizer:
+        model = hf.model
         special = [t.content for t in hf.get_added_tokens_decoder().values() if t.special]
         unk = model.unk_token or "<unk>"
         self = cls(
@@ -235,6 +272,31 @@ class BPETokenizer:
         )
         self._hf = hf
         return self
+
+    def __eq__(self, other: object) -> bool:  # equal when they split every text alike (checkpoints compare them)
+        return type(other) is type(self) and other.to_dict() == self.to_dict()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for a checkpoint (``seqtk.learned`` stores a trained tokenizer this way)."""
+        return {"format": "seqtk-bpe", "tokenizer_json": self.hf_tokenizer.to_str()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "the data") -> BPETokenizer:
+        """The tokenizer :meth:`to_dict` saved.
+
+        >>> bpe = BPETokenizer(vocab_size=30, min_frequency=1).train(["low lower lowest"] * 5)
+        >>> BPETokenizer.from_dict(bpe.to_dict()).tokenize("lowest") == bpe.tokenize("lowest")
+        True
+        """
+        if not isinstance(data, dict) or data.get("format") != "seqtk-bpe" or not isinstance(data.get("tokenizer_json"), str):
+            raise SeqtkError(f"{source} is not a saved BPE tokenizer", fix="train again, or use the checkpoint that holds it")
+        try:
+            hf = Tokenizer.from_str(data["tokenizer_json"])
+        except Exception as err:  # tokenizers raises plain Exception on bad JSON
+            raise SeqtkError(f"{source} holds a damaged BPE tokenizer ({err})", fix="train again") from None
+        return cls._wrap(hf)
 
     def __repr__(self) -> str:
         state = "trained" if self.is_trained else "untrained"

@@ -38,19 +38,34 @@ def eval_cmd(
     prepare_keeping_state(task, True, loaded.payload["task_state"])
     if split not in task.splits():
         raise SeqtkError(f"task '{task.name}' has no split '{split}'", fix=f"use --split {' or '.join(task.splits())}")
-    metrics = task.evaluate(loaded.model, split, loaded.device, max_batches)
+    metrics, details, text = _evaluate(task, loaded, split, max_batches)
     result: dict[str, Any] = {"split": split, "step": loaded.payload.get("step")}
     result[f"{split}_loss"] = metrics["loss"]
     result.update(metrics)
     if as_json:
-        print(json_text(result))
+        print(json_text(result | details))
         return
-    table = Table(title=f"{task.name}: {split} split of {checkpoint}")
+    console = Console()
+    console.print(f"{task.name}: {split} split of {checkpoint}", highlight=False, soft_wrap=True)  # a title would wrap to the table's width
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    Console().print(table)
+    console.print(table)
+    if text:
+        print(text)
+
+
+def _evaluate(task: Any, loaded: Any, split: str, max_batches: int) -> tuple[dict[str, float], dict[str, Any], str | None]:
+    """Metrics, and the task's details (JSON data, console text) when it uses the core's evaluation loop."""
+    from seqtk.evaluation import evaluate
+    from seqtk.task import Task
+
+    if type(task).evaluate is not Task.evaluate:  # a plugin that kept its own evaluate(): numbers only
+        return task.evaluate(loaded.model, split, loaded.device, max_batches), {}, None
+    result = evaluate(task, loaded.model, split, loaded.device, max_batches)
+    return result.metrics, task.eval_details(result), task.eval_text(result)
 
 
 def generate(
@@ -131,20 +146,25 @@ def _check_sampling(length: int, temperature: float, top_k: int, top_p: float, n
 def predict(
     checkpoint: CheckpointArg,
     inputs: Annotated[Optional[list[str]], typer.Argument(help="Inputs (texts, or file paths for image tasks).", show_default=False)] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="Read one input per line from this file.")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Read one input per line from this file, or a column of a CSV/TSV/JSONL file (--column).")] = None,
+    column: Annotated[Optional[str], typer.Option(help="With --file: the column holding the inputs (CSV, TSV or JSONL files).")] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="Classifiers: also list the k most likely labels with their probabilities.", show_default=False)] = None,
     as_json: JsonOpt = False,
     device: DeviceOpt = None,
 ) -> None:
     """Predict for each input with a trained checkpoint."""
+    from seqtk.cli.inputs import read_inputs
     from seqtk.training.checkpoint import load_for_inference
 
-    items = list(inputs or []) + _read_lines(file)
+    items = list(inputs or []) + read_inputs(file, column)
     if not items:
         raise SeqtkError("predict got no input", fix="pass inputs as arguments or --file FILE with one per line")
     loaded = load_for_inference(checkpoint, device=device)
+    options = _predict_options(loaded.task, top_k=top_k)
     from seqtk.contract import check_predictions
 
-    predictions = check_predictions(loaded.task, loaded.task.predict(loaded.model, items, loaded.device), len(items))
+    raw = loaded.task.predict(loaded.model, items, loaded.device, **options)
+    predictions = check_predictions(loaded.task, raw, len(items))
     if as_json:
         print(json_text({"predictions": predictions}))
         return
@@ -156,6 +176,22 @@ def predict(
     for item, pred in zip(items, predictions):
         table.add_row(item, *(_fmt(pred.get(k, "")) for k in keys))
     Console().print(table)
+
+
+def _predict_options(task: Any, **given: Any) -> dict[str, Any]:
+    """The options that were given, refused when the task does not read them."""
+    options = {name: value for name, value in given.items() if value is not None}
+    unused = sorted(set(options) - set(task.predict_options))
+    if unused:
+        flags = ", ".join("--" + name.replace("_", "-") for name in unused)
+        reads = ", ".join("--" + n.replace("_", "-") for n in sorted(task.predict_options))
+        raise SeqtkError(
+            f"task '{task.name}' does not read {flags}" + (f"; it reads only {reads}" if reads else ""),
+            fix=f"remove {flags}",
+        )
+    if options.get("top_k") is not None and options["top_k"] < 1:
+        raise SeqtkError(f"--top-k must be at least 1, not {options['top_k']}", fix="use e.g. --top-k 3")
+    return options
 
 
 def json_text(obj: Any) -> str:
@@ -183,21 +219,6 @@ def _fmt(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return str(value)
-
-
-def _read_lines(file: Path | None) -> list[str]:
-    if file is None:
-        return []
-    if not file.is_file():
-        raise SeqtkError(f"the input file '{file}' does not exist", fix="check the --file path")
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise SeqtkError(f"the input file '{file}' is not UTF-8 (byte {exc.start})", fix="save it as UTF-8") from exc
-    lines = [line for line in lines if line.strip()]
-    if not lines:
-        raise SeqtkError(f"the input file '{file}' has no non-empty lines", fix="put one input per line")
-    return lines
 
 
 def register(app: typer.Typer) -> None:
