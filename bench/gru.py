@@ -40,7 +40,7 @@ from seqtk import fast_rnn
 from seqtk.device import tune_allocator
 from seqtk.encoders import LayerSpec
 from seqtk.vocab import Vocab
-from seqtk_plugins.sentiment.model import SentimentClassifier
+from seqtk_plugins.classify.model import TextClassifier
 
 BATCH, EMBED, HIDDEN, VOCAB = 64, 128, 64, 10_000
 
@@ -59,11 +59,11 @@ def fast_path(on: bool, always: bool = False) -> Iterator[None]:
             os.environ[fast_rnn.ENV_SWITCH] = before
 
 
-def make_model(cell: str) -> SentimentClassifier:
+def make_model(cell: str) -> TextClassifier:
     torch.manual_seed(0)
     vocab = Vocab([f"w{i}" for i in range(VOCAB - 3)], num_oov_buckets=2)
     layers = [LayerSpec(cell, HIDDEN, return_sequences=True), LayerSpec(cell, HIDDEN, return_sequences=False)]
-    return SentimentClassifier(vocab, EMBED, layers).train()
+    return TextClassifier(vocab, EMBED, layers, 1).train()  # one logit: BCE, as the lectures
 
 
 def make_batches(steps: int, count: int) -> list[tuple[Tensor, Tensor, Tensor]]:
@@ -87,7 +87,7 @@ def train_rate(model: nn.Module, opt: torch.optim.Optimizer, batches: list, fast
         start = time.perf_counter()
         for ids, lengths, labels in batches:
             t0 = time.perf_counter()
-            loss = loss_fn(model(ids, lengths), labels)
+            loss = loss_fn(model(ids, lengths).squeeze(-1), labels)  # (B, 1) -> (B,)
             t1 = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -32,7 +32,7 @@ from torch import nn
 
 from seqtk.config import resolve
 from seqtk.recipes import locate, read_toml
-from seqtk_plugins.sentiment.task import SentimentTask
+from seqtk_plugins.classify.sentiment import SentimentTask
 
 WARMUP = 5  # untimed steps per round (oneDNN builds kernels for new shapes)
 

@@ -129,3 +129,20 @@ def test_predict_must_return_one_dict_per_input(toy_task, tmp_path, capsys):
     assert main(["predict", ckpt, "0.5 0.25"]) == 0
     out = capsys.readouterr().out
     assert out.count("input") == 1 and "sum" in out  # the task's own "input" key is not a second column
+
+
+def test_predict_options_must_be_keywords_of_predict():
+    from seqtk.contract import check_task_class
+    from seqtk_plugins.classify.task import ClassifyTask
+
+    check_task_class(ClassifyTask)  # predict(..., top_k=0)
+
+    class Forgetful(ClassifyTask):
+        name = "forgetful"
+
+        def predict(self, model, inputs, device):  # noqa: ANN001, ANN201
+            return []
+
+    with pytest.raises(SeqtkError) as err:
+        check_task_class(Forgetful)
+    assert "top_k" in err.value.problem and "predict_options" in err.value.fix

@@ -11,10 +11,9 @@ import pytest
 
 from seqtk.config import resolve
 from seqtk.errors import SeqtkError
-from seqtk_plugins.sentiment.data import load_corpus, read_rt, resolve_source
-from seqtk_plugins.sentiment.splits import make_splits, stratified_indices
-from seqtk_plugins.sentiment.tables import to_binary
-from seqtk_plugins.sentiment.task import SentimentTask
+from seqtk_plugins.classify.sentiment_data import load_corpus, read_rt, resolve_source, to_binary
+from seqtk_plugins.classify.splits import make_splits, stratified_indices
+from seqtk_plugins.classify.sentiment import SentimentTask
 
 
 def data_cfg(**data):
@@ -77,7 +76,7 @@ def test_csv_tsv_jsonl_and_the_npm_json_list_load(tmp_path):
         corpus = load_corpus(data_cfg(path=str(tmp_path / name)))
         assert corpus.train.texts == [t for t, _ in rows], name
         assert corpus.train.labels == [y for _, y in rows], name
-    assert any("dropped 1 empty" in note for note in load_corpus(data_cfg(path=str(tmp_path / "imdb.json"))).notes)
+    assert any("dropped 1 empty row" in note for note in load_corpus(data_cfg(path=str(tmp_path / "imdb.json"))).notes)
 
 
 def test_rotten_tomatoes_ground_truth_format(tmp_path):
@@ -133,7 +132,7 @@ def test_hub_in_offline_mode_names_the_local_alternatives(tmp_path):
     # datasets reads HF_DATASETS_OFFLINE when imported, so this runs in a fresh process
     code = (
         "from seqtk.config import resolve; from seqtk.errors import SeqtkError\n"
-        "from seqtk_plugins.sentiment.task import SentimentTask; from seqtk_plugins.sentiment.data import load_corpus\n"
+        "from seqtk_plugins.classify.sentiment import SentimentTask; from seqtk_plugins.classify.sentiment_data import load_corpus\n"
         "raw = {'task': {'name': 'sentiment'}, 'data': {'source': 'hub', 'hub_name': 'seqtk-tests/no-such-dataset'}}\n"
         "try:\n    load_corpus(resolve(raw, 't', SentimentTask).data)\n"
         "except SeqtkError as e:\n    print(e.message)\n"
@@ -145,7 +144,7 @@ def test_hub_in_offline_mode_names_the_local_alternatives(tmp_path):
 
 
 def test_hub_without_network_fails_at_once_naming_the_local_alternatives(monkeypatch):
-    from seqtk_plugins.sentiment import tables
+    from seqtk_plugins.classify import tables
 
     def no_dns(*args, **kwargs):
         raise OSError("Name or service not known")

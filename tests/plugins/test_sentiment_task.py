@@ -15,7 +15,7 @@ from rich.console import Console
 
 from seqtk.config import resolve
 from seqtk.errors import SeqtkError
-from seqtk_plugins.sentiment.task import SentimentTask
+from seqtk_plugins.classify.sentiment import SentimentTask
 
 GOOD = ["great", "wonderful", "superb", "moving", "funny", "brilliant"]
 BAD = ["awful", "boring", "dull", "clumsy", "tedious", "terrible"]

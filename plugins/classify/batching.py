@@ -1,8 +1,9 @@
 """Encoded texts and their batches: bucketed or fully padded for training, fixed for evaluation.
 
 A batch is a :class:`Batch` of ``ids`` (B, T) right-padded with 0, ``lengths``
-(B,), float ``labels`` (B,) and ``index`` (B,), the position of each text in
-its split (to report which texts the model got wrong).
+(B,), ``labels`` (B,) long class indices (or (B, C) float 0/1 for multi-label)
+and ``index`` (B,), the position of each text in its split (to report which
+texts the model got wrong).
 
 With bucketing (the default) a training epoch is planned by
 :func:`seqtk.data.bucketed_batches`, so each batch holds texts of nearly the
@@ -23,6 +24,7 @@ from torch import Tensor
 
 from seqtk.data import bucketed_batches, epoch_generator, shuffled_batches
 from seqtk.vocab import Vocab
+from seqtk_plugins.classify.corpus import Label
 
 
 class Batch(NamedTuple):
@@ -30,13 +32,13 @@ class Batch(NamedTuple):
 
     ids: Tensor  # (B, T) long, 0-padded
     lengths: Tensor  # (B,) long, >= 1
-    labels: Tensor  # (B,) float 0/1
+    labels: Tensor  # (B,) long class indices, or (B, C) float 0/1 when multi-label
     index: Tensor  # (B,) long: positions in the split
 
 
 @dataclass
 class Encoded:
-    """A split as token ids: one (L_i,) tensor per text, plus lengths (N,) and labels (N,)."""
+    """A split as token ids: one (L_i,) tensor per text, plus lengths (N,) and labels (N,) or (N, C)."""
 
     ids: list[Tensor]
     lengths: Tensor
@@ -59,15 +61,33 @@ def token_ids(tokens: list[str], vocab: Vocab, max_tokens: int = 0, keep: str = 
 
 
 def encode(
-    token_lists: Sequence[list[str]], labels: Sequence[int], vocab: Vocab, max_tokens: int = 0, keep: str = "first"
+    token_lists: Sequence[list[str]], labels: Sequence[Label], vocab: Vocab, num_classes: int, max_tokens: int = 0,
+    keep: str = "first",
 ) -> Encoded:
     """Encode tokenized texts. A text without tokens becomes one padding step (length 1)."""
     rows = [token_ids(tokens, vocab, max_tokens, keep) or [vocab.pad_id] for tokens in token_lists]
     return Encoded(
         ids=[torch.tensor(r, dtype=torch.long) for r in rows],
         lengths=torch.tensor([len(r) for r in rows], dtype=torch.long),
-        labels=torch.tensor(list(labels), dtype=torch.float32),
+        labels=label_tensor(labels, num_classes),
     )
+
+
+def label_tensor(labels: Sequence[Label], num_classes: int) -> Tensor:
+    """Class indices as a (N,) long tensor; multi-label tuples as a (N, C) float 0/1 matrix.
+
+    >>> label_tensor([2, 0], 3)
+    tensor([2, 0])
+    >>> label_tensor([(0, 2), ()], 3)
+    tensor([[1., 0., 1.],
+            [0., 0., 0.]])
+    """
+    if labels and isinstance(labels[0], tuple):
+        out = torch.zeros(len(labels), num_classes)
+        for row, classes in enumerate(labels):
+            out[row, list(classes)] = 1.0  # type: ignore[arg-type]
+        return out
+    return torch.tensor(list(labels), dtype=torch.long)
 
 
 def collate(data: Encoded, indices: Sequence[int], pad_to: int = 0) -> Batch:
@@ -85,19 +105,42 @@ def collate(data: Encoded, indices: Sequence[int], pad_to: int = 0) -> Batch:
 class TrainBatches:
     """The training plan: epoch -> batch index lists, deterministic in (seed, epoch)."""
 
-    def __init__(self, data: Encoded, batch_size: int, seed: int, bucketing: bool, bucket_factor: int, pad_to: int) -> None:
+    def __init__(self, data: Encoded, batch_size: int, seed: int, bucketing: bool, bucket_factor: int, pad_to: int,
+                 balanced: bool = False) -> None:
         self.data, self.batch_size, self.seed = data, batch_size, seed
         self.bucketing, self.bucket_factor, self.pad_to = bucketing, bucket_factor, pad_to
         self._lengths = data.lengths.tolist()
+        self._weights = balanced_weights(data.labels) if balanced else None
 
     def plan(self, epoch: int) -> list[list[int]]:
         generator = epoch_generator(self.seed, epoch)
+        if self._weights is None:
+            return self._batches(list(range(len(self.data))), generator)
+        drawn = torch.multinomial(self._weights, len(self.data), replacement=True, generator=generator).tolist()
+        return self._batches(drawn, generator)
+
+    def _batches(self, members: list[int], generator: torch.Generator) -> list[list[int]]:
+        """Batches of ``members`` (positions in the split, repeats allowed)."""
         if self.bucketing:
-            return bucketed_batches(self._lengths, self.batch_size, generator, self.bucket_factor)
-        return shuffled_batches(len(self.data), self.batch_size, generator, drop_last=False)
+            plan = bucketed_batches([self._lengths[i] for i in members], self.batch_size, generator, self.bucket_factor)
+        else:
+            plan = shuffled_batches(len(members), self.batch_size, generator, drop_last=False)
+        return [[members[j] for j in batch] for batch in plan]
 
     def collate(self, indices: list[int]) -> Batch:
         return collate(self.data, indices, 0 if self.bucketing else self.pad_to)
+
+
+def balanced_weights(labels: Tensor) -> Tensor:
+    """Sampling weight per text, 1 / (its class's count), so each class is drawn equally often.
+
+    # labels (N,) long -> (N,) float
+
+    >>> balanced_weights(torch.tensor([0, 0, 0, 1]))
+    tensor([0.3333, 0.3333, 0.3333, 1.0000])
+    """
+    counts = torch.bincount(labels).clamp(min=1).float()
+    return 1.0 / counts[labels]
 
 
 def eval_batches(data: Encoded, batch_size: int, bucketing: bool, pad_to: int = 0) -> list[Batch]:

