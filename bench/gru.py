@@ -63,7 +63,7 @@ def make_model(cell: str) -> TextClassifier:
     torch.manual_seed(0)
     vocab = Vocab([f"w{i}" for i in range(VOCAB - 3)], num_oov_buckets=2)
     layers = [LayerSpec(cell, HIDDEN, return_sequences=True), LayerSpec(cell, HIDDEN, return_sequences=False)]
-    return TextClassifier(vocab, EMBED, layers, 1).train()  # one logit: BCE, as the lectures
+    return TextClassifier(vocab, EMBED, layers, 2).train()  # two classes: one logit z, returned as (0, z)
 
 
 def make_batches(steps: int, count: int) -> list[tuple[Tensor, Tensor, Tensor]]:
@@ -87,7 +87,7 @@ def train_rate(model: nn.Module, opt: torch.optim.Optimizer, batches: list, fast
         start = time.perf_counter()
         for ids, lengths, labels in batches:
             t0 = time.perf_counter()
-            loss = loss_fn(model(ids, lengths).squeeze(-1), labels)  # (B, 1) -> (B,)
+            loss = loss_fn(model(ids, lengths)[:, 1], labels)  # (B, 2) -> z (B,): BCE, as the lectures
             t1 = time.perf_counter()
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -2,10 +2,14 @@
 
 With the sentiment preset's default recipe this is the lectures' model::
 
-    Embedding(len(vocab), 128) -> GRU(64, return_sequences) -> GRU(64) -> Dense(2)
+    Embedding(len(vocab), 128) -> GRU(64, return_sequences) -> GRU(64) -> Dense(1)
 
 trained with cross-entropy on the logits (softmax only to report
-probabilities; a multi-label model has one sigmoid per class instead). Right
+probabilities; a multi-label model has one sigmoid per class instead). A
+single-label model with two classes has one logit z, as the lectures'
+``Dense(1, sigmoid)``, and returns the logits (0, z): their softmax is
+(1 - sigmoid(z), sigmoid(z)) and their cross-entropy is the binary
+cross-entropy on z, so it trains exactly as the lectures' model does. Right
 padding never changes a text's logits: the encoder reads each text up to its
 own length (see :mod:`seqtk.encoders`), and mean, max and attention pooling
 skip padded steps.
@@ -14,8 +18,6 @@ skip padded steps.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
@@ -32,18 +34,21 @@ class TextClassifier(nn.Module):
     >>> ids, lengths = vocab.encode_batch([["good", "film"], ["bad"]])
     >>> model(ids, lengths).shape
     torch.Size([2, 3])
+    >>> binary = TextClassifier(vocab, 8, [LayerSpec("gru", 4, return_sequences=False)], 2)
+    >>> binary.head.out_features, binary(ids, lengths)[:, 0].tolist()  # one logit z; the logits are (0, z)
+    (1, [0.0, 0.0])
     """
 
     def __init__(self, vocab: Vocab, embedding_dim: int, layers: Sequence[LayerSpec], num_classes: int,
-                 pooling: str = "last", dropout: float = 0.0) -> None:
+                 pooling: str = "last", dropout: float = 0.0, multi_label: bool = False) -> None:
         super().__init__()
         self.embedding = Embedding(vocab, embedding_dim, padding_idx=vocab.pad_id)
         self.encoder = StackedEncoder(embedding_dim, layers)
         self.pooling = pooling
         self.attention = AttentionPool(self.encoder.output_dim) if pooling == "attention" else None
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.encoder.output_dim, num_classes)
-        self.register_load_state_dict_pre_hook(_two_logits_from_one)
+        self.one_logit = num_classes == 2 and not multi_label
+        self.head = nn.Linear(self.encoder.output_dim, 1 if self.one_logit else num_classes)
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """Logits of right-padded texts.
@@ -54,7 +59,8 @@ class TextClassifier(nn.Module):
         h = self.encoder(x, lengths=lengths)  # (B, T, E) -> (B, H) or (B, T, H)
         if h.dim() == 3:
             h = self.attention(h, lengths) if self.attention is not None else pool(h, lengths, self.pooling)  # -> (B, H)
-        return self.head(self.dropout(h))  # (B, H) -> (B, C)
+        logits = self.head(self.dropout(h))  # (B, H) -> (B, C), or (B, 1) for two classes
+        return torch.cat([torch.zeros_like(logits), logits], dim=1) if self.one_logit else logits  # -> (B, C)
 
 
 class AttentionPool(nn.Module):
@@ -97,14 +103,3 @@ def pool(h: Tensor, lengths: Tensor, how: str) -> Tensor:
         return h.masked_fill(~valid, float("-inf")).amax(dim=1)
     summed = (h * valid.to(h.dtype)).sum(dim=1)  # (B, H)
     return summed / lengths.to(device=h.device, dtype=h.dtype).clamp(min=1).unsqueeze(1)
-
-
-def _two_logits_from_one(module: nn.Module, state: dict[str, Any], prefix: str, *args: Any) -> None:
-    """Load a checkpoint of the binary sentiment model (before it was a classify preset), whose head had
-    one logit z for "positive": logits (0, z) give the same softmax, so its predictions are kept exactly."""
-    weight, bias = state.get(prefix + "head.weight"), state.get(prefix + "head.bias")
-    if weight is None or weight.shape[0] != 1 or module.head.out_features != 2:
-        return
-    state[prefix + "head.weight"] = torch.cat([torch.zeros_like(weight), weight])
-    if bias is not None:
-        state[prefix + "head.bias"] = torch.cat([torch.zeros_like(bias), bias])

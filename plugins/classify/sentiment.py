@@ -74,7 +74,7 @@ def _lectures_layers() -> list[LayerSpec]:
 
 @dataclass(frozen=True)
 class SentimentModel(ClassifyModel):
-    """Embedding -> recurrent layers -> pooling -> Dense(2); the lectures' GRU stack by default."""
+    """Embedding -> recurrent layers -> pooling -> Dense(1) (two classes: one logit); the lectures' GRU stack by default."""
 
     layers: list[LayerSpec] = hfield(
         default_factory=_lectures_layers,

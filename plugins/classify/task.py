@@ -96,6 +96,7 @@ class ClassifyTask(Task):
         self.split_record: dict[str, Any] | None = None  # seed, sizes, fingerprint
         self._restored_split: dict[str, Any] | None = None  # the record of a loaded checkpoint
         self._eval_cache: dict[str, list[Batch]] = {}
+        self._class_weights: Tensor | None = None  # data.balance = "class_weights", set by build_model()
 
     # -- checks and data ----------------------------------------------------------
     @classmethod
@@ -204,7 +205,7 @@ class ClassifyTask(Task):
 
         m: ClassifyModel = self.recipe.model
         model = TextClassifier(self.need("vocab"), m.embedding_dim, m.layers, len(self.need("label_names")),
-                               m.pooling, m.dropout)
+                               m.pooling, m.dropout, multi_label=self.recipe.data.multi_label)
         if m.pretrained_vectors and self.encoded:
             reporting.load_vectors(model, m.pretrained_vectors, m.embedding_dim, self.report_console())
         model.embedding.freeze(m.freeze_embeddings)
@@ -223,8 +224,7 @@ class ClassifyTask(Task):
     def step(self, model: nn.Module, batch: Batch, *, train: bool) -> StepOutput:
         """Mean cross-entropy (one sigmoid per label if multi-label); accuracy as a batch mean."""
         logits = model(batch.ids, batch.lengths).float()  # (B, T), (B,) -> (B, C); float even under autocast
-        weight = getattr(self, "_class_weights", None)
-        weight = weight.to(logits.device) if weight is not None and train else None
+        weight = self._class_weights.to(logits.device) if self._class_weights is not None and train else None
         if self.recipe.data.multi_label:
             loss = F.binary_cross_entropy_with_logits(logits, batch.labels, weight=weight)  # weight (C,) per label
             accuracy = ((logits > 0) == batch.labels.bool()).all(dim=1).float().mean().item()

@@ -232,18 +232,27 @@ def test_class_weights_and_balanced_sampling(tmp_path):
     assert 0.2 < share < 0.47, share  # about 1/3, against 9% in the data
 
 
-def test_an_old_binary_sentiment_head_loads_with_the_same_predictions():
+def test_two_classes_train_one_logit_as_the_lectures_binary_model():
+    """Softmax cross-entropy on (0, z) is binary cross-entropy on z: same loss, same gradients, and an old
+    sentiment checkpoint (one logit) loads as it is."""
+    from torch.nn import functional as F
+
     from seqtk.encoders import LayerSpec
     from seqtk.vocab import Vocab
     from seqtk_plugins.classify.model import TextClassifier
 
     vocab = Vocab.build([["good", "bad"]], num_oov_buckets=2)
     torch.manual_seed(0)
-    old = TextClassifier(vocab, 8, [LayerSpec("gru", 4, return_sequences=False)], 1).eval()
-    new = TextClassifier(vocab, 8, [LayerSpec("gru", 4, return_sequences=False)], 2).eval()
-    new.load_state_dict(old.state_dict())
+    model = TextClassifier(vocab, 8, [LayerSpec("gru", 4, return_sequences=False)], 2)
+    assert model.head.out_features == 1
     ids, lengths = vocab.encode_batch([["good"], ["bad", "film"]])
-    torch.testing.assert_close(torch.softmax(new(ids, lengths), dim=1)[:, 1], torch.sigmoid(old(ids, lengths)[:, 0]))
+    labels = torch.tensor([1, 0])
+    logits = model(ids, lengths)
+    ce = F.cross_entropy(logits, labels)
+    bce = F.binary_cross_entropy_with_logits(logits[:, 1], labels.float())
+    torch.testing.assert_close(ce, bce)
+    torch.testing.assert_close(torch.softmax(logits, dim=1)[:, 1], torch.sigmoid(logits[:, 1]))
+    assert TextClassifier(vocab, 8, [LayerSpec("gru", 4, return_sequences=False)], 2, multi_label=True).head.out_features == 2
 
 
 def test_bbc_news_is_read_from_the_real_wheel_with_its_duplicates_dropped():
