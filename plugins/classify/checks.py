@@ -28,6 +28,11 @@ def check_data(data: ClassifyData) -> None:
             "but data.multi_label is false",
             fix='set data.multi_label = true, or remove data.label_separator',
         )
+    if data.multi_label and data.source in ("bbc_news", "folder"):
+        raise SeqtkError(
+            f'data.multi_label = true, but data.source = "{data.source}" gives each text one label (its folder)',
+            fix='remove data.multi_label, or use a JSONL/parquet file whose label column holds lists (data.source = "file")',
+        )
     if data.multi_label and data.balance == "sampling":
         raise SeqtkError(
             'data.balance = "sampling" draws texts per class, which a multi-label text does not have',

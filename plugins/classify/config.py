@@ -66,8 +66,9 @@ class ClassifyData(DataConfig):
     )
     drop_duplicates: bool = hfield(
         True,
-        help="Keep only the first of texts that are exactly equal, before splitting, so no text is both "
-        "trained on and tested on (BBC News has 98 such copies). The count is printed.",
+        help="Keep only the first of texts that are exactly equal, before val and test are cut from the data, "
+        "so no text is both trained on and tested on (BBC News has 98 such copies); a source's own test split "
+        "is kept as published. The count is printed.",
     )
     balance: Literal["none", "class_weights", "sampling"] = hfield(
         "none",

@@ -64,7 +64,16 @@ def index_labels(values: Sequence[Any], multi_label: bool, separator: str, where
     ([(0, 1), (1, 2)], ('a', 'b', 'c'))
     """
     names_of = [_label_set(v, multi_label, separator) for v in values]
+    if not multi_label:
+        for row, (value, labels) in enumerate(zip(values, names_of), start=1):
+            if len(labels) != 1:
+                raise SeqtkError(
+                    f"row {row} of {where} has {len(labels)} labels ({value!r}), but data.multi_label is false",
+                    fix="set data.multi_label = true for texts with several labels, or give each row one label",
+                )
     names = tuple(sorted({n for labels in names_of for n in labels}))
+    if not names:
+        raise SeqtkError(f"no row of {where} has a label", fix="check data.label_column and data.label_separator")
     position = {name: i for i, name in enumerate(names)}
     if multi_label:
         return [tuple(sorted(position[n] for n in labels)) for labels in names_of], names

@@ -30,7 +30,7 @@ def remap(labels: Sequence[Label], data_names: Sequence[str], model_names: Seque
             fix="evaluate on data labelled with the model's labels, or train a new model on data that include "
             "the new label(s)",
         )
-    mapping = [position[name] for name in data_names]
+    mapping = [position.get(name, -1) for name in data_names]  # -1: a name no kept text carries
     return [tuple(sorted(mapping[c] for c in label)) if isinstance(label, tuple) else mapping[label] for label in labels]
 
 

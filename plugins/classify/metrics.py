@@ -122,7 +122,8 @@ def class_table(rows: list[dict[str, float]], names: Sequence[str]) -> str:
 def confusion_text(matrix: Tensor, names: Sequence[str]) -> str:
     """A plain-text confusion matrix (rows true, columns predicted)."""
     first = max(5, *(len(n) for n in names)) + 2
-    width = max(7, len(f"{int(matrix.max()) if matrix.numel() else 0:,}") + 2)  # columns: names cut to fit
+    counts = len(f"{int(matrix.max()) if matrix.numel() else 0:,}")
+    width = max(7, counts, min(14, max(len(n) for n in names))) + 2  # long names are cut at 14 characters
     lines = [" " * first + "".join(f"{n[:width - 1]:>{width}}" for n in names) + "  <- predicted"]
     for name, row in zip(names, matrix.tolist()):
         lines.append(f"{name:<{first}}" + "".join(f"{v:>{width},}" for v in row))

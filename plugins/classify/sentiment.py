@@ -43,9 +43,9 @@ class SentimentData(ClassifyData):
     )
     label_column: str = hfield(
         "auto",
-        help="file/hub: the column holding the label; auto: the first of label, labels, class, category, topic, "
-        "intent, sentiment, polarity. Labels must be binary: 0/1, true/false, or pos/neg, positive/negative "
-        "(any case), or two other values with data.positive_label.",
+        help="file/hub: the column holding the label; auto: the first of label, class, sentiment, polarity. "
+        "Labels must be binary: 0/1, true/false, or pos/neg, positive/negative (any case), or two other values "
+        "with data.positive_label.",
     )
     positive_label: str | None = hfield(
         None,

@@ -64,6 +64,8 @@ _NPM_MEMBER = "package/test/fixtures/imdb.json"
 IMDB_SENTENCES_SHA256 = "44a7b9082ed732ee2de3c858ea5ee2e99aca34f239a1c4359d3a300bf099bdb5"
 
 NAMES = ("negative", "positive")
+#: the label columns data.label_column = "auto" looks for, in order (not classify's topic or category)
+LABEL_COLUMNS = ("label", "class", "sentiment", "polarity")
 _KNOWN_LABELS = {"0": 0, "1": 1, "false": 0, "true": 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1}
 LOCAL_ALTERNATIVES = (
     "use a local copy: data.source=aclimdb data.path=/path/to/aclImdb (the extracted aclImdb_v1.tar.gz from "
@@ -85,14 +87,15 @@ def load_corpus(cfg: SentimentData, console: Console | None = None) -> Corpus:
     if source == "rt":
         return read_rt(path if path is not None else rt_file(console))
     if source == "imdb_sentences":
-        return tables.read_table(path if path is not None else imdb_sentences_file(console), cfg, labeler, "imdb_sentences")
+        return tables.read_table(path if path is not None else imdb_sentences_file(console), cfg, labeler,
+                                 "imdb_sentences", LABEL_COLUMNS)
     if source == "aclimdb":
         assert path is not None  # checked by resolve_source
         return read_aclimdb(path)
     if source == "file":
         assert path is not None
-        return tables.read_table(path, cfg, labeler)
-    return tables.load_hub(cfg, labeler, LOCAL_ALTERNATIVES)
+        return tables.read_table(path, cfg, labeler, label_columns=LABEL_COLUMNS)
+    return tables.load_hub(cfg, labeler, LOCAL_ALTERNATIVES, LABEL_COLUMNS)
 
 
 def resolve_source(cfg: SentimentData) -> str:

@@ -24,6 +24,11 @@ def load_corpus(cfg: ClassifyData, console: Console | None = None) -> Corpus:
     from seqtk_plugins.classify import folders, tables
 
     source = resolve_source(cfg)
+    if cfg.multi_label and source in ("bbc_news", "folder"):
+        raise SeqtkError(
+            f"data.multi_label = true, but data.path is a folder of label subfolders, which gives each text one label",
+            fix="remove data.multi_label, or use a JSONL/parquet file whose label column holds lists",
+        )
 
     def labeler(values: list[Any], where: str) -> tuple[list[Label], tuple[str, ...]]:
         return index_labels(values, cfg.multi_label, cfg.label_separator, where)

@@ -43,7 +43,8 @@ LOCAL_ALTERNATIVES = (
 )
 
 
-def read_table(path: Path, cfg: ClassifyData, labeler: Labeler, name: str | None = None) -> Corpus:
+def read_table(path: Path, cfg: ClassifyData, labeler: Labeler, name: str | None = None,
+               label_columns: Sequence[str] = LABEL_COLUMNS) -> Corpus:
     """A local table file as one training set (val and test are carved from it)."""
     if not path.is_file():
         raise SeqtkError(f"data.path '{path}' is not a file", fix="point data.path at a CSV, TSV, JSONL, JSON or parquet file")
@@ -56,26 +57,41 @@ def read_table(path: Path, cfg: ClassifyData, labeler: Labeler, name: str | None
     if path.stat().st_size == 0 or (suffix != ".parquet" and not read_utf8(path).strip()):
         raise SeqtkError(f"the file '{path}' is empty", fix="point data.path at a file with a header and rows")
     builder, options = _BUILDERS[suffix]
+    if builder == "csv":
+        options = {**options, **_as_text(path, options.get("delimiter", ","))}
     try:
         with _quiet_datasets() as datasets:
             ds = datasets.load_dataset(builder, data_files=str(path), split="train", **options)
     except Exception as exc:  # pyarrow and datasets raise many kinds; all mean "cannot parse"
+        cause = _root(exc)
         raise SeqtkError(
-            f"cannot read '{path}' as {suffix[1:].upper()}: {type(exc).__name__}: {_first_line(exc)}",
+            f"cannot read '{path}' as {suffix[1:].upper()}: {type(cause).__name__}: {_first_line(cause)}",
             fix="check the file's format (a header row for CSV/TSV; one JSON object per line for JSONL)",
         ) from None
-    texts, labels = _columns(ds, cfg, f"the file '{path}'")
+    texts, labels = _columns(ds, cfg, f"the file '{path}'", label_columns)
     return _corpus(name or f"{path.name}", texts, labels, labeler, f"the file '{path}'")
 
 
-def load_hub(cfg: ClassifyData, labeler: Labeler, alternatives: str = LOCAL_ALTERNATIVES) -> Corpus:
+def _as_text(path: Path, delimiter: str) -> dict[str, Any]:
+    """Options that keep every CSV/TSV cell a string: pandas would merge labels "007" and "7", and read
+    "NA", "None" or "null" as missing."""
+    import csv
+
+    from datasets import Features, Value
+
+    header = next(csv.reader(read_utf8(path).splitlines()[:1], delimiter=delimiter), [])
+    return {"features": Features({name: Value("string") for name in header}), "keep_default_na": False, "na_values": [""]}
+
+
+def load_hub(cfg: ClassifyData, labeler: Labeler, alternatives: str = LOCAL_ALTERNATIVES,
+             label_columns: Sequence[str] = LABEL_COLUMNS) -> Corpus:
     """``data.hub_name``'s train split, and its test split unless ``hub_test_split`` is empty."""
     name = cfg.hub_name
     _check_online(name, alternatives)
-    train = _hub_split(cfg, cfg.hub_train_split, alternatives)
+    train = _hub_split(cfg, cfg.hub_train_split, alternatives, label_columns)
     if not cfg.hub_test_split:
         return _corpus(name, *train, labeler, f"the dataset '{name}' split '{cfg.hub_train_split}'")
-    test = _hub_split(cfg, cfg.hub_test_split, alternatives)
+    test = _hub_split(cfg, cfg.hub_test_split, alternatives, label_columns)
     where = f"the dataset '{name}' splits '{cfg.hub_train_split}' and '{cfg.hub_test_split}'"
     both = _corpus(name, train[0] + test[0], train[1] + test[1], labeler, where)
     n_train = len(train[0]) - sum(1 for t in train[0] if not (isinstance(t, str) and clean_text(t)))
@@ -84,7 +100,7 @@ def load_hub(cfg: ClassifyData, labeler: Labeler, alternatives: str = LOCAL_ALTE
     return both
 
 
-def _hub_split(cfg: ClassifyData, split: str, alternatives: str) -> tuple[list[Any], list[Any]]:
+def _hub_split(cfg: ClassifyData, split: str, alternatives: str, label_columns: Sequence[str]) -> tuple[list[Any], list[Any]]:
     try:
         with _quiet_datasets() as datasets:
             ds = datasets.load_dataset(cfg.hub_name, cfg.hub_config, split=split)
@@ -94,7 +110,7 @@ def _hub_split(cfg: ClassifyData, split: str, alternatives: str) -> tuple[list[A
             f"{type(exc).__name__}: {_first_line(exc)}",
             fix=f"check the name and split and connect to the internet; or {alternatives}",
         ) from None
-    return _columns(ds, cfg, f"the dataset '{cfg.hub_name}'")
+    return _columns(ds, cfg, f"the dataset '{cfg.hub_name}' split '{split}'", label_columns)
 
 
 def _check_online(name: str, alternatives: str) -> None:
@@ -126,11 +142,27 @@ def _offline_note() -> str:
 # ---------------------------------------------------------------------------
 
 
-def _columns(ds: Any, cfg: ClassifyData, where: str) -> tuple[list[Any], list[Any]]:
+def _columns(ds: Any, cfg: ClassifyData, where: str, label_columns: Sequence[str]) -> tuple[list[Any], list[Any]]:
     names = list(ds.column_names)
     text = _pick(cfg.text_column, TEXT_COLUMNS, names, where, "text")
-    label = _pick(cfg.label_column, LABEL_COLUMNS, names, where, "label")
-    return list(ds[text]), list(ds[label])
+    label = _pick(cfg.label_column, label_columns, names, where, "label")
+    return list(ds[text]), _label_values(ds, label, where)
+
+
+def _label_values(ds: Any, column: str, where: str) -> list[Any]:
+    """The label column; a ``ClassLabel`` column's integers as their names (-1, "no label", refused)."""
+    values = list(ds[column])
+    feature = getattr(ds, "features", {}).get(column)
+    names = getattr(feature, "names", None)
+    if not names:
+        return values
+    if any(v == -1 for v in values):
+        raise SeqtkError(
+            f"{where} marks texts as unlabelled (label -1 in its ClassLabel column '{column}'), so it cannot be "
+            "trained or scored on",
+            fix='set data.hub_test_split = "" to carve the test split from the labelled train split instead',
+        )
+    return [names[v] if isinstance(v, int) and 0 <= v < len(names) else v for v in values]
 
 
 def _pick(wanted: str, usual: Sequence[str], names: list[str], where: str, kind: str) -> str:
@@ -182,17 +214,27 @@ def _rows(rows: list[int]) -> str:
 
 @contextmanager
 def _quiet_datasets() -> Iterator[Any]:
-    """Import ``datasets`` (slow: only when needed) with its progress bars off, then restore them."""
+    """Import ``datasets`` (slow: only when needed) with its progress bars and error log off (a parse error
+    reaches the user once, as a SeqtkError), then restore them."""
     import datasets
     from datasets.utils import logging as ds_logging
 
-    was_on = ds_logging.is_progress_bar_enabled()
+    was_on, level = ds_logging.is_progress_bar_enabled(), ds_logging.get_verbosity()
     ds_logging.disable_progress_bar()
+    ds_logging.set_verbosity(ds_logging.CRITICAL)
     try:
         yield datasets
     finally:
+        ds_logging.set_verbosity(level)
         if was_on:
             ds_logging.enable_progress_bar()
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The innermost cause: ``datasets`` wraps the parser's own message ("Expected 2 fields in line 3")."""
+    while exc.__cause__ is not None or (exc.__context__ is not None and not exc.__suppress_context__):
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -213,12 +213,16 @@ class ClassifyTask(Task):
         return model
 
     def _loss_weights(self) -> Tensor | None:
-        """Per-class loss weights n / (C * n_c) for data.balance = "class_weights" (None otherwise)."""
+        """For data.balance = "class_weights": per-class weights n / (C * n_c) of the cross-entropy; multi-label,
+        each label's positives weighed by n_negative / n_positive (BCE's pos_weight), so a rare label's
+        probability is pushed towards 0.5 rather than its base rate. None otherwise."""
         if self.recipe.data.balance != "class_weights" or "train" not in self.encoded:
             return None
         from seqtk_plugins.classify.splits import class_counts
 
         counts = torch.tensor(class_counts(self.texts["train"].labels, len(self.need("label_names"))), dtype=torch.float)
+        if self.recipe.data.multi_label:
+            return (len(self.texts["train"]) - counts).clamp(min=1) / counts.clamp(min=1)  # > 0 even for a label every text has
         return counts.sum() / (len(counts) * counts.clamp(min=1))
 
     def step(self, model: nn.Module, batch: Batch, *, train: bool) -> StepOutput:
@@ -226,7 +230,7 @@ class ClassifyTask(Task):
         logits = model(batch.ids, batch.lengths).float()  # (B, T), (B,) -> (B, C); float even under autocast
         weight = self._class_weights.to(logits.device) if self._class_weights is not None and train else None
         if self.recipe.data.multi_label:
-            loss = F.binary_cross_entropy_with_logits(logits, batch.labels, weight=weight)  # weight (C,) per label
+            loss = F.binary_cross_entropy_with_logits(logits, batch.labels, pos_weight=weight)  # (C,) per label
             accuracy = ((logits > 0) == batch.labels.bool()).all(dim=1).float().mean().item()
         else:
             loss = F.cross_entropy(logits, batch.labels, weight=weight)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 from seqtk.errors import SeqtkError
@@ -58,37 +59,52 @@ def _read_text(file: Path) -> str:
         raise SeqtkError(f"the input file '{file}' is not UTF-8 (byte {exc.start})", fix="save it as UTF-8") from None
 
 
-def _rows(file: Path, text: str) -> list[dict[str, object]]:
+def _rows(file: Path, text: str) -> tuple[list[str], list[dict[str, object]]]:
+    """The column names and the rows of a CSV, TSV or JSONL file."""
     if file.suffix.lower() == ".jsonl":
-        rows = []
-        for number, line in enumerate(split_lines(text), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SeqtkError(f"line {number} of '{file}' is not JSON ({exc.msg})", fix="write one JSON object per line") from None
-            if not isinstance(row, dict):
-                raise SeqtkError(f"line {number} of '{file}' is not a JSON object", fix="write one {...} object per line")
-            rows.append(row)
-        return rows
-    delimiter = "\t" if file.suffix.lower() == ".tsv" else ","
-    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))  # quoted newlines stay in a cell
+        rows = [_json_row(file, number, line) for number, line in enumerate(split_lines(text), start=1) if line.strip()]
+        return (list(rows[0]) if rows else []), rows
+    csv.field_size_limit(sys.maxsize)  # a long review is one cell, not an error
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if file.suffix.lower() == ".tsv" else ",", strict=True)
+    try:
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
+    except csv.Error as exc:
+        raise SeqtkError(f"'{file}' is not valid {file.suffix[1:].upper()} near line {reader.line_num}: {exc}",
+                         fix="check the quoting on that line (a cell with a comma or newline goes in double quotes)") from None
+
+
+def _json_row(file: Path, number: int, line: str) -> dict[str, object]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SeqtkError(f"line {number} of '{file}' is not JSON ({exc.msg})", fix="write one JSON object per line") from None
+    if not isinstance(row, dict):
+        raise SeqtkError(f"line {number} of '{file}' is not a JSON object", fix="write one {...} object per line")
+    return row
 
 
 def _columns(file: Path, text: str) -> list[str]:
-    rows = _rows(file, text)
-    return list(rows[0]) if rows else []
+    return _rows(file, text)[0]
 
 
 def _column(file: Path, text: str, column: str) -> list[str]:
-    rows = _rows(file, text)
-    if rows and column not in rows[0]:
+    """The column's cells, one per row; a row without a text in it is refused (predictions must line up)."""
+    names, rows = _rows(file, text)
+    if column not in names:
         from seqtk.errors import suggest
 
-        names = list(rows[0])
         raise SeqtkError(
-            f"'{file}' has no column '{column}'.{suggest(column, names)} Columns found: {', '.join(names)}",
+            f"'{file}' has no column '{column}'.{suggest(column, names)} Columns found: {', '.join(names) or 'none'}",
             fix="pass one of the columns found to --column",
         )
-    return ["" if row.get(column) is None else str(row.get(column)) for row in rows]
+    cells = [row.get(column) for row in rows]
+    bad = [n for n, cell in enumerate(cells, start=1) if not isinstance(cell, str) or not cell.strip()]
+    if bad:
+        shown = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise SeqtkError(
+            f"row(s) {shown} of '{file}' have no text in column '{column}' (empty, missing or not a string), so "
+            "the predictions would not line up with the file's rows",
+            fix="fill or delete those rows",
+        )
+    return [str(cell) for cell in cells]

