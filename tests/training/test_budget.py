@@ -36,7 +36,7 @@ def cli(recipe: Path, run: Path, *overrides: str, resume: bool = False) -> subpr
 
 def test_a_budgeted_run_is_the_run_of_its_recorded_max_steps(toy_task, tmp_path):
     recipe = write_recipe(tmp_path)
-    budgeted = load_recipe(str(recipe), ["train.time_budget=3s", "train.max_steps=100000", "train.eval_every=400"])
+    budgeted = load_recipe(str(recipe), ["train.time_budget=8s", "train.max_steps=100000", "train.eval_every=400"])
     out = io.StringIO()
     run_training(budgeted, out=tmp_path / "budget", console=Console(file=out, width=200))
     got = load_checkpoint(tmp_path / "budget" / "checkpoints" / "last.pt")
@@ -53,7 +53,7 @@ def test_a_budgeted_run_is_the_run_of_its_recorded_max_steps(toy_task, tmp_path)
 
 def test_a_killed_budgeted_run_resumes_with_the_max_steps_it_chose(toy_task, tmp_path):
     recipe, run = write_recipe(tmp_path), tmp_path / "run"
-    budget = ("train.time_budget=3s", "train.max_steps=100000")
+    budget = ("train.time_budget=8s", "train.max_steps=100000")
     proc = cli(recipe, run, *budget)
     while logged_step(run / "metrics.jsonl") < 25 and proc.poll() is None:
         time.sleep(0.002)
