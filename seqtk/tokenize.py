@@ -49,7 +49,37 @@ def _check_text(text: Any) -> str:
     return text
 
 
-class CharTokenizer:
+class _SavedTokenizer:
+    """Saving and comparing a tokenizer whose only option is ``lowercase`` (char and word)."""
+
+    kind = ""
+    lowercase = False
+
+    def __init__(self, lowercase: bool = False) -> None:
+        self.lowercase = lowercase
+
+    def __eq__(self, other: object) -> bool:  # equal when they split every text alike (checkpoints compare them)
+        return type(other) is type(self) and other.to_dict() == self.to_dict()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for a checkpoint (``seqtk.learned`` stores a tokenizer this way)."""
+        return {"format": "seqtk-tokenizer", "kind": self.kind, "lowercase": self.lowercase}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "the data") -> Any:
+        """The tokenizer :meth:`to_dict` saved.
+
+        >>> WordTokenizer.from_dict(WordTokenizer(lowercase=True).to_dict()) == WordTokenizer(lowercase=True)
+        True
+        """
+        if not isinstance(data, dict) or data.get("format") != "seqtk-tokenizer" or data.get("kind") != cls.kind:
+            raise SeqtkError(f"{source} is not a saved {cls.kind} tokenizer", fix="train again, or use the checkpoint that holds it")
+        return cls(lowercase=bool(data.get("lowercase", False)))
+
+
+class CharTokenizer(_SavedTokenizer):
     """One token per character (whitespace included).
 
     >>> CharTokenizer().tokenize("Hi there")
@@ -70,31 +100,11 @@ class CharTokenizer:
     def tokenize_batch(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokenize(t) for t in texts]
 
-    def __eq__(self, other: object) -> bool:  # equal when they split every text alike (checkpoints compare them)
-        return type(other) is type(self) and other.to_dict() == self.to_dict()  # type: ignore[attr-defined]
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for a checkpoint (``seqtk.learned`` stores a tokenizer this way)."""
-        return {"format": "seqtk-tokenizer", "kind": self.kind, "lowercase": self.lowercase}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "the data") -> CharTokenizer:
-        return cls(lowercase=_options(data, cls.kind, source))
-
     def __repr__(self) -> str:
         return f"CharTokenizer(lowercase={self.lowercase})"
 
 
-def _options(data: Any, kind: str, source: str) -> bool:
-    """The ``lowercase`` flag of a saved tokenizer of ``kind``."""
-    if not isinstance(data, dict) or data.get("format") != "seqtk-tokenizer" or data.get("kind") != kind:
-        raise SeqtkError(f"{source} is not a saved {kind} tokenizer", fix="train again, or use the checkpoint that holds it")
-    return bool(data.get("lowercase", False))
-
-
-class WordTokenizer:
+class WordTokenizer(_SavedTokenizer):
     """Whitespace-separated words, with each punctuation character a separate token.
 
     Apostrophes are punctuation too, so contractions split into three tokens.
@@ -123,19 +133,6 @@ class WordTokenizer:
         # out is no faster than this loop, because building the Python strings
         # dominates either way.
         return [self.tokenize(t) for t in texts]
-
-    def __eq__(self, other: object) -> bool:  # equal when they split every text alike (checkpoints compare them)
-        return type(other) is type(self) and other.to_dict() == self.to_dict()  # type: ignore[attr-defined]
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for a checkpoint (``seqtk.learned`` stores a tokenizer this way)."""
-        return {"format": "seqtk-tokenizer", "kind": self.kind, "lowercase": self.lowercase}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "the data") -> WordTokenizer:
-        return cls(lowercase=_options(data, cls.kind, source))
 
     def __repr__(self) -> str:
         return f"WordTokenizer(lowercase={self.lowercase})"

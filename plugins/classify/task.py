@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from seqtk.data import ResumableLoader
 from seqtk.errors import SeqtkError
+from seqtk.split_record import check_same_split
 from seqtk.task import StepOutput, Task
 from seqtk_plugins.classify import reporting
 from seqtk_plugins.classify.batching import Batch, Encoded, TrainBatches, encode, eval_batches
@@ -124,7 +125,7 @@ class ClassifyTask(Task):
         self._splits = make_splits(self._corpus, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
         self.texts = {name: self._splits[name] for name in ("train", *HELD_OUT)}
         self.split_record = self._splits.record()
-        self._check_split()
+        check_same_split(self._restored_split, self.split_record)
 
     def learn(self) -> dict[str, Any]:
         """The tokens' vocabulary (and BPE merges) of the training split, and the corpus's label names."""
@@ -171,18 +172,6 @@ class ClassifyTask(Task):
             return
         for split, part in self.texts.items():
             self.texts[split] = LabeledTexts(part.texts, remap(part.labels, data_names, names, split))
-
-    def _check_split(self) -> None:
-        """A restored checkpoint's split must be the one rebuilt from the data now."""
-        record, now = self._restored_split, self.split_record
-        if record is None or now is None or record.get("fingerprint") == now["fingerprint"]:
-            return
-        raise SeqtkError(
-            f"the data rebuild a different split than the checkpoint was trained on (val/test fingerprint "
-            f"{now['fingerprint']}, sizes {now['sizes']}; the checkpoint has {record.get('fingerprint')}, "
-            f"sizes {record.get('sizes')}), so its scores would not be comparable",
-            fix="evaluate with the data and [data] settings the model was trained with (see the run's config.toml)",
-        )
 
     def train_loader(self) -> ResumableLoader:
         cfg, train = self.recipe.data, self.recipe.train
