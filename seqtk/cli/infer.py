@@ -174,7 +174,7 @@ def predict(
     for key in keys:
         table.add_column(key, overflow="fold")
     for item, pred in zip(items, predictions):
-        table.add_row(item, *(_fmt(pred.get(k, "")) for k in keys))
+        table.add_row(_fmt(item), *(_fmt(pred.get(k, "")) for k in keys))
     Console().print(table)
 
 
@@ -214,10 +214,17 @@ def _finite(obj: Any) -> Any:
 
 
 def _fmt(value: Any) -> str:
+    """A prediction's value for the table, as plain text (``[at, jj]`` is not rich markup)."""
+    from rich.markup import escape
+
+    return escape(_plain(value))
+
+
+def _plain(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     if isinstance(value, list):
-        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+        return "[" + ", ".join(_plain(v) for v in value) + "]"
     return str(value)
 
 

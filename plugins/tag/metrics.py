@@ -1,0 +1,64 @@
+"""The evaluation reducer: token accuracy over a whole split, and span P/R/F1 for chunk schemes.
+
+It compares the predicted tags with the split's gold tags as read (not as
+encoded), so a held-out token whose tag never occurs in training counts as an
+error, as it should, instead of being dropped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from seqtk.errors import SeqtkError
+from seqtk.step import StepOutput
+from seqtk_plugins.tag.readers import Sentence
+from seqtk_plugins.tag.spans import SpanCounts
+
+
+class TagCounts:
+    """Sees every evaluation batch (``add``); gives token_accuracy (and span_* metrics) over the split."""
+
+    def __init__(self, gold: Sequence[Sentence], tags: Sequence[str], scheme: str) -> None:
+        self.gold, self.tags, self.scheme = gold, list(tags), scheme
+        self.tokens = 0
+        self.correct = 0
+        self.spans = SpanCounts()
+        self.confusions: Counter[tuple[str, str]] = Counter()  # (gold, predicted) of the errors
+
+    def add(self, batch: Any, out: StepOutput) -> None:
+        if "tags" not in out.outputs:
+            raise SeqtkError(
+                "the tag task's step() returned no outputs['tags'], which its evaluation needs",
+                fix="return StepOutput(..., outputs={'tags': predicted_ids}) from an overriding step(), as the "
+                "tag task's own step() does",
+            )
+        predicted = out.outputs["tags"].tolist()  # (B, T) ids
+        for row, index in zip(predicted, batch.index.tolist()):
+            gold = self.gold[index].tags
+            self.add_sentence(gold, [self.tags[i] for i in row[: len(gold)]])
+
+    def add_sentence(self, gold: Sequence[str], predicted: Sequence[str]) -> None:
+        """Count one sentence (tags as strings)."""
+        self.tokens += len(gold)
+        for g, p in zip(gold, predicted):
+            if g == p:
+                self.correct += 1
+            else:
+                self.confusions[(g, p)] += 1
+        if self.scheme != "none":
+            self.spans.add(gold, predicted)
+
+    def metrics(self) -> dict[str, float]:
+        out = {"token_accuracy": self.correct / self.tokens if self.tokens else 0.0}
+        if self.scheme != "none":
+            out |= self.spans.metrics()
+        return out
+
+    def top_confusions(self, n: int = 10) -> str:
+        """The ``n`` most frequent errors as text lines: gold -> predicted, count."""
+        if not self.confusions:
+            return "no errors"
+        rows = [f"{gold:>10} -> {pred:<10} {count:,}" for (gold, pred), count in self.confusions.most_common(n)]
+        return "\n".join(rows)
