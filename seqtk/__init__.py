@@ -22,6 +22,8 @@ _LAZY = {
     "Task": "seqtk.task",
     "run_training": "seqtk.training.train",
     "SeqtkError": "seqtk.errors",
+    "load": "seqtk.predictor",
+    "Predictor": "seqtk.predictor",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from seqtk.encoders import LayerSpec, StackedEncoder
     from seqtk.errors import SeqtkError
     from seqtk.lm import CharLM
+    from seqtk.predictor import Predictor, load
     from seqtk.task import Task
     from seqtk.training.train import run_training
     from seqtk.vocab import Vocab

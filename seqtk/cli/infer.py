@@ -27,45 +27,26 @@ def eval_cmd(
     max_batches: Annotated[int, typer.Option(help="Evaluate at most this many batches; 0 means all.")] = 0,
 ) -> None:
     """Evaluate a checkpoint on a held-out split (loads the recipe's data)."""
-    from seqtk.training.checkpoint import load_for_inference
+    from seqtk.predictor import load
 
-    if max_batches < 0:
+    if max_batches < 0:  # before the checkpoint is read: the mistake is in the command line
         raise SeqtkError(f"--max-batches must be 0 (all) or more, got {max_batches}", fix="use e.g. --max-batches 10")
-    from seqtk.lifecycle import prepare_keeping_state
-
-    loaded = load_for_inference(checkpoint, device=device)  # the checkpoint's task state is restored first
-    task = loaded.task
-    prepare_keeping_state(task, True, loaded.payload["task_state"])
-    if split not in task.splits():
-        raise SeqtkError(f"task '{task.name}' has no split '{split}'", fix=f"use --split {' or '.join(task.splits())}")
-    metrics, details, text = _evaluate(task, loaded, split, max_batches)
-    result: dict[str, Any] = {"split": split, "step": loaded.payload.get("step")}
-    result[f"{split}_loss"] = metrics["loss"]
-    result.update(metrics)
+    predictor = load(checkpoint, device=device)
+    result, text = predictor.evaluation(split, max_batches)
     if as_json:
-        print(json_text(result | details))
+        print(json_text(result))
         return
     console = Console()
-    console.print(f"{task.name}: {split} split of {checkpoint}", highlight=False, soft_wrap=True)  # a title would wrap to the table's width
+    console.print(f"{predictor.task.name}: {split} split of {checkpoint}", highlight=False, soft_wrap=True)  # a title would wrap to the table's width
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.items():
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+        if isinstance(value, (int, float, str)) or value is None:  # tables and matrices: the task's text below
+            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
     if text:
         print(text)
-
-
-def _evaluate(task: Any, loaded: Any, split: str, max_batches: int) -> tuple[dict[str, float], dict[str, Any], str | None]:
-    """Metrics, and the task's details (JSON data, console text) when it uses the core's evaluation loop."""
-    from seqtk.evaluation import evaluate
-    from seqtk.task import Task
-
-    if type(task).evaluate is not Task.evaluate:  # a plugin that kept its own evaluate(): numbers only
-        return task.evaluate(loaded.model, split, loaded.device, max_batches), {}, None
-    result = evaluate(task, loaded.model, split, loaded.device, max_batches)
-    return result.metrics, task.eval_details(result), task.eval_text(result)
 
 
 def generate(
@@ -88,12 +69,11 @@ def generate(
     device: DeviceOpt = None,
 ) -> None:
     """Sample from a generative checkpoint, streaming text as it is produced."""
-    from seqtk.training.checkpoint import load_for_inference
+    from seqtk.predictor import load
     from seqtk.task import GenerateRequest
 
-    loaded = load_for_inference(checkpoint, device=device)
-    length = loaded.task.generate_length if length is None else length
-    _check_sampling(length, temperature, top_k, top_p, n)
+    predictor = load(checkpoint, device=device)
+    length = predictor.task.generate_length if length is None else length
     stream = not as_json and n == 1  # several samples may be produced in parallel: print them at the end
     current = {"i": -1}
 
@@ -109,18 +89,11 @@ def generate(
         sys.stdout.flush()
 
     extra = {"out": str(out) if out else None, "key": key, "meter": meter, "wav": wav, "musicxml": musicxml}
-    unused = [f"--{name}" for name, value in extra.items() if value and name not in loaded.task.generate_options]
-    if unused:
-        raise SeqtkError(
-            f"task '{loaded.task.name}' does not use {', '.join(unused)}",
-            fix=f"drop {'it' if len(unused) == 1 else 'them'}"
-            + (f"; this task reads only --{', --'.join(sorted(loaded.task.generate_options))}" if loaded.task.generate_options else ""),
-        )
     request = GenerateRequest(
         prompt=prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, n=n, seed=seed,
         extra=extra, on_text=on_text if stream else None,
     )
-    samples = loaded.task.generate(loaded.model, request, loaded.device)
+    samples = predictor.generate_request(request)
     if as_json:
         print(json_text({"samples": samples, **request.report}))
         return
@@ -134,15 +107,6 @@ def generate(
             print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
 
 
-def _check_sampling(length: int, temperature: float, top_k: int, top_p: float, n: int) -> None:
-    if length < 1 or n < 1:
-        raise SeqtkError("--length and --n must be at least 1", fix="pass positive values")
-    if temperature < 0:
-        raise SeqtkError(f"--temperature must be 0 (greedy) or positive, not {temperature}", fix="use e.g. --temperature 0.8")
-    if top_k < 0 or not 0 < top_p <= 1:
-        raise SeqtkError(f"--top-k must be >= 0 and --top-p in (0, 1], not {top_k} and {top_p}", fix="use e.g. --top-k 0 --top-p 0.95")
-
-
 def predict(
     checkpoint: CheckpointArg,
     inputs: Annotated[Optional[list[str]], typer.Argument(help="Inputs (texts, or file paths for image tasks).", show_default=False)] = None,
@@ -154,21 +118,18 @@ def predict(
 ) -> None:
     """Predict for each input with a trained checkpoint."""
     from seqtk.cli.inputs import read_inputs
-    from seqtk.training.checkpoint import load_for_inference
+    from seqtk.predictor import load
 
     items = list(inputs or []) + read_inputs(file, column)
     if not items:
         raise SeqtkError("predict got no input", fix="pass inputs as arguments or --file FILE with one per line")
-    loaded = load_for_inference(checkpoint, device=device)
-    options = _predict_options(loaded.task, top_k=top_k)
-    from seqtk.contract import check_predictions
-
-    raw = loaded.task.predict(loaded.model, items, loaded.device, **options)
-    predictions = check_predictions(loaded.task, raw, len(items))
+    predictor = load(checkpoint, device=device)
+    options = {name: value for name, value in {"top_k": top_k}.items() if value is not None}
+    predictions = predictor.predict(items, **options)
     if as_json:
         print(json_text({"predictions": predictions}))
         return
-    table = Table(title=f"{loaded.task.name} predictions")
+    table = Table(title=f"{predictor.task.name} predictions")
     table.add_column("input", overflow="fold", max_width=60)
     keys = [key for key in dict.fromkeys(k for pred in predictions for k in pred) if key != "input"]
     for key in keys:
@@ -176,22 +137,6 @@ def predict(
     for item, pred in zip(items, predictions):
         table.add_row(_fmt(item), *(_fmt(pred.get(k, "")) for k in keys))
     Console().print(table)
-
-
-def _predict_options(task: Any, **given: Any) -> dict[str, Any]:
-    """The options that were given, refused when the task does not read them."""
-    options = {name: value for name, value in given.items() if value is not None}
-    unused = sorted(set(options) - set(task.predict_options))
-    if unused:
-        flags = ", ".join("--" + name.replace("_", "-") for name in unused)
-        reads = ", ".join("--" + n.replace("_", "-") for n in sorted(task.predict_options))
-        raise SeqtkError(
-            f"task '{task.name}' does not read {flags}" + (f"; it reads only {reads}" if reads else ""),
-            fix=f"remove {flags}",
-        )
-    if options.get("top_k") is not None and options["top_k"] < 1:
-        raise SeqtkError(f"--top-k must be at least 1, not {options['top_k']}", fix="use e.g. --top-k 3")
-    return options
 
 
 def json_text(obj: Any) -> str:

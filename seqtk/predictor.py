@@ -1,0 +1,159 @@
+"""A trained model from Python: ``seqtk.load(checkpoint)`` and the :class:`Predictor` it returns.
+
+What ``seqtk predict``, ``seqtk generate`` and ``seqtk eval`` do, as methods,
+on the same lifecycle path as the CLI (:mod:`seqtk.lifecycle`): the
+checkpoint's vocabulary and labels are restored before anything else, and
+``predict``/``generate`` need no training data. The CLI commands are thin
+wrappers around this class, so the two give the same results::
+
+    import seqtk
+    p = seqtk.load("runs/classify_bbc/<time>/checkpoints/best.pt")
+    p.predict(["Shares fell sharply in early trading"], top_k=3)
+    p.evaluate("test")          # the dict seqtk eval --json prints
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from seqtk.errors import SeqtkError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from seqtk.config import Recipe
+    from seqtk.task import GenerateRequest, Task
+    from seqtk.training.checkpoint import Loaded
+
+
+def load(path: str | Path, device: str | torch.device | None = None) -> Predictor:
+    """The predictor of a seqtk checkpoint (``best.pt`` or ``last.pt``), on ``device`` (None: the best there is)."""
+    from seqtk.training.checkpoint import load_for_inference
+
+    return Predictor(load_for_inference(path, device=device), Path(path))
+
+
+class Predictor:
+    """A checkpoint's task and model, ready to predict, generate and evaluate."""
+
+    def __init__(self, loaded: Loaded, source: Path) -> None:
+        self._loaded, self.source = loaded, source
+        self._prepared = False  # evaluate() reads the data once, on first use
+
+    @property
+    def task(self) -> Task:
+        return self._loaded.task
+
+    @property
+    def model(self) -> nn.Module:
+        return self._loaded.model
+
+    @property
+    def recipe(self) -> Recipe:
+        return self._loaded.recipe
+
+    @property
+    def device(self) -> torch.device:
+        return self._loaded.device
+
+    def to(self, device: str | torch.device) -> Predictor:
+        """Move the model (``"cpu"``, ``"cuda"``, ``"cuda:1"``); returns ``self``."""
+        from seqtk.device import select_device
+
+        target = select_device(str(device))
+        self._loaded.model.to(target)
+        self._loaded.device = target
+        return self
+
+    def predict(self, inputs: str | list[str], **options: Any) -> list[dict[str, Any]]:
+        """One dict per input, as ``seqtk predict --json`` prints them; ``options`` are the task's
+        ``predict_options`` (``top_k=3`` for classifiers)."""
+        from seqtk.step import check_predictions
+
+        items = [inputs] if isinstance(inputs, str) else list(inputs)
+        if not items:
+            raise SeqtkError("predict() got no input", fix='pass a text or a list of texts, e.g. p.predict(["hello"])')
+        check_options(self.task, options)
+        raw = self.task.predict(self.model, items, self.device, **options)
+        return check_predictions(self.task, raw, len(items))
+
+    def generate(self, prompt: str = "", length: int | None = None, *, temperature: float = 1.0, top_k: int = 0,
+                 top_p: float = 1.0, n: int = 1, seed: int = 0, **extra: Any) -> str | list[str]:
+        """Sampled text after ``prompt`` (the prompt included), as ``seqtk generate`` prints it: one string,
+        or a list of ``n``. The same seed gives the same text as the CLI's, character for character."""
+        from seqtk.task import GenerateRequest
+
+        request = GenerateRequest(
+            prompt=prompt, length=self.task.generate_length if length is None else length, temperature=temperature,
+            top_k=top_k, top_p=top_p, n=n, seed=seed, extra=extra,
+        )
+        texts = [prompt + sample for sample in self.generate_request(request)]
+        return texts[0] if n == 1 else texts
+
+    def generate_request(self, request: GenerateRequest) -> list[str]:
+        """The task's samples (without the prompt) for a full request (streaming through ``request.on_text``)."""
+        check_sampling(request)
+        unused = [f"--{name}" for name, value in request.extra.items() if value and name not in self.task.generate_options]
+        if unused:
+            reads = ", ".join(f"--{name}" for name in sorted(self.task.generate_options))
+            raise SeqtkError(
+                f"task '{self.task.name}' does not use {', '.join(unused)}",
+                fix=f"drop {'it' if len(unused) == 1 else 'them'}" + (f"; this task reads only {reads}" if reads else ""),
+            )
+        return self.task.generate(self.model, request, self.device)
+
+    def evaluate(self, split: str = "val", max_batches: int = 0) -> dict[str, Any]:
+        """The metrics on a held-out split (reading the recipe's data once), as ``seqtk eval --json``."""
+        return self.evaluation(split, max_batches)[0]
+
+    def evaluation(self, split: str = "val", max_batches: int = 0) -> tuple[dict[str, Any], str | None]:
+        """:meth:`evaluate`'s dict, and the task's text for the console (a per-class table, say)."""
+        from seqtk.evaluation import evaluate
+        from seqtk.lifecycle import prepare_keeping_state
+        from seqtk.task import Task
+
+        if max_batches < 0:
+            raise SeqtkError(f"max_batches must be 0 (all) or more, got {max_batches}", fix="use e.g. 10")
+        if not self._prepared:
+            prepare_keeping_state(self.task, True, self._loaded.payload["task_state"])
+            self._prepared = True
+        if split not in self.task.splits():
+            raise SeqtkError(f"task '{self.task.name}' has no split '{split}'", fix=f"use {' or '.join(self.task.splits())}")
+        out: dict[str, Any] = {"split": split, "step": self._loaded.payload.get("step")}
+        if type(self.task).evaluate is not Task.evaluate:  # a plugin that kept its own evaluate(): numbers only
+            metrics = self.task.evaluate(self.model, split, self.device, max_batches)
+            return out | {f"{split}_loss": metrics["loss"]} | metrics, None
+        result = evaluate(self.task, self.model, split, self.device, max_batches)
+        out |= {f"{split}_loss": result.metrics["loss"]} | result.metrics
+        return out | self.task.eval_details(result), self.task.eval_text(result)
+
+    def __repr__(self) -> str:
+        return f"Predictor(task={self.task.name!r}, source='{self.source}', device={self.device})"
+
+
+def check_options(task: Task, options: dict[str, Any]) -> None:
+    """Refuse predict options the task does not read, and a ``top_k`` below 1."""
+    unused = sorted(set(options) - set(task.predict_options))
+    if unused:
+        reads = ", ".join(sorted(task.predict_options))
+        raise SeqtkError(
+            f"task '{task.name}' does not read the predict option(s) {', '.join(unused)}"
+            + (f"; it reads only {reads}" if reads else ""),
+            fix=f"drop {', '.join(unused)}",
+        )
+    if options.get("top_k") is not None and options["top_k"] < 1:
+        raise SeqtkError(f"--top-k must be at least 1, not {options['top_k']}", fix="use e.g. --top-k 3 (top_k=3)")
+
+
+def check_sampling(request: GenerateRequest) -> None:
+    """The sampling options must make sense before any model runs."""
+    if request.length < 1 or request.n < 1:
+        raise SeqtkError("--length and --n must be at least 1", fix="pass positive values")
+    if request.temperature < 0:
+        raise SeqtkError(f"--temperature must be 0 (greedy) or positive, not {request.temperature}", fix="use e.g. --temperature 0.8")
+    if request.top_k < 0 or not 0 < request.top_p <= 1:
+        raise SeqtkError(f"--top-k must be >= 0 and --top-p in (0, 1], not {request.top_k} and {request.top_p}",
+                         fix="use e.g. --top-k 0 --top-p 0.95")

@@ -1,0 +1,74 @@
+"""seqtk.load: a checkpoint from Python gives what the CLI commands print."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import seqtk
+from seqtk.cli.main import main
+from seqtk.errors import SeqtkError
+
+ROOT = Path(__file__).resolve().parent.parent
+PANGRAM = "the quick brown fox jumps over the lazy dog.\n"
+
+
+def train(tmp_path: Path, name: str, toml: str) -> Path:
+    recipe = tmp_path / f"{name}.toml"
+    recipe.write_text(toml, encoding="utf-8")
+    assert main(["run", str(recipe), "--out", str(tmp_path / name)]) == 0
+    return tmp_path / name / "checkpoints" / "last.pt"
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clf")
+    rows = [f"{w} {x},{label}" for i in range(60) for label, w, x in [("time", "clock", i), ("rain", "umbrella", i)]]
+    (folder / "q.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return train(folder, "clf", f'[task]\nname = "classify"\n[data]\npath = "{folder / "q.csv"}"\n'
+                 '[train]\nmax_steps = 20\neval_every = 10\nbatch_size = 16\ndevice = "cpu"\n[log]\nprogress = false\n')
+
+
+def test_predict_and_evaluate_match_the_cli(classifier, capsys):
+    p = seqtk.load(classifier)
+    assert main(["predict", str(classifier), "clock 3", "umbrella 9", "--top-k", "2", "--json"]) == 0
+    assert p.predict(["clock 3", "umbrella 9"], top_k=2) == json.loads(capsys.readouterr().out)["predictions"]
+    assert p.predict("clock 3")[0]["label"] == p.predict(["clock 3"])[0]["label"]  # one text is a list of one
+    assert main(["eval", str(classifier), "--split", "test", "--json"]) == 0
+    assert p.evaluate("test") == json.loads(capsys.readouterr().out)
+    assert p.to("cpu") is p and p.task.name == "classify" and p.recipe.train.max_steps == 20
+    assert "classify" in repr(p)
+
+
+def test_options_a_task_does_not_read_and_generation_it_does_not_do_are_refused(classifier):
+    p = seqtk.load(classifier)
+    with pytest.raises(SeqtkError, match="top_k"):
+        p.predict(["x"], top_k=0)
+    with pytest.raises(SeqtkError, match="does not read the predict option"):
+        p.predict(["x"], beam=5)
+    with pytest.raises(SeqtkError, match="does not generate"):
+        p.generate("x", length=5)
+
+
+def test_generate_is_the_clis_text_character_for_character(tmp_path, capsys):
+    (tmp_path / "t.txt").write_text(PANGRAM * 40, encoding="utf-8")
+    ckpt = train(tmp_path, "lm", f'[task]\nname = "textgen"\n[data]\npath = "{tmp_path / "t.txt"}"\nseq_len = 16\n'
+                 '[model]\nhidden_size = 32\nembedding_dim = 16\nnum_layers = 1\n'
+                 '[train]\nmax_steps = 30\neval_every = 15\nbatch_size = 8\ndevice = "cpu"\n[log]\nprogress = false\n')
+    capsys.readouterr()
+    assert main(["generate", str(ckpt), "--prompt", "the ", "--length", "60", "--seed", "1"]) == 0
+    printed = capsys.readouterr().out
+    text = seqtk.load(ckpt).generate(prompt="the ", length=60, seed=1)
+    assert printed == text + "\n"
+    two = seqtk.load(ckpt).generate(prompt="the ", length=20, seed=1, n=2)
+    assert isinstance(two, list) and len(two) == 2 and all(t.startswith("the ") for t in two)
+
+
+def test_the_readme_library_example_runs(classifier):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "seqtk.load" in b)
+    code = block.replace('"runs/classify_bbc/<time>/checkpoints/best.pt"', repr(str(classifier)))
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (our own README)
