@@ -139,9 +139,20 @@ class TensorBoardLogger:
         self._writer.add_image(tag, image.detach().cpu(), step, dataformats=check_image(image))
 
     def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
+        """Declare the run's hyperparameters and the scalar tags that score it (``metrics``' keys; their
+        values are not used): TensorBoard's HParams tab then reads those tags' curves as they grow.
+
+        Called when a run starts, so a run stopped early shows there too; unlike ``add_hparams`` this
+        writes no extra one-point scalars (which cluttered the Time Series page) and no sub-run.
+        """
+        from torch.utils.tensorboard.summary import hparams as hparams_summary
+
         flat = {k: _hparam_value(v) for k, v in flatten(hparams).items()}
-        scores = {f"hparam/{jsonl_key(k)}": float(v) for k, v in metrics.items()}
-        self._writer.add_hparams(flat, scores, run_name=".")
+        experiment, session_start, _ = hparams_summary(flat, {tag: 0.0 for tag in metrics})
+        writer = self._writer._get_file_writer()  # add_hparams' own route to the event file
+        writer.add_summary(experiment)
+        writer.add_summary(session_start)
+        self._writer.flush()
 
     def close(self) -> None:
         self._writer.flush()

@@ -62,6 +62,9 @@ def test_tensorboard_logger(tmp_path):
     (scalar,) = events.Scalars("train/loss")
     assert (scalar.step, scalar.value) == (3, 1.5)
     assert set(events.Tags()["images"]) == {"rgb", "gray"}
+    assert events.Tags()["scalars"] == ["train/loss"]  # the hparams add no one-point scalar cards
+    assert sorted(events.PluginTagToContent("hparams")) == ["_hparams_/experiment", "_hparams_/session_start_info"]
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []  # and no sub-run folder
 
 
 class Recorder:

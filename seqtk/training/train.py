@@ -146,9 +146,8 @@ class _Session:
         try:
             if self.tb is not None:
                 self.tb.log_text("config", to_toml(self.recipe.to_dict()), self.step)
+                self.tb.log_hparams(self.recipe.to_dict(), dict.fromkeys(("val/loss", f"val/{self.metric}"), 0.0))
             self._loop()
-            if self.tb is not None:
-                self.tb.log_hparams(self.recipe.to_dict(), {f"val/{k}": v for k, v in self.metrics.items()})
         finally:
             self.logger.close()
             if self.grads is not None:
