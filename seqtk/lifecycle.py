@@ -34,17 +34,22 @@ import torch
 from seqtk.errors import SeqtkError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from seqtk.config import Recipe
     from seqtk.task import Task
 
 
 def ready_task(task_cls: type[Task], recipe: Recipe, checkpoint: dict[str, Any] | None = None, *,
-               data: bool = True) -> Task:
+               data: bool = True, console: Console | None = None) -> Task:
     """A task driven through the lifecycle: a checkpoint's learned attributes (:mod:`seqtk.learned`) and
-    ``task_state`` restored (if one is given), then data prepared (if ``data``)."""
+    ``task_state`` restored (if one is given), then data prepared (if ``data``). ``console``, when given,
+    receives the task's data reports (a quiet one on every process but the first of a distributed run)."""
     from seqtk import learned
 
     task = task_cls(recipe)
+    if console is not None:
+        task.console = console
     if checkpoint is not None:
         learned.restore(task, checkpoint.get("learned"))
         task.load_state_dict(checkpoint["task_state"])

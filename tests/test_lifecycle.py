@@ -240,3 +240,15 @@ def test_textgen_keeps_the_checkpoints_characters_when_the_text_changes(tmp_path
     assert task.vocab.to_dict() == checkpoint["learned"]["vocab"]["data"]  # the checkpoint's ids, kept
     assert len(fresh.vocab) > len(task.vocab)  # the changed text would have learned more characters
     assert all(task.vocab.is_oov(int(i)) for i in task.encode("ZYXW"))
+
+
+def test_ready_task_sends_data_reports_to_the_console_it_is_given(intent, tmp_path):
+    """Under --nproc, every process but rank 0 passes a quiet console, so the data table prints once."""
+    from seqtk.lifecycle import ready_task
+
+    data = tmp_path / "intents.tsv"
+    write_rows(data)
+    quiet = Console(quiet=True)
+    task = ready_task(intent.IntentTask, resolve({"task": {"name": "intent"}, "data": {"path": str(data)}}, "intent",
+                                                 intent.IntentTask), console=quiet)
+    assert task.console is quiet and task.vocab is not None

@@ -381,7 +381,7 @@ def _train(
     with runtime_settings(recipe.train.num_threads, recipe.train.deterministic, dev):
         seed_everything(recipe.train.seed)
         with distributed.main_first(ctx):  # rank 0 fetches and caches the data before the others read it
-            task = ready_task(task_cls, recipe, payload)
+            task = ready_task(task_cls, recipe, payload, console=None if ctx is None or ctx.is_main else console)
         if type(task).learned:
             learned.save(task)  # a learned value seqtk cannot save fails now, not at the first checkpoint
             origin = "restored from the checkpoint" if payload is not None else "learned from the training data"
