@@ -6,11 +6,13 @@ saved vocabularies; an interrupted write leaves the old file (or none).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from collections.abc import Iterator
 from typing import IO
 
 _CHUNK = 1 << 20
@@ -46,3 +48,25 @@ def remove_file(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
+
+
+@contextlib.contextmanager
+def atomic_text_writer(dest: Path) -> Iterator[IO[str]]:
+    """A UTF-8 text stream whose contents become ``dest`` only when the block ends without an error.
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp())
+    >>> with atomic_text_writer(folder / "p.jsonl") as out:
+    ...     _ = out.write("{}\\n")
+    >>> (folder / "p.jsonl").read_text(), len(list(folder.iterdir()))
+    ('{}\\n', 1)
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            yield out
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        remove_file(Path(tmp))
+        raise

@@ -72,3 +72,25 @@ def test_the_readme_library_example_runs(classifier):
     block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "seqtk.load" in b)
     code = block.replace('"runs/classify_bbc/<time>/checkpoints/best.pt"', repr(str(classifier)))
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (our own README)
+
+
+def test_predict_streams_a_large_file_to_jsonl_in_order(classifier, tmp_path, capsys):
+    texts = [f"{'clock' if i % 3 else 'umbrella'} {i}" for i in range(2500)]  # more than two chunks
+    (tmp_path / "in.csv").write_text("id,text\n" + "".join(f"{i},{t}\n" for i, t in enumerate(texts)), encoding="utf-8")
+    out = tmp_path / "preds.jsonl"
+    assert main(["predict", str(classifier), "--file", str(tmp_path / "in.csv"), "--column", "text", "--out", str(out),
+                 "--top-k", "1"]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["input"] for r in rows] == texts
+    assert rows[7] == {"input": texts[7]} | seqtk.load(classifier).predict([texts[7]], top_k=1)[0]
+    assert "2,500 predictions written" in capsys.readouterr().err
+
+
+def test_a_stream_that_fails_leaves_the_users_file_as_it_was(classifier, tmp_path, capsys):
+    (tmp_path / "in.csv").write_text("id,text\n" + "".join(f"{i},clock {i}\n" for i in range(1500)) + "1500,\n",
+                                     encoding="utf-8")
+    out = tmp_path / "preds.jsonl"
+    out.write_text("earlier predictions\n", encoding="utf-8")
+    assert main(["predict", str(classifier), "--file", str(tmp_path / "in.csv"), "--column", "text", "--out", str(out)]) == 1
+    assert "row 1501" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == "earlier predictions\n" and sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "preds.jsonl"]

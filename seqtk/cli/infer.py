@@ -113,6 +113,7 @@ def predict(
     file: Annotated[Optional[Path], typer.Option("--file", help="Read one input per line from this file, or a column of a CSV/TSV/JSONL file (--column).")] = None,
     column: Annotated[Optional[str], typer.Option(help="With --file: the column holding the inputs (CSV, TSV or JSONL files).")] = None,
     top_k: Annotated[Optional[int], typer.Option(help="Classifiers: also list the k most likely labels with their probabilities.", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(help="With --file: stream the predictions to this JSONL file (one line per input, in order), with progress and flat memory.")] = None,
     as_json: JsonOpt = False,
     device: DeviceOpt = None,
 ) -> None:
@@ -120,11 +121,16 @@ def predict(
     from seqtk.cli.inputs import read_inputs
     from seqtk.predictor import load
 
+    options = {name: value for name, value in {"top_k": top_k}.items() if value is not None}
+    if out is not None:
+        if file is None or inputs:
+            raise SeqtkError("--out streams the inputs of --file", fix="pass --file FILE (and no inputs on the command line)")
+        _predict_to_file(load(checkpoint, device=device), file, column, out, options)
+        return
     items = list(inputs or []) + read_inputs(file, column)
     if not items:
         raise SeqtkError("predict got no input", fix="pass inputs as arguments or --file FILE with one per line")
     predictor = load(checkpoint, device=device)
-    options = {name: value for name, value in {"top_k": top_k}.items() if value is not None}
     predictions = predictor.predict(items, **options)
     if as_json:
         print(json_text({"predictions": predictions}))
@@ -137,6 +143,34 @@ def predict(
     for item, pred in zip(items, predictions):
         table.add_row(_fmt(item), *(_fmt(pred.get(k, "")) for k in keys))
     Console().print(table)
+
+
+CHUNK = 1024  # inputs predicted at a time when streaming: memory stays that of one chunk
+
+
+def _predict_to_file(predictor: Any, file: Path, column: str | None, out: Path, options: dict[str, Any]) -> None:
+    """Predict ``file``'s inputs chunk by chunk into ``out`` (JSONL), which appears only when all are done."""
+    from itertools import islice
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from seqtk.cli.inputs import count_inputs, iter_inputs
+    from seqtk.files import atomic_text_writer
+
+    if out.resolve() == file.resolve():
+        raise SeqtkError(f"--out '{out}' is the input file itself", fix="write the predictions to another file")
+    inputs, done = iter_inputs(file, column), 0
+    columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar, atomic_text_writer(out) as stream:
+        task = bar.add_task("predict", total=count_inputs(file) or None)
+        while chunk := list(islice(inputs, CHUNK)):
+            for item, pred in zip(chunk, predictor.predict(chunk, **options)):
+                stream.write(json_text({"input": item} | pred) + "\n")
+            done += len(chunk)
+            bar.update(task, completed=done)
+        if not done:  # inside the block: no empty file replaces the user's
+            raise SeqtkError(f"the input file '{file}' has no non-empty inputs", fix="put one input per line (or per row)")
+    Console(stderr=True).print(f"{done:,} predictions written to {out}", highlight=False)
 
 
 def json_text(obj: Any) -> str:

@@ -1,16 +1,19 @@
-"""Inputs for ``seqtk predict --file``: one per line, or one column of a CSV, TSV or JSONL file.
+"""Inputs for ``seqtk predict --file``: one per line, or one column of a CSV, TSV or JSONL file, streamed.
 
 Lines are cut at ``\\n`` only (``str.splitlines`` would also cut inside a text
 at U+0085, U+2028 and form feeds, turning one review into several); a
-trailing ``\\r`` is dropped and blank lines are skipped.
+trailing ``\\r`` is dropped and blank lines are skipped. A table's rows must
+each have a text in the column, so that predictions line up with rows.
+:func:`iter_inputs` reads the file as it goes, so a file of a million lines
+costs the memory of one chunk (``seqtk predict --out``).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from seqtk.errors import SeqtkError
@@ -19,26 +22,32 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl")
 
 
 def read_inputs(file: Path | None, column: str | None = None) -> list[str]:
-    """The inputs in ``file`` (none without one)."""
+    """Every input in ``file`` (none without one)."""
     if file is None:
         if column is not None:
             raise SeqtkError("--column names a column of --file, but no --file was given", fix="add --file FILE")
         return []
-    text = _read_text(file)
-    table = file.suffix.lower() in TABLE_SUFFIXES
-    if column is None and table:
-        raise SeqtkError(
-            f"'{file}' is a {file.suffix[1:].upper()} file: which column holds the inputs? "
-            f"(columns: {', '.join(_columns(file, text)) or 'none found'})",
-            fix="pass --column NAME, or give a plain text file with one input per line",
-        )
-    if column is not None and not table:
-        raise SeqtkError(f"--column reads CSV, TSV or JSONL files, not '{file.name}'", fix=f"use a {'/'.join(TABLE_SUFFIXES)} file, or drop --column")
-    items = _column(file, text, column) if column is not None else split_lines(text)
-    items = [item for item in items if item.strip()]
+    items = list(iter_inputs(file, column))
     if not items:
         raise SeqtkError(f"the input file '{file}' has no non-empty inputs", fix="put one input per line (or per row)")
     return items
+
+
+def iter_inputs(file: Path, column: str | None = None) -> Iterator[str]:
+    """The inputs of ``file`` one by one, read as needed."""
+    _check(file, column)
+    if column is None:
+        yield from _lines(file)
+    elif file.suffix.lower() == ".jsonl":
+        yield from _cells(file, column, _json_rows(file))
+    else:
+        yield from _csv_cells(file, column)
+
+
+def count_inputs(file: Path) -> int:
+    """Newline count: the number of inputs of a plain or JSONL file, an upper bound for a CSV (for progress)."""
+    with file.open("rb") as stream:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b""))
 
 
 def split_lines(text: str) -> list[str]:
@@ -50,28 +59,54 @@ def split_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in text.split("\n")]
 
 
-def _read_text(file: Path) -> str:
+def _check(file: Path, column: str | None) -> None:
     if not file.is_file():
         raise SeqtkError(f"the input file '{file}' does not exist", fix="check the --file path")
+    table = file.suffix.lower() in TABLE_SUFFIXES
+    if column is None and table:
+        raise SeqtkError(
+            f"'{file}' is a {file.suffix[1:].upper()} file: which column holds the inputs? "
+            f"(columns: {', '.join(_header(file)) or 'none found'})",
+            fix="pass --column NAME, or give a plain text file with one input per line",
+        )
+    if column is not None and not table:
+        raise SeqtkError(f"--column reads CSV, TSV or JSONL files, not '{file.name}'", fix=f"use a {'/'.join(TABLE_SUFFIXES)} file, or drop --column")
+
+
+def _open(file: Path):  # noqa: ANN202 (a text stream)
+    return file.open(encoding="utf-8-sig", newline="")  # newline="": csv sees quoted newlines; we cut at \n
+
+
+def _decoded(file: Path, lines: Iterator[str]) -> Iterator[str]:
     try:
-        return file.read_bytes().decode("utf-8").removeprefix("\ufeff")
+        yield from lines
     except UnicodeDecodeError as exc:
-        raise SeqtkError(f"the input file '{file}' is not UTF-8 (byte {exc.start})", fix="save it as UTF-8") from None
+        raise SeqtkError(f"the input file '{file}' is not UTF-8 (byte {exc.start} of a block)", fix="save it as UTF-8") from None
 
 
-def _rows(file: Path, text: str) -> tuple[list[str], list[dict[str, object]]]:
-    """The column names and the rows of a CSV, TSV or JSONL file."""
-    if file.suffix.lower() == ".jsonl":
-        rows = [_json_row(file, number, line) for number, line in enumerate(split_lines(text), start=1) if line.strip()]
-        return (list(rows[0]) if rows else []), rows
-    csv.field_size_limit(sys.maxsize)  # a long review is one cell, not an error
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if file.suffix.lower() == ".tsv" else ",", strict=True)
-    try:
-        rows = list(reader)
-        return list(reader.fieldnames or []), rows
-    except csv.Error as exc:
-        raise SeqtkError(f"'{file}' is not valid {file.suffix[1:].upper()} near line {reader.line_num}: {exc}",
-                         fix="check the quoting on that line (a cell with a comma or newline goes in double quotes)") from None
+def _lines(file: Path) -> Iterator[str]:
+    with _open(file) as stream:
+        for line in _decoded(file, _newline_split(stream)):
+            if line.strip():
+                yield line
+
+
+def _newline_split(stream) -> Iterator[str]:  # noqa: ANN001
+    """Lines of a stream opened with newline="", cut at \\n only (a lone \\r or U+0085 stays inside)."""
+    pending = ""
+    for block in iter(lambda: stream.read(1 << 16), ""):
+        parts = (pending + block).split("\n")
+        pending = parts.pop()
+        yield from (part.removesuffix("\r") for part in parts)
+    if pending:
+        yield pending.removesuffix("\r")
+
+
+def _json_rows(file: Path) -> Iterator[dict[str, object]]:
+    with _open(file) as stream:
+        for number, line in enumerate(_decoded(file, _newline_split(stream)), start=1):
+            if line.strip():
+                yield _json_row(file, number, line)
 
 
 def _json_row(file: Path, number: int, line: str) -> dict[str, object]:
@@ -84,13 +119,35 @@ def _json_row(file: Path, number: int, line: str) -> dict[str, object]:
     return row
 
 
-def _columns(file: Path, text: str) -> list[str]:
-    return _rows(file, text)[0]
+def _csv_cells(file: Path, column: str) -> Iterator[str]:
+    csv.field_size_limit(sys.maxsize)  # a long review is one cell, not an error
+    delimiter = "\t" if file.suffix.lower() == ".tsv" else ","
+    with _open(file) as stream:
+        reader = csv.DictReader(_decoded(file, stream), delimiter=delimiter, strict=True)
+        try:
+            _require_column(file, column, list(reader.fieldnames or []))
+            yield from _cells(file, column, reader, check_header=False)
+        except csv.Error as exc:
+            raise SeqtkError(f"'{file}' is not valid {file.suffix[1:].upper()} near line {reader.line_num}: {exc}",
+                             fix="check the quoting on that line (a cell with a comma or newline goes in double quotes)") from None
 
 
-def _column(file: Path, text: str, column: str) -> list[str]:
-    """The column's cells, one per row; a row without a text in it is refused (predictions must line up)."""
-    names, rows = _rows(file, text)
+def _cells(file: Path, column: str, rows: Iterator[dict], check_header: bool = True) -> Iterator[str]:
+    """The column's cell of every row; a row without a text in it stops with its number (rows must line up)."""
+    for number, row in enumerate(rows, start=1):
+        if check_header and number == 1:
+            _require_column(file, column, list(row))
+        cell = row.get(column)
+        if not isinstance(cell, str) or not cell.strip():
+            raise SeqtkError(
+                f"row {number} of '{file}' has no text in column '{column}' (empty, missing or not a string), so "
+                "the predictions would not line up with the file's rows",
+                fix="fill or delete that row",
+            )
+        yield cell
+
+
+def _require_column(file: Path, column: str, names: list[str]) -> None:
     if column not in names:
         from seqtk.errors import suggest
 
@@ -98,13 +155,14 @@ def _column(file: Path, text: str, column: str) -> list[str]:
             f"'{file}' has no column '{column}'.{suggest(column, names)} Columns found: {', '.join(names) or 'none'}",
             fix="pass one of the columns found to --column",
         )
-    cells = [row.get(column) for row in rows]
-    bad = [n for n, cell in enumerate(cells, start=1) if not isinstance(cell, str) or not cell.strip()]
-    if bad:
-        shown = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        raise SeqtkError(
-            f"row(s) {shown} of '{file}' have no text in column '{column}' (empty, missing or not a string), so "
-            "the predictions would not line up with the file's rows",
-            fix="fill or delete those rows",
-        )
-    return [str(cell) for cell in cells]
+
+
+def _header(file: Path) -> list[str]:
+    """The column names of a table file (its first row or first JSON object)."""
+    try:
+        if file.suffix.lower() == ".jsonl":
+            return list(next(_json_rows(file), {}))
+        with _open(file) as stream:
+            return next(csv.reader(stream, delimiter="\t" if file.suffix.lower() == ".tsv" else ","), [])
+    except (SeqtkError, csv.Error, UnicodeDecodeError):
+        return []

@@ -327,7 +327,7 @@ def test_predict_refuses_csv_rows_without_text(trained, capsys, tmp_path):
     file = tmp_path / "in.csv"
     file.write_text("id,question\n1,what time is it\n2,\n3,play a song\n", encoding="utf-8")
     assert main(["predict", str(ckpt), "--file", str(file), "--column", "question"]) == 1
-    assert "row(s) 2" in " ".join(capsys.readouterr().err.split())
+    assert "row 2 of" in " ".join(capsys.readouterr().err.split())
 
 
 def test_sentiment_looks_for_its_own_label_columns_first(tmp_path):
