@@ -367,11 +367,22 @@ def run_training(
         stack.enter_context(distributed.process_group(ctx, dev))
         if ctx is not None:
             console.print(distributed.describe(ctx, dev, recipe.train.batch_size), highlight=False)
+        elif dev.type == "cpu" and recipe.train.num_threads == 0:
+            _warn_if_contended(console)
         payload, run_dir, source, recipe = distributed.on_main(lambda: open_run(recipe, out, resume, console), ctx)
         if payload is not None and (stopped := finished(recipe, payload, run_dir, console)) is not None:
             return TrainResult(run_dir, int(payload["step"]), dict(payload.get("metrics") or {}), payload.get("best"),
                                stopped, None)
         return _train(recipe, task_cls, dev, ctx, payload, run_dir, source, console, command, started)
+
+
+def _warn_if_contended(console: Console) -> None:
+    """A note when other work holds cores that torch's default thread count expects (seqtk.cpu_load)."""
+    from seqtk import cpu_load
+
+    note = cpu_load.contention_note(torch.get_num_threads(), cpu_load.busy_cores(0.1), cpu_load.usable_cores())
+    if note:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 def _train(
