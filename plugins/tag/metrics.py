@@ -26,6 +26,9 @@ class TagCounts:
         self.correct = 0
         self.spans = SpanCounts()
         self.confusions: Counter[tuple[str, str]] = Counter()  # (gold, predicted) of the errors
+        self.gold_counts: Counter[str] = Counter()  # tokens per gold tag
+        self.predicted_counts: Counter[str] = Counter()  # tokens per predicted tag
+        self.hits: Counter[str] = Counter()  # tokens per tag predicted right
 
     def add(self, batch: Any, out: StepOutput) -> None:
         if "tags" not in out.outputs:
@@ -42,9 +45,12 @@ class TagCounts:
     def add_sentence(self, gold: Sequence[str], predicted: Sequence[str]) -> None:
         """Count one sentence (tags as strings)."""
         self.tokens += len(gold)
+        self.gold_counts.update(gold)
+        self.predicted_counts.update(predicted[: len(gold)])
         for g, p in zip(gold, predicted):
             if g == p:
                 self.correct += 1
+                self.hits[g] += 1
             else:
                 self.confusions[(g, p)] += 1
         if self.scheme != "none":
@@ -54,6 +60,23 @@ class TagCounts:
         out = {"token_accuracy": self.correct / self.tokens if self.tokens else 0.0}
         if self.scheme != "none":
             out |= self.spans.metrics()
+        return out
+
+    def per_tag(self) -> dict[str, dict[str, float]]:
+        """Precision, recall, F1 and support (gold count) of every tag seen, most frequent first.
+
+        >>> c = TagCounts([], ["N", "V"], "none")
+        >>> c.add_sentence(["N", "V", "N"], ["N", "N", "N"])
+        >>> c.per_tag()["N"]
+        {'precision': 0.6666666666666666, 'recall': 1.0, 'f1': 0.8, 'support': 2}
+        """
+        out = {}
+        for tag, support in sorted((self.gold_counts | self.predicted_counts).items(), key=lambda kv: -self.gold_counts[kv[0]]):
+            hits, predicted = self.hits[tag], self.predicted_counts[tag]
+            p = hits / predicted if predicted else 0.0
+            r = hits / self.gold_counts[tag] if self.gold_counts[tag] else 0.0
+            out[tag] = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
+                        "support": self.gold_counts[tag]}
         return out
 
     def top_confusions(self, n: int = 10) -> str:

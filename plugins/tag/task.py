@@ -151,6 +151,25 @@ class TagTask(Task):
             return None
         return f"The most frequent validation errors (gold -> predicted, count):\n{result.details.top_confusions()}"
 
+    def eval_details(self, result: EvalResult) -> dict[str, Any]:
+        """Per-tag precision/recall/F1/support and the most frequent errors, for ``seqtk eval --json``."""
+        if not isinstance(result.details, TagCounts):
+            return {}
+        errors = [[gold, pred, n] for (gold, pred), n in result.details.confusions.most_common(20)]
+        return {"per_tag": result.details.per_tag(), "top_confusions_gold_predicted_count": errors}
+
+    def eval_text(self, result: EvalResult) -> str | None:
+        """The 20 most frequent tags' scores and the 10 most frequent errors, under ``seqtk eval``'s metrics."""
+        if not isinstance(result.details, TagCounts):
+            return None
+        rows = list(result.details.per_tag().items())[:20]
+        lines = [f"{'tag':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+        lines += [f"{tag:<12}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['f1']:>10.3f}{r['support']:>10,}" for tag, r in rows]
+        more = len(result.details.per_tag()) - len(rows)
+        tail = f"\n(and {more} rarer tags: seqtk eval --json lists them all)" if more > 0 else ""
+        return ("\n".join(lines) + tail + "\n\nThe most frequent errors (gold -> predicted, count):\n"
+                + result.details.top_confusions())
+
     # -- checkpoint state ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """The split's record (the vocabularies and tags are Task.learned: seqtk saves those)."""

@@ -179,6 +179,12 @@ def test_cli_run_eval_and_predict_on_a_conll_file(tmp_path, capsys):
     metrics = json.loads(capsys.readouterr().out)
     assert {"token_accuracy", "span_precision", "span_recall", "span_f1", "test_loss"} <= set(metrics)
     assert metrics["token_accuracy"] > 0.8
+    per_tag = metrics["per_tag"]
+    assert "O" in per_tag and set(per_tag["O"]) == {"precision", "recall", "f1", "support"}
+    assert sum(r["support"] for r in per_tag.values()) > 0 and all(0 <= r["f1"] <= 1 for r in per_tag.values())
+    assert metrics["top_confusions_gold_predicted_count"] == [] or len(metrics["top_confusions_gold_predicted_count"][0]) == 3
+    assert main(["eval", ckpt, "--split", "test"]) == 0
+    assert "most frequent errors" in capsys.readouterr().out
     assert main(["predict", ckpt, "Maria Smith left Rome", "--json"]) == 0
     prediction = json.loads(capsys.readouterr().out)["predictions"][0]
     assert prediction["tokens"] == ["Maria", "Smith", "left", "Rome"]
