@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Union
 
 from seqtk.errors import SeqtkError
@@ -95,25 +94,3 @@ def label_name(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
-
-
-def read_utf8(path: Path) -> str:
-    """Read ``path`` as UTF-8 (a BOM is dropped), naming line and column of a bad byte."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SeqtkError(f"cannot read '{path}': {exc.strerror}", fix="check the path and its permissions") from None
-    try:
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        raise not_utf8(path, data, exc.start) from None
-
-
-def not_utf8(path: Path, data: bytes, pos: int) -> SeqtkError:
-    """The error for a file whose byte ``pos`` is not valid UTF-8."""
-    line = data.count(b"\n", 0, pos) + 1
-    column = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
-    return SeqtkError(
-        f"'{path}' is not UTF-8 text: byte {pos} (line {line}, column {column}) is 0x{data[pos]:02x}",
-        fix=f"re-save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 '{path}' > fixed{path.suffix}",
-    )

@@ -144,7 +144,7 @@ def test_hub_in_offline_mode_names_the_local_alternatives(tmp_path):
 
 
 def test_hub_without_network_fails_at_once_naming_the_local_alternatives(monkeypatch):
-    from seqtk_plugins.classify import tables
+    from seqtk import tables
 
     def no_dns(*args, **kwargs):
         raise OSError("Name or service not known")
