@@ -138,3 +138,88 @@ class CharLMConfig(StackConfig):
 
         return CharLM(vocab_size, self.embedding_dim, self.stack(), dropout=self.dropout,
                       tie_weights=self.tie_weights, **kwargs)
+
+
+@dataclass(frozen=True)
+class EncoderDecoderConfig(StackConfig):
+    """An encoder-decoder with attention (:class:`seqtk.encoder_decoder.EncoderDecoder`).
+
+    The shorthand (``cell``, ``num_layers``, ``hidden_size``, ``bidirectional``) or ``[[model.layers]]``
+    describes the encoder; the ``decoder_*`` keys the decoder.
+    """
+
+    cell: str = hfield("lstm", help="Recurrent cell of every encoder layer (see StackConfig.cell).")
+    num_layers: int = hfield(1, help="Number of stacked encoder layers.")
+    hidden_size: int = hfield(256, help="Hidden units per encoder layer and direction.")
+    bidirectional: bool = hfield(True, help="Read each source in both directions (the shorthand's layers).")
+    embedding_dim: int = hfield(128, help="Source token embedding size.")
+    target_embedding_dim: int = hfield(0, help="Target token embedding size; 0: embedding_dim.")
+    decoder_cell: Literal["lstm", "gru"] = hfield("lstm", help="The decoder's recurrent cell (fused kernel).")
+    decoder_layers: int = hfield(1, help="Number of stacked decoder layers.")
+    decoder_hidden_size: int = hfield(0, help="Decoder hidden units; 0: the encoder's output size (x2 if bidirectional).")
+    attention: Literal["additive", "general", "dot"] = hfield(
+        "general",
+        help="The attention score (seqtk.attention): additive, Bahdanau's v.tanh(Wq + Uk); general, Luong's q.Wk; "
+        "dot, Luong's q.k (decoder_hidden_size must equal the encoder's output size).",
+    )
+    attention_dim: int = hfield(0, help="additive attention: the size of its hidden layer; 0: decoder_hidden_size.")
+    input_feeding: bool = hfield(
+        True,
+        help="Feed each step's attentional vector into the next step's input (Luong et al. 2015), so the decoder "
+        "knows what it attended to. Training then runs the decoder step by step; false runs it over the whole "
+        "target at once (faster training, usually a little less accurate).",
+    )
+    tie_embeddings: bool = hfield(
+        False, help="Share the target embedding and the output matrix (needs target_embedding_dim = decoder_hidden_size)."
+    )
+    embedding_dropout: float = hfield(0.1, help="Dropout on the source and target embeddings while training.")
+    output_dropout: float = hfield(0.2, help="Dropout on the attentional vector before the output layer.")
+    label_smoothing: float = hfield(0.0, help="Label smoothing of the training loss (0: plain cross-entropy).")
+
+    #: with ``layers``, these are set per layer instead
+    shorthand: ClassVar[tuple[str, ...]] = ("cell", "num_layers", "hidden_size", "nonlinearity", "dropout", "bidirectional")
+
+    def stack(self) -> list[LayerSpec]:
+        """The encoder's layers, bottom first: ``layers`` if given, else ``num_layers`` equal ones."""
+        from dataclasses import replace
+
+        if self.layers:
+            return list(self.layers)
+        return [replace(spec, bidirectional=self.bidirectional) for spec in super().stack()]
+
+    @property
+    def target_dim(self) -> int:
+        return self.target_embedding_dim or self.embedding_dim
+
+    @property
+    def decoder_dim(self) -> int:
+        return self.decoder_hidden_size or self.stack()[-1].output_dim
+
+    def check(self) -> None:
+        super().check()
+        checks.at_least("model.embedding_dim", self.embedding_dim, 1)
+        checks.at_least("model.target_embedding_dim", self.target_embedding_dim, 0)
+        checks.at_least("model.decoder_layers", self.decoder_layers, 1)
+        checks.at_least("model.decoder_hidden_size", self.decoder_hidden_size, 0)
+        checks.at_least("model.attention_dim", self.attention_dim, 0)
+        for key in ("embedding_dropout", "output_dropout"):
+            checks.dropout(f"model.{key}", getattr(self, key))
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise SeqtkError(f"model.label_smoothing must be in [0, 1), got {self.label_smoothing}",
+                             fix="use 0 (off) or a small value such as 0.1")  # fmt: skip
+        if self.stack()[-1].return_sequences is False:
+            raise SeqtkError("model.layers: the encoder's last layer must return sequences (attention reads every step)",
+                             fix="remove return_sequences = false from the last [[model.layers]] table")  # fmt: skip
+        top = self.stack()[-1].output_dim
+        if self.attention == "dot" and self.decoder_dim != top:
+            raise SeqtkError(
+                f"model.attention = 'dot' needs decoder_hidden_size = the encoder's output size ({top}), "
+                f"got {self.decoder_dim}",
+                fix=f"set model.decoder_hidden_size = 0 (or {top}), or attention = 'general'",
+            )
+        if self.tie_embeddings and self.target_dim != self.decoder_dim:
+            raise SeqtkError(
+                f"model.tie_embeddings needs target_embedding_dim = decoder_hidden_size, but they are "
+                f"{self.target_dim} and {self.decoder_dim}",
+                fix=f"set model.target_embedding_dim = {self.decoder_dim}, or tie_embeddings = false",
+            )

@@ -1,0 +1,189 @@
+"""Decoding a sequence model token by token: greedy search and beam search, batched over inputs.
+
+Both work with any *step model*: an object whose ``step(state, tokens)``
+returns the next token's logits ``(N, V)``, the new state, and attention
+weights ``(N, S)`` or None, where the state has ``select(index)`` to pick,
+reorder and repeat rows (:class:`seqtk.encoder_decoder.EncoderDecoder` is
+one). The state carries everything the model needs, so each emitted token
+costs one step of recurrent work: ``bench/decoding.py`` measures that against
+re-running the decoder over the whole prefix at every step.
+
+Beam search keeps the ``beam`` best partial outputs per input, ranked by the
+sum of their tokens' log-probabilities. It follows fairseq's search: at each
+step the ``2 * beam`` best extensions are ranked; an end-of-sequence among
+the first ``beam`` of them finishes a hypothesis, and the first ``beam``
+others go on. An input is done when it has ``beam`` finished hypotheses;
+at ``max_len`` every open one is finished as it stands. Finished hypotheses
+are ranked by ``log p / length ** length_penalty`` (length counts the end
+token; 0 ranks by ``log p`` alone, which favours short outputs; 1 by the
+mean log-probability per token). With a beam as wide as the number of
+possible outputs this is exhaustive search (``tests/test_decoding.py``
+checks that on a tiny vocabulary), and a beam of 1 is greedy search.
+
+>>> class Count:  # a toy state: how many steps were taken
+...     def __init__(self, t): self.t = t
+...     def select(self, index): return self
+>>> class Toy:  # prefers token t + 1 at step t, and the end token (4) after three tokens
+...     def step(self, state, tokens):
+...         logits = torch.full((len(tokens), 5), -5.0)
+...         logits[:, min(state.t + 1, 4)] = 0.0
+...         return logits, Count(state.t + 1), None
+>>> greedy(Toy(), Count(0), batch_size=2, bos=0, eos=4, max_len=10)[1].tokens
+[1, 2, 3]
+>>> [h.tokens for h in beam_search(Toy(), Count(0), 1, bos=0, eos=4, beam=3, max_len=10, n_best=2)[0]]
+[[1, 2, 3], [1, 2, 0]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from seqtk.errors import SeqtkValueError
+
+__all__ = ["Hypothesis", "StepModel", "beam_search", "greedy"]
+
+
+class StepModel(Protocol):
+    """What decoding needs of a model: one step, from the previous tokens to the next token's logits."""
+
+    def step(self, state: Any, tokens: Tensor) -> tuple[Tensor, Any, Tensor | None]: ...
+
+
+@dataclass
+class Hypothesis:
+    """One output: its token ids (without the begin and end tokens), its ranking score, its log-probability.
+
+    ``attention`` is (len(tokens) + 1, S) when kept: each emitted token's weights over the source, the
+    end token's last (only where the model gives weights and ``keep_attention`` is set).
+    """
+
+    tokens: list[int]
+    score: float
+    log_prob: float
+    finished: bool = True
+    attention: Tensor | None = None
+
+
+def _check(beam: int, max_len: int, n_best: int = 1) -> None:
+    if beam < 1:
+        raise SeqtkValueError(f"the beam size must be at least 1, got {beam}",
+                              fix="use --beam 1 for greedy search, or a beam such as 5")  # fmt: skip
+    if max_len < 1:
+        raise SeqtkValueError(f"max_len must be at least 1, got {max_len}", fix="allow at least one output token")
+    if not 1 <= n_best <= beam:
+        raise SeqtkValueError(f"n_best must be between 1 and the beam size ({beam}), got {n_best}",
+                              fix=f"use --n-best {min(max(n_best, 1), beam)}, or a wider --beam")  # fmt: skip
+
+
+@torch.no_grad()
+def greedy(model: StepModel, state: Any, batch_size: int, bos: int, eos: int, max_len: int,
+           length_penalty: float = 1.0, keep_attention: bool = False, device: torch.device | str = "cpu",
+           ) -> list[Hypothesis]:  # fmt: skip
+    """The most likely next token at every step, for ``batch_size`` inputs at once; one Hypothesis each.
+
+    ``max_len`` is the most tokens an output has (the end token not counted); an output that reaches it
+    without the end token has ``finished`` False. ``device`` is the model's (the tokens go there).
+    """
+    _check(1, max_len)
+    tokens = torch.full((batch_size,), bos, dtype=torch.long)
+    log_prob = torch.zeros(batch_size)
+    out = torch.zeros(batch_size, max_len, dtype=torch.long)
+    length = torch.full((batch_size,), max_len)
+    done = torch.zeros(batch_size, dtype=torch.bool)
+    weights: list[Tensor] = []
+    for t in range(max_len):
+        logits, state, w = model.step(state, tokens.to(device))
+        logp = torch.log_softmax(logits.float(), dim=-1).cpu()  # (N, V)
+        best, tokens = logp.max(-1)  # (N,), (N,)
+        log_prob += torch.where(done, torch.zeros_like(best), best)
+        out[:, t] = tokens
+        if keep_attention and w is not None:
+            weights.append(w.float().cpu())
+        ended = ~done & (tokens == eos)
+        length[ended] = t  # the tokens before the end token
+        done |= ended
+        if bool(done.all()):
+            break
+    return [_hypothesis(out[i, : int(length[i])].tolist(), float(log_prob[i]), bool(done[i]), int(length[i]),
+                        weights, i, length_penalty) for i in range(batch_size)]  # fmt: skip
+
+
+@torch.no_grad()
+def beam_search(model: StepModel, state: Any, batch_size: int, bos: int, eos: int, beam: int, max_len: int,
+                length_penalty: float = 1.0, n_best: int = 1, keep_attention: bool = False,
+                device: torch.device | str = "cpu") -> list[list[Hypothesis]]:  # fmt: skip
+    """The ``n_best`` best outputs of each of ``batch_size`` inputs, best first (see the module's docstring).
+
+    ``state`` holds ``batch_size`` rows; they are repeated ``beam`` times here. ``max_len`` is the most
+    tokens an output has (the end token not counted): the step after it may only end.
+    """
+    _check(beam, max_len, n_best)
+    rows = torch.arange(batch_size).repeat_interleave(beam)  # (B*K,): input b's beams are rows b*K .. b*K+K-1
+    state = state.select(rows.to(device))
+    tokens = torch.full((batch_size * beam,), bos, dtype=torch.long)
+    scores = torch.full((batch_size, beam), float("-inf"))
+    scores[:, 0] = 0.0  # one live beam at the start, so the first step does not pick the same token K times
+    history = torch.zeros(batch_size * beam, 0, dtype=torch.long)
+    attention: Tensor | None = None  # (B*K, t, S)
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
+    for t in range(max_len + 1):
+        logits, state, w = model.step(state, tokens.to(device))
+        logp = torch.log_softmax(logits.float(), dim=-1).cpu()  # (B*K, V)
+        if t == max_len:  # every open hypothesis ends here, with its end token's own log-probability
+            logp = torch.full_like(logp, float("-inf")).index_copy_(1, torch.tensor([eos]), logp[:, eos : eos + 1])
+        if keep_attention and w is not None:
+            step_w = w.float().cpu().unsqueeze(1)  # (B*K, 1, S)
+            attention = step_w if attention is None else torch.cat([attention, step_w], dim=1)
+        vocab = logp.size(1)
+        candidates = (scores.unsqueeze(2) + logp.view(batch_size, beam, vocab)).view(batch_size, -1)  # (B, K*V)
+        top, index = candidates.topk(min(2 * beam, beam * vocab), dim=1)  # (B, 2K) best first
+        source_beam, token = index // vocab, index % vocab  # (B, 2K) each
+        parent = torch.arange(batch_size).unsqueeze(1) * beam + source_beam  # (B, 2K): rows of the parents
+        _finish(finished, top, parent, token, eos, beam, history, attention, length_penalty)
+        done = torch.tensor([len(f) >= beam for f in finished])
+        if bool(done.all()):
+            break
+        keep = _first_open(token, eos, beam)  # (B, K): positions among the 2K that go on
+        scores = top.gather(1, keep).masked_fill(done.unsqueeze(1), float("-inf"))
+        chosen = parent.gather(1, keep).flatten()  # (B*K,)
+        tokens = token.gather(1, keep).flatten()
+        history = torch.cat([history[chosen], tokens.unsqueeze(1)], dim=1)
+        attention = None if attention is None else attention[chosen]
+        state = state.select(chosen.to(device))
+    return [sorted(f, key=lambda h: -h.score)[:n_best] for f in finished]
+
+
+def _finish(finished: list[list[Hypothesis]], top: Tensor, parent: Tensor, token: Tensor, eos: int, beam: int,
+            history: Tensor, attention: Tensor | None, length_penalty: float) -> None:  # fmt: skip
+    """Record the end tokens among each input's first ``beam`` extensions as finished hypotheses."""
+    ends = (token[:, :beam] == eos) & torch.isfinite(top[:, :beam])  # (B, K)
+    for b, k in ends.nonzero().tolist():
+        if len(finished[b]) >= beam:
+            continue
+        row = int(parent[b, k])
+        tokens = history[row].tolist()
+        log_prob = float(top[b, k])
+        score = log_prob / (len(tokens) + 1) ** length_penalty
+        weights = None if attention is None else attention[row]
+        finished[b].append(Hypothesis(tokens, score, log_prob, True, weights))
+
+
+def _first_open(token: Tensor, eos: int, beam: int) -> Tensor:
+    """The positions of the first ``beam`` extensions that do not end, per input.
+
+    # token (B, 2K) -> (B, K)
+    """
+    rank = torch.arange(token.size(1)).expand_as(token)
+    order = rank + (token == eos).long() * token.size(1)  # an ending extension sorts after every open one
+    return order.argsort(dim=1)[:, :beam]
+
+
+def _hypothesis(tokens: list[int], log_prob: float, finished: bool, length: int, weights: list[Tensor], row: int,
+                length_penalty: float) -> Hypothesis:  # fmt: skip
+    attention = torch.stack([w[row] for w in weights[: length + 1]]) if weights else None
+    score = log_prob / (length + 1) ** length_penalty
+    return Hypothesis(tokens, score, log_prob, finished, attention)
