@@ -100,8 +100,44 @@ class CharTokenizer(_SavedTokenizer):
     def tokenize_batch(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokenize(t) for t in texts]
 
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        """The text of ``tokens``: the characters joined.
+
+        >>> CharTokenizer().detokenize(['H', 'i', ' ', 'y', 'o', 'u'])
+        'Hi you'
+        """
+        return "".join(tokens)
+
     def __repr__(self) -> str:
         return f"CharTokenizer(lowercase={self.lowercase})"
+
+
+class SpaceTokenizer(_SavedTokenizer):
+    """The whitespace-separated tokens as they are: for text that is already tokenized, such as phonemes.
+
+    >>> SpaceTokenizer().tokenize("HH AH0  L OW1")
+    ['HH', 'AH0', 'L', 'OW1']
+    >>> SpaceTokenizer().detokenize(['HH', 'AH0'])
+    'HH AH0'
+    """
+
+    kind = "space"
+
+    def __init__(self, lowercase: bool = False) -> None:
+        self.lowercase = lowercase
+
+    def tokenize(self, text: str) -> list[str]:
+        text = _check_text(text)
+        return (text.lower() if self.lowercase else text).split()
+
+    def tokenize_batch(self, texts: Iterable[str]) -> list[list[str]]:
+        return [self.tokenize(t) for t in texts]
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        return " ".join(tokens)
+
+    def __repr__(self) -> str:
+        return f"SpaceTokenizer(lowercase={self.lowercase})"
 
 
 class WordTokenizer(_SavedTokenizer):
@@ -133,6 +169,10 @@ class WordTokenizer(_SavedTokenizer):
         # out is no faster than this loop, because building the Python strings
         # dominates either way.
         return [self.tokenize(t) for t in texts]
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        """The tokens joined by spaces (punctuation then stands apart: ``it .``)."""
+        return " ".join(tokens)
 
     def __repr__(self) -> str:
         return f"WordTokenizer(lowercase={self.lowercase})"
@@ -300,11 +340,11 @@ class BPETokenizer:
         return f"BPETokenizer(vocab_size={self.vocab_size}, lowercase={self.lowercase}, {state})"
 
 
-_KINDS: dict[str, type] = {"char": CharTokenizer, "word": WordTokenizer, "bpe": BPETokenizer}
+_KINDS: dict[str, type] = {"char": CharTokenizer, "word": WordTokenizer, "space": SpaceTokenizer, "bpe": BPETokenizer}
 
 
-def make_tokenizer(kind: str, **opts: Any) -> CharTokenizer | WordTokenizer | BPETokenizer:
-    """Build a tokenizer by name: ``"char"``, ``"word"`` or ``"bpe"``.
+def make_tokenizer(kind: str, **opts: Any) -> CharTokenizer | WordTokenizer | SpaceTokenizer | BPETokenizer:
+    """Build a tokenizer by name: ``"char"``, ``"word"``, ``"space"`` or ``"bpe"``.
 
     For ``"bpe"``, ``path=...`` loads a saved tokenizer; otherwise the options
     go to the class (the BPE one still needs ``.train(texts)``).

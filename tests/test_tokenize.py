@@ -169,7 +169,7 @@ def test_make_tokenizer_kinds() -> None:
 def test_make_tokenizer_unknown_kind_suggests() -> None:
     with pytest.raises(SeqtkValueError, match="Did you mean 'word'") as info:
         make_tokenizer("words")
-    assert "bpe, char, word" in str(info.value)
+    assert "bpe, char, space, word" in str(info.value)
 
 
 def test_make_tokenizer_unknown_option_suggests() -> None:
