@@ -14,7 +14,8 @@ schedules, checkpoints, logging and the CLI. A task has a handful of members:
 - :meth:`Task.train_loader` and :meth:`Task.eval_batches`;
 - :meth:`Task.step` — loss and metrics for one batch;
 - optionally :meth:`Task.eval_reducer` (metrics that are not means),
-  :meth:`Task.predict`, :meth:`Task.generate`, :meth:`Task.log_eval`.
+  :meth:`Task.predict`, :meth:`Task.generate`, :meth:`Task.log_eval`,
+  :meth:`Task.export_spec` (what ``seqtk export`` writes).
 
 What a task learns from its training data (its vocabulary, label names) is
 named in :attr:`Task.learned`, and seqtk saves and restores it
@@ -61,6 +62,32 @@ class GenerateRequest:
     on_text: Callable[[int, str], None] | None = None  # (sample index, new text) while streaming
     #: filled by the task: results beyond the samples (rates, files written), merged into ``--json`` output
     report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What a task exports (:meth:`Task.export_spec`); :mod:`seqtk.export` traces or exports it and writes the files.
+
+    ``module`` is an eval-mode module whose forward takes ``input_names`` tensors, in order, and returns a tuple
+    of ``output_names`` tensors, with no branch on the values or sizes of its inputs (TorchScript tracing and
+    ``torch.export`` record one path). ``example_inputs`` and ``check_inputs`` are two sets of inputs with
+    different sizes: the second checks that the written model follows the sizes it is given.
+    """
+
+    module: nn.Module
+    example_inputs: tuple[torch.Tensor, ...]
+    check_inputs: tuple[torch.Tensor, ...]
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    #: the variable axes of each input: name -> {axis: "batch" | "time"}; the others are fixed
+    input_axes: dict[str, dict[int, str]]
+    #: JSON files written next to the model (``vocab.json``, ``labels.json``): file name -> JSON-ready data
+    files: dict[str, Any]
+    #: Markdown for the README: the inputs and outputs, and how to make the inputs from text
+    signature: str
+    #: Python that runs the model through ``run(**inputs) -> dict of numpy outputs`` (defined before it in
+    #: the README for each format); it imports neither seqtk nor torch, and the tests execute it
+    usage: str
 
 
 class Task:
@@ -238,6 +265,16 @@ class Task:
 
     def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:
         raise SeqtkError(f"task '{self.name}' does not generate", fix="use `seqtk predict` or `seqtk eval` instead")
+
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        """The module ``seqtk export`` writes, with example inputs and the vocabulary and label files that go
+        with it. ``model`` is the checkpoint's, on the CPU, in eval mode. Raise SeqtkError for a model that
+        cannot be exported (say which part, and what to do instead)."""
+        raise SeqtkError(
+            f"task '{self.name}' does not export its model to TorchScript or ONNX: it defines no export_spec()",
+            fix="use the checkpoint from Python with seqtk.load() (or `seqtk predict`); docs/deploy.md lists the "
+            "tasks that export",
+        )
 
 
 #: the methods seqtk calls on a task instance; a non-callable attribute of the same name would hide one
