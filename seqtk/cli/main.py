@@ -59,10 +59,11 @@ def _root(
 
 
 def _register_commands() -> None:
-    from seqtk.cli import catalog, doctor_cmd, infer, inspect_cmd, train_cmd
+    from seqtk.cli import catalog, doctor_cmd, export_cmd, infer, inspect_cmd, train_cmd
 
     train_cmd.register(app)
     infer.register(app)
+    export_cmd.register(app)
     catalog.register(app)
     inspect_cmd.register(app)
     doctor_cmd.register(app)
