@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from seqtk.data import ResumableLoader
 from seqtk.errors import SeqtkError
 from seqtk.split_record import check_same_split
-from seqtk.task import StepOutput, Task
+from seqtk.task import ExportSpec, StepOutput, Task
 from seqtk_plugins.classify import reporting
 from seqtk_plugins.classify.batching import Batch, Encoded, TrainBatches, encode, eval_batches
 from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab
@@ -271,6 +271,12 @@ class ClassifyTask(Task):
         from seqtk_plugins.classify.inference import predict
 
         return predict(self, model, inputs, device, top_k)
+
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        """The classifier with ids and lengths in, logits and probabilities out; vocab.json and labels.json."""
+        from seqtk_plugins.classify.export import export_spec
+
+        return export_spec(self, model)
 
     def clean(self, text: str) -> str:
         """A text as the loaders clean theirs."""
