@@ -18,7 +18,7 @@ from torch import nn
 
 from seqtk.data import ResumableLoader
 from seqtk.errors import SeqtkError
-from seqtk.task import GenerateRequest, StepOutput, Task
+from seqtk.task import ExportSpec, GenerateRequest, StepOutput, Task
 from seqtk_plugins.textgen import corpus
 from seqtk.lm_batches import StreamBatches, WindowBatches, eval_windows
 from seqtk_plugins.textgen.config import TextGenData, TextGenModel, TextGenVocab
@@ -174,6 +174,12 @@ class TextGenTask(Task):
                         on_text=(lambda text, i=i: request.on_text(i, text)) if request.on_text else None)
             for i in range(request.n)
         ]  # fmt: skip
+
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        """One step of the language model (a character and the state in, logits and the new state out)."""
+        from seqtk_plugins.textgen.export import export_spec
+
+        return export_spec(self, model)
 
     def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
         """Each text's loss under the model, in nats/char and bits/char.
