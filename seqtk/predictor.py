@@ -14,6 +14,9 @@ wrappers around this class, so the two give the same results::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,12 +108,37 @@ class Predictor:
             )
         return self.task.generate(self.model, request, self.device)
 
-    def evaluate(self, split: str = "val", max_batches: int = 0) -> dict[str, Any]:
-        """The metrics on a held-out split (reading the recipe's data once), as ``seqtk eval --json``."""
-        return self.evaluation(split, max_batches)[0]
+    def evaluate(self, split: str = "val", max_batches: int = 0, *, beam: int | None = None) -> dict[str, Any]:
+        """The metrics on a held-out split (reading the recipe's data once), as ``seqtk eval --json``.
 
-    def evaluation(self, split: str = "val", max_batches: int = 0) -> tuple[dict[str, Any], str | None]:
+        ``beam``: for a task that decodes (seq2seq), the beam size instead of the recipe's ``model.beam``."""
+        return self.evaluation(split, max_batches, beam=beam)[0]
+
+    def evaluation(self, split: str = "val", max_batches: int = 0, *, beam: int | None = None,
+                   ) -> tuple[dict[str, Any], str | None]:  # fmt: skip
         """:meth:`evaluate`'s dict, and the task's text for the console (a per-class table, say)."""
+        if beam is None:
+            return self._evaluation(split, max_batches)
+        with self._model_keys(beam=beam):
+            return self._evaluation(split, max_batches)
+
+    @contextmanager
+    def _model_keys(self, **values: Any) -> Iterator[None]:
+        """The task's recipe with these ``[model]`` keys replaced, for the block (decoding settings)."""
+        recipe = self.task.recipe
+        missing = [key for key in values if key not in {f.name for f in fields(recipe.model)}]
+        if missing:
+            raise SeqtkError(f"task '{self.task.name}' has no model.{missing[0]} to set at evaluation",
+                             fix=f"drop --{missing[0].replace('_', '-')}: only tasks that decode (seq2seq) take it")  # fmt: skip
+        if "beam" in values and values["beam"] < 1:
+            raise SeqtkError(f"--beam must be at least 1, got {values['beam']}", fix="use 1 for greedy search, or e.g. 5")
+        self.task.recipe = replace(recipe, model=replace(recipe.model, **values))
+        try:
+            yield
+        finally:
+            self.task.recipe = recipe
+
+    def _evaluation(self, split: str, max_batches: int) -> tuple[dict[str, Any], str | None]:
         from seqtk.evaluation import evaluate
         from seqtk.lifecycle import prepare_keeping_state
         from seqtk.task import Task

@@ -25,6 +25,7 @@ def eval_cmd(
     as_json: JsonOpt = False,
     device: DeviceOpt = None,
     max_batches: Annotated[int, typer.Option(help="Evaluate at most this many batches; 0 means all.")] = 0,
+    beam: Annotated[Optional[int], typer.Option(help="Tasks that decode (seq2seq): the beam size instead of the recipe's model.beam (1: greedy).", show_default=False)] = None,
 ) -> None:
     """Evaluate a checkpoint on a held-out split (loads the recipe's data)."""
     from seqtk.predictor import load
@@ -32,7 +33,7 @@ def eval_cmd(
     if max_batches < 0:  # before the checkpoint is read: the mistake is in the command line
         raise SeqtkError(f"--max-batches must be 0 (all) or more, got {max_batches}", fix="use e.g. --max-batches 10")
     predictor = load(checkpoint, device=device)
-    result, text = predictor.evaluation(split, max_batches)
+    result, text = predictor.evaluation(split, max_batches, beam=beam)
     if as_json:
         print(json_text(result))
         return
@@ -113,6 +114,9 @@ def predict(
     file: Annotated[Optional[Path], typer.Option("--file", help="Read one input per line from this file, or a column of a CSV/TSV/JSONL file (--column).")] = None,
     column: Annotated[Optional[str], typer.Option(help="With --file: the column holding the inputs (CSV, TSV or JSONL files).")] = None,
     top_k: Annotated[Optional[int], typer.Option(help="Classifiers: also list the k most likely labels with their probabilities.", show_default=False)] = None,
+    beam: Annotated[Optional[int], typer.Option(help="seq2seq: beam search with this beam size (1: greedy; default: the recipe's model.beam).", show_default=False)] = None,
+    n_best: Annotated[Optional[int], typer.Option("--n-best", help="seq2seq: also list the n best outputs with their scores (at most --beam).", show_default=False)] = None,
+    attention: Annotated[Optional[Path], typer.Option(help="seq2seq: write each input's attention map to this PNG (out.png; out-1.png, out-2.png, ... for several inputs).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(help="With --file: stream the predictions to this JSONL file (one line per input, in order), with progress and flat memory.")] = None,
     as_json: JsonOpt = False,
     device: DeviceOpt = None,
@@ -121,7 +125,8 @@ def predict(
     from seqtk.cli.inputs import read_inputs
     from seqtk.predictor import load
 
-    options = {name: value for name, value in {"top_k": top_k}.items() if value is not None}
+    given = {"top_k": top_k, "beam": beam, "n_best": n_best, "attention": attention}
+    options = {name: value for name, value in given.items() if value is not None}
     if out is not None:
         if file is None or inputs:
             raise SeqtkError("--out streams the inputs of --file", fix="pass --file FILE (and no inputs on the command line)")
@@ -204,6 +209,9 @@ def _plain(value: Any) -> str:
         return f"{value:.4f}"
     if isinstance(value, list):
         return "[" + ", ".join(_plain(v) for v in value) + "]"
+    if isinstance(value, dict) and value:  # an alternative such as {"output": ..., "score": ...}
+        first, *rest = (_plain(v) for v in value.values())
+        return f"{first} ({', '.join(rest)})" if rest else first
     return str(value)
 
 
