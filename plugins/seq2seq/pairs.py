@@ -23,11 +23,12 @@ class Example:
     targets: tuple[str, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
 class PairSource:
     """What a source gave: its examples, its own fixed test set if it has one, and what reading changed.
 
     ``notes`` say what was dropped or merged (printed with the split table).
+    A changed copy comes from :func:`dataclasses.replace`.
     """
 
     name: str

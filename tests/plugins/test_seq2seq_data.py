@@ -259,3 +259,42 @@ def _env():
     import os
 
     return {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+
+
+def test_a_hub_dataset_gives_its_test_split_as_the_fixed_test_set(monkeypatch):
+    from datasets import Dataset
+
+    from seqtk import tables
+    from seqtk_plugins.seq2seq.files import load_hub_pairs
+
+    data = {"train": {"src": ["a", "b", "a"], "tgt": ["1", "2", "3"]}, "test": {"src": ["c"], "tgt": ["4"]}}
+    asked = []
+
+    def fake_hub(name, config, split, alternatives):
+        asked.append((name, config, split))
+        return tables.Table(f"the dataset '{name}' split '{split}'", Dataset.from_dict(data[split]))
+
+    monkeypatch.setattr(tables, "load_hub", fake_hub)
+    both = load_hub_pairs("me/pairs", None, "train", "test", "src", "tgt")
+    assert both.train == [Example("a", ("1", "3")), Example("b", ("2",))] and both.test == [Example("c", ("4",))]
+    assert asked == [("me/pairs", None, "train"), ("me/pairs", None, "test")]
+    assert load_hub_pairs("me/pairs", None, "train", "", "src", "tgt").test is None
+
+
+def test_describe_prints_the_splits_the_notes_and_the_fingerprint():
+    import io
+
+    from rich.console import Console
+
+    from seqtk_plugins.seq2seq.splits import describe
+
+    source = hashed_test(words(300), 0.1)
+    splits = make_splits(source, 0.1, 0.1, seed=2)
+    console = Console(file=io.StringIO(), width=200)
+    describe(splits, source, console)
+    text = console.file.getvalue()
+    rows = {line.split()[0]: line.split()[1:3] for line in text.replace("│", " ").splitlines()
+            if line.split() and line.split()[0] in ("train", "val", "test")}  # fmt: skip
+    assert rows["test"] == [str(len(splits.test)), str(2 * len(splits.test))]  # examples, pairs (two targets each)
+    assert rows["train"] == [str(len(splits.train)), str(2 * len(splits.train))]
+    assert "note: test: the" in text and f"fingerprint {splits.fingerprint()}" in text and "data.split_seed = 2" in text
