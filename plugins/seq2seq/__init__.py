@@ -1,1 +1,9 @@
-"""The sequence-to-sequence task: an encoder-decoder model that maps one string to another."""
+"""The ``seq2seq`` task: a source sequence in, a target sequence out, with attention and beam search.
+
+:mod:`.task` is the Task; :mod:`.sources` picks the examples (:mod:`.cmudict`,
+:mod:`.addition`, :mod:`.files`) and :mod:`.splits` splits them by example;
+:mod:`.batching` turns them into ids and batches; :mod:`.metrics` scores the
+decoded outputs (WER, PER, chrF, BLEU); :mod:`.report` prints and logs;
+:mod:`.inference` is ``seqtk predict``. The model and the decoding are the
+core's (:mod:`seqtk.encoder_decoder`, :mod:`seqtk.decoding`).
+"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -84,12 +85,14 @@ def unseen_tokens(part: Encoded, encoder: PairEncoder) -> int:
     return sum(int((s >= vocab.num_known).sum()) for s in part.sources)
 
 
-def mistakes_text(details: Any, n: int) -> str:
-    """Up to ``n`` wrong outputs as ``source -> output; expected`` lines."""
+def mistakes_text(details: Any, n: int, detokenize: Callable[[str], str] = str) -> str:
+    """Up to ``n`` wrong outputs as ``source -> output; expected`` lines (``detokenize``: the metrics'
+    space-joined tokens as the target's text)."""
     rows = [] if details is None else details.mistakes(n)
     if not rows:
         return "(none)"
-    return "\n".join(f"{m.source} -> {m.hypothesis or '(empty)'}; expected {' | '.join(m.references)}" for m in rows)
+    return "\n".join(f"{m.source} -> {detokenize(m.hypothesis) or '(empty)'}; expected "
+                     f"{' | '.join(detokenize(r) for r in m.references)}" for m in rows)  # fmt: skip
 
 
 def attention_images(task: Seq2SeqTask, model: nn.Module, examples: list[Example], device: torch.device) -> list[torch.Tensor]:

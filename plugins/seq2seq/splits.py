@@ -142,23 +142,3 @@ def _check_nonempty(splits: Splits, source: PairSource) -> None:
             f"the {name} split of {source.name} is empty ({len(source.train):,} examples to split)",
             fix=f"use more data, or change {key}",
         )
-
-
-def describe(splits: Splits, source: PairSource, console: Console, title: str = "data") -> None:
-    """Print examples, pairs and mean lengths per split, then the source's notes and how it was split."""
-    from rich.table import Table
-
-    table = Table(title=f"{title}: {source.name}", title_justify="left")
-    for col in ("split", "examples", "pairs", "mean source chars", "mean target tokens"):
-        table.add_column(col, justify="left" if col == "split" else "right")
-    for name in SPLITS:
-        part = splits[name]
-        pairs = count_pairs(part)
-        chars = sum(len(e.source) for e in part) / max(len(part), 1)
-        tokens = sum(len(t.split()) for e in part for t in e.targets) / max(pairs, 1)
-        table.add_row(name, f"{len(part):,}", f"{pairs:,}", f"{chars:.1f}", f"{tokens:.1f}")
-    console.print(table)
-    for note in source.notes:
-        console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    console.print(f"split: {splits.how}, data.split_seed = {splits.seed}, fingerprint {splits.fingerprint()}",
-                  highlight=False, soft_wrap=True)  # fmt: skip

@@ -66,6 +66,7 @@ class Seq2SeqTask(Task):
         self._eval_cache: dict[str, list[Batch]] = {}
         self._notes: list[str] = []
         self._source_name = ""
+        self._split_line = ""
 
     # -- checks and data ----------------------------------------------------------------
     @classmethod
@@ -82,6 +83,7 @@ class Seq2SeqTask(Task):
         loaded = load_splits(self.recipe.data, self.report_console())
         self.examples = {"train": loaded.splits.train, "val": loaded.splits.val, "test": loaded.splits.test}
         self._notes, self._source_name = loaded.notes, loaded.name
+        self._split_line = f"split: {loaded.splits.how}, data.split_seed = {loaded.splits.seed}, fingerprint {loaded.splits.fingerprint()}"
         self.split_record = loaded.splits.record()
         check_same_split(self._restored_split, self.split_record)
 
@@ -113,7 +115,7 @@ class Seq2SeqTask(Task):
         self.encoded = {name: encoder.encode_all(part) for name, part in self.examples.items()}
         self._notes += drop_too_long(self.encoded, self.recipe.data)
         self._eval_cache.clear()
-        describe(self.encoded, self._source_name, self._notes, encoder, self.report_console())
+        describe(self.encoded, self._source_name, [*self._notes, self._split_line], encoder, self.report_console())
 
     def train_loader(self) -> ResumableLoader:
         train, data = self.recipe.train, self.recipe.data
@@ -169,6 +171,10 @@ class Seq2SeqTask(Task):
             return [[h] for h in greedy(model, state, source.size(0), **common)]
         return beam_search(model, state, source.size(0), beam=beam, n_best=n_best, **common)
 
+    def _detokenize(self, joined: str) -> str:
+        """A space-joined token string (as the metrics keep outputs) as the target's text: ``5 9 6`` -> ``596``."""
+        return self.need("target_tokenizer").detokenize(joined.split(" "))
+
     def _tokens(self, hyp: Hypothesis) -> list[str]:
         return self.need("target_vocab").decode(hyp.tokens)
 
@@ -187,14 +193,14 @@ class Seq2SeqTask(Task):
         device = next(model.parameters()).device
         for n, image in enumerate(attention_images(self, model, self.examples["val"][:3], device)):
             logger.log_image(f"val/attention_{n}", image, step)
-        logger.log_text("val/mistakes", mistakes_text(result.details, 20), step)
+        logger.log_text("val/mistakes", mistakes_text(result.details, 20, self._detokenize), step)
 
     def final_report(self, model: nn.Module, device: torch.device, result: EvalResult | None = None) -> str | None:
         from seqtk_plugins.seq2seq.report import mistakes_text
 
         if result is None or result.split != "val":
             return None
-        return "Some validation mistakes (source -> output; expected):\n" + mistakes_text(result.details, 8)
+        return "Some validation mistakes (source -> output; expected):\n" + mistakes_text(result.details, 8, self._detokenize)
 
     def eval_details(self, result: EvalResult) -> dict[str, Any]:
         """The decoding settings and some mistakes, for ``seqtk eval --json``."""
@@ -208,7 +214,7 @@ class Seq2SeqTask(Task):
 
         cfg: Seq2SeqModel = self.recipe.model
         search = "greedy search" if cfg.beam == 1 else f"beam search, beam {cfg.beam}"
-        return f"Decoded with {search}. Some mistakes (source -> output; expected):\n" + mistakes_text(result.details, 10)
+        return f"Decoded with {search}. Some mistakes (source -> output; expected):\n" + mistakes_text(result.details, 10, self._detokenize)
 
     # -- checkpoint state ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -281,20 +281,3 @@ def test_a_hub_dataset_gives_its_test_split_as_the_fixed_test_set(monkeypatch):
     assert load_hub_pairs("me/pairs", None, "train", "", "src", "tgt").test is None
 
 
-def test_describe_prints_the_splits_the_notes_and_the_fingerprint():
-    import io
-
-    from rich.console import Console
-
-    from seqtk_plugins.seq2seq.splits import describe
-
-    source = hashed_test(words(300), 0.1)
-    splits = make_splits(source, 0.1, 0.1, seed=2)
-    console = Console(file=io.StringIO(), width=200)
-    describe(splits, source, console)
-    text = console.file.getvalue()
-    rows = {line.split()[0]: line.split()[1:3] for line in text.replace("│", " ").splitlines()
-            if line.split() and line.split()[0] in ("train", "val", "test")}  # fmt: skip
-    assert rows["test"] == [str(len(splits.test)), str(2 * len(splits.test))]  # examples, pairs (two targets each)
-    assert rows["train"] == [str(len(splits.train)), str(2 * len(splits.train))]
-    assert "note: test: the" in text and f"fingerprint {splits.fingerprint()}" in text and "data.split_seed = 2" in text
