@@ -115,3 +115,21 @@ def test_attention_kinds_and_their_errors() -> None:
         torch.testing.assert_close(weights.sum(-1), torch.ones(2))
         assert weights[1, 1:].abs().max().item() == 0.0
         torch.testing.assert_close(context[1], memory.keys[1, 0])  # one real position: all weight on it
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_teacher_forcing_and_beam_search_match_the_cpu() -> None:
+    """On a GPU: fp32 logits and decoded outputs as on the CPU; under bf16 autocast the loss stays close."""
+    cpu = model_of(attention="additive").float()
+    gpu = model_of(attention="additive").float().cuda()
+    src, lengths, tgt = torch.randint(1, 11, (4, 6)), torch.tensor([6, 1, 3, 5]), torch.randint(1, 13, (4, 5))
+    with torch.no_grad():
+        want, _ = cpu(src, lengths, tgt)
+        got, _ = gpu(src.cuda(), lengths.cuda(), tgt.cuda())
+        torch.testing.assert_close(got.cpu(), want, atol=1e-4, rtol=1e-4)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            half, _ = gpu(src.cuda(), lengths.cuda(), tgt.cuda())
+        assert half.dtype == torch.float32 and (half.cpu() - want).abs().max() < 0.1
+    on_cpu = beam_search(cpu, cpu.start(src, lengths), 4, bos=1, eos=2, beam=3, max_len=6)
+    on_gpu = beam_search(gpu, gpu.start(src.cuda(), lengths.cuda()), 4, bos=1, eos=2, beam=3, max_len=6, device="cuda")
+    assert [h[0].tokens for h in on_gpu] == [h[0].tokens for h in on_cpu]
