@@ -106,12 +106,12 @@ def _write_attention(task: Seq2SeqTask, inputs: list[str], results: list[dict[st
 def attention_image(task: Seq2SeqTask, source: str, output_tokens: list[str], weights: torch.Tensor) -> Image.Image:
     """The attention map: a row per output token (and the end token), a column per source token.
 
-    # weights (len(output_tokens) + 1, S)
+    # weights (len(output_tokens) + 1, S), or (len(output_tokens), S) for an unfinished output
     """
     from seqtk.plots import heatmap
 
     source_tokens = task.need("source_tokenizer").tokenize(source)
-    rows = [*output_tokens, "</s>"]
+    rows = [*output_tokens, "</s>"][: weights.size(0)]  # an output cut at max_target_length has no end token
     shades = weights[: len(rows), : len(source_tokens)]
     return heatmap(shades, rows, source_tokens, title=f"attention: {source[:30]}")
 

@@ -185,3 +185,45 @@ def test_training_drops_too_long_pairs_and_says_so():
     model = task.build_model().eval()
     (hyp,) = task.decode(model, *task.eval_batches("val")[0][:2], beam=1)[0:1][0]
     assert len(hyp.tokens) <= 2  # decoding stops at max_target_length
+
+
+def test_log_eval_draws_attention_maps_and_logs_mistakes():
+    from seqtk.evaluation import evaluate
+
+    class Recorder:
+        def __init__(self):
+            self.images, self.texts = {}, {}
+
+        def log_image(self, tag, image, step):
+            self.images[tag] = image
+
+        def log_text(self, tag, text, step):
+            self.texts[tag] = text
+
+    task = Seq2SeqTask(resolve(ADDITION, "t", Seq2SeqTask))
+    task.console = Console(file=io.StringIO())
+    task.prepare()
+    torch.manual_seed(0)
+    model = task.build_model()
+    result = evaluate(task, model, "val", torch.device("cpu"))
+    logger = Recorder()
+    task.log_eval(model, logger, 10, result)
+    assert sorted(logger.images) == ["val/attention_0", "val/attention_1", "val/attention_2"]
+    image = logger.images["val/attention_0"]
+    assert image.dim() == 3 and image.shape[0] == 3 and image.shape[1] > 40
+    assert " -> " in logger.texts["val/mistakes"]  # an untrained model gets most sums wrong
+    assert " " not in logger.texts["val/mistakes"].split(" -> ")[1].split(";")[0]  # digits joined: 596, not 5 9 6
+
+
+def test_eval_beam_is_refused_for_a_task_that_does_not_decode(harness, tmp_path):
+    import seqtk
+    from seqtk.testing import check_task
+
+    toy = check_task("toy_sequences", {"data": {"problem": "many_to_one"}}, tmp_path, steps=6)
+    p = seqtk.load(toy.run_dir / "checkpoints" / "last.pt")
+    with pytest.raises(SeqtkError, match="has no model.beam"):
+        p.evaluate("val", beam=3)
+    seq = seqtk.load(harness.run_dir / "checkpoints" / "last.pt")
+    with pytest.raises(SeqtkError, match="--beam must be at least 1"):
+        seq.evaluate("val", beam=0)
+    assert seq.evaluate("val", beam=2)["beam"] == 2 and seq.task.recipe.model.beam == 1  # put back afterwards
