@@ -36,6 +36,7 @@ checks that on a tiny vocabulary), and a beam of 1 is greedy search.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,7 +45,7 @@ from torch import Tensor
 
 from seqtk.errors import SeqtkValueError
 
-__all__ = ["Hypothesis", "StepModel", "beam_search", "greedy"]
+__all__ = ["Hypothesis", "StepModel", "beam_search", "check_search", "greedy"]
 
 
 class StepModel(Protocol):
@@ -68,7 +69,8 @@ class Hypothesis:
     attention: Tensor | None = None
 
 
-def _check(beam: int, max_len: int, n_best: int = 1) -> None:
+def check_search(beam: int, max_len: int, n_best: int = 1) -> None:
+    """Refuse search settings that cannot work, naming the ``seqtk predict`` option that sets each."""
     if beam < 1:
         raise SeqtkValueError(f"the beam size must be at least 1, got {beam}",
                               fix="use --beam 1 for greedy search, or a beam such as 5")  # fmt: skip
@@ -82,13 +84,14 @@ def _check(beam: int, max_len: int, n_best: int = 1) -> None:
 @torch.no_grad()
 def greedy(model: StepModel, state: Any, batch_size: int, bos: int, eos: int, max_len: int,
            length_penalty: float = 1.0, keep_attention: bool = False, device: torch.device | str = "cpu",
-           ) -> list[Hypothesis]:  # fmt: skip
+           banned: Sequence[int] = ()) -> list[Hypothesis]:  # fmt: skip
     """The most likely next token at every step, for ``batch_size`` inputs at once; one Hypothesis each.
 
     ``max_len`` is the most tokens an output has (the end token not counted); an output that reaches it
     without the end token has ``finished`` False. ``device`` is the model's (the tokens go there).
+    ``banned`` ids are never emitted (padding, the begin token, OOV buckets: ids no target ever had).
     """
-    _check(1, max_len)
+    check_search(1, max_len)
     tokens = torch.full((batch_size,), bos, dtype=torch.long)
     log_prob = torch.zeros(batch_size)
     out = torch.zeros(batch_size, max_len, dtype=torch.long)
@@ -96,8 +99,7 @@ def greedy(model: StepModel, state: Any, batch_size: int, bos: int, eos: int, ma
     done = torch.zeros(batch_size, dtype=torch.bool)
     weights: list[Tensor] = []
     for t in range(max_len):
-        logits, state, w = model.step(state, tokens.to(device))
-        logp = torch.log_softmax(logits.float(), dim=-1).cpu()  # (N, V)
+        logp, state, w = _next(model, state, tokens, device, banned)  # (N, V)
         best, tokens = logp.max(-1)  # (N,), (N,)
         log_prob += torch.where(done, torch.zeros_like(best), best)
         out[:, t] = tokens
@@ -115,15 +117,17 @@ def greedy(model: StepModel, state: Any, batch_size: int, bos: int, eos: int, ma
 @torch.no_grad()
 def beam_search(model: StepModel, state: Any, batch_size: int, bos: int, eos: int, beam: int, max_len: int,
                 length_penalty: float = 1.0, n_best: int = 1, keep_attention: bool = False,
-                device: torch.device | str = "cpu") -> list[list[Hypothesis]]:  # fmt: skip
+                device: torch.device | str = "cpu", banned: Sequence[int] = ()) -> list[list[Hypothesis]]:  # fmt: skip
     """The ``n_best`` best outputs of each of ``batch_size`` inputs, best first (see the module's docstring).
 
     ``state`` holds ``batch_size`` rows; they are repeated ``beam`` times here. ``max_len`` is the most
-    tokens an output has (the end token not counted): the step after it may only end.
+    tokens an output has (the end token not counted): the step after it may only end, and what ends there
+    has ``finished`` False. ``banned`` and ``device`` as for :func:`greedy`.
     """
-    _check(beam, max_len, n_best)
-    rows = torch.arange(batch_size).repeat_interleave(beam)  # (B*K,): input b's beams are rows b*K .. b*K+K-1
-    state = state.select(rows.to(device))
+    check_search(beam, max_len, n_best)
+    if batch_size == 0:
+        return []
+    state = state.select(torch.arange(batch_size).repeat_interleave(beam).to(device))  # input b: rows b*K ..
     tokens = torch.full((batch_size * beam,), bos, dtype=torch.long)
     scores = torch.full((batch_size, beam), float("-inf"))
     scores[:, 0] = 0.0  # one live beam at the start, so the first step does not pick the same token K times
@@ -131,35 +135,48 @@ def beam_search(model: StepModel, state: Any, batch_size: int, bos: int, eos: in
     attention: Tensor | None = None  # (B*K, t, S)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
     for t in range(max_len + 1):
-        logits, state, w = model.step(state, tokens.to(device))
-        logp = torch.log_softmax(logits.float(), dim=-1).cpu()  # (B*K, V)
-        if t == max_len:  # every open hypothesis ends here, with its end token's own log-probability
-            logp = torch.full_like(logp, float("-inf")).index_copy_(1, torch.tensor([eos]), logp[:, eos : eos + 1])
+        logp, state, w = _next(model, state, tokens, device, banned, only=eos if t == max_len else None)
         if keep_attention and w is not None:
             step_w = w.float().cpu().unsqueeze(1)  # (B*K, 1, S)
             attention = step_w if attention is None else torch.cat([attention, step_w], dim=1)
-        vocab = logp.size(1)
-        candidates = (scores.unsqueeze(2) + logp.view(batch_size, beam, vocab)).view(batch_size, -1)  # (B, K*V)
-        top, index = candidates.topk(min(2 * beam, beam * vocab), dim=1)  # (B, 2K) best first
-        source_beam, token = index // vocab, index % vocab  # (B, 2K) each
-        parent = torch.arange(batch_size).unsqueeze(1) * beam + source_beam  # (B, 2K): rows of the parents
-        _finish(finished, top, parent, token, eos, beam, history, attention, length_penalty)
+        candidates = (scores.unsqueeze(2) + logp.view(batch_size, beam, -1)).view(batch_size, -1)  # (B, K*V)
+        top, index = candidates.topk(min(2 * beam, candidates.size(1)), dim=1)  # (B, 2K) best first
+        parent = torch.arange(batch_size).unsqueeze(1) * beam + index // logp.size(1)  # (B, 2K): parents' rows
+        token = index % logp.size(1)  # (B, 2K)
+        _finish(finished, top, parent, token, eos, beam, history, attention, length_penalty, t < max_len)
         done = torch.tensor([len(f) >= beam for f in finished])
         if bool(done.all()):
             break
         keep = _first_open(token, eos, beam)  # (B, K): positions among the 2K that go on
         scores = top.gather(1, keep).masked_fill(done.unsqueeze(1), float("-inf"))
-        chosen = parent.gather(1, keep).flatten()  # (B*K,)
-        tokens = token.gather(1, keep).flatten()
+        chosen, tokens = parent.gather(1, keep).flatten(), token.gather(1, keep).flatten()  # (B*K,) each
         history = torch.cat([history[chosen], tokens.unsqueeze(1)], dim=1)
         attention = None if attention is None else attention[chosen]
         state = state.select(chosen.to(device))
     return [sorted(f, key=lambda h: -h.score)[:n_best] for f in finished]
 
 
+def _next(model: StepModel, state: Any, tokens: Tensor, device: torch.device | str, banned: Sequence[int],
+          only: int | None = None) -> tuple[Tensor, Any, Tensor | None]:  # fmt: skip
+    """One step: log-probabilities of the next token (on the CPU), ``banned`` ids at -inf; with ``only``,
+    every id but that one at -inf (its own log-probability kept).
+
+    # tokens (N,) -> log p (N, V), state, weights (N, S) or None
+    """
+    logits, state, w = model.step(state, tokens.to(device))
+    logits = logits.float()
+    if banned:
+        logits[:, list(banned)] = float("-inf")
+    logp = torch.log_softmax(logits, dim=-1).cpu()
+    if only is not None:
+        logp = torch.full_like(logp, float("-inf")).index_copy_(1, torch.tensor([only]), logp[:, only : only + 1])
+    return logp, state, w
+
+
 def _finish(finished: list[list[Hypothesis]], top: Tensor, parent: Tensor, token: Tensor, eos: int, beam: int,
-            history: Tensor, attention: Tensor | None, length_penalty: float) -> None:  # fmt: skip
-    """Record the end tokens among each input's first ``beam`` extensions as finished hypotheses."""
+            history: Tensor, attention: Tensor | None, length_penalty: float, chosen: bool) -> None:  # fmt: skip
+    """Record the end tokens among each input's first ``beam`` extensions as finished hypotheses
+    (``chosen`` False: the end was forced at max_len, so they did not finish of their own accord)."""
     ends = (token[:, :beam] == eos) & torch.isfinite(top[:, :beam])  # (B, K)
     for b, k in ends.nonzero().tolist():
         if len(finished[b]) >= beam:
@@ -169,7 +186,7 @@ def _finish(finished: list[list[Hypothesis]], top: Tensor, parent: Tensor, token
         log_prob = float(top[b, k])
         score = log_prob / (len(tokens) + 1) ** length_penalty
         weights = None if attention is None else attention[row]
-        finished[b].append(Hypothesis(tokens, score, log_prob, True, weights))
+        finished[b].append(Hypothesis(tokens, score, log_prob, chosen, weights))
 
 
 def _first_open(token: Tensor, eos: int, beam: int) -> Tensor:

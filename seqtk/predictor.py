@@ -130,8 +130,6 @@ class Predictor:
         if missing:
             raise SeqtkError(f"task '{self.task.name}' has no model.{missing[0]} to set at evaluation",
                              fix=f"drop --{missing[0].replace('_', '-')}: only tasks that decode (seq2seq) take it")  # fmt: skip
-        if "beam" in values and values["beam"] < 1:
-            raise SeqtkError(f"--beam must be at least 1, got {values['beam']}", fix="use 1 for greedy search, or e.g. 5")
         self.task.recipe = replace(recipe, model=replace(recipe.model, **values))
         try:
             yield

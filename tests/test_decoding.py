@@ -128,3 +128,27 @@ def test_bad_search_options_are_refused(kwargs: dict) -> None:
     options = {"max_len": 4, **kwargs}
     with pytest.raises(SeqtkError, match="Fix:|must be"):
         beam_search(Table(1, 4, 0), Rows(torch.zeros(1, dtype=torch.long), 0), 1, BOS, EOS, **options)
+
+
+def test_an_end_forced_at_max_len_is_not_finished_and_banned_ids_never_come_out() -> None:
+    class Never:  # prefers padding (0), then word 1; never the end token
+        def step(self, state, tokens):
+            logits = torch.zeros(len(tokens), V)
+            logits[:, 0], logits[:, 1] = 9.0, 5.0
+            return logits, state, None
+
+    state = Rows(torch.zeros(2, dtype=torch.long), 0)
+    for hyps in beam_search(Never(), state, 2, BOS, EOS, beam=2, max_len=3, n_best=2):
+        assert all(not h.finished and len(h.tokens) <= 3 for h in hyps)
+    free = beam_search(Never(), state, 2, BOS, EOS, beam=2, max_len=3)
+    assert 0 in free[0][0].tokens
+    banned = beam_search(Never(), state, 2, BOS, EOS, beam=2, max_len=3, banned=[0, BOS])
+    assert banned[0][0].tokens == [1, 1, 1]
+    assert greedy(Never(), state, 2, BOS, EOS, max_len=3, banned=[0, BOS])[0].tokens == [1, 1, 1]
+
+
+def test_an_empty_batch_decodes_to_nothing() -> None:
+    state = Rows(torch.zeros(0, dtype=torch.long), 0)
+    model = Table(1, 3, 0)
+    assert beam_search(model, state, 0, BOS, EOS, beam=3, max_len=3) == []
+    assert greedy(model, state, 0, BOS, EOS, max_len=3) == []

@@ -44,7 +44,7 @@ def check_data(data: Seq2SeqData) -> None:
                          fix="name two different columns")  # fmt: skip
 
 
-def check_vocab(vocab: Seq2SeqVocab, data: Seq2SeqData) -> None:
+def check_vocab(vocab: Seq2SeqVocab) -> None:
     checks.at_least("vocab.min_freq", vocab.min_freq, 1)
     checks.at_least("vocab.bpe_size", vocab.bpe_size, 16)
     checks.at_least(

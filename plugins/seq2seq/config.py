@@ -44,6 +44,11 @@ class Seq2SeqData(DataConfig):
         help="files, hub: the column of the target text; auto: the first of target, tgt, output, answer, "
         "pronunciation, phonemes, correction, fix. A JSON list of tokens is joined by spaces.",
     )
+    drop_empty: bool = hfield(
+        False,
+        help="files, hub: skip rows whose source or target is empty (with a note) instead of stopping with an "
+        "error that names them; a blank cell is more often a broken export than a pair to skip.",
+    )
     hub_name: str | None = hfield(None, help="hub: the dataset's name on the Hugging Face Hub (needs the internet or its cache).")
     hub_config: str | None = hfield(None, help="hub: the dataset's configuration, if it has several.")
     hub_split: str = hfield("train", help="hub: the split to train on (val is carved from it).")

@@ -32,9 +32,10 @@ LOCAL_ALTERNATIVES = "use a local copy: data.path=FILE for a TSV/CSV/JSONL/parqu
 
 
 def read_pairs_file(path: Path, source_column: str = "auto", target_column: str = "auto",
-                    drop_empty: bool = False) -> PairSource:
-    """The file's pairs as one training set (val and test are carved from it)."""
-    examples, notes = table_examples(tables.read_file(path), source_column, target_column, drop_empty)
+                    drop_empty: bool = False, key: str = "data.path") -> PairSource:
+    """The file's pairs as one training set (val and test are carved from it); ``key`` is the setting that
+    names the file, for the errors."""
+    examples, notes = table_examples(tables.read_file(path, key), source_column, target_column, drop_empty)
     return PairSource(path.name, examples, None, notes)
 
 

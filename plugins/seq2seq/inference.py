@@ -32,12 +32,12 @@ def predict(task: Seq2SeqTask, model: nn.Module, inputs: list[str], device: torc
     """One dict per input: ``output`` (text), ``tokens``, ``score`` (log p / length ** length_penalty), and with
     ``n_best`` > 1 the alternatives in ``n_best``; ``unknown_source_tokens`` counts tokens the source vocabulary
     never saw (each mapped to an OOV bucket, which the model knows little about)."""
-    from seqtk.decoding import _check
+    from seqtk.decoding import check_search
 
     cfg = task.recipe.model
     beam = cfg.beam if beam is None else beam
     n_best = 1 if n_best is None else n_best
-    _check(beam, task.recipe.data.max_target_length, n_best)
+    check_search(beam, task.recipe.data.max_target_length, n_best)
     encoder = task.encoder
     ids = [_source_ids(task, text, n, len(inputs)) for n, text in enumerate(inputs, start=1)]
     vocab = task.need("target_vocab")
@@ -92,6 +92,7 @@ def _result(task: Seq2SeqTask, hyps: list[Hypothesis], n_best: int) -> dict[str,
 
 def _write_attention(task: Seq2SeqTask, inputs: list[str], results: list[dict[str, Any]], path: Path) -> None:
     """One PNG per input (``path`` itself for one input); each result names its file."""
+    path = path if path.suffix else path.with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     for n, (text, result) in enumerate(zip(inputs, results), start=1):
         weights = result.pop("_attention", None)

@@ -14,9 +14,10 @@ longer target):
   general, and it can exceed 1 when hypotheses run long);
 - ``chrf`` and ``bleu`` (0-100, corpus level, every target a reference):
   only when the optional library ``sacrebleu`` is installed, else they are
-  left out. Both read the target tokens joined by single spaces, BLEU with
-  ``tokenize="none"`` (so its n-grams are of the task's target tokens, and
-  chrF, which skips spaces, sees the characters).
+  left out. Both read the target's text (``detokenize``: the task's
+  tokenizer puts the tokens back together, characters joined, phonemes
+  spaced), BLEU with sacreBLEU's default 13a tokenization, as papers report
+  it.
 
 >>> from seqtk_plugins.seq2seq.pairs import Example
 >>> scores = Seq2SeqMetrics()
@@ -60,8 +61,10 @@ class Seq2SeqMetrics:
     first ones seen, for :meth:`mistakes`.
     """
 
-    def __init__(self, target_tokenize: Tokenize = str.split, keep: int = 100) -> None:
+    def __init__(self, target_tokenize: Tokenize = str.split, keep: int = 100,
+                 detokenize: Callable[[list[str]], str] = " ".join) -> None:  # fmt: skip
         self.target_tokenize = target_tokenize
+        self.detokenize = detokenize  # tokens -> the target's text, which chrF and BLEU score
         self.keep = keep
         self.examples = 0
         self.wrong = 0
@@ -89,8 +92,8 @@ class Seq2SeqMetrics:
             self.edits += distance
             self.ref_tokens += length
             hypothesis, references = " ".join(hyp), tuple(" ".join(r) for r in refs)
-            self.hypotheses.append(hypothesis)
-            self.references.append(references)
+            self.hypotheses.append(self.detokenize(list(hyp)))
+            self.references.append(tuple(self.detokenize(r) for r in refs))
             if distance:
                 self.wrong += 1
                 if len(self._mistakes) < self.keep:
@@ -123,6 +126,6 @@ def corpus_chrf_bleu(hypotheses: list[str], references: list[tuple[str, ...]]) -
 
     most = max((len(r) for r in references), default=0)
     streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(most)]  # None: no k-th reference
-    bleu = BLEU(tokenize="none", effective_order=True).corpus_score(hypotheses, streams)
+    bleu = BLEU(effective_order=True).corpus_score(hypotheses, streams)  # sacreBLEU's default 13a tokenizer
     chrf = CHRF().corpus_score(hypotheses, streams)
     return {"chrf": float(chrf.score), "bleu": float(bleu.score)}

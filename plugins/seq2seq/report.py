@@ -9,6 +9,7 @@ import torch
 
 from seqtk.device import eval_mode
 from seqtk_plugins.seq2seq.batching import Encoded, PairEncoder
+from seqtk_plugins.seq2seq.splits import SPLITS
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -18,7 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from seqtk_plugins.seq2seq.pairs import Example
     from seqtk_plugins.seq2seq.task import Seq2SeqTask
 
-SPLITS = ("train", "val", "test")
 
 
 def drop_too_long(encoded: dict[str, Encoded], data: Seq2SeqData) -> list[str]:

@@ -53,7 +53,7 @@ def load_splits(cfg: Seq2SeqData, console: Console) -> Loaded:
     if cfg.max_examples:
         source = _sample(source, cfg.max_examples, cfg.test_fraction, cfg.split_seed)
     if resolve_source(cfg) == "files" and cfg.val_path:
-        splits = _given_val(source, _read_file(cfg, cfg.val_path).train, cfg)
+        splits = _given_val(source, _read_file(cfg, cfg.val_path, "data.val_path").train, cfg)
         return Loaded(source.name, splits, [*source.notes, f"val: {cfg.val_path}"])
     splits = make_splits(source, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
     return Loaded(source.name, splits, list(source.notes))
@@ -86,23 +86,23 @@ def _read(cfg: Seq2SeqData, console: Console) -> PairSource:
         from seqtk_plugins.seq2seq.files import load_hub_pairs
 
         return load_hub_pairs(str(cfg.hub_name), cfg.hub_config, cfg.hub_split, cfg.hub_test_split,
-                              cfg.source_column, cfg.target_column)  # fmt: skip
+                              cfg.source_column, cfg.target_column, cfg.drop_empty)  # fmt: skip
     return _read_files(cfg)
 
 
 def _read_files(cfg: Seq2SeqData) -> PairSource:
     """data.path, with data.test_path's examples as its fixed test set."""
-    source = _read_file(cfg, str(cfg.path))
+    source = _read_file(cfg, str(cfg.path), "data.path")
     if not cfg.test_path:
         return source
-    test = _read_file(cfg, cfg.test_path)
+    test = _read_file(cfg, cfg.test_path, "data.test_path")
     return replace(source, test=test.train, notes=[*source.notes, f"test: {cfg.test_path}", *test.notes])
 
 
-def _read_file(cfg: Seq2SeqData, path: str) -> PairSource:
+def _read_file(cfg: Seq2SeqData, path: str, key: str) -> PairSource:
     from seqtk_plugins.seq2seq.files import read_pairs_file
 
-    return read_pairs_file(Path(path).expanduser(), cfg.source_column, cfg.target_column)
+    return read_pairs_file(Path(path).expanduser(), cfg.source_column, cfg.target_column, cfg.drop_empty, key)
 
 
 def _sample(source: PairSource, count: int, test_fraction: float, seed: int) -> PairSource:

@@ -74,7 +74,7 @@ class Seq2SeqTask(Task):
         from seqtk_plugins.seq2seq.checks import check_data, check_model, check_vocab
 
         check_data(recipe.data)
-        check_vocab(recipe.vocab, recipe.data)
+        check_vocab(recipe.vocab)
         check_model(recipe.model)
 
     def load_data(self) -> None:
@@ -165,8 +165,10 @@ class Seq2SeqTask(Task):
         beam = cfg.beam if beam is None else beam
         vocab = self.need("target_vocab")
         state = model.start(source, lengths)
+        banned = [vocab.pad_id, vocab.bos_id, *range(vocab.num_known, len(vocab))]  # ids no target ever had
         common = {"bos": vocab.bos_id, "eos": vocab.eos_id, "max_len": self.recipe.data.max_target_length,
-                  "length_penalty": cfg.length_penalty, "keep_attention": keep_attention, "device": source.device}  # fmt: skip
+                  "length_penalty": cfg.length_penalty, "keep_attention": keep_attention, "device": source.device,
+                  "banned": banned}  # fmt: skip
         if beam == 1 and n_best == 1:
             return [[h] for h in greedy(model, state, source.size(0), **common)]
         return beam_search(model, state, source.size(0), beam=beam, n_best=n_best, **common)
@@ -182,7 +184,8 @@ class Seq2SeqTask(Task):
     def eval_reducer(self, split: str) -> Seq2SeqMetrics:
         from seqtk_plugins.seq2seq.metrics import Seq2SeqMetrics
 
-        return Seq2SeqMetrics(self.need("target_tokenizer").tokenize)
+        tokenizer = self.need("target_tokenizer")
+        return Seq2SeqMetrics(tokenizer.tokenize, detokenize=tokenizer.detokenize)
 
     def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
         """Attention heatmaps of the first validation examples, and a few mistakes as text."""

@@ -130,6 +130,9 @@ def predict(
     if out is not None:
         if file is None or inputs:
             raise SeqtkError("--out streams the inputs of --file", fix="pass --file FILE (and no inputs on the command line)")
+        if attention is not None:
+            raise SeqtkError("--attention draws one image per input, which does not suit a streamed file (--out)",
+                             fix="drop --attention, or predict the inputs you want to see without --out")  # fmt: skip
         _predict_to_file(load(checkpoint, device=device), file, column, out, options)
         return
     items = list(inputs or []) + read_inputs(file, column)

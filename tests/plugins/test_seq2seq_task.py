@@ -224,6 +224,32 @@ def test_eval_beam_is_refused_for_a_task_that_does_not_decode(harness, tmp_path)
     with pytest.raises(SeqtkError, match="has no model.beam"):
         p.evaluate("val", beam=3)
     seq = seqtk.load(harness.run_dir / "checkpoints" / "last.pt")
-    with pytest.raises(SeqtkError, match="--beam must be at least 1"):
+    with pytest.raises(SeqtkError, match="beam size must be at least 1"):
         seq.evaluate("val", beam=0)
     assert seq.evaluate("val", beam=2)["beam"] == 2 and seq.task.recipe.model.beam == 1  # put back afterwards
+
+
+def test_drop_empty_skips_blank_rows_and_a_missing_val_file_names_its_key(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(Seq2SeqTask, "console", None)  # the harness fixture may have silenced the data report
+    data = write_reversals(tmp_path / "words.csv")
+    rows = data.read_text(encoding="utf-8").splitlines()
+    data.write_text("\n".join([*rows[:5], "999,abc,", *rows[5:]]) + "\n", encoding="utf-8")
+    cols = [f'path = "{data}"', 'source_column = "word"', 'target_column = "backwards"']
+    recipe = recipe_file(tmp_path, [*cols, "drop_empty = true"], steps=10)
+    assert main(["run", str(recipe), "--out", str(tmp_path / "r1")]) == 0
+    shown = capsys.readouterr()
+    assert "dropped 1 row" in shown.out + shown.err
+    recipe = recipe_file(tmp_path, [*cols, "drop_empty = true", f'val_path = "{tmp_path / "nope.csv"}"'], steps=10)
+    assert main(["run", str(recipe), "--out", str(tmp_path / "r2")]) != 0
+    assert "data.val_path" in capsys.readouterr().err
+
+
+def test_attention_images_are_not_streamed(reversal_run, tmp_path, capsys):
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("abc\nfed\n", encoding="utf-8")
+    args = ["predict", str(reversal_run), "--file", str(inputs), "--out", str(tmp_path / "o.jsonl")]
+    assert main([*args, "--attention", str(tmp_path / "a.png")]) != 0
+    assert "does not suit a streamed file" in capsys.readouterr().err
+    assert main(args) == 0
+    lines = (tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["output"] for line in lines] == ["cba", "def"]
