@@ -3,9 +3,10 @@
 seqtk's :meth:`EncoderDecoder.step` carries the recurrent state and the
 attention memory's projection from one token to the next, so each emitted
 token costs one decoder step. A naive decoder (what a first implementation,
-or a teacher-forced ``forward`` reused for inference, does) feeds the whole
-prefix ``<bos> y_1 .. y_t`` through the decoder again to get token ``t + 1``:
-``O(t)`` work per token, ``O(n^2)`` per output. Both decode the same sources
+or a teacher-forced ``forward`` reused for inference, does) encodes the
+source once but feeds the whole prefix ``<bos> y_1 .. y_t`` through the
+decoder again to get token ``t + 1``: ``O(t)`` work per token, ``O(n^2)``
+per output. Both decode the same sources
 greedily with the same (untrained, seeded) model, one source at a time, and
 must emit the same tokens; the benchmark checks that, then times them.
 
@@ -55,14 +56,26 @@ def stepwise(model: EncoderDecoder, source: torch.Tensor, length: int) -> list[i
 
 @torch.no_grad()
 def naive(model: EncoderDecoder, source: torch.Tensor, length: int) -> list[int]:
-    """Greedy decoding by re-running teacher forcing over the whole prefix for every new token."""
-    prefix, lengths = [BOS], torch.tensor([source.size(1)])
+    """Greedy decoding that encodes once but re-runs the decoder over the whole prefix for every new token."""
+    start = model.start(source, torch.tensor([source.size(1)]))
+    prefix = [BOS]
     for _ in range(length):
-        logits, _ = model(source, lengths, torch.tensor([prefix]))  # (1, t, V): the encoder and all t steps again
-        last = logits[:, -1]
-        last[:, EOS] = float("-inf")
-        prefix.append(int(last.argmax(-1)))
+        logits = decoder_over(model, start, torch.tensor([prefix]))[:, -1]  # the decoder's t steps again
+        logits[:, EOS] = float("-inf")
+        prefix.append(int(logits.argmax(-1)))
     return prefix[1:]
+
+
+def decoder_over(model: EncoderDecoder, start, target_in: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    """Teacher forcing from an encoded source's start state: what EncoderDecoder.forward does after encoding.
+
+    # target_in (1, t) -> logits (1, t, V)
+    """
+    if model.cfg.input_feeding:
+        return model._teacher_forced_stepwise(start, target_in)[0]
+    h, _ = model.decoder(model.target_embedding(target_in), start.rnn)  # one fused call over the prefix
+    context, _ = model.attention(h, start.memory)
+    return model._logits(context, h)
 
 
 def words_per_s(decode, model: EncoderDecoder, sources: list[torch.Tensor], length: int) -> tuple[float, list]:  # noqa: ANN001
