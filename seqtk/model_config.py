@@ -24,7 +24,7 @@ LayerSpec(cell='lstm', hidden_size=32, bidirectional=False, dropout=0.0, return_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from seqtk import checks
@@ -141,7 +141,25 @@ class CharLMConfig(StackConfig):
 
 
 @dataclass(frozen=True)
-class EncoderDecoderConfig(StackConfig):
+class BidirectionalStackConfig(StackConfig):
+    """A stack that reads in both directions by default (taggers, encoders of encoder-decoders): the
+    shorthand's layers take ``bidirectional``; ``[[model.layers]]`` tables set it per layer."""
+
+    hidden_size: int = hfield(128, help="Hidden units per layer and direction.")
+    bidirectional: bool = hfield(True, help="Read each sequence in both directions (the shorthand's layers).")
+
+    #: with ``layers``, these are set per layer instead
+    shorthand: ClassVar[tuple[str, ...]] = ("cell", "num_layers", "hidden_size", "nonlinearity", "dropout", "bidirectional")
+
+    def stack(self) -> list[LayerSpec]:
+        """The layers, bottom first: ``layers`` if given, else ``num_layers`` equal (bidirectional) ones."""
+        if self.layers:
+            return list(self.layers)
+        return [replace(spec, bidirectional=self.bidirectional) for spec in super().stack()]
+
+
+@dataclass(frozen=True)
+class EncoderDecoderConfig(BidirectionalStackConfig):
     """An encoder-decoder with attention (:class:`seqtk.encoder_decoder.EncoderDecoder`).
 
     The shorthand (``cell``, ``num_layers``, ``hidden_size``, ``bidirectional``) or ``[[model.layers]]``
@@ -175,17 +193,6 @@ class EncoderDecoderConfig(StackConfig):
     embedding_dropout: float = hfield(0.1, help="Dropout on the source and target embeddings while training.")
     output_dropout: float = hfield(0.2, help="Dropout on the attentional vector before the output layer.")
     label_smoothing: float = hfield(0.0, help="Label smoothing of the training loss (0: plain cross-entropy).")
-
-    #: with ``layers``, these are set per layer instead
-    shorthand: ClassVar[tuple[str, ...]] = ("cell", "num_layers", "hidden_size", "nonlinearity", "dropout", "bidirectional")
-
-    def stack(self) -> list[LayerSpec]:
-        """The encoder's layers, bottom first: ``layers`` if given, else ``num_layers`` equal ones."""
-        from dataclasses import replace
-
-        if self.layers:
-            return list(self.layers)
-        return [replace(spec, bidirectional=self.bidirectional) for spec in super().stack()]
 
     @property
     def target_dim(self) -> int:

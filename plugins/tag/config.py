@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import ClassVar, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from seqtk.config import DataConfig, VocabConfig, hfield
-from seqtk.layers import LayerSpec
-from seqtk.model_config import StackConfig
+from seqtk.model_config import BidirectionalStackConfig
 
 Source = Literal["auto", "brown", "files"]
 Format = Literal["auto", "conllu", "columns", "slash", "jsonl"]
@@ -100,7 +99,7 @@ class TagVocab(VocabConfig):
 
 
 @dataclass(frozen=True)
-class TagModel(StackConfig):
+class TagModel(BidirectionalStackConfig):
     """Word embedding + character features -> bidirectional recurrent stack -> a linear head per token (+ CRF)."""
 
     cell: str = hfield("lstm", help="Recurrent cell of every layer: lstm, gru or rnn (or a reference cell).")
@@ -126,12 +125,3 @@ class TagModel(StackConfig):
         help="Score whole tag sequences with a linear-chain CRF (seqtk.crf): trained by the forward algorithm, "
         "decoded by Viterbi. Helps chunk schemes (an I- never follows O), rarely POS tags.",
     )
-
-    #: with ``layers``, these are set per layer instead
-    shorthand: ClassVar[tuple[str, ...]] = ("cell", "num_layers", "hidden_size", "nonlinearity", "dropout", "bidirectional")
-
-    def stack(self) -> list[LayerSpec]:
-        """The layers, bottom first: ``layers`` if given, else ``num_layers`` equal (bidirectional) ones."""
-        if self.layers:
-            return list(self.layers)
-        return [replace(spec, bidirectional=self.bidirectional) for spec in super().stack()]
