@@ -99,8 +99,8 @@ def greedy(model: StepModel, state: Any, batch_size: int, bos: int, eos: int, ma
     done = torch.zeros(batch_size, dtype=torch.bool)
     weights: list[Tensor] = []
     for t in range(max_len):
-        logp, state, w = _next(model, state, tokens, device, banned)  # (N, V)
-        best, tokens = logp.max(-1)  # (N,), (N,)
+        logp, state, w = _next(model, state, tokens, device, banned)  # (N, V) on the model's device
+        best, tokens = (t.cpu() for t in logp.max(-1))  # (N,), (N,)
         log_prob += torch.where(done, torch.zeros_like(best), best)
         out[:, t] = tokens
         if keep_attention and w is not None:
@@ -139,8 +139,8 @@ def beam_search(model: StepModel, state: Any, batch_size: int, bos: int, eos: in
         if keep_attention and w is not None:
             step_w = w.float().cpu().unsqueeze(1)  # (B*K, 1, S)
             attention = step_w if attention is None else torch.cat([attention, step_w], dim=1)
-        candidates = (scores.unsqueeze(2) + logp.view(batch_size, beam, -1)).view(batch_size, -1)  # (B, K*V)
-        top, index = candidates.topk(min(2 * beam, candidates.size(1)), dim=1)  # (B, 2K) best first
+        candidates = (scores.to(logp.device).unsqueeze(2) + logp.view(batch_size, beam, -1)).view(batch_size, -1)
+        top, index = (t.cpu() for t in candidates.topk(min(2 * beam, candidates.size(1)), dim=1))  # (B, 2K) best first
         parent = torch.arange(batch_size).unsqueeze(1) * beam + index // logp.size(1)  # (B, 2K): parents' rows
         token = index % logp.size(1)  # (B, 2K)
         _finish(finished, top, parent, token, eos, beam, history, attention, length_penalty, t < max_len)
@@ -158,8 +158,9 @@ def beam_search(model: StepModel, state: Any, batch_size: int, bos: int, eos: in
 
 def _next(model: StepModel, state: Any, tokens: Tensor, device: torch.device | str, banned: Sequence[int],
           only: int | None = None) -> tuple[Tensor, Any, Tensor | None]:  # fmt: skip
-    """One step: log-probabilities of the next token (on the CPU), ``banned`` ids at -inf; with ``only``,
-    every id but that one at -inf (its own log-probability kept).
+    """One step: log-probabilities of the next token, ``banned`` ids at -inf; with ``only``, every id but
+    that one at -inf (its own log-probability kept). They stay on the model's device: only the few best
+    of each row come to the CPU (a BPE vocabulary of 8,000 would otherwise cross every step).
 
     # tokens (N,) -> log p (N, V), state, weights (N, S) or None
     """
@@ -167,9 +168,10 @@ def _next(model: StepModel, state: Any, tokens: Tensor, device: torch.device | s
     logits = logits.float()
     if banned:
         logits[:, list(banned)] = float("-inf")
-    logp = torch.log_softmax(logits, dim=-1).cpu()
+    logp = torch.log_softmax(logits, dim=-1)
     if only is not None:
-        logp = torch.full_like(logp, float("-inf")).index_copy_(1, torch.tensor([only]), logp[:, only : only + 1])
+        keep = torch.tensor([only], device=logp.device)
+        logp = torch.full_like(logp, float("-inf")).index_copy_(1, keep, logp[:, only : only + 1])
     return logp, state, w
 
 
