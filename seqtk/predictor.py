@@ -33,9 +33,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def load(path: str | Path, device: str | torch.device | None = None) -> Predictor:
-    """The predictor of a seqtk checkpoint (``best.pt`` or ``last.pt``), on ``device`` (None: the best there is)."""
+    """The predictor of a seqtk checkpoint (``best.pt`` or ``last.pt``), on ``device`` (None: the best there is).
+
+    ``"hf://user/name"`` (or ``"hf://user/name@revision"``) is a model shared with ``seqtk push``: it is
+    downloaded into the Hugging Face cache, then loaded as a local file is."""
     from seqtk.training.checkpoint import load_for_inference
 
+    if str(path).startswith("hf://"):
+        from seqtk.hub import download
+
+        path = download(str(path))
     return Predictor(load_for_inference(path, device=device), Path(path))
 
 
