@@ -77,6 +77,18 @@ def check_task(
     return CheckResult(result.run_dir, first, last, result.metrics["loss"], reloaded, predictions, log)
 
 
+def train_recipe(folder: str | Path, name: str, toml: str) -> Path:
+    """Write ``toml`` as ``folder/<name>.toml``, train it with ``seqtk run`` into ``folder/<name>``, and
+    return the path of its ``last.pt``: a real checkpoint for tests of predict, export or load."""
+    from seqtk.cli.main import main
+
+    recipe = Path(folder) / f"{name}.toml"
+    recipe.write_text(toml, encoding="utf-8")
+    code = main(["run", str(recipe), "--out", str(Path(folder) / name)])
+    assert code == 0, f"seqtk run {recipe} exited with {code}"
+    return Path(folder) / name / "checkpoints" / "last.pt"
+
+
 def _task_class(task: type[Task] | str) -> type[Task]:
     """Look a name up; register a class so that ``run_training`` finds it by name."""
     if isinstance(task, str):

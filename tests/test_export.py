@@ -20,6 +20,7 @@ from seqtk.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkError
 from seqtk.export import export
 from seqtk.task import ExportSpec
+from seqtk.testing import train_recipe
 from seqtk.traceable import PaddedEncoder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,11 +40,7 @@ sys.meta_path.insert(0, _NoSeqtk())
 """
 
 
-def train(tmp_path: Path, name: str, toml: str) -> Path:
-    recipe = tmp_path / f"{name}.toml"
-    recipe.write_text(toml, encoding="utf-8")
-    assert main(["run", str(recipe), "--out", str(tmp_path / name)]) == 0
-    return tmp_path / name / "checkpoints" / "last.pt"
+train = train_recipe  # write a recipe, seqtk run it, return last.pt
 
 
 @pytest.fixture(scope="module")

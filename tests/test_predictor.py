@@ -11,16 +11,13 @@ import pytest
 import seqtk
 from seqtk.cli.main import main
 from seqtk.errors import SeqtkError
+from seqtk.testing import train_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 PANGRAM = "the quick brown fox jumps over the lazy dog.\n"
 
 
-def train(tmp_path: Path, name: str, toml: str) -> Path:
-    recipe = tmp_path / f"{name}.toml"
-    recipe.write_text(toml, encoding="utf-8")
-    assert main(["run", str(recipe), "--out", str(tmp_path / name)]) == 0
-    return tmp_path / name / "checkpoints" / "last.pt"
+train = train_recipe  # write a recipe, seqtk run it, return last.pt
 
 
 @pytest.fixture(scope="module")
