@@ -86,6 +86,12 @@ class RecurrentCell(nn.Module):
     vectors: ClassVar[dict[str, int]] = {}
     #: the PyTorch module with the same equations, if any
     torch_class: ClassVar[type[nn.RNNBase] | None] = None
+    #: False for cells whose gates read only x_t (minGRU, minLSTM, mLSTM): no ``weight_hh``
+    recurrent: ClassVar[bool] = True
+    #: LayerSpec fields the cell takes as keyword arguments besides the nonlinearity (e.g. ``heads``)
+    options: ClassVar[tuple[str, ...]] = ()
+    #: how ``forward`` runs a sequence, for ``seqtk summary``
+    training_form: ClassVar[str] = "Python cell, one step at a time"
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh") -> None:
         super().__init__()
@@ -97,11 +103,25 @@ class RecurrentCell(nn.Module):
         self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
         rows = self.blocks * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(rows, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size))
+        if self.recurrent:
+            self.weight_hh = nn.Parameter(torch.empty(rows, self.recurrent_width()))
         self.bias = nn.Parameter(torch.empty(rows))
         for name, size in self.vectors.items():
             self.register_parameter(name, nn.Parameter(torch.empty(size * hidden_size)))
         self.reset_parameters()
+
+    def recurrent_width(self) -> int:
+        """Columns of ``weight_hh``: the size of the h it reads (H; an LSTM with projections reads P)."""
+        return self.hidden_size
+
+    @property
+    def output_size(self) -> int:
+        """Features of h_t, the cell's output (H, or P with projections)."""
+        return self.hidden_size
+
+    def state_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """Each state part's shape after the batch dimension: ``((H,),)`` for h, ``((H,), (H,))`` for (h, c)."""
+        return ((self.hidden_size,),) * self.state_size
 
     def reset_parameters(self) -> None:
         """PyTorch's default: every parameter uniform in ±1/sqrt(H)."""
@@ -127,8 +147,8 @@ class RecurrentCell(nn.Module):
         return self.recur
 
     def zero_state(self, batch: int, like: Tensor) -> State:
-        zeros = like.new_zeros(batch, self.hidden_size)
-        return (zeros,) * self.state_size
+        """The state a sequence starts from: zeros of :meth:`state_shapes`, on ``like``'s device and dtype."""
+        return tuple(like.new_zeros(batch, *shape) for shape in self.state_shapes())
 
     def step(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """One time step: x (B, F) -> h (B, H) and the new state."""
@@ -139,8 +159,15 @@ class RecurrentCell(nn.Module):
         """Scan a batch-first sequence: (B, T, F) -> outputs (B, T, H) and the final state.
 
         With ``lengths`` (B,) the state stops changing after each sequence's
-        last step, so the final state is the one at its true end.
+        last step, so the final state is the one at its true end. Cells with a
+        faster training form (a parallel scan) override this; :meth:`scan_steps`
+        stays the step-by-step reference that tests compare them with.
         """
+        # (B, T, F) -> (B, T, H)
+        return self.scan_steps(x, state, lengths)
+
+    def scan_steps(self, x: Tensor, state: State | None = None, lengths: Tensor | None = None) -> tuple[Tensor, State]:
+        """:meth:`forward` as a loop over :meth:`recur`: (B, T, F) -> (B, T, H), final state."""
         # (B, T, F) -> (B, T, H)
         state = state if state is not None else self.zero_state(x.size(0), x)
         xp = self.project(x)  # (B, T, G·H): one GEMM over all B·T rows, outside the loop
@@ -248,6 +275,67 @@ class LSTMCell(RecurrentCell):
 
     def stepper(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
         return partial(lstm_step, w_hh_t=self.weight_hh.t(), act=ACTIVATIONS[self.nonlinearity])
+
+
+class ProjectedLSTMCell(LSTMCell):
+    """LSTM with a projection of its output (Sak et al. 2014; ``nn.LSTM(proj_size=P)``, cuDNN's LSTMP).
+
+    ``h_t = W_hr (o ⊙ act(c_t))``: h has P < H features, the gates read it
+    through ``weight_hh`` (4H, P), and the cell state keeps H. This is the
+    step form generation uses for a fused LSTM layer with ``proj_size``.
+
+    >>> cell = ProjectedLSTMCell(3, 8, proj_size=2)
+    >>> [tuple(t.shape) for t in cell.zero_state(5, torch.zeros(1))]
+    [(5, 2), (5, 8)]
+    """
+
+    options = ("proj_size",)
+
+    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh", proj_size: int = 1) -> None:
+        self.proj_size = proj_size  # read by recurrent_width() while the base builds weight_hh
+        super().__init__(input_size, hidden_size, nonlinearity)
+        self.weight_hr = nn.Parameter(torch.empty(proj_size, hidden_size))
+        bound = 1.0 / math.sqrt(hidden_size)
+        nn.init.uniform_(self.weight_hr, -bound, bound)
+
+    def recurrent_width(self) -> int:
+        return self.proj_size
+
+    @property
+    def output_size(self) -> int:
+        return self.proj_size
+
+    def state_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return ((self.proj_size,), (self.hidden_size,))
+
+    def stepper(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
+        return self.recur
+
+    def recur(self, xp: Tensor, state: State) -> tuple[Tensor, State]:
+        # (B, 4H), ((B, P), (B, H)) -> (B, P)
+        r, (_, c) = lstm_step(xp, state, self.weight_hh.t(), ACTIVATIONS[self.nonlinearity])
+        h = r @ self.weight_hr.t()  # (B, H) -> (B, P)
+        return h, (h, c)
+
+    @classmethod
+    def from_torch(cls, module: nn.Module) -> RecurrentCell:
+        """The cell of a single-layer, unidirectional ``nn.LSTM`` with ``proj_size``."""
+        if not isinstance(module, nn.LSTM) or not module.proj_size or module.num_layers != 1 or module.bidirectional:
+            raise SeqtkValueError(
+                f"ProjectedLSTMCell.from_torch expects a single-layer unidirectional nn.LSTM with proj_size, got {module!r}",
+                fix="convert one layer and one direction at a time",
+            )
+        w_ih = module.weight_ih_l0
+        cell = cls(w_ih.size(1), module.hidden_size, proj_size=module.proj_size).to(device=w_ih.device, dtype=w_ih.dtype)
+        with torch.no_grad():
+            cell.weight_ih.copy_(w_ih)
+            cell.weight_hh.copy_(module.weight_hh_l0)
+            cell.bias.copy_(module.bias_ih_l0 + module.bias_hh_l0)
+            cell.weight_hr.copy_(module.weight_hr_l0)
+        return cell
+
+    def to_torch(self) -> nn.RNNBase:
+        raise no_torch_form(type(self))
 
 
 class PeepholeLSTMCell(LSTMCell):
@@ -365,30 +453,15 @@ REFERENCE_CELLS: dict[str, type[RecurrentCell]] = {
 }
 
 
-class CellLayer(nn.Module):
-    """One :class:`~seqtk.encoders.StackedEncoder` layer of reference cells: one cell per direction.
-
-    >>> CellLayer("peephole_lstm", 3, 4, bidirectional=True).state_size
-    2
-    """
-
-    def __init__(self, cell: str, input_size: int, hidden_size: int, bidirectional: bool = False,
-                 nonlinearity: str = "tanh") -> None:
-        super().__init__()
-        kind = REFERENCE_CELLS[cell]
-        self.cell, self.hidden_size, self.bidirectional = cell, hidden_size, bidirectional
-        self.state_size = kind.state_size
-        self.directions = nn.ModuleList(kind(input_size, hidden_size, nonlinearity) for _ in range(1 + bidirectional))
-
-
 def keras_init_(cell: RecurrentCell) -> RecurrentCell:
     """Keras' initialisers, in place: glorot-uniform kernel, orthogonal recurrent kernel,
     zero biases and (LSTMs) a forget-gate bias of 1 (``unit_forget_bias``). Peepholes start at 0."""
     rows, fan_in = cell.weight_ih.shape
     with torch.no_grad():
         nn.init.uniform_(cell.weight_ih, -math.sqrt(6 / (fan_in + rows)), math.sqrt(6 / (fan_in + rows)))
-        recurrent = torch.empty(cell.hidden_size, rows, dtype=cell.weight_hh.dtype)
-        cell.weight_hh.copy_(nn.init.orthogonal_(recurrent).t())  # Keras' recurrent kernel is (H, G·H)
+        if cell.recurrent:
+            recurrent = torch.empty(cell.recurrent_width(), rows, dtype=cell.weight_hh.dtype)
+            cell.weight_hh.copy_(nn.init.orthogonal_(recurrent).t())  # Keras' recurrent kernel is (H, G·H)
         for name, p in cell.named_parameters():
             if name.startswith(("bias", "peephole")):
                 p.zero_()

@@ -5,7 +5,8 @@ Every ``rnn``/``lstm``/``gru`` layer is a single fused PyTorch module
 GPU and oneDNN runs LSTM on CPU. For GRU/RNN training on CPU, where PyTorch has
 no fused kernel, the encoder runs them through :mod:`seqtk.fast_rnn` (same
 parameters, hand-written BPTT; a layer's ``LayerSpec.kernel`` picks: ``auto``, ``fused`` or ``fast``). The reference cells of :mod:`seqtk.cells`
-(``peephole_lstm``, ``cho_gru``, ...) run as a :class:`~seqtk.cells.CellLayer`:
+(``peephole_lstm``, ``cho_gru``, ...) and the modern cells (``min_gru``, ``ln_lstm``, ``mlstm``, ...) run
+as a :class:`~seqtk.cell_kinds.CellLayer`:
 a Python scan, slower, with the same padding and bidirectional behaviour.
 
 Padding never changes a result. Unidirectional layers get that for free: a
@@ -54,10 +55,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils import parametrize
 from torch.utils.hooks import RemovableHandle
 
 from seqtk import fast_rnn
-from seqtk.cells import REFERENCE_CELLS, CellLayer
+from seqtk.awd import LockedDropout, has_weight_drop, weight_drop_
+from seqtk.cell_kinds import PYTHON_CELLS, CellLayer
 from seqtk.errors import SeqtkValueError
 # LayerSpec and check_stack are defined in seqtk.layers; importing them from here keeps working.
 from seqtk.layers import CELLS, LayerSpec, check_stack
@@ -94,7 +97,8 @@ class StackedEncoder(nn.Module):
         self.specs = specs
         sizes = [input_size] + [spec.output_dim for spec in specs[:-1]]
         self.layers = nn.ModuleList(_make_rnn(spec, size) for spec, size in zip(specs, sizes))
-        self.dropouts = nn.ModuleList(nn.Dropout(spec.dropout) if spec.dropout else nn.Identity() for spec in specs)
+        self.dropouts = nn.ModuleList(_dropout(spec) for spec in specs)
+        self._weight_drop = has_weight_drop(self.layers)
         self._observers: OrderedDict[int, Callable[[int, Tensor], Tensor | None]] = OrderedDict()
 
     @property
@@ -119,6 +123,15 @@ class StackedEncoder(nn.Module):
         self._check_input(x)
         ragged = self._ragged_lengths(lengths, x)
         initial = self._check_state(state, x.size(0))
+        if self._weight_drop and self.training:
+            with parametrize.cached():  # one weight-drop mask per matrix for this forward (seqtk.awd)
+                return self._encode(x, ragged, initial, return_state)
+        return self._encode(x, ragged, initial, return_state)
+
+    def _encode(
+        self, x: Tensor, ragged: Tensor | None, initial: list[State | None], return_state: bool
+    ) -> Tensor | tuple[Tensor, list[State]]:
+        # (B, T, F) -> (B, T, output_dim) or (B, output_dim), as forward
         finals: list[State] = []
         h = x
         for n, (spec, rnn, drop, h0) in enumerate(zip(self.specs, self.layers, self.dropouts, initial)):
@@ -128,7 +141,7 @@ class StackedEncoder(nn.Module):
             h, final = _run_layer(rnn, h, ragged, h0, need_state=return_state)  # (B, T, F_i) -> (B, T, D*H)
             finals.append(final)
             if not spec.return_sequences:
-                h = _last_step(h, ragged, spec.hidden_size, spec.bidirectional)  # (B, T, D*H) -> (B, D*H)
+                h = _last_step(h, ragged, spec.output_size, spec.bidirectional)  # (B, T, D*H) -> (B, D*H)
             h = drop(h)
         if ragged is not None and h.dim() == 3:
             valid = torch.arange(h.size(1), device=h.device) < ragged.unsqueeze(1)  # (B, T)
@@ -232,30 +245,48 @@ class StackedEncoder(nn.Module):
                 f"state has {len(state)} entries but the encoder has {len(self.layers)} layers",
                 fix="pass one initial state (or None) per layer",
             )
-        for n, (spec, s) in enumerate(zip(self.specs, state), start=1):
+        for n, (spec, rnn, s) in enumerate(zip(self.specs, self.layers, state), start=1):
             if s is None:
                 continue
             parts = s if isinstance(s, (tuple, list)) else (s,)
-            want = (2 if spec.bidirectional else 1, batch, spec.hidden_size)
-            count = spec.state_size
-            if len(parts) != count or any(tuple(p.shape) != want for p in parts):
-                form = "(h, c)" if count == 2 else "h"
+            wants = [(2 if spec.bidirectional else 1, batch, *shape) for shape in _state_shapes(rnn)]
+            if len(parts) != len(wants) or any(tuple(p.shape) != want for p, want in zip(parts, wants)):
+                form = {1: "h", 2: "(h, c)", 4: "(h, c, n, m)"}.get(len(wants), f"{len(wants)} tensors")
+                shapes = wants[0] if len(set(wants)) == 1 else ", ".join(map(str, wants))
                 raise SeqtkValueError(
-                    f"the state for layer {n} {spec.describe()} must be {form} with shape {want}",
+                    f"the state for layer {n} {spec.describe()} must be {form} with shape {shapes}",
                     fix="pass the states returned by a call with return_state=True",
                 )
         return [tuple(s) if isinstance(s, list) else s for s in state]
 
 
 def _make_rnn(spec: LayerSpec, input_size: int) -> nn.RNNBase | CellLayer:
-    if spec.runs_as in REFERENCE_CELLS:
-        return CellLayer(spec.runs_as, input_size, spec.hidden_size, spec.bidirectional, spec.nonlinearity)
+    if spec.runs_as in PYTHON_CELLS:
+        return CellLayer(
+            spec.runs_as, input_size, spec.hidden_size, spec.bidirectional, spec.nonlinearity, heads=spec.heads
+        )
     kwargs: dict[str, Any] = {"num_layers": 1, "batch_first": True, "bidirectional": spec.bidirectional}
     if spec.cell == "rnn":
         kwargs["nonlinearity"] = spec.nonlinearity
+    if spec.proj_size:
+        kwargs["proj_size"] = spec.proj_size
     rnn = CELLS[spec.cell](input_size, spec.hidden_size, **kwargs)
     rnn.seqtk_kernel = spec.kernel  # read by seqtk.fast_rnn.use_fast: the layer, not the process, picks its kernel
-    return rnn
+    return weight_drop_(rnn, spec.weight_drop)
+
+
+def _dropout(spec: LayerSpec) -> nn.Module:
+    if not spec.dropout:
+        return nn.Identity()
+    return LockedDropout(spec.dropout) if spec.locked_dropout else nn.Dropout(spec.dropout)
+
+
+def _state_shapes(rnn: nn.RNNBase | CellLayer) -> list[tuple[int, ...]]:
+    """Each state part's shape after the direction and batch dimensions."""
+    if isinstance(rnn, CellLayer):
+        return list(rnn.directions[0].state_shapes())
+    h = (getattr(rnn, "proj_size", 0) or rnn.hidden_size,)
+    return [h, (rnn.hidden_size,)] if rnn.mode == "LSTM" else [h]
 
 
 def _run_layer(
@@ -264,6 +295,8 @@ def _run_layer(
     # (B, T, F) -> (B, T, D*H), final state (or None when not asked for on the ragged path)
     if isinstance(rnn, CellLayer):
         return _run_cells(rnn, x, lengths, h0)
+    if parametrize.is_parametrized(rnn):
+        rnn._update_flat_weights()  # weight-drop: the kernels below read _flat_weights, not the property
     if lengths is None:
         return _run_module(rnn, x, h0)
     if need_state and rnn.mode == "LSTM":
@@ -287,8 +320,8 @@ def _run_packed(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, h0: State | None) -
 def _run_bidirectional(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, h0: State | None) -> Tensor:
     # (B, T, F) -> (B, T, 2H): the backward direction reads each sequence reversed within its length
     if h0 is None:
-        zeros = x.new_zeros(2, x.size(0), rnn.hidden_size)
-        h0 = (zeros, zeros) if rnn.mode == "LSTM" else zeros
+        h0 = tuple(x.new_zeros(2, x.size(0), *shape) for shape in _state_shapes(rnn))
+        h0 = h0 if rnn.mode == "LSTM" else h0[0]
     forward_h0, backward_h0 = _split_directions(h0)
     weights = rnn._flat_weights  # per direction: w_ih, w_hh, b_ih, b_hh
     half = len(weights) // 2
@@ -342,8 +375,8 @@ def _run_cells(layer: CellLayer, x: Tensor, lengths: Tensor | None, h0: State | 
         out, final = cell(x, start, lengths)
         outputs.append(out if d == 0 else out.flip(1) if order is None else _gather_steps(out, order))
         finals.append(final)
-    stacked = tuple(torch.stack(parts) for parts in zip(*finals))  # each (D, B, H)
-    return torch.cat(outputs, dim=-1), stacked if layer.state_size == 2 else stacked[0]
+    stacked = tuple(torch.stack(parts) for parts in zip(*finals))  # each (D, B, ...)
+    return torch.cat(outputs, dim=-1), stacked if layer.state_size > 1 else stacked[0]
 
 
 def _split_directions(h0: State) -> tuple[State, State]:
@@ -354,7 +387,7 @@ def _split_directions(h0: State) -> tuple[State, State]:
 
 def _final_hidden(out: Tensor, lengths: Tensor, rnn: nn.RNNBase) -> Tensor:
     # (B, T, D*H) -> (D, B, H): forward at the true last step, backward at step 0
-    hidden = rnn.hidden_size
+    hidden = getattr(rnn, "proj_size", 0) or rnn.hidden_size
     parts = [_at_step(out[..., :hidden], lengths - 1)]
     if rnn.bidirectional:
         parts.append(out[:, 0, hidden:])

@@ -14,12 +14,13 @@ from typing import Any
 
 from torch import nn
 
+from seqtk.cell_kinds import PYTHON_CELLS
 from seqtk.cells import NONLINEARITIES, REFERENCE_CELLS
 from seqtk.errors import SeqtkValueError, suggest
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-#: every cell name a LayerSpec accepts: the fused kernels, then the reference cells of seqtk.cells
-KNOWN_CELLS = (*CELLS, *REFERENCE_CELLS)
+#: every cell name a LayerSpec accepts: the fused kernels, then the Python cells (seqtk.cell_kinds)
+KNOWN_CELLS = (*CELLS, *PYTHON_CELLS)
 #: how a fused cell runs (LayerSpec.kernel)
 KERNELS = ("auto", "fused", "fast", "reference")
 #: the reference cell with a fused cell's equations: what kernel = "reference" runs
@@ -39,8 +40,10 @@ class LayerSpec:
     cell: str = field(
         default="lstm",
         metadata={
-            "help": "recurrent cell: rnn, lstm or gru (fused kernels), or a reference cell (seqtk.cells, "
-            "docs/cells.md): elman, irnn, ref_lstm, peephole_lstm, coupled_lstm, ref_gru, cho_gru"
+            "help": "recurrent cell: rnn, lstm or gru (fused kernels); a reference cell (seqtk.cells, "
+            "docs/cells.md): elman, irnn, ref_lstm, peephole_lstm, coupled_lstm, ref_gru, cho_gru; or a modern "
+            "one: ln_lstm (layer-normalised LSTM), min_gru, min_lstm (parallel-scan minimal RNNs), slstm, "
+            "mlstm (xLSTM)"
         },
     )
     hidden_size: int = field(default=128, metadata={"help": "size of the hidden state (per direction)"})
@@ -72,6 +75,32 @@ class LayerSpec:
         },
     )
 
+    proj_size: int = field(
+        default=0,
+        metadata={
+            "help": "lstm only: project h_t to this many features (nn.LSTM's proj_size, cuDNN's LSTMP); the "
+            "layer then outputs proj_size per direction; 0 = no projection"
+        },
+    )
+    weight_drop: float = field(
+        default=0.0,
+        metadata={
+            "help": "DropConnect on the hidden-to-hidden weights while training (AWD-LSTM's weight-drop), "
+            "for rnn, lstm and gru: one mask per batch, the fused kernel still runs"
+        },
+    )
+    locked_dropout: bool = field(
+        default=False,
+        metadata={
+            "help": "apply this layer's dropout with one mask per sequence, the same at every step "
+            "(variational / locked dropout, Gal & Ghahramani 2016; AWD-LSTM)"
+        },
+    )
+    heads: int = field(
+        default=1,
+        metadata={"help": "slstm and mlstm: split the hidden state into this many heads (hidden_size divisible)"},
+    )
+
     def __post_init__(self) -> None:
         if self.cell not in KNOWN_CELLS:
             raise SeqtkValueError(
@@ -95,19 +124,60 @@ class LayerSpec:
             )
         if self.kernel != "auto" and self.cell not in CELLS:
             raise SeqtkValueError(
-                f"kernel={self.kernel!r} applies to the fused cells rnn, lstm and gru, not the reference cell {self.cell}",
-                fix="remove kernel (a reference cell always runs as a Python cell)",
+                f"kernel={self.kernel!r} applies to the fused cells rnn, lstm and gru, not {self.cell}",
+                fix=f"remove kernel ({self.cell} always runs as {PYTHON_CELLS[self.cell].training_form!r})",
             )
         if self.kernel == "fast" and self.cell == "lstm":
             raise SeqtkValueError(
                 "kernel='fast' (seqtk's BPTT) exists for gru and rnn; lstm has oneDNN's fused kernel on a CPU",
                 fix="use kernel = auto or fused for lstm",
             )
+        self._check_modern_options()
         if self.nonlinearity != "tanh" and self.cell in ("lstm", "gru") and self.kernel != "reference":
             raise SeqtkValueError(
                 f"nonlinearity={self.nonlinearity!r} applies only to rnn cells and the reference cells, "
                 f"not {self.cell} (the fused kernel has tanh built in)",
                 fix=f"remove nonlinearity, set cell: rnn, or kernel: reference (the reference cell ref_{self.cell})",
+            )
+
+    def _check_modern_options(self) -> None:
+        _check_count("proj_size", self.proj_size, low=0)
+        _check_count("heads", self.heads, low=1)
+        if self.proj_size and self.cell != "lstm":
+            raise SeqtkValueError(
+                f"proj_size applies to lstm layers (nn.LSTM's projections), not {self.cell}",
+                fix="remove proj_size, or set cell = \"lstm\"",
+            )
+        if self.proj_size and self.kernel in ("reference", "fast"):
+            raise SeqtkValueError(
+                f"proj_size runs on PyTorch's fused LSTM only, not kernel={self.kernel!r}",
+                fix="remove kernel (auto), or remove proj_size",
+            )
+        if self.proj_size >= self.hidden_size:
+            raise SeqtkValueError(
+                f"proj_size ({self.proj_size}) must be smaller than hidden_size ({self.hidden_size})",
+                fix=f"set proj_size below {self.hidden_size}, or remove it",
+            )
+        if not isinstance(self.weight_drop, (int, float)) or isinstance(self.weight_drop, bool) or not (
+            0.0 <= self.weight_drop < 1.0
+        ):
+            raise SeqtkValueError(f"weight_drop must be in [0, 1), got {self.weight_drop!r}", fix="set e.g. weight_drop = 0.5")
+        if self.weight_drop and self.cell not in CELLS:
+            raise SeqtkValueError(
+                f"weight_drop applies to the fused cells rnn, lstm and gru, not {self.cell}",
+                fix="remove weight_drop, or use cell = \"lstm\" (AWD-LSTM)",
+            )
+        if not isinstance(self.locked_dropout, bool):
+            raise SeqtkValueError(f"locked_dropout must be true or false, got {self.locked_dropout!r}", fix="set locked_dropout = true")
+        takes_heads = "heads" in getattr(PYTHON_CELLS.get(self.cell), "options", ())
+        if self.heads != 1 and not takes_heads:
+            raise SeqtkValueError(
+                f"heads applies to the xLSTM cells slstm and mlstm, not {self.cell}", fix="remove heads"
+            )
+        if self.hidden_size % self.heads:
+            raise SeqtkValueError(
+                f"hidden_size ({self.hidden_size}) must be divisible by heads ({self.heads})",
+                fix=f"set hidden_size to a multiple of {self.heads}",
             )
 
     def kernel_name(self) -> str:
@@ -116,6 +186,8 @@ class LayerSpec:
         >>> LayerSpec("gru", 8).kernel_name(), LayerSpec("lstm", 8).kernel_name(), LayerSpec("elman", 8).kernel_name()
         ('auto: cuDNN, or seqtk BPTT for CPU training', 'auto: cuDNN / oneDNN', 'reference: Python cell')
         """
+        if self.cell in PYTHON_CELLS and self.cell not in REFERENCE_CELLS:
+            return PYTHON_CELLS[self.cell].training_form
         if self.cell in REFERENCE_CELLS or self.kernel == "reference":
             return "reference: Python cell"
         if self.kernel == "fast":
@@ -144,13 +216,18 @@ class LayerSpec:
         return cls(**value)
 
     @property
+    def output_size(self) -> int:
+        """Features of one direction's output: proj_size when the LSTM projects, else hidden_size."""
+        return self.proj_size or self.hidden_size
+
+    @property
     def output_dim(self) -> int:
-        return self.hidden_size * (2 if self.bidirectional else 1)
+        return self.output_size * (2 if self.bidirectional else 1)
 
     @property
     def state_size(self) -> int:
-        """1 if the state is h, 2 if it is (h, c)."""
-        return REFERENCE_CELLS[self.cell].state_size if self.cell in REFERENCE_CELLS else 1 + (self.cell == "lstm")
+        """How many tensors the state has: 1 for h, 2 for (h, c), 4 for sLSTM's (h, c, n, m)."""
+        return PYTHON_CELLS[self.cell].state_size if self.cell in PYTHON_CELLS else 1 + (self.cell == "lstm")
 
     @property
     def runs_as(self) -> str:
@@ -189,3 +266,8 @@ so it receives (B, 64) instead of (B, T, 64). Fix: set return_sequences=true on 
                 f"instead of (B, T, {prev.output_dim})",
                 fix=f"set return_sequences=true on layer {n} (only the last layer may return one vector per sequence)",
             )
+
+
+def _check_count(name: str, value: object, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise SeqtkValueError(f"{name} must be an integer >= {low}, got {value!r}", fix=f"set {name} = {max(low, 1)} or more")

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqtk.cells import CellLayer, ElmanCell, GRUCell, LSTMCell, RecurrentCell
+from seqtk.cell_kinds import CellLayer
+from seqtk.cells import ElmanCell, GRUCell, LSTMCell, ProjectedLSTMCell, RecurrentCell
 from seqtk.device import eval_mode
 from seqtk.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
@@ -228,7 +229,7 @@ def uniform_layers(
 
 class CellStep:
     """One time step of a single-layer, unidirectional fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``
-    (or of a unidirectional :class:`~seqtk.cells.CellLayer` of reference cells).
+    (or of a unidirectional :class:`~seqtk.cell_kinds.CellLayer` of reference cells).
 
     A fused module steps through the reference cell with its equations
     (:meth:`seqtk.cells.RecurrentCell.from_torch` copies its weights once), so
@@ -250,6 +251,8 @@ class CellStep:
         self.cell: RecurrentCell = rnn.directions[0] if isinstance(rnn, CellLayer) else _cell_of(rnn)
         self._recur = self.cell.stepper()
         self._w_ih_t, self._bias = self.cell.weight_ih.t(), self.cell.bias
+        if type(self.cell).project is not RecurrentCell.project:  # e.g. the layer-normalised LSTM's
+            self.project = self.cell.project  # type: ignore[method-assign]
 
     def project(self, x: Tensor) -> Tensor:
         # (N, F) -> (N, G): the input half of every gate, independent of the state (the cell's project())
@@ -269,6 +272,8 @@ def _cell_of(rnn: nn.RNNBase) -> RecurrentCell:
             fix="build each layer as nn.LSTM/nn.GRU/nn.RNN(num_layers=1, bidirectional=False, bias=True)",
         )
     kind = LSTMCell if isinstance(rnn, nn.LSTM) else GRUCell if isinstance(rnn, nn.GRU) else ElmanCell
+    if isinstance(rnn, nn.LSTM) and rnn.proj_size:
+        kind = ProjectedLSTMCell
     with torch.no_grad():
         return kind.from_torch(rnn)
 

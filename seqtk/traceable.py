@@ -27,7 +27,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seqtk.cells import CellLayer, RecurrentCell
+from seqtk.cell_kinds import CellLayer
+from seqtk.cells import RecurrentCell
 from seqtk.encoders import StackedEncoder, _at_step, _gather_steps, _reverse_within
 from seqtk.errors import SeqtkError
 
@@ -87,9 +88,13 @@ class _PaddedLayer(nn.Module):
 def _direction(rnn: nn.RNNBase, suffix: str) -> nn.RNNBase:
     """A unidirectional, batch-first copy of one direction of a single-layer fused module."""
     kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
-    copy = type(rnn)(rnn.input_size, rnn.hidden_size, batch_first=True, bias=rnn.bias, **kwargs)
-    with torch.no_grad():
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if rnn.bias else ("weight_ih", "weight_hh"):
+    if getattr(rnn, "proj_size", 0):
+        kwargs["proj_size"] = rnn.proj_size
+    kind = next(k for k in (nn.LSTM, nn.GRU, nn.RNN) if isinstance(rnn, k))  # not a weight-dropped subclass
+    copy = kind(rnn.input_size, rnn.hidden_size, batch_first=True, bias=rnn.bias, **kwargs)
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else []) + (["weight_hr"] if "proj_size" in kwargs else [])
+    with torch.no_grad():  # in eval mode a weight-dropped matrix reads as its raw weights (seqtk.awd)
+        for name in names:
             getattr(copy, f"{name}_l0").copy_(getattr(rnn, f"{name}_l0{suffix}"))
     return copy.to(rnn.weight_ih_l0.device).eval()
 
@@ -114,10 +119,10 @@ class LMStep(nn.Module):
 
     def state_names(self) -> list[str]:
         """``h0``, ``c0``, ``h1``, ... in the order forward takes them."""
-        return [f"{part}{n}" for n, size in enumerate(self.state_sizes) for part in "hc"[:size]]
+        return [f"{part}{n}" for n, size in enumerate(self.state_sizes) for part in ("h", "c", "n", "m")[:size]]
 
     def zero_state(self, batch: int) -> tuple[Tensor, ...]:
-        return tuple(torch.zeros(batch, cell.hidden_size) for cell in self.cells for _ in range(cell.state_size))
+        return tuple(part for cell in self.cells for part in cell.zero_state(batch, torch.zeros(())))
 
     def forward(self, ids: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
         # (B,), each (B, H_l) -> logits (B, V), each new (B, H_l)

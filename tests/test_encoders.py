@@ -343,7 +343,8 @@ def test_cuda_keeps_cudnn_and_no_weight_warning_reaches_the_user(cell):
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_the_reference_kernel_runs_the_same_equations_as_a_python_cell(cell):
     # one recurrence, several kernels: kernel = "reference" swaps the fused kernel for seqtk.cells' equations
-    from seqtk.cells import CellLayer, REFERENCE_CELLS
+    from seqtk.cell_kinds import CellLayer
+    from seqtk.cells import REFERENCE_CELLS
 
     torch.manual_seed(0)
     fused = StackedEncoder(3, [LayerSpec(cell, 5)])

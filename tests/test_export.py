@@ -134,7 +134,7 @@ for t in range(ids.shape[1]):  # the padded batch, one step per column
     seen.append(out)
     for b, n in enumerate(DATA["lengths"]):
         if t == n - 1:
-            at_end[b] = [state[name][b] for name in STATE_SIZES]
+            at_end[b] = [state[name][b] for name in STATE_SHAPES]
 for b, n in enumerate(DATA["lengths"]):
     assert np.abs(np.stack([seen[t][b] for t in range(n)]) - np.array(DATA["logits"][b])).max() <= 1e-5
     assert max(np.abs(mine - np.array(theirs)).max() for mine, theirs in zip(at_end[b], DATA["finals"][b])) <= 1e-5

@@ -27,10 +27,10 @@ def export_spec(task: TextGenTask, model: nn.Module) -> ExportSpec:
     vocab = task.need("vocab")
     module = LMStep(model).eval()
     states = module.state_names()
-    sizes = {name: cell.hidden_size for name, cell in zip(states, (c for c in module.cells for _ in range(c.state_size)))}
+    shapes = dict(zip(states, (shape for cell in module.cells for shape in cell.state_shapes())))
 
     def inputs(batch: int) -> tuple[torch.Tensor, ...]:
-        return (torch.randint(0, len(vocab), (batch,)), *(torch.randn(batch, sizes[name]) for name in states))
+        return (torch.randint(0, len(vocab), (batch,)), *(torch.randn(batch, *shapes[name]) for name in states))
 
     files = {
         "vocab.json": {
@@ -47,18 +47,18 @@ def export_spec(task: TextGenTask, model: nn.Module) -> ExportSpec:
         module=module, example_inputs=inputs(3), check_inputs=inputs(5), input_names=("ids", *states),
         output_names=("logits", *(f"new_{name}" for name in states)),
         input_axes={name: {0: "batch"} for name in ("ids", *states)},
-        files=files, signature=_signature(len(vocab), sizes), usage=_usage(sizes),
+        files=files, signature=_signature(len(vocab), shapes), usage=_usage(shapes),
     )
 
 
-def _signature(vocab_size: int, sizes: dict[str, int]) -> str:
-    state = ", ".join(f"`{name}` (B, {size})" for name, size in sizes.items())
+def _signature(vocab_size: int, shapes: dict[str, tuple[int, ...]]) -> str:
+    state = ", ".join(f"`{name}` (B, {', '.join(map(str, shape))})" for name, shape in shapes.items())
     return f"""\
 One step of the language model: a character per row and the recurrent state in, the next character's logits and
 the new state out.
 
-Inputs: `ids` (B,) int64, then the state, float32: {state} (`h` per layer, and `c` for an LSTM layer). Zeros
-start a text.
+Inputs: `ids` (B,) int64, then the state, float32: {state} (`h` per layer, `c` for an LSTM layer, and `n`, `m`
+for an xLSTM layer). Zeros start a text.
 
 Outputs: `logits` (B, {vocab_size}) float32 over the ids, then the new state under the same names with `new_` in
 front (`new_h0`, ...), to pass to the next step.
@@ -70,18 +70,18 @@ generate` starts from a line break when there is no prompt. The logits are seqtk
 generate --seed` gives, since the random numbers differ."""
 
 
-def _usage(sizes: dict[str, int]) -> str:
+def _usage(shapes: dict[str, tuple[int, ...]]) -> str:
     """Python (after the README's ``run``) that generates text without seqtk."""
     return f'''\
 import json
 
 VOCAB = json.load(open(f"{{FOLDER}}/vocab.json", encoding="utf-8"))
 IDS = {{token: i for i, token in enumerate(VOCAB["tokens"])}}
-STATE_SIZES = {sizes!r}
+STATE_SHAPES = {shapes!r}
 
 
 def zero_state(batch):
-    return {{name: np.zeros((batch, size), dtype=np.float32) for name, size in STATE_SIZES.items()}}
+    return {{name: np.zeros((batch, *shape), dtype=np.float32) for name, shape in STATE_SHAPES.items()}}
 
 
 def step(ids, state):

@@ -1,0 +1,81 @@
+"""AWD-LSTM's regularisers (Merity, Keskar and Socher 2017): weight-drop and locked dropout.
+
+**Weight-drop** is DropConnect on the hidden-to-hidden matrices: while
+training, each batch drops a random set of the recurrent weights (one mask for
+the whole sequence), which regularises the recurrence without touching the
+fused kernel's inner loop. Salesforce's ``WeightDrop`` swapped the module's
+parameters by hand and broke with torch 1.4; here it is a
+``torch.nn.utils.parametrize`` parametrization of ``weight_hh_l0`` (and of the
+reverse direction's), so ``state_dict``, ``.to()`` and optimisers see the one
+raw parameter, and the fused module reads the dropped weights. In eval mode the
+raw weights are used unchanged (dropout's 1/(1 − p) scaling happens in training).
+
+The encoder runs its layers inside ``parametrize.cached()``, so each forward
+draws one mask per matrix: without it, every read of the weight would draw a
+new one (PyTorch's RNN modules read their weights twice per call).
+
+**Locked dropout** (variational dropout, Gal & Ghahramani 2016) drops the same
+features at every time step of a sequence: one mask of shape (B, 1, F).
+
+>>> drop = LockedDropout(0.5).train()
+>>> y = drop(torch.ones(2, 6, 4))
+>>> bool((y == y[:, :1]).all())  # the same mask at every step
+True
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+
+
+class WeightDrop(nn.Module):
+    """A parametrization: the weight with DropConnect while training, unchanged in eval mode."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, weight: Tensor) -> Tensor:
+        # (G·H, H) -> (G·H, H)
+        return F.dropout(weight, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def weight_drop_(rnn: nn.RNNBase, p: float) -> nn.RNNBase:
+    """Put :class:`WeightDrop` on every hidden-to-hidden matrix of a fused module, in place; returns it."""
+    if p > 0:
+        for name in rnn._flat_weights_names:
+            if name.startswith("weight_hh"):
+                parametrize.register_parametrization(rnn, name, WeightDrop(p))
+    return rnn
+
+
+def has_weight_drop(module: nn.Module) -> bool:
+    """Whether any submodule carries a :class:`WeightDrop` parametrization."""
+    return any(isinstance(m, WeightDrop) for m in module.modules())
+
+
+class LockedDropout(nn.Module):
+    """Dropout with one mask per sequence, shared by all its steps.
+
+    # (B, T, F) -> (B, T, F); a (B, F) input (one vector per sequence) gets ordinary dropout
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        # (B, T, F) -> (B, T, F)
+        if not self.training or self.p == 0 or x.dim() != 3:
+            return F.dropout(x, self.p, self.training)
+        mask = torch.empty(x.size(0), 1, x.size(2), device=x.device, dtype=x.dtype).bernoulli_(1 - self.p)
+        return x * mask.div_(1 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
