@@ -8,6 +8,19 @@
   GEMM rate (torch.mm or oneDNN, a few square sizes) measured just before. Goal >= 0.60.
 - ``generate_vs_naive_step``: characters/s of ``CharLM.generate`` at batch 1,
   divided by a loop that calls each ``nn.LSTM`` once per character. Goal >= 14.
+- ``generate_vs_bandwidth_bound``: the same characters/s divided by the rate
+  at which main memory could deliver the weights one token needs: the read
+  bandwidth measured just before (the best sum over a float32 buffer several
+  times the last-level cache, at least 2 GiB), divided by the fp32 bytes of
+  every recurrent weight and bias, the head and one embedding row. Goal >= 0.70.
+  (Generation reads the input half of layer 1 from a small per-vocabulary
+  table instead of its weight matrix, so it reads ~5% fewer bytes than that.)
+  These weights (7.6 MB here) stay in a large L3 cache, which can deliver them
+  faster than memory: a diagnostic line shows the bound at the read bandwidth
+  of a buffer of the weights' own size as well.
+- ``generate_batch64_vs_batch1``: characters/s of one ``generate`` call that
+  samples 64 texts at once ((64, T) prompt), divided by batch 1: the weights
+  read once per step serve 64 characters.
 
 The model and batch are those of ``recipes/textgen_shakespeare.toml``; the text
 is synthetic (speed does not depend on it), so nothing is downloaded. Every
@@ -15,7 +28,7 @@ timing is the best of a few rounds, which filters out other processes' noise.
 A diagnostic line also shows the trainer with ``train.deterministic = false``
 (torch's deterministic mode would fill every new tensor with NaN, ~9% here;
 seqtk turns that filling off, so the two should match).
-The last line printed is one JSON object with the three ratios.
+The last line printed is one JSON object with the ratios.
 
 Run: ``python bench/textgen.py [--steps 20] [--rounds 3]`` (about 1-2 minutes on 2 CPU cores).
 """
@@ -144,6 +157,59 @@ def generate_rate(task: TextGenTask, length: int) -> float:
     return length / (time.perf_counter() - start)
 
 
+def batched_generate_rate(task: TextGenTask, length: int, batch: int = 64) -> float:
+    """Characters/s of one ``generate`` call sampling ``batch`` texts at once."""
+    model = task.build_model().eval()
+    prompt = task.encode("ROMEO:").expand(batch, -1)  # (T,) -> (B, T)
+    model.generate(prompt, max_new_tokens=10)  # warm up
+    start = time.perf_counter()
+    out = model.generate(prompt, max_new_tokens=length, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    return out.numel() / (time.perf_counter() - start)
+
+
+def weight_bytes_per_token(task: TextGenTask) -> int:
+    """fp32 bytes of the weights one generated token reads: every recurrent weight and bias, the head, one embedding row."""
+    model = task.build_model()
+    recurrent = sum(p.numel() for p in model.encoder.parameters())
+    head = sum(p.numel() for p in model.head.parameters())
+    return 4 * (recurrent + head + model.embedding.embedding_dim)
+
+
+def last_level_cache_bytes() -> int:
+    """The largest CPU cache's size from sysfs (0 where it cannot be read)."""
+    sizes = [0]
+    for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = entry.read_text().strip().upper()
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        sizes.append(int(text.rstrip("KMG")) * scale if text.rstrip("KMG").isdigit() else 0)
+    return max(sizes)
+
+
+def read_bandwidth(nbytes: int, reps: int = 3) -> float:
+    """Bytes/s of summing a float32 buffer of ``nbytes`` (best of ``reps``), with torch's threads as generation uses them."""
+    buffer = torch.ones(nbytes // 4)  # written once, so every page is mapped before timing
+    buffer.sum()
+    loops = max(1, int(2e9 // nbytes))  # a small (cache-resident) buffer is summed many times per timing
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        for _ in range(loops):
+            buffer.sum()
+        best = min(best, (time.perf_counter() - start) / loops)
+    return buffer.numel() * 4 / best
+
+
+def memory_buffer_bytes() -> int:
+    """At least 2 GiB and 8x the last-level cache, but no more than a quarter of the available memory."""
+    wanted = max(2 << 30, 8 * last_level_cache_bytes())
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        available = int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return wanted
+    return max(min(wanted, available // 4), 256 << 20)
+
+
 def naive_rate(task: TextGenTask, length: int) -> float:
     """Characters/s when each layer's ``nn.LSTM`` is called once per step, state carried by hand."""
     model = task.build_model().eval()
@@ -187,10 +253,24 @@ def main() -> None:
         gen = max(generate_rate(task, 500) for _ in range(args.rounds))
         naive = max(naive_rate(task, 200) for _ in range(args.rounds))
         print(f"generation at batch 1: CharLM.generate {gen:,.0f} chars/s, nn.LSTM per step {naive:,.0f} chars/s")
+        per_token = weight_bytes_per_token(task)
+        size = memory_buffer_bytes()
+        memory = read_bandwidth(size, reps=args.rounds)
+        cache = max(read_bandwidth(per_token) for _ in range(args.rounds))
+        print(f"weights read per token {per_token / 1e6:.2f} MB (fp32); read bandwidth over {size / 2**30:.1f} GiB "
+              f"{memory / 1e9:.1f} GB/s -> bound {memory / per_token:,.0f} chars/s; "
+              f"generate reads {gen * per_token / 1e9:.1f} GB/s")
+        print(f"  (diagnostic) over a buffer of the weights' size (last-level cache "
+              f"{last_level_cache_bytes() / 2**20:.0f} MiB): {cache / 1e9:.1f} GB/s -> bound "
+              f"{cache / per_token:,.0f} chars/s, generate at {gen * per_token / cache:.2f} of it")
+        batched = max(batched_generate_rate(task, 200) for _ in range(args.rounds))
+        print(f"generation at batch 64: {batched:,.0f} chars/s ({batched / gen:.1f}x batch 1)")
     result = {
         "trainer_vs_raw": round(trainer / raw, 3),
         "lstm_peak_fraction": round(lstm / peak, 3),
         "generate_vs_naive_step": round(gen / naive, 2),
+        "generate_vs_bandwidth_bound": round(gen * per_token / memory, 3),
+        "generate_batch64_vs_batch1": round(batched / gen, 2),
     }
     print(json.dumps(result))
 
