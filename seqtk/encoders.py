@@ -168,7 +168,9 @@ class StackedEncoder(nn.Module):
         rows = []
         for n, (spec, rnn) in enumerate(zip(self.specs, self.layers), start=1):
             shape = f"(B, T, {spec.output_dim})" if spec.return_sequences else f"(B, {spec.output_dim})"
-            kind = spec.cell + (" (bidirectional)" if spec.bidirectional else "") + f"; kernel {spec.kernel_name()}"
+            extras = [name for name, on in (("bidirectional", spec.bidirectional), (f"proj {spec.proj_size}", spec.proj_size),
+                      (f"weight-drop {spec.weight_drop:g}", spec.weight_drop), (f"heads {spec.heads}", spec.heads > 1)) if on]
+            kind = spec.cell + (f" ({', '.join(extras)})" if extras else "") + f"; kernel {spec.kernel_name()}"
             rows.append((f"layer {n}", kind, shape, count_parameters(rnn, keras_style).total))
         return rows
 
@@ -295,6 +297,8 @@ def _run_layer(
     # (B, T, F) -> (B, T, D*H), final state (or None when not asked for on the ragged path)
     if isinstance(rnn, CellLayer):
         return _run_cells(rnn, x, lengths, h0)
+    if getattr(rnn, "proj_size", 0):
+        _expect_no_onednn_projections()
     if parametrize.is_parametrized(rnn):
         rnn._update_flat_weights()  # weight-drop: the kernels below read _flat_weights, not the property
     if lengths is None:
@@ -361,6 +365,15 @@ def _expect_weight_compaction() -> None:
     if not _weight_warning_filtered:
         warnings.filterwarnings("ignore", message=_WEIGHT_WARNING, category=UserWarning, module=re.escape(__name__))
         _weight_warning_filtered = True
+
+
+_PROJECTION_WARNING = "LSTM with projections is not supported with oneDNN"
+
+
+def _expect_no_onednn_projections() -> None:
+    """PyTorch warns on every process's first LSTM with projections on a CPU that oneDNN cannot run it;
+    ``seqtk summary`` says so in the layer's kernel (ATen), so the warning is silenced where seqtk calls it."""
+    warnings.filterwarnings("ignore", message=_PROJECTION_WARNING, category=UserWarning)
 
 
 def _run_cells(layer: CellLayer, x: Tensor, lengths: Tensor | None, h0: State | None) -> tuple[Tensor, State]:

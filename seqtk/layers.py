@@ -192,6 +192,8 @@ class LayerSpec:
             return "reference: Python cell"
         if self.kernel == "fast":
             return "fast: seqtk BPTT for CPU training, else cuDNN"
+        if self.proj_size:
+            return f"{self.kernel}: cuDNN / ATen (oneDNN has no projections)"
         if self.kernel == "fused" or self.cell == "lstm":
             return f"{self.kernel}: cuDNN / {'oneDNN' if self.cell == 'lstm' else 'ATen'}"
         return "auto: cuDNN, or seqtk BPTT for CPU training"
