@@ -272,7 +272,7 @@ def _split_works(docs: list[Document], val_fraction: float, test_fraction: float
             parts[name].append(order.pop())
     kept = {id(d) for d in order}
     parts["train"] = [d for d in docs if id(d) in kept]  # train keeps the corpus order
-    return Splits(**{k: "".join(d.text for d in v) for k, v in parts.items()}, sources={k: [d.name for d in v] for k, v in parts.items()})
+    return Splits(**{k: "".join(_ended(d.text) for d in v) for k, v in parts.items()}, sources={k: [d.name for d in v] for k, v in parts.items()})
 
 
 def _split_blocks(docs: list[Document], val_fraction: float, test_fraction: float, block_chars: int) -> Splits:
@@ -286,8 +286,21 @@ def _split_blocks(docs: list[Document], val_fraction: float, test_fraction: floa
             parts["train"].append(block[:cut_val])
             parts["val"].append(block[cut_val:cut_test])
             parts["test"].append(block[cut_test:])
+        for pieces in parts.values():  # where this document's text meets the next one's, in every split
+            if pieces:
+                pieces[-1] = _ended(pieces[-1])
     names = [d.name for d in docs]
     return Splits(**{k: "".join(v) for k, v in parts.items()}, sources={k: names for k in parts})
+
+
+#: what ends every document where the split text joins it to the next one
+DOCUMENT_END = "\n\n"
+
+
+def _ended(text: str) -> str:
+    """``text`` ending in a blank line, so that the next document starts a new paragraph: without it a
+    model learns joins such as ``...]MACBETH`` that occur nowhere in the works."""
+    return text if not text or text.endswith(DOCUMENT_END) else text + DOCUMENT_END
 
 
 def check_enough(train: str, batch_size: int, seq_len: int) -> None:

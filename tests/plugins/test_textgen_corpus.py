@@ -11,7 +11,7 @@ from seqtk.errors import SeqtkError
 from seqtk.fetch import Pinned
 from seqtk_plugins.textgen import corpus
 from seqtk_plugins.textgen.config import TextGenData
-from seqtk_plugins.textgen.corpus import Document, check_enough, read_path, select_works, split_documents
+from seqtk_plugins.textgen.corpus import DOCUMENT_END, Document, check_enough, read_path, select_works, split_documents
 
 PLAY = "".join(f"Line {i}: to be or not to be.\n" for i in range(400))
 
@@ -67,7 +67,8 @@ def test_corpus_smaller_than_one_batch():
 def test_split_by_blocks_partitions_every_block():
     docs = [Document("a", PLAY), Document("b", PLAY.upper())]
     sp = split_documents(docs, "blocks", 0.1, 0.05, block_chars=1000)
-    assert len(sp.train) + len(sp.val) + len(sp.test) == 2 * len(PLAY)
+    added = 3 * 2 * len(DOCUMENT_END)  # each split's text of each document ends in a blank line
+    assert len(sp.train) + len(sp.val) + len(sp.test) == 2 * len(PLAY) + added
     assert len(sp.val) == pytest.approx(0.1 * 2 * len(PLAY), rel=0.02)
     assert len(sp.test) == pytest.approx(0.05 * 2 * len(PLAY), rel=0.02)
     # Each block is train, then val, then test: rebuilding from the pieces gives the text back.
@@ -81,6 +82,9 @@ def test_split_by_blocks_partitions_every_block():
             for name in ("train", "val", "test"):
                 rebuilt.append(getattr(sp, name)[cursors[name] : cursors[name] + sizes[name]])
                 cursors[name] += sizes[name]
+        for name in cursors:  # the blank line where this document meets the next
+            assert getattr(sp, name)[cursors[name] : cursors[name] + len(DOCUMENT_END)] == DOCUMENT_END
+            cursors[name] += len(DOCUMENT_END)
     assert "".join(rebuilt) == PLAY + PLAY.upper()
 
 
@@ -92,7 +96,9 @@ def test_split_by_works_holds_out_whole_documents():
     assert names["val"].isdisjoint(names["test"])
     assert names["train"] | names["val"] | names["test"] == {d.name for d in docs}
     assert names["val"] and names["test"]
-    assert set(sp.val).isdisjoint(sp.train) and set(sp.test).isdisjoint(sp.train)  # each work has its own letter
+    letters = {k: set(getattr(sp, k)) - set(DOCUMENT_END) for k in ("train", "val", "test")}  # each work has its own letter
+    assert letters["val"].isdisjoint(letters["train"]) and letters["test"].isdisjoint(letters["train"])
+    assert sp.train.count(DOCUMENT_END) == len(names["train"])  # every work ends in a blank line
     again = split_documents(docs, "works", 0.1, 0.1)
     assert again == sp  # the held-out works are fixed
 
