@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -32,7 +33,8 @@ def gradients(
     overrides: OverridesArg = None,
     cells: Annotated[str, typer.Option(help="Cells to compare, comma-separated (any LayerSpec cell).")] = "rnn,lstm,gru",
     out: Annotated[Path, typer.Option(help="The PNG to write.")] = Path("grads.png"),
-    steps: Annotated[Optional[int], typer.Option(help="Training steps per cell (default: train.max_steps).")] = None,
+    steps: Annotated[Optional[int], typer.Option(
+        help="Training steps per cell (default: train.max_steps; toy_first_bit needs ~1,000 before any cell learns).")] = None,
     batches: Annotated[int, typer.Option(help="Validation batches each curve averages over.")] = 4,
     runs: Annotated[Optional[Path], typer.Option(help="Keep the runs in this folder (default: a temporary one).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the curves as JSON instead of a table.")] = False,
@@ -42,6 +44,7 @@ def gradients(
     if not names or batches < 1 or (steps is not None and steps < 1):
         raise SeqtkError("--cells needs at least one cell, and --steps and --batches must be positive",
                          fix="use e.g. --cells rnn,lstm,gru --steps 300")
+    _check_out(out)
     console = Console(stderr=as_json)
     with tempfile.TemporaryDirectory(prefix="seqtk-inspect-") as tmp:
         results = {}
@@ -54,6 +57,20 @@ def gradients(
     else:
         console.print(_table(results, recipe))
         console.print(f"Wrote {out}", highlight=False)
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an --out that cannot take the PNG before any training, not after minutes of it."""
+    if out.is_dir() or str(out).endswith(("/", "\\")):
+        raise SeqtkError(f"--out '{out}' is a folder; it must name the PNG file to write",
+                         fix=f"pass a file name, e.g. --out {out / 'grads.png'}")
+    if out.suffix.lower() != ".png":
+        raise SeqtkError(f"--out '{out}' does not end in .png; the plot is written as a PNG",
+                         fix=f"pass e.g. --out {out.with_suffix('.png')}")
+    folder = next((p for p in (out.parent, *out.parent.parents) if p.exists()), Path("."))
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise SeqtkError(f"cannot write --out '{out}': '{folder}' is not a folder this user can write to",
+                         fix="pass an --out path in a writable folder")
 
 
 def measure_cell(
