@@ -177,7 +177,10 @@ class RecurrentCell(nn.Module):
         outputs = []
         for t, xp_t in enumerate(xp.unbind(1)):
             h, new = self.recur(xp_t, state)
-            state = new if alive is None else tuple(torch.where(alive[t], n, s) for n, s in zip(new, state))
+            if alive is not None:  # (B, 1) viewed as (B, 1, ...) for state parts with more dimensions (mLSTM's C)
+                state = tuple(torch.where(alive[t].view(-1, *(1,) * (n.dim() - 1)), n, s) for n, s in zip(new, state))
+            else:
+                state = new
             outputs.append(h)
         return torch.stack(outputs, dim=1), state
 
