@@ -134,6 +134,40 @@ def evil(tmp: Path) -> str:
     return str(folder / "last.pt")
 
 
+def a_file(tmp: Path, name: str = "afile") -> Path:
+    (tmp / name).write_text("not a folder\n", encoding="utf-8")
+    return tmp / name
+
+
+def link_loop(tmp: Path) -> Path:
+    os.symlink(tmp / "loop_b", tmp / "loop_a")
+    os.symlink(tmp / "loop_a", tmp / "loop_b")
+    return tmp / "loop_a"
+
+
+def finished_toy_run(tmp: Path) -> Path:
+    """A toy run that has finished, with its checkpoints, in tmp/done."""
+    assert main([*TOY, "run", toy(tmp, name="first.toml"), "--out", str(tmp / "done")]) == 0
+    registry.reset()  # the case's own run loads the plugins again
+    return tmp / "done"
+
+
+def deep_folder(tmp: Path) -> str:
+    deep = tmp / "texts" / "a" / "b" / "c" / "d" / "e"
+    deep.mkdir(parents=True)
+    (deep / "play.txt").write_text("to be or not to be\n" * 400, encoding="utf-8")
+    return str(tmp / "texts")
+
+
+def layers_recipe(tmp: Path, layer: str) -> str:
+    """textgen_tiny's recipe with its layers given as one [[model.layers]] table."""
+    from seqtk.recipes import locate
+
+    text = locate("textgen_tiny").read_text(encoding="utf-8")
+    kept = [ln for ln in text.splitlines() if not ln.startswith(("cell ", "num_layers ", "hidden_size ", "nonlinearity "))]
+    return toy(tmp, "\n".join(kept) + "\n\n[[model.layers]]\n" + layer + "\n", "layers.toml")
+
+
 def plugin(tmp: Path, source: str, name: str = "thirdparty.py") -> list[str]:
     folder = tmp / "plugins"
     folder.mkdir(exist_ok=True)
@@ -220,6 +254,33 @@ CLI_CASES: dict[str, Case] = {
     "data-utf16": case(lambda t: run_textgen(t, text_file(t, ("to be or not " * 900).encode("utf-16"))), "UTF-16", "iconv -f utf-16"),
     "data-too-short": case(lambda t: run_textgen(t, text_file(t, b"abc")), "split is empty"),
     "data-folder-no-txt": case(lambda t: run_textgen(t, str(t)), "has no .txt files"),
+    "data-folder-too-deep": case(lambda t: run_textgen(t, deep_folder(t)), "more than 4 levels deep", "a/b/c/d/e"),
+    "data-link-loop": case(lambda t: run_textgen(t, str(link_loop(t))), "does not exist", "loop_a"),
+    # -- run folders --------------------------------------------------------------------
+    "out-under-a-file": case(lambda t: [*TOY, "run", toy(t), "--out", str(a_file(t) / "run")], "is a file, not a folder"),
+    "out-is-a-file": case(lambda t: [*TOY, "run", toy(t), "--out", str(a_file(t))], "is a file, not a folder"),
+    "out-in-a-link-loop": case(lambda t: [*TOY, "run", toy(t), "--out", str(link_loop(t) / "run")], "link loop"),
+    "out-second-run-same-folder": case(
+        lambda t: [*TOY, "run", toy(t), "--out", str(finished_toy_run(t))], "already holds a training run", "--resume"
+    ),
+    "out-holds-user-files": case(
+        lambda t: [*TOY, "run", toy(t), "--out", str(a_file(t, "notes.txt").parent)], "already holds files that no seqtk run wrote"
+    ),
+    "inspect-out-folder": case(lambda t: ["inspect", "gradients", "toy_first_bit", "--out", str(t) + "/"], "is a folder", "grads.png"),
+    "inspect-out-not-png": case(lambda t: ["inspect", "gradients", "toy_first_bit", "--out", str(t / "g.svg")], "does not end in .png"),
+    # -- layers -------------------------------------------------------------------------
+    "layer-unknown-modern-cell": case(lambda t: ["run", "textgen_tiny", "model.cell=\"min_gruu\"", "--out", str(t / "r")], "Did you mean 'min_gru'"),
+    "layer-proj-on-gru": case(
+        lambda t: ["run", layers_recipe(t, 'cell = "gru"\nhidden_size = 32\nproj_size = 8'), "--out", str(t / "r")], "proj_size applies to lstm"
+    ),
+    "layer-weight-drop-on-min-gru": case(
+        lambda t: ["run", layers_recipe(t, 'cell = "min_gru"\nhidden_size = 32\nweight_drop = 0.2'), "--out", str(t / "r")],
+        "weight_drop applies to the fused cells",
+    ),
+    "layer-heads-not-dividing": case(
+        lambda t: ["run", layers_recipe(t, 'cell = "slstm"\nhidden_size = 30\nheads = 4'), "--out", str(t / "r")],
+        "must be divisible by heads",
+    ),
     # -- checkpoints --------------------------------------------------------------------
     "ckpt-missing": case(lambda t: ["eval", str(t / "none.pt")], "does not exist"),
     "ckpt-folder": case(lambda t: ["eval", str(t)], "is a folder"),
@@ -322,6 +383,12 @@ def _encoder():
     return StackedEncoder(3, [LayerSpec("gru", 5)])
 
 
+def _spec(**fields):
+    from seqtk.encoders import LayerSpec
+
+    return LayerSpec.from_any(fields)
+
+
 def _lm(**kwargs):
     from seqtk.encoders import LayerSpec
     from seqtk.lm import CharLM
@@ -350,6 +417,17 @@ API_CASES: dict[str, tuple[Callable[[], object], tuple[str, ...]]] = {
     "lm-pad-id-outside": (lambda: _lm(pad_id=9), ("pad_id 9", "0..6")),
     "lm-generate-negative-length": (lambda: _lm().generate(torch.tensor([1]), -1), ("max_new_tokens", "-1")),
     "encoder-not-a-tensor": (lambda: _encoder()([[0.0, 1.0, 2.0]]), ("expects a tensor", "list")),
+    "layer-proj-not-smaller": (lambda: _spec(cell="lstm", hidden_size=8, proj_size=8), ("proj_size (8)", "smaller than hidden_size")),
+    "layer-weight-drop-one": (lambda: _spec(cell="lstm", weight_drop=1.0), ("weight_drop", "[0, 1)")),
+    "layer-locked-not-bool": (lambda: _spec(cell="gru", locked_dropout="yes"), ("locked_dropout", "'yes'")),
+    "layer-heads-on-lstm": (lambda: _spec(cell="lstm", heads=2), ("heads applies to the xLSTM cells",)),
+    "layer-heads-zero": (lambda: _spec(cell="mlstm", heads=0), ("heads must be an integer >= 1",)),
+    "layer-proj-reference": (lambda: _spec(cell="lstm", proj_size=4, kernel="reference"), ("fused LSTM only",)),
+    "min-gru-state-shape": (
+        lambda: __import__("seqtk.encoders", fromlist=["x"]).StackedEncoder(3, [{"cell": "min_gru", "hidden_size": 4}])(
+            torch.zeros(2, 5, 3), state=[torch.zeros(1, 2, 5)]),
+        ("state for layer 1", "(1, 2, 4)"),
+    ),
     "encoder-bad-input-size": (lambda: __import__("seqtk.encoders", fromlist=["x"]).StackedEncoder(0, [{"cell": "gru"}]), ("input_size", "0")),
 }
 
@@ -367,7 +445,7 @@ def test_api_bad_input(name):
 
 
 def test_the_matrix_is_large_enough():
-    assert len(CLI_CASES) + len(API_CASES) >= 40
+    assert len(CLI_CASES) + len(API_CASES) >= 100
 
 
 def test_a_plugin_bug_is_an_internal_error_that_names_the_plugin(tmp_path, capsys, toy_registry):

@@ -9,6 +9,7 @@ they never overwrite a folder that already holds a run, nor files no run wrote.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -46,7 +47,21 @@ def new_run_dir(out_dir: str | Path, recipe_name: str, out: Path | None = None) 
         )
     if out is not None:
         check_out_folder(run)
+    check_writable(run)
     return run
+
+
+def check_writable(run: Path) -> None:
+    """The run folder must be creatable: refused before any data is prepared, not when the config is written."""
+    ancestor = next((p for p in (run, *run.parents) if p.exists() or p.is_symlink()), Path("."))
+    what = "--out" if ancestor == run else f"the run folder '{run}':"
+    if not ancestor.is_dir():
+        problem = "a broken link or a link loop" if ancestor.is_symlink() and not ancestor.exists() else "a file"
+        raise SeqtkError(f"{what} '{ancestor}' is {problem}, not a folder, so the run cannot be written there",
+                         fix="choose --out in a folder you can write to")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise SeqtkError(f"{what} this user cannot write into '{ancestor}'",
+                         fix="choose --out in a folder you can write to, or change its permissions")
 
 
 def check_out_folder(run: Path) -> None:
