@@ -30,7 +30,7 @@ A diagnostic line also shows the trainer with ``train.deterministic = false``
 seqtk turns that filling off, so the two should match).
 The last line printed is one JSON object with the ratios.
 
-Run: ``python bench/textgen.py [--steps 20] [--rounds 3]`` (about 1-2 minutes on 2 CPU cores).
+Run: ``python bench/textgen.py [--steps 20] [--rounds 3]`` (1-4 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ Without TensorFlow the script says so, times the seqtk side alone and still
 ends with its JSON line (the ratios then null).
 
 Run: ``python bench/vs_keras.py [--rounds 3] [--only charlm_train,generate_b1]``
-(about 10 minutes on 2 CPU cores, most of it Keras). The last line printed is one
+(about 3 minutes on 2 CPU cores). The last line printed is one
 JSON object: ``<workload>_vs_keras`` ratios, and the raw rates under ``rates``.
 """
 
