@@ -15,6 +15,7 @@ from torch import nn
 from seqtk.cells import REFERENCE_CELLS, RecurrentCell
 from seqtk.ln_lstm import LayerNormLSTMCell
 from seqtk.min_rnn import MinGRUCell, MinLSTMCell
+from seqtk.xlstm import MLSTMCell, SLSTMCell
 
 #: cell name in a LayerSpec -> the Python cell class that runs it
 PYTHON_CELLS: dict[str, type[RecurrentCell]] = {
@@ -22,6 +23,8 @@ PYTHON_CELLS: dict[str, type[RecurrentCell]] = {
     "ln_lstm": LayerNormLSTMCell,
     "min_gru": MinGRUCell,
     "min_lstm": MinLSTMCell,
+    "slstm": SLSTMCell,
+    "mlstm": MLSTMCell,
 }
 
 

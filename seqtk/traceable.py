@@ -119,7 +119,8 @@ class LMStep(nn.Module):
 
     def state_names(self) -> list[str]:
         """``h0``, ``c0``, ``h1``, ... in the order forward takes them."""
-        return [f"{part}{n}" for n, size in enumerate(self.state_sizes) for part in ("h", "c", "n", "m")[:size]]
+        parts = [getattr(cell, "state_parts", ("h", "c", "n", "m")[: cell.state_size]) for cell in self.cells]
+        return [f"{part}{n}" for n, names in enumerate(parts) for part in names]
 
     def zero_state(self, batch: int) -> tuple[Tensor, ...]:
         return tuple(part for cell in self.cells for part in cell.zero_state(batch, torch.zeros(())))
