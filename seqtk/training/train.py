@@ -312,8 +312,9 @@ class _Session:
             "task_state": self.task.state_dict(), "learned": learned.save(self.task), "metrics": dict(self.metrics),
             "best": dict(self.best) if self.best else None, "budget": self.budget_record,
         }
-        if self.ctx is not None:  # every rank's dropout stream, in rank order (None off rank 0)
+        if self.ctx is not None:  # every rank's dropout stream and task state (a carried stream), in rank order
             payload["rng_ranks"] = distributed.gather(payload["rng"], self.ctx)
+            payload["task_state_ranks"] = distributed.gather(payload["task_state"], self.ctx)
         return payload
 
     def _summary(self, seconds: float, first: int) -> dict[str, Any]:
@@ -385,6 +386,14 @@ def _warn_if_contended(console: Console) -> None:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
+def _for_rank(payload: dict[str, Any] | None, ctx: Dist | None) -> dict[str, Any] | None:
+    """The checkpoint as this rank resumes it: with its own task state (each rank carries its own stream)."""
+    ranks = (payload or {}).get("task_state_ranks") or []
+    if payload is None or ctx is None or len(ranks) != ctx.world:
+        return payload
+    return {**payload, "task_state": ranks[ctx.rank]}
+
+
 def _train(
     recipe: Recipe, task_cls: type[Task], dev: torch.device, ctx: Dist | None, payload: dict[str, Any] | None,
     run_dir: Path, source: Path | None, console: Console, command: str, started: float,
@@ -392,7 +401,7 @@ def _train(
     with runtime_settings(recipe.train.num_threads, recipe.train.deterministic, dev):
         seed_everything(recipe.train.seed)
         with distributed.main_first(ctx):  # rank 0 fetches and caches the data before the others read it
-            task = ready_task(task_cls, recipe, payload, console=None if ctx is None or ctx.is_main else console)
+            task = ready_task(task_cls, recipe, _for_rank(payload, ctx), console=None if ctx is None or ctx.is_main else console)
         if type(task).learned:
             learned.save(task)  # a learned value seqtk cannot save fails now, not at the first checkpoint
             origin = "restored from the checkpoint" if payload is not None else "learned from the training data"
