@@ -104,6 +104,11 @@ class TrainConfig:
     patience: int = hfield(0, help="Stop after this many evaluations without improvement; 0: never.")
     num_threads: int = hfield(0, help="CPU threads for torch; 0 keeps torch's default.")
     deterministic: bool = hfield(True, help="Use deterministic algorithms where torch has them.")
+    flush_denormal: bool = hfield(
+        True,
+        help="On a CPU, treat subnormal floats as zero (as TensorFlow's kernels do): back-propagation through "
+        "long sequences makes tiny gradients whose subnormal arithmetic ran a GRU model 7x slower.",
+    )
 
 
 @dataclass(frozen=True)

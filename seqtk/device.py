@@ -206,19 +206,28 @@ def seed_everything(seed: int) -> None:
 
 
 @contextlib.contextmanager
-def runtime_settings(num_threads: int, deterministic: bool, device: torch.device) -> Iterator[None]:
-    """Thread count (0: keep) and deterministic algorithms for a run.
+def runtime_settings(
+    num_threads: int, deterministic: bool, device: torch.device, flush_denormal: bool = True
+) -> Iterator[None]:
+    """Thread count (0: keep), deterministic algorithms and flushing subnormal floats for a run.
 
     These switches are process-wide, so they are put back afterwards: a run
-    started from a notebook or a test leaves torch as it found it.
+    started from a notebook or a test leaves torch as it found it. Subnormal
+    floats (below ~1.2e-38 in float32) take a slow path in x86 arithmetic;
+    back-propagation through 256 GRU steps made enough of them that a training
+    step of the lectures' sentiment model took 300 ms instead of 43 ms
+    (``bench/vs_keras.py``, AVX-512 Xeon). TensorFlow's CPU kernels flush them
+    to zero; with ``flush_denormal`` seqtk does too, on a CPU.
     """
     threads = torch.get_num_threads()
+    flushing = False
     det, warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     benchmark = torch.backends.cudnn.benchmark
     fill = torch.utils.deterministic.fill_uninitialized_memory
     try:
         if num_threads > 0:
             torch.set_num_threads(num_threads)
+        flushing = flush_denormal and device.type == "cpu" and torch.set_flush_denormal(True)
         if deterministic:
             if device.type == "cuda":  # cuBLAS is reproducible only with a fixed workspace
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -230,6 +239,8 @@ def runtime_settings(num_threads: int, deterministic: bool, device: torch.device
             torch.backends.cudnn.benchmark = False
         yield
     finally:
+        if flushing:  # torch has no getter; subnormals are kept by default
+            torch.set_flush_denormal(False)
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(det, warn_only=warn_only)
         torch.utils.deterministic.fill_uninitialized_memory = fill

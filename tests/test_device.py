@@ -106,6 +106,18 @@ def test_runtime_settings_restore_global_switches():
     assert torch.get_num_threads() == threads and torch.are_deterministic_algorithms_enabled() == det
 
 
+def test_a_cpu_run_flushes_subnormal_floats_and_puts_them_back():
+    tiny = torch.tensor([1e-39])  # subnormal in float32
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush subnormals (no SSE3)")
+    assert float(tiny * 1.0) > 0
+    with runtime_settings(0, False, CPU):
+        assert float(tiny * 1.0) == 0.0  # arithmetic now reads it as zero
+    assert float(tiny * 1.0) > 0
+    with runtime_settings(0, False, CPU, flush_denormal=False):
+        assert float(tiny * 1.0) > 0
+
+
 @pytest.mark.gpu
 def test_fp16_scaler_enabled_on_cuda():
     cuda = select_device("cuda")

@@ -398,7 +398,7 @@ def _train(
     recipe: Recipe, task_cls: type[Task], dev: torch.device, ctx: Dist | None, payload: dict[str, Any] | None,
     run_dir: Path, source: Path | None, console: Console, command: str, started: float,
 ) -> TrainResult:
-    with runtime_settings(recipe.train.num_threads, recipe.train.deterministic, dev):
+    with runtime_settings(recipe.train.num_threads, recipe.train.deterministic, dev, recipe.train.flush_denormal):
         seed_everything(recipe.train.seed)
         with distributed.main_first(ctx):  # rank 0 fetches and caches the data before the others read it
             task = ready_task(task_cls, recipe, _for_rank(payload, ctx), console=None if ctx is None or ctx.is_main else console)
