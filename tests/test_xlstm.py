@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
+import importlib.util
 
 import pytest
 import torch
-import torch.nn.functional as F
 
+import seqtk
 from seqtk.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
 from seqtk.lm import CharLM
@@ -165,7 +165,7 @@ def test_heads_must_divide_hidden_size_and_only_xlstm_takes_them():
     with pytest.raises(SeqtkValueError, match="heads applies to the xLSTM cells"):
         LayerSpec("lstm", 8, heads=2)
     with pytest.raises(SeqtkValueError, match="no activation"):
-        LayerSpec("mlstm", 8, nonlinearity="relu") and StackedEncoder(2, [LayerSpec("mlstm", 8, nonlinearity="relu")])
+        StackedEncoder(2, [LayerSpec("mlstm", 8, nonlinearity="relu")])
     assert LayerSpec("slstm", 8, heads=2).state_size == 4
 
 
@@ -187,22 +187,45 @@ def test_a_char_lm_of_xlstm_cells_steps_as_its_forward_reads(cell):
                                   else ["c0", "n0", "m0", "c1", "n1", "m1"])
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
-def test_a_char_lm_of_mlstm_layers_exports_its_step(tmp_path):
-    from seqtk.cli.main import main
+HAS_ONNX = all(importlib.util.find_spec(name) for name in ("onnx", "onnxscript", "onnxruntime"))
+FORMATS = ["torchscript", pytest.param("onnx", marks=pytest.mark.skipif(not HAS_ONNX, reason="pip install 'seqtk[export]'"))]
 
-    (tmp_path / "t.txt").write_text("the quick brown fox jumps over the lazy dog.\n" * 20, encoding="utf-8")
-    checkpoint = train_recipe(
-        tmp_path, "lm", f'[task]\nname = "textgen"\n[data]\npath = "{tmp_path / "t.txt"}"\nseq_len = 16\n'
+
+@pytest.fixture(scope="module")
+def xlstm_lm(tmp_path_factory):
+    """A character model of one mLSTM and one sLSTM layer, trained for two steps."""
+    folder = tmp_path_factory.mktemp("xlstm_lm")
+    (folder / "t.txt").write_text("the quick brown fox jumps over the lazy dog.\n" * 20, encoding="utf-8")
+    return train_recipe(
+        folder, "lm", f'[task]\nname = "textgen"\n[data]\npath = "{folder / "t.txt"}"\nseq_len = 16\n'
         '[model]\nembedding_dim = 8\n[[model.layers]]\ncell = "mlstm"\nhidden_size = 8\nheads = 2\n'
+        '[[model.layers]]\ncell = "slstm"\nhidden_size = 6\nheads = 2\n'
         '[train]\nmax_steps = 2\neval_every = 2\nbatch_size = 4\ndevice = "cpu"\n[log]\nprogress = false\n'
     )
-    out = tmp_path / "exported"
-    assert main(["export", str(checkpoint), "--format", "torchscript", "--out", str(out)]) == 0  # checked at other sizes
-    model = torch.jit.load(str(out / "model.pt"))
-    ids = torch.tensor([3, 4])
-    state = (torch.zeros(2, 2, 4, 4), torch.zeros(2, 2, 4), torch.zeros(2, 2))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_char_lm_of_xlstm_layers_exports_its_step(xlstm_lm, tmp_path, fmt):
+    from seqtk.cli.main import main
+
+    out = tmp_path / fmt
+    # seqtk export runs the written file on other batch sizes than the traced one and compares it with LMStep
+    assert main(["export", str(xlstm_lm), "--format", fmt, "--out", str(out)]) == 0
+    p = seqtk.load(xlstm_lm, device="cpu")
+    step = LMStep(p.model).eval()
+    assert step.state_names() == ["c0", "n0", "m0", "h1", "c1", "n1", "m1"]
+    ids = torch.tensor([[3, 4, 5, 6], [7, 8, 9, 3]])
     with torch.no_grad():
-        logits, *new = model(ids, *state)
-    assert logits.shape[0] == 2 and [tuple(s.shape) for s in new] == [(2, 2, 4, 4), (2, 2, 4), (2, 2)]
-    assert math.isfinite(float(logits.abs().max())) and F.softmax(logits, -1).sum(-1).allclose(torch.ones(2))
+        logits = p.model(ids)[0]
+        state = step.zero_state(2)
+        for t in range(ids.size(1)):  # the exported file, stepped from the zero state, reads as the forward
+            if fmt == "torchscript":
+                got, *state = torch.jit.load(str(out / "model.pt"))(ids[:, t], *state)
+            else:
+                import onnxruntime
+
+                session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+                feed = {"ids": ids[:, t].numpy(), **{n: s.numpy() for n, s in zip(step.state_names(), state)}}
+                got, *state = (torch.as_tensor(a) for a in session.run(None, feed))
+            torch.testing.assert_close(got, logits[:, t], atol=1e-5, rtol=0)
