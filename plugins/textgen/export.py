@@ -62,8 +62,8 @@ def _signature(vocab_size: int, shapes: dict[str, tuple[int, ...]]) -> str:
 One step of the language model: a character per row and the recurrent state in, the next character's logits and
 the new state out.
 
-Inputs: `ids` (B,) int64, then the state, float32: {state} (`h` per layer, `c` for an LSTM layer, and `n`, `m`
-for an xLSTM layer). Zeros start a text.
+Inputs: `ids` (B,) int64, then the state, float32: {state} (`h` per layer, `c` for an LSTM layer, `n`, `m` for an
+xLSTM layer, whose mLSTM has no `h` and a matrix memory `c`). Zeros start a text.
 
 Outputs: `logits` (B, {vocab_size}) float32 over the ids, then the new state under the same names with `new_` in
 front (`new_h0`, ...), to pass to the next step.
