@@ -79,6 +79,26 @@ class TagCounts:
                         "support": self.gold_counts[tag]}
         return out
 
+    def confusion_matrix(self, top: int = 20) -> tuple[list[str], list[list[int]]]:
+        """Token counts of (gold, predicted) for the ``top`` most frequent gold tags, the rest as ``(other)``.
+
+        >>> c = TagCounts([], ["N", "V", "X"], "none")
+        >>> c.add_sentence(["N", "V", "N", "X"], ["N", "N", "N", "V"])
+        >>> c.confusion_matrix(top=2)
+        (['N', 'V', '(other)'], [[2, 0, 0], [1, 0, 0], [0, 1, 0]])
+        """
+        names = [tag for tag, _ in self.gold_counts.most_common(top)]
+        at = {tag: i for i, tag in enumerate(names)}
+        other = len(names)
+        size = other + (len(self.gold_counts | self.predicted_counts) > len(names))
+        matrix = [[0] * size for _ in range(size)]
+        for tag, n in self.hits.items():
+            i = at.get(tag, other)
+            matrix[i][i] += n
+        for (gold, pred), n in self.confusions.items():
+            matrix[at.get(gold, other)][at.get(pred, other)] += n
+        return names + ["(other)"] * (size - len(names)), matrix
+
     def top_confusions(self, n: int = 10) -> str:
         """The ``n`` most frequent errors as text lines: gold -> predicted, count."""
         if not self.confusions:

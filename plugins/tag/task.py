@@ -31,6 +31,7 @@ from seqtk_plugins.tag.metrics import TagCounts
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config import Recipe
     from seqtk.evaluation import EvalResult
+    from seqtk.loggers import Logger
     from seqtk.vocab import Vocab
     from seqtk_plugins.tag.readers import Sentence
     from seqtk_plugins.tag.splits import Splits
@@ -145,6 +146,19 @@ class TagTask(Task):
     def eval_reducer(self, split: str) -> TagCounts:
         """Token accuracy and span scores are counted over the whole split, against the tags as read."""
         return TagCounts(self.sentences[split], self.need("tags"), self.need("scheme"))
+
+    def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
+        """The validation confusion matrix of the 20 most frequent tags (the rest as "(other)") as an image."""
+        if result is None or result.split != "val" or not isinstance(result.details, TagCounts):
+            return
+        from seqtk.plots import heatmap, image_tensor
+
+        names, matrix = result.details.confusion_matrix(top=20)
+        counts = torch.tensor(matrix, dtype=torch.float)
+        shares = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)  # of each gold tag's tokens
+        labels = [[f"{v:,}" for v in row] for row in matrix]
+        title = f"validation, step {step}: token accuracy {result.details.metrics()['token_accuracy']:.2%} (rows gold, columns predicted)"
+        logger.log_image("val/confusion_matrix", image_tensor(heatmap(shares, names, names, labels=labels, title=title)), step)
 
     def final_report(self, model: nn.Module, device: torch.device, result: EvalResult | None = None) -> str | None:
         if result is None or result.split != "val" or not isinstance(result.details, TagCounts):

@@ -189,3 +189,24 @@ def test_cli_run_eval_and_predict_on_a_conll_file(tmp_path, capsys):
     prediction = json.loads(capsys.readouterr().out)["predictions"][0]
     assert prediction["tokens"] == ["Maria", "Smith", "left", "Rome"]
     assert prediction["tagged"] == " ".join(f"{w}/{t}" for w, t in zip(prediction["tokens"], prediction["tags"]))
+
+
+def test_log_eval_draws_the_confusion_matrix_of_the_frequent_tags(tmp_path):
+    from seqtk.evaluation import evaluate
+
+    class Recorder:
+        def __init__(self):
+            self.images = {}
+
+        def log_image(self, tag, image, step):
+            self.images[tag] = image
+
+    task, model = prepared(write_jsonl(tmp_path / "ner.jsonl"))
+    result = evaluate(task, model, "val", torch.device("cpu"))
+    logger = Recorder()
+    task.log_eval(model, logger, 5, result)
+    image = logger.images["val/confusion_matrix"]
+    assert image.dim() == 3 and image.shape[0] == 3 and min(image.shape[1:]) > 60
+    names, matrix = result.details.confusion_matrix(top=20)
+    assert sum(map(sum, matrix)) == result.details.tokens  # every validation token is in one cell
+    assert len(names) == len(matrix) <= 21
