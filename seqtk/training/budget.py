@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -69,10 +70,11 @@ def seconds_of(recipe: Recipe) -> float:
 
 
 def plan_run(recipe: Recipe, session_for: Callable[[Recipe], Any], model: torch.nn.Module, task: Any,
-             device: torch.device, started: float) -> Plan:
+             device: torch.device, started: float, agree: Callable[[Any], Any] | None = None) -> Plan:
     """Measure on a throwaway session (``session_for(recipe)``), put everything back, choose ``max_steps``.
 
     ``started`` is the ``time.perf_counter()`` of the start of the run: data preparation counts too.
+    ``agree`` (distributed: rank 0's value on every rank) makes the ranks step and plan alike.
     """
     budget, cfg = seconds_of(recipe), recipe.train
     probe = recipe.replace(train=dataclasses.replace(cfg, time_budget="", checkpoint_every="0"),
@@ -80,13 +82,15 @@ def plan_run(recipe: Recipe, session_for: Callable[[Recipe], Any], model: torch.
     weights = {name: value.detach().clone() for name, value in model.state_dict().items()}
     rng = rng_state(device)
     try:
-        step_seconds, eval_seconds = _measure(session_for(probe), min(max(0.03 * budget, 0.5), 20.0))
+        step_seconds, eval_seconds = _measure(session_for(probe), min(max(0.03 * budget, 0.5), 20.0), agree)
     finally:
         model.load_state_dict(weights)
         set_rng_state(rng)
         task.reset_state()
         model.train()
     spent = time.perf_counter() - started
+    if agree is not None:
+        step_seconds, eval_seconds, spent = agree((step_seconds, eval_seconds, spent))
     reserve = max(1.0, 0.03 * budget)  # the summary, the final report, closing the loggers
     steps = fit_steps(budget - spent - reserve, step_seconds, eval_seconds, cfg.eval_every, cfg.max_steps)
     if steps < 1:
@@ -117,13 +121,16 @@ def fit_steps(seconds: float, step_seconds: float, eval_seconds: float, eval_eve
     return steps
 
 
-def _measure(session: Any, seconds: float) -> tuple[float, float]:
+def _measure(session: Any, seconds: float, agree: Callable[[Any], Any] | None = None) -> tuple[float, float]:
     """(seconds per training step, seconds per evaluation and checkpoint) on ``session``."""
     batches = iter(session.loader)
     for _ in range(WARMUP_STEPS):
         session.train_step(batches)
     start, steps = time.perf_counter(), 0
-    while steps < MIN_STEPS or (steps < MAX_STEPS and time.perf_counter() - start < seconds):
+    while True:
+        more = steps < MIN_STEPS or (steps < MAX_STEPS and time.perf_counter() - start < seconds)
+        if not (agree(more) if agree is not None else more):  # every rank takes as many steps as rank 0
+            break
         session.train_step(batches)
         steps += 1
     step_seconds = (time.perf_counter() - start) / steps
@@ -134,16 +141,21 @@ def _measure(session: Any, seconds: float) -> tuple[float, float]:
 
 
 def fit_recipe(recipe: Recipe, session_for: Callable[[Recipe], Any], model: torch.nn.Module, task: Any,
-               device: torch.device, started: float, console: Any, distributed: bool) -> tuple[Recipe, dict[str, Any]]:
-    """The recipe with the ``max_steps`` that fits ``train.time_budget``, and the record of why (printed too)."""
-    if distributed:
-        raise SeqtkError(
-            "train.time_budget is not supported with several processes (--nproc) yet: every rank would have to "
-            "measure the same throwaway steps",
-            fix='set train.time_budget = "" and choose train.max_steps, or train on one process',
-        )
-    plan = plan_run(recipe, session_for, model, task, device, started)
-    console.print(plan.describe(), highlight=False)
+               device: torch.device, started: float, console: Any, ctx: Any = None) -> tuple[Recipe, dict[str, Any]]:
+    """The recipe with the ``max_steps`` that fits ``train.time_budget``, and the record of why (printed too).
+
+    With several processes (``ctx``, a :class:`seqtk.training.distributed.Dist`) every rank measures the same
+    throwaway steps (rank 0 says when to stop, so their all-reduces pair up), then every rank plans from rank 0's
+    timings, which already include waiting for the slowest rank: they all choose the same ``max_steps``.
+    """
+    agree = None
+    if ctx is not None:
+        from seqtk.training import distributed
+
+        agree = partial(distributed.broadcast, ctx=ctx)
+    plan = plan_run(recipe, session_for, model, task, device, started, agree)
+    if ctx is None or ctx.is_main:
+        console.print(plan.describe(), highlight=False)
     return recipe.replace(train=dataclasses.replace(recipe.train, max_steps=plan.max_steps)), plan.record()
 
 

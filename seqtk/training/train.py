@@ -413,7 +413,7 @@ def _train(
         if recipe.train.time_budget and payload is None:  # measure a throwaway session, then fix max_steps
             quiet = Console(quiet=True)
             recipe, record = budget.fit_recipe(recipe, lambda r: _Session(r, task, model, dev, run_dir, quiet, ctx),
-                                               model, task, dev, started, console, ctx is not None)
+                                               model, task, dev, started, console, ctx)
         session = _Session(recipe, task, model, dev, run_dir, console, ctx, record)
         if payload is not None and source is not None:
             session.restore(payload, source)

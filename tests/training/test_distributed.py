@@ -234,3 +234,15 @@ def _run_textgen_ranks(recipe: Path, out: Path, *extra: str) -> None:
     for proc in procs:
         out_text, err_text = proc.communicate(timeout=300)
         assert proc.returncode == 0, out_text + err_text
+
+
+def test_a_time_budget_on_two_processes_picks_one_max_steps_for_both(toy_task, tmp_path):
+    # every rank measures the same throwaway steps (rank 0 says when to stop), then all plan from rank 0's timings
+    recipe = tmp_path / "ddp.toml"
+    recipe.write_text(RECIPE.replace("max_steps = 8", "max_steps = 40"))
+    printed = run_ranks(recipe, tmp_path / "two", 'train.time_budget="30s"')
+    assert printed.count("Time budget 30s") == 1  # rank 0 alone reports the plan
+    last = load_checkpoint(tmp_path / "two" / "checkpoints" / "last.pt")
+    chosen = last["budget"]["max_steps"]
+    assert last["step"] == chosen and 1 <= chosen <= 40
+    assert f"max_steps = {chosen}" in (tmp_path / "two" / "config.toml").read_text()
