@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seqtk.data import check_held_out
 from seqtk.errors import SeqtkError, suggest
@@ -173,8 +174,12 @@ def split_tunes_by_title(tunes: list[Tune], val_fraction: float, test_fraction: 
     return splits
 
 
-def describe(found: Collection, splits: Splits, console: Console) -> None:
-    """Print tunes and characters per split, and what was left out."""
+def describe(found: Collection, splits: Splits, console: Console, trained: Mapping[str, Sequence[Any]] | None = None) -> None:
+    """Print tunes and characters per split, and what was left out.
+
+    ``trained`` are the tunes each split trains or evaluates on when they differ from the split (transposed,
+    or with augment copies): the table then counts those, and says how many copies augmentation added.
+    """
     from rich.table import Table
 
     table = Table(title=f"music tunes ({found.files} files)", title_justify="left")
@@ -182,7 +187,10 @@ def describe(found: Collection, splits: Splits, console: Console) -> None:
         table.add_column(col, justify="left" if col == "split" else "right")
     for name in ("train", "val", "test"):
         part = getattr(splits, name)
-        table.add_row(name, f"{len(part):,}", f"{sum(len(t.text) for t in part):,}")
+        used = list(trained[name]) if trained is not None else part
+        extra = len(used) - len(part)
+        tunes = f"{len(used):,}" + (f" ({len(part):,} + {extra:,} transposed copies)" if extra > 0 else "")
+        table.add_row(name, tunes, f"{sum(len(t.text) for t in used):,}")
     console.print(table)
     if found.skipped:
         console.print("left out: " + ", ".join(f"{n:,} {why}" for why, n in found.skipped.most_common()), highlight=False)

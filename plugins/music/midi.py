@@ -2,7 +2,9 @@
 
 Every accidental is written out (the key is C, so no key signature applies)
 and cancelled with ``=`` when an earlier note of the bar altered the same
-pitch; bar lines follow the file's first time signature (4/4 without one).
+pitch; bar lines follow the file's first time signature (4/4 without one). A
+note held over a bar line is written as tied pieces (``^F2-|^F2``), whether
+music21 split it (its ``tie``) or the file holds it whole.
 Chords keep their highest note, so a piano file becomes its tune.
 """
 
@@ -37,28 +39,40 @@ def midi_to_abc(path: str | Path) -> str:
 
 def _body(events: Any, bar: Fraction) -> str:
     out: list[str] = []
-    altered: dict[tuple[str, int], int] = {}  # (step, octave) -> alter written earlier in this bar
-    position = Fraction(0)
+    bars = _Bars(bar)
     for event in events:
         length = Fraction(event.duration.quarterLength).limit_denominator(64)
         offset = Fraction(event.offset).limit_denominator(64)
-        if length <= 0 or offset < position:  # grace notes and notes under a sounding one (chords in voices)
+        if length <= 0 or offset < bars.position:  # grace notes and notes under a sounding one (chords in voices)
             continue
-        if offset > position:
-            out += _rest(offset - position)
-            position = offset
-        if position > 0 and position % bar == 0 and out and out[-1] != "|":
-            out.append("|")
-            altered = {}
+        if offset > bars.position:
+            bars.write(out, None, offset - bars.position, tied=False)
         pitch = max(event.pitches, key=lambda p: p.ps) if event.isChord else getattr(event, "pitch", None)
-        symbol = "z" if pitch is None else _pitch(pitch, altered)
-        out.append(symbol + format_length(length / (EIGHTH * 4)))
-        position += length
+        tie = getattr(event, "tie", None)
+        bars.write(out, pitch, length, tied=pitch is not None and tie is not None and tie.type in ("start", "continue"))
     return " ".join(out).replace(" | ", "|")
 
 
-def _rest(length: Fraction) -> list[str]:
-    return ["z" + format_length(length / (EIGHTH * 4))]
+class _Bars:
+    """Writes notes and rests bar by bar: a bar line where a bar ends, and a note that runs over it split into
+    tied pieces (``c2-|c2``), so every bar holds exactly its time signature's length."""
+
+    def __init__(self, bar: Fraction) -> None:
+        self.bar, self.position = bar, Fraction(0)
+        self.altered: dict[tuple[str, int], int] = {}  # (step, octave) -> alter written earlier in this bar
+
+    def write(self, out: list[str], pitch: Any, length: Fraction, tied: bool) -> None:
+        """Append ``pitch`` (None: a rest) of ``length`` quarters; ``tied``: it continues into the next note."""
+        while length > 0:
+            if self.position > 0 and self.position % self.bar == 0 and out and out[-1] != "|":
+                out.append("|")
+                self.altered = {}
+            piece = min(length, self.bar - self.position % self.bar)
+            length -= piece
+            symbol = "z" if pitch is None else _pitch(pitch, self.altered)
+            tie = "-" if pitch is not None and (length > 0 or tied) else ""
+            out.append(symbol + format_length(piece / (EIGHTH * 4)) + tie)
+            self.position += piece
 
 
 def _pitch(pitch: Any, altered: dict[tuple[str, int], int]) -> str:

@@ -100,7 +100,7 @@ class MusicTask(Task):
         n, cfg, vocab = len(self.ids["train"]), self.recipe.data, self.need("vocab")
         check_fills_a_batch(n, f"the training tunes have {n:,} tokens", self.recipe.train.batch_size, cfg.seq_len, "tunes")
         console = self.report_console()
-        corpus.describe(self._found, self._splits, console)
+        corpus.describe(self._found, self._splits, console, self.tunes)
         console.print(f"vocabulary: {len(vocab)} ids ({vocab.num_known - 3} {self._codec().name} tokens, "
                       f"<pad>, <bos>, <eos>, 1 OOV bucket)", highlight=False)  # fmt: skip
 

@@ -128,6 +128,23 @@ def test_load_tunes_from_a_folder_drops_duplicates(tmp_path):
     assert len(found.tunes) == 8 and found.skipped["duplicate"] == 1 and found.files == 5
 
 
+def test_the_corpus_table_counts_the_transposed_training_copies(tmp_path):
+    from rich.console import Console
+
+    from seqtk_plugins.music.corpus import describe, split_tunes_by_title
+    from seqtk_plugins.music.transpose import transpose_tunes
+
+    found = load_tunes(MusicData(path=str(write_tunes(tmp_path / "abc", count=40))))
+    splits = split_tunes_by_title(found.tunes, 0.1, 0.1)
+    used = {name: transpose_tunes(getattr(splits, name), "augment", [-2, 2] if name == "train" else [])
+            for name in ("train", "val", "test")}
+    out = io.StringIO()
+    describe(found, splits, Console(file=out, width=200), used)
+    n = len(splits.train)
+    assert f"{3 * n:,} ({n:,} + {2 * n:,} transposed copies)" in out.getvalue()
+    assert f"{sum(len(t.text) for t in used['train']):,}" in out.getvalue()
+
+
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
@@ -202,6 +219,34 @@ def test_midi_is_written_and_read_back(tmp_path):
     text = normalise(back)
     assert [p.midi for p in parse_abc("X:1\n" + text).recurse().notes.stream().pitches] == expected
     assert check_tune(text).filled == check_tune(text).bars > 0
+
+
+def test_a_note_held_over_a_bar_line_stays_one_tied_note(tmp_path):
+    from seqtk_plugins.music.export import write_tune
+    from seqtk_plugins.music.m21 import parse_abc
+    from seqtk_plugins.music.midi import midi_to_abc
+
+    tune = "M:4/4\nL:1/8\nK:C\nC2 D2 E2 ^F2-|^F2 G2 A4-|A2 B4 z2|]\n"  # F# and A run over the bar lines
+    files = write_tune(tune, tmp_path / "out", 1)
+    text = normalise(split_tunes(midi_to_abc(files["mid"]))[0])
+    assert "^F2-|^F2" in text and "A4-|A2" in text  # tied, not struck again
+    sounded = [(n.pitch.midi, float(n.quarterLength)) for n in parse_abc("X:1\n" + text).stripTies().recurse().notes]
+    assert sounded == [(60, 1.0), (62, 1.0), (64, 1.0), (66, 2.0), (67, 1.0), (69, 3.0), (71, 2.0)]
+    assert check_tune(text).filled == check_tune(text).bars == 3
+
+
+def test_a_whole_note_that_runs_over_a_bar_line_is_split_into_tied_pieces():
+    from types import SimpleNamespace
+
+    from seqtk_plugins.music.m21 import music21
+    from seqtk_plugins.music.midi import _body
+
+    def note(name, offset, length):  # as music21 gives events that it did not split at the bar line
+        return SimpleNamespace(duration=SimpleNamespace(quarterLength=length), offset=offset, isChord=False,
+                               pitch=music21().pitch.Pitch(name), tie=None)
+
+    events = [note("C4", 0, 3), note("E4", 3, 6), note("G4", 9, 3)]
+    assert _body(events, bar=4) == "C6 E2-|E8-|E2 G6"
 
 
 def test_badly_formed_repeats_still_give_a_midi_file(tmp_path):
