@@ -162,6 +162,7 @@ class _GRUFunction(torch.autograd.Function):
     """h_t = (1 - z) n + z h_{t-1}, r/z = σ(W_i x + b_i + W_h h + b_h), n = tanh(W_in x + b_in + r (W_hn h + b_hn))."""
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)  # CPU autocast: the loop runs in float32
     def forward(ctx: Any, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> Tensor:
         # x (T, B, F) time-major, h0 (B, H) -> out (T, B, H)
         x = x.contiguous()
@@ -192,6 +193,7 @@ class _GRUFunction(torch.autograd.Function):
         return hs[1:]
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
     @once_differentiable
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         # grad_out (T, B, H) -> grads of x (T, B, F), h0 (B, H), w_ih, w_hh, b_ih, b_hh
@@ -232,6 +234,7 @@ class _RNNFunction(torch.autograd.Function):
     """h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu."""
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)  # CPU autocast: the loop runs in float32
     def forward(
         ctx: Any, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, relu: bool
     ) -> Tensor:
@@ -253,6 +256,7 @@ class _RNNFunction(torch.autograd.Function):
         return hs[1:]
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
     @once_differentiable
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         # grad_out (T, B, H) -> grads of x (T, B, F), h0 (B, H), w_ih, w_hh, b_ih, b_hh, relu

@@ -99,6 +99,7 @@ class MixScan(torch.autograd.Function):
     """
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)  # CPU autocast: the loop runs in float32
     def forward(ctx: Any, cell: _MinCell, xp: Tensor, h0: Tensor | None) -> Tensor:
         size = cell.hidden_size
         out = xp.new_empty(xp.size(0), xp.size(1), size)
@@ -114,6 +115,7 @@ class MixScan(torch.autograd.Function):
         return out
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor, Tensor | None]:
         xp, out, mixes, candidates, h0 = ctx.saved_tensors

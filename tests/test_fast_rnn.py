@@ -216,3 +216,20 @@ def test_the_layer_picks_its_kernel(monkeypatch):
             LayerSpec(hidden_size=4, **spec)
     text = StackedEncoder(4, [LayerSpec("gru", 5, kernel="fused")]).summary(show=False)
     assert "fused: cuDNN / ATen" in str(text.columns[1]._cells)
+
+
+@pytest.mark.parametrize("mode", ["gru", "rnn"])
+def test_cpu_autocast_bf16_runs_the_loop_in_float32(mode):
+    # under torch.autocast("cpu", bfloat16) the input projection comes out in bf16; the hand-written loop
+    # casts its inputs to float32 (custom_fwd) instead of failing on an in-place bf16/float addmm
+    from seqtk.encoders import LayerSpec, StackedEncoder
+
+    torch.manual_seed(0)
+    enc = StackedEncoder(4, [LayerSpec(mode, 8, kernel="fast")]).train()
+    x = torch.randn(3, 6, 4, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = enc(x)
+    assert out.dtype == torch.float32
+    out.sum().backward()
+    assert torch.isfinite(x.grad).all()
+    torch.testing.assert_close(out, enc(x), atol=0.05, rtol=0.05)  # bf16 inputs, float32 recurrence

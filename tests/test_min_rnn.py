@@ -82,3 +82,15 @@ def test_a_char_lm_of_min_cells_generates_as_its_forward_reads(cell):
     ids = torch.cat([torch.tensor([[1, 2, 3]]), out], dim=1)
     logits = lm(ids)[0]  # the full (parallel-scan) forward over prompt and generated text
     assert torch.equal(logits[0, 2:-1].argmax(-1), out[0])  # each generated token is the forward's argmax
+
+
+@pytest.mark.parametrize("cell", ["min_gru", "min_lstm"])
+def test_cpu_autocast_bf16_runs_the_scan_in_float32(cell):
+    torch.manual_seed(0)
+    enc = StackedEncoder(4, [LayerSpec(cell, 8)]).train()
+    x = torch.randn(3, 6, 4, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = enc(x)
+    assert out.dtype == torch.float32
+    out.sum().backward()
+    assert torch.isfinite(x.grad).all()
