@@ -16,8 +16,9 @@ The checks are here, once, and :func:`seqtk.config.check_recipe` runs them,
 so ``seqtk recipes validate`` reports a bad stack for every task before any
 data is read.
 
->>> CharLMConfig(num_layers=3, hidden_size=32, dropout=0.2).stack()[-1]
-LayerSpec(cell='lstm', hidden_size=32, bidirectional=False, dropout=0.0, return_sequences=True, nonlinearity='tanh', kernel='auto')
+>>> last = CharLMConfig(num_layers=3, hidden_size=32, dropout=0.2).stack()[-1]
+>>> last.cell, last.hidden_size, last.dropout, last.return_sequences
+('lstm', 32, 0.0, True)
 >>> len(StackConfig(layers=[LayerSpec("gru", 8), LayerSpec("lstm", 4)]).stack())
 2
 """
