@@ -94,3 +94,21 @@ def test_cpu_autocast_bf16_runs_the_scan_in_float32(cell):
     assert out.dtype == torch.float32
     out.sum().backward()
     assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", ["min_gru", "min_lstm"])
+def test_cuda_runs_the_log_space_scan_and_equals_the_cpu_scan(cell):
+    torch.manual_seed(0)
+    enc = StackedEncoder(4, [LayerSpec(cell, 16, bidirectional=True), LayerSpec(cell, 8)]).double()
+    x, lengths = torch.randn(3, 150, 4, dtype=torch.float64, requires_grad=True), torch.tensor([150, 70, 3])
+    want = enc(x, lengths)
+    want.square().sum().backward()
+    grads = [p.grad.clone() for p in enc.parameters()]
+    enc.zero_grad()
+    gpu = enc.cuda()
+    got = gpu(x.detach().cuda().requires_grad_(True), lengths.cuda())
+    torch.testing.assert_close(got.cpu(), want, atol=1e-9, rtol=0)
+    got.square().sum().backward()
+    for p, g in zip(gpu.parameters(), grads):
+        torch.testing.assert_close(p.grad.cpu(), g, atol=1e-8, rtol=1e-8)

@@ -229,3 +229,16 @@ def test_a_char_lm_of_xlstm_layers_exports_its_step(xlstm_lm, tmp_path, fmt):
                 feed = {"ids": ids[:, t].numpy(), **{n: s.numpy() for n, s in zip(step.state_names(), state)}}
                 got, *state = (torch.as_tensor(a) for a in session.run(None, feed))
             torch.testing.assert_close(got, logits[:, t], atol=1e-5, rtol=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", ["slstm", "mlstm"])
+def test_cuda_training_form_equals_the_cpu(cell):
+    from seqtk.encoders import LayerSpec, StackedEncoder
+
+    torch.manual_seed(0)
+    enc = StackedEncoder(4, [LayerSpec(cell, 16, heads=2)]).double()
+    x, lengths = torch.randn(2, 70, 4, dtype=torch.float64), torch.tensor([70, 9])
+    want = enc(x, lengths)
+    got = enc.cuda()(x.cuda(), lengths.cuda())
+    torch.testing.assert_close(got.cpu(), want, atol=1e-9, rtol=0)
