@@ -152,6 +152,23 @@ def finished_toy_run(tmp: Path) -> Path:
     return tmp / "done"
 
 
+_HELD: list = []  # lock files held open by a case, as a run training into the folder holds its own
+
+
+def busy_run_folder(tmp: Path) -> str:
+    """A folder another process is training into right now (its run lock is held)."""
+    import fcntl
+
+    run = tmp / "busy"
+    run.mkdir()
+    handle = open(run / ".seqtk-run.lock", "a+")
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    handle.write("seqtk process 4242\n")
+    handle.flush()
+    _HELD.append(handle)
+    return str(run)
+
+
 def deep_folder(tmp: Path) -> str:
     deep = tmp / "texts" / "a" / "b" / "c" / "d" / "e"
     deep.mkdir(parents=True)
@@ -262,6 +279,10 @@ CLI_CASES: dict[str, Case] = {
     "out-in-a-link-loop": case(lambda t: [*TOY, "run", toy(t), "--out", str(link_loop(t) / "run")], "link loop"),
     "out-second-run-same-folder": case(
         lambda t: [*TOY, "run", toy(t), "--out", str(finished_toy_run(t))], "already holds a training run", "--resume"
+    ),
+    "out-being-trained-now": case(
+        lambda t: [*TOY, "run", toy(t), "--out", busy_run_folder(t)], "is being trained into right now by seqtk process 4242",
+        "wait for that run to end",
     ),
     "out-holds-user-files": case(
         lambda t: [*TOY, "run", toy(t), "--out", str(a_file(t, "notes.txt").parent)], "already holds files that no seqtk run wrote"

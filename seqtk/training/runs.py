@@ -9,10 +9,12 @@ they never overwrite a folder that already holds a run, nor files no run wrote.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,7 +72,7 @@ def check_out_folder(run: Path) -> None:
         raise SeqtkError(f"--out '{run}' is a file, not a folder", fix="choose a new or empty folder for --out")
     if not run.is_dir():
         return
-    entries = sorted(p.name for p in run.iterdir())
+    entries = sorted(p.name for p in run.iterdir() if p.name != LOCK_NAME)  # a run's own lock (claim) is no file of the user's
     ours = all(name in _RUN_FILES or name.startswith("events.out.tfevents") for name in entries)
     if entries and not (ours and _is_run_config(run / "config.toml")):
         raise SeqtkError(
@@ -80,7 +82,53 @@ def check_out_folder(run: Path) -> None:
         )
 
 
-_RUN_FILES = frozenset({"config.toml", "metrics.jsonl", "text.jsonl", "checkpoints"})
+_RUN_FILES = frozenset({"config.toml", "metrics.jsonl", "text.jsonl", "checkpoints", ".seqtk-run.lock"})
+#: held (an exclusive flock) by the process training into a run folder, for as long as it trains
+LOCK_NAME = ".seqtk-run.lock"
+
+
+@contextlib.contextmanager
+def claim(run: Path) -> Iterator[None]:
+    """Hold ``run`` for this process while it trains: a second ``seqtk run`` (or ``--resume``) into the same
+    folder at the same time is refused, instead of two runs writing over each other's checkpoints.
+
+    An exclusive ``flock`` on a lock file in the folder; the kernel drops it when the process ends, even by
+    SIGKILL, so a crashed run never leaves the folder locked. The folder is created here; if the run wrote
+    nothing into it (it failed before its first file), it is removed again. Where ``fcntl`` does not exist
+    (Windows) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fresh = not run.exists()
+    run.mkdir(parents=True, exist_ok=True)
+    path = run / LOCK_NAME
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise SeqtkError(
+                f"'{run}' is being trained into right now by {holder}; two runs in one folder would overwrite "
+                "each other's checkpoints",
+                fix="wait for that run to end (then --resume it if you want more steps), or choose another --out",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"seqtk process {os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB) is None:  # still ours: tidy up
+                path.unlink()
+                if fresh and not any(run.iterdir()):
+                    run.rmdir()
+        handle.close()
 
 
 def _is_run_config(path: Path) -> bool:

@@ -57,7 +57,7 @@ from seqtk.loggers import (
 )
 from seqtk.recipe_io import to_toml
 from seqtk.registry import get_task
-from seqtk.training.runs import finished, open_run, write_config
+from seqtk.training.runs import claim, finished, open_run, write_config
 from seqtk.task import StepOutput, Task
 
 
@@ -371,6 +371,8 @@ def run_training(
         elif dev.type == "cpu" and recipe.train.num_threads == 0:
             _warn_if_contended(console)
         payload, run_dir, source, recipe = distributed.on_main(lambda: open_run(recipe, out, resume, console), ctx)
+        if ctx is None or ctx.is_main:
+            stack.enter_context(claim(run_dir))  # a second run into this folder now is refused
         if payload is not None and (stopped := finished(recipe, payload, run_dir, console)) is not None:
             return TrainResult(run_dir, int(payload["step"]), dict(payload.get("metrics") or {}), payload.get("best"),
                                stopped, None)

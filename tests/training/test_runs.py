@@ -24,3 +24,19 @@ def test_latest_run_and_resume_paths(tmp_path):
         resume_checkpoint(root / "20250101-000000", tmp_path, "r")
     with pytest.raises(SeqtkError, match="already holds a training run"):
         new_run_dir(tmp_path, "r", out=run)
+
+
+def test_claim_holds_a_run_folder_for_one_process_and_tidies_up(tmp_path):
+    from seqtk.training.runs import LOCK_NAME, claim
+
+    run = tmp_path / "run"
+    with claim(run):
+        assert (run / LOCK_NAME).read_text().startswith("seqtk process ")
+        with pytest.raises(SeqtkError, match="is being trained into right now by seqtk process"):
+            with claim(run):  # a second claim (another open file description) is refused while the first holds
+                pass
+        (run / "config.toml").write_text("[task]\n")
+    assert not (run / LOCK_NAME).exists() and (run / "config.toml").exists()
+    with claim(tmp_path / "empty"):
+        pass
+    assert not (tmp_path / "empty").exists()  # a run that wrote nothing leaves no folder behind
