@@ -7,6 +7,7 @@ paragraph and exit 1; anything else is reported as an internal error and exits
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -123,18 +124,51 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, click.exceptions.Abort, KeyboardInterrupt):
         err.print("Interrupted. A run can be continued with `seqtk run RECIPE --resume`.")
         return 130
+    except OSError as exc:
+        if debug:
+            raise
+        known = _environment_error(exc)
+        if known is None:
+            err.print(_internal_error(exc))
+            return 2
+        err.print(Text.assemble(("error: ", "bold red"), known))
+        return 1
     except Exception as exc:  # a bug in seqtk or a plugin: still one paragraph
         if debug:
             raise
-        where, culprit = _raised_at(exc)
-        err.print(
-            Text.assemble(
-                ("internal error: ", "bold red"),
-                f"{type(exc).__name__}: {exc} (raised at {where}). This is not a problem with your input that "
-                f"seqtk recognises. Fix: rerun with --debug for the traceback, and report it to {culprit}.",
-            )
-        )
+        err.print(_internal_error(exc))
         return 2
+
+
+#: errors of the machine, not of seqtk: what went wrong and what to do
+_ENVIRONMENT = {
+    errno.ENOSPC: ("no space is left on the device", "free some space or write to another disk (--out, $SEQTK_DATA_DIR)"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space or write to another disk (--out, $SEQTK_DATA_DIR)"),
+    errno.EROFS: ("the file system is read-only", "write to a writable folder (--out, $SEQTK_DATA_DIR)"),
+    errno.EACCES: ("permission was denied", "write to a folder you own (--out, $SEQTK_DATA_DIR), or fix its permissions"),
+}
+
+
+def _environment_error(exc: OSError) -> str | None:
+    """One paragraph for an OSError the machine caused (a full disk, say); None for anything else.
+
+    A checkpoint is written to a temporary file and renamed, so the checkpoint written before is intact.
+    """
+    if exc.errno not in _ENVIRONMENT:
+        return None
+    what, fix = _ENVIRONMENT[exc.errno]
+    where = f" while writing '{exc.filename}'" if exc.filename else ""
+    return (f"{what}{where}. Checkpoints already written are intact (each is written whole, then renamed): "
+            f"a run can continue from its last.pt with --resume. Fix: {fix}.")
+
+
+def _internal_error(exc: Exception) -> Text:
+    where, culprit = _raised_at(exc)
+    return Text.assemble(
+        ("internal error: ", "bold red"),
+        f"{type(exc).__name__}: {exc} (raised at {where}). This is not a problem with your input that "
+        f"seqtk recognises. Fix: rerun with --debug for the traceback, and report it to {culprit}.",
+    )
 
 
 def _raised_at(exc: BaseException) -> tuple[str, str]:

@@ -201,3 +201,46 @@ def test_validate_and_run_refuse_impossible_values_alike_before_any_data(overrid
 def test_validate_takes_overrides_and_bundled_names(capsys):
     assert main(["recipes", "validate", "textgen_tiny", "train.lr=0.01"]) == 0
     assert "ok      textgen_tiny train.lr=0.01" in capsys.readouterr().out
+
+
+def _full_disk(path):
+    import errno
+
+    return OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+@pytest.mark.parametrize("where", ["config", "metrics", "checkpoint"])
+def test_a_full_disk_is_one_paragraph_and_keeps_what_was_written(capsys, tmp_path, monkeypatch, where):
+    import seqtk.loggers
+    import seqtk.training.train as train_module
+    from seqtk.training import checkpoint as checkpoint_module
+
+    run = tmp_path / "run"
+    args = ["run", "textgen_tiny", "train.max_steps=4", "train.eval_every=2", "log.every=1", "log.tensorboard=false",
+            "log.progress=false", "--out", str(run)]
+    if where == "config":
+        def fail(run_dir, *a, **k):
+            raise _full_disk(run_dir / "config.toml")
+        monkeypatch.setattr(train_module, "write_config", fail)
+    elif where == "metrics":
+        real = seqtk.loggers.JsonlLogger._write
+        def fail(handle, record):  # the third scalar line finds the disk full
+            if record.get("step", 0) >= 3:
+                raise _full_disk(run / "metrics.jsonl")
+            real(handle, record)
+        monkeypatch.setattr(seqtk.loggers.JsonlLogger, "_write", staticmethod(fail))
+    else:
+        real_save = checkpoint_module.save_checkpoint
+        def fail(path, payload):  # the second checkpoint (step 4) finds the disk full
+            if payload["step"] >= 4:
+                raise _full_disk(path)
+            real_save(path, payload)
+        monkeypatch.setattr(train_module, "save_checkpoint", fail)
+    assert main(args) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "error: no space is left on the device while writing" in err and "Traceback" not in err
+    assert "Checkpoints already written are intact" in err and "Fix: free some space" in err
+    if where == "checkpoint":
+        from seqtk.training.checkpoint import load_checkpoint
+
+        assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 2  # the earlier checkpoint is whole
