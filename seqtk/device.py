@@ -217,7 +217,11 @@ def runtime_settings(
     back-propagation through 256 GRU steps made enough of them that a training
     step of the lectures' sentiment model took 300 ms instead of 43 ms
     (``bench/vs_keras.py``, AVX-512 Xeon). TensorFlow's CPU kernels flush them
-    to zero; with ``flush_denormal`` seqtk does too, on a CPU.
+    to zero; with ``flush_denormal`` seqtk does too, on a CPU. The switch is a
+    per-thread CPU flag: it reaches torch's worker threads when they start
+    inside the run, as in a fresh ``seqtk run`` process; in a notebook whose
+    threads already exist, part of the work may keep subnormals, and workers
+    started inside the run keep flushing after it.
     """
     threads = torch.get_num_threads()
     flushing = False

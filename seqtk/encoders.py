@@ -370,10 +370,17 @@ def _expect_weight_compaction() -> None:
 _PROJECTION_WARNING = "LSTM with projections is not supported with oneDNN"
 
 
+_projection_warning_filtered = False
+
+
 def _expect_no_onednn_projections() -> None:
     """PyTorch warns on every process's first LSTM with projections on a CPU that oneDNN cannot run it;
-    ``seqtk summary`` says so in the layer's kernel (ATen), so the warning is silenced where seqtk calls it."""
-    warnings.filterwarnings("ignore", message=_PROJECTION_WARNING, category=UserWarning)
+    ``seqtk summary`` says so in the layer's kernel (ATen), so the warning is silenced, once per process
+    (adding a filter resets Python's once-per-location memory of every other warning)."""
+    global _projection_warning_filtered
+    if not _projection_warning_filtered:
+        warnings.filterwarnings("ignore", message=_PROJECTION_WARNING, category=UserWarning)
+        _projection_warning_filtered = True
 
 
 def _run_cells(layer: CellLayer, x: Tensor, lengths: Tensor | None, h0: State | None) -> tuple[Tensor, State]:

@@ -162,10 +162,16 @@ class LayerSpec:
             0.0 <= self.weight_drop < 1.0
         ):
             raise SeqtkValueError(f"weight_drop must be in [0, 1), got {self.weight_drop!r}", fix="set e.g. weight_drop = 0.5")
-        if self.weight_drop and self.cell not in CELLS:
+        if self.weight_drop and (self.cell not in CELLS or self.kernel == "reference"):
             raise SeqtkValueError(
                 f"weight_drop applies to the fused cells rnn, lstm and gru, not {self.cell}",
                 fix="remove weight_drop, or use cell = \"lstm\" (AWD-LSTM)",
+            )
+        if self.nonlinearity != "tanh" and self.cell in ("min_gru", "min_lstm", "mlstm"):
+            raise SeqtkValueError(
+                f"nonlinearity={self.nonlinearity!r} does not apply to {self.cell}, whose equations fix their "
+                "activations (docs/cells.md)",
+                fix="remove nonlinearity",
             )
         if not isinstance(self.locked_dropout, bool):
             raise SeqtkValueError(f"locked_dropout must be true or false, got {self.locked_dropout!r}", fix="set locked_dropout = true")

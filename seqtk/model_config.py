@@ -218,6 +218,12 @@ class EncoderDecoderConfig(BidirectionalStackConfig):
         if self.stack()[-1].return_sequences is False:
             raise SeqtkError("model.layers: the encoder's last layer must return sequences (attention reads every step)",
                              fix="remove return_sequences = false from the last [[model.layers]] table")  # fmt: skip
+        if self.stack()[-1].cell == "mlstm":
+            raise SeqtkError(
+                "model.layers: the encoder's last layer is mlstm, whose state is a matrix memory (C, n, m), not the "
+                "vector h the decoder's bridge starts from",
+                fix="end the encoder with another cell (lstm, ln_lstm, slstm, ...) after the mlstm layers",
+            )
         top = self.stack()[-1].output_dim
         if self.attention == "dot" and self.decoder_dim != top:
             raise SeqtkError(

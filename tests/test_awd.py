@@ -85,3 +85,19 @@ def test_weight_drop_helper_leaves_a_module_alone_at_zero():
 def test_bad_regularisation_options_are_refused_with_the_fix(spec, words):
     with pytest.raises(SeqtkValueError, match=words):
         LayerSpec.from_any(spec)
+
+
+def test_options_a_cell_would_silently_ignore_are_refused():
+    with pytest.raises(SeqtkValueError, match="weight_drop applies to the fused cells"):
+        LayerSpec.from_any({"cell": "lstm", "weight_drop": 0.5, "kernel": "reference"})  # a Python cell has no mask
+    for cell in ("min_gru", "min_lstm", "mlstm"):
+        with pytest.raises(SeqtkValueError, match=f"does not apply to {cell}"):
+            LayerSpec.from_any({"cell": cell, "nonlinearity": "relu"})
+
+
+def test_a_seq2seq_encoder_cannot_end_in_mlstm():
+    from seqtk.errors import SeqtkError
+    from seqtk.model_config import EncoderDecoderConfig
+
+    with pytest.raises(SeqtkError, match="last layer is mlstm"):
+        EncoderDecoderConfig(cell="mlstm", hidden_size=8, embedding_dim=6).check()

@@ -164,8 +164,8 @@ def test_heads_must_divide_hidden_size_and_only_xlstm_takes_them():
         SLSTMCell(3, 10, heads=4)
     with pytest.raises(SeqtkValueError, match="heads applies to the xLSTM cells"):
         LayerSpec("lstm", 8, heads=2)
-    with pytest.raises(SeqtkValueError, match="no activation"):
-        StackedEncoder(2, [LayerSpec("mlstm", 8, nonlinearity="relu")])
+    with pytest.raises(SeqtkValueError, match="does not apply to mlstm"):  # refused by the spec, before any module
+        LayerSpec("mlstm", 8, nonlinearity="relu")
     assert LayerSpec("slstm", 8, heads=2).state_size == 4
 
 

@@ -157,9 +157,9 @@ def _environment_error(exc: OSError) -> str | None:
     if exc.errno not in _ENVIRONMENT:
         return None
     what, fix = _ENVIRONMENT[exc.errno]
-    where = f" while writing '{exc.filename}'" if exc.filename else ""
-    return (f"{what}{where}. Checkpoints already written are intact (each is written whole, then renamed): "
-            f"a run can continue from its last.pt with --resume. Fix: {fix}.")
+    where = f" at '{exc.filename}'" if exc.filename else ""
+    return (f"{what}{where}. A run's checkpoints already written are intact (each is written whole, then "
+            f"renamed): a run can continue from its last.pt with --resume. Fix: {fix}.")
 
 
 def _internal_error(exc: Exception) -> Text:

@@ -105,18 +105,32 @@ def claim(run: Path) -> Iterator[None]:
     fresh = not run.exists()
     run.mkdir(parents=True, exist_ok=True)
     path = run / LOCK_NAME
-    handle = open(path, "a+", encoding="utf-8")
-    try:
+    for _ in range(3):  # the lock file may be unlinked by a run ending between our open and our lock
+        handle = open(path, "a+", encoding="utf-8")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
+            handle.close()
             raise SeqtkError(
                 f"'{run}' is being trained into right now by {holder}; two runs in one folder would overwrite "
                 "each other's checkpoints",
                 fix="wait for that run to end (then --resume it if you want more steps), or choose another --out",
             ) from None
+        except OSError:  # a file system without flock (some network mounts): train unlocked, as before
+            handle.close()
+            handle = None
+            break
+        if path.exists() and os.fstat(handle.fileno()).st_ino == path.stat().st_ino:
+            break  # the lock is on the file that is there now
+        handle.close()
+    else:  # pragma: no cover - three ends racing our three tries
+        raise SeqtkError(f"could not take the lock of '{run}'", fix="run again")
+    if handle is None:
+        yield
+        return
+    try:
         handle.seek(0)
         handle.truncate()
         handle.write(f"seqtk process {os.getpid()}\n")

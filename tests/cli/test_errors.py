@@ -238,8 +238,8 @@ def test_a_full_disk_is_one_paragraph_and_keeps_what_was_written(capsys, tmp_pat
         monkeypatch.setattr(train_module, "save_checkpoint", fail)
     assert main(args) == 1
     err = " ".join(capsys.readouterr().err.split())
-    assert "error: no space is left on the device while writing" in err and "Traceback" not in err
-    assert "Checkpoints already written are intact" in err and "Fix: free some space" in err
+    assert "error: no space is left on the device at" in err and "Traceback" not in err
+    assert "checkpoints already written are intact" in err and "Fix: free some space" in err
     if where == "checkpoint":
         from seqtk.training.checkpoint import load_checkpoint
 
