@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtk.cell_kinds import CellLayer
-from seqtk.cells import ElmanCell, GRUCell, LSTMCell, ProjectedLSTMCell, RecurrentCell
+from seqtk.cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
+from seqtk.projected_lstm import ProjectedLSTMCell
 from seqtk.device import eval_mode
 from seqtk.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError

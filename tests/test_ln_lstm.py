@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqtk.cells import ProjectedLSTMCell
+from seqtk.projected_lstm import ProjectedLSTMCell
 from seqtk.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
 from seqtk.lm import CharLM
