@@ -56,17 +56,23 @@ _STRING_OPS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICO
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` to ``path`` atomically.
 
-    The data goes to a temp file in the same folder, is flushed and fsynced,
-    then renamed over ``path``; on any failure the temp file is removed and
-    the previous checkpoint at ``path`` is untouched.
+    The payload is pickled into memory first and only then written: a full
+    disk inside ``torch.save``'s zip writer surfaces as a bare RuntimeError,
+    while a plain file write raises the OSError (ENOSPC, EDQUOT, EROFS) that
+    the CLI turns into one paragraph with the fix. The bytes go to a temp file
+    in the same folder, are flushed and fsynced, then renamed over ``path``;
+    on any failure the temp file is removed and the previous checkpoint at
+    ``path`` is untouched.
     """
     path = Path(path)
     _check_plain(payload, "checkpoint")
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            _write_all(f, buffer.getbuffer())
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -76,6 +82,12 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
         raise
     _fsync_dir(path.parent)
     _remove_stale_temps(path)
+
+
+def _write_all(f: Any, data: memoryview, chunk: int = 1 << 24) -> None:
+    """Write ``data`` to ``f`` in 16 MiB pieces (one huge write() can be cut short by some file systems)."""
+    for start in range(0, len(data), chunk):
+        f.write(data[start : start + chunk])
 
 
 def _remove_stale_temps(path: Path) -> None:

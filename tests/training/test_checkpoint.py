@@ -28,22 +28,48 @@ def test_save_and_load_round_trip(tmp_path):
 
 @pytest.mark.parametrize("error", [OSError("No space left on device"), KeyboardInterrupt()])
 def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch, error):
+    from seqtk.training import checkpoint
+
     path = tmp_path / "last.pt"
     save_checkpoint(path, payload(1))
-    real_save = torch.save
 
-    def half_save(obj, f, *args, **kwargs):
-        buffer = io.BytesIO()
-        real_save(obj, buffer)
-        f.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])  # killed half-way
+    def half_write(f, data, *args, **kwargs):
+        f.write(data[: len(data) // 2])  # killed half-way through the disk write
         raise error
 
-    monkeypatch.setattr(torch, "save", half_save)
+    monkeypatch.setattr(checkpoint, "_write_all", half_write)
     with pytest.raises(type(error)):
         save_checkpoint(path, payload(2))
     monkeypatch.undo()
     assert load_checkpoint(path)["step"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no temp file left
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_a_really_full_disk_raises_the_os_error_the_cli_explains(tmp_path, monkeypatch):
+    # A disk that fills part-way through torch.save's zip writer raises a bare RuntimeError ("unexpected
+    # pos"); the checkpoint is pickled in memory first, so the kernel's ENOSPC reaches the CLI as an
+    # OSError it can word. /dev/full answers every write with ENOSPC.
+    import errno
+    import tempfile
+
+    from seqtk.training import checkpoint
+
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, payload(1))
+
+    def full_temp(prefix, suffix, dir):
+        placeholder = Path(dir) / f"{prefix}x{suffix}"
+        placeholder.write_bytes(b"")
+        return os.open("/dev/full", os.O_WRONLY), str(placeholder)
+
+    monkeypatch.setattr(tempfile, "mkstemp", full_temp)
+    with pytest.raises(OSError) as caught:
+        save_checkpoint(path, payload(2))
+    assert caught.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert load_checkpoint(path)["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
 
 
 def test_refuses_to_save_objects_that_could_not_be_loaded(tmp_path):

@@ -59,26 +59,24 @@ RECIPE = textwrap.dedent(
     """
 )
 
-# Runs the CLI with torch.save cut off by SIGKILL half-way through the Nth save.
+# Runs the CLI with the disk write of the Nth checkpoint cut off by SIGKILL half-way through.
 DIE_IN_SAVE = textwrap.dedent(
     """\
-    import io, os, signal, sys
-    import torch
+    import os, signal, sys
+    import seqtk.training.checkpoint as checkpoint
     from seqtk.cli.main import main
 
-    kill_at, calls, real_save = int(os.environ["KILL_AT_SAVE"]), [0], torch.save
+    kill_at, calls, real_write = int(os.environ["KILL_AT_SAVE"]), [0], checkpoint._write_all
 
-    def dying_save(obj, f, *args, **kwargs):
+    def dying_write(f, data, *args, **kwargs):
         calls[0] += 1
         if calls[0] == kill_at:
-            buffer = io.BytesIO()
-            real_save(obj, buffer)
-            f.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+            f.write(data[: len(data) // 2])
             f.flush()
             os.kill(os.getpid(), signal.SIGKILL)
-        return real_save(obj, f, *args, **kwargs)
+        return real_write(f, data, *args, **kwargs)
 
-    torch.save = dying_save
+    checkpoint._write_all = dying_write
     sys.exit(main(sys.argv[1:]))
     """
 )
