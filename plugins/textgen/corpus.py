@@ -19,11 +19,12 @@ so the same text saved on Windows gives the same corpus.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seqtk.errors import SeqtkError, suggest
 from seqtk.folders import data_files
@@ -82,6 +83,15 @@ class Splits:
     val: str
     test: str
     sources: dict[str, list[str]]
+
+    def record(self) -> dict[str, Any]:
+        """Sizes and a SHA-256 over the three texts, kept in checkpoints (seqtk.split_record): resume and
+        eval refuse a text that changed under the run (another file, or a new way of joining documents)."""
+        digest = hashlib.sha256()
+        for text in (self.train, self.val, self.test):
+            digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+        return {"sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+                "fingerprint": digest.hexdigest()[:16]}
 
 
 # ---------------------------------------------------------------------------
@@ -299,9 +309,16 @@ DOCUMENT_END = "\n\n"
 
 
 def _ended(text: str) -> str:
-    """``text`` ending in a blank line, so that the next document starts a new paragraph: without it a
-    model learns joins such as ``...]MACBETH`` that occur nowhere in the works."""
-    return text if not text or text.endswith(DOCUMENT_END) else text + DOCUMENT_END
+    r"""``text`` ending in a blank line, so that the next document starts a new paragraph: without it a
+    model learns joins such as ``...]MACBETH`` that occur nowhere in the works. Only the missing newlines
+    are added: a file that ends in one newline gets one more, not a run of three.
+
+    >>> _ended("EXEUNT"), _ended("EXEUNT\n"), _ended("EXEUNT\n\n"), _ended("")
+    ('EXEUNT\n\n', 'EXEUNT\n\n', 'EXEUNT\n\n', '')
+    """
+    if not text or text.endswith(DOCUMENT_END):
+        return text
+    return text + DOCUMENT_END[1:] if text.endswith(DOCUMENT_END[0]) else text + DOCUMENT_END
 
 
 def check_enough(train: str, batch_size: int, seq_len: int) -> None:

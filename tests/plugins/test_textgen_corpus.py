@@ -65,12 +65,13 @@ def test_corpus_smaller_than_one_batch():
 
 
 def test_split_by_blocks_partitions_every_block():
-    docs = [Document("a", PLAY), Document("b", PLAY.upper())]
+    play = PLAY.rstrip("\n")  # a document that ends in a newline gets one more (next test)
+    docs = [Document("a", play), Document("b", play.upper())]
     sp = split_documents(docs, "blocks", 0.1, 0.05, block_chars=1000)
     added = 3 * 2 * len(DOCUMENT_END)  # each split's text of each document ends in a blank line
-    assert len(sp.train) + len(sp.val) + len(sp.test) == 2 * len(PLAY) + added
-    assert len(sp.val) == pytest.approx(0.1 * 2 * len(PLAY), rel=0.02)
-    assert len(sp.test) == pytest.approx(0.05 * 2 * len(PLAY), rel=0.02)
+    assert len(sp.train) + len(sp.val) + len(sp.test) == 2 * len(play) + added
+    assert len(sp.val) == pytest.approx(0.1 * 2 * len(play), rel=0.02)
+    assert len(sp.test) == pytest.approx(0.05 * 2 * len(play), rel=0.02)
     # Each block is train, then val, then test: rebuilding from the pieces gives the text back.
     rebuilt, cursors = [], {"train": 0, "val": 0, "test": 0}
     for doc in docs:
@@ -85,7 +86,15 @@ def test_split_by_blocks_partitions_every_block():
         for name in cursors:  # the blank line where this document meets the next
             assert getattr(sp, name)[cursors[name] : cursors[name] + len(DOCUMENT_END)] == DOCUMENT_END
             cursors[name] += len(DOCUMENT_END)
-    assert "".join(rebuilt) == PLAY + PLAY.upper()
+    assert "".join(rebuilt) == play + play.upper()
+
+
+@pytest.mark.parametrize("kind", ["works", "blocks"])
+def test_documents_that_end_in_a_newline_are_joined_by_one_blank_line(kind):
+    docs = [Document(f"w{i}", f"ACT {i}\nExeunt.\n" * 300) for i in range(12)]
+    sp = split_documents(docs, kind, 0.1, 0.1, block_chars=10_000)
+    for text in (sp.train, sp.val, sp.test):
+        assert "\n\n\n" not in text and text.endswith(DOCUMENT_END)
 
 
 def test_split_by_works_holds_out_whole_documents():
