@@ -18,6 +18,7 @@ from torch import nn
 
 from seqtk.data import ResumableLoader
 from seqtk.errors import SeqtkError
+from seqtk.split_record import check_same_split
 from seqtk.task import ExportSpec, GenerateRequest, StepOutput, Task
 from seqtk_plugins.textgen import corpus
 from seqtk.lm_batches import StreamBatches, WindowBatches, eval_windows
@@ -55,6 +56,8 @@ class TextGenTask(Task):
         self.prompt = "\n"  # sample prompt: the first full line of the val text
         self._splits: Any = None  # corpus.Splits, between load_data() and encode_data()
         self._state: Any = None  # recurrent state carried across stream batches
+        self._split_record: dict[str, Any] | None = None  # sizes and fingerprint of the three texts
+        self._restored_split: dict[str, Any] | None = None  # a loaded checkpoint's record
 
     # -- checks and data --------------------------------------------------------
     @classmethod
@@ -71,6 +74,8 @@ class TextGenTask(Task):
         corpus.check_enough(self._splits.train, self.recipe.train.batch_size, cfg.seq_len)
         self._texts = {name: getattr(self._splits, name) for name in ("train", "val", "test")}
         self.prompt = _first_full_line(self._splits.val) or "\n"
+        self._split_record = self._splits.record()
+        check_same_split(self._restored_split, self._split_record)
 
     def learn(self) -> dict[str, Any]:
         """The character vocabulary of the training text (the core keeps a checkpoint's instead)."""
@@ -152,6 +157,8 @@ class TextGenTask(Task):
     def state_dict(self) -> dict[str, Any]:
         """The sample prompt and the carried stream state (the vocabulary is Task.learned: seqtk saves it)."""
         state: dict[str, Any] = {"prompt": self.prompt}
+        if self._split_record is not None:
+            state["split"] = self._split_record
         if self._state is not None:
             state["stream_state"] = move_state(self._state, torch.device("cpu"))
         return state
@@ -163,6 +170,7 @@ class TextGenTask(Task):
             self.vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's textgen vocabulary")
         self.prompt = state.get("prompt", "\n")
         self._state = state.get("stream_state")
+        self._restored_split = state.get("split")
 
     # -- inference ------------------------------------------------------------------
     def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:

@@ -259,7 +259,8 @@ def test_a_checkpoint_vocab_wins_over_changed_text(tmp_path):
     from seqtk.lifecycle import ready_task
 
     task, _ = prepared(tmp_path)
-    checkpoint = {"task_state": task.state_dict(), "learned": learned.save(task)}
+    state = {k: v for k, v in task.state_dict().items() if k != "split"}  # a checkpoint from before split records
+    checkpoint = {"task_state": state, "learned": learned.save(task)}
     (tmp_path / "text.txt").write_text("Zebras! " + PANGRAM * 30, encoding="utf-8")  # new characters
     TextGenTask.console = task.console
     try:
@@ -269,6 +270,23 @@ def test_a_checkpoint_vocab_wins_over_changed_text(tmp_path):
     assert other.vocab == task.vocab
     assert all(int(ids.max()) < len(task.vocab) for ids in other.ids.values())
     assert torch.equal(other.ids["train"][:8], task.encode("Zebras! "))  # unseen chars -> the OOV bucket
+
+
+def test_resume_and_eval_refuse_a_text_that_changed_under_the_run(tmp_path):
+    from seqtk import learned
+    from seqtk.lifecycle import ready_task
+
+    task, _ = prepared(tmp_path)
+    checkpoint = {"task_state": task.state_dict(), "learned": learned.save(task)}
+    assert set(checkpoint["task_state"]["split"]) == {"sizes", "fingerprint"}
+    TextGenTask.console = task.console
+    try:
+        assert ready_task(TextGenTask, task.recipe, checkpoint).state_dict()["split"] == checkpoint["task_state"]["split"]
+        (tmp_path / "text.txt").write_text(PANGRAM * 29 + PANGRAM.upper(), encoding="utf-8")  # same length
+        with pytest.raises(SeqtkError, match="different split than the checkpoint was trained on"):
+            ready_task(TextGenTask, task.recipe, checkpoint)
+    finally:
+        TextGenTask.console = None
 
 
 def test_dropout_hits_the_head_input_once(tmp_path):
