@@ -371,8 +371,9 @@ def run_training(
         elif dev.type == "cpu" and recipe.train.num_threads == 0:
             _warn_if_contended(console)
         payload, run_dir, source, recipe = distributed.on_main(lambda: open_run(recipe, out, resume, console), ctx)
-        if ctx is None or ctx.is_main:
-            stack.enter_context(claim(run_dir))  # a second run into this folder now is refused
+        # A second run into this folder now is refused; under torchrun every rank hears rank 0's refusal
+        # instead of waiting at the next barrier for a rank that has left.
+        distributed.on_main(lambda: stack.enter_context(claim(run_dir)), ctx)
         if payload is not None and (stopped := finished(recipe, payload, run_dir, console)) is not None:
             return TrainResult(run_dir, int(payload["step"]), dict(payload.get("metrics") or {}), payload.get("best"),
                                stopped, None)

@@ -143,18 +143,22 @@ def run_nproc(recipe: Path, out: Path, *extra: str) -> str:
     return result.stdout
 
 
-def run_ranks(recipe: Path, out: Path, *extra: str, world: int = 2) -> str:
+def start_ranks(recipe: Path, out: Path, *extra: str, world: int = 2) -> list[subprocess.Popen]:
     """The environment torchrun sets, without torchrun's agent (seconds faster)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = child_env() | {"WORLD_SIZE": str(world), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
                          "TORCHELASTIC_RUN_ID": "test"}
-    procs = [
+    return [
         subprocess.Popen(seqtk_args(recipe, out, *extra), env=env | {"RANK": str(r), "LOCAL_RANK": str(r)},
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for r in range(world)
     ]
+
+
+def run_ranks(recipe: Path, out: Path, *extra: str, world: int = 2) -> str:
+    procs = start_ranks(recipe, out, *extra, world=world)
     outputs = [proc.communicate(timeout=300) for proc in procs]
     for proc, (out_text, err_text) in zip(procs, outputs):
         assert proc.returncode == 0, out_text + err_text
@@ -188,6 +192,26 @@ def test_two_gloo_processes_equal_one_and_resume_the_same(toy_task, tmp_path):
     assert train_losses(tmp_path / "two") == pytest.approx(train_losses(tmp_path / "one"), rel=1e-5)
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["checkpoints", "config.toml", "metrics.jsonl", "text.jsonl"]
     assert (tmp_path / "two" / "config.toml").read_text().startswith("# seqtk --plugin-dir")
+
+
+def test_a_folder_another_run_holds_is_refused_on_every_rank(toy_task, tmp_path):
+    # Rank 0 alone takes the run folder's lock; when it is refused, rank 1 must hear so and end too,
+    # not wait at the next barrier for a rank that has left (gloo's default timeout is 30 minutes).
+    import fcntl
+
+    recipe = tmp_path / "ddp.toml"
+    recipe.write_text(RECIPE)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    with open(busy / ".seqtk-run.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("seqtk process 4242\n")
+        held.flush()
+        procs = start_ranks(recipe, busy)
+        outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [1, 1], outputs
+    assert "is being trained into right now by seqtk process 4242" in " ".join(outputs[0][1].split())
+    assert sorted(p.name for p in busy.iterdir()) == [".seqtk-run.lock"]
 
 
 def test_one_process_started_by_torchrun_trains_under_ddp_as_a_plain_run_does(toy_task, tmp_path):
