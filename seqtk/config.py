@@ -92,6 +92,12 @@ class TrainConfig:
     step_every: int = hfield(1000, help="Step schedule: multiply lr by gamma every this many steps.")
     gamma: float = hfield(0.5, help="Step schedule: the factor.")
     grad_clip: float = hfield(1.0, help="Clip the gradient norm to this value; 0 turns clipping off.")
+    ema_decay: float = hfield(
+        0.0,
+        help="Keep an exponential moving average of the weights (decay e.g. 0.99 for a run of ~1,000 steps, 0.999 "
+        "for ~10,000) and evaluate, pick best.pt, report and save it in their place, as Keras' use_ema does; "
+        "steadier than the last step's weights on small data. 0 turns it off. See seqtk.training.ema.",
+    )
     eval_every: int = hfield(200, help="Evaluate on the validation split every this many steps.")
     eval_batches: int = hfield(0, help="Validation batches per evaluation; 0 means the whole split.")
     checkpoint_every: str = hfield(
@@ -350,6 +356,9 @@ def check_train_and_log(train: TrainConfig, log: LogConfig) -> None:
     checks.at_least("train.grad_clip", train.grad_clip, 0, fix="set train.grad_clip = 1.0, or 0 to turn clipping off")
     for key in ("time_budget", "checkpoint_every"):
         checks.duration(f"train.{key}", getattr(train, key))
+    if not (train.ema_decay == 0 or 0 < train.ema_decay < 1):
+        raise SeqtkError(f"train.ema_decay must be 0 (off) or in (0, 1), not {train.ema_decay}",
+                         fix="set train.ema_decay = 0.99 (about the last 100 steps' weights), or 0")
     for key in ("every", "grad_every"):
         checks.at_least(f"log.{key}", getattr(log, key), 1, fix=f"set log.{key} = 10")
 

@@ -43,6 +43,7 @@ from seqtk.config import Recipe, TrainConfig, check_recipe
 from seqtk.contract import check_step_output, check_task_class
 from seqtk.data import move_to
 from seqtk.training.distributed import Dist
+from seqtk.training.ema import WeightAverage
 from seqtk.device import (
     autocast, check_precision, make_scaler, rng_preserved, rng_state, runtime_settings, seed_everything, select_device,
     set_rng_state,
@@ -106,10 +107,21 @@ class _Session:
         self.tb: TensorBoardLogger | None = None
         self.progress: TrainProgress | None = None
         self.grads = GradientLog(model, recipe.log.grad_every) if recipe.log.grad_through_time else None
+        self.ema = WeightAverage(model, self.cfg.ema_decay) if self.cfg.ema_decay > 0 else None
 
     def restore(self, payload: dict[str, Any], source: Path) -> None:
         """Continue from a checkpoint; the RNG streams are restored last."""
-        load_weights(self.model, payload["model"], source, payload["task"])
+        entry = payload.get("ema")  # the checkpoint's model is a weight average; the trained weights are here
+        load_weights(self.model, entry["raw"] if entry else payload["model"], source, payload["task"])
+        if self.ema is not None and entry:
+            self.ema.restore(payload["model"], entry)
+        elif self.ema is not None:
+            self.ema = WeightAverage(self.model, self.cfg.ema_decay)
+            self.console.print("  train.ema_decay is new to this run: the weight average starts from these weights.",
+                               highlight=False)
+        elif entry:
+            self.console.print("  train.ema_decay is now 0: training goes on from the trained (not the averaged) "
+                               "weights.", highlight=False)
         was = (payload.get("recipe") or {}).get("train", {}).get("optimizer", self.cfg.optimizer)
         if was == self.cfg.optimizer:
             load_optimizer_state(self.optimizer, payload["optimizer"], source)
@@ -148,6 +160,8 @@ class _Session:
                 self.tb.log_text("config", to_toml(self.recipe.to_dict()), self.step)
                 self.tb.log_hparams(self.recipe.to_dict(), dict.fromkeys(("val/loss", f"val/{self.metric}"), 0.0))
             self._loop()
+            if self.ema is not None:  # the model a library caller gets back is the one best.pt and last.pt hold
+                self.model.load_state_dict(self.ema.state)
         finally:
             self.logger.close()
             if self.grads is not None:
@@ -231,6 +245,8 @@ class _Session:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
         return loss, out, norm, lr
 
     def _nonfinite(self, what: str, value: float) -> SeqtkError:
@@ -246,13 +262,17 @@ class _Session:
         """Validation metrics in eval mode, under autocast, RNG streams untouched; the result goes to log_eval."""
         self.model.eval()
         try:
-            with rng_preserved(self.device):
+            with rng_preserved(self.device), self._averaged():
                 with autocast(self.device, self.cfg.precision):
                     self.last_eval = self._evaluate_val()
                 call_with_result(self.task.log_eval, self.model, self.logger, self.step, result=self.last_eval)
         finally:
             self.model.train()
         return {k: float(v) for k, v in self.last_eval.metrics.items()}
+
+    def _averaged(self) -> contextlib.AbstractContextManager[None]:
+        """The block sees the weight average (train.ema_decay) in the model, or the trained weights without one."""
+        return self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext()
 
     def _evaluate_val(self) -> EvalResult:
         # the core loop, or a task's own evaluate() override (the older plugin API)
@@ -312,6 +332,8 @@ class _Session:
             "task_state": self.task.state_dict(), "learned": learned.save(self.task), "metrics": dict(self.metrics),
             "best": dict(self.best) if self.best else None, "budget": self.budget_record,
         }
+        if self.ema is not None:  # eval, predict and export read "model": the average
+            payload["model"], payload["ema"] = self.ema.checkpoint(self.model)
         if self.ctx is not None:  # every rank's dropout stream and task state (a carried stream), in rank order
             payload["rng_ranks"] = distributed.gather(payload["rng"], self.ctx)
             payload["task_state_ranks"] = distributed.gather(payload["task_state"], self.ctx)

@@ -1,0 +1,118 @@
+"""train.ema_decay: the weight average is what is evaluated and saved; resume stays exact."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+from torch import nn
+
+from seqtk.errors import SeqtkError
+from seqtk.recipes import load_recipe
+from seqtk.training.checkpoint import load_checkpoint, load_for_inference
+from seqtk.training.ema import WeightAverage
+from seqtk.training.train import run_training
+
+RECIPE = textwrap.dedent(
+    """\
+    [task]
+    name = "toy_sum"
+
+    [train]
+    max_steps = 8
+    batch_size = 16
+    eval_every = 4
+    lr = 0.01
+    ema_decay = 0.9
+    device = "cpu"
+    num_threads = 1
+
+    [log]
+    every = 1
+    tensorboard = false
+    progress = false
+    """
+)
+
+
+def train(recipe: Path, out: Path, *overrides: str, resume: bool = False):
+    return run_training(load_recipe(str(recipe), list(overrides)), out=out, resume=resume,
+                        console=Console(file=io.StringIO()))
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    path = tmp_path / "ema.toml"
+    path.write_text(RECIPE)
+    return path
+
+
+def test_the_average_follows_the_formula_and_the_trained_weights_come_back():
+    model = nn.Linear(3, 2)
+    average = WeightAverage(model, decay=0.9)
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+    for n in range(30):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        average.update(model)
+        d = min(0.9, (1 + n) / (10 + n))
+        expected = {k: d * expected[k] + (1 - d) * v for k, v in model.state_dict().items()}
+    for k, v in expected.items():
+        torch.testing.assert_close(average.state[k], v)
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    with average.applied(model):
+        assert torch.equal(model.weight, average.state["weight"])
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items())
+
+
+def test_checkpoints_hold_the_average_and_inference_reads_it(toy_task, recipe, tmp_path):
+    result = train(recipe, tmp_path / "run")
+    last = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert last["ema"]["updates"] == 8 and last["ema"]["decay"] == 0.9
+    differs = [k for k in last["model"] if not torch.equal(last["model"][k], last["ema"]["raw"][k])]
+    assert differs  # the average is not the trained weights
+    loaded = load_for_inference(tmp_path / "run" / "checkpoints" / "last.pt", device="cpu")
+    assert all(torch.equal(loaded.model.state_dict()[k], v) for k, v in last["model"].items())
+    # the model run_training hands back is the average too (as Keras' use_ema leaves it)
+    assert all(torch.equal(result.model.state_dict()[k], v) for k, v in last["model"].items())
+    # validation scored the average: the step-8 metrics are the checkpoint model's
+    from seqtk.evaluation import evaluate
+    from seqtk.lifecycle import ready_task
+
+    task = ready_task(type(loaded.task), loaded.recipe, last)
+    scored = evaluate(task, loaded.model, "val", torch.device("cpu"))
+    assert scored.metrics["loss"] == pytest.approx(last["metrics"]["loss"], rel=1e-6)
+
+
+def test_resume_with_an_average_is_bit_identical(toy_task, recipe, tmp_path):
+    train(recipe, tmp_path / "straight")
+    train(recipe, tmp_path / "resumed", "train.max_steps=4")
+    train(recipe, tmp_path / "resumed", resume=True)
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert all(torch.equal(a["ema"]["raw"][k], b["ema"]["raw"][k]) for k in a["ema"]["raw"])
+    assert a["ema"]["updates"] == b["ema"]["updates"] == 8
+
+
+def test_the_average_can_be_turned_on_or_off_when_resuming(toy_task, recipe, tmp_path):
+    train(recipe, tmp_path / "off", "train.max_steps=4", "train.ema_decay=0")
+    train(recipe, tmp_path / "off", resume=True)  # on from step 4: it starts from the step-4 weights
+    assert load_checkpoint(tmp_path / "off" / "checkpoints" / "last.pt")["ema"]["updates"] == 4
+    train(recipe, tmp_path / "on", "train.max_steps=4")
+    raw = load_checkpoint(tmp_path / "on" / "checkpoints" / "last.pt")["ema"]["raw"]
+    train(recipe, tmp_path / "on", "train.ema_decay=0", "train.max_steps=5", resume=True)
+    resumed = load_checkpoint(tmp_path / "on" / "checkpoints" / "last.pt")
+    assert "ema" not in resumed and resumed["step"] == 5
+    assert not all(torch.equal(resumed["model"][k], raw[k]) for k in raw)  # one more step on the trained weights
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.5, 2.0])
+def test_a_decay_outside_zero_to_one_is_refused(toy_task, recipe, decay):
+    with pytest.raises(SeqtkError, match=r"train.ema_decay must be 0 \(off\) or in \(0, 1\)"):
+        load_recipe(str(recipe), [f"train.ema_decay={decay}"])
