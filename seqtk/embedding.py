@@ -5,6 +5,13 @@ Pretrained vectors come from GloVe (``word v1 v2 ...``) or word2vec text files
 automatically); ``.gz`` files are read transparently. Rows for vocabulary
 tokens found in the file get their vectors, the padding row is zero and every
 other row (unknown words, OOV buckets) keeps its random initialisation.
+
+Word dropout (``word_dropout=p``) regularises small data sets: while
+training, each token is read with probability ``p`` as if it were not in the
+vocabulary, i.e. through the OOV bucket its text hashes to (a zero vector
+when the vocabulary has no buckets), so a model cannot lean on a few rare
+words and the bucket rows learn what an unseen word looks like (Iyyer et
+al. 2015's word dropout; Gal & Ghahramani 2016 drop word types instead).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import torch
 from torch import nn
 
 from seqtk.errors import SeqtkError, SeqtkValueError
-from seqtk.vocab import Vocab
+from seqtk.vocab import Vocab, oov_bucket
 
 _INDEX_DTYPES = (torch.long, torch.int)  # what nn.functional.embedding accepts
 _MAX_MISSING_EXAMPLES = 8
@@ -78,8 +85,16 @@ class Embedding(nn.Module):
         padding_idx: int | None = 0,
         freeze: bool = False,
         pretrained: torch.Tensor | str | os.PathLike[str] | None = None,
+        word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= word_dropout < 1.0:
+            raise SeqtkValueError(
+                f"word_dropout must be in [0, 1), got {word_dropout}",
+                fix="pass the probability that a training token is read as unknown, e.g. 0.1",
+            )
+        self.word_dropout = float(word_dropout)
+        self._unknown_ids: torch.Tensor | None = None
         if isinstance(num_embeddings_or_vocab, Vocab):
             self.vocab: Vocab | None = num_embeddings_or_vocab
             rows = len(num_embeddings_or_vocab)
@@ -145,10 +160,43 @@ class Embedding(nn.Module):
                     f"token ids must be in 0..{self.num_embeddings - 1}, got ids from {int(low)} to {int(high)}",
                     fix="encode with the same Vocab this Embedding was built from",
                 )
+        if self.training and self.word_dropout > 0.0:
+            return self._drop_words(ids)
         return self.embedding(ids)
 
+    def _drop_words(self, ids: torch.Tensor) -> torch.Tensor:
+        """Read a random ``word_dropout`` share of the non-padding tokens as unknown. # (*,) -> (*, D)"""
+        dropped = torch.rand(ids.shape, device=ids.device) < self.word_dropout
+        if self.padding_idx is not None:
+            dropped &= ids != self.padding_idx
+        table = self.unknown_ids()
+        if table is None:  # no buckets to read an unknown word through: the word is a zero vector
+            return self.embedding(ids) * (~dropped).unsqueeze(-1).to(self.weight.dtype)
+        return self.embedding(torch.where(dropped, table.to(ids.device)[ids], ids))
+
+    def unknown_ids(self) -> torch.Tensor | None:
+        """For each id, the id it would have if its token were unknown (specials and buckets keep theirs).
+
+        None without a vocabulary or without OOV buckets (an ``<unk>`` special counts: it is the one id).
+
+        >>> vocab = Vocab.build([["good", "movie"]], num_oov_buckets=2)
+        >>> [vocab.id_to_token(i) for i in Embedding(vocab, 4).unknown_ids().tolist()]
+        ['<pad>', '<oov:1>', '<oov:0>', '<oov:0>', '<oov:1>']
+        """
+        vocab = self.vocab
+        if vocab is None or (vocab.num_oov_buckets == 0 and vocab.unk_id is None):
+            return None
+        if self._unknown_ids is None:
+            table = list(range(len(vocab)))
+            for idx, token in enumerate(vocab.tokens, start=len(vocab.specials)):
+                table[idx] = vocab.num_known + oov_bucket(token, vocab.num_oov_buckets) if vocab.num_oov_buckets \
+                    else vocab.unk_id
+            self._unknown_ids = torch.tensor(table, dtype=torch.long)
+        return self._unknown_ids
+
     def extra_repr(self) -> str:
-        return f"frozen={self.frozen}" + (f", vocab={self.vocab!r}" if self.vocab is not None else "")
+        dropped = f", word_dropout={self.word_dropout}" if self.word_dropout else ""
+        return f"frozen={self.frozen}{dropped}" + (f", vocab={self.vocab!r}" if self.vocab is not None else "")
 
     # ------------------------------------------------------------- pretrained
 

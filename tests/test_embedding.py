@@ -10,7 +10,7 @@ import torch
 
 from seqtk.embedding import CoverageReport, Embedding, vector_file_dim
 from seqtk.errors import SeqtkError, SeqtkValueError
-from seqtk.vocab import Vocab
+from seqtk.vocab import Vocab, oov_bucket
 
 WORDS = ["like", "love", "bad", "fantastic", "not", "recommend"]
 
@@ -239,3 +239,48 @@ def test_load_pretrained_needs_vocab(tmp_path: Path) -> None:
     big = Vocab.build([[f"w{i}" for i in range(20)]])
     with pytest.raises(SeqtkValueError, match="rows"):
         Embedding(10, 3).load_pretrained(write(tmp_path / "g.txt", GLOVE), vocab=big)
+
+
+# ---------------------------------------------------------------- word dropout
+
+
+def _word_ids(vocab: Vocab, rows: int = 64) -> torch.Tensor:
+    ids = torch.tensor(vocab.encode(["good", "movie", "bad", "film"] * 8)).repeat(rows, 1)
+    ids[:, -3:] = vocab.pad_id  # right padding
+    return ids
+
+
+def test_word_dropout_reads_a_share_of_the_words_through_their_oov_bucket() -> None:
+    vocab = Vocab.build([["good", "movie", "bad"]], num_oov_buckets=3)
+    emb = Embedding(vocab, 6, word_dropout=0.25).train()
+    ids = _word_ids(vocab)
+    buckets = torch.tensor([vocab.num_known + oov_bucket(t, 3) for t in ("good", "movie", "bad")])
+    assert emb.unknown_ids()[1:vocab.num_known].tolist() == buckets.tolist()
+    torch.manual_seed(0)
+    out = emb(ids)  # (B, T, D)
+    own, unknown = emb.embedding(ids), emb.embedding(emb.unknown_ids()[ids])
+    as_known = (out == own).all(-1)
+    as_unknown = (out == unknown).all(-1) & ~as_known
+    assert (as_known | as_unknown).all()  # every token is read either as itself or as unknown
+    words = ids != vocab.pad_id
+    assert not as_unknown[~words].any() and (out[~words] == 0).all()  # padding stays padding
+    share = as_unknown[words & (ids < vocab.num_known)].float().mean().item()
+    assert 0.2 < share < 0.3
+    assert torch.equal(emb.eval()(ids), own)  # evaluation reads every word
+
+
+def test_word_dropout_without_buckets_zeroes_the_word_and_with_unk_uses_it() -> None:
+    bare = Vocab.build([["good", "movie"]], num_oov_buckets=0)
+    emb = Embedding(bare, 4, word_dropout=0.5).train()
+    assert emb.unknown_ids() is None
+    out = emb(torch.tensor([[1, 2, 1, 2] * 16]))
+    dropped = (out == 0).all(-1)
+    assert 0.2 < dropped.float().mean().item() < 0.8
+    with_unk = Vocab.build([["good", "movie"]], specials=("<pad>", "<unk>"), num_oov_buckets=0)
+    assert Embedding(with_unk, 4, word_dropout=0.5).unknown_ids().tolist() == [0, 1, 1, 1]
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0])
+def test_word_dropout_must_be_a_probability(vocab: Vocab, p: float) -> None:
+    with pytest.raises(SeqtkValueError, match="word_dropout"):
+        Embedding(vocab, 4, word_dropout=p)

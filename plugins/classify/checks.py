@@ -65,6 +65,7 @@ def check_model(model: ClassifyModel) -> None:
 
     checks.at_least("model.embedding_dim", model.embedding_dim, 1)
     checks.dropout("model.dropout", model.dropout, example=0.2)
+    checks.dropout("model.word_dropout", model.word_dropout, example=0.2)
     try:
         check_stack(model.layers)
     except SeqtkError as err:

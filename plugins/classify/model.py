@@ -40,9 +40,10 @@ class TextClassifier(nn.Module):
     """
 
     def __init__(self, vocab: Vocab, embedding_dim: int, layers: Sequence[LayerSpec], num_classes: int,
-                 pooling: str = "last", dropout: float = 0.0, multi_label: bool = False) -> None:
+                 pooling: str = "last", dropout: float = 0.0, multi_label: bool = False,
+                 word_dropout: float = 0.0) -> None:
         super().__init__()
-        self.embedding = Embedding(vocab, embedding_dim, padding_idx=vocab.pad_id)
+        self.embedding = Embedding(vocab, embedding_dim, padding_idx=vocab.pad_id, word_dropout=word_dropout)
         self.encoder = StackedEncoder(embedding_dim, layers)
         self.pooling = pooling
         self.attention = AttentionPool(self.encoder.output_dim) if pooling == "attention" else None

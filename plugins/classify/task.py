@@ -194,7 +194,8 @@ class ClassifyTask(Task):
 
         m: ClassifyModel = self.recipe.model
         model = TextClassifier(self.need("vocab"), m.embedding_dim, m.layers, len(self.need("label_names")),
-                               m.pooling, m.dropout, multi_label=self.recipe.data.multi_label)
+                               m.pooling, m.dropout, multi_label=self.recipe.data.multi_label,
+                               word_dropout=m.word_dropout)
         if m.pretrained_vectors and self.encoded:
             reporting.load_vectors(model, m.pretrained_vectors, m.embedding_dim, self.report_console())
         model.embedding.freeze(m.freeze_embeddings)
