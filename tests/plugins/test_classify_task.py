@@ -214,6 +214,22 @@ def test_predictions_do_not_depend_on_padding(tmp_path):
         torch.testing.assert_close(together, alone, atol=1e-6, rtol=0)
 
 
+def test_word_dropout_reads_training_words_as_unknown_and_leaves_evaluation_alone(tmp_path):
+    task, model = prepared(recipe(write_csv(tmp_path / "a.csv"), model={"word_dropout": 0.4}))
+    assert model.embedding.word_dropout == 0.4
+    batch = next(iter(task.eval_batches("val")))
+    first = model(batch.ids, batch.lengths)
+    torch.testing.assert_close(model(batch.ids, batch.lengths), first, atol=0, rtol=0)  # eval: every word read
+    model.train()
+    torch.manual_seed(1)
+    seen = model.embedding(batch.ids)
+    as_unknown = (seen == model.embedding.embedding(model.embedding.unknown_ids()[batch.ids])).all(-1)
+    words = (batch.ids != 0) & (batch.ids < task.vocab.num_known)
+    assert 0.25 < as_unknown[words].float().mean().item() < 0.55
+    with pytest.raises(SeqtkError, match=r"model.word_dropout must be in \[0, 1\)"):
+        resolve(recipe(tmp_path / "a.csv", model={"word_dropout": 1.0}), "classify_test", ClassifyTask)
+
+
 def test_class_weights_and_balanced_sampling(tmp_path):
     csv = tmp_path / "skewed.csv"
     data = rows(150)
