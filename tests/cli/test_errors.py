@@ -212,7 +212,7 @@ def _full_disk(path):
 @pytest.mark.parametrize("where", ["config", "metrics", "checkpoint"])
 def test_a_full_disk_is_one_paragraph_and_keeps_what_was_written(capsys, tmp_path, monkeypatch, where):
     import seqtk.loggers
-    import seqtk.training.train as train_module
+    import seqtk.training.session as session_module
     from seqtk.training import checkpoint as checkpoint_module
 
     run = tmp_path / "run"
@@ -221,7 +221,7 @@ def test_a_full_disk_is_one_paragraph_and_keeps_what_was_written(capsys, tmp_pat
     if where == "config":
         def fail(run_dir, *a, **k):
             raise _full_disk(run_dir / "config.toml")
-        monkeypatch.setattr(train_module, "write_config", fail)
+        monkeypatch.setattr(session_module, "write_config", fail)
     elif where == "metrics":
         real = seqtk.loggers.JsonlLogger._write
         def fail(handle, record):  # the third scalar line finds the disk full
@@ -235,7 +235,7 @@ def test_a_full_disk_is_one_paragraph_and_keeps_what_was_written(capsys, tmp_pat
             if payload["step"] >= 4:
                 raise _full_disk(path)
             real_save(path, payload)
-        monkeypatch.setattr(train_module, "save_checkpoint", fail)
+        monkeypatch.setattr(session_module, "save_checkpoint", fail)
     assert main(args) == 1
     err = " ".join(capsys.readouterr().err.split())
     assert "error: no space is left on the device at" in err and "Traceback" not in err

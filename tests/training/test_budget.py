@@ -94,10 +94,10 @@ def test_a_signal_saves_the_step_and_names_the_command_that_resumes(toy_task, tm
 
 
 def test_checkpoint_every_writes_last_pt_between_evaluations(toy_task, tmp_path, monkeypatch):
-    from seqtk.training import train
+    from seqtk.training import session
 
-    saves, real = [], train.save_checkpoint
-    monkeypatch.setattr(train, "save_checkpoint", lambda path, payload: (saves.append(payload["step"]), real(path, payload)))
+    saves, real = [], session.save_checkpoint
+    monkeypatch.setattr(session, "save_checkpoint", lambda path, payload: (saves.append(payload["step"]), real(path, payload)))
     recipe = load_recipe(str(write_recipe(tmp_path)), ["train.eval_every=1000", "train.checkpoint_every=0.02s"])
     run_training(recipe, out=tmp_path / "run", console=Console(file=io.StringIO()))
     between = [step for step in saves if step < 200]
