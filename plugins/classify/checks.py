@@ -76,7 +76,7 @@ def check_model(model: ClassifyModel) -> None:
         raise SeqtkError(
             f'model.pooling = "last" reads the last layer\'s final state, but layer {n} {last.describe()} has '
             "return_sequences = true",
-            fix=f'set return_sequences = false on layer {n}, or model.pooling = "mean", "max" or "attention"',
+            fix=f'set return_sequences = false on layer {n}, or model.pooling = "mean", "max", "mean_max" or "attention"',
         )
     if model.pooling != "last" and not last.return_sequences:
         raise SeqtkError(

@@ -9,7 +9,7 @@ from seqtk.config import DataConfig, ModelConfig, VocabConfig, hfield
 from seqtk.encoders import LayerSpec
 
 Source = Literal["auto", "bbc_news", "file", "folder", "hub"]
-Pooling = Literal["last", "mean", "max", "attention"]
+Pooling = Literal["last", "mean", "max", "mean_max", "attention"]
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,9 @@ class ClassifyModel(ModelConfig):
     pooling: Pooling = hfield(
         "max",
         help="How a text becomes one vector: last (the last layer's final state; it must have "
-        "return_sequences = false), mean / max over the valid steps, or attention (a learned query scores "
-        "every step, Yang et al. 2016; the three need return_sequences = true).",
+        "return_sequences = false), mean / max over the valid steps, mean_max (both, side by side: "
+        "ULMFiT's concat pooling), or attention (a learned query scores every step, Yang et al. 2016; these "
+        "need return_sequences = true).",
     )
     dropout: float = hfield(0.0, help="Dropout on the token embeddings and on the pooled vector.")
     word_dropout: float = hfield(

@@ -49,7 +49,8 @@ class TextClassifier(nn.Module):
         self.attention = AttentionPool(self.encoder.output_dim) if pooling == "attention" else None
         self.dropout = nn.Dropout(dropout)
         self.one_logit = num_classes == 2 and not multi_label
-        self.head = nn.Linear(self.encoder.output_dim, 1 if self.one_logit else num_classes)
+        pooled = self.encoder.output_dim * (2 if pooling == "mean_max" else 1)
+        self.head = nn.Linear(pooled, 1 if self.one_logit else num_classes)
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """Logits of right-padded texts.
@@ -59,8 +60,8 @@ class TextClassifier(nn.Module):
         x = self.dropout(self.embedding(ids))  # (B, T) -> (B, T, E)
         h = self.encoder(x, lengths=lengths)  # (B, T, E) -> (B, H) or (B, T, H)
         if h.dim() == 3:
-            h = self.attention(h, lengths) if self.attention is not None else pool(h, lengths, self.pooling)  # -> (B, H)
-        logits = self.head(self.dropout(h))  # (B, H) -> (B, C), or (B, 1) for two classes
+            h = self.attention(h, lengths) if self.attention is not None else pool(h, lengths, self.pooling)  # -> (B, P)
+        logits = self.head(self.dropout(h))  # (B, P) -> (B, C), or (B, 1) for two classes; P = H, or 2H for mean_max
         return torch.cat([torch.zeros_like(logits), logits], dim=1) if self.one_logit else logits  # -> (B, C)
 
 
@@ -91,16 +92,24 @@ def valid_steps(h: Tensor, lengths: Tensor) -> Tensor:
 
 
 def pool(h: Tensor, lengths: Tensor, how: str) -> Tensor:
-    """Mean or max over each row's first ``lengths[b]`` steps.
+    """Mean, max or both (``mean_max``: concatenated, ULMFiT's concat pooling) over each row's first ``lengths[b]`` steps.
 
-    # h (B, T, H), lengths (B,) -> (B, H)
+    # h (B, T, H), lengths (B,) -> (B, H), or (B, 2H) for mean_max
 
     >>> h = torch.tensor([[[1.0], [3.0], [100.0]]])
     >>> pool(h, torch.tensor([2]), "mean").item(), pool(h, torch.tensor([2]), "max").item()
     (2.0, 3.0)
+    >>> pool(h, torch.tensor([2]), "mean_max").tolist()
+    [[2.0, 3.0]]
     """
     valid = valid_steps(h, lengths).unsqueeze(-1)  # (B, T, 1)
     if how == "max":
-        return h.masked_fill(~valid, float("-inf")).amax(dim=1)
+        return _max_pool(h, valid)
     summed = (h * valid.to(h.dtype)).sum(dim=1)  # (B, H)
-    return summed / lengths.to(device=h.device, dtype=h.dtype).clamp(min=1).unsqueeze(1)
+    mean = summed / lengths.to(device=h.device, dtype=h.dtype).clamp(min=1).unsqueeze(1)
+    return torch.cat([mean, _max_pool(h, valid)], dim=-1) if how == "mean_max" else mean
+
+
+def _max_pool(h: Tensor, valid: Tensor) -> Tensor:
+    """# h (B, T, H), valid (B, T, 1) bool -> (B, H)"""
+    return h.masked_fill(~valid, float("-inf")).amax(dim=1)

@@ -85,8 +85,8 @@ class SentimentModel(ClassifyModel):
     pooling: Pooling = hfield(
         "last",
         help="How a text becomes one vector: last (the last layer's final state; it must have "
-        "return_sequences = false), mean / max over the valid steps, or attention (a learned query scores "
-        "every step; the three need return_sequences = true).",
+        "return_sequences = false), mean / max over the valid steps, mean_max (both, side by side), or "
+        "attention (a learned query scores every step; these need return_sequences = true).",
     )
 
 

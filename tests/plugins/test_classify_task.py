@@ -204,7 +204,7 @@ def test_label_folders_and_their_non_utf8_files_are_read(tmp_path):
 
 
 def test_predictions_do_not_depend_on_padding(tmp_path):
-    for pooling in ("attention", "mean", "max"):
+    for pooling in ("attention", "mean", "max", "mean_max"):
         task, model = prepared(recipe(write_csv(tmp_path / "a.csv"), model={"pooling": pooling}))
         from seqtk_plugins.classify.inference import encode_texts, probabilities
 
