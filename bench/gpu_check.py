@@ -139,14 +139,14 @@ def encoder_rate(cell: str, shape: tuple[int, int, int, int], device: torch.devi
 
 def packed_rate(cell: str, shape: tuple[int, int, int, int], device: torch.device) -> float:
     """Tokens/s with every ragged bidirectional layer run as one packed call instead of seqtk's two."""
-    import seqtk.encoders as encoders
+    import seqtk.ragged as ragged
 
-    two_calls = encoders._run_bidirectional
-    encoders._run_bidirectional = lambda rnn, x, lengths, h0: encoders._run_packed(rnn, x, lengths, h0)[0]
+    two_calls = ragged._run_bidirectional  # seqtk.ragged.run_layer looks the name up at each call
+    ragged._run_bidirectional = lambda rnn, x, lengths, h0: ragged._run_packed(rnn, x, lengths, h0)[0]
     try:
         return encoder_rate(cell, shape, device, 1.5, bidirectional=True, ragged=True)
     finally:
-        encoders._run_bidirectional = two_calls
+        ragged._run_bidirectional = two_calls
 
 
 def ragged_cost(device: torch.device, dry: bool) -> dict[str, Any]:
@@ -167,7 +167,7 @@ def ragged_cost(device: torch.device, dry: bool) -> dict[str, Any]:
 
 def cudnn_cases(device: torch.device) -> list[dict[str, Any]]:
     """Run each supported layer as training does; record warnings and whether cuDNN's op ran."""
-    from seqtk import encoders
+    from seqtk import ragged
     from seqtk.encoders import LayerSpec, StackedEncoder
 
     cases = []
@@ -179,7 +179,7 @@ def cudnn_cases(device: torch.device) -> list[dict[str, Any]]:
                 x = torch.randn(4, 9, 4, device=device, requires_grad=True)
                 with warnings.catch_warnings(record=True) as seen:
                     warnings.simplefilter("always")
-                    encoders._weight_warning_filtered = False  # seqtk's filter then goes in front of "always"
+                    ragged._weight_warning_filtered = False  # seqtk's filter then goes in front of "always"
                     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
                         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
                             out = enc(x, lengths)

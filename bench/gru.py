@@ -123,13 +123,13 @@ def compare(cell: str, steps: int, rounds: int, per_round: int) -> float:
 # -- the dispatch grid ----------------------------------------------------------------------------
 def layer_time(layer: nn.RNNBase, x: Tensor, fast: bool, reps: int) -> float:
     """Median seconds of forward + backward of one layer through the encoder's dispatch."""
-    from seqtk.encoders import _run_module
+    from seqtk.ragged import run_module
 
     times = []
     with fast_path(fast, always=True):
         for _ in range(reps):
             start = time.perf_counter()
-            _run_module(layer, x, None)[0].sum().backward()
+            run_module(layer, x, None)[0].sum().backward()
             times.append(time.perf_counter() - start)
     return statistics.median(times)
 

@@ -29,8 +29,9 @@ from torch import Tensor, nn
 
 from seqtk.cell_kinds import CellLayer
 from seqtk.cells import RecurrentCell
-from seqtk.encoders import StackedEncoder, _at_step, _gather_steps, _reverse_within
+from seqtk.encoders import StackedEncoder
 from seqtk.errors import SeqtkError
+from seqtk.ragged import at_step, gather_steps, reverse_within
 
 
 class PaddedEncoder(nn.Module):
@@ -54,7 +55,7 @@ class PaddedEncoder(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         # (B, T, F), (B,) -> (B, T, H) or (B, H)
-        order = _reverse_within(lengths, x.size(1)) if self.bidirectional else None  # (B, T)
+        order = reverse_within(lengths, x.size(1)) if self.bidirectional else None  # (B, T)
         h = x
         for layer in self.layers:
             h = layer(h, lengths, order)
@@ -78,11 +79,11 @@ class _PaddedLayer(nn.Module):
         out = self.ahead(x)[0]  # (B, T, H)
         if self.back is not None:
             assert order is not None
-            back = _gather_steps(self.back(_gather_steps(x, order))[0], order)  # (B, T, H), step t read from L-1 down to t
+            back = gather_steps(self.back(gather_steps(x, order))[0], order)  # (B, T, H), step t read from L-1 down to t
             if not self.return_sequences:  # forward at the true last step, backward at step 0
-                return torch.cat([_at_step(out, lengths - 1), back[:, 0]], dim=-1)
+                return torch.cat([at_step(out, lengths - 1), back[:, 0]], dim=-1)
             return torch.cat([out, back], dim=-1)
-        return out if self.return_sequences else _at_step(out, lengths - 1)
+        return out if self.return_sequences else at_step(out, lengths - 1)
 
 
 def _direction(rnn: nn.RNNBase, suffix: str) -> nn.RNNBase:

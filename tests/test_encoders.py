@@ -294,43 +294,23 @@ def test_cuda_matches_cpu_on_ragged_batches(cell, bidirectional, return_state):
             torch.testing.assert_close(a.cpu(), b, rtol=1e-9, atol=1e-9)
 
 
-def test_the_weight_compaction_warning_is_silenced_only_where_seqtk_raises_it(monkeypatch):
-    # seqtk's ragged bidirectional CUDA calls make cuDNN compact the reverse weights (expected, see
-    # seqtk.encoders); the filter must not hide the same warning from a user's own module
-    import warnings
-
-    from seqtk import encoders
-
-    message = encoders._WEIGHT_WARNING + " of memory."
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always")
-        monkeypatch.setattr(encoders, "_weight_warning_filtered", False)
-        encoders._expect_weight_compaction()
-        encoders._expect_weight_compaction()  # once: the filter list does not grow per call
-        assert sum(1 for f in warnings.filters if f[1] is not None and encoders._WEIGHT_WARNING in f[1].pattern) == 1
-        warnings.warn_explicit(message, UserWarning, "encoders.py", 1, module="seqtk.encoders")
-        warnings.warn_explicit(message, UserWarning, "train.py", 1, module="my_project.train")
-        warnings.warn_explicit("another warning", UserWarning, "encoders.py", 2, module="seqtk.encoders")
-    assert [(str(w.message), w.filename) for w in seen] == [(message, "train.py"), ("another warning", "encoders.py")]
-
-
 @pytest.mark.gpu
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_cuda_keeps_cudnn_and_no_weight_warning_reaches_the_user(cell):
     # Each direction of a ragged bidirectional layer is its own torch.lstm/gru/rnn call on half of the
     # module's flat weights. cuDNN must run them (fp32 and under bf16 autocast), and its note that it
-    # compacts the reverse half's weights (measured cheaper than packing; see seqtk.encoders) is
+    # compacts the reverse half's weights (measured cheaper than packing; see seqtk.ragged) is
     # expected there, so it must not reach the user as a warning.
     import warnings
 
-    from seqtk import encoders
+    from seqtk import ragged
 
     enc = make_encoder(cell, True, False, dtype=torch.float32).train().cuda()
     x = torch.randn(4, 9, 4, device="cuda", requires_grad=True)
     lengths = torch.tensor(LENGTHS, device="cuda")
     with warnings.catch_warnings(record=True) as seen, pytest.MonkeyPatch.context() as patch:
         warnings.simplefilter("always")
-        patch.setattr(encoders, "_weight_warning_filtered", False)  # so seqtk's filter goes in front of "always"
+        patch.setattr(ragged, "_weight_warning_filtered", False)  # so seqtk's filter goes in front of "always"
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             enc(x, lengths).sum().backward()
             with torch.autocast("cuda", dtype=torch.bfloat16):

@@ -10,7 +10,7 @@ score per tag. Without a CRF each token takes its best tag; with one
 Padding never changes a result: the character features see only each word's
 characters (convolution outputs past a word's end are masked before the max;
 the LSTM reads each word to its own length), the encoder reads each sentence
-to its own length (:mod:`seqtk.encoders`), and the CRF skips padded steps.
+to its own length (:mod:`seqtk.ragged`), and the CRF skips padded steps.
 """
 
 from __future__ import annotations
