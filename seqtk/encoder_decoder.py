@@ -130,7 +130,13 @@ class EncoderDecoder(nn.Module):
 
         # source (B, S), lengths (B,), target_in (B, T) -> logits (B, T, V) float, weights (B, T, S)
         """
-        state = self.start(source, lengths)
+        return self.teacher_forced(self.start(source, lengths), target_in)
+
+    def teacher_forced(self, state: DecoderState, target_in: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`forward` from an encoded batch (:meth:`start`), so evaluation can decode the same encoding.
+
+        # state (B rows), target_in (B, T) -> logits (B, T, V) float, weights (B, T, S)
+        """
         if self.cfg.input_feeding:  # o_{t-1} feeds step t: one step at a time
             return self._teacher_forced_stepwise(state, target_in)
         y = self.embedding_dropout(self.target_embedding(target_in))  # (B, T) -> (B, T, E_t)

@@ -141,7 +141,12 @@ class Seq2SeqTask(Task):
 
     def step(self, model: nn.Module, batch: Batch, *, train: bool) -> StepOutput:
         """Mean loss per target token (teacher forcing); at evaluation also the decoded outputs."""
-        logits, _ = model(batch.source, batch.lengths, batch.target_in)  # (B, T, V)
+        if train:
+            logits, _ = model(batch.source, batch.lengths, batch.target_in)  # (B, T, V); DDP's forward when wrapped
+        else:  # one encoding serves the loss and the decoding
+            model = getattr(model, "module", model)
+            state = model.start(batch.source, batch.lengths)
+            logits, _ = model.teacher_forced(state, batch.target_in)
         known = batch.target_out != IGNORE
         tokens = int(known.sum())
         loss = F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=IGNORE,
@@ -150,12 +155,14 @@ class Seq2SeqTask(Task):
         metrics = {"token_accuracy": accuracy}  # teacher-forced: each token given the gold prefix
         if train:
             return StepOutput(loss=loss, count=tokens, metrics=metrics)
-        hyps = self.decode(getattr(model, "module", model), batch.source, batch.lengths)
+        hyps = self.decode(model, batch.source, batch.lengths, state=state)
         return StepOutput(loss=loss, count=tokens, metrics=metrics, outputs={"hypotheses": [self._tokens(h[0]) for h in hyps]})
 
     def decode(self, model: nn.Module, source: torch.Tensor, lengths: torch.Tensor, beam: int | None = None,
-               n_best: int = 1, keep_attention: bool = False) -> list[list[Hypothesis]]:  # fmt: skip
+               n_best: int = 1, keep_attention: bool = False, state: Any = None) -> list[list[Hypothesis]]:  # fmt: skip
         """The ``n_best`` outputs of each source, by greedy search (beam 1) or beam search.
+
+        ``state``: the sources already encoded by ``model.start`` (evaluation has them from the loss).
 
         # source (B, S), lengths (B,) -> B lists of Hypothesis, best first
         """
@@ -164,7 +171,7 @@ class Seq2SeqTask(Task):
         cfg: Seq2SeqModel = self.recipe.model
         beam = cfg.beam if beam is None else beam
         vocab = self.need("target_vocab")
-        state = model.start(source, lengths)
+        state = model.start(source, lengths) if state is None else state
         banned = [vocab.pad_id, vocab.bos_id, *range(vocab.num_known, len(vocab))]  # ids no target ever had
         common = {"bos": vocab.bos_id, "eos": vocab.eos_id, "max_len": self.recipe.data.max_target_length,
                   "length_penalty": cfg.length_penalty, "keep_attention": keep_attention, "device": source.device,

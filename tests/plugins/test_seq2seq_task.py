@@ -253,3 +253,26 @@ def test_attention_images_are_not_streamed(reversal_run, tmp_path, capsys):
     assert main(args) == 0
     lines = (tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["output"] for line in lines] == ["cba", "def"]
+
+
+def test_evaluation_encodes_each_source_once_and_scores_as_a_fresh_encoding_would(monkeypatch):
+    from seqtk.encoder_decoder import EncoderDecoder
+    from seqtk.evaluation import evaluate
+
+    task = Seq2SeqTask(resolve(ADDITION, "t", Seq2SeqTask))
+    task.console = Console(file=io.StringIO())
+    task.prepare()
+    torch.manual_seed(0)
+    model = task.build_model().eval()
+    calls, real = [], EncoderDecoder.start
+    monkeypatch.setattr(EncoderDecoder, "start", lambda self, *a: calls.append(1) or real(self, *a))
+    result = evaluate(task, model, "val", torch.device("cpu"))
+    assert len(calls) == len(task.eval_batches("val"))  # the loss and the decoding share one encoding
+    batch = task.eval_batches("val")[0]
+    with torch.no_grad():
+        shared = model.teacher_forced(model.start(batch.source, batch.lengths), batch.target_in)[0]
+        alone = model(batch.source, batch.lengths, batch.target_in)[0]
+        fresh = task.decode(model, batch.source, batch.lengths)
+        again = task.decode(model, batch.source, batch.lengths, state=model.start(batch.source, batch.lengths))
+    assert torch.equal(shared, alone) and [h[0].tokens for h in fresh] == [h[0].tokens for h in again]
+    assert 0.0 <= result.metrics["exact_match"] <= 1.0
