@@ -12,6 +12,13 @@ A checkpoint is a plain dictionary::
 
 (``best.evals_since`` counts evaluations without improvement, for early stopping.)
 
+With ``train.ema_decay`` (:mod:`seqtk.training.ema`) ``"model"`` holds the
+moving average of the weights, which is what evaluation, predict and export
+read, and ``"ema": {"raw": state_dict, "updates": 800, "decay": 0.99}`` holds
+the weights the optimiser trains, which ``--resume`` puts back. A seqtk
+older than that key reads such a checkpoint as a plain one (the average as
+the model).
+
 It holds only plain data and tensors, so it is read with
 ``torch.load(weights_only=True)``: loading a checkpoint never runs code.
 Writes are atomic (temp file, fsync, rename), so a run killed while saving
@@ -56,8 +63,9 @@ _STRING_OPS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICO
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` to ``path`` atomically.
 
-    The payload is pickled into memory first and only then written: a full
-    disk inside ``torch.save``'s zip writer surfaces as a bare RuntimeError,
+    The payload is pickled into memory first (the process briefly holds the
+    checkpoint's bytes, about the size of the file) and only then written: a
+    disk that fills inside ``torch.save``'s zip writer surfaces as a bare RuntimeError,
     while a plain file write raises the OSError (ENOSPC, EDQUOT, EROFS) that
     the CLI turns into one paragraph with the fix. The bytes go to a temp file
     in the same folder, are flushed and fsynced, then renamed over ``path``;

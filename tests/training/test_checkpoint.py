@@ -45,29 +45,43 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no temp file left
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
-def test_a_really_full_disk_raises_the_os_error_the_cli_explains(tmp_path, monkeypatch):
-    # A disk that fills part-way through torch.save's zip writer raises a bare RuntimeError ("unexpected
-    # pos"); the checkpoint is pickled in memory first, so the kernel's ENOSPC reaches the CLI as an
-    # OSError it can word. /dev/full answers every write with ENOSPC.
-    import errno
-    import tempfile
+class _FillsUp(io.RawIOBase):
+    """A file on a disk with ``room`` bytes left: writes are cut short there, then fail with ENOSPC."""
 
-    from seqtk.training import checkpoint
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        import errno
+
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written = min(len(data), self.room)
+        self.room -= written
+        return written
+
+
+def test_a_disk_that_fills_part_way_raises_the_os_error_the_cli_explains(tmp_path, monkeypatch):
+    # torch.save writing straight into this file fails with a bare RuntimeError from its zip writer
+    # ("unexpected pos"); the checkpoint is pickled in memory first, so the ENOSPC reaches the CLI.
+    import errno
 
     path = tmp_path / "last.pt"
     save_checkpoint(path, payload(1))
+    big = payload(2) | {"model": {"w": torch.randn(200_000)}}  # 800 kB: the disk fills part-way
 
-    def full_temp(prefix, suffix, dir):
-        placeholder = Path(dir) / f"{prefix}x{suffix}"
-        placeholder.write_bytes(b"")
-        return os.open("/dev/full", os.O_WRONLY), str(placeholder)
+    def filling(fd, mode):
+        os.close(fd)
+        return io.BufferedWriter(_FillsUp(300_000))
 
-    monkeypatch.setattr(tempfile, "mkstemp", full_temp)
+    monkeypatch.setattr(os, "fdopen", filling)
     with pytest.raises(OSError) as caught:
-        save_checkpoint(path, payload(2))
-    assert caught.value.errno == errno.ENOSPC
+        save_checkpoint(path, big)
     monkeypatch.undo()
+    assert caught.value.errno == errno.ENOSPC
     assert load_checkpoint(path)["step"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
 
