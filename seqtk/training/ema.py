@@ -83,10 +83,12 @@ class WeightAverage:
             model.load_state_dict(raw)
 
     def checkpoint(self, model: nn.Module) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(what a checkpoint's ``model`` holds: the average, its ``ema`` entry: the trained weights)."""
-        raw = {name: value.detach().clone() for name, value in model.state_dict().items()}
-        return {name: value.clone() for name, value in self.state.items()}, {
-            "raw": raw, "updates": self.updates, "decay": self.decay}
+        """(what a checkpoint's ``model`` holds: the average, its ``ema`` entry: the trained weights).
+
+        The tensors are the live ones, not copies (as ``model.state_dict()`` is): a checkpoint is pickled
+        before the next step changes them, and copying two models at every save would cost GPU memory.
+        """
+        return dict(self.state), {"raw": model.state_dict(), "updates": self.updates, "decay": self.decay}
 
     def restore(self, averaged: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
         """Take the average back from a checkpoint; returns the trained weights for the model."""

@@ -59,8 +59,6 @@ class TrainResult:
     task: Task | None = field(default=None, repr=False)
 
 
-
-
 class Session:
     """The objects of one training session and the loop over them."""
 
@@ -98,6 +96,9 @@ class Session:
         load_weights(self.model, entry["raw"] if entry else payload["model"], source, payload["task"])
         if self.ema is not None and entry:
             self.ema.restore(payload["model"], entry)
+            if float(entry.get("decay", self.ema.decay)) != self.ema.decay:
+                self.console.print(f"  train.ema_decay changed from {entry['decay']} to {self.ema.decay}: the average "
+                                   "goes on with the new decay.", highlight=False)
         elif self.ema is not None:
             self.ema = WeightAverage(self.model, self.cfg.ema_decay)
             self.console.print("  train.ema_decay is new to this run: the weight average starts from these weights.",
