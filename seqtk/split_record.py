@@ -1,12 +1,13 @@
 """A held-out split's record in checkpoints, and the check that evaluation rebuilt the same split.
 
-A task that cuts its own val and test splits stores a small record of them
-(``{"seed", "sizes", "fingerprint"}``, the fingerprint a hash over the
-held-out examples) in its ``state_dict``. ``seqtk eval`` rebuilds the split
-from the data on disk; if the data changed, the scores would be on other
-examples than the run's, so :func:`check_same_split` stops it. ``--resume``
-checks the same record: a run that went on with other data would no longer
-be the run its checkpoint started.
+A task that cuts its own splits stores a small record of them in its
+``state_dict``: ``{"seed", "sizes", "fingerprint"}`` where the fingerprint is
+a hash over the held-out examples (classify, tag, seq2seq), or ``{"sizes",
+"fingerprint"}`` over all three texts (textgen). ``seqtk eval`` rebuilds the
+split from the data on disk; if the data changed, the scores would be on
+other examples than the run's, so :func:`check_same_split` stops it.
+``--resume`` checks the same record, so a changed held-out split (and, for
+textgen, any changed text) is refused there too.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def check_same_split(restored: dict[str, Any] | None, now: dict[str, Any] | None
     if restored is None or now is None or restored.get("fingerprint") == now["fingerprint"]:
         return
     raise SeqtkError(
-        f"the data rebuild a different split than the checkpoint was trained on (fingerprint "
+        f"the data rebuilt a different split than the checkpoint was trained on (fingerprint "
         f"{now['fingerprint']}, sizes {now['sizes']}; the checkpoint has {restored.get('fingerprint')}, "
         f"sizes {restored.get('sizes')}), so its scores would not be comparable",
         fix="evaluate or resume with the data and [data] settings the model was trained with (see the run's "

@@ -58,6 +58,7 @@ class TextGenTask(Task):
         self._state: Any = None  # recurrent state carried across stream batches
         self._split_record: dict[str, Any] | None = None  # sizes and fingerprint of the three texts
         self._restored_split: dict[str, Any] | None = None  # a loaded checkpoint's record
+        self._restored = False  # load_state_dict() ran: a checkpoint is being resumed or evaluated
 
     # -- checks and data --------------------------------------------------------
     @classmethod
@@ -76,6 +77,11 @@ class TextGenTask(Task):
         self.prompt = _first_full_line(self._splits.val) or "\n"
         self._split_record = self._splits.record()
         check_same_split(self._restored_split, self._split_record)
+        if self._restored and self._restored_split is None:
+            self.report_console().print(
+                "note: this checkpoint predates textgen's record of its texts, so seqtk cannot check that the text "
+                "is the one it trained on; documents that end in a newline are now joined by one newline fewer, so "
+                "a run resumed from it is not bit-identical to one that never stopped.", highlight=False, soft_wrap=True)
 
     def learn(self) -> dict[str, Any]:
         """The character vocabulary of the training text (the core keeps a checkpoint's instead)."""
@@ -171,6 +177,7 @@ class TextGenTask(Task):
         self.prompt = state.get("prompt", "\n")
         self._state = state.get("stream_state")
         self._restored_split = state.get("split")
+        self._restored = True
 
     # -- inference ------------------------------------------------------------------
     def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:

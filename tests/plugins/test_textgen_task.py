@@ -253,7 +253,7 @@ def test_stream_training_resumes_exactly(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_a_checkpoint_vocab_wins_over_changed_text(tmp_path):
+def test_a_checkpoint_vocab_wins_over_changed_text_in_a_checkpoint_without_a_split_record(tmp_path):
     """eval and resume restore the checkpoint's vocab, then prepare (seqtk.lifecycle): the text is encoded with it."""
     from seqtk import learned
     from seqtk.lifecycle import ready_task
@@ -268,6 +268,7 @@ def test_a_checkpoint_vocab_wins_over_changed_text(tmp_path):
     finally:
         TextGenTask.console = None
     assert other.vocab == task.vocab
+    assert "predates textgen's record of its texts" in " ".join(task.console.file.getvalue().split())
     assert all(int(ids.max()) < len(task.vocab) for ids in other.ids.values())
     assert torch.equal(other.ids["train"][:8], task.encode("Zebras! "))  # unseen chars -> the OOV bucket
 
