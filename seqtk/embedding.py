@@ -172,7 +172,9 @@ class Embedding(nn.Module):
         table = self.unknown_ids()
         if table is None:  # no buckets to read an unknown word through: the word is a zero vector
             return self.embedding(ids) * (~dropped).unsqueeze(-1).to(self.weight.dtype)
-        return self.embedding(torch.where(dropped, table.to(ids.device)[ids], ids))
+        if table.device != ids.device:  # moved once, then kept where the model trains
+            table = self._unknown_ids = table.to(ids.device)
+        return self.embedding(torch.where(dropped, table[ids], ids))
 
     def unknown_ids(self) -> torch.Tensor | None:
         """For each id, the id it would have if its token were unknown (specials and buckets keep theirs).

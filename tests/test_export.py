@@ -197,3 +197,16 @@ def test_a_size_frozen_by_tracing_fails_the_export(tmp_path):
     predictor = SimpleNamespace(to=lambda device: None, model=nn.Identity(), task=SimpleNamespace(export_spec=lambda m: spec))
     with pytest.raises(SeqtkError, match="differs from seqtk's by 2 .*on inputs of other sizes"):
         export(predictor, "torchscript", tmp_path / "x")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_mean_max_pooling_exports_as_seqtk_computes_it(tmp_path, fmt):
+    rows = [f"{w} {i} o'clock,{label}" for i in range(30) for label, w in [("time", "Clock"), ("rain", "umbrella")] * 2]
+    (tmp_path / "q.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    checkpoint = train(tmp_path, "mm", f'[task]\nname = "classify"\n[data]\npath = "{tmp_path / "q.csv"}"\n'
+                       '[model]\nembedding_dim = 8\npooling = "mean_max"\nword_dropout = 0.2\n'
+                       '[[model.layers]]\ncell = "gru"\nhidden_size = 5\nbidirectional = true\n'
+                       '[train]\nmax_steps = 4\neval_every = 4\nbatch_size = 16\nema_decay = 0.9\ndevice = "cpu"\n'
+                       '[log]\nprogress = false\n')
+    done = export(seqtk.load(checkpoint, device="cpu"), fmt, tmp_path / fmt)
+    assert done.max_difference is not None and done.max_difference <= 1e-5

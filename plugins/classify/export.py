@@ -44,7 +44,7 @@ class ExportedClassifier(nn.Module):
     def forward(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         h = self.encoder(self.embedding(ids), lengths)  # (B, T) -> (B, T, E) -> (B, T, H) or (B, H)
         if self.pools:
-            h = self.attention(h, lengths) if self.attention is not None else pool(h, lengths, self.pooling)  # -> (B, H)
+            h = self.attention(h, lengths) if self.attention is not None else pool(h, lengths, self.pooling)  # -> (B, P): H, or 2H for mean_max
         logits = self.head(h)  # (B, C), or (B, 1) for two classes
         if self.one_logit:
             logits = torch.cat([torch.zeros_like(logits), logits], dim=1)  # -> (B, 2)

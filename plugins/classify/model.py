@@ -11,8 +11,8 @@ single-label model with two classes has one logit z, as the lectures'
 (1 - sigmoid(z), sigmoid(z)) and their cross-entropy is the binary
 cross-entropy on z, so it trains exactly as the lectures' model does. Right
 padding never changes a text's logits: the encoder reads each text up to its
-own length (see :mod:`seqtk.encoders`), and mean, max and attention pooling
-skip padded steps.
+own length (see :mod:`seqtk.ragged`), and mean, max, mean_max and attention
+pooling skip padded steps.
 """
 
 from __future__ import annotations
