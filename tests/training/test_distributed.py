@@ -208,7 +208,11 @@ def test_a_folder_another_run_holds_is_refused_on_every_rank(toy_task, tmp_path)
         held.write("seqtk process 4242\n")
         held.flush()
         procs = start_ranks(recipe, busy)
-        outputs = [proc.communicate(timeout=120) for proc in procs]
+        try:
+            outputs = [proc.communicate(timeout=120) for proc in procs]
+        finally:  # a rank left waiting at a barrier must not outlive the test
+            for proc in procs:
+                proc.kill()
     assert [proc.returncode for proc in procs] == [1, 1], outputs
     assert "is being trained into right now by seqtk process 4242" in " ".join(outputs[0][1].split())
     assert sorted(p.name for p in busy.iterdir()) == [".seqtk-run.lock"]
