@@ -231,9 +231,14 @@ def on_main(fn: Callable[[], T], ctx: Dist | None) -> T:
             result = ("ok", fn())
         except SeqtkError as exc:
             result = ("error", (exc.problem, exc.fix))
+        except Exception as exc:  # an internal error: rank 0 reports it, the others must still not wait
+            broadcast(("crash", f"{type(exc).__name__}: {exc}"), ctx)
+            raise
     kind, value = broadcast(result, ctx)
     if kind == "error":
         raise SeqtkError(value[0], fix=value[1])
+    if kind == "crash":
+        raise RuntimeError(f"rank 0 failed with {value}; its traceback is in rank 0's output")
     return value
 
 

@@ -218,6 +218,41 @@ def test_a_folder_another_run_holds_is_refused_on_every_rank(toy_task, tmp_path)
     assert sorted(p.name for p in busy.iterdir()) == [".seqtk-run.lock"]
 
 
+@pytest.mark.parametrize("rank", [0, 1])
+def test_on_main_hands_rank_0s_result_or_failure_to_every_rank(monkeypatch, rank):
+    sent = []  # what rank 0 broadcasts; the other rank receives the same object
+
+    def fake_broadcast(value, ctx):
+        if ctx.is_main:
+            sent.append(value)
+            return value
+        return sent[-1]
+
+    monkeypatch.setattr(distributed, "broadcast", fake_broadcast)
+    main_rank, other = distributed.Dist(0, 2, 0), distributed.Dist(1, 2, 1)
+    ctx = main_rank if rank == 0 else other
+    if rank == 1:  # rank 1 sees what rank 0 sent: run rank 0 first
+        distributed.on_main(lambda: 42, main_rank)
+    assert distributed.on_main(lambda: 42, ctx) == 42
+
+    def refuse():
+        raise SeqtkError("the folder is taken", fix="choose another --out")
+
+    def crash():
+        raise PermissionError("denied")
+
+    with pytest.raises(SeqtkError, match="the folder is taken"):
+        distributed.on_main(refuse, main_rank)
+    if rank == 1:
+        with pytest.raises(SeqtkError, match="the folder is taken"):
+            distributed.on_main(refuse, other)
+    with pytest.raises(PermissionError):  # rank 0 keeps its own error and traceback ...
+        distributed.on_main(crash, main_rank)
+    if rank == 1:  # ... and the others stop too instead of waiting at the next barrier
+        with pytest.raises(RuntimeError, match="rank 0 failed with PermissionError: denied"):
+            distributed.on_main(crash, other)
+
+
 def test_one_process_started_by_torchrun_trains_under_ddp_as_a_plain_run_does(toy_task, tmp_path):
     # `torchrun --nproc-per-node 1` is how one GPU checks the NCCL/DDP path; on the CPU it takes gloo
     recipe = tmp_path / "ddp.toml"
