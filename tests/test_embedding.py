@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtk.embedding import CoverageReport, Embedding, vector_file_dim
+from seqtk.embedding import Embedding
+from seqtk.vectors import CoverageReport, vector_file_dim
 from seqtk.errors import SeqtkError, SeqtkValueError
 from seqtk.vocab import Vocab, oov_bucket
 

@@ -39,7 +39,7 @@ def vocab_line(vocab: Vocab, val_tokens: list[list[str]], kind: str) -> str:
 
 def load_vectors(model: nn.Module, path: str, embedding_dim: int, console: Console) -> None:
     """Initialise the model's embedding from a GloVe/word2vec file, printing the coverage."""
-    from seqtk.embedding import vector_file_dim
+    from seqtk.vectors import vector_file_dim
 
     dim = vector_file_dim(path)
     if dim != embedding_dim:
