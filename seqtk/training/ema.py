@@ -16,6 +16,14 @@ one evaluation to the next.
 
 Floating-point parameters and buffers are averaged; integer buffers (counts)
 are copied.
+
+Why not ``torch.optim.swa_utils.AveragedModel`` with ``get_ema_multi_avg_fn``:
+it keeps a deep copy of the whole module (under DDP, of the wrapper), and its
+``state_dict`` carries a ``module.`` prefix and an ``n_averaged`` buffer, so
+checkpoints would no longer load into the task's model as they are. Keeping
+the average as a plain state dict lets a checkpoint's ``model`` be the
+average that every reader already understands; the update itself is the same
+one ``torch._foreach_lerp_`` call that AveragedModel's multi-tensor path makes.
 """
 
 from __future__ import annotations
