@@ -24,7 +24,7 @@ from torch import nn
 from seqtk.errors import SeqtkValueError
 # CoverageReport and vector_file_dim moved to seqtk.vectors; importing them from here keeps working.
 from seqtk.vectors import CoverageReport, coverage_report, read_vectors, vector_file_dim
-from seqtk.vocab import Vocab, oov_bucket
+from seqtk.vocab import Vocab
 
 __all__ = ["CoverageReport", "Embedding", "vector_file_dim"]
 
@@ -158,8 +158,7 @@ class Embedding(nn.Module):
         if self._unknown_ids is None:
             table = list(range(len(vocab)))
             for idx, token in enumerate(vocab.tokens, start=len(vocab.specials)):
-                table[idx] = vocab.num_known + oov_bucket(token, vocab.num_oov_buckets) if vocab.num_oov_buckets \
-                    else vocab.unk_id
+                table[idx] = vocab.oov_id(token)
             self._unknown_ids = torch.tensor(table, dtype=torch.long)
         return self._unknown_ids
 

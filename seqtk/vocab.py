@@ -211,7 +211,14 @@ class Vocab:
         """The id of one token (an OOV bucket id for unknown tokens)."""
         return self.encode([token])[0]
 
-    def _unknown_id(self, token: str) -> int:
+    def oov_id(self, token: str) -> int:
+        """The id ``token`` gets when it is not in the vocabulary: its OOV bucket (or ``<unk>``), even for a
+        known token (word dropout reads known words this way, :mod:`seqtk.embedding`).
+
+        >>> vocab = Vocab.build([["good", "movie"]], num_oov_buckets=2)
+        >>> vocab.token_to_id("movie"), vocab.oov_id("movie"), vocab.token_to_id("film") == vocab.oov_id("film")
+        (2, 3, True)
+        """
         if not isinstance(token, str):
             raise SeqtkValueError(
                 f"tokens must be strings, got {type(token).__name__} {token!r}",
@@ -227,6 +234,10 @@ class Vocab:
                 f"the token {shown!r} is not in the vocabulary, which has no OOV buckets and no {UNK} token",
                 fix=f"build the Vocab with num_oov_buckets >= 1 or add {UNK!r} to specials",
             )
+        return idx
+
+    def _unknown_id(self, token: str) -> int:
+        idx = self.oov_id(token)
         if len(self._lookup) < _CACHE_LIMIT:
             self._lookup[token] = idx
         return idx
