@@ -3,7 +3,7 @@
 The lectures' reference cells (:mod:`seqtk.cells`), the minimal RNNs
 (:mod:`seqtk.min_rnn`), the layer-normalised LSTM (:mod:`seqtk.ln_lstm`) and
 xLSTM's cells (:mod:`seqtk.xlstm`) share one interface,
-:class:`~seqtk.cells.RecurrentCell`: ``project`` and ``recur`` for one step
+:class:`~seqtk.recurrent_cell.RecurrentCell`: ``project`` and ``recur`` for one step
 (generation), ``forward`` for a sequence (training, in the cell's fastest
 form) and ``scan_steps`` (the step-by-step reference the tests compare it with).
 """
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from seqtk.cells import REFERENCE_CELLS, RecurrentCell
+from seqtk.cells import REFERENCE_CELLS
 from seqtk.ln_lstm import LayerNormLSTMCell
 from seqtk.min_rnn import MinGRUCell, MinLSTMCell
+from seqtk.recurrent_cell import RecurrentCell
 from seqtk.xlstm import MLSTMCell, SLSTMCell
 
 #: cell name in a LayerSpec -> the Python cell class that runs it

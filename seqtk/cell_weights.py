@@ -1,4 +1,4 @@
-"""PyTorch's fused-module weights as the reference cells of :mod:`seqtk.cells` read them.
+"""PyTorch's fused-module weights as the Python cells (:mod:`seqtk.recurrent_cell`, :mod:`seqtk.cells`) read them.
 
 ``nn.RNN``/``nn.LSTM``/``nn.GRU`` store ``weight_ih_l0``, ``weight_hh_l0`` and
 two bias vectors per layer, and PyTorch's GRU update gate is one minus the

@@ -15,8 +15,9 @@ from typing import Any
 from torch import nn
 
 from seqtk.cell_kinds import PYTHON_CELLS
-from seqtk.cells import NONLINEARITIES, REFERENCE_CELLS
+from seqtk.cells import REFERENCE_CELLS
 from seqtk.errors import SeqtkValueError, suggest
+from seqtk.recurrent_cell import NONLINEARITIES
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 #: every cell name a LayerSpec accepts: the fused kernels, then the Python cells (seqtk.cell_kinds)

@@ -21,11 +21,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtk.cell_kinds import CellLayer
-from seqtk.cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
+from seqtk.cells import ElmanCell, GRUCell, LSTMCell
 from seqtk.projected_lstm import ProjectedLSTMCell
 from seqtk.device import eval_mode
 from seqtk.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
+from seqtk.recurrent_cell import RecurrentCell
 
 IGNORE_INDEX = -100
 StepState = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
@@ -233,7 +234,7 @@ class CellStep:
     (or of a unidirectional :class:`~seqtk.cell_kinds.CellLayer` of reference cells).
 
     A fused module steps through the reference cell with its equations
-    (:meth:`seqtk.cells.RecurrentCell.from_torch` copies its weights once), so
+    (:meth:`seqtk.recurrent_cell.RecurrentCell.from_torch` copies its weights once), so
     there is one written-out form of each recurrence: the cell's own
     ``project``/``recur``, which docs/cells.md shows. Stepping a sequence
     reproduces the fused module's outputs. ``calls`` counts steps taken.

@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqtk.cells import LSTMCell, State
+from seqtk.cells import LSTMCell
+from seqtk.recurrent_cell import State
 
 #: the layer norms' epsilon (PyTorch's default)
 EPS = 1e-5

@@ -23,7 +23,7 @@ the two do the same GEMM work, which is most of the time, and oneDNN fuses
 the LSTM's elementwise work into its kernel.
 
 Generation steps the recurrence one token at a time in O(1) with
-:meth:`~seqtk.cells.RecurrentCell.recur`, the readable form written from the
+:meth:`~seqtk.recurrent_cell.RecurrentCell.recur`, the readable form written from the
 paper's equations:
 
 - minGRU: ``z_t = σ(W_z x_t + b_z)``, ``h̃_t = g(W_h x_t + b_h)``,
@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from seqtk.cells import RecurrentCell, State
+from seqtk.recurrent_cell import RecurrentCell, State
 
 #: steps per chunk of the log-space scan
 CHUNK = 64

@@ -13,8 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.cell_weights import no_torch_form
-from seqtk.cells import ACTIVATIONS, LSTMCell, RecurrentCell, State, lstm_step
+from seqtk.cells import LSTMCell
 from seqtk.errors import SeqtkValueError
+from seqtk.recurrent_cell import ACTIVATIONS, RecurrentCell, State, lstm_step
 
 
 class ProjectedLSTMCell(LSTMCell):

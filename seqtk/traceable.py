@@ -28,10 +28,10 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.cell_kinds import CellLayer
-from seqtk.cells import RecurrentCell
 from seqtk.encoders import StackedEncoder
 from seqtk.errors import SeqtkError
 from seqtk.ragged import at_step, gather_steps, reverse_within
+from seqtk.recurrent_cell import RecurrentCell
 
 
 class PaddedEncoder(nn.Module):

@@ -56,8 +56,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqtk.cells import ACTIVATIONS, RecurrentCell, State
 from seqtk.errors import SeqtkValueError
+from seqtk.recurrent_cell import ACTIVATIONS, RecurrentCell, State
 
 #: steps per chunk of the mLSTM's chunkwise-parallel training form
 CHUNK = 64
