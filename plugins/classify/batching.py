@@ -9,8 +9,11 @@ With bucketing (the default) a training epoch is planned by
 :func:`seqtk.data.bucketed_batches`, so each batch holds texts of nearly the
 same length and T is that of its longest text; without it, batches are
 shuffled without regard to length and padded to one fixed T (Keras'
-``pad_sequences``). Evaluation batches come in a fixed order: sorted by length
-with bucketing, in split order without.
+``pad_sequences``). With ``crop`` (``data.crop``), each epoch reads every
+training text as a random window of consecutive tokens (a :data:`Window`),
+drawn from the epoch's generator like the batches, so a resumed run reads the
+same windows. Evaluation batches come in a fixed order: sorted by length with
+bucketing, in split order without.
 """
 
 from __future__ import annotations
@@ -102,33 +105,72 @@ def collate(data: Encoded, indices: Sequence[int], pad_to: int = 0) -> Batch:
     return Batch(ids, lengths, data.labels[index], index)
 
 
+Window = tuple[int, int, int]
+"""A cropped text: (its position in the split, its first token, one past its last)."""
+
+
+def collate_windows(data: Encoded, windows: Sequence[Window], pad_to: int = 0) -> Batch:
+    """Stack the token windows, right-padded to the longest (or to ``pad_to``); ``index`` names their texts."""
+    lengths = torch.tensor([stop - start for _, start, stop in windows], dtype=torch.long)
+    ids = torch.zeros(len(windows), max(int(lengths.max()), pad_to), dtype=torch.long)
+    for row, (i, start, stop) in enumerate(windows):
+        ids[row, : stop - start] = data.ids[i][start:stop]
+    index = torch.tensor([i for i, _, _ in windows], dtype=torch.long)
+    return Batch(ids, lengths, data.labels[index], index)
+
+
+def draw_windows(lengths: Tensor, crop: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Random windows of at least ``crop`` of each length: (starts, sizes), both like ``lengths`` (N,).
+
+    Each size is uniform over ceil(crop * L) .. L tokens (at least 1), each
+    start uniform over the places such a window fits.
+
+    >>> starts, sizes = draw_windows(torch.tensor([10, 1, 4]), 0.5, torch.Generator().manual_seed(0))
+    >>> bool(((sizes >= torch.tensor([5, 1, 2])) & (starts + sizes <= torch.tensor([10, 1, 4]))).all())
+    True
+    """
+    shortest = torch.ceil(lengths * crop).long().clamp(min=1)
+    sizes = shortest + (torch.rand(len(lengths), generator=generator) * (lengths - shortest + 1)).long()
+    sizes = torch.minimum(sizes, lengths)  # rand() < 1, so only float rounding could reach L + 1
+    starts = (torch.rand(len(lengths), generator=generator) * (lengths - sizes + 1)).long()
+    return starts, sizes
+
+
 class TrainBatches:
-    """The training plan: epoch -> batch index lists, deterministic in (seed, epoch)."""
+    """The training plan: epoch -> batches of split positions (or of :data:`Window` s), deterministic in (seed, epoch)."""
 
     def __init__(self, data: Encoded, batch_size: int, seed: int, bucketing: bool, bucket_factor: int, pad_to: int,
-                 balanced: bool = False) -> None:
+                 balanced: bool = False, crop: float = 0.0) -> None:
         self.data, self.batch_size, self.seed = data, batch_size, seed
         self.bucketing, self.bucket_factor, self.pad_to = bucketing, bucket_factor, pad_to
-        self._lengths = data.lengths.tolist()
+        self.crop = crop
         self._weights = balanced_weights(data.labels) if balanced else None
 
-    def plan(self, epoch: int) -> list[list[int]]:
+    def plan(self, epoch: int) -> list[list[int]] | list[list[Window]]:
         generator = epoch_generator(self.seed, epoch)
-        if self._weights is None:
-            return self._batches(list(range(len(self.data))), generator)
-        drawn = torch.multinomial(self._weights, len(self.data), replacement=True, generator=generator).tolist()
-        return self._batches(drawn, generator)
+        members = torch.arange(len(self.data))
+        if self._weights is not None:
+            members = torch.multinomial(self._weights, len(self.data), replacement=True, generator=generator)
+        lengths = self.data.lengths[members]
+        if not 0.0 < self.crop < 1.0:
+            return self._batches(members.tolist(), lengths.tolist(), generator)
+        starts, sizes = draw_windows(lengths, self.crop, generator)
+        windows = list(zip(members.tolist(), starts.tolist(), (starts + sizes).tolist()))
+        return self._batches(windows, sizes.tolist(), generator)
 
-    def _batches(self, members: list[int], generator: torch.Generator) -> list[list[int]]:
-        """Batches of ``members`` (positions in the split, repeats allowed)."""
+    def _batches(self, members: list, lengths: list[int], generator: torch.Generator) -> list[list]:
+        """Batches of ``members`` (positions in the split or windows, repeats allowed) of these ``lengths``."""
         if self.bucketing:
-            plan = bucketed_batches([self._lengths[i] for i in members], self.batch_size, generator, self.bucket_factor)
+            plan = bucketed_batches(lengths, self.batch_size, generator, self.bucket_factor)
         else:
             plan = shuffled_batches(len(members), self.batch_size, generator, drop_last=False)
         return [[members[j] for j in batch] for batch in plan]
 
-    def collate(self, indices: list[int]) -> Batch:
-        return collate(self.data, indices, 0 if self.bucketing else self.pad_to)
+    def collate(self, spec: list[int] | list[Window]) -> Batch:
+        pad_to = 0 if self.bucketing else self.pad_to
+        if spec and isinstance(spec[0], tuple):
+            return collate_windows(self.data, spec, pad_to)  # type: ignore[arg-type]
+        return collate(self.data, spec, pad_to)  # type: ignore[arg-type]
 
 
 def balanced_weights(labels: Tensor) -> Tensor:

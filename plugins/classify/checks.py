@@ -40,6 +40,9 @@ def check_data(data: ClassifyData) -> None:
         )
     checks.split_fractions(data.val_fraction, data.test_fraction)
     checks.at_least("data.max_tokens", data.max_tokens, 0)
+    if not 0.0 <= data.crop <= 1.0:
+        raise SeqtkError(f"data.crop must be between 0 and 1, not {data.crop}: it is the shortest share of a text a "
+                         "training crop keeps", fix="use e.g. 0.5 (crops of half a text or more), or 0 for whole texts")  # fmt: skip
     checks.at_least("data.bucket_factor", data.bucket_factor, 1)
     checks.at_least("data.eval_batch_size", data.eval_batch_size, 1)
     for key in ("text_column", "label_column", "hub_train_split"):

@@ -80,6 +80,12 @@ class ClassifyData(DataConfig):
     keep: Literal["first", "last"] = hfield(
         "first", help="With max_tokens: keep the first or the last max_tokens tokens of a longer text."
     )
+    crop: float = hfield(
+        0.0,
+        help="While training, read each text as a random run of consecutive tokens at least this fraction of it "
+        "long (drawn anew every epoch; e.g. 0.5), so the model sees other views of each text and cannot learn it "
+        "by heart; evaluation and predict read whole texts. 0: whole texts.",
+    )
     bucketing: bool = hfield(
         True,
         help="Batch texts of similar length together (seqtk.data.bucketed_batches), so padding stays small; "

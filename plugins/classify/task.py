@@ -176,7 +176,7 @@ class ClassifyTask(Task):
     def train_loader(self) -> ResumableLoader:
         cfg, train = self.recipe.data, self.recipe.train
         batches = TrainBatches(self.encoded["train"], train.batch_size, train.seed, cfg.bucketing, cfg.bucket_factor,
-                               self.pad_to, balanced=cfg.balance == "sampling")
+                               self.pad_to, balanced=cfg.balance == "sampling", crop=cfg.crop)
         return ResumableLoader(batches.plan, batches.collate)
 
     def eval_batches(self, split: str) -> list[Batch]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import random
 
 import pytest
@@ -355,3 +356,46 @@ def test_sentiment_looks_for_its_own_label_columns_first(tmp_path):
     task.console = Console(file=io.StringIO())
     task.load_data()
     assert sorted(set(task.texts["train"].labels)) == [0, 1]  # the sentiment column, not category
+
+
+def test_crop_reads_a_random_window_of_each_text_each_epoch_and_whole_texts_when_evaluating(tmp_path):
+    from seqtk_plugins.classify.batching import TrainBatches
+
+    task, _ = prepared(recipe(write_csv(tmp_path / "a.csv"), data={"crop": 0.5}))
+    data = task.encoded["train"]
+    loader = task.train_loader()
+    plan = loader.plan(0)
+    windows = [w for batch in plan for w in batch]
+    assert sorted(i for i, _, _ in windows) == list(range(len(data)))  # every text once an epoch
+    for i, start, stop in windows:
+        assert 0 <= start < stop <= int(data.lengths[i]) and stop - start >= math.ceil(0.5 * int(data.lengths[i]))
+    assert any(stop - start < int(data.lengths[i]) for i, start, stop in windows)
+    assert loader.plan(0) == plan and loader.plan(1) != plan  # drawn from (seed, epoch): a resumed run reads the same
+    batch = loader.collate(plan[0])
+    for row, (i, start, stop) in enumerate(plan[0]):
+        assert batch.lengths[row] == stop - start and batch.labels[row] == data.labels[i] and batch.index[row] == i
+        assert batch.ids[row, : stop - start].tolist() == data.ids[i][start:stop].tolist()
+        assert not batch.ids[row, stop - start :].any()
+    whole = TrainBatches(data, 16, 0, True, 50, 0).plan(0)
+    assert all(isinstance(i, int) for b in whole for i in b)  # crop 0: whole texts, the plan as before crop existed
+    assert torch.equal(torch.cat([b.lengths for b in task.eval_batches("val")]).sort().values,
+                       task.encoded["val"].lengths.sort().values)  # fmt: skip
+    with pytest.raises(SeqtkError, match="data.crop must be between 0 and 1"):
+        resolve(recipe(tmp_path / "a.csv", data={"crop": 1.5}), "classify_test", ClassifyTask)
+
+
+def test_a_cropped_run_resumes_bit_identical(tmp_path):
+    from seqtk.training.checkpoint import load_checkpoint
+    from seqtk.training.train import run_training
+
+    csv = write_csv(tmp_path / "a.csv")
+    quiet = Console(file=io.StringIO())
+    ClassifyTask.console = quiet
+    try:
+        for name, steps, resume in (("straight", 24, False), ("resumed", 10, False), ("resumed", 24, True)):
+            raw = recipe(csv, data={"crop": 0.4}, train={"max_steps": steps, "eval_every": 8})
+            run_training(resolve(raw, "classify_test", ClassifyTask), out=tmp_path / name, resume=resume, console=quiet)
+    finally:
+        ClassifyTask.console = None
+    a, b = (load_checkpoint(tmp_path / n / "checkpoints" / "last.pt")["model"] for n in ("straight", "resumed"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
