@@ -25,6 +25,8 @@ def atomic_write_stream(dest: Path, src: IO[bytes]) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(src, out, _CHUNK)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before the rename, so a power cut cannot leave an empty dest
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; cached data is ordinary readable data
         os.replace(tmp, dest)
     except BaseException:
@@ -65,6 +67,8 @@ def atomic_text_writer(dest: Path) -> Iterator[IO[str]]:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             yield out
+            out.flush()
+            os.fsync(out.fileno())  # on disk before the rename, so a power cut cannot leave an empty dest
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except BaseException:

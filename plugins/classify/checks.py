@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from seqtk import checks
 from seqtk.errors import SeqtkError
+from seqtk.vector_sets import named
 from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab
 
 
@@ -90,5 +91,12 @@ def check_model(model: ClassifyModel) -> None:
     if model.freeze_embeddings and not model.pretrained_vectors:
         raise SeqtkError(
             "model.freeze_embeddings = true without model.pretrained_vectors would keep random embeddings fixed",
-            fix="set model.pretrained_vectors to a GloVe/word2vec file, or remove freeze_embeddings",
+            fix='set model.pretrained_vectors to a GloVe/word2vec file or "glove-6b-100d", or remove freeze_embeddings',
+        )
+    vector_set = named(model.pretrained_vectors)
+    if vector_set is not None and model.embedding_dim != vector_set.dim:
+        raise SeqtkError(
+            f'model.pretrained_vectors = "{vector_set.name}" holds {vector_set.dim}-dimensional vectors but '
+            f"model.embedding_dim is {model.embedding_dim}",
+            fix=f"set model.embedding_dim = {vector_set.dim}",
         )

@@ -20,8 +20,10 @@ from torch.nn import functional as F
 
 from seqtk.data import ResumableLoader
 from seqtk.errors import SeqtkError
+from seqtk.learned import RESTORED
 from seqtk.split_record import check_same_split
 from seqtk.task import ExportSpec, StepOutput, Task
+from seqtk.vector_sets import resolve as resolve_vectors
 from seqtk_plugins.classify import reporting
 from seqtk_plugins.classify.batching import Batch, Encoded, TrainBatches, encode, eval_batches
 from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab
@@ -126,6 +128,8 @@ class ClassifyTask(Task):
         self.texts = {name: self._splits[name] for name in ("train", *HELD_OUT)}
         self.split_record = self._splits.record()
         check_same_split(self._restored_split, self.split_record)
+        if not getattr(self, RESTORED, False) and self.recipe.model.pretrained_vectors:
+            resolve_vectors(self.recipe.model.pretrained_vectors, self.report_console())  # fetched with the data
 
     def learn(self) -> dict[str, Any]:
         """The tokens' vocabulary (and BPE merges) of the training split, and the corpus's label names."""
@@ -189,14 +193,15 @@ class ClassifyTask(Task):
 
     # -- model ----------------------------------------------------------------------
     def build_model(self) -> nn.Module:
-        """The classifier; pretrained vectors are read only when data were prepared (training)."""
+        """The classifier; pretrained vectors are read only when training starts afresh (prepared data, no
+        checkpoint: a resumed run's weights come from its checkpoint)."""
         from seqtk_plugins.classify.model import TextClassifier
 
         m: ClassifyModel = self.recipe.model
         model = TextClassifier(self.need("vocab"), m.embedding_dim, m.layers, len(self.need("label_names")),
                                m.pooling, m.dropout, multi_label=self.recipe.data.multi_label,
                                word_dropout=m.word_dropout)
-        if m.pretrained_vectors and self.encoded:
+        if m.pretrained_vectors and self.encoded and not getattr(self, RESTORED, False):
             reporting.load_vectors(model, m.pretrained_vectors, m.embedding_dim, self.report_console())
         model.embedding.freeze(m.freeze_embeddings)
         self._class_weights = self._loss_weights()

@@ -359,7 +359,8 @@ def test_sentiment_looks_for_its_own_label_columns_first(tmp_path):
 
 
 def test_crop_reads_a_random_window_of_each_text_each_epoch_and_whole_texts_when_evaluating(tmp_path):
-    from seqtk_plugins.classify.batching import TrainBatches
+    from seqtk.data import bucketed_batches, epoch_generator
+    from seqtk_plugins.classify.batching import TrainBatches, draw_windows
 
     task, _ = prepared(recipe(write_csv(tmp_path / "a.csv"), data={"crop": 0.5}))
     data = task.encoded["train"]
@@ -376,10 +377,17 @@ def test_crop_reads_a_random_window_of_each_text_each_epoch_and_whole_texts_when
         assert batch.lengths[row] == stop - start and batch.labels[row] == data.labels[i] and batch.index[row] == i
         assert batch.ids[row, : stop - start].tolist() == data.ids[i][start:stop].tolist()
         assert not batch.ids[row, stop - start :].any()
-    whole = TrainBatches(data, 16, 0, True, 50, 0).plan(0)
-    assert all(isinstance(i, int) for b in whole for i in b)  # crop 0: whole texts, the plan as before crop existed
+    before_crop = bucketed_batches(data.lengths.tolist(), 16, epoch_generator(0, 0), 50)  # what plan() gave before
+    assert TrainBatches(data, 16, 0, True, 50, 0).plan(0) == before_crop
+    assert TrainBatches(data, 16, 0, True, 50, 0, crop=1.0).plan(0) == before_crop  # crop 1: whole texts
+    unbucketed = TrainBatches(data, 16, 0, False, 50, 40, balanced=True, crop=0.5)
+    drawn = [w for batch in unbucketed.plan(0) for w in batch]
+    assert len(drawn) == len(data) and len({i for i, _, _ in drawn}) < len(data)  # drawn with replacement
+    assert unbucketed.collate(unbucketed.plan(0)[0]).ids.shape[1] == 40  # padded to pad_to
     assert torch.equal(torch.cat([b.lengths for b in task.eval_batches("val")]).sort().values,
                        task.encoded["val"].lengths.sort().values)  # fmt: skip
+    starts, sizes = draw_windows(torch.full((2000,), 10), 0.3, torch.Generator().manual_seed(0))
+    assert sorted(set(sizes.tolist())) == list(range(3, 11)) and bool((starts + sizes <= 10).all())
     with pytest.raises(SeqtkError, match="data.crop must be between 0 and 1"):
         resolve(recipe(tmp_path / "a.csv", data={"crop": 1.5}), "classify_test", ClassifyTask)
 
@@ -399,3 +407,23 @@ def test_a_cropped_run_resumes_bit_identical(tmp_path):
         ClassifyTask.console = None
     a, b = (load_checkpoint(tmp_path / n / "checkpoints" / "last.pt")["model"] for n in ("straight", "resumed"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_and_eval_do_not_read_the_pretrained_vectors_again(tmp_path, capsys):
+    """The checkpoint holds the trained table; the vectors file may be gone (or, for a named set, never fetched)."""
+    from seqtk.training.train import run_training
+
+    glove = tmp_path / "glove.txt"
+    glove.write_text("rain 1 2 3 4\nsong -1 -2 -3 -4\n", encoding="utf-8")
+    quiet = Console(file=io.StringIO())
+    ClassifyTask.console = quiet
+    try:
+        for steps, resume in ((10, False), (20, True)):
+            raw = recipe(write_csv(tmp_path / "a.csv"), model={"pretrained_vectors": str(glove), "embedding_dim": 4},
+                         train={"max_steps": steps})  # fmt: skip
+            run_training(resolve(raw, "classify_test", ClassifyTask), out=tmp_path / "run", resume=resume, console=quiet)
+            glove.unlink(missing_ok=True)
+    finally:
+        ClassifyTask.console = None
+    assert main(["eval", str(tmp_path / "run" / "checkpoints" / "last.pt"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["step"] == 20

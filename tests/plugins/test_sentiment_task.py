@@ -177,6 +177,8 @@ def test_pretrained_vectors_are_loaded_and_their_coverage_printed(tmp_path):
         ({"layers": [{"cell": "gru", "hidden_size": 8, "return_sequences": False}], "pooling": "max"}, "pools over every step"),
         ({"layers": []}, "no layers"),
         ({"freeze_embeddings": True}, "without model.pretrained_vectors"),
+        ({"pretrained_vectors": "GloVe-6B-100d", "embedding_dim": 128},
+         "holds 100-dimensional vectors but model.embedding_dim is 128.*set model.embedding_dim = 100"),
     ],
 )  # fmt: skip
 def test_validate_rejects_bad_models(tmp_path, model, message):
