@@ -12,8 +12,8 @@ vectors as one JSON object; the first use converts it, once, into a GloVe text
 file in the seqtk data folder (written atomically, then marked complete; about
 300 MB), which later runs read like any other GloVe file.
 
->>> resolve("glove.txt")  # anything that is not a name is a path
-PosixPath('glove.txt')
+>>> resolve("/")  # anything that is not a name is a path
+PosixPath('/')
 """
 
 from __future__ import annotations
@@ -74,22 +74,27 @@ def resolve(value: str | Path, console: Console | None = None) -> Path:
     """The file behind ``model.pretrained_vectors``: a named set (fetched and converted on first use) or a path.
 
     Names are matched without regard to case. A value that is neither a known
-    name nor an existing file, but looks like a misspelt name, is refused with
-    the names there are.
+    name nor an existing file is refused: with the names there are (and the
+    closest) when it looks like a name, as a missing file otherwise.
     """
     known = named(value)
     if known is not None:
         return converted(known, console)
     path = Path(value)
-    if not path.exists() and re.fullmatch(r"[A-Za-z0-9_-]+", str(value)):
+    if path.exists():
+        return path
+    if re.fullmatch(r"[A-Za-z0-9_-]+", str(value)):
         close = difflib.get_close_matches(str(value).lower(), list(VECTOR_SETS), n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise SeqtkError(
-            f"model.pretrained_vectors = '{value}' is neither a file nor a vector set seqtk knows "
+            f"the pretrained vectors '{value}' are neither a file nor a vector set seqtk knows "
             f"({', '.join(VECTOR_SETS)})",
             fix=f"{hint}name one of those, or give the path of a GloVe/word2vec text file",
         )
-    return path
+    raise SeqtkError(
+        f"the vectors file '{path}' does not exist",
+        fix=f"check the path, or name a vector set seqtk fetches ({', '.join(VECTOR_SETS)})",
+    )
 
 
 def named(value: str | Path | None) -> VectorSet | None:

@@ -273,6 +273,19 @@ CLI_CASES: dict[str, Case] = {
     "data-folder-no-txt": case(lambda t: run_textgen(t, str(t)), "has no .txt files"),
     "data-folder-too-deep": case(lambda t: run_textgen(t, deep_folder(t)), "more than 4 levels deep", "a/b/c/d/e"),
     "data-link-loop": case(lambda t: run_textgen(t, str(link_loop(t))), "does not exist", "loop_a"),
+    "vectors-misspelt-name": case(
+        lambda t: ["run", "classify_tiny", "model.pretrained_vectors=glove-6b-300d", "--out", str(t / "r")],
+        "'glove-6b-300d' are neither a file nor a vector set", "did you mean 'glove-6b-100d'",
+    ),
+    "vectors-wrong-dim": case(
+        lambda t: ["run", "classify_tiny", "model.pretrained_vectors=glove-6b-100d", "--out", str(t / "r")],
+        "holds 100-dimensional vectors but model.embedding_dim is 32", "set model.embedding_dim = 100",
+    ),
+    "vectors-missing-file": case(
+        lambda t: ["run", "classify_tiny", f"model.pretrained_vectors={t / 'glove.txt'}", "--out", str(t / "r")],
+        "the vectors file", "does not exist",
+    ),
+    "data-crop-out-of-range": case(lambda t: ["run", "classify_tiny", "data.crop=1.5", "--out", str(t / "r")], "data.crop must be between 0 and 1"),
     # -- run folders --------------------------------------------------------------------
     "out-under-a-file": case(lambda t: [*TOY, "run", toy(t), "--out", str(a_file(t) / "run")], "is a file, not a folder"),
     "out-is-a-file": case(lambda t: [*TOY, "run", toy(t), "--out", str(a_file(t))], "is a file, not a folder"),

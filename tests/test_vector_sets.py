@@ -93,11 +93,12 @@ def test_json_that_is_not_a_vectors_object_is_refused(text):
 
 def test_a_misspelt_name_is_refused_with_the_names_there_are(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SeqtkError, match=r"'glove-6b-300d' is neither a file nor .*did you mean 'glove-6b-100d'"):
+    with pytest.raises(SeqtkError, match=r"'glove-6b-300d' are neither a file nor .*did you mean 'glove-6b-100d'"):
         resolve("glove-6b-300d")
     (tmp_path / "glove-6b-300d").write_text("the 1 2\n")
     assert resolve("glove-6b-300d") == Path("glove-6b-300d")  # a file of that name is a file
-    assert resolve("missing/glove.txt") == Path("missing/glove.txt")  # a path: the reader names it
+    with pytest.raises(SeqtkError, match=r"the vectors file 'missing/glove.txt' does not exist.*glove-6b-100d"):
+        resolve("missing/glove.txt")
 
 
 def test_the_real_glove_archive_converts_to_glove_6b_100d():

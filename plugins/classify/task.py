@@ -121,6 +121,8 @@ class ClassifyTask(Task):
         from seqtk_plugins.classify.splits import drop_duplicates, make_splits
 
         cfg: ClassifyData = self.recipe.data
+        if not getattr(self, RESTORED, False) and self.recipe.model.pretrained_vectors:
+            resolve_vectors(self.recipe.model.pretrained_vectors, self.report_console())  # fetched with the data
         self._corpus = self.load_corpus()
         if cfg.drop_duplicates:
             drop_duplicates(self._corpus)
@@ -128,8 +130,6 @@ class ClassifyTask(Task):
         self.texts = {name: self._splits[name] for name in ("train", *HELD_OUT)}
         self.split_record = self._splits.record()
         check_same_split(self._restored_split, self.split_record)
-        if not getattr(self, RESTORED, False) and self.recipe.model.pretrained_vectors:
-            resolve_vectors(self.recipe.model.pretrained_vectors, self.report_console())  # fetched with the data
 
     def learn(self) -> dict[str, Any]:
         """The tokens' vocabulary (and BPE merges) of the training split, and the corpus's label names."""
