@@ -90,10 +90,14 @@ def train_recipe(folder: str | Path, name: str, toml: str) -> Path:
 
 
 def _task_class(task: type[Task] | str) -> type[Task]:
-    """Look a name up; register a class so that ``run_training`` finds it by name."""
+    """Look a name up; register a class so that ``run_training`` finds it by name (a class the registry
+    already holds under its name keeps its entry, so the harness leaves the process's registry as it was)."""
     if isinstance(task, str):
         return get_task(task)
-    default_registry().register(task, f"seqtk.testing.check_task ({task.__module__})")
+    registry = default_registry().load()
+    held = registry.tasks.get(task.name)
+    if held is None or held.cls is not task:
+        registry.register(task, f"seqtk.testing.check_task ({task.__module__})")
     return task
 
 
