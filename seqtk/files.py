@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from collections.abc import Iterator
 from typing import IO
@@ -42,6 +43,26 @@ def atomic_write_bytes(dest: Path, data: bytes) -> None:
     (b'hi', True)
     """
     atomic_write_stream(dest, io.BytesIO(data))
+
+
+def remove_stale_temps(dest: Path, age_s: float = 0.0) -> None:
+    """Delete the temporary files (``.<name>.*.tmp``) that killed atomic writes of ``dest`` left behind.
+
+    With ``age_s``, only those untouched for that long: another process may be
+    writing ``dest`` right now. Without it, the caller is the only writer.
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp())
+    >>> (folder / ".a.txt.x1.tmp").write_text("half"); (folder / ".b.txt.x2.tmp").write_text("other")
+    4
+    5
+    >>> remove_stale_temps(folder / "a.txt"); sorted(p.name for p in folder.iterdir())
+    ['.b.txt.x2.tmp']
+    """
+    now = time.time()
+    for stale in dest.parent.glob(f".{dest.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if not age_s or now - stale.stat().st_mtime > age_s:
+                stale.unlink()
 
 
 def remove_file(path: Path) -> None:

@@ -18,12 +18,10 @@ PosixPath('/')
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import json
 import re
 import tarfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,7 @@ from typing import IO, TYPE_CHECKING
 
 from seqtk.errors import SeqtkError
 from seqtk.fetch import Pinned, data_dir, fetch
-from seqtk.files import atomic_text_writer, atomic_write_bytes
+from seqtk.files import atomic_text_writer, atomic_write_bytes, remove_stale_temps
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -116,7 +114,7 @@ def converted(vector_set: VectorSet, console: Console | None = None) -> Path:
     archive = fetch(vector_set.archive, console)
     if console is not None:
         console.print(f"Converting {vector_set.name} to a GloVe text file (once): {dest}", highlight=False)
-    _remove_stale_temps(dest)
+    remove_stale_temps(dest, age_s=24 * 3600)  # of conversions killed a day ago (~300 MB each)
     text = _read_member(archive, vector_set.member)
     try:
         with atomic_text_writer(dest) as out:
@@ -155,14 +153,6 @@ def _marked(dest: Path, marker: Path) -> bool:
         return json.loads(marker.read_text(encoding="utf-8")).get("size") == dest.stat().st_size
     except (OSError, ValueError, AttributeError):
         return False
-
-
-def _remove_stale_temps(dest: Path, age_s: float = 24 * 3600) -> None:
-    """Temporary files of conversions killed over a day ago (each ~300 MB); a running one's is younger."""
-    for tmp in dest.parent.glob(f".{dest.name}.*.tmp"):
-        with contextlib.suppress(OSError):
-            if time.time() - tmp.stat().st_mtime > age_s:
-                tmp.unlink()
 
 
 def json_vectors(text: str, dim: int, extras: int = 2) -> Iterator[tuple[str, str]]:

@@ -45,6 +45,7 @@ from torch import nn
 
 from seqtk.config import Recipe
 from seqtk.errors import SeqtkError
+from seqtk.files import remove_stale_temps
 
 FORMAT = "seqtk-checkpoint"
 VERSION = 1
@@ -89,20 +90,13 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
-    _remove_stale_temps(path)
+    remove_stale_temps(path)  # of writers killed earlier (one writer per run folder)
 
 
 def _write_all(f: Any, data: memoryview, chunk: int = 1 << 24) -> None:
     """Write ``data`` to ``f`` in 16 MiB pieces (one huge write() can be cut short by some file systems)."""
     for start in range(0, len(data), chunk):
         f.write(data[start : start + chunk])
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Delete temp files a killed writer of ``path`` left behind (one writer per run folder)."""
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
 
 
 def _fsync_dir(folder: Path) -> None:
