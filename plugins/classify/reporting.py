@@ -15,6 +15,7 @@ from seqtk_plugins.classify.metrics import Confusion, LabelCounts, class_table, 
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Sequence
+    from pathlib import Path
 
     from rich.console import Console
     from torch import nn
@@ -37,16 +38,14 @@ def vocab_line(vocab: Vocab, val_tokens: list[list[str]], kind: str) -> str:
     )
 
 
-def load_vectors(model: nn.Module, path: str, embedding_dim: int, console: Console) -> None:
-    """Initialise the model's embedding from a GloVe/word2vec file or a named set, printing the coverage."""
-    from seqtk.vector_sets import resolve
+def load_vectors(model: nn.Module, file: Path, embedding_dim: int, console: Console) -> None:
+    """Initialise the model's embedding from a GloVe/word2vec file, printing the coverage."""
     from seqtk.vectors import vector_file_dim
 
-    file = resolve(path, console)
     dim = vector_file_dim(file)
     if dim != embedding_dim:
         raise SeqtkError(
-            f"the vectors in '{path}' have {dim} dimensions but model.embedding_dim is {embedding_dim}",
+            f"the vectors in '{file}' have {dim} dimensions but model.embedding_dim is {embedding_dim}",
             fix=f"set model.embedding_dim = {dim}",
         )
     report = model.embedding.load_pretrained(file, lowercase=True)  # type: ignore[operator]

@@ -31,6 +31,8 @@ from seqtk_plugins.classify.corpus import Corpus, LabeledTexts
 from seqtk_plugins.classify.metrics import Confusion, LabelCounts
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from seqtk.config import Recipe
     from seqtk.evaluation import EvalResult
     from seqtk.loggers import Logger
@@ -100,6 +102,7 @@ class ClassifyTask(Task):
         self._restored_split: dict[str, Any] | None = None  # the record of a loaded checkpoint
         self._eval_cache: dict[str, list[Batch]] = {}
         self._class_weights: Tensor | None = None  # data.balance = "class_weights", set by build_model()
+        self._vectors: Path | None = None  # model.pretrained_vectors' file, found (or fetched) by load_data()
 
     # -- checks and data ----------------------------------------------------------
     @classmethod
@@ -121,8 +124,8 @@ class ClassifyTask(Task):
         from seqtk_plugins.classify.splits import drop_duplicates, make_splits
 
         cfg: ClassifyData = self.recipe.data
-        if not getattr(self, RESTORED, False) and self.recipe.model.pretrained_vectors:
-            resolve_vectors(self.recipe.model.pretrained_vectors, self.report_console())  # fetched with the data
+        if not getattr(self, RESTORED, False) and self.recipe.model.pretrained_vectors:  # a fresh run's only
+            self._vectors = resolve_vectors(self.recipe.model.pretrained_vectors, self.report_console())
         self._corpus = self.load_corpus()
         if cfg.drop_duplicates:
             drop_duplicates(self._corpus)
@@ -201,8 +204,8 @@ class ClassifyTask(Task):
         model = TextClassifier(self.need("vocab"), m.embedding_dim, m.layers, len(self.need("label_names")),
                                m.pooling, m.dropout, multi_label=self.recipe.data.multi_label,
                                word_dropout=m.word_dropout)
-        if m.pretrained_vectors and self.encoded and not getattr(self, RESTORED, False):
-            reporting.load_vectors(model, m.pretrained_vectors, m.embedding_dim, self.report_console())
+        if self._vectors is not None and self.encoded:
+            reporting.load_vectors(model, self._vectors, m.embedding_dim, self.report_console())
         model.embedding.freeze(m.freeze_embeddings)
         self._class_weights = self._loss_weights()
         return model
