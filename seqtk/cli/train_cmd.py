@@ -49,14 +49,6 @@ def run(
     command = os.environ.get("SEQTK_COMMAND") or (
         "seqtk " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"seqtk run {recipe}"
     )
-    if nproc > 1 and resolved.train.time_budget:
-        from seqtk.errors import SeqtkError
-
-        raise SeqtkError(
-            f"train.time_budget = {resolved.train.time_budget!r} is not supported with --nproc {nproc} yet: every "
-            "process would have to measure the same throwaway steps",
-            fix='add train.time_budget="" (and set train.max_steps), or train on one process',
-        )
     if nproc > 1:
         _launch(nproc, recipe, overrides or [], device, resume, out, resolved.train.batch_size, command)
         return

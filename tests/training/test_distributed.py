@@ -309,3 +309,16 @@ def test_a_time_budget_on_two_processes_picks_one_max_steps_for_both(toy_task, t
     chosen = last["budget"]["max_steps"]
     assert last["step"] == chosen and 1 <= chosen <= 40
     assert f"max_steps = {chosen}" in (tmp_path / "two" / "config.toml").read_text()
+
+
+def test_seqtk_run_nproc_2_with_a_time_budget_trains_on_both_processes(toy_task, tmp_path):
+    # through the CLI (`seqtk run ... --nproc 2` launches torchrun), which refused a time budget with --nproc before
+    recipe = tmp_path / "ddp.toml"
+    recipe.write_text(RECIPE.replace("max_steps = 8", "max_steps = 40"))
+    printed = run_nproc(recipe, tmp_path / "two", 'train.time_budget="30s"')
+    assert printed.count("Distributed: 2 processes (gloo on cpu), global batch 16 = 8 per process.") == 1
+    assert printed.count("Time budget 30s") == 1  # rank 0 alone reports the plan
+    last = load_checkpoint(tmp_path / "two" / "checkpoints" / "last.pt")
+    chosen = last["budget"]["max_steps"]
+    assert last["step"] == chosen and 1 <= chosen <= 40 and len(last["rng_ranks"]) == 2
+    assert f"max_steps = {chosen}" in (tmp_path / "two" / "config.toml").read_text()
