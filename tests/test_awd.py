@@ -49,11 +49,31 @@ def test_weight_drop_is_off_in_eval_mode_and_the_state_dict_keeps_the_raw_weight
 
 
 def test_weight_drop_in_training_with_ragged_lengths_uses_the_same_mask_for_both_directions_calls():
+    # With ragged lengths a bidirectional layer runs each direction as its own kernel call (seqtk.ragged):
+    # both calls, and the backward pass, must read the one mask per matrix drawn for this training step.
     torch.manual_seed(0)
     enc = StackedEncoder(3, [LayerSpec("lstm", 4, weight_drop=0.5, bidirectional=True)]).train()
-    out = enc(torch.randn(3, 6, 3), torch.tensor([6, 2, 4]))
+    layer, names = enc.layers[0], ("weight_hh_l0", "weight_hh_l0_reverse")
+    masks: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    for name in names:
+        getattr(layer.parametrizations, name)[0].register_forward_hook(
+            lambda module, inputs, output, name=name: masks[name].append(output.detach().clone()))
+    x, lengths = torch.randn(3, 6, 3), torch.tensor([6, 2, 4])
+    out = enc(x, lengths)
+    assert [len(masks[name]) for name in names] == [1, 1]  # one draw per matrix for the whole step
+    dropped = {name: masks[name][0] for name in names}
+    plain = nn.LSTM(3, 4, batch_first=True, bidirectional=True)  # packed: the exact ragged reference
+    with torch.no_grad():
+        for name, p in plain.named_parameters():
+            p.copy_(dropped[name] if name in dropped else getattr(layer, name))
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected = nn.utils.rnn.pad_packed_sequence(plain(packed)[0], batch_first=True, total_length=6)[0]
+    torch.testing.assert_close(out, expected)  # each direction's call computed with its drawn mask
     out.square().sum().backward()
-    assert torch.isfinite(enc.layers[0].parametrizations.weight_hh_l0.original.grad).all()
+    for name in names:
+        grad = getattr(layer.parametrizations, name).original.grad
+        assert (dropped[name] == 0).any() and grad.abs().sum() > 0
+        assert (grad[dropped[name] == 0] == 0).all(), name  # the backward pass used the same mask
 
 
 def test_locked_dropout_keeps_one_mask_along_time_and_scales_it():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import sys
 import tarfile
 import zipfile
@@ -342,4 +343,7 @@ def test_a_tool_download_shows_the_bytes_growing_under_its_folder(tmp_path):
     assert ok and lines[-1] == "chunk 4"
     assert (tmp_path / "work" / "part").stat().st_size == 5000
     shown = out.getvalue()
-    assert "pip download demo" in shown and "kB" in shown  # rich's DownloadColumn counts bytes: 1.0/5.0 kB ...
+    assert "pip download demo" in shown
+    counts = [float(kb) for kb in re.findall(r"(\d+\.\d)/5\.0 kB", shown)]  # rich's DownloadColumn, each refresh
+    assert counts == sorted(counts) and counts[-1] == 5.0, counts
+    assert len({kb for kb in counts if 0 < kb < 5}) >= 2, counts  # seen growing while the tool still ran
