@@ -85,9 +85,12 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+            # A write or fsync on an open file names no file: name the checkpoint, as the CLI's paragraph shows it.
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     _fsync_dir(path.parent)
     remove_stale_temps(path)  # of writers killed earlier (one writer per run folder)
@@ -337,7 +340,7 @@ def load_for_inference(path: str | Path, device: str | torch.device | None = Non
     payload = load_checkpoint(path)
     require(payload, Path(path), FOR_INFERENCE, "loading it for inference")
     task_cls = get_task(payload["task"])
-    recipe = resolve(payload["recipe"], payload["recipe_name"], task_cls)
+    recipe = resolve(payload["recipe"], payload["recipe_name"], task_cls, stored=True)
     from seqtk.lifecycle import ready_task
 
     task = ready_task(task_cls, recipe, payload, data=False)  # prepare() comes later, if at all

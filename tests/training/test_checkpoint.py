@@ -86,6 +86,70 @@ def test_a_disk_that_fills_part_way_raises_the_os_error_the_cli_explains(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """Mounts a real file system of a given size (a tmpfs): its ENOSPC comes from the kernel, at whatever
+    write the disk runs out, as on a user's full disk. Needs Linux and root; skipped where it cannot mount."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(kilobytes: int) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        command = ["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(folder)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"no small tmpfs can be mounted here: {exc}")
+        if done.returncode != 0:
+            pytest.skip(f"no small tmpfs can be mounted here (needs Linux and root): {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)
+
+
+def test_a_real_full_disk_raises_enospc_naming_the_checkpoint_and_keeps_the_previous_one(small_disk):
+    # torch.save writing onto the disk itself raised a bare RuntimeError from its zip writer here.
+    import errno
+
+    disk = small_disk(256)
+    path = disk / "last.pt"
+    save_checkpoint(path, payload(1) | {"model": {"w": torch.zeros(25_000)}})  # 100 kB of the 256
+    with pytest.raises(OSError) as caught:
+        save_checkpoint(path, payload(2) | {"model": {"w": torch.zeros(50_000)}})  # 200 kB: no room beside it
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(path)
+    assert load_checkpoint(path)["step"] == 1
+    assert sorted(p.name for p in disk.iterdir()) == ["last.pt"]  # no temp file left
+
+
+def test_a_disk_that_fills_during_a_run_gives_the_cli_paragraph(small_disk, monkeypatch, capsys):
+    # The disk fills (another program, say) after a run's last.pt is written: its best.pt finds no room.
+    import seqtk.training.session as session_module
+    from seqtk.cli.main import main
+
+    disk = small_disk(1024)
+    real_save = session_module.save_checkpoint
+
+    def save_then_fill(path, data):
+        real_save(path, data)
+        room = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        (disk / "filler").write_bytes(b"x" * max(room - 16_384, 0))  # 16 kB left: logs fit, a checkpoint not
+
+    monkeypatch.setattr(session_module, "save_checkpoint", save_then_fill)
+    run = disk / "run"
+    args = ["run", "toy_tiny", "train.max_steps=2", "log.tensorboard=false", "log.progress=false", "--out", str(run)]
+    assert main(args) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: no space is left on the device at '{run / 'checkpoints' / 'best.pt'}'" in err, err
+    assert "checkpoints already written are intact" in err and "Traceback" not in err
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 2
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.pt"]
+
+
 def test_refuses_to_save_objects_that_could_not_be_loaded(tmp_path):
     bad = payload() | {"task_state": {"vocab": object()}}
     with pytest.raises(SeqtkError, match=r"checkpoint\['task_state'\]\['vocab'\].*plain data"):
