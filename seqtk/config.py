@@ -27,9 +27,18 @@ from seqtk.errors import SeqtkError, suggest
 SECTIONS = ("task", "data", "vocab", "model", "train", "log")
 
 
-def hfield(default: Any = MISSING, *, help: str, default_factory: Any = MISSING) -> Any:
-    """A dataclass field with help text (shown in docs and ``seqtk recipes show``)."""
-    return field(default=default, default_factory=default_factory, metadata={"help": help})
+def hfield(
+    default: Any = MISSING, *, help: str, default_factory: Any = MISSING, sources: tuple[str, ...] = ()
+) -> Any:
+    """A dataclass field with help text (shown in docs and ``seqtk recipes show``).
+
+    ``sources``: for a ``[data]`` key that only some of the task's data sources read, their names
+    (:mod:`seqtk.source_keys`); empty, every source reads it.
+    """
+    metadata: dict[str, Any] = {"help": help}
+    if sources:
+        metadata["sources"] = tuple(sources)
+    return field(default=default, default_factory=default_factory, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,21 @@ class DataConfig:
     path: str | None = hfield(
         None, help="A local file or folder that replaces the task's default data source."
     )
+
+    def chosen_source(self) -> str | None:
+        """The name of the data source these settings read (``"auto"`` resolved), for
+        :mod:`seqtk.source_keys`; ``None`` (the default): the task declares no sources, nothing is checked."""
+        return None
+
+    def source_choice(self, source: str) -> str:
+        """The override that makes ``source`` the chosen one (for a fix), e.g. ``data.source=hub``."""
+        return f"data.source={source}"
+
+    def describe_source(self, source: str) -> str:
+        """``source`` as a message names it, e.g. ``data.source = "bbc_news"``."""
+        given = getattr(self, "source", source)
+        here = "" if given == source else f' (here: "{source}")'
+        return f'the source data.source = "{given}"{here}'
 
 
 @dataclass(frozen=True)
@@ -278,8 +302,12 @@ def build(cls: type, raw: dict[str, Any], path: str) -> Any:
 # ---------------------------------------------------------------------------
 
 
-def resolve(raw: dict[str, Any], name: str, task_cls: Any) -> Recipe:
-    """Build a :class:`Recipe` from a raw mapping for ``task_cls``'s config classes."""
+def resolve(raw: dict[str, Any], name: str, task_cls: Any, *, stored: bool = False) -> Recipe:
+    """Build a :class:`Recipe` from a raw mapping for ``task_cls``'s config classes.
+
+    ``stored``: ``raw`` is a recipe a run wrote back in full (a checkpoint's), whose keys were checked
+    when it ran, so none counts as set by the user (:mod:`seqtk.source_keys`).
+    """
     for key in raw:
         if key not in SECTIONS:
             raise SeqtkError(
@@ -301,19 +329,22 @@ def resolve(raw: dict[str, Any], name: str, task_cls: Any) -> Recipe:
             raise SeqtkError(f"'{section}' must be a table ([{section}])", fix=f"write it as a [{section}] section")
         sections[section] = build(cls, value, section)
     recipe = Recipe(name=name, **sections)
-    check_recipe(recipe, task_cls)
+    check_recipe(recipe, task_cls, given=() if stored else tuple(raw.get("data", {})))
     return recipe
 
 
-def check_recipe(recipe: Recipe, task_cls: Any) -> None:
-    """Everything that can be checked without data: the run settings, the device name, the task's own checks."""
+def check_recipe(recipe: Recipe, task_cls: Any, given: tuple[str, ...] = ()) -> None:
+    """Everything that can be checked without data: the run settings, the device name, the task's own checks,
+    and that no ``[data]`` key in ``given`` (those the recipe and its overrides set) goes unread."""
     from seqtk.device import check_device_name
+    from seqtk.source_keys import check_source_keys
 
     check_train_and_log(recipe.train, recipe.log)
     check_device_name(recipe.train.device)
     recipe.model.check()
     check_layer_stacks(recipe.model)
     task_cls.validate(recipe)
+    check_source_keys(recipe.data, given)
 
 
 def check_layer_stacks(model: ModelConfig) -> None:
@@ -378,12 +409,15 @@ def describe_fields(cls: type) -> list[tuple[str, str, str, str]]:
     rows = []
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
+        text = f.metadata.get("help", "")
+        if f.metadata.get("sources"):
+            text += f" [read by: {', '.join(f.metadata['sources'])}]"
         if f.default is not MISSING:
             default = _to_plain(f.default)
         elif f.default_factory is not MISSING:
             default = _to_plain(f.default_factory())
         else:
-            rows.append((f.name, _type_name(hints[f.name]), "(required)", f.metadata.get("help", "")))
+            rows.append((f.name, _type_name(hints[f.name]), "(required)", text))
             continue
-        rows.append((f.name, _type_name(hints[f.name]), repr(default), f.metadata.get("help", "")))
+        rows.append((f.name, _type_name(hints[f.name]), repr(default), text))
     return rows

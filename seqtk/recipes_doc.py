@@ -26,6 +26,12 @@ run saves it as `config.toml` in its run directory.
 
 Keys every task honours: `data.path`, `train.seed`, `train.max_steps`,
 `train.batch_size`, `train.device` and `train.precision`.
+
+A `[data]` key marked `[read by: ...]` is read by those sources only. Setting it (to anything but its default) while
+the recipe reads another source is refused before any data is read, with the
+override that fixes it: `seqtk run classify_tiny data.path=intents.jsonl`
+says that `data.source = "bbc_news"` ignores `data.path` and names
+`data.source=auto`, instead of training on BBC News (`seqtk.source_keys`).
 """
 
 

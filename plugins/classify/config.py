@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from seqtk.config import DataConfig, ModelConfig, VocabConfig, hfield
@@ -28,15 +29,20 @@ class ClassifyData(DataConfig):
         "Hugging Face datasets; folder: data.path/<label>/*.txt, one subfolder per label; hub: the Hugging Face "
         "dataset data.hub_name (needs the internet or its cache); auto: data.path's kind when set, else bbc_news.",
     )
+    path: str | None = hfield(
+        None, help="file: the table file; folder: the folder of label subfolders.", sources=("file", "folder")
+    )
     text_column: str = hfield(
         "auto",
         help="file/hub: the column holding the text; auto: the first of text, review, sentence, content, "
         "question, utterance.",
+        sources=("file", "hub"),
     )
     label_column: str = hfield(
         "auto",
         help="file/hub: the column holding the label; auto: the first of label, labels, class, category, topic, "
         "intent, sentiment, polarity. Labels are whatever values the column has (strings or numbers).",
+        sources=("file", "hub"),
     )
     multi_label: bool = hfield(
         False,
@@ -45,13 +51,17 @@ class ClassifyData(DataConfig):
         "probability is at least 0.5.",
     )
     label_separator: str = hfield(
-        "", help='multi_label: the character between a text\'s labels in a string column, e.g. "|" or ",".'
+        "", help='multi_label: the character between a text\'s labels in a string column, e.g. "|" or ",".',
+        sources=("file", "hub"),
     )
-    hub_name: str = hfield("", help='hub: the Hugging Face dataset name, e.g. "SetFit/bbc-news".')
-    hub_config: str | None = hfield(None, help="hub: the dataset's configuration name, if it has several.")
-    hub_train_split: str = hfield("train", help="hub: the split that is cut into train and val.")
+    hub_name: str = hfield("", help='hub: the Hugging Face dataset name, e.g. "SetFit/bbc-news".', sources=("hub",))
+    hub_config: str | None = hfield(
+        None, help="hub: the dataset's configuration name, if it has several.", sources=("hub",)
+    )
+    hub_train_split: str = hfield("train", help="hub: the split that is cut into train and val.", sources=("hub",))
     hub_test_split: str = hfield(
-        "test", help='hub: the split used as the test set; "" to carve test from the train split instead.'
+        "test", help='hub: the split used as the test set; "" to carve test from the train split instead.',
+        sources=("hub",),
     )
     val_fraction: float = hfield(0.1, help="Fraction of the training data held out for validation, per class.")
     test_fraction: float = hfield(
@@ -95,6 +105,18 @@ class ClassifyData(DataConfig):
         50, help="Bucketing: texts are sorted by length within chunks of batch_size * bucket_factor."
     )
     eval_batch_size: int = hfield(256, help="Texts per batch when evaluating and predicting.")
+
+    def chosen_source(self) -> str:
+        """``source``, with ``auto`` resolved: data.path's kind when it is set (a folder, or else a file),
+        bbc_news without it. (Whether data.path exists is load_data's to say.)"""
+        if self.source != "auto":
+            return self.source
+        if self.path is None:
+            return "bbc_news"
+        return "folder" if Path(self.path).expanduser().is_dir() else "file"
+
+    def source_choice(self, source: str) -> str:
+        return "data.source=auto (or file)" if source == "file" else f"data.source={source}"
 
 
 @dataclass(frozen=True)

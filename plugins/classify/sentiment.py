@@ -11,7 +11,8 @@ return_sequences) -> GRU(64) on 128-dimensional word embeddings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from seqtk.config import hfield
@@ -25,6 +26,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from seqtk_plugins.classify.corpus import Corpus
 
 Source = Literal["auto", "rt", "imdb_sentences", "aclimdb", "file", "hub"]
+
+
+_TABLES = ("imdb_sentences", "file", "hub")  # the sources read as tables of text and label columns
+
+
+def _help(key: str) -> str:
+    return next(f.metadata["help"] for f in fields(ClassifyData) if f.name == key)
 
 
 @dataclass(frozen=True)
@@ -41,23 +49,46 @@ class SentimentData(ClassifyData):
         "or parquet file (data.path) read with Hugging Face datasets; hub: the Hugging Face dataset "
         "data.hub_name (needs the internet or its cache); auto: data.path's kind when set, else rt.",
     )
+    path: str | None = hfield(
+        None,
+        help="rt, imdb_sentences: a local copy of the file; aclimdb: the aclImdb/ folder; file: the table file.",
+        sources=("rt", "imdb_sentences", "aclimdb", "file"),
+    )
+    text_column: str = hfield("auto", help=_help("text_column"), sources=_TABLES)
     label_column: str = hfield(
         "auto",
         help="file/hub: the column holding the label; auto: the first of label, class, sentiment, polarity. "
         "Labels must be binary: 0/1, true/false, or pos/neg, positive/negative (any case), or two other values "
         "with data.positive_label.",
+        sources=_TABLES,
     )
     positive_label: str | None = hfield(
         None,
         help="file/hub: the label value that means positive when the labels are two other strings "
         '(e.g. "fresh" for fresh/rotten); the other value is negative.',
+        sources=_TABLES,
     )
-    hub_name: str = hfield("stanfordnlp/imdb", help="hub: the Hugging Face dataset name.")
+    hub_name: str = hfield("stanfordnlp/imdb", help="hub: the Hugging Face dataset name.", sources=("hub",))
     drop_duplicates: bool = hfield(
         False,
         help="Keep only the first of texts that are exactly equal, before splitting. Off for sentiment, so "
         "the published splits and earlier checkpoints' splits stay as they were.",
     )
+
+    def chosen_source(self) -> str:
+        """``source``, with ``auto`` resolved from data.path (an aclImdb folder, the RT file, or a table
+        file), rt without it."""
+        if self.source != "auto":
+            return self.source
+        if self.path is None:
+            return "rt"
+        from seqtk_plugins.classify.sentiment_data import RT_FILE
+
+        path = Path(self.path).expanduser()
+        return "aclimdb" if path.is_dir() else "rt" if path.name == RT_FILE else "file"
+
+    def source_choice(self, source: str) -> str:
+        return f"data.source={source}"
 
 
 @dataclass(frozen=True)

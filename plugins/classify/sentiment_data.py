@@ -115,14 +115,8 @@ def resolve_source(cfg: SentimentData) -> str:
             f"data.path '{path}' does not exist",
             fix="check the path, or remove data.path to use the Rotten Tomatoes sentences (fetched once)",
         )
-    if source != "auto":
-        return source
-    if path.is_dir():
-        return "aclimdb"
-    if path.name == RT_FILE:
-        return "rt"
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        return "file"
+    if source != "auto" or path.is_dir() or path.name == RT_FILE or path.suffix.lower() in TABLE_SUFFIXES:
+        return cfg.chosen_source()
     raise SeqtkError(
         f"cannot tell what kind of data '{path}' holds from its name",
         fix=f"use a {', '.join(TABLE_SUFFIXES)} file, an aclImdb folder, or set data.source",

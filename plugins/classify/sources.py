@@ -58,12 +58,8 @@ def resolve_source(cfg: ClassifyData) -> str:
             f"data.path '{path}' does not exist",
             fix="check the path, or remove data.path to use the BBC News articles (fetched once)",
         )
-    if cfg.source != "auto":
-        return cfg.source
-    if path.is_dir():
-        return "folder"
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        return "file"
+    if cfg.source != "auto" or path.is_dir() or path.suffix.lower() in TABLE_SUFFIXES:
+        return cfg.chosen_source()
     raise SeqtkError(
         f"cannot tell what kind of data '{path}' holds from its name",
         fix=f"use a {', '.join(TABLE_SUFFIXES)} file, a folder with one subfolder of .txt files per label, "

@@ -17,9 +17,10 @@ class ForecastData(DataConfig):
         "co2",
         help="Built-in series from the statsmodels 0.14.4 wheel (fetched once, SHA-256 checked): co2 (Mauna Loa, "
         "weekly 1958-2001, averaged to 526 months, gaps interpolated) or sunspots (yearly 1700-2008).",
+        sources=("co2", "sunspots"),
     )
-    value_column: str = hfield("", help="CSV (data.path): the column to forecast; empty: the last column.")
-    time_column: str = hfield("", help="CSV (data.path): the column of time labels, for plots; empty: row numbers.")
+    value_column: str = hfield("", help="CSV (data.path): the column to forecast; empty: the last column.", sources=("path",))
+    time_column: str = hfield("", help="CSV (data.path): the column of time labels, for plots; empty: row numbers.", sources=("path",))
     window: int = hfield(24, help="Past values the model reads (time steps per input window).")
     horizon: int = hfield(12, help="Future values it predicts from each window.")
     stride: int = hfield(1, help="Steps between the starts of consecutive windows.")
@@ -31,6 +32,18 @@ class ForecastData(DataConfig):
         help="Express each window relative to its last value, so a trend that leaves the training range needs "
         "no extrapolation (the model predicts changes).",
     )
+
+    def chosen_source(self) -> str:
+        """``path`` when it is set (it wins over ``source``), else the built-in series ``source``."""
+        return "path" if self.path else self.source
+
+    def source_choice(self, source: str) -> str:
+        return "data.path=FILE.csv" if source == "path" else f"data.source={source} without data.path"
+
+    def describe_source(self, source: str) -> str:
+        if source == "path":
+            return f"data.path = '{self.path}' (a CSV, which wins over data.source)"
+        return f'the series data.source = "{source}"'
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ class MusicData(DataConfig):
         default_factory=lambda: list(COLLECTIONS),
         help="music21 ABC collections to read: oneills1850 (2,009 tunes), ryansMammoth (1,059), "
         "airdsAirs (1,180), miscFolk (185), essenFolksong (8,514).",
+        sources=("music21",),
     )
     keep_rhythm: bool = hfield(False, help="Keep the R: header (jig, reel, ...) in front of M:, L: and K:.")
     unit_length: Literal["1/8", "keep"] = hfield(
@@ -50,6 +51,18 @@ class MusicData(DataConfig):
     )
     sample_temperature: float = hfield(0.8, help="Sampling temperature of those evaluation tunes and of the final report.")
     max_tune_tokens: int = hfield(1000, help="Longest tune sampled at evaluation, in tokens; longer ones are cut (and counted unfinished).")
+
+    def chosen_source(self) -> str:
+        """path (``.abc`` files of your own) replaces the music21 collections."""
+        return "path" if self.path else "music21"
+
+    def source_choice(self, source: str) -> str:
+        return "data.path=FILE.abc" if source == "path" else "no data.path"
+
+    def describe_source(self, source: str) -> str:
+        if source == "path":
+            return f"data.path = '{self.path}' (it replaces the music21 collections)"
+        return "the music21 collections"
 
 
 @dataclass(frozen=True)

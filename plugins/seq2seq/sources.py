@@ -35,9 +35,7 @@ class Loaded:
 
 def resolve_source(cfg: Seq2SeqData) -> str:
     """``data.source`` with ``auto`` resolved: files when data.path is set, else cmudict."""
-    if cfg.source != "auto":
-        return cfg.source
-    return "files" if cfg.path else "cmudict"
+    return cfg.chosen_source()
 
 
 def token_kinds(cfg: Seq2SeqData, vocab: Seq2SeqVocab) -> tuple[str, str]:

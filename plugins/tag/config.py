@@ -31,9 +31,10 @@ class TagData(DataConfig):
         help="files: a training file (held-out splits from data.val_path and data.test_path, or carved from it "
         "by the fractions), or a folder: its files named *train*, *dev*/*val*/*testa* and *test*/*testb* are the "
         "splits; a folder without such names is a set of documents, split by file. brown: a local Brown folder.",
+        sources=("brown", "files"),
     )
-    val_path: str | None = hfield(None, help="files: a validation file (else carved from the training file).")
-    test_path: str | None = hfield(None, help="files: a test file (else carved from the training file).")
+    val_path: str | None = hfield(None, help="files: a validation file (else carved from the training file).", sources=("files",))
+    test_path: str | None = hfield(None, help="files: a test file (else carved from the training file).", sources=("files",))
     format: Format = hfield(
         "auto",
         help="conllu: CoNLL-U (word = FORM, tag = UPOS or XPOS; comments, multiword ranges 1-2 and empty nodes "
@@ -41,17 +42,19 @@ class TagData(DataConfig):
         "-DOCSTART- lines skipped; slash: one sentence per line of word/TAG tokens (split at the last slash, "
         "Brown's format); jsonl: one {\"tokens\": [...], \"tags\": [...]} object per line; auto: by extension "
         "(.conllu, .jsonl) or else by the content.",
+        sources=("files",),
     )
-    conllu_tag: Literal["upos", "xpos"] = hfield("upos", help="conllu: the tag column, UPOS (4th) or XPOS (5th).")
-    word_column: int = hfield(0, help="columns: the word's column, from 0 (negative counts from the end).")
-    tag_column: int = hfield(-1, help="columns: the tag's column, from 0; -1 (the default) is the last column.")
-    tokens_key: str = hfield("tokens", help="jsonl: the key of each object's word list.")
-    tags_key: str = hfield("tags", help="jsonl: the key of each object's tag list.")
+    conllu_tag: Literal["upos", "xpos"] = hfield("upos", help="conllu: the tag column, UPOS (4th) or XPOS (5th).", sources=("files",))
+    word_column: int = hfield(0, help="columns: the word's column, from 0 (negative counts from the end).", sources=("files",))
+    tag_column: int = hfield(-1, help="columns: the tag's column, from 0; -1 (the default) is the last column.", sources=("files",))
+    tokens_key: str = hfield("tokens", help="jsonl: the key of each object's word list.", sources=("files",))
+    tags_key: str = hfield("tags", help="jsonl: the key of each object's tag list.", sources=("files",))
     tags: Literal["stripped", "universal", "raw"] = hfield(
         "stripped",
         help="brown: the tag set. stripped: the Brown tags without the -tl (title), -hl (headline) and -nc "
         "(cited) suffixes and the fw- (foreign word) prefix, 190 tags; universal: the 12 universal tags of "
         "Petrov, Das and McDonald (2012), mapped as NLTK's brown-universal mapping does; raw: all 472 tags as written.",
+        sources=("brown",),
     )
     scheme: Scheme = hfield(
         "auto",
@@ -77,6 +80,12 @@ class TagData(DataConfig):
         50, help="Training batches hold sentences of similar length, sorted within chunks of batch_size * this."
     )
     eval_batch_size: int = hfield(256, help="Sentences per batch when evaluating and predicting.")
+
+    def chosen_source(self) -> str:
+        """``source``, with ``auto`` resolved: files when data.path is set, else brown."""
+        if self.source != "auto":
+            return self.source
+        return "files" if self.path else "brown"
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def read_options(cfg: TagData) -> ReadOptions:
 
 def load_splits(cfg: TagData, console: Console | None = None) -> tuple[Splits, str]:
     """The recipe's data, split; and a name for it (for reports)."""
-    source = cfg.source if cfg.source != "auto" else ("files" if cfg.path else "brown")
+    source = cfg.chosen_source()
     if source == "brown":
         from seqtk_plugins.tag.brown import brown_folder, read_brown
 

@@ -24,11 +24,22 @@ class ToyData(DataConfig):
     val_fraction: float = hfield(
         0.2,
         help="The lectures' problems: hold out the last fraction of the examples, as Keras' validation_split does.",
+        sources=("one_to_many", "many_to_one", "many_to_many"),
     )
-    examples: int = hfield(2000, help="binary_addition and first_bit: training sequences (val and test get a quarter each).")
-    bits: int = hfield(8, help="binary_addition: bits per number (the sum has one more).")
-    delay: int = hfield(2, help="binary_addition: the target at step t is the sum bit of column t - delay.")
-    length: int = hfield(60, help="first_bit: bits per sequence (the distance the first bit must be carried).")
+    examples: int = hfield(2000, help="binary_addition and first_bit: training sequences (val and test get a quarter each).", sources=("binary_addition", "first_bit"))
+    bits: int = hfield(8, help="binary_addition: bits per number (the sum has one more).", sources=("binary_addition",))
+    delay: int = hfield(2, help="binary_addition: the target at step t is the sum bit of column t - delay.", sources=("binary_addition",))
+    length: int = hfield(60, help="first_bit: bits per sequence (the distance the first bit must be carried).", sources=("first_bit",))
+
+    def chosen_source(self) -> str:
+        """The problem: it decides which of the keys below are read."""
+        return self.problem
+
+    def source_choice(self, source: str) -> str:
+        return f"data.problem={source}"
+
+    def describe_source(self, source: str) -> str:
+        return f'the problem data.problem = "{source}"'
 
 
 @dataclass(frozen=True)
