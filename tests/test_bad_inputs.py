@@ -185,6 +185,34 @@ def layers_recipe(tmp: Path, layer: str) -> str:
     return toy(tmp, "\n".join(kept) + "\n\n[[model.layers]]\n" + layer + "\n", "layers.toml")
 
 
+TABLE_RECIPE = '[task]\nname = "classify"\n[data]\nsource = "file"\npath = "{}"\n[train]\nmax_steps = 2\ndevice = "cpu"\n'
+
+
+def run_table(tmp: Path, name: str, text: str) -> list[str]:
+    """classify trained on the table file ``name`` holding ``text``: its rows are read through ``datasets``."""
+    (tmp / name).write_text(text, encoding="utf-8")
+    return ["run", toy(tmp, TABLE_RECIPE.format(tmp / name), "table.toml"), "--out", str(tmp / "run")]
+
+
+def run_empty_parquet(tmp: Path) -> list[str]:
+    """classify trained on a parquet file with text and label columns and no rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": pa.array([], pa.string()), "label": pa.array([], pa.string())}), tmp / "t.parquet")
+    return ["run", toy(tmp, TABLE_RECIPE.format(tmp / "t.parquet"), "table.toml"), "--out", str(tmp / "run")]
+
+
+JSONL_LINE_3 = '{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n{"text": "c", "label": "x"} junk\n{"text": "d", "label": "y"}\n'
+JSON_LINE_4 = '[\n  {"text": "a", "label": "x"},\n  {"text": "b", "label": "y"}\n  {"text": "c", "label": "x"}\n]\n'
+
+
+def tag_own_file(tmp: Path) -> list[str]:
+    """tag_tiny (which sets data.tags = "universal" for Brown) pointed at a file of the user's, by overrides only."""
+    (tmp / "pos.txt").write_text("The/DET dog/NOUN barks/VERB ./.\n", encoding="utf-8")
+    return ["run", "tag_tiny", "data.source=files", f"data.path={tmp / 'pos.txt'}", "--out", str(tmp / "run")]
+
+
 def plugin(tmp: Path, source: str, name: str = "thirdparty.py") -> list[str]:
     folder = tmp / "plugins"
     folder.mkdir(exist_ok=True)
@@ -285,6 +313,32 @@ CLI_CASES: dict[str, Case] = {
         lambda t: ["run", "classify_tiny", f"model.pretrained_vectors={t / 'glove.txt'}", "--out", str(t / "r")],
         "the vectors file", "does not exist",
     ),
+    "table-jsonl-bad-line": case(
+        lambda t: run_table(t, "x.jsonl", JSONL_LINE_3), "line 3 is not one JSON object (Extra data at column 29)",
+        '{"text": "c", "label": "x"} junk', "correct or delete line 3",
+    ),
+    "table-jsonl-array-line": case(
+        lambda t: run_table(t, "x.jsonl", '{"text": "a", "label": "x"}\n["b", "y"]\n'),
+        "line 2 is not one JSON object (it is a JSON array): [\"b\", \"y\"]",
+    ),
+    "table-json-bad-line": case(
+        lambda t: run_table(t, "x.json", JSON_LINE_4), "Expecting ',' delimiter at line 4, column 3", "correct line 4"
+    ),
+    "table-json-item-not-object": case(
+        lambda t: run_table(t, "x.json", '[{"text": "a", "label": "x"}, "b"]'), "item 2 of the list", "is not a JSON object"
+    ),
+    "table-csv-header-only": case(
+        lambda t: run_table(t, "x.csv", "text,label\n"), "has a header (text, label) and no rows", "add rows to it"
+    ),
+    "table-tsv-header-only": case(
+        lambda t: run_table(t, "x.tsv", "text\tlabel\n\n"), "has a header (text, label) and no rows", "add rows to it"
+    ),
+    "table-json-empty-list": case(lambda t: run_table(t, "x.json", "[]\n"), "has no records: its list is empty", "add rows"),
+    "table-jsonl-empty-objects": case(
+        lambda t: run_table(t, "x.jsonl", "{}\n{}\n"), "has no records: every line is an empty JSON object", "add rows"
+    ),
+    "table-parquet-no-rows": case(run_empty_parquet, "has columns (text, label) and no rows", "add rows"),
+    "tag-brown-tags-on-own-file": case(tag_own_file, 'data.tags = "universal" converts Brown tags', "set data.tags=stripped", 'data.source = "brown"'),
     "data-crop-out-of-range": case(lambda t: ["run", "classify_tiny", "data.crop=1.5", "--out", str(t / "r")], "data.crop must be between 0 and 1"),
     # -- run folders --------------------------------------------------------------------
     "out-under-a-file": case(lambda t: [*TOY, "run", toy(t), "--out", str(a_file(t) / "run")], "is a file, not a folder"),

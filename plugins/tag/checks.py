@@ -22,10 +22,11 @@ def check_data(data: TagData) -> None:
             "which is split by file",
             fix='remove them, or set data.path to the training file (data.source = "files")',
         )
-    if not brown and data.tags != "stripped":
+    if not brown and data.tags != "stripped":  # an override cannot remove a recipe's value: name the one that works
         raise SeqtkError(
             f'data.tags = "{data.tags}" converts Brown tags, but the source is data.path, read as it is',
-            fix='remove data.tags, or set data.source = "brown" for a local Brown folder',
+            fix='set data.tags=stripped (the default, which leaves the file\'s tags as they are), or set '
+            'data.source = "brown" for a local Brown folder',
         )
     checks.split_fractions(data.val_fraction, data.test_fraction)
     checks.at_least("data.max_documents", data.max_documents, 0)
