@@ -14,7 +14,8 @@ wrappers around this class, so the two give the same results::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator, Mapping, Set
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
@@ -78,12 +79,14 @@ class Predictor:
         self._loaded.device = target
         return self
 
-    def predict(self, inputs: str | list[str], **options: Any) -> list[dict[str, Any]]:
+    def predict(self, inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+                **options: Any) -> list[dict[str, Any]]:  # fmt: skip
         """One dict per input, as ``seqtk predict --json`` prints them; ``options`` are the task's
-        ``predict_options`` (``top_k=3`` for classifiers)."""
+        ``predict_options`` (``top_k=3`` for classifiers). An input is a string, as the CLI reads it: a text,
+        or an image file's path (a ``Path`` will do)."""
         from seqtk.step import check_predictions
 
-        items = [inputs] if isinstance(inputs, str) else list(inputs)
+        items = predict_items(self.task, inputs)
         if not items:
             raise SeqtkError("predict() got no input", fix='pass a text or a list of texts, e.g. p.predict(["hello"])')
         check_options(self.task, options)
@@ -165,6 +168,56 @@ class Predictor:
 
     def __repr__(self) -> str:
         return f"Predictor(task={self.task.name!r}, source='{self.source}', device={self.device})"
+
+
+def predict_items(task: Task, inputs: Any) -> list[str]:
+    """``inputs`` as the list of strings every task's predict() reads (one string or path: a list of one).
+
+    Checked here, for every task, because a tensor or a number that reached the task failed inside it
+    as a TypeError (pixel_mnist), or a text task read its printed form as a text; a dict or a set would
+    give the predictions of its keys, or in no set order.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    elif isinstance(inputs, (bytes, bytearray, Mapping, Set, torch.Tensor)) or not isinstance(inputs, Iterable):
+        raise unreadable_input(task, "the input given", inputs)
+    items = list(inputs)
+    for n, item in enumerate(items):
+        text = os.fspath(item) if isinstance(item, os.PathLike) else item
+        if not isinstance(text, str):
+            raise unreadable_input(task, f"input {n + 1} of {len(items)}", item)
+        items[n] = text
+    return items
+
+
+def unreadable_input(task: Task, which: str, value: Any) -> SeqtkError:
+    """The error for an input a task's predict() cannot read: what it takes, and how to pass it."""
+    if task.unit == "images":  # the image tasks read files, as `seqtk predict` passes them
+        takes, example = "the path of an image file (a string), or a list of paths, one per image", '["digit.png"]'
+        fix = f"save each image as a PNG or JPEG file and pass the paths, e.g. p.predict({example})"
+    else:
+        takes, example = "a text (a string), or a list of texts, one per input", '["first text", "second text"]'
+        fix = f"pass the texts as strings, e.g. p.predict({example})"
+    return SeqtkError(
+        f"task '{task.name}' predict() takes {takes}, as `seqtk predict` reads them; {which} is {describe(value)}",
+        fix=fix + " (predict() does not read tensors or arrays yet)",
+    )
+
+
+def describe(value: Any) -> str:
+    """What a value is, for a message.
+
+    >>> describe(torch.zeros(1, 28, 28)), describe(3), describe(None), describe({"a": 1})
+    ('a torch.Tensor of shape (1, 28, 28)', 'an int', 'None', 'a dict')
+    """
+    if value is None:
+        return "None"
+    kind = type(value)
+    module = kind.__module__.split(".")[0]
+    name = kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+    shape = getattr(value, "shape", None)  # tensors and arrays
+    shown = f" of shape {tuple(shape)}" if isinstance(shape, tuple) else ""
+    return ("an " if name[0] in "aeiou" else "a ") + name + shown
 
 
 def check_options(task: Task, options: dict[str, Any]) -> None:
