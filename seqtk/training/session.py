@@ -36,7 +36,7 @@ from seqtk.loggers import (
 from seqtk.recipe_io import to_toml
 from seqtk.task import StepOutput, Task
 from seqtk.training import best, budget, distributed
-from seqtk.training.checkpoint import FORMAT, VERSION, load_weights, save_checkpoint
+from seqtk.training.checkpoint import FORMAT, VERSION, load_weights, recipe_changes, save_checkpoint
 from seqtk.training.distributed import Dist
 from seqtk.training.ema import WeightAverage
 from seqtk.training.gradients import GradientLog
@@ -93,7 +93,8 @@ class Session:
     def restore(self, payload: dict[str, Any], source: Path) -> None:
         """Continue from a checkpoint; the RNG streams are restored last."""
         entry = payload.get("ema")  # the checkpoint's model is a weight average; the trained weights are here
-        load_weights(self.model, entry["raw"] if entry else payload["model"], source, payload["task"])
+        load_weights(self.model, entry["raw"] if entry else payload["model"], source, payload["task"],
+                     recipe_changes(payload.get("recipe"), self.recipe))
         if self.ema is not None and entry:
             self.ema.restore(payload["model"], entry)
             if float(entry.get("decay", self.ema.decay)) != self.ema.decay:

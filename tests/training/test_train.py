@@ -122,6 +122,39 @@ def test_resume_is_exact(toy_task, tmp_path):
     assert steps == list(range(1, 9))  # appended to, each step once
 
 
+def test_resume_with_a_changed_model_size_names_the_recipe_key_not_the_tensor_shapes(toy_task, tmp_path):
+    train(toy_task, tmp_path, train={"max_steps": 2})
+    changed = toy_task.make_recipe(tmp_path / "runs", model={"hidden": 8}, data={"seq_len": 7}, train={"max_steps": 4})
+    with pytest.raises(SeqtkError) as caught:
+        run_training(changed, resume=tmp_path / "run", console=quiet())
+    message = str(caught.value)
+    assert "model.hidden is 8 here but 16 in the checkpoint." in message, message
+    assert "Fix: drop the override or set it back (model.hidden=16)" in message and "without --resume" in message
+    assert "size mismatch" not in message and "data.seq_len" not in message  # a [model] key explains it
+
+
+def test_resume_with_weights_that_do_not_fit_an_unchanged_recipe_lists_the_tensors(toy_task, tmp_path):
+    from seqtk.training.checkpoint import save_checkpoint
+
+    train(toy_task, tmp_path, train={"max_steps": 2})
+    data = load_checkpoint(tmp_path / "run/checkpoints/last.pt")
+    data["model"]["head.weight"] = torch.zeros(1, 99)  # no recipe key explains this: a changed plugin, say
+    save_checkpoint(tmp_path / "run/checkpoints/last.pt", data)
+    recipe = toy_task.make_recipe(tmp_path / "runs", train={"max_steps": 4})
+    with pytest.raises(SeqtkError, match="do not fit the model task 'toy_sum' builds.*size mismatch for head.weight"):
+        run_training(recipe, resume=tmp_path / "run", console=quiet())
+
+
+def test_recipe_changes_name_model_keys_first_then_data_and_vocab(toy_task, tmp_path):
+    from seqtk.training.checkpoint import recipe_changes
+
+    saved = toy_task.make_recipe(tmp_path).to_dict()
+    assert recipe_changes(saved, toy_task.make_recipe(tmp_path, train={"lr": 0.5})) == []  # [train] sizes nothing
+    both = toy_task.make_recipe(tmp_path, model={"cell": "lstm"}, data={"seq_len": 7})
+    assert recipe_changes(saved, both) == [("model.cell", "lstm", "gru")]
+    assert recipe_changes(saved, toy_task.make_recipe(tmp_path, data={"seq_len": 7})) == [("data.seq_len", 7, 5)]
+
+
 def test_resume_follows_the_recipes_new_rate_decay_and_schedule(toy_task, tmp_path):
     # The checkpoint's optimiser and scheduler state hold the old lr/weight_decay/base rate; the resume
     # banner reports a changed train.lr, and the NaN error's fix ("a lower train.lr, then resume") relies on it.
