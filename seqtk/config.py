@@ -302,11 +302,14 @@ def build(cls: type, raw: dict[str, Any], path: str) -> Any:
 # ---------------------------------------------------------------------------
 
 
-def resolve(raw: dict[str, Any], name: str, task_cls: Any, *, stored: bool = False) -> Recipe:
+def resolve(
+    raw: dict[str, Any], name: str, task_cls: Any, *, stored: bool = False, written: dict[str, Any] | None = None
+) -> Recipe:
     """Build a :class:`Recipe` from a raw mapping for ``task_cls``'s config classes.
 
     ``stored``: ``raw`` is a recipe a run wrote back in full (a checkpoint's), whose keys were checked
-    when it ran, so none counts as set by the user (:mod:`seqtk.source_keys`).
+    when it ran, so none counts as set by the user. ``written``: the recipe file as read, before the
+    overrides that made ``raw`` (:mod:`seqtk.source_keys` tells the file's keys from the overrides').
     """
     for key in raw:
         if key not in SECTIONS:
@@ -329,13 +332,26 @@ def resolve(raw: dict[str, Any], name: str, task_cls: Any, *, stored: bool = Fal
             raise SeqtkError(f"'{section}' must be a table ([{section}])", fix=f"write it as a [{section}] section")
         sections[section] = build(cls, value, section)
     recipe = Recipe(name=name, **sections)
-    check_recipe(recipe, task_cls, given=() if stored else tuple(raw.get("data", {})))
+    given = () if stored else tuple(raw.get("data", {}))
+    check_recipe(recipe, task_cls, given, _written_data(written, classes["data"]))
     return recipe
 
 
-def check_recipe(recipe: Recipe, task_cls: Any, given: tuple[str, ...] = ()) -> None:
+def _written_data(written: dict[str, Any] | None, cls: type) -> Any:
+    """The ``[data]`` section of the recipe file alone, or None when there is none or it does not build
+    without the overrides."""
+    if written is None or not isinstance(written.get("data", {}), dict):
+        return None
+    try:
+        return build(cls, written.get("data", {}), "data")
+    except SeqtkError:
+        return None
+
+
+def check_recipe(recipe: Recipe, task_cls: Any, given: tuple[str, ...] = (), written: Any = None) -> None:
     """Everything that can be checked without data: the run settings, the device name, the task's own checks,
-    and that no ``[data]`` key in ``given`` (those the recipe and its overrides set) goes unread."""
+    and that no ``[data]`` key in ``given`` (those the recipe and its overrides set) goes unread
+    (``written``: the file's ``[data]`` before overrides, :func:`seqtk.source_keys.check_source_keys`)."""
     from seqtk.device import check_device_name
     from seqtk.source_keys import check_source_keys
 
@@ -344,7 +360,7 @@ def check_recipe(recipe: Recipe, task_cls: Any, given: tuple[str, ...] = ()) -> 
     recipe.model.check()
     check_layer_stacks(recipe.model)
     task_cls.validate(recipe)
-    check_source_keys(recipe.data, given)
+    check_source_keys(recipe.data, given, written)
 
 
 def check_layer_stacks(model: ModelConfig) -> None:

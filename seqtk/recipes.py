@@ -51,9 +51,10 @@ def load_recipe(spec: str, overrides: list[str] | None = None) -> Recipe:
     from seqtk.registry import get_task
 
     path = locate(spec)
-    raw = apply_overrides(read_toml(path), list(overrides or []))
+    written = read_toml(path)
+    raw = apply_overrides(written, list(overrides or []))
     task_cls = get_task(task_name(raw, f"recipe '{path}'"))
-    return resolve(raw, path.stem, task_cls)
+    return resolve(raw, path.stem, task_cls, written=written)
 
 
 def first_line(path: Path) -> str:

@@ -10,6 +10,10 @@ it is refused before any data is read: ``seqtk run classify_tiny
 data.path=intents.jsonl`` once trained on BBC News, because that recipe fixes
 ``data.source = "bbc_news"``, and the "intent" model answered "tech".
 
+A key the recipe file sets for its own source is not refused when an
+override chose another source (``seqtk run textgen_tiny data.path=my.txt``:
+the override replaces the recipe's corpus, as the user meant).
+
 A recipe written back in full (a checkpoint's, a run's ``config.toml``)
 holds every key; only keys whose value differs from the default count, and a
 checkpoint's recipe is not checked at all (the run that wrote it was).
@@ -38,11 +42,14 @@ def default_of(f: Field[Any]) -> Any:
     return MISSING
 
 
-def check_source_keys(data: Any, given: Iterable[str]) -> None:
+def check_source_keys(data: Any, given: Iterable[str], written: Any = None) -> None:
     """Raise :class:`SeqtkError` for a key in ``given`` that ``data``'s chosen source does not read.
 
-    ``given``: the ``[data]`` keys the recipe and its overrides name; those
-    still at their default value never count.
+    ``given``: the ``[data]`` keys the recipe and its overrides name; those still at their default value
+    never count. ``written``: the ``[data]`` section as the recipe file alone gives it (before overrides),
+    or None. A key the file sets is not refused when an override chose another source than the file's:
+    ``seqtk run textgen_tiny data.path=my.txt`` trains on my.txt, and the recipe's ``data.corpus`` is
+    what the user meant to replace. A source chosen in the file itself must read every key the file sets.
     """
     chosen = data.chosen_source()
     if chosen is None:
@@ -53,9 +60,14 @@ def check_source_keys(data: Any, given: Iterable[str]) -> None:
         if f is None or not sources_of(f) or chosen in sources_of(f):
             continue
         value = getattr(data, key)
-        if value == default_of(f):
+        if value == default_of(f) or _replaced_by_an_override(written, key, value, chosen):
             continue
         raise _ignored(data, f, value, chosen)
+
+
+def _replaced_by_an_override(written: Any, key: str, value: Any, chosen: str) -> bool:
+    """The file set ``key`` to ``value`` for its own source, and an override chose ``chosen`` instead."""
+    return written is not None and getattr(written, key) == value and written.chosen_source() != chosen
 
 
 def _ignored(data: Any, f: Field[Any], value: Any, chosen: str) -> SeqtkError:

@@ -73,26 +73,38 @@ def test_every_bundled_recipe_loads_and_refuses_each_key_its_source_ignores(name
         assert f"data.{key}" in err.value.problem, override
 
 
-SOURCE_CHECKED = [  # one key per task that only the source check refuses
-    ("classify_tiny", "data.path=intents.jsonl"),
-    ("sentiment_tiny", "data.text_column=body"),
-    ("seq2seq_tiny", "data.stress=true"),
-    ("tag_tiny", "data.word_column=2"),
-    ("textgen_tiny", "data.hf_split=validation"),
-    ("toy_tiny", "data.bits=4"),
-    ("forecast_tiny", "data.value_column=ppm"),
-    ("music_tiny", "data.path=tunes.abc"),  # music_tiny names its collections: data.collections is refused
+SOURCE_CHECKED = [  # per task, overrides of which only the source check refuses the first
+    ("classify_tiny", ["data.path=intents.jsonl"]),
+    ("sentiment_tiny", ["data.text_column=body"]),
+    ("seq2seq_tiny", ["data.stress=true"]),
+    ("tag_tiny", ["data.word_column=2"]),
+    ("textgen_tiny", ["data.hf_split=validation"]),
+    ("toy_tiny", ["data.bits=4"]),
+    ("forecast_tiny", ["data.value_column=ppm"]),
+    ("music_tiny", ['data.collections=["airdsAirs"]', "data.path=tunes.abc"]),
 ]
 
 
-@pytest.mark.parametrize(("name", "override"), SOURCE_CHECKED)
-def test_each_task_refuses_a_key_its_source_ignores_naming_the_fix(name, override):
-    key = "data.collections" if name == "music_tiny" else override.split("=")[0]
+@pytest.mark.parametrize(("name", "overrides"), SOURCE_CHECKED)
+def test_each_task_refuses_a_key_its_source_ignores_naming_the_fix(name, overrides):
+    key = overrides[0].split("=")[0]
     with pytest.raises(SeqtkError) as err:
-        load_recipe(name, [override])
+        load_recipe(name, overrides)
     assert err.value.problem.startswith(f"{key} = ") and "silently ignored" in err.value.problem
     assert "choose a source that reads it (" in err.value.fix
     assert f"set {key}=" in err.value.fix or f"remove {key} from the recipe" in err.value.fix
+
+
+def test_an_override_that_chooses_another_source_replaces_the_recipes_own(tmp_path):
+    """textgen_tiny names its works; data.path=my.txt replaces them, as the user meant. A recipe file that
+    sets both reads one of them only, and is refused."""
+    text = tmp_path / "my.txt"
+    assert load_recipe("textgen_tiny", [f"data.path={text}"]).data.chosen_source() == "path"
+    assert load_recipe("music_tiny", [f"data.path={text}"]).data.chosen_source() == "path"
+    recipe = tmp_path / "both.toml"
+    recipe.write_text(f'[task]\nname = "textgen"\n[data]\ncorpus = "plays"\npath = "{text}"\n', encoding="utf-8")
+    with pytest.raises(SeqtkError, match="data.corpus = 'plays' is set"):
+        load_recipe(str(recipe))
 
 
 def test_every_task_with_several_sources_declares_them():
