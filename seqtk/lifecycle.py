@@ -21,12 +21,16 @@ training data in ``Task.learned`` ("restore" above puts the checkpoint's
 back). ``Task.prepare`` is ``load_data -> learn -> encode_data``, with
 ``learn()``'s result setting only what was not restored
 (:func:`seqtk.learned.fill`); a task that overrides ``prepare()`` instead is
-checked afterwards: a restored attribute must still be the same object or
-equal, or the command stops with the fix.
+checked afterwards: a restored attribute (or, for a task that declares no
+``learned``, each entry of its ``state_dict()``) must still be the same
+object or equal, or the command stops with the fix before it prints a
+figure. ``Task.rebuilt_by_prepare`` names state rebuilt from the data on
+purpose, which is exempt.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -59,35 +63,31 @@ def ready_task(task_cls: type[Task], recipe: Recipe, checkpoint: dict[str, Any] 
 
 
 def prepare_keeping_state(task: Task, restored: bool, task_state: dict[str, Any] | None = None) -> None:
-    """``task.prepare()``; when state was restored, check that ``prepare()`` kept every learned attribute.
+    """``task.prepare()``; when state was restored, stop if ``prepare()`` replaced any of it.
 
-    A plugin written before ``Task.learned`` existed declares none; if its ``prepare()`` changes what its
-    ``state_dict()`` returns, the checkpoint's ``task_state`` is loaded again after it (as resuming once
-    did) and seqtk says how to declare the state instead.
+    A task with ``Task.learned`` is checked attribute by attribute; a plugin written before ``learned``
+    existed declares none, so what its ``state_dict()`` returns is compared before and after. Either way
+    a change means the data were encoded with ids or labels the model was not trained with, so every
+    figure computed from them would be wrong (a legacy plugin once printed test accuracy 0.25 for a
+    checkpoint that scored 0.95): the command stops instead. State that ``prepare()`` rebuilds from the
+    data on purpose is named in ``Task.rebuilt_by_prepare`` and kept as ``prepare()`` made it.
+    ``task_state`` is accepted for callers of earlier versions and not used.
     """
+    del task_state
     if not restored:
         task.prepare()
         return
     if not type(task).learned:
-        _prepare_legacy(task, task_state)
+        _prepare_legacy(task)
         return
     before = {name: getattr(task, name, None) for name in type(task).learned}
     task.prepare()
     changed = [name for name, value in before.items() if not _kept(value, getattr(task, name, None))]
-    if changed:
-        from seqtk.step import where
-
-        names = ", ".join(f"self.{name}" for name in changed)
-        raise SeqtkError(
-            f"task '{task.name}'{where(type(task))}: prepare() replaced {names} after seqtk restored "
-            f"{'it' if len(changed) == 1 else 'them'} from the checkpoint, so the model would read ids or labels "
-            "it was not trained with",
-            fix=f"in prepare(), build {names} only while it is None (a restored one is kept); "
-            "docs/plugins.md, 'The lifecycle'",
-        )
+    _refuse_changes(task, changed, "replaced", lambda names: f"self.{', self.'.join(names)}",
+                    lambda shown: f"in prepare(), build {shown} only while it is None (a restored one is kept)")
 
 
-def _prepare_legacy(task: Task, task_state: dict[str, Any] | None) -> None:
+def _prepare_legacy(task: Task) -> None:
     try:  # an old plugin's state_dict() may need prepared data: then there is nothing to compare
         before: dict[str, Any] | None = task.state_dict()
     except Exception:
@@ -97,16 +97,28 @@ def _prepare_legacy(task: Task, task_state: dict[str, Any] | None) -> None:
         return
     after = task.state_dict()
     changed = sorted(key for key in before.keys() | after.keys() if not same(before.get(key), after.get(key)))
+    _refuse_changes(task, changed, "changed", lambda names: "the state_dict() " + ", ".join(repr(n) for n in names),
+                    lambda shown: "name the attributes that hold what it learns from the data in Task.learned and "
+                    "build them in learn() instead of prepare() (seqtk restores them before the data are read)")
+
+
+def _refuse_changes(task: Task, changed: list[str], verb: str, show: Callable[[list[str]], str],
+                    how: Callable[[str], str]) -> None:
+    """Raise the one paragraph for state ``prepare()`` changed after a checkpoint restored it, less the
+    names the task rebuilds on purpose (``Task.rebuilt_by_prepare``); ``show`` words the names."""
+    changed = [name for name in changed if name not in type(task).rebuilt_by_prepare]
     if not changed:
         return
-    if task_state is not None:
-        task.load_state_dict(task_state)
-    task.report_console().print(
-        f"note: task '{task.name}': prepare() changed {', '.join(changed)} of the state restored from the "
-        "checkpoint, so seqtk loaded the checkpoint's again. If that is a vocabulary or label list, list its "
-        "attribute in Task.learned and build it in prepare() only while it is None (docs/plugins.md, "
-        "'The lifecycle'), or the data may be encoded with the wrong ids.",
-        highlight=False, markup=False,
+    from seqtk.step import where
+
+    them = "it" if len(changed) == 1 else "them"
+    raise SeqtkError(
+        f"task '{task.name}'{where(type(task))}: prepare() {verb} {show(changed)} after seqtk restored {them} "
+        "from the checkpoint, so the data would be read with ids or labels the model was not trained with and "
+        "every figure computed from them would be wrong; nothing was evaluated or trained",
+        fix=f"{how(show(changed))}; or, if prepare() rebuilds {them} from the data on purpose, declare "
+        f"rebuilt_by_prepare = ({', '.join(repr(n) for n in changed)},) on the task class "
+        "(docs/plugins.md, 'The lifecycle')",
     )
 
 

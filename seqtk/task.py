@@ -106,6 +106,10 @@ class Task:
     #: statistics): restored from a checkpoint before prepare(), else built from learn()'s result by the
     #: core; seqtk checks that an overridden prepare() kept restored ones (seqtk.lifecycle)
     learned: ClassVar[tuple[str, ...]] = ()
+    #: state that an overridden prepare() rebuilds from the data on purpose (learned attributes, or
+    #: state_dict() keys for a task without ``learned``): after a checkpoint restored it, seqtk keeps what
+    #: prepare() built instead of stopping the command (seqtk.lifecycle)
+    rebuilt_by_prepare: ClassVar[tuple[str, ...]] = ()
     #: what ``StepOutput.count`` counts, for the throughput display
     unit: ClassVar[str] = "examples"
     #: ``seqtk generate --length`` when not given (new tokens per sample)

@@ -178,10 +178,14 @@ def test_validate_checks_a_plugins_layer_stack_before_any_data(intent, tmp_path,
     assert "Fix: set return_sequences=true on layer 1" in err
 
 
-def test_a_plugin_from_before_learned_keeps_its_checkpoint_state_on_resume(toy_task, tmp_path):
-    # it declares no Task.learned and its prepare() rebuilds what its load_state_dict restored: seqtk loads the
-    # checkpoint's state again after prepare() (what resuming did before) and says how to declare it
+def test_a_plugin_from_before_learned_is_stopped_when_prepare_changes_its_state_unless_it_opts_out(
+    toy_task, tmp_path
+):
+    # it declares no Task.learned and its prepare() rebuilds what its load_state_dict restored: the command
+    # stops with the fix (it once went on with a note and printed a wrong accuracy); rebuilt_by_prepare
+    # names state rebuilt on purpose, which is then kept as prepare() made it
     from seqtk import learned
+    from seqtk.errors import SeqtkError
     from seqtk.lifecycle import ready_task
 
     class Legacy(toy_task.ToySumTask):
@@ -192,14 +196,65 @@ def test_a_plugin_from_before_learned_keeps_its_checkpoint_state_on_resume(toy_t
             super().prepare()
             self.scale = 123.0  # rebuilt unconditionally
 
+    class OnPurpose(Legacy):
+        rebuilt_by_prepare = ("scale",)
+
     recipe = toy_task.make_recipe(tmp_path / "runs", task_cls=Legacy)
-    console = Console(file=io.StringIO(), width=300)
-    Legacy.console = console
     checkpoint = {"task_state": {"scale": 7.5}, "learned": learned.save(Legacy(recipe))}
-    task = ready_task(Legacy, recipe, checkpoint)
-    assert task.scale == 7.5
-    assert "prepare() changed scale of the state restored from the checkpoint" in console.file.getvalue()
-    assert "Task.learned" in console.file.getvalue()
+    with pytest.raises(SeqtkError) as err:
+        ready_task(Legacy, recipe, checkpoint)
+    assert "prepare() changed the state_dict() 'scale' after seqtk restored it" in err.value.problem
+    assert "Task.learned" in err.value.fix and "rebuilt_by_prepare = ('scale',)" in err.value.fix
+    assert ready_task(OnPurpose, recipe, checkpoint).scale == 123.0
+    assert ready_task(Legacy, recipe, {"task_state": {"scale": 123.0}}).scale == 123.0  # unchanged: no stop
+
+
+def legacy(module):
+    """The fixture as a plugin from before Task.learned: prepare() rebuilds the vocabulary and labels, and its
+    own state_dict() saves them (the case of issue 29: seqtk eval printed accuracy 0.25 for 0.95, exit 0)."""
+    if not hasattr(module, "IntentTaskLegacy"):
+        from seqtk.vocab import Vocab
+
+        class IntentTaskLegacy(rebuilding(module)):
+            name = "intent_legacy"
+            learned = ()
+
+            def state_dict(self):
+                return {"vocab": self.vocab.to_dict(), "labels": list(self.labels)}
+
+            def load_state_dict(self, state):
+                self.vocab, self.labels = Vocab.from_dict(state["vocab"]), list(state["labels"])
+
+        module.IntentTaskLegacy = IntentTaskLegacy
+    return module.IntentTaskLegacy
+
+
+def test_a_legacy_plugin_whose_prepare_rebuilds_its_labels_gets_no_figure_from_eval_predictor_or_resume(
+    intent, tmp_path, capsys
+):
+    import seqtk
+    from seqtk.errors import SeqtkError
+
+    task_cls = legacy(intent)
+    registry.default_registry().register(task_cls, "test_lifecycle")
+    data = tmp_path / "intents.tsv"
+    write_rows(data)
+    train(intent, task_cls, data, tmp_path / "run")
+    ckpt = str(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert cli_json(capsys, "eval", ckpt, "--json")[0] == 0  # the same data rebuild the same state: fine
+    write_rows(data, drop_train_label="alarm")
+    code = main(["eval", ckpt])
+    out, err = capsys.readouterr()
+    assert code == 1 and "accuracy" not in out and "Traceback" not in err
+    assert "prepare() changed the state_dict() 'labels', 'vocab' after seqtk restored them" in err
+    assert "rebuilt_by_prepare" in err
+    with pytest.raises(SeqtkError, match="prepare\\(\\) changed the state_dict\\(\\) 'labels'"):
+        seqtk.load(ckpt).evaluate()
+    raw = {"task": {"name": "intent_legacy"}, "data": {"path": str(data)},
+           "train": {"max_steps": 90, "batch_size": 16, "eval_every": 80, "device": "cpu"},
+           "log": {"tensorboard": False, "progress": False}}
+    with pytest.raises(SeqtkError, match="prepare\\(\\) changed"):
+        run_training(resolve(raw, "intent", task_cls), resume=tmp_path / "run", console=Console(file=io.StringIO()))
 
 
 def test_an_old_plugin_whose_state_dict_needs_data_still_prepares(toy_task, tmp_path):
