@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from seqtk.errors import SeqtkError
+from seqtk.files import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.predictor import Predictor
@@ -122,7 +123,9 @@ def _quiet() -> Any:
 def _write_torchscript(spec: ExportSpec, path: Path) -> None:
     with _quiet():
         traced = torch.jit.trace(spec.module, spec.example_inputs, check_trace=False)
-    traced.save(str(path))
+    buffer = io.BytesIO()  # TorchScript's own file writer aborts the process on a full disk (c10::Error)
+    torch.jit.save(traced, buffer)
+    atomic_write_bytes(path, buffer.getvalue())  # plain writes: a full disk is an OSError, no half-written file
 
 
 def _write_onnx(spec: ExportSpec, path: Path) -> None:

@@ -57,3 +57,29 @@ def toy_task(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     registry.default_registry().register(module.ToySumTask, str(TOY_TASK))
     yield module
     registry.reset()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """Mounts a real file system of a given size (a tmpfs): its ENOSPC comes from the kernel, at whatever
+    write the disk runs out, as on a user's full disk. Needs Linux and root; skipped where it cannot mount."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(kilobytes: int) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        command = ["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(folder)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"no small tmpfs can be mounted here: {exc}")
+        if done.returncode != 0:
+            pytest.skip(f"no small tmpfs can be mounted here (needs Linux and root): {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)

@@ -210,3 +210,17 @@ def test_mean_max_pooling_exports_as_seqtk_computes_it(tmp_path, fmt):
                        '[log]\nprogress = false\n')
     done = export(seqtk.load(checkpoint, device="cpu"), fmt, tmp_path / fmt)
     assert done.max_difference is not None and done.max_difference <= 1e-5
+
+
+def test_a_full_disk_during_a_torchscript_export_is_one_paragraph_and_leaves_no_half_file(
+    char_lm, small_disk, capsys
+):
+    # TorchScript's own writer aborted the whole process here (c10::Error "unexpected pos", exit 134) and
+    # left a truncated model.pt behind.
+    out = small_disk(12) / "export"  # model.pt is 23 kB
+    code = main(["export", str(char_lm), "--format", "torchscript", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "no space is left on the device" in err and "Traceback" not in err
+    assert not (out / "model.pt").exists()
+    assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]

@@ -86,32 +86,6 @@ def test_a_disk_that_fills_part_way_raises_the_os_error_the_cli_explains(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """Mounts a real file system of a given size (a tmpfs): its ENOSPC comes from the kernel, at whatever
-    write the disk runs out, as on a user's full disk. Needs Linux and root; skipped where it cannot mount."""
-    import subprocess
-
-    mounted: list[Path] = []
-
-    def mount(kilobytes: int) -> Path:
-        folder = tmp_path / f"disk{len(mounted)}"
-        folder.mkdir()
-        command = ["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(folder)]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"no small tmpfs can be mounted here: {exc}")
-        if done.returncode != 0:
-            pytest.skip(f"no small tmpfs can be mounted here (needs Linux and root): {done.stderr.strip()}")
-        mounted.append(folder)
-        return folder
-
-    yield mount
-    for folder in mounted:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)
-
-
 def test_a_real_full_disk_raises_enospc_naming_the_checkpoint_and_keeps_the_previous_one(small_disk):
     # torch.save writing onto the disk itself raised a bare RuntimeError from its zip writer here.
     import errno
