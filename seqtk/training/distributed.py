@@ -208,35 +208,61 @@ def gather(value: T, ctx: Dist) -> list[T] | None:
 
 @contextlib.contextmanager
 def main_first(ctx: Dist | None) -> Iterator[None]:
-    """Rank 0 runs the block first (downloads, caches), then the other ranks."""
+    """Rank 0 runs the block first (downloads, caches), then the other ranks.
+
+    The others wait for rank 0's outcome rather than at a barrier: when the block fails on rank 0 (a data
+    file it refuses), they raise its error too instead of dying on the connection rank 0 closed as it left
+    (gloo), or waiting until torchrun or NCCL's timeout kills them.
+    """
     if ctx is not None and not ctx.is_main:
-        dist.barrier()
-    yield
+        _outcome(broadcast(None, ctx))
+    try:
+        yield
+    except Exception as exc:
+        if ctx is not None and ctx.is_main:
+            broadcast(_failure(exc), ctx)
+        raise
     if ctx is not None and ctx.is_main:
-        dist.barrier()
+        broadcast(("ok", None), ctx)
 
 
 def on_main(fn: Callable[[], T], ctx: Dist | None) -> T:
-    """Run ``fn`` on rank 0 only and hand its result (or its SeqtkError) to every rank.
+    """Run ``fn`` on rank 0 only and hand its result (or its error) to every rank.
 
     Run folders and checkpoints live on rank 0's disk, so rank 0 alone
-    resolves and reads them; the others must not wait for a result that
-    never comes when it fails.
+    resolves, claims and reads them; the others must not wait for a result
+    that never comes when it fails.
     """
     if ctx is None:
         return fn()
-    result: tuple[str, Any] | None = None
-    if ctx.is_main:
-        try:
-            result = ("ok", fn())
-        except SeqtkError as exc:
-            result = ("error", (exc.problem, exc.fix))
-        except Exception as exc:  # an internal error: rank 0 reports it, the others must still not wait
-            broadcast(("crash", f"{type(exc).__name__}: {exc}"), ctx)
-            raise
-    kind, value = broadcast(result, ctx)
+    if not ctx.is_main:
+        return _outcome(broadcast(None, ctx))
+    try:
+        result = fn()
+    except Exception as exc:
+        broadcast(_failure(exc), ctx)
+        raise
+    broadcast(("ok", result), ctx)
+    return result
+
+
+def _failure(exc: Exception) -> tuple[str, Any]:
+    """What rank 0 sends the others when it fails: a SeqtkError or an OSError (a full disk, a permission) whole,
+    so that every rank prints rank 0's paragraph; anything else, a bug, by name."""
+    if isinstance(exc, SeqtkError):
+        return "error", (exc.problem, exc.fix)
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return "oserror", (exc.errno, exc.strerror, exc.filename)
+    return "crash", f"{type(exc).__name__}: {exc}"
+
+
+def _outcome(sent: tuple[str, Any]) -> Any:
+    """Rank 0's result, or its failure raised here as well."""
+    kind, value = sent
     if kind == "error":
         raise SeqtkError(value[0], fix=value[1])
+    if kind == "oserror":
+        raise OSError(*value)  # OSError(errno, ...) is the errno's subclass: PermissionError, ...
     if kind == "crash":
         raise RuntimeError(f"rank 0 failed with {value}; its traceback is in rank 0's output")
     return value

@@ -10,13 +10,14 @@ they never overwrite a folder that already holds a run, nor files no run wrote.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from seqtk import __version__
 from seqtk.training import best, budget
@@ -106,7 +107,7 @@ def claim(run: Path) -> Iterator[None]:
     run.mkdir(parents=True, exist_ok=True)
     path = run / LOCK_NAME
     for _ in range(3):  # the lock file may be unlinked by a run ending between our open and our lock
-        handle = open(path, "a+", encoding="utf-8")
+        handle = _open_lock(path, run)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -143,6 +144,21 @@ def claim(run: Path) -> Iterator[None]:
                 if fresh and not any(run.iterdir()):
                     run.rmdir()
         handle.close()
+
+
+def _open_lock(path: Path, run: Path) -> IO[str]:
+    """The lock file, opened to be locked. One that is there but cannot be opened (another user's, left by a
+    run of theirs; a folder) would leave the folder unheld: refused, with the way out."""
+    try:
+        return open(path, "a+", encoding="utf-8")
+    except OSError as exc:
+        if not (path.exists() or path.is_symlink()) or exc.errno not in (errno.EACCES, errno.EPERM, errno.EISDIR):
+            raise  # the folder itself cannot be written: the CLI says so (a full disk, a read-only mount, ...)
+        raise SeqtkError(
+            f"the lock file '{path}' by which a run holds its folder cannot be opened ({exc.strerror}): it may belong "
+            f"to a run of another user, and without it nothing keeps a second run from writing into '{run}'",
+            fix=f"choose another --out, or, if no run is training into '{run}', remove '{path}'",
+        ) from None
 
 
 def _is_run_config(path: Path) -> bool:

@@ -322,3 +322,110 @@ def test_seqtk_run_nproc_2_with_a_time_budget_trains_on_both_processes(toy_task,
     chosen = last["budget"]["max_steps"]
     assert last["step"] == chosen and 1 <= chosen <= 40 and len(last["rng_ranks"]) == 2
     assert f"max_steps = {chosen}" in (tmp_path / "two" / "config.toml").read_text()
+
+
+def finish_ranks(procs: list[subprocess.Popen], timeout: float = 120) -> tuple[list[int | str], list[list[str]]]:
+    """Every rank's exit code ("killed" for one still running after ``timeout`` seconds: left waiting at a
+    barrier, so the test fails instead of hanging) and the ``error:`` paragraphs it printed."""
+    import time
+
+    deadline, codes, errors = time.monotonic() + timeout, [], []
+    try:
+        for proc in procs:
+            try:
+                _, err_text = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
+                codes.append(proc.returncode)
+            except subprocess.TimeoutExpired:
+                err_text = ""
+                codes.append("killed")
+            errors.append([line for line in err_text.splitlines() if line.startswith("error:")])
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    return codes, errors
+
+
+@pytest.mark.parametrize("lock", ["a folder", "another user's file"])
+def test_a_run_folder_lock_rank_0_cannot_open_is_refused_on_every_rank(toy_task, tmp_path, lock):
+    # rank 0's claim failed with an OSError: it printed an internal error (a folder) or the disk paragraph
+    # (permission), and the other ranks "rank 0 failed with ...", an internal error, instead of its refusal
+    if lock != "a folder" and os.geteuid() == 0:
+        pytest.skip("root opens any file")
+    recipe = tmp_path / "ddp.toml"
+    recipe.write_text(RECIPE)
+    run = tmp_path / "run"
+    run.mkdir()
+    if lock == "a folder":
+        (run / ".seqtk-run.lock").mkdir()
+    else:  # a shared folder, where a run of another user that crashed left its lock file
+        run.chmod(0o777)
+        (run / ".seqtk-run.lock").write_text("seqtk process 4242\n")
+        (run / ".seqtk-run.lock").chmod(0o400)
+    codes, errors = finish_ranks(start_ranks(recipe, run))
+    assert codes == [1, 1], errors
+    assert errors[0] == errors[1] and len(errors[0]) == 1, errors  # every rank: rank 0's one paragraph
+    said = errors[0][0]
+    assert f"the lock file '{run / '.seqtk-run.lock'}' by which a run holds its folder cannot be opened" in said
+    assert f"remove '{run / '.seqtk-run.lock'}'" in said
+
+
+INTENT_RECIPE = """\
+[task]
+name = "intent"
+
+[data]
+path = "{path}"
+
+[train]
+max_steps = 2
+batch_size = 4
+device = "cpu"
+num_threads = 1
+
+[log]
+tensorboard = false
+progress = false
+"""
+
+
+def test_a_data_file_rank_0_refuses_while_the_others_wait_stops_every_rank_with_its_paragraph(tmp_path):
+    # rank 0 prepares the data first while the others wait (main_first); they waited at a barrier, and when
+    # rank 0 left with its refusal they died on the broken connection ("internal error: ... closed by peer")
+    # on gloo, or waited on until torchrun or NCCL's timeout killed them
+    rows = tmp_path / "intents.tsv"
+    rows.write_text("train\twhat time is it\ttime\nthis line has no tabs\n")
+    recipe = tmp_path / "intent.toml"
+    recipe.write_text(INTENT_RECIPE.format(path=rows))
+    codes, errors = finish_ranks(start_ranks(recipe, tmp_path / "run"))
+    assert codes == [1, 1], errors
+    assert errors[0] == errors[1] and len(errors[0]) == 1, errors
+    assert f"{rows}:2 is not 'split<TAB>text<TAB>label'" in errors[0][0]
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_on_main_hands_rank_0s_os_error_to_every_rank_as_the_same_error(monkeypatch, rank):
+    # a full disk or a refused permission on rank 0 gives every rank the CLI's paragraph for it, not an internal error
+    import errno
+
+    sent = []
+
+    def fake_broadcast(value, ctx):
+        if ctx.is_main:
+            sent.append(value)
+            return value
+        return sent[-1]
+
+    monkeypatch.setattr(distributed, "broadcast", fake_broadcast)
+    main_rank, other = distributed.Dist(0, 2, 0), distributed.Dist(1, 2, 1)
+
+    def denied():
+        raise PermissionError(errno.EACCES, "Permission denied", "/runs/x/.seqtk-run.lock")
+
+    with pytest.raises(PermissionError):
+        distributed.on_main(denied, main_rank)
+    if rank == 1:
+        with pytest.raises(PermissionError) as caught:
+            distributed.on_main(denied, other)
+        assert (caught.value.errno, caught.value.filename) == (errno.EACCES, "/runs/x/.seqtk-run.lock")
