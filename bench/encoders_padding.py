@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqtk.encoders import CELLS, LayerSpec, StackedEncoder
+from seqtk.nn.encoders import CELLS, LayerSpec, StackedEncoder
 
 Candidate = Callable[[Tensor, Tensor], Tensor]  # (x (B, T, F), lengths (B,)) -> (B, T, 2H)
 

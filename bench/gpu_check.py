@@ -62,7 +62,7 @@ def sync(device: torch.device) -> None:
 
 
 def cpu_precisions() -> tuple[str, ...]:
-    from seqtk.device import cpu_supports_bf16
+    from seqtk.runtime.device import cpu_supports_bf16
 
     return ("fp32", "bf16") if cpu_supports_bf16() else ("fp32",)  # seqtk refuses bf16 on AVX2-only CPUs
 
@@ -74,7 +74,7 @@ def quiet_console() -> Console:
 # -- amp ------------------------------------------------------------------------------------------
 def trainer_rate(recipe: str, overrides: list[str], folder: Path) -> float:
     """Items/s of ``seqtk.training.train.run_training`` after the warmup window (harmonic mean of its windows)."""
-    from seqtk.recipes import load_recipe
+    from seqtk.tasks.loading import load_recipe
     from seqtk.training.train import run_training
 
     out = folder / f"run-{time.monotonic_ns()}"
@@ -119,7 +119,7 @@ def encoder_rate(cell: str, shape: tuple[int, int, int, int], device: torch.devi
 
     ``ragged``: lengths spread evenly over 1..T (padding-exact path); else every row is T long.
     """
-    from seqtk.encoders import LayerSpec, StackedEncoder
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
 
     batch, steps, hidden, layers = shape
     torch.manual_seed(0)
@@ -139,9 +139,9 @@ def encoder_rate(cell: str, shape: tuple[int, int, int, int], device: torch.devi
 
 def packed_rate(cell: str, shape: tuple[int, int, int, int], device: torch.device) -> float:
     """Tokens/s with every ragged bidirectional layer run as one packed call instead of seqtk's two."""
-    import seqtk.ragged as ragged
+    import seqtk.nn.ragged as ragged
 
-    two_calls = ragged._run_bidirectional  # seqtk.ragged.run_layer looks the name up at each call
+    two_calls = ragged._run_bidirectional  # seqtk.nn.ragged.run_layer looks the name up at each call
     ragged._run_bidirectional = lambda rnn, x, lengths, h0: ragged._run_packed(rnn, x, lengths, h0)[0]
     try:
         return encoder_rate(cell, shape, device, 1.5, bidirectional=True, ragged=True)
@@ -167,8 +167,8 @@ def ragged_cost(device: torch.device, dry: bool) -> dict[str, Any]:
 
 def cudnn_cases(device: torch.device) -> list[dict[str, Any]]:
     """Run each supported layer as training does; record warnings and whether cuDNN's op ran."""
-    from seqtk import ragged
-    from seqtk.encoders import LayerSpec, StackedEncoder
+    from seqtk.nn import ragged
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
 
     cases = []
     lengths = torch.tensor([7, 3, 5, 1], device=device)
@@ -212,7 +212,7 @@ def cmd_cudnn(args: argparse.Namespace) -> dict[str, Any]:
 
 # -- generate -------------------------------------------------------------------------------------
 def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
-    from seqtk.lm import CharLM, uniform_layers
+    from seqtk.nn.lm import CharLM, uniform_layers
 
     device = device_of(args)
     hidden, layers, length = (32, 2, 20) if args.dry_run else (1024, 3, 500)
@@ -244,7 +244,7 @@ def cmd_textgen(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         probe = trainer_rate("textgen_gpu", base + amp_overrides("charlm", 3 if args.dry_run else 30, args.dry_run),
                              Path(tmp))
-    from seqtk.recipes import load_recipe
+    from seqtk.tasks.loading import load_recipe
 
     recipe = load_recipe("textgen_gpu", base)
     chars_per_step = recipe.train.batch_size * recipe.data.seq_len

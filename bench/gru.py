@@ -1,4 +1,4 @@
-"""How much faster seqtk.fast_rnn trains the seeds' sentiment model than nn.GRU / nn.RNN, in ratios measured in one process.
+"""How much faster seqtk.nn.fast_rnn trains the seeds' sentiment model than nn.GRU / nn.RNN, in ratios measured in one process.
 
 The model is the seeds' (``plugins/sentiment/model.py``)::
 
@@ -7,7 +7,7 @@ The model is the seeds' (``plugins/sentiment/model.py``)::
 trained on random right-padded batches (batch 64, padded length T, lengths
 drawn from T/4..T with at least one of length T), binary cross-entropy, Adam.
 The same model (same weights) is timed with the encoder's automatic choice
-(``fast``: seqtk.fast_rnn on CPU training) and with ``SEQTK_FAST_RNN=0``
+(``fast``: seqtk.nn.fast_rnn on CPU training) and with ``SEQTK_FAST_RNN=0``
 (``nn``: PyTorch's own kernels), in interleaved rounds; each figure is the
 median of the rounds' examples/s, so other processes' load hits both alike.
 
@@ -17,7 +17,7 @@ median of the rounds' examples/s, so other processes' load hits both alike.
 
 Diagnostic lines show forward and backward times of each path separately.
 ``--grid`` instead times one layer (forward + backward, F = H) over a grid of
-batch, hidden size and length, for the dispatch rule of ``seqtk.fast_rnn.prefer_fast``.
+batch, hidden size and length, for the dispatch rule of ``seqtk.nn.fast_rnn.prefer_fast``.
 
 Run: ``python bench/gru.py [--rounds 5] [--steps 4] [--threads 1]`` (a few minutes on 2 CPU cores).
 The last line printed is one JSON object with the ratios.
@@ -36,10 +36,10 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from seqtk import fast_rnn
-from seqtk.device import tune_allocator
-from seqtk.encoders import LayerSpec
-from seqtk.vocab import Vocab
+from seqtk.nn import fast_rnn
+from seqtk.runtime.device import tune_allocator
+from seqtk.nn.encoders import LayerSpec
+from seqtk.text.vocab import Vocab
 from seqtk_plugins.classify.model import TextClassifier
 
 BATCH, EMBED, HIDDEN, VOCAB = 64, 128, 64, 10_000
@@ -123,7 +123,7 @@ def compare(cell: str, steps: int, rounds: int, per_round: int) -> float:
 # -- the dispatch grid ----------------------------------------------------------------------------
 def layer_time(layer: nn.RNNBase, x: Tensor, fast: bool, reps: int) -> float:
     """Median seconds of forward + backward of one layer through the encoder's dispatch."""
-    from seqtk.ragged import run_module
+    from seqtk.nn.ragged import run_module
 
     times = []
     with fast_path(fast, always=True):
@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per comparison; the median counts")
     parser.add_argument("--steps", type=int, default=4, help="training steps (batches) per round")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: no stalls when other jobs share the cores)")
-    parser.add_argument("--raw-malloc", action="store_true", help="skip seqtk.device.tune_allocator (which seqtk run applies)")
+    parser.add_argument("--raw-malloc", action="store_true", help="skip seqtk.runtime.device.tune_allocator (which seqtk run applies)")
     parser.add_argument("--grid", choices=("GRU", "RNN_TANH"), help="time one layer over the dispatch grid instead")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -1,7 +1,7 @@
 """Training speed of every recurrent layer kind against ``nn.LSTM`` at equal parameter count, in one run.
 
 For each sequence length T (128, 512, 2048 by default) and each layer kind,
-one :class:`seqtk.encoders.StackedEncoder` layer with F = 256 inputs is sized
+one :class:`seqtk.nn.encoders.StackedEncoder` layer with F = 256 inputs is sized
 so that its parameter count is as close as possible to an ``nn.LSTM(256, 256)``
 (526,336 parameters): a minGRU has no recurrent matrix, so it gets a much
 wider state (H = 1,023), an sLSTM's recurrent matrix is block-diagonal, and
@@ -33,9 +33,9 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from seqtk.doctor import cpu_report
-from seqtk.encoders import LayerSpec, StackedEncoder
-from seqtk.layers import KNOWN_CELLS
+from seqtk.cli.doctor import cpu_report
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.layers import KNOWN_CELLS
 
 FEATURES = 256
 TOKENS = 16_384  # B·T per batch at every T

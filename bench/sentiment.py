@@ -4,7 +4,7 @@
   step on the ``recipes/sentiment_rt.toml`` model and batch size) with
   ``data.bucketing = true`` divided by ``false`` (every batch padded to the
   longest training text, as Keras' ``pad_sequences``). Goal >= 1.75.
-- ``vocab_encode_vs_hf``: tokens/s of ``seqtk.vocab.Vocab.encode`` divided by
+- ``vocab_encode_vs_hf``: tokens/s of ``seqtk.text.vocab.Vocab.encode`` divided by
   an HF ``tokenizers`` WordLevel model holding the same vocabulary, both
   mapping the same pre-tokenized text (the Rotten Tomatoes sentences, words
   outside the vocabulary included) to ids. Goal >= 1.0. A diagnostic line
@@ -30,8 +30,8 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from seqtk.config import resolve
-from seqtk.recipes import locate, read_toml
+from seqtk.config.conversion import resolve
+from seqtk.config.recipes import locate, read_toml
 from seqtk_plugins.classify.sentiment import SentimentTask
 
 WARMUP = 5  # untimed steps per round (oneDNN builds kernels for new shapes)

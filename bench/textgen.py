@@ -48,8 +48,8 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from seqtk.config import resolve
-from seqtk.recipes import locate, read_toml
+from seqtk.config.conversion import resolve
+from seqtk.config.recipes import locate, read_toml
 from seqtk_plugins.textgen.task import TextGenTask
 
 

@@ -8,7 +8,7 @@ rounds run while another process spins on one core, as a second job on a
 
 - ``contended_1_vs_2``: steps/s with 1 thread over 2 threads, beside the
   spinning job. Above 1 means one thread is the better choice then, which is
-  what seqtk's contention note (``seqtk.cpu_load``) tells the user.
+  what seqtk's contention note (``seqtk.runtime.cpu_load``) tells the user.
 - ``idle_2_vs_1``: steps/s with 2 threads over 1 on the idle machine (what the
   second thread buys when the cores are free).
 
@@ -25,7 +25,7 @@ import time
 import torch
 from torch import nn
 
-from seqtk.cpu_load import usable_cores
+from seqtk.runtime.cpu_load import usable_cores
 
 
 def spin(stop: multiprocessing.synchronize.Event) -> None:

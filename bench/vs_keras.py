@@ -16,12 +16,12 @@ Inputs are synthetic with a fixed seed (speed does not depend on them):
   Embedding(10000, 32) -> GRU(64, return_sequences) -> GRU(64) -> Dense(1,
   sigmoid), binary cross-entropy, Adam, batch 32 of full-length sequences;
   training examples/s. seqtk: ``nn.Embedding``, a
-  :class:`seqtk.encoders.StackedEncoder` of two ``LayerSpec("gru", 64)`` (the
+  :class:`seqtk.nn.encoders.StackedEncoder` of two ``LayerSpec("gru", 64)`` (the
   last with ``return_sequences=False``), a Linear head, BCE on the logit.
 - ``charlm_train``: the sizes of ``recipes/textgen_shakespeare.toml`` with LSTM layers
   (Embedding(83, 64) -> 2 x LSTM(384) -> Dense(83)), batch 32 x 128
   characters, cross-entropy at every position, Adam; training tokens/s.
-  seqtk: :class:`seqtk.lm.CharLM`.
+  seqtk: :class:`seqtk.nn.lm.CharLM`.
 - ``charlm_infer``: the same model, forward only (``torch.inference_mode`` /
   ``predict_on_batch``); tokens/s.
 - ``mnist_rows``: LSTM(128) over the 28 rows of 28 pixels, Dense(10), batch
@@ -41,7 +41,7 @@ sentiment model at T=256) drives gradients into the subnormal range, where x86
 arithmetic is many times slower; this column shows what flushing is worth.
 
 Both sides train with a plain step (forward, backward, Adam; no clipping), the
-seqtk side with fused Adam and ``seqtk.device.tune_allocator()`` as ``seqtk
+seqtk side with fused Adam and ``seqtk.runtime.device.tune_allocator()`` as ``seqtk
 run`` sets them up. A diagnostic column shows each side's CPU seconds per wall
 second, to confirm that each stays on one core.
 
@@ -249,8 +249,8 @@ def seqtk_runners() -> dict[str, Callable[[], int]]:
     import torch
     from torch import nn
 
-    from seqtk.encoders import LayerSpec, StackedEncoder
-    from seqtk.lm import CharLM, uniform_layers
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
+    from seqtk.nn.lm import CharLM, uniform_layers
     from seqtk_plugins.pixel_mnist.model import PixelClassifier
 
     class Sentiment(nn.Module):
@@ -379,7 +379,7 @@ class KerasProcess:
 
 def read_charlm_recipe() -> None:
     """The char LM's sizes from ``recipes/textgen_shakespeare.toml`` (its vocabulary: the plays' 83 symbols)."""
-    from seqtk.recipes import locate, read_toml
+    from seqtk.config.recipes import locate, read_toml
 
     raw = read_toml(locate("textgen_shakespeare"))
     model, data, train = raw["model"], raw["data"], raw["train"]
@@ -406,7 +406,7 @@ def main() -> None:
 
     import torch
 
-    from seqtk.device import tune_allocator
+    from seqtk.runtime.device import tune_allocator
 
     torch.set_num_threads(1)
     tune_allocator()  # as seqtk run does

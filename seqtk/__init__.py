@@ -9,34 +9,39 @@ does not even import torch until one of the public classes is used.
 from __future__ import annotations
 
 from importlib import import_module
+from os import path as _path
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from seqtk.version import __version__
+
+# The module paths from before the areas became folders (seqtk.vocab, seqtk.encoders, ...) live in _compat/,
+# each the module that now holds the code: see seqtk/_compat/__init__.py.
+__path__.append(_path.join(_path.dirname(__file__), "_compat"))
 
 _LAZY = {
-    "Vocab": "seqtk.vocab",
-    "Embedding": "seqtk.embedding",
-    "StackedEncoder": "seqtk.encoders",
-    "LayerSpec": "seqtk.encoders",
-    "CharLM": "seqtk.lm",
-    "Task": "seqtk.task",
+    "Vocab": "seqtk.text.vocab",
+    "Embedding": "seqtk.nn.embedding",
+    "StackedEncoder": "seqtk.nn.encoders",
+    "LayerSpec": "seqtk.nn.encoders",
+    "CharLM": "seqtk.nn.lm",
+    "Task": "seqtk.tasks.task",
     "run_training": "seqtk.training.train",
     "SeqtkError": "seqtk.errors",
-    "load": "seqtk.predictor",
-    "Predictor": "seqtk.predictor",
+    "load": "seqtk.inference.predictor",
+    "Predictor": "seqtk.inference.predictor",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.embedding import Embedding
-    from seqtk.encoders import LayerSpec, StackedEncoder
+    from seqtk.nn.embedding import Embedding
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
     from seqtk.errors import SeqtkError
-    from seqtk.lm import CharLM
-    from seqtk.predictor import Predictor, load
-    from seqtk.task import Task
+    from seqtk.nn.lm import CharLM
+    from seqtk.inference.predictor import Predictor, load
+    from seqtk.tasks.task import Task
     from seqtk.training.train import run_training
-    from seqtk.vocab import Vocab
+    from seqtk.text.vocab import Vocab
 
 
 def __getattr__(name: str) -> Any:

@@ -26,12 +26,13 @@ from typing import Any
 
 from rich.console import Console
 
-from seqtk.training.checkpoint import Loaded, load_for_inference
-from seqtk.config import Recipe, resolve
-from seqtk.device import autocast
-from seqtk.lifecycle import same
-from seqtk.registry import default_registry, get_task
-from seqtk.task import Task
+from seqtk.inference.loading import Loaded, load_for_inference
+from seqtk.config.conversion import resolve
+from seqtk.config.schema import Recipe
+from seqtk.runtime.device import autocast
+from seqtk.tasks.lifecycle import same
+from seqtk.tasks.registry import default_registry, get_task
+from seqtk.tasks.task import Task
 from seqtk.training.train import TrainResult, run_training
 
 
@@ -142,7 +143,7 @@ def _check_learned(loaded: Loaded, result: TrainResult) -> None:
 
 def _reloaded_val_loss(loaded: Loaded) -> float:
     """Evaluate the reloaded model as ``seqtk eval`` would (data prepared, task state restored)."""
-    from seqtk.lifecycle import prepare_keeping_state
+    from seqtk.tasks.lifecycle import prepare_keeping_state
 
     task, recipe = loaded.task, loaded.recipe  # the checkpoint's task state is already restored, as for eval
     prepare_keeping_state(task, True, loaded.payload["task_state"])
@@ -152,7 +153,7 @@ def _reloaded_val_loss(loaded: Loaded) -> float:
 
 
 def _check_predictions(loaded: Loaded, result: TrainResult, inputs: list[str]) -> list[dict[str, Any]]:
-    from seqtk.contract import check_predictions
+    from seqtk.tasks.contract import check_predictions
 
     once = check_predictions(loaded.task, loaded.task.predict(loaded.model, inputs, loaded.device), len(inputs))
     twice = loaded.task.predict(loaded.model, inputs, loaded.device)

@@ -48,7 +48,7 @@ def _toy_module() -> ModuleType:
 def toy_task(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """The fixtures/toy_task.py module, its ``toy_sum`` task registered in a fresh
     registry without entry-point plugins."""
-    from seqtk import registry
+    from seqtk.tasks import registry
 
     monkeypatch.setenv(registry.ENV_DISABLE, "1")
     monkeypatch.delenv(registry.ENV_PLUGIN_DIR, raising=False)

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from seqtk.awd import LockedDropout, WeightDrop, weight_drop_
-from seqtk.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.awd import LockedDropout, WeightDrop, weight_drop_
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
 
 
@@ -49,7 +49,7 @@ def test_weight_drop_is_off_in_eval_mode_and_the_state_dict_keeps_the_raw_weight
 
 
 def test_weight_drop_in_training_with_ragged_lengths_uses_the_same_mask_for_both_directions_calls():
-    # With ragged lengths a bidirectional layer runs each direction as its own kernel call (seqtk.ragged):
+    # With ragged lengths a bidirectional layer runs each direction as its own kernel call (seqtk.nn.ragged):
     # both calls, and the backward pass, must read the one mask per matrix drawn for this training step.
     torch.manual_seed(0)
     enc = StackedEncoder(3, [LayerSpec("lstm", 4, weight_drop=0.5, bidirectional=True)]).train()
@@ -117,7 +117,7 @@ def test_options_a_cell_would_silently_ignore_are_refused():
 
 def test_a_seq2seq_encoder_cannot_end_in_mlstm():
     from seqtk.errors import SeqtkError
-    from seqtk.model_config import EncoderDecoderConfig
+    from seqtk.config.model_config import EncoderDecoderConfig
 
     with pytest.raises(SeqtkError, match="last layer is mlstm"):
         EncoderDecoderConfig(cell="mlstm", hidden_size=8, embedding_dim=6).check()

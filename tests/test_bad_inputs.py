@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtk import registry
-from seqtk.training.checkpoint import FORMAT, save_checkpoint
+from seqtk.tasks import registry
+from seqtk.inference.checkpoint import FORMAT, save_checkpoint
 from seqtk.cli.main import main
 from seqtk.errors import SeqtkValueError
 
@@ -178,7 +178,7 @@ def deep_folder(tmp: Path) -> str:
 
 def layers_recipe(tmp: Path, layer: str) -> str:
     """textgen_tiny's recipe with its layers given as one [[model.layers]] table."""
-    from seqtk.recipes import locate
+    from seqtk.config.recipes import locate
 
     text = locate("textgen_tiny").read_text(encoding="utf-8")
     kept = [ln for ln in text.splitlines() if not ln.startswith(("cell ", "num_layers ", "hidden_size ", "nonlinearity "))]
@@ -221,7 +221,7 @@ def plugin(tmp: Path, source: str, name: str = "thirdparty.py") -> list[str]:
 
 
 HALF_TASK = """\
-    from seqtk.task import Task
+    from seqtk.tasks.task import Task
 
     class HalfTask(Task):
         name = "half"
@@ -454,32 +454,32 @@ def test_cli_bad_input(name, tmp_path, capsys, toy_registry):
 
 
 def _vocab():
-    from seqtk.vocab import Vocab
+    from seqtk.text.vocab import Vocab
 
     return Vocab.build([["a", "b", "c"]], num_oov_buckets=2)
 
 
 def _embedding():
-    from seqtk.embedding import Embedding
+    from seqtk.nn.embedding import Embedding
 
     return Embedding(_vocab(), 4)
 
 
 def _encoder():
-    from seqtk.encoders import LayerSpec, StackedEncoder
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
 
     return StackedEncoder(3, [LayerSpec("gru", 5)])
 
 
 def _spec(**fields):
-    from seqtk.encoders import LayerSpec
+    from seqtk.nn.encoders import LayerSpec
 
     return LayerSpec.from_any(fields)
 
 
 def _lm(**kwargs):
-    from seqtk.encoders import LayerSpec
-    from seqtk.lm import CharLM
+    from seqtk.nn.encoders import LayerSpec
+    from seqtk.nn.lm import CharLM
 
     return CharLM(vocab_size=7, embedding_dim=4, layers=[LayerSpec("gru", 6)], **kwargs)
 
@@ -492,13 +492,13 @@ API_CASES: dict[str, tuple[Callable[[], object], tuple[str, ...]]] = {
     "vocab-bos-missing": (lambda: _vocab().encode(["a"], add_bos=True), ("<bos>",)),
     "embedding-float-ids": (lambda: _embedding()(torch.zeros(2, 3)), ("LongTensor", "torch.float32")),
     "embedding-id-too-large": (lambda: _embedding()(torch.tensor([[1, 50]])), ("0..5", "50")),
-    "embedding-zero-dim": (lambda: __import__("seqtk.embedding", fromlist=["Embedding"]).Embedding(5, 0), ("embedding_dim",)),
+    "embedding-zero-dim": (lambda: __import__("seqtk.nn.embedding", fromlist=["Embedding"]).Embedding(5, 0), ("embedding_dim",)),
     "encoder-2d-input": (lambda: _encoder()(torch.zeros(4, 3)), ("(B, T, 3)", "(4, 3)", "unsqueeze")),
     "encoder-wrong-features": (lambda: _encoder()(torch.zeros(2, 5, 4)), ("(B, T, 3)", "input_size=4")),
     "encoder-int-input": (lambda: _encoder()(torch.zeros(2, 5, 3, dtype=torch.long)), ("floating-point", "embedding")),
     "encoder-lengths-shape": (lambda: _encoder()(torch.zeros(2, 5, 3), lengths=torch.tensor([5])), ("lengths", "(2,)")),
     "encoder-lengths-too-long": (lambda: _encoder()(torch.zeros(2, 5, 3), lengths=torch.tensor([5, 9])), ("1..5", "9")),
-    "encoder-no-layers": (lambda: __import__("seqtk.encoders", fromlist=["x"]).StackedEncoder(3, []), ("no layers",)),
+    "encoder-no-layers": (lambda: __import__("seqtk.nn.encoders", fromlist=["x"]).StackedEncoder(3, []), ("no layers",)),
     "lm-targets-shape": (lambda: _lm()(torch.zeros(2, 5, dtype=torch.long), targets=torch.zeros(2, 4, dtype=torch.long)), ("targets", "(2, 5)")),
     "lm-tie-mismatch": (lambda: _lm(tie_weights=True), ("tie_weights", "hidden_size")),
     "lm-dropout": (lambda: _lm(dropout=1.5), ("dropout", "1.5")),
@@ -512,11 +512,11 @@ API_CASES: dict[str, tuple[Callable[[], object], tuple[str, ...]]] = {
     "layer-heads-zero": (lambda: _spec(cell="mlstm", heads=0), ("heads must be an integer >= 1",)),
     "layer-proj-reference": (lambda: _spec(cell="lstm", proj_size=4, kernel="reference"), ("fused LSTM only",)),
     "min-gru-state-shape": (
-        lambda: __import__("seqtk.encoders", fromlist=["x"]).StackedEncoder(3, [{"cell": "min_gru", "hidden_size": 4}])(
+        lambda: __import__("seqtk.nn.encoders", fromlist=["x"]).StackedEncoder(3, [{"cell": "min_gru", "hidden_size": 4}])(
             torch.zeros(2, 5, 3), state=[torch.zeros(1, 2, 5)]),
         ("state for layer 1", "(1, 2, 4)"),
     ),
-    "encoder-bad-input-size": (lambda: __import__("seqtk.encoders", fromlist=["x"]).StackedEncoder(0, [{"cell": "gru"}]), ("input_size", "0")),
+    "encoder-bad-input-size": (lambda: __import__("seqtk.nn.encoders", fromlist=["x"]).StackedEncoder(0, [{"cell": "gru"}]), ("input_size", "0")),
 }
 
 

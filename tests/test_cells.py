@@ -6,13 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from seqtk.cells import (
+from seqtk.nn.cells import (
     REFERENCE_CELLS, ChoGRUCell, CoupledLSTMCell, ElmanCell, GRUCell, IRNNCell, LSTMCell, PeepholeLSTMCell,
     keras_init_,
 )
-from seqtk.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
-from seqtk.summary import count_parameters
+from seqtk.runtime.summary import count_parameters
 
 LENGTHS = [6, 2, 4, 1]
 FUSED = [

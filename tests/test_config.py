@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from seqtk.config import DataConfig, ModelConfig, TrainConfig, build, hfield, resolve
-from seqtk.recipe_io import apply_overrides, parse_override, read_toml, to_toml
+from seqtk.config.conversion import build, resolve
+from seqtk.config.schema import DataConfig, ModelConfig, TrainConfig, hfield
+from seqtk.config.recipe_io import apply_overrides, parse_override, read_toml, to_toml
 from seqtk.errors import SeqtkError
-from seqtk.task import Task
+from seqtk.tasks.task import Task
 
 
 @dataclass(frozen=True)

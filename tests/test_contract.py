@@ -10,11 +10,11 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk import registry
-from seqtk.config import DataConfig
-from seqtk.contract import check_step_output, check_task_class
+from seqtk.tasks import registry
+from seqtk.config.schema import DataConfig
+from seqtk.tasks.contract import check_step_output, check_task_class
 from seqtk.errors import SeqtkError
-from seqtk.task import StepOutput
+from seqtk.tasks.task import StepOutput
 from seqtk.training.train import run_training
 
 
@@ -105,7 +105,7 @@ def test_class_level_shadowing_and_config_classes_are_checked(toy_task):
         length: int = 10
 
     check_task_class(type("T", (toy_task.ToySumTask,), {"name": "t", "data_config": Fine}))
-    with pytest.raises(SeqtkError, match="model_config is .*not a subclass of seqtk.config.ModelConfig"):
+    with pytest.raises(SeqtkError, match="model_config is .*not a subclass of seqtk.config.schema.ModelConfig"):
         check_task_class(type("T", (toy_task.ToySumTask,), {"name": "t", "model_config": dict}))
 
 
@@ -132,7 +132,7 @@ def test_predict_must_return_one_dict_per_input(toy_task, tmp_path, capsys):
 
 
 def test_predict_options_must_be_keywords_of_predict():
-    from seqtk.contract import check_task_class
+    from seqtk.tasks.contract import check_task_class
     from seqtk_plugins.classify.task import ClassifyTask
 
     check_task_class(ClassifyTask)  # predict(..., top_k=0)

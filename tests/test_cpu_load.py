@@ -1,4 +1,4 @@
-"""seqtk.cpu_load: how busy the cores are, and the note a contended run prints."""
+"""seqtk.runtime.cpu_load: how busy the cores are, and the note a contended run prints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import pytest
 from rich.console import Console
 
-from seqtk import cpu_load
+from seqtk.runtime import cpu_load
 
 
 def spin(seconds: float) -> None:

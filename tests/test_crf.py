@@ -1,4 +1,4 @@
-"""seqtk.crf: log Z and Viterbi against brute-force enumeration of every tag sequence; padding changes nothing."""
+"""seqtk.nn.crf: log Z and Viterbi against brute-force enumeration of every tag sequence; padding changes nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from seqtk.crf import CRF, lengths_to_mask
+from seqtk.nn.crf import CRF, lengths_to_mask
 from seqtk.errors import SeqtkError
 
 

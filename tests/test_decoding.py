@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from seqtk.decoding import beam_search, greedy
+from seqtk.nn.decoding import beam_search, greedy
 from seqtk.errors import SeqtkError
 
 EOS, BOS, V = 3, 4, 5  # tokens 0..2 are words, 3 ends, 4 begins (never emitted: the table gives it -inf)

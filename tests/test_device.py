@@ -7,8 +7,8 @@ import random
 import pytest
 import torch
 
-from seqtk import device as dev
-from seqtk.device import (
+from seqtk.runtime import device as dev
+from seqtk.runtime.device import (
     autocast, check_precision, make_scaler, rng_preserved, rng_state, runtime_settings, select_device, set_rng_state,
 )
 from seqtk.errors import SeqtkError

@@ -1,4 +1,4 @@
-"""seqtk.edit_distance against a brute-force recursion, its tie rule, and its speed on G2P-sized data."""
+"""seqtk.text.edit_distance against a brute-force recursion, its tie rule, and its speed on G2P-sized data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from seqtk.edit_distance import best_match, edit_distance
+from seqtk.text.edit_distance import best_match, edit_distance
 from seqtk.errors import SeqtkValueError
 
 

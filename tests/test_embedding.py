@@ -1,4 +1,4 @@
-"""Tests for seqtk.embedding.Embedding."""
+"""Tests for seqtk.nn.embedding.Embedding."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtk.embedding import Embedding
-from seqtk.vectors import CoverageReport, vector_file_dim
+from seqtk.nn.embedding import Embedding
+from seqtk.text.vectors import CoverageReport, vector_file_dim
 from seqtk.errors import SeqtkError, SeqtkValueError
-from seqtk.vocab import Vocab, oov_bucket
+from seqtk.text.vocab import Vocab, oov_bucket
 
 WORDS = ["like", "love", "bad", "fantastic", "not", "recommend"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqtk.attention import Attention
-from seqtk.decoding import beam_search, greedy
-from seqtk.encoder_decoder import EncoderDecoder
+from seqtk.nn.attention import Attention
+from seqtk.nn.decoding import beam_search, greedy
+from seqtk.nn.encoder_decoder import EncoderDecoder
 from seqtk.errors import SeqtkError
-from seqtk.model_config import EncoderDecoderConfig
+from seqtk.config.model_config import EncoderDecoderConfig
 
 KINDS = [
     {"attention": "general", "input_feeding": True},

@@ -10,9 +10,9 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from seqtk.encoders import LayerSpec, StackedEncoder, check_stack
+from seqtk.nn.encoders import LayerSpec, StackedEncoder, check_stack
 from seqtk.errors import SeqtkValueError
-from seqtk.summary import count_parameters, model_summary
+from seqtk.runtime.summary import count_parameters, model_summary
 
 LENGTHS = [7, 3, 5, 1]
 
@@ -299,11 +299,11 @@ def test_cuda_matches_cpu_on_ragged_batches(cell, bidirectional, return_state):
 def test_cuda_keeps_cudnn_and_no_weight_warning_reaches_the_user(cell):
     # Each direction of a ragged bidirectional layer is its own torch.lstm/gru/rnn call on half of the
     # module's flat weights. cuDNN must run them (fp32 and under bf16 autocast), and its note that it
-    # compacts the reverse half's weights (measured cheaper than packing; see seqtk.ragged) is
+    # compacts the reverse half's weights (measured cheaper than packing; see seqtk.nn.ragged) is
     # expected there, so it must not reach the user as a warning.
     import warnings
 
-    from seqtk import ragged
+    from seqtk.nn import ragged
 
     enc = make_encoder(cell, True, False, dtype=torch.float32).train().cuda()
     x = torch.randn(4, 9, 4, device="cuda", requires_grad=True)
@@ -322,9 +322,9 @@ def test_cuda_keeps_cudnn_and_no_weight_warning_reaches_the_user(cell):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_the_reference_kernel_runs_the_same_equations_as_a_python_cell(cell):
-    # one recurrence, several kernels: kernel = "reference" swaps the fused kernel for seqtk.cells' equations
-    from seqtk.cell_kinds import CellLayer
-    from seqtk.cells import REFERENCE_CELLS
+    # one recurrence, several kernels: kernel = "reference" swaps the fused kernel for seqtk.nn.cells' equations
+    from seqtk.nn.cell_kinds import CellLayer
+    from seqtk.nn.cells import REFERENCE_CELLS
 
     torch.manual_seed(0)
     fused = StackedEncoder(3, [LayerSpec(cell, 5)])

@@ -1,4 +1,4 @@
-"""seqtk.evaluation: one loop for every task, the reduce hook, and the result handed to log_eval."""
+"""seqtk.tasks.evaluation: one loop for every task, the reduce hook, and the result handed to log_eval."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from seqtk import registry
-from seqtk.evaluation import EvalResult, call_with_result, evaluate
-from seqtk.task import StepOutput
+from seqtk.tasks import registry
+from seqtk.tasks.evaluation import EvalResult, call_with_result, evaluate
+from seqtk.tasks.task import StepOutput
 from seqtk.training.train import run_training
 
 

@@ -16,12 +16,12 @@ from torch import nn
 
 import seqtk
 from seqtk.cli.main import main
-from seqtk.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkError
-from seqtk.export import export
-from seqtk.task import ExportSpec
+from seqtk.inference.export import export
+from seqtk.tasks.task import ExportSpec
 from seqtk.testing import train_recipe
-from seqtk.traceable import PaddedEncoder
+from seqtk.nn.traceable import PaddedEncoder
 
 ROOT = Path(__file__).resolve().parent.parent
 PANGRAM = "the quick brown fox jumps over the lazy dog.\n"

@@ -1,4 +1,4 @@
-"""seqtk.fast_rnn: equal to nn.GRU / nn.RNN (outputs, states, every gradient), padding, dispatch, state_dicts."""
+"""seqtk.nn.fast_rnn: equal to nn.GRU / nn.RNN (outputs, states, every gradient), padding, dispatch, state_dicts."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from seqtk import fast_rnn
-from seqtk.encoders import LayerSpec, StackedEncoder
+from seqtk.nn import fast_rnn
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
-from seqtk.fast_rnn import FastGRU, FastRNN, prefer_fast, run_direction, run_module, use_fast
+from seqtk.nn.fast_rnn import FastGRU, FastRNN, prefer_fast, run_direction, run_module, use_fast
 
 MODULES = {
     "gru": lambda f, h, **kw: nn.GRU(f, h, batch_first=True, **kw),
@@ -199,7 +199,7 @@ def test_encoder_keeps_cudnn_on_cuda(monkeypatch):
 
 def test_the_layer_picks_its_kernel(monkeypatch):
     # LayerSpec.kernel, not the process: fused never takes seqtk's BPTT, fast takes it at every training shape
-    from seqtk.encoders import LayerSpec, StackedEncoder
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
 
     monkeypatch.delenv(fast_rnn.ENV_SWITCH, raising=False)
     x = torch.randn(2, 1, 4, requires_grad=True)  # T = 1: auto stays on PyTorch's kernel (prefer_fast)
@@ -222,7 +222,7 @@ def test_the_layer_picks_its_kernel(monkeypatch):
 def test_cpu_autocast_bf16_runs_the_loop_in_float32(mode):
     # under torch.autocast("cpu", bfloat16) the input projection comes out in bf16; the hand-written loop
     # casts its inputs to float32 (custom_fwd) instead of failing on an in-place bf16/float addmm
-    from seqtk.encoders import LayerSpec, StackedEncoder
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
 
     torch.manual_seed(0)
     enc = StackedEncoder(4, [LayerSpec(mode, 8, kernel="fast")]).train()

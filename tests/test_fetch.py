@@ -1,4 +1,4 @@
-"""seqtk.fetch: pinned downloads, cache reuse, refusal of bad files, extraction. No network."""
+"""seqtk.data.fetch: pinned downloads, cache reuse, refusal of bad files, extraction. No network."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from seqtk import fetch as fetch_mod
+from seqtk.data import fetch as fetch_mod
 from seqtk.errors import SeqtkError
-from seqtk.archives import extract_member, extract_members
-from seqtk.fetch import Pinned, data_dir, fetch
+from seqtk.data.archives import extract_member, extract_members
+from seqtk.data.fetch import Pinned, data_dir, fetch
 
 PAYLOAD = b"hello seqtk\n" * 100
 

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from seqtk.errors import SeqtkError
-from seqtk.folders import data_files
+from seqtk.data.folders import data_files
 
 
 def _touch(path, text="x"):

@@ -15,8 +15,8 @@ import torch
 import seqtk
 from seqtk.cli.main import main
 from seqtk.errors import SeqtkError
-from seqtk.hub import push, write_folder
-from seqtk.recipe_io import read_toml
+from seqtk.inference.hub import push, write_folder
+from seqtk.config.recipe_io import read_toml
 
 hub_constants = pytest.importorskip("huggingface_hub.constants")
 CLOSED = "http://127.0.0.1:9"  # nothing listens there: a request fails at once instead of reaching the Hub
@@ -99,7 +99,7 @@ def test_dry_run_writes_the_card_the_model_and_the_recipe(classifier, tmp_path, 
 
 
 def test_a_hub_dataset_is_named_in_the_front_matter(classifier, tmp_path):
-    from seqtk.hub import model_card
+    from seqtk.inference.hub import model_card
 
     payload = torch.load(classifier, weights_only=True)
     payload["recipe"]["data"] |= {"source": "hub", "hub_name": "SetFit/bbc-news"}

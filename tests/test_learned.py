@@ -1,15 +1,15 @@
-"""seqtk.learned: what Task.learned names is saved in checkpoints and restored by the core."""
+"""seqtk.tasks.learned: what Task.learned names is saved in checkpoints and restored by the core."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from seqtk import learned
-from seqtk.training.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
+from seqtk.tasks import learned
+from seqtk.inference.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
 from seqtk.cli.main import main
 from seqtk.errors import SeqtkError
-from seqtk.vocab import Vocab
+from seqtk.text.vocab import Vocab
 
 
 class Holder:
@@ -42,7 +42,7 @@ def test_a_value_seqtk_cannot_save_is_named_with_the_fix():
 
 
 @pytest.mark.parametrize("path", ["os_not_loaded_module:Thing", "collections:OrderedDict", "torch:Tensor",
-                                  "seqtk.vocab:Vocab.__init__", "seqtk.vocab:_private", "seqtk.vocab:NoSuchClass"])
+                                  "seqtk.text.vocab:Vocab.__init__", "seqtk.text.vocab:_private", "seqtk.text.vocab:NoSuchClass"])
 def test_a_checkpoint_cannot_choose_the_code_that_runs(path):
     with pytest.raises(SeqtkError, match="the checkpoint's learned state 'stats' .*Fix: load it with the task plugin"):
         learned.restore(Holder(), {"stats": {"object": path, "data": {}}})
@@ -111,9 +111,9 @@ def test_fill_names_a_learn_that_does_not_match_learned(result, message):
 
 
 def test_a_task_needs_its_learned_state_before_use(tmp_path):
-    from seqtk.config import resolve
-    from seqtk.contract import check_task_class
-    from seqtk.task import Task
+    from seqtk.config.conversion import resolve
+    from seqtk.tasks.contract import check_task_class
+    from seqtk.tasks.task import Task
 
     class Hooks(Task):
         name = "hooks"

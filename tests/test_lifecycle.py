@@ -1,4 +1,4 @@
-"""seqtk.lifecycle: restored state comes before prepare(), in every command, and prepare() keeps it.
+"""seqtk.tasks.lifecycle: restored state comes before prepare(), in every command, and prepare() keeps it.
 
 The case from issue 14: a plugin trains, then its data file changes (a label dropped from the training rows,
 new words added). `seqtk eval` and `seqtk predict` must still use the checkpoint's vocabulary and labels and
@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from seqtk import registry
+from seqtk.tasks import registry
 from seqtk.cli.main import main
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.training.train import run_training
 
 FIXTURE = Path(__file__).parent / "fixtures" / "intent_task.py"
@@ -53,7 +53,7 @@ def intent(monkeypatch):
 def rebuilding(module):
     """The fixture written the way the docs once suggested ("prepare(): load the data and build the vocabulary")."""
     if not hasattr(module, "IntentTaskRebuilding"):
-        from seqtk.vocab import PAD, Vocab
+        from seqtk.text.vocab import PAD, Vocab
 
         class IntentTaskRebuilding(module.IntentTask):
             name = "intent_rebuilding"
@@ -184,9 +184,9 @@ def test_a_plugin_from_before_learned_is_stopped_when_prepare_changes_its_state_
     # it declares no Task.learned and its prepare() rebuilds what its load_state_dict restored: the command
     # stops with the fix (it once went on with a note and printed a wrong accuracy); rebuilt_by_prepare
     # names state rebuilt on purpose, which is then kept as prepare() made it
-    from seqtk import learned
+    from seqtk.tasks import learned
     from seqtk.errors import SeqtkError
-    from seqtk.lifecycle import ready_task
+    from seqtk.tasks.lifecycle import ready_task
 
     class Legacy(toy_task.ToySumTask):
         name = "toy_legacy"
@@ -213,7 +213,7 @@ def legacy(module):
     """The fixture as a plugin from before Task.learned: prepare() rebuilds the vocabulary and labels, and its
     own state_dict() saves them (the case of issue 29: seqtk eval printed accuracy 0.25 for 0.95, exit 0)."""
     if not hasattr(module, "IntentTaskLegacy"):
-        from seqtk.vocab import Vocab
+        from seqtk.text.vocab import Vocab
 
         class IntentTaskLegacy(rebuilding(module)):
             name = "intent_legacy"
@@ -258,7 +258,7 @@ def test_a_legacy_plugin_whose_prepare_rebuilds_its_labels_gets_no_figure_from_e
 
 
 def test_an_old_plugin_whose_state_dict_needs_data_still_prepares(toy_task, tmp_path):
-    from seqtk.lifecycle import ready_task
+    from seqtk.tasks.lifecycle import ready_task
 
     class NeedsData(toy_task.ToySumTask):
         name = "toy_needs_data"
@@ -274,10 +274,10 @@ def test_an_old_plugin_whose_state_dict_needs_data_still_prepares(toy_task, tmp_
 
 def test_textgen_keeps_the_checkpoints_characters_when_the_text_changes(tmp_path, capsys):
     # an in-repo task with a vocabulary and no guard of its own: learn() is the core's to call, not on eval
-    from seqtk.training.checkpoint import load_checkpoint
-    from seqtk.recipes import load_recipe
-    from seqtk.lifecycle import ready_task
-    from seqtk.registry import get_task
+    from seqtk.inference.checkpoint import load_checkpoint
+    from seqtk.tasks.loading import load_recipe
+    from seqtk.tasks.lifecycle import ready_task
+    from seqtk.tasks.registry import get_task
 
     text = tmp_path / "text.txt"
     text.write_text("the quick brown fox jumps over the lazy dog.\n" * 400, encoding="utf-8")
@@ -302,7 +302,7 @@ def test_textgen_keeps_the_checkpoints_characters_when_the_text_changes(tmp_path
 
 def test_ready_task_sends_data_reports_to_the_console_it_is_given(intent, tmp_path):
     """Under --nproc, every process but rank 0 passes a quiet console, so the data table prints once."""
-    from seqtk.lifecycle import ready_task
+    from seqtk.tasks.lifecycle import ready_task
 
     data = tmp_path / "intents.tsv"
     write_rows(data)

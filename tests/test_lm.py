@@ -8,9 +8,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from seqtk.encoders import LayerSpec
+from seqtk.nn.encoders import LayerSpec
 from seqtk.errors import SeqtkValueError
-from seqtk.lm import CharLM, CellStep, sample_next
+from seqtk.nn.lm import CharLM, CellStep, sample_next
 
 V = 11
 
@@ -222,7 +222,7 @@ def test_tied_weights_share_one_parameter():
 
 
 def test_summary_rows_count_a_tied_head_once():
-    from seqtk.summary import count_parameters, summary_rows
+    from seqtk.runtime.summary import count_parameters, summary_rows
 
     lm = small_lm(layers=[LayerSpec("lstm", 8)], tie_weights=True)
     rows = summary_rows(lm)

@@ -7,11 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqtk.projected_lstm import ProjectedLSTMCell
-from seqtk.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.projected_lstm import ProjectedLSTMCell
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
-from seqtk.lm import CharLM
-from seqtk.ln_lstm import LayerNormLSTMCell
+from seqtk.nn.lm import CharLM
+from seqtk.nn.ln_lstm import LayerNormLSTMCell
 
 
 def test_the_ln_lstm_step_is_ba_et_al_s_equations():

@@ -10,7 +10,7 @@ import torch
 from rich.console import Console
 
 from seqtk.errors import SeqtkError
-from seqtk.loggers import JsonlLogger, Logger, MultiLogger, TensorBoardLogger, TrainProgress, summary_table
+from seqtk.runtime.loggers import JsonlLogger, Logger, MultiLogger, TensorBoardLogger, TrainProgress, summary_table
 
 
 def lines(path):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqtk.encoders import LayerSpec, StackedEncoder
-from seqtk.lm import CharLM
-from seqtk.min_rnn import MinGRUCell, MinLSTMCell, g, g_prime, log_g, log_space_scan
-from seqtk.summary import count_parameters
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.lm import CharLM
+from seqtk.nn.min_rnn import MinGRUCell, MinLSTMCell, g, g_prime, log_g, log_space_scan
+from seqtk.runtime.summary import count_parameters
 
 CELLS = [MinGRUCell, MinLSTMCell]
 LENGTHS = torch.tensor([70, 3, 64, 1])  # 70 is past one 64-step chunk of the log-space scan

@@ -1,4 +1,4 @@
-"""seqtk.model_config: the core's [model] sections (a recurrent stack, a language model), checked in one place."""
+"""seqtk.config.model_config: the core's [model] sections (a recurrent stack, a language model), checked in one place."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 
 from seqtk.cli.main import main
 from seqtk.errors import SeqtkError
-from seqtk.layers import LayerSpec
-from seqtk.lm import CharLM, uniform_layers
-from seqtk.model_config import CharLMConfig, StackConfig
+from seqtk.nn.layers import LayerSpec
+from seqtk.nn.lm import CharLM, uniform_layers
+from seqtk.config.model_config import CharLMConfig, StackConfig
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 

@@ -15,8 +15,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqtk.encoders import LayerSpec, StackedEncoder
-from seqtk.vocab import Vocab, oov_bucket
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
+from seqtk.text.vocab import Vocab, oov_bucket
 
 token = st.text(min_size=1, max_size=8)  # any Unicode, lone surrogates included
 corpus = st.lists(st.lists(token, max_size=12), min_size=1, max_size=8)
@@ -46,7 +46,7 @@ def test_unknown_tokens_land_in_stable_buckets(sentences, queries, buckets):
     assert vocab.encode(vocab.decode(ids)) == ids  # bucket markers encode back to their ids
 
 
-CHILD = "import json, sys; from seqtk.vocab import oov_bucket; print(json.dumps([oov_bucket(t, 97) for t in json.load(sys.stdin)]))"
+CHILD = "import json, sys; from seqtk.text.vocab import oov_bucket; print(json.dumps([oov_bucket(t, 97) for t in json.load(sys.stdin)]))"
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])

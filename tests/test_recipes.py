@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from seqtk.recipes import load_recipe
+from seqtk.tasks.loading import load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
@@ -36,8 +36,8 @@ def test_each_task_prefix_has_a_tiny_variant(path):
 
 
 def test_docs_recipes_md_is_generated_from_the_dataclasses():
-    from seqtk.recipes_doc import generate
-    from seqtk.registry import default_registry
+    from seqtk.config.recipes_doc import generate
+    from seqtk.tasks.registry import default_registry
 
     reg = default_registry().load()
     expected = generate({n: e.cls for n, e in reg.tasks.items() if e.source.startswith("seqtk ")})

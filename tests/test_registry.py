@@ -7,13 +7,13 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-import seqtk.registry as registry
+import seqtk.tasks.registry as registry
 from seqtk.errors import SeqtkError
-from seqtk.registry import Registry
-from seqtk.task import Task
+from seqtk.tasks.registry import Registry
+from seqtk.tasks.task import Task
 
 TASK_SRC = """
-from seqtk.task import Task
+from seqtk.tasks.task import Task
 
 class {cls}(Task):
     name = "{name}"

@@ -1,4 +1,4 @@
-"""A ``[data]`` key the chosen source ignores is refused before any data is read (seqtk.source_keys).
+"""A ``[data]`` key the chosen source ignores is refused before any data is read (seqtk.config.source_keys).
 
 The case that found it: ``seqtk run classify_tiny data.path=intents.jsonl`` trained on BBC News, because the
 recipe fixes ``data.source = "bbc_news"``, and exited 0.
@@ -11,12 +11,13 @@ from dataclasses import fields, replace
 
 import pytest
 
-from seqtk import registry
+from seqtk.tasks import registry
 from seqtk.cli.main import main
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
-from seqtk.recipes import bundled_recipes, load_recipe
-from seqtk.source_keys import check_source_keys, default_of, sources_of
+from seqtk.config.recipes import bundled_recipes
+from seqtk.tasks.loading import load_recipe
+from seqtk.config.source_keys import check_source_keys, default_of, sources_of
 
 RECIPES = sorted(bundled_recipes())
 
@@ -157,7 +158,7 @@ def test_a_task_that_declares_no_sources_is_not_checked(toy_task):
 
 def test_the_written_config_toml_of_a_run_loads_again(tmp_path):
     """config.toml holds every key, defaults included: only values that differ from the default count."""
-    from seqtk.recipe_io import read_toml, to_toml
+    from seqtk.config.recipe_io import read_toml, to_toml
 
     recipe = load_recipe("seq2seq_tiny")
     path = tmp_path / "config.toml"

@@ -1,4 +1,4 @@
-"""seqtk.tables: every supported file type read offline as strings, and each bad input's message."""
+"""seqtk.data.tables: every supported file type read offline as strings, and each bad input's message."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from seqtk import tables
+from seqtk.data import tables
 from seqtk.errors import SeqtkError
-from seqtk.tables import read_file
+from seqtk.data.tables import read_file
 
 ROWS = [{"word": "007", "phones": "D AH1 B AH0 L"}, {"word": "null", "phones": "N AH1 L"}, {"word": "NA", "phones": "EH1 N EY1"}]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqtk import registry
+from seqtk.tasks import registry
 from seqtk.errors import SeqtkError
 from seqtk.testing import check_task
 

@@ -1,4 +1,4 @@
-"""Tests for seqtk.tokenize."""
+"""Tests for seqtk.text.tokenize."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from seqtk.errors import SeqtkError, SeqtkValueError
-from seqtk.tokenize import (
+from seqtk.text.tokenize import (
     BPETokenizer,
     CharTokenizer,
     TextTokenizer,
     WordTokenizer,
     make_tokenizer,
 )
-from seqtk.vocab import Vocab
+from seqtk.text.vocab import Vocab
 
 REVIEWS = [
     "I loved this movie! Fantastic acting, great plot.",

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from seqtk import vector_sets
-from seqtk.embedding import Embedding
+from seqtk.text import vector_sets
+from seqtk.nn.embedding import Embedding
 from seqtk.errors import SeqtkError
-from seqtk.fetch import Pinned, downloads_dir
-from seqtk.vector_sets import GLOVE_6B_100D, VectorSet, json_vectors, resolve
-from seqtk.vocab import Vocab
+from seqtk.data.fetch import Pinned, downloads_dir
+from seqtk.text.vector_sets import GLOVE_6B_100D, VectorSet, json_vectors, resolve
+from seqtk.text.vocab import Vocab
 
 WORDS = {"the": [0.5, -1.25, 7.0, 0], "cat": [1e-3, 2, 7.0, 1], "New York": [0.25, 0.75, 7.0, 2]}
 

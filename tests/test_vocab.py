@@ -1,4 +1,4 @@
-"""Tests for seqtk.vocab.Vocab."""
+"""Tests for seqtk.text.vocab.Vocab."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqtk.errors import SeqtkError, SeqtkValueError
-from seqtk.vocab import UnknownTokenError, Vocab, oov_bucket
+from seqtk.text.vocab import UnknownTokenError, Vocab, oov_bucket
 
 REPO = Path(__file__).resolve().parents[1]
 MOVIE_WORDS = ["like", "love", "bad", "fantastic", "not", "recommend"]
@@ -156,7 +156,7 @@ def test_bos_eos() -> None:
 
 
 SCRIPT = (
-    "from seqtk.vocab import Vocab;"
+    "from seqtk.text.vocab import Vocab;"
     "v = Vocab.build([['like','love','bad','fantastic','not','recommend']], num_oov_buckets=5);"
     "print(v.encode('the movie was terrible boring plot acting great wow'.split()))"
 )
@@ -306,15 +306,15 @@ def test_load_missing_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "pattern"),
     [
-        ('{"format": "seqtk.vocab", ', "not valid JSON"),
+        ('{"format": "seqtk.text.vocab", ', "not valid JSON"),
         ("[1, 2]", "not a seqtk vocabulary"),
-        ('{"format": "seqtk.vocab", "version": 1, "oov_hash": "blake2b-64"}', "lacks the"),
+        ('{"format": "seqtk.text.vocab", "version": 1, "oov_hash": "blake2b-64"}', "lacks the"),
         (
-            '{"format": "seqtk.vocab", "version": 1, "oov_hash": "blake2b-64", '
+            '{"format": "seqtk.text.vocab", "version": 1, "oov_hash": "blake2b-64", '
             '"num_oov_buckets": 1, "specials": ["<pad>"], "tokens": ["a", "a"]}',
             "invalid",
         ),
-        ('{"format": "seqtk.vocab", "version": 99, "oov_hash": "blake2b-64"}', "version 99"),
+        ('{"format": "seqtk.text.vocab", "version": 99, "oov_hash": "blake2b-64"}', "version 99"),
     ],
 )
 def test_load_corrupt_file(tmp_path: Path, content: str, pattern: str) -> None:
@@ -347,7 +347,7 @@ def test_from_hf_tokenizer() -> None:
 
 
 def test_from_tokenizer_rejects_untrained() -> None:
-    from seqtk.tokenize import BPETokenizer, WordTokenizer
+    from seqtk.text.tokenize import BPETokenizer, WordTokenizer
 
     with pytest.raises(SeqtkValueError, match="learned vocabulary"):
         Vocab.from_tokenizer(WordTokenizer())

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 import seqtk
-from seqtk.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkValueError
-from seqtk.lm import CharLM
-from seqtk.summary import count_parameters
+from seqtk.nn.lm import CharLM
+from seqtk.runtime.summary import count_parameters
 from seqtk.testing import train_recipe
-from seqtk.traceable import LMStep
-from seqtk.xlstm import MLSTMCell, SLSTMCell
+from seqtk.nn.traceable import LMStep
+from seqtk.nn.xlstm import MLSTMCell, SLSTMCell
 
 LENGTHS = torch.tensor([70, 3, 64, 1])  # 70 is past one 64-step chunk, and not a multiple of it
 STEPS = 70
@@ -234,7 +234,7 @@ def test_a_char_lm_of_xlstm_layers_exports_its_step(xlstm_lm, tmp_path, fmt):
 @pytest.mark.gpu
 @pytest.mark.parametrize("cell", ["slstm", "mlstm"])
 def test_cuda_training_form_equals_the_cpu(cell):
-    from seqtk.encoders import LayerSpec, StackedEncoder
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
 
     torch.manual_seed(0)
     enc = StackedEncoder(4, [LayerSpec(cell, 16, heads=2)]).double()

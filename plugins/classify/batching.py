@@ -6,7 +6,7 @@ and ``index`` (B,), the position of each text in its split (to report which
 texts the model got wrong).
 
 With bucketing (the default) a training epoch is planned by
-:func:`seqtk.data.bucketed_batches`, so each batch holds texts of nearly the
+:func:`seqtk.data.batches.bucketed_batches`, so each batch holds texts of nearly the
 same length and T is that of its longest text; without it, batches are
 shuffled without regard to length and padded to one fixed T (Keras'
 ``pad_sequences``). With ``crop`` (``data.crop``), each epoch reads every
@@ -25,13 +25,13 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from seqtk.data import bucketed_batches, epoch_generator, shuffled_batches
-from seqtk.vocab import Vocab
+from seqtk.data.batches import bucketed_batches, epoch_generator, shuffled_batches
+from seqtk.text.vocab import Vocab
 from seqtk_plugins.classify.corpus import Label
 
 
 class Batch(NamedTuple):
-    """One batch (``seqtk.data.move_to`` moves every field)."""
+    """One batch (``seqtk.data.batches.move_to`` moves every field)."""
 
     ids: Tensor  # (B, T) long, 0-padded
     lengths: Tensor  # (B,) long, >= 1

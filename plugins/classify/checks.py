@@ -6,9 +6,9 @@ Nothing here touches the file system: a checkpoint must still load for
 
 from __future__ import annotations
 
-from seqtk import checks
+from seqtk.config import checks
 from seqtk.errors import SeqtkError
-from seqtk.vector_sets import named
+from seqtk.text.vector_sets import named
 from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab
 
 
@@ -65,7 +65,7 @@ def check_vocab(vocab: ClassifyVocab) -> None:
 
 def check_model(model: ClassifyModel) -> None:
     """Raise :class:`SeqtkError` for a ``[model]`` section that cannot be built."""
-    from seqtk.encoders import check_stack
+    from seqtk.nn.encoders import check_stack
 
     checks.at_least("model.embedding_dim", model.embedding_dim, 1)
     checks.dropout("model.dropout", model.dropout, example=0.2)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from seqtk.config import DataConfig, ModelConfig, VocabConfig, hfield
-from seqtk.encoders import LayerSpec
+from seqtk.config.schema import DataConfig, ModelConfig, VocabConfig, hfield
+from seqtk.nn.encoders import LayerSpec
 
 Source = Literal["auto", "bbc_news", "file", "folder", "hub"]
 Pooling = Literal["last", "mean", "max", "mean_max", "attention"]
@@ -98,7 +98,7 @@ class ClassifyData(DataConfig):
     )
     bucketing: bool = hfield(
         True,
-        help="Batch texts of similar length together (seqtk.data.bucketed_batches), so padding stays small; "
+        help="Batch texts of similar length together (seqtk.data.batches.bucketed_batches), so padding stays small; "
         "false pads every batch to the longest training text (or max_tokens), as Keras' pad_sequences does.",
     )
     bucket_factor: int = hfield(
@@ -125,7 +125,7 @@ class ClassifyVocab(VocabConfig):
 
     tokens: Literal["word", "char", "bpe"] = hfield(
         "word",
-        help="word: words and punctuation (seqtk.tokenize's word tokenizer); char: characters; bpe: subwords "
+        help="word: words and punctuation (seqtk.text.tokenize's word tokenizer); char: characters; bpe: subwords "
         "learned from the training split (vocab.bpe_size of them).",
     )
     lowercase: bool = hfield(True, help="Lowercase text before splitting it into tokens.")
@@ -154,7 +154,7 @@ class ClassifyModel(ModelConfig):
     layers: list[LayerSpec] = hfield(
         default_factory=_default_layers,
         help="The recurrent layers, one [[model.layers]] table each (cell, hidden_size, bidirectional, "
-        "dropout, return_sequences, nonlinearity; see seqtk.encoders.LayerSpec). Only the last layer may set "
+        "dropout, return_sequences, nonlinearity; see seqtk.nn.encoders.LayerSpec). Only the last layer may set "
         "return_sequences = false. Default: one bidirectional GRU(64) returning sequences.",
     )
     pooling: Pooling = hfield(

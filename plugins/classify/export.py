@@ -3,7 +3,7 @@
 The exported model takes right-padded token ids (B, T) and the lengths (B,)
 and returns the logits and the probabilities ``seqtk predict`` reports
 (softmax, or one sigmoid per label when multi-label), the same for any
-padding (:class:`seqtk.traceable.PaddedEncoder`). ``vocab.json`` holds what
+padding (:class:`seqtk.nn.traceable.PaddedEncoder`). ``vocab.json`` holds what
 turns a text into ids as :func:`.inference.encode_texts` does: the cleaning,
 the tokenizer, the tokens in id order and the OOV hash; the README's Python
 does it with the standard library (and ``tokenizers`` for word and BPE
@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError
-from seqtk.task import ExportSpec
-from seqtk.traceable import PaddedEncoder
-from seqtk.vocab_io import OOV_HASH
+from seqtk.tasks.task import ExportSpec
+from seqtk.nn.traceable import PaddedEncoder
+from seqtk.text.vocab_io import OOV_HASH
 from seqtk_plugins.classify.model import TextClassifier, pool
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqtk.errors import SeqtkError
-from seqtk.fetch import Pinned, fetch
+from seqtk.data.fetch import Pinned, fetch
 from seqtk_plugins.classify.corpus import Corpus, LabeledTexts, clean_text, index_labels
 
 if TYPE_CHECKING:  # pragma: no cover

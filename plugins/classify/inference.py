@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from seqtk.data import move_to
-from seqtk.device import eval_mode
+from seqtk.data.batches import move_to
+from seqtk.runtime.device import eval_mode
 from seqtk.errors import SeqtkError
 from seqtk_plugins.classify.batching import Encoded, eval_batches, token_ids
 

@@ -11,7 +11,7 @@ single-label model with two classes has one logit z, as the lectures'
 (1 - sigmoid(z), sigmoid(z)) and their cross-entropy is the binary
 cross-entropy on z, so it trains exactly as the lectures' model does. Right
 padding never changes a text's logits: the encoder reads each text up to its
-own length (see :mod:`seqtk.ragged`), and mean, max, mean_max and attention
+own length (see :mod:`seqtk.nn.ragged`), and mean, max, mean_max and attention
 pooling skip padded steps.
 """
 
@@ -21,9 +21,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from seqtk.embedding import Embedding
-from seqtk.encoders import LayerSpec, StackedEncoder
-from seqtk.vocab import Vocab
+from seqtk.nn.embedding import Embedding
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
+from seqtk.text.vocab import Vocab
 
 
 class TextClassifier(nn.Module):

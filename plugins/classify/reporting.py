@@ -20,8 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
     from torch import nn
 
-    from seqtk.loggers import Logger
-    from seqtk.vocab import Vocab
+    from seqtk.runtime.loggers import Logger
+    from seqtk.text.vocab import Vocab
     from seqtk_plugins.classify.corpus import LabeledTexts
 
 MISTAKES = 5  # confidently wrong val texts logged at each evaluation
@@ -40,7 +40,7 @@ def vocab_line(vocab: Vocab, val_tokens: list[list[str]], kind: str) -> str:
 
 def load_vectors(model: nn.Module, file: Path, embedding_dim: int, console: Console) -> None:
     """Initialise the model's embedding from a GloVe/word2vec file, printing the coverage."""
-    from seqtk.vectors import vector_file_dim
+    from seqtk.text.vectors import vector_file_dim
 
     dim = vector_file_dim(file)
     if dim != embedding_dim:
@@ -54,7 +54,7 @@ def load_vectors(model: nn.Module, file: Path, embedding_dim: int, console: Cons
 
 def log_confusion(logger: Logger, result: Any, names: Sequence[str], step: int) -> None:
     """The confusion matrix (or, multi-label, per-label F1) as a TensorBoard image."""
-    from seqtk.plots import heatmap, image_tensor
+    from seqtk.runtime.plots import heatmap, image_tensor
 
     counts = result.counts
     title = f"validation, step {step}: accuracy {counts.metrics()['accuracy']:.1%}"

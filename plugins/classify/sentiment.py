@@ -15,14 +15,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from seqtk.config import hfield
-from seqtk.encoders import LayerSpec
+from seqtk.config.schema import hfield
+from seqtk.nn.encoders import LayerSpec
 from seqtk.errors import SeqtkError
 from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab, Pooling
 from seqtk_plugins.classify.task import ClassifyTask
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.config import Recipe
+    from seqtk.config.schema import Recipe
     from seqtk_plugins.classify.corpus import Corpus
 
 Source = Literal["auto", "rt", "imdb_sentences", "aclimdb", "file", "hub"]
@@ -110,7 +110,7 @@ class SentimentModel(ClassifyModel):
     layers: list[LayerSpec] = hfield(
         default_factory=_lectures_layers,
         help="The recurrent layers, one [[model.layers]] table each (cell, hidden_size, bidirectional, "
-        "dropout, return_sequences, nonlinearity; see seqtk.encoders.LayerSpec). Only the last layer may set "
+        "dropout, return_sequences, nonlinearity; see seqtk.nn.encoders.LayerSpec). Only the last layer may set "
         "return_sequences = false. Default: GRU(64, return_sequences) -> GRU(64).",
     )
     pooling: Pooling = hfield(
@@ -146,7 +146,7 @@ class SentimentTask(ClassifyTask):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "vocab" in state:  # a checkpoint from before seqtk saved Task.learned itself
-            from seqtk.vocab import Vocab
+            from seqtk.text.vocab import Vocab
 
             from seqtk_plugins.classify.sentiment_data import NAMES
 

@@ -1,6 +1,6 @@
 """Tables of labelled texts: local files and hub datasets, as classification corpora.
 
-:mod:`seqtk.tables` reads the table (``data.source = "file"``: ``.csv``,
+:mod:`seqtk.data.tables` reads the table (``data.source = "file"``: ``.csv``,
 ``.tsv``, ``.jsonl``, ``.json`` -- a list of records, like the npm
 ``sentiment`` package's ``imdb.json`` -- and ``.parquet``, offline; ``"hub"``:
 a Hugging Face dataset, which needs the internet or the ``datasets`` cache).
@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqtk import tables
+from seqtk.data import tables
 from seqtk.errors import SeqtkError
-from seqtk.tables import TABLE_SUFFIXES, Table, row_list
+from seqtk.data.tables import TABLE_SUFFIXES, Table, row_list
 from seqtk_plugins.classify.corpus import Corpus, Label, LabeledTexts, clean_text
 
 if TYPE_CHECKING:  # pragma: no cover

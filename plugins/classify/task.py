@@ -18,12 +18,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqtk.data import ResumableLoader
+from seqtk.data.batches import ResumableLoader
 from seqtk.errors import SeqtkError
-from seqtk.learned import RESTORED
-from seqtk.split_record import check_same_split
-from seqtk.task import ExportSpec, StepOutput, Task
-from seqtk.vector_sets import resolve as resolve_vectors
+from seqtk.tasks.learned import RESTORED
+from seqtk.data.split_record import check_same_split
+from seqtk.tasks.task import ExportSpec, StepOutput, Task
+from seqtk.text.vector_sets import resolve as resolve_vectors
 from seqtk_plugins.classify import reporting
 from seqtk_plugins.classify.batching import Batch, Encoded, TrainBatches, encode, eval_batches
 from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab
@@ -33,17 +33,17 @@ from seqtk_plugins.classify.metrics import Confusion, LabelCounts
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
-    from seqtk.config import Recipe
-    from seqtk.evaluation import EvalResult
-    from seqtk.loggers import Logger
-    from seqtk.tokenize import TextTokenizer
-    from seqtk.vocab import Vocab
+    from seqtk.config.schema import Recipe
+    from seqtk.tasks.evaluation import EvalResult
+    from seqtk.runtime.loggers import Logger
+    from seqtk.text.tokenize import TextTokenizer
+    from seqtk.text.vocab import Vocab
 
 HELD_OUT = ("val", "test")
 
 
 class EvalCounts:
-    """The evaluation reducer: counts, and the class probabilities of every evaluated text (seqtk.evaluation)."""
+    """The evaluation reducer: counts, and the class probabilities of every evaluated text (seqtk.tasks.evaluation)."""
 
     def __init__(self, num_classes: int, multi_label: bool) -> None:
         self.counts: Confusion | LabelCounts = LabelCounts(num_classes) if multi_label else Confusion(num_classes)
@@ -136,9 +136,9 @@ class ClassifyTask(Task):
 
     def learn(self) -> dict[str, Any]:
         """The tokens' vocabulary (and BPE merges) of the training split, and the corpus's label names."""
-        from seqtk.vocab import PAD, Vocab
+        from seqtk.text.vocab import PAD, Vocab
 
-        from seqtk.tokenize import BPETokenizer, make_tokenizer
+        from seqtk.text.tokenize import BPETokenizer, make_tokenizer
 
         v, train = self.recipe.vocab, self.texts["train"].texts
         if v.tokens == "bpe":
@@ -297,7 +297,7 @@ class ClassifyTask(Task):
     def tokens_of(self, texts: list[str]) -> list[list[str]]:
         """``texts`` split by the learned tokenizer (a checkpoint from before it was saved: the recipe's)."""
         if self.tokenizer is None:
-            from seqtk.tokenize import make_tokenizer
+            from seqtk.text.tokenize import make_tokenizer
 
             self.tokenizer = make_tokenizer(self.recipe.vocab.tokens, lowercase=self.recipe.vocab.lowercase)
         return self.tokenizer.tokenize_batch(texts)

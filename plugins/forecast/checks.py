@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from seqtk import checks
-from seqtk.config import Recipe
+from seqtk.config import checks
+from seqtk.config.schema import Recipe
 from seqtk.errors import SeqtkError
 
 

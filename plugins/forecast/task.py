@@ -16,15 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqtk.data import ResumableLoader, epoch_generator, sequential_batches, shuffled_batches
+from seqtk.data.batches import ResumableLoader, epoch_generator, sequential_batches, shuffled_batches
 from seqtk.errors import SeqtkError
-from seqtk.task import StepOutput, Task
+from seqtk.tasks.task import StepOutput, Task
 from seqtk_plugins.forecast.config import ForecastData, ForecastModel
 from seqtk_plugins.forecast.windows import Scaler, Windows, make_windows, model_inputs, target_ranges, windows_at
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.config import Recipe
-    from seqtk.loggers import Logger
+    from seqtk.config.schema import Recipe
+    from seqtk.runtime.loggers import Logger
     from seqtk_plugins.forecast.series import Series
 
 BASELINES = {"": "forecast", "_naive": "naive", "_seasonal_naive": "seasonal_naive"}
@@ -35,7 +35,7 @@ class ForecastNet(nn.Module):
 
     def __init__(self, layers: list[Any], horizon: int) -> None:
         super().__init__()
-        from seqtk.encoders import StackedEncoder
+        from seqtk.nn.encoders import StackedEncoder
 
         self.encoder = StackedEncoder(1, layers)
         self.head = nn.Linear(self.encoder.output_dim, horizon)

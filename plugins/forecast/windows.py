@@ -40,7 +40,7 @@ class Scaler:
         return values * self.std + self.mean
 
     def to_dict(self) -> dict[str, float]:
-        """Plain data for checkpoints (seqtk.learned saves what Task.learned names)."""
+        """Plain data for checkpoints (seqtk.tasks.learned saves what Task.learned names)."""
         return {"mean": self.mean, "std": self.std}
 
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqtk import checks
+from seqtk.config import checks
 from seqtk.errors import SeqtkError, suggest
 from seqtk_plugins.music.config import COLLECTIONS, MusicData
 

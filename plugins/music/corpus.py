@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqtk.data import check_held_out
+from seqtk.data.batches import check_held_out
 from seqtk.errors import SeqtkError, suggest
 from seqtk_plugins.music.config import COLLECTIONS
 from seqtk_plugins.music.tunes import RawTune, Skip, normalise, split_tunes

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from seqtk.device import eval_mode
-from seqtk.lm import sample_next
-from seqtk.vocab import Vocab
+from seqtk.runtime.device import eval_mode
+from seqtk.nn.lm import sample_next
+from seqtk.text.vocab import Vocab
 from seqtk_plugins.music.codec import AbcCodec, CharCodec
 
 HEADER_ORDER = ("M", "L", "K")

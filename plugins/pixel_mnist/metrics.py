@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from seqtk.errors import SeqtkError
-from seqtk.task import StepOutput
+from seqtk.tasks.task import StepOutput
 
 MAX_WRONG = 32  # misclassified images kept for the grid
 
@@ -40,7 +40,7 @@ class EvalRecord:
         return int(self.confusion.sum())
 
     def add(self, batch: tuple[Tensor, Tensor, Tensor], out: StepOutput) -> None:
-        """The evaluation reducer's hook (seqtk.evaluation): an eval batch (x, y, index) and its step."""
+        """The evaluation reducer's hook (seqtk.tasks.evaluation): an eval batch (x, y, index) and its step."""
         _, labels, index = batch
         assert self.images is not None, "EvalRecord.add needs the split's images"
         if "logits" not in out.outputs:

@@ -1,4 +1,4 @@
-"""The recurrent image classifier: a :class:`seqtk.encoders.StackedEncoder`, then Dense(classes).
+"""The recurrent image classifier: a :class:`seqtk.nn.encoders.StackedEncoder`, then Dense(classes).
 
 The encoder reads a (B, T, F) sequence view (:mod:`.views`); the head reads
 the last layer's final state: the forward direction at the last step and, for
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from seqtk.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
 
 
 class PixelClassifier(nn.Module):

@@ -1,7 +1,7 @@
 """TensorBoard images drawn with Pillow: a confusion matrix and a grid of misclassified digits.
 
 Both return uint8 tensors of shape (3, H, W), what
-:meth:`seqtk.loggers.Logger.log_image` takes. No matplotlib.
+:meth:`seqtk.runtime.loggers.Logger.log_image` takes. No matplotlib.
 """
 
 from __future__ import annotations

@@ -23,18 +23,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqtk.data import ResumableLoader, epoch_generator, sequential_batches, shuffled_batches
+from seqtk.data.batches import ResumableLoader, epoch_generator, sequential_batches, shuffled_batches
 from seqtk.errors import SeqtkError
-from seqtk.task import StepOutput, Task
+from seqtk.tasks.task import StepOutput, Task
 from seqtk_plugins.pixel_mnist.augment import batch_seeds, random_shift
 from seqtk_plugins.pixel_mnist.config import PixelMnistData, PixelMnistModel, class_names
 from seqtk_plugins.pixel_mnist.metrics import EvalRecord
 from seqtk_plugins.pixel_mnist.views import permutation, sequence_shape, to_sequences
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.config import Recipe
-    from seqtk.evaluation import EvalResult
-    from seqtk.loggers import Logger
+    from seqtk.config.schema import Recipe
+    from seqtk.tasks.evaluation import EvalResult
+    from seqtk.runtime.loggers import Logger
     from seqtk_plugins.pixel_mnist.data import Splits
     from seqtk_plugins.pixel_mnist.idx import LabelledImages
 

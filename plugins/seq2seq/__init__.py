@@ -5,5 +5,5 @@
 :mod:`.batching` turns them into ids and batches; :mod:`.metrics` scores the
 decoded outputs (WER, PER, chrF, BLEU); :mod:`.report` prints and logs;
 :mod:`.inference` is ``seqtk predict``. The model and the decoding are the
-core's (:mod:`seqtk.encoder_decoder`, :mod:`seqtk.decoding`).
+core's (:mod:`seqtk.nn.encoder_decoder`, :mod:`seqtk.nn.decoding`).
 """

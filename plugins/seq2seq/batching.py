@@ -20,15 +20,15 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from seqtk.data import bucketed_batches, epoch_generator
-from seqtk.vocab import Vocab
+from seqtk.data.batches import bucketed_batches, epoch_generator
+from seqtk.text.vocab import Vocab
 from seqtk_plugins.seq2seq.pairs import Example
 
 IGNORE = -100  # the target id the loss ignores (padding)
 
 
 class Batch(NamedTuple):
-    """One batch (``seqtk.data.move_to`` moves every tensor field)."""
+    """One batch (``seqtk.data.batches.move_to`` moves every tensor field)."""
 
     source: Tensor  # (B, S) long, 0-padded
     lengths: Tensor  # (B,) long, >= 1
@@ -57,7 +57,7 @@ class Encoded:
 class PairEncoder:
     """Source and target texts -> ids, with the task's tokenizers and vocabularies.
 
-    >>> from seqtk.tokenize import CharTokenizer, SpaceTokenizer
+    >>> from seqtk.text.tokenize import CharTokenizer, SpaceTokenizer
     >>> src = Vocab.build([list("cat")])
     >>> tgt = Vocab.build([["K", "AE", "T"]], specials=("<pad>", "<bos>", "<eos>"))
     >>> enc = PairEncoder(CharTokenizer(), SpaceTokenizer(), src, tgt)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqtk.config import DataConfig, VocabConfig, hfield
-from seqtk.model_config import EncoderDecoderConfig
+from seqtk.config.schema import DataConfig, VocabConfig, hfield
+from seqtk.config.model_config import EncoderDecoderConfig
 
 Source = Literal["auto", "cmudict", "addition", "files", "hub"]
 Tokens = Literal["auto", "char", "word", "space", "bpe"]
@@ -120,7 +120,7 @@ class Seq2SeqVocab(VocabConfig):
 
 @dataclass(frozen=True)
 class Seq2SeqModel(EncoderDecoderConfig):
-    """An encoder-decoder with attention (seqtk.encoder_decoder), and how evaluation decodes."""
+    """An encoder-decoder with attention (seqtk.nn.encoder_decoder), and how evaluation decodes."""
 
     beam: int = hfield(
         1, help="Beam size of the decoding at evaluation (1: greedy search; seqtk eval and predict take --beam)."

@@ -1,7 +1,7 @@
 """Source/target pairs from the user's table file or a Hugging Face dataset.
 
 A file (``.tsv``, ``.csv``, ``.jsonl``, ``.json`` or ``.parquet``, read by
-:mod:`seqtk.tables`) or a hub split has one pair per row, in the columns
+:mod:`seqtk.data.tables`) or a hub split has one pair per row, in the columns
 ``data.source_column`` and ``data.target_column`` (``auto``: the first of
 :data:`SOURCE_COLUMNS` / :data:`TARGET_COLUMNS` present). Cells are taken
 as strings with their outer whitespace stripped; a JSON number becomes its
@@ -21,9 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from seqtk import tables
+from seqtk.data import tables
 from seqtk.errors import SeqtkError
-from seqtk.tables import Table, row_list
+from seqtk.data.tables import Table, row_list
 from seqtk_plugins.seq2seq.pairs import Example, PairSource, count_pairs, group_pairs
 
 SOURCE_COLUMNS = ("source", "src", "input", "question", "word", "typo")

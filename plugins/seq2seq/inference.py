@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from seqtk.data import move_to
-from seqtk.device import eval_mode
+from seqtk.data.batches import move_to
+from seqtk.runtime.device import eval_mode
 from seqtk.errors import SeqtkError
 from seqtk_plugins.seq2seq.batching import collate
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
-    from seqtk.decoding import Hypothesis
+    from seqtk.nn.decoding import Hypothesis
     from seqtk_plugins.seq2seq.task import Seq2SeqTask
 
 
@@ -32,7 +32,7 @@ def predict(task: Seq2SeqTask, model: nn.Module, inputs: list[str], device: torc
     """One dict per input: ``output`` (text), ``tokens``, ``score`` (log p / length ** length_penalty), and with
     ``n_best`` > 1 the alternatives in ``n_best``; ``unknown_source_tokens`` counts tokens the source vocabulary
     never saw (each mapped to an OOV bucket, which the model knows little about)."""
-    from seqtk.decoding import check_search
+    from seqtk.nn.decoding import check_search
 
     cfg = task.recipe.model
     beam = cfg.beam if beam is None else beam
@@ -109,7 +109,7 @@ def attention_image(task: Seq2SeqTask, source: str, output_tokens: list[str], we
 
     # weights (len(output_tokens) + 1, S), or (len(output_tokens), S) for an unfinished output
     """
-    from seqtk.plots import heatmap
+    from seqtk.runtime.plots import heatmap
 
     source_tokens = task.need("source_tokenizer").tokenize(source)
     rows = [*output_tokens, "</s>"][: weights.size(0)]  # an output cut at max_target_length has no end token

@@ -1,9 +1,9 @@
 """Scores of generated sequences against every acceptable target: word and phoneme error rates, BLEU, chrF.
 
 :class:`Seq2SeqMetrics` is the seq2seq task's reducer for
-:func:`seqtk.evaluation.evaluate`. Each example's hypothesis (a list of
+:func:`seqtk.tasks.evaluation.evaluate`. Each example's hypothesis (a list of
 target tokens) is scored against the closest of its targets
-(:func:`seqtk.edit_distance.best_match`: the fewest edits, ties to the
+(:func:`seqtk.text.edit_distance.best_match`: the fewest edits, ties to the
 longer target):
 
 - ``wer``: the fraction of examples whose hypothesis equals none of the
@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from seqtk.edit_distance import best_match
+from seqtk.text.edit_distance import best_match
 from seqtk.errors import SeqtkValueError
 from seqtk_plugins.seq2seq.pairs import Example
 
@@ -75,7 +75,7 @@ class Seq2SeqMetrics:
         self._mistakes: list[Mistake] = []
 
     def add(self, batch: Any, out: Any) -> None:
-        """The :class:`seqtk.evaluation.Reducer` hook: ``out.outputs["hypotheses"]`` against ``batch.examples``."""
+        """The :class:`seqtk.tasks.evaluation.Reducer` hook: ``out.outputs["hypotheses"]`` against ``batch.examples``."""
         self.add_many(out.outputs["hypotheses"], batch.examples, self.target_tokenize)
 
     def add_many(self, hyps: Sequence[Sequence[str]], examples: Sequence[Example], target_tokenize: Tokenize) -> None:

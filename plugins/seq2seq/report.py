@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from seqtk.device import eval_mode
+from seqtk.runtime.device import eval_mode
 from seqtk_plugins.seq2seq.batching import Encoded, PairEncoder
 from seqtk_plugins.seq2seq.splits import SPLITS
 
@@ -97,7 +97,7 @@ def mistakes_text(details: Any, n: int, detokenize: Callable[[str], str] = str) 
 
 def attention_images(task: Seq2SeqTask, model: nn.Module, examples: list[Example], device: torch.device) -> list[torch.Tensor]:
     """Attention maps of greedy outputs for ``examples``, as (3, H, W) image tensors for TensorBoard."""
-    from seqtk.plots import image_tensor
+    from seqtk.runtime.plots import image_tensor
     from seqtk_plugins.seq2seq.inference import attention_image
 
     if not examples:

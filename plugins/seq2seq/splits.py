@@ -18,7 +18,7 @@ one. (Python's ``hash()`` differs between processes and is not used.)
 The fingerprint (SHA-256 over the val and test sources and targets) goes
 into checkpoints, so ``seqtk eval`` can tell when the data it rebuilt the
 split from is not the data the model was trained on
-(:func:`seqtk.split_record.check_same_split`).
+(:func:`seqtk.data.split_record.check_same_split`).
 
 >>> from seqtk_plugins.seq2seq.pairs import Example, PairSource
 >>> words = PairSource("demo", [Example(f"w{i}", (f"P{i}",)) for i in range(100)])
@@ -72,7 +72,7 @@ class Splits:
         return digest.hexdigest()[:16]
 
     def record(self) -> dict[str, Any]:
-        """What a checkpoint keeps about the split (plain data) for :func:`seqtk.split_record.check_same_split`."""
+        """What a checkpoint keeps about the split (plain data) for :func:`seqtk.data.split_record.check_same_split`."""
         return {"seed": self.seed, "how": self.how, "sizes": {n: len(self[n]) for n in SPLITS},
                 "fingerprint": self.fingerprint()}  # fmt: skip
 

@@ -4,7 +4,7 @@ Examples come from :mod:`.sources` (the CMU Pronouncing Dictionary by default;
 Keras' addition toy; the user's pair files or a hub dataset) and are split
 by example, so all targets of a source land in one split. What the task
 learns from the training split is a tokenizer and a vocabulary for each
-side. The model is :class:`seqtk.encoder_decoder.EncoderDecoder`, trained with
+side. The model is :class:`seqtk.nn.encoder_decoder.EncoderDecoder`, trained with
 teacher forcing; evaluation decodes every held-out source (greedy, or beam
 search with ``model.beam``) and scores the output against the closest of its
 targets (:mod:`.metrics`): word error rate, token error rate (the phoneme
@@ -20,19 +20,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqtk.data import ResumableLoader
+from seqtk.data.batches import ResumableLoader
 from seqtk.errors import SeqtkError
-from seqtk.split_record import check_same_split
-from seqtk.task import StepOutput, Task
+from seqtk.data.split_record import check_same_split
+from seqtk.tasks.task import StepOutput, Task
 from seqtk_plugins.seq2seq.batching import IGNORE, Batch, Encoded, PairEncoder, TrainBatches, eval_batches
 from seqtk_plugins.seq2seq.config import Seq2SeqData, Seq2SeqModel, Seq2SeqVocab
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.config import Recipe
-    from seqtk.decoding import Hypothesis
-    from seqtk.evaluation import EvalResult
-    from seqtk.loggers import Logger
-    from seqtk.vocab import Vocab
+    from seqtk.config.schema import Recipe
+    from seqtk.nn.decoding import Hypothesis
+    from seqtk.tasks.evaluation import EvalResult
+    from seqtk.runtime.loggers import Logger
+    from seqtk.text.vocab import Vocab
     from seqtk_plugins.seq2seq.metrics import Seq2SeqMetrics
     from seqtk_plugins.seq2seq.pairs import Example
 
@@ -89,7 +89,7 @@ class Seq2SeqTask(Task):
 
     def learn(self) -> dict[str, Any]:
         """A tokenizer and a vocabulary for each side, from the training examples."""
-        from seqtk.vocab import BOS, EOS, PAD, Vocab
+        from seqtk.text.vocab import BOS, EOS, PAD, Vocab
         from seqtk_plugins.seq2seq.sources import token_kinds
 
         v: Seq2SeqVocab = self.recipe.vocab
@@ -135,7 +135,7 @@ class Seq2SeqTask(Task):
 
     # -- model ----------------------------------------------------------------------------
     def build_model(self) -> nn.Module:
-        from seqtk.encoder_decoder import EncoderDecoder
+        from seqtk.nn.encoder_decoder import EncoderDecoder
 
         return EncoderDecoder(len(self.need("source_vocab")), len(self.need("target_vocab")), self.recipe.model)
 
@@ -166,7 +166,7 @@ class Seq2SeqTask(Task):
 
         # source (B, S), lengths (B,) -> B lists of Hypothesis, best first
         """
-        from seqtk.decoding import beam_search, greedy
+        from seqtk.nn.decoding import beam_search, greedy
 
         cfg: Seq2SeqModel = self.recipe.model
         beam = cfg.beam if beam is None else beam
@@ -248,7 +248,7 @@ class Seq2SeqTask(Task):
 
 
 def _tokenizer(kind: str, v: Seq2SeqVocab, texts: list[str], lowercase: bool) -> Any:
-    from seqtk.tokenize import BPETokenizer, make_tokenizer
+    from seqtk.text.tokenize import BPETokenizer, make_tokenizer
 
     if kind == "bpe":
         return BPETokenizer(vocab_size=v.bpe_size, lowercase=lowercase).train(texts)

@@ -8,7 +8,7 @@ universal tag sets), :mod:`.corpus` (where the sentences come from),
 :mod:`.splits` (by file, stratified by genre, or by sentence; the
 fingerprint), :mod:`.batching` (words, characters and tags as ids; bucketed
 batches), :mod:`.model` (embedding + character CNN/LSTM -> bidirectional
-stack -> head, with the core's :mod:`seqtk.crf`), :mod:`.spans` and
+stack -> head, with the core's :mod:`seqtk.nn.crf`), :mod:`.spans` and
 :mod:`.metrics` (token accuracy; span P/R/F1 as conlleval counts them),
 :mod:`.report` (what is printed about the data) and :mod:`.task`
 (``TagTask``). Importing this package imports nothing else.

@@ -16,14 +16,14 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from seqtk.data import bucketed_batches, epoch_generator
-from seqtk.vocab import Vocab
+from seqtk.data.batches import bucketed_batches, epoch_generator
+from seqtk.text.vocab import Vocab
 
 IGNORE = -100  # the tag id that the loss and the CRF ignore
 
 
 class Batch(NamedTuple):
-    """One batch (``seqtk.data.move_to`` moves every field)."""
+    """One batch (``seqtk.data.batches.move_to`` moves every field)."""
 
     words: Tensor  # (B, T) long, 0-padded
     chars: Tensor  # (B, T, W) long, 0-padded

@@ -6,7 +6,7 @@ Nothing here touches the file system: a checkpoint must still load for
 
 from __future__ import annotations
 
-from seqtk import checks
+from seqtk.config import checks
 from seqtk.errors import SeqtkError
 from seqtk_plugins.tag.config import TagData, TagModel, TagVocab
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqtk.config import DataConfig, VocabConfig, hfield
-from seqtk.model_config import BidirectionalStackConfig
+from seqtk.config.schema import DataConfig, VocabConfig, hfield
+from seqtk.config.model_config import BidirectionalStackConfig
 
 Source = Literal["auto", "brown", "files"]
 Format = Literal["auto", "conllu", "columns", "slash", "jsonl"]
@@ -131,6 +131,6 @@ class TagModel(BidirectionalStackConfig):
     input_dropout: float = hfield(0.25, help="Dropout on the word + character vectors and on the encoder's output.")
     crf: bool = hfield(
         False,
-        help="Score whole tag sequences with a linear-chain CRF (seqtk.crf): trained by the forward algorithm, "
+        help="Score whole tag sequences with a linear-chain CRF (seqtk.nn.crf): trained by the forward algorithm, "
         "decoded by Viterbi. Helps chunk schemes (an I- never follows O), rarely POS tags.",
     )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from seqtk.errors import SeqtkError
-from seqtk.step import StepOutput
+from seqtk.tasks.step import StepOutput
 from seqtk_plugins.tag.readers import Sentence
 from seqtk_plugins.tag.spans import SpanCounts
 

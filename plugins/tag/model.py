@@ -5,12 +5,12 @@ joined to a vector computed from its characters, which is what carries a word
 the vocabulary has never seen (*-ly*, *-ed*, a capital, a digit). The
 bidirectional stack reads the sentence; a linear head gives every token a
 score per tag. Without a CRF each token takes its best tag; with one
-(:class:`seqtk.crf.CRF`) Viterbi picks the best sequence.
+(:class:`seqtk.nn.crf.CRF`) Viterbi picks the best sequence.
 
 Padding never changes a result: the character features see only each word's
 characters (convolution outputs past a word's end are masked before the max;
 the LSTM reads each word to its own length), the encoder reads each sentence
-to its own length (:mod:`seqtk.ragged`), and the CRF skips padded steps.
+to its own length (:mod:`seqtk.nn.ragged`), and the CRF skips padded steps.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqtk.crf import CRF, lengths_to_mask
-from seqtk.embedding import Embedding
-from seqtk.encoders import LayerSpec, StackedEncoder
-from seqtk.vocab import Vocab
+from seqtk.nn.crf import CRF, lengths_to_mask
+from seqtk.nn.embedding import Embedding
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
+from seqtk.text.vocab import Vocab
 from seqtk_plugins.tag.batching import IGNORE
 from seqtk_plugins.tag.config import TagModel
 

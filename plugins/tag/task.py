@@ -19,20 +19,20 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from seqtk.data import ResumableLoader, move_to
-from seqtk.device import eval_mode
+from seqtk.data.batches import ResumableLoader, move_to
+from seqtk.runtime.device import eval_mode
 from seqtk.errors import SeqtkError
-from seqtk.split_record import check_same_split
-from seqtk.task import StepOutput, Task
+from seqtk.data.split_record import check_same_split
+from seqtk.tasks.task import StepOutput, Task
 from seqtk_plugins.tag.batching import Batch, Encoded, SentenceEncoder, TrainBatches, eval_batches
 from seqtk_plugins.tag.config import TagData, TagModel, TagVocab
 from seqtk_plugins.tag.metrics import TagCounts
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.config import Recipe
-    from seqtk.evaluation import EvalResult
-    from seqtk.loggers import Logger
-    from seqtk.vocab import Vocab
+    from seqtk.config.schema import Recipe
+    from seqtk.tasks.evaluation import EvalResult
+    from seqtk.runtime.loggers import Logger
+    from seqtk.text.vocab import Vocab
     from seqtk_plugins.tag.readers import Sentence
     from seqtk_plugins.tag.splits import Splits
 
@@ -85,7 +85,7 @@ class TagTask(Task):
 
     def learn(self) -> dict[str, Any]:
         """The word and character vocabularies, the tags and the chunk scheme of the training split."""
-        from seqtk.vocab import PAD, Vocab
+        from seqtk.text.vocab import PAD, Vocab
         from seqtk_plugins.tag.corpus import tag_set
         from seqtk_plugins.tag.spans import resolve_scheme
 
@@ -151,7 +151,7 @@ class TagTask(Task):
         """The validation confusion matrix of the 20 most frequent tags (the rest as "(other)") as an image."""
         if result is None or result.split != "val" or not isinstance(result.details, TagCounts):
             return
-        from seqtk.plots import heatmap, image_tensor
+        from seqtk.runtime.plots import heatmap, image_tensor
 
         names, matrix = result.details.confusion_matrix(top=20)
         counts = torch.tensor(matrix, dtype=torch.float)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqtk import checks
+from seqtk.config import checks
 from seqtk.errors import SeqtkError
 from seqtk_plugins.textgen.config import TextGenData
 

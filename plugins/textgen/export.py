@@ -1,7 +1,7 @@
 """What ``seqtk export`` writes for the character language model: its step function.
 
 One step takes a character id per row and the recurrent state, and returns
-the next character's logits and the new state (:class:`seqtk.traceable.LMStep`,
+the next character's logits and the new state (:class:`seqtk.nn.traceable.LMStep`,
 the equations ``seqtk generate`` steps with). An application feeds its prompt
 one character at a time from a zero state, then samples: the README's Python
 does it with numpy. ``vocab.json`` maps characters to ids.
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from seqtk.task import ExportSpec
-from seqtk.traceable import LMStep
+from seqtk.tasks.task import ExportSpec
+from seqtk.nn.traceable import LMStep
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

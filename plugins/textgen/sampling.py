@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqtk.device import eval_mode
-from seqtk.task import GenerateRequest
+from seqtk.runtime.device import eval_mode
+from seqtk.tasks.task import GenerateRequest
 
 SCORE_CHUNK = 4096  # characters per forward when scoring; the state carries over, so results are exact
 

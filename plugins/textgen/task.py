@@ -2,8 +2,8 @@
 
 It reads text (:mod:`.corpus`), builds a character vocabulary from the
 training split (one OOV bucket, so unseen characters in val/test or in a
-prompt never crash), trains :class:`seqtk.lm.CharLM` on random windows or on
-carried streams (:mod:`seqtk.lm_batches`), reports loss in nats/char and bits/char,
+prompt never crash), trains :class:`seqtk.nn.lm.CharLM` on random windows or on
+carried streams (:mod:`seqtk.data.lm_batches`), reports loss in nats/char and bits/char,
 and samples text (:mod:`.sampling`).
 """
 
@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from seqtk.data import ResumableLoader
+from seqtk.data.batches import ResumableLoader
 from seqtk.errors import SeqtkError
-from seqtk.split_record import check_same_split
-from seqtk.task import ExportSpec, GenerateRequest, StepOutput, Task
+from seqtk.data.split_record import check_same_split
+from seqtk.tasks.task import ExportSpec, GenerateRequest, StepOutput, Task
 from seqtk_plugins.textgen import corpus
-from seqtk.lm_batches import StreamBatches, WindowBatches, eval_windows
+from seqtk.data.lm_batches import StreamBatches, WindowBatches, eval_windows
 from seqtk_plugins.textgen.config import TextGenData, TextGenModel, TextGenVocab
 from seqtk_plugins.textgen.sampling import detach_state, move_state, sample_text, score_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.config import Recipe
-    from seqtk.loggers import Logger
-    from seqtk.vocab import Vocab
+    from seqtk.config.schema import Recipe
+    from seqtk.runtime.loggers import Logger
+    from seqtk.text.vocab import Vocab
 
 LN2 = math.log(2.0)
 SAMPLE_CHARS = 300  # final_report
@@ -85,7 +85,7 @@ class TextGenTask(Task):
 
     def learn(self) -> dict[str, Any]:
         """The character vocabulary of the training text (the core keeps a checkpoint's instead)."""
-        from seqtk.vocab import PAD, Vocab
+        from seqtk.text.vocab import PAD, Vocab
 
         return {"vocab": Vocab.build([self._texts["train"]], min_freq=self.recipe.vocab.min_freq, specials=(PAD,),
                                      num_oov_buckets=1)}
@@ -171,7 +171,7 @@ class TextGenTask(Task):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "vocab" in state:  # a checkpoint from before seqtk saved Task.learned itself
-            from seqtk.vocab import Vocab
+            from seqtk.text.vocab import Vocab
 
             self.vocab = Vocab.from_dict(state["vocab"], source="the checkpoint's textgen vocabulary")
         self.prompt = state.get("prompt", "\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqtk.config import Recipe
+from seqtk.config.schema import Recipe
 from seqtk.errors import SeqtkError
 
 

@@ -7,9 +7,9 @@ import dataclasses
 import torch
 from torch import Tensor, nn
 
-from seqtk.cells import keras_init_
-from seqtk.encoders import LayerSpec, StackedEncoder
-from seqtk.recurrent_cell import RecurrentCell
+from seqtk.nn.cells import keras_init_
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.recurrent_cell import RecurrentCell
 
 
 class ToyNet(nn.Module):

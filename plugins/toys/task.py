@@ -16,16 +16,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqtk.data import ResumableLoader, epoch_generator, sequential_batches, shuffled_batches
+from seqtk.data.batches import ResumableLoader, epoch_generator, sequential_batches, shuffled_batches
 from seqtk.errors import SeqtkError
-from seqtk.task import StepOutput, Task
+from seqtk.tasks.task import StepOutput, Task
 from seqtk_plugins.toys import problems
 from seqtk_plugins.toys.config import ToyData, ToyModel
 from seqtk_plugins.toys.problems import PROBES, REGRESSION, Examples
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.config import Recipe
-    from seqtk.loggers import Logger
+    from seqtk.config.schema import Recipe
+    from seqtk.runtime.loggers import Logger
 
 OUTPUTS = {"one_to_many": 2, "many_to_one": 1, "many_to_many": 3, "binary_addition": 1, "first_bit": 1}
 

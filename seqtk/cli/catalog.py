@@ -17,8 +17,8 @@ recipes_app = typer.Typer(help="List, show and validate recipes.", no_args_is_he
 
 def tasks() -> None:
     """List the registered tasks with the package that supplies each, and plugins that failed to load."""
-    from seqtk.contract import check_task_class
-    from seqtk.registry import default_registry
+    from seqtk.tasks.contract import check_task_class
+    from seqtk.tasks.registry import default_registry
 
     reg = default_registry().load()
     table = Table(title="seqtk tasks")
@@ -44,7 +44,7 @@ def tasks() -> None:
 @recipes_app.command("list")
 def list_recipes() -> None:
     """List the bundled recipes and the command that runs each."""
-    from seqtk.recipes import bundled_recipes, first_line
+    from seqtk.config.recipes import bundled_recipes, first_line
 
     table = Table(title="seqtk recipes")
     table.add_column("name")
@@ -61,8 +61,9 @@ def show(
     overrides: Annotated[Optional[list[str]], typer.Argument(help="Overrides as section.key=value.", show_default=False)] = None,
 ) -> None:
     """Print the resolved recipe (defaults filled in, overrides applied) as TOML."""
-    from seqtk.recipe_io import to_toml
-    from seqtk.recipes import load_recipe, locate
+    from seqtk.config.recipe_io import to_toml
+    from seqtk.config.recipes import locate
+    from seqtk.tasks.loading import load_recipe
 
     resolved = load_recipe(recipe, overrides)
     header = f"# resolved from {locate(recipe)}" + (f" with {' '.join(overrides)}" if overrides else "")
@@ -78,9 +79,10 @@ def validate(
     ] = None,
 ) -> None:
     """Check recipes without loading data: everything `seqtk run` checks before it reads data."""
-    from seqtk.contract import check_task_class
-    from seqtk.recipes import bundled_recipes, load_recipe
-    from seqtk.registry import get_task
+    from seqtk.tasks.contract import check_task_class
+    from seqtk.config.recipes import bundled_recipes
+    from seqtk.tasks.loading import load_recipe
+    from seqtk.tasks.registry import get_task
 
     targets, overrides = _split_validate_args(args or [])
     targets = targets or [str(p) for p in bundled_recipes().values()]
@@ -117,8 +119,8 @@ def doc(
     task: Annotated[Optional[list[str]], typer.Option("--task", help="Document this installed task (a plugin's, say); repeatable. Default: the built-in tasks.", show_default=False)] = None,
 ) -> None:
     """Print the recipe reference (docs/recipes.md) generated from the config dataclasses."""
-    from seqtk.recipes_doc import generate
-    from seqtk.registry import default_registry
+    from seqtk.config.recipes_doc import generate
+    from seqtk.tasks.registry import default_registry
 
     reg = default_registry().load()
     if task:

@@ -1,4 +1,4 @@
-"""``seqtk export``: a checkpoint as TorchScript or ONNX, with its vocabulary, labels and a README (:mod:`seqtk.export`)."""
+"""``seqtk export``: a checkpoint as TorchScript or ONNX, with its vocabulary, labels and a README (:mod:`seqtk.inference.export`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def export(
     out: Annotated[Path, typer.Option(help="The folder to write the model, its JSON files and README.md to.")],
 ) -> None:
     """Export a trained model to run without seqtk: TorchScript or ONNX, vocabulary and labels as JSON, a README."""
-    from seqtk.export import check_format, export_checkpoint
+    from seqtk.inference.export import check_format, export_checkpoint
 
     check_format(fmt)  # before the checkpoint is read: the mistake is in the command line
     result = export_checkpoint(checkpoint, fmt, out)

@@ -28,7 +28,7 @@ def eval_cmd(
     beam: Annotated[Optional[int], typer.Option(help="Tasks that decode (seq2seq): the beam size instead of the recipe's model.beam (1: greedy).", show_default=False)] = None,
 ) -> None:
     """Evaluate a checkpoint on a held-out split (loads the recipe's data)."""
-    from seqtk.predictor import load
+    from seqtk.inference.predictor import load
 
     if max_batches < 0:  # before the checkpoint is read: the mistake is in the command line
         raise SeqtkError(f"--max-batches must be 0 (all) or more, got {max_batches}", fix="use e.g. --max-batches 10")
@@ -70,8 +70,8 @@ def generate(
     device: DeviceOpt = None,
 ) -> None:
     """Sample from a generative checkpoint, streaming text as it is produced."""
-    from seqtk.predictor import load
-    from seqtk.task import GenerateRequest
+    from seqtk.inference.predictor import load
+    from seqtk.tasks.task import GenerateRequest
 
     predictor = load(checkpoint, device=device)
     length = predictor.task.generate_length if length is None else length
@@ -123,7 +123,7 @@ def predict(
 ) -> None:
     """Predict for each input with a trained checkpoint."""
     from seqtk.cli.inputs import read_inputs
-    from seqtk.predictor import load
+    from seqtk.inference.predictor import load
 
     given = {"top_k": top_k, "beam": beam, "n_best": n_best, "attention": attention}
     options = {name: value for name, value in given.items() if value is not None}
@@ -163,7 +163,7 @@ def _predict_to_file(predictor: Any, file: Path, column: str | None, out: Path, 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from seqtk.cli.inputs import count_inputs, iter_inputs
-    from seqtk.files import atomic_text_writer
+    from seqtk.runtime.files import atomic_text_writer
 
     if out.resolve() == file.resolve():
         raise SeqtkError(f"--out '{out}' is the input file itself", fix="write the predictions to another file")

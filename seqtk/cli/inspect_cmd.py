@@ -77,14 +77,14 @@ def measure_cell(
     spec: str, overrides: list[str], cell: str, steps: int | None, batches: int, run_dir: Path
 ) -> dict[str, Any]:
     """Train ``spec`` with ``cell``; the gradient curves at initialisation and after training."""
-    from seqtk.device import seed_everything, select_device
+    from seqtk.runtime.device import seed_everything, select_device
     from seqtk.training.gradients import measure
-    from seqtk.registry import get_task
+    from seqtk.tasks.registry import get_task
     from seqtk.training.train import run_training
 
     recipe = cell_recipe(spec, overrides, cell, steps)
     seed_everything(recipe.train.seed)
-    from seqtk.lifecycle import ready_task
+    from seqtk.tasks.lifecycle import ready_task
 
     fresh = ready_task(get_task(recipe.task.name), recipe)
     device = select_device(recipe.train.device)
@@ -102,10 +102,10 @@ def measure_cell(
 
 def cell_recipe(spec: str, overrides: list[str], cell: str, steps: int | None) -> Any:
     """The recipe with every layer's cell set to ``cell`` (``model.cell`` or each ``[[model.layers]]``)."""
-    from seqtk.config import resolve, task_name
-    from seqtk.recipe_io import apply_overrides, read_toml
-    from seqtk.recipes import locate
-    from seqtk.registry import get_task
+    from seqtk.config.conversion import resolve, task_name
+    from seqtk.config.recipe_io import apply_overrides, read_toml
+    from seqtk.config.recipes import locate
+    from seqtk.tasks.registry import get_task
 
     path = locate(spec)
     extra = ["log.tensorboard=false", "log.progress=false", "log.grad_through_time=false"]
@@ -135,7 +135,7 @@ def _label(cell: str, layer: str, several: bool) -> str:
 
 
 def _plot(results: dict[str, dict[str, Any]], out: Path, recipe: str) -> None:
-    from seqtk.plots import line_plot
+    from seqtk.runtime.plots import line_plot
 
     series = {}
     for cell, r in results.items():

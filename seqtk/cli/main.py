@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from seqtk import __version__
+from seqtk.version import __version__
 from seqtk.cli.state import STATE, Stopped
 from seqtk.errors import SeqtkError
 
@@ -54,7 +54,7 @@ def _root(
     STATE.debug = debug
     STATE.plugin_dirs = list(plugin_dir or [])
     if plugin_dir:
-        from seqtk.registry import default_registry
+        from seqtk.tasks.registry import default_registry
 
         default_registry(list(plugin_dir))
 

@@ -1,4 +1,4 @@
-"""``seqtk push``: a checkpoint, its recipe and a model card to the Hugging Face Hub (:mod:`seqtk.hub`)."""
+"""``seqtk push``: a checkpoint, its recipe and a model card to the Hugging Face Hub (:mod:`seqtk.inference.hub`)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def push(
 ) -> None:
     """Share a trained model on the Hugging Face Hub: model.pt, recipe.toml and a model card (README.md)."""
     from seqtk.cli.export_cmd import _size
-    from seqtk.hub import push as push_to_hub
-    from seqtk.hub import write_folder
+    from seqtk.inference.hub import push as push_to_hub
+    from seqtk.inference.hub import write_folder
 
     console = Console(highlight=False, soft_wrap=True)
     if out is not None and not dry_run:

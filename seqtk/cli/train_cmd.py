@@ -41,8 +41,8 @@ def run(
     """Train a recipe: progress on the console, TensorBoard logs, checkpoints, resume."""
     import os
 
-    from seqtk.device import tune_allocator
-    from seqtk.recipes import load_recipe
+    from seqtk.runtime.device import tune_allocator
+    from seqtk.tasks.loading import load_recipe
     from seqtk.training.train import run_training
 
     resolved = load_recipe(recipe, overrides)
@@ -105,11 +105,11 @@ def summary(
     keras: Annotated[bool, typer.Option("--keras", help="Count recurrent parameters as Keras does (one bias per gate).")] = False,
 ) -> None:
     """Print the model's layers, output shapes and parameter counts (like Keras' model.summary())."""
-    from seqtk.recipes import load_recipe
-    from seqtk.registry import get_task
-    from seqtk.summary import model_summary
+    from seqtk.tasks.loading import load_recipe
+    from seqtk.tasks.registry import get_task
+    from seqtk.runtime.summary import model_summary
 
-    from seqtk.lifecycle import ready_task
+    from seqtk.tasks.lifecycle import ready_task
 
     resolved = load_recipe(recipe, overrides)
     task = ready_task(get_task(resolved.task.name), resolved)

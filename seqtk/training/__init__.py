@@ -12,6 +12,6 @@
 - :mod:`.gradients`: gradients through time, logged at evaluations;
 - :mod:`.distributed`: torchrun / DistributedDataParallel.
 
-No plugin needs these: a task meets the trainer through :class:`seqtk.task.Task` and
-:class:`seqtk.step.StepOutput`. Importing this package imports nothing.
+No plugin needs these: a task meets the trainer through :class:`seqtk.tasks.task.Task` and
+:class:`seqtk.tasks.step.StepOutput`. Importing this package imports nothing.
 """

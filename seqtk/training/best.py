@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from seqtk.config import TrainConfig
+from seqtk.config.schema import TrainConfig
 
 LOWER_IS_BETTER = ("loss", "ppl", "perplexity", "bpc", "bpb", "err", "wer", "cer", "mse", "mae")
 

@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
-from seqtk import checks
-from seqtk.config import Recipe
-from seqtk.device import rng_state, set_rng_state
+from seqtk.config import checks
+from seqtk.config.schema import Recipe
+from seqtk.runtime.device import rng_state, set_rng_state
 from seqtk.errors import SeqtkError
 
 WARMUP_STEPS = 2  # the first steps pay one-off costs (allocations, oneDNN/cuDNN plans): not timed

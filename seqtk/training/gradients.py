@@ -15,11 +15,11 @@ rate. For layer l > 1, x_t is layer l-1's output h_t, and the curve is
 ``‖∂L/∂h_t‖`` of that layer along the path through layer l.
 
 :class:`GradientThroughTime` hooks the input of every layer of every
-:class:`~seqtk.encoders.StackedEncoder` inside a model (through
+:class:`~seqtk.nn.encoders.StackedEncoder` inside a model (through
 :meth:`StackedEncoder.observe`, so any task whose model uses one works) and
 records, per layer, the mean over the batch of each example's ‖∂L/∂x_t‖ at every t.
 
->>> from seqtk.encoders import LayerSpec, StackedEncoder
+>>> from seqtk.nn.encoders import LayerSpec, StackedEncoder
 >>> enc = StackedEncoder(1, [LayerSpec("rnn", 8)])
 >>> recorder = GradientThroughTime(enc)
 >>> with recorder.recording():
@@ -40,8 +40,8 @@ from torch import Tensor, nn
 from seqtk.errors import SeqtkError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.loggers import Logger
-    from seqtk.task import Task
+    from seqtk.runtime.loggers import Logger
+    from seqtk.tasks.task import Task
 
 #: where along the sequence the trainer logs scalars: name -> fraction of T - 1
 POSITIONS = {"start": 0.0, "q1": 0.25, "mid": 0.5, "q3": 0.75, "end": 1.0}
@@ -51,13 +51,13 @@ class GradientThroughTime:
     """Per-step gradient norms of every encoder layer's output, recorded inside :meth:`recording`."""
 
     def __init__(self, model: nn.Module) -> None:
-        from seqtk.encoders import StackedEncoder
+        from seqtk.nn.encoders import StackedEncoder
 
         encoders = [(name, m) for name, m in model.named_modules() if isinstance(m, StackedEncoder)]
         if not encoders:
             raise SeqtkError(
                 f"log.grad_through_time needs a model with a seqtk StackedEncoder; {type(model).__name__} has none",
-                fix="set log.grad_through_time = false, or build the model's recurrent layers with seqtk.encoders",
+                fix="set log.grad_through_time = false, or build the model's recurrent layers with seqtk.nn.encoders",
             )
         several = len(encoders) > 1
         self._handles = [enc.observe(self._observer(f"{name} " if several else "")) for name, enc in encoders]
@@ -151,7 +151,7 @@ def curve_scalars(curves: dict[str, Tensor]) -> dict[str, float]:
 
 def plot_curves(curves: dict[str, Tensor], title: str = "", path: str | None = None) -> Tensor:
     """A log-scale line plot of the curves as a uint8 (3, H, W) tensor (and a PNG file at ``path``)."""
-    from seqtk.plots import image_tensor, line_plot
+    from seqtk.runtime.plots import image_tensor, line_plot
 
     image = line_plot({k: v.tolist() for k, v in curves.items()}, title=f"gradient reaching each step  {title}".strip(),
                       xlabel="time step t", ylabel="||dL/dx_t||", log_y=True)
@@ -168,8 +168,8 @@ def measure(task: Task, model: nn.Module, batches: Iterable[Any], device: torch.
     batches whose length differs from the first one's are skipped so the
     curves line up.
     """
-    from seqtk.data import move_to
-    from seqtk.device import eval_mode
+    from seqtk.data.batches import move_to
+    from seqtk.runtime.device import eval_mode
 
     recorder, sums, count = GradientThroughTime(model), dict[str, Tensor](), 0
     with eval_mode(model):

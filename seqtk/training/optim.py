@@ -1,6 +1,6 @@
 """The optimiser and the learning-rate schedule a recipe's ``[train]`` section asks for.
 
->>> from seqtk.config import TrainConfig
+>>> from seqtk.config.schema import TrainConfig
 >>> cfg = TrainConfig(max_steps=10, warmup_steps=2, schedule="cosine", min_lr_ratio=0.1)
 >>> [round(lr_factor(step, cfg), 3) for step in (1, 2, 3, 10)]
 [0.5, 1.0, 0.966, 0.1]
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from seqtk.config import TrainConfig
+from seqtk.config.schema import TrainConfig
 from seqtk.errors import SeqtkError
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

@@ -3,9 +3,9 @@
 :class:`Session` is what :func:`seqtk.training.train.run_training` builds once the
 device, run folder and task are ready (and what a time budget times a few
 throwaway steps of, :mod:`seqtk.training.budget`). It owns backward: a task's
-``step`` returns a :class:`~seqtk.task.StepOutput` and the session scales,
+``step`` returns a :class:`~seqtk.tasks.task.StepOutput` and the session scales,
 clips and steps. Its :meth:`Session.payload` is the checkpoint format
-(:mod:`seqtk.training.checkpoint`) and :meth:`Session.restore` reads it back,
+(:mod:`seqtk.inference.checkpoint`) and :meth:`Session.restore` reads it back,
 so a resumed run is bit-identical.
 """
 
@@ -23,21 +23,27 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from seqtk import __version__, checks, learned
-from seqtk.config import Recipe
-from seqtk.contract import check_step_output
-from seqtk.data import move_to
-from seqtk.device import autocast, make_scaler, rng_preserved, rng_state, set_rng_state
+from seqtk.version import __version__
+
+from seqtk.config import checks
+
+from seqtk.tasks import learned
+from seqtk.config.schema import Recipe
+from seqtk.tasks.contract import check_step_output
+from seqtk.data.batches import move_to
+from seqtk.runtime.device import autocast, make_scaler, rng_preserved, rng_state, set_rng_state
 from seqtk.errors import SeqtkError
-from seqtk.evaluation import EvalResult, call_with_result, evaluate
-from seqtk.loggers import (
-    JsonlLogger, MultiLogger, ScalarWindow, TensorBoardLogger, TrainProgress, format_seconds, summary_table,
+from seqtk.tasks.evaluation import EvalResult, call_with_result, evaluate
+from seqtk.runtime.loggers import (
+    JsonlLogger, MultiLogger, TensorBoardLogger, TrainProgress, format_seconds, summary_table,
 )
-from seqtk.recipe_io import to_toml
-from seqtk.task import StepOutput, Task
+from seqtk.config.recipe_io import to_toml
+from seqtk.tasks.task import StepOutput, Task
 from seqtk.training import best, budget, distributed
-from seqtk.training.checkpoint import FORMAT, VERSION, load_weights, recipe_changes, save_checkpoint
+from seqtk.inference.checkpoint import FORMAT, VERSION, save_checkpoint
+from seqtk.inference.loading import load_weights, recipe_changes
 from seqtk.training.distributed import Dist
+from seqtk.training.scalars import ScalarWindow
 from seqtk.training.ema import WeightAverage
 from seqtk.training.gradients import GradientLog
 from seqtk.training.interrupts import SaveTriggers, TrainingStopped
@@ -304,7 +310,7 @@ class Session:
         return improved
 
     def payload(self) -> dict[str, Any]:
-        """The checkpoint for the current step (see :mod:`seqtk.training.checkpoint`).
+        """The checkpoint for the current step (see :mod:`seqtk.inference.checkpoint`).
 
         Distributed, every rank must call it: it gathers the ranks' RNG states.
         """

@@ -35,13 +35,14 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from seqtk import learned
-from seqtk.config import Recipe, check_recipe
-from seqtk.contract import check_task_class
-from seqtk.device import check_precision, runtime_settings, seed_everything, select_device
-from seqtk.lifecycle import ready_task
-from seqtk.registry import get_task
-from seqtk.task import Task
+from seqtk.tasks import learned
+from seqtk.config.checks import check_recipe
+from seqtk.config.schema import Recipe
+from seqtk.tasks.contract import check_task_class
+from seqtk.runtime.device import check_precision, runtime_settings, seed_everything, select_device
+from seqtk.tasks.lifecycle import ready_task
+from seqtk.tasks.registry import get_task
+from seqtk.tasks.task import Task
 from seqtk.training import budget, distributed
 from seqtk.training.distributed import Dist
 from seqtk.training.runs import claim, finished, open_run
@@ -92,8 +93,8 @@ def run_training(
 
 
 def _warn_if_contended(console: Console) -> None:
-    """A note when other work holds cores that torch's default thread count expects (seqtk.cpu_load)."""
-    from seqtk import cpu_load
+    """A note when other work holds cores that torch's default thread count expects (seqtk.runtime.cpu_load)."""
+    from seqtk.runtime import cpu_load
 
     note = cpu_load.contention_note(torch.get_num_threads(), cpu_load.busy_cores(0.1), cpu_load.usable_cores())
     if note:

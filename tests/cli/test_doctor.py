@@ -34,7 +34,7 @@ def test_a_bad_plugin_folder_or_data_path_is_reported_not_fatal(capsys, tmp_path
     data.write_text("x")
     monkeypatch.setenv("SEQTK_DATA_DIR", str(data))
     monkeypatch.setenv("SEQTK_PLUGIN_DIR", str(tmp_path / "no-such-folder"))
-    from seqtk import registry
+    from seqtk.tasks import registry
 
     registry.reset()
     try:
@@ -47,7 +47,7 @@ def test_a_bad_plugin_folder_or_data_path_is_reported_not_fatal(capsys, tmp_path
 
 
 def test_the_data_walk_stops_at_its_file_limit(tmp_path, monkeypatch):
-    from seqtk.doctor import data_report
+    from seqtk.cli.doctor import data_report
 
     for i in range(5):
         (tmp_path / f"f{i}").write_bytes(b"x" * 1000)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtk import registry
+from seqtk.tasks import registry
 from seqtk.cli.main import main
 
 RECIPES = Path(__file__).resolve().parent.parent.parent / "recipes"
@@ -16,9 +16,9 @@ RECIPES = Path(__file__).resolve().parent.parent.parent / "recipes"
 STACK_TASK = textwrap.dedent(
     '''
     from dataclasses import dataclass
-    from seqtk.config import ModelConfig, hfield
-    from seqtk.encoders import LayerSpec, check_stack
-    from seqtk.task import Task
+    from seqtk.config.schema import ModelConfig, hfield
+    from seqtk.nn.encoders import LayerSpec, check_stack
+    from seqtk.tasks.task import Task
 
     @dataclass(frozen=True)
     class StackModel(ModelConfig):
@@ -211,9 +211,9 @@ def _full_disk(path):
 
 @pytest.mark.parametrize("where", ["config", "metrics", "checkpoint"])
 def test_a_full_disk_is_one_paragraph_and_keeps_what_was_written(capsys, tmp_path, monkeypatch, where):
-    import seqtk.loggers
+    import seqtk.runtime.loggers
     import seqtk.training.session as session_module
-    from seqtk.training import checkpoint as checkpoint_module
+    from seqtk.inference import checkpoint as checkpoint_module
 
     run = tmp_path / "run"
     args = ["run", "textgen_tiny", "train.max_steps=4", "train.eval_every=2", "log.every=1", "log.tensorboard=false",
@@ -223,12 +223,12 @@ def test_a_full_disk_is_one_paragraph_and_keeps_what_was_written(capsys, tmp_pat
             raise _full_disk(run_dir / "config.toml")
         monkeypatch.setattr(session_module, "write_config", fail)
     elif where == "metrics":
-        real = seqtk.loggers.JsonlLogger._write
+        real = seqtk.runtime.loggers.JsonlLogger._write
         def fail(handle, record):  # the third scalar line finds the disk full
             if record.get("step", 0) >= 3:
                 raise _full_disk(run / "metrics.jsonl")
             real(handle, record)
-        monkeypatch.setattr(seqtk.loggers.JsonlLogger, "_write", staticmethod(fail))
+        monkeypatch.setattr(seqtk.runtime.loggers.JsonlLogger, "_write", staticmethod(fail))
     else:
         real_save = checkpoint_module.save_checkpoint
         def fail(path, payload):  # the second checkpoint (step 4) finds the disk full
@@ -241,6 +241,6 @@ def test_a_full_disk_is_one_paragraph_and_keeps_what_was_written(capsys, tmp_pat
     assert "error: no space is left on the device at" in err and "Traceback" not in err
     assert "checkpoints already written are intact" in err and "Fix: free some space" in err
     if where == "checkpoint":
-        from seqtk.training.checkpoint import load_checkpoint
+        from seqtk.inference.checkpoint import load_checkpoint
 
         assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 2  # the earlier checkpoint is whole

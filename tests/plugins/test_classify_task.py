@@ -12,7 +12,7 @@ import torch
 from rich.console import Console
 
 from seqtk.cli.main import main
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
 from seqtk_plugins.classify.task import ClassifyTask
 
@@ -131,8 +131,8 @@ def test_predict_refuses_an_empty_text_and_an_option_the_task_does_not_read(trai
 
 
 def test_eval_names_a_label_the_checkpoint_never_saw(trained, tmp_path):
-    from seqtk.lifecycle import prepare_keeping_state
-    from seqtk.training.checkpoint import load_for_inference
+    from seqtk.tasks.lifecycle import prepare_keeping_state
+    from seqtk.inference.loading import load_for_inference
 
     ckpt, csv = trained
     loaded = load_for_inference(ckpt, device="cpu")
@@ -254,8 +254,8 @@ def test_two_classes_train_one_logit_as_the_lectures_binary_model():
     sentiment checkpoint (one logit) loads as it is."""
     from torch.nn import functional as F
 
-    from seqtk.encoders import LayerSpec
-    from seqtk.vocab import Vocab
+    from seqtk.nn.encoders import LayerSpec
+    from seqtk.text.vocab import Vocab
     from seqtk_plugins.classify.model import TextClassifier
 
     vocab = Vocab.build([["good", "bad"]], num_oov_buckets=2)
@@ -359,7 +359,7 @@ def test_sentiment_looks_for_its_own_label_columns_first(tmp_path):
 
 
 def test_crop_reads_a_random_window_of_each_text_each_epoch_and_whole_texts_when_evaluating(tmp_path):
-    from seqtk.data import bucketed_batches, epoch_generator
+    from seqtk.data.batches import bucketed_batches, epoch_generator
     from seqtk_plugins.classify.batching import TrainBatches, draw_windows
 
     task, _ = prepared(recipe(write_csv(tmp_path / "a.csv"), data={"crop": 0.5}))
@@ -393,7 +393,7 @@ def test_crop_reads_a_random_window_of_each_text_each_epoch_and_whole_texts_when
 
 
 def test_a_cropped_run_resumes_bit_identical(tmp_path):
-    from seqtk.training.checkpoint import load_checkpoint
+    from seqtk.inference.checkpoint import load_checkpoint
     from seqtk.training.train import run_training
 
     csv = write_csv(tmp_path / "a.csv")

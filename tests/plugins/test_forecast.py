@@ -14,9 +14,9 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
-from seqtk.recipes import load_recipe
+from seqtk.tasks.loading import load_recipe
 from seqtk.testing import check_task
 from seqtk.training.train import run_training
 from seqtk_plugins.forecast import series as series_mod

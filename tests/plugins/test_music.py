@@ -10,9 +10,9 @@ from fractions import Fraction
 import pytest
 import torch
 
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
-from seqtk.task import GenerateRequest
+from seqtk.tasks.task import GenerateRequest
 
 pytest.importorskip("music21")
 
@@ -317,7 +317,7 @@ def trained(tmp_path_factory):
     """A char LM trained on 32 tiny jigs (60 steps), loaded back from its checkpoint."""
     from rich.console import Console
 
-    from seqtk.training.checkpoint import load_for_inference
+    from seqtk.inference.loading import load_for_inference
     from seqtk.training.train import run_training
 
     tmp = tmp_path_factory.mktemp("music")

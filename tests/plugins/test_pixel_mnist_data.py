@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqtk.errors import SeqtkError
-from seqtk.fetch import Pinned
+from seqtk.data.fetch import Pinned
 from seqtk_plugins.pixel_mnist import data
 from seqtk_plugins.pixel_mnist.augment import random_shift
 from seqtk_plugins.pixel_mnist.config import PixelMnistData, class_names

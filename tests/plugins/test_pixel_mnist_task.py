@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from rich.console import Console
 
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
 from seqtk.testing import check_task
 from seqtk_plugins.pixel_mnist.config import PixelLayer
@@ -108,7 +108,7 @@ def test_cli_predict_and_eval_json(trained, tmp_path, capsys):
 
 
 def test_predict_errors(trained, tmp_path):
-    from seqtk.training.checkpoint import load_for_inference
+    from seqtk.inference.loading import load_for_inference
 
     result, _, _ = trained
     loaded = load_for_inference(result.run_dir / "checkpoints" / "last.pt", device="cpu")
@@ -231,7 +231,7 @@ def test_evaluate_confusion_metrics_and_tensorboard_images(tmp_path):
     task = prepared(write_folder(tmp_path / "idx"), data={"classes": "fashion"})
     torch.manual_seed(0)
     model = task.build_model().eval()
-    from seqtk.evaluation import evaluate
+    from seqtk.tasks.evaluation import evaluate
 
     result = evaluate(task, model, "test", torch.device("cpu"))  # the core loop, with the task's reducer
     metrics, record = result.metrics, result.details

@@ -1,6 +1,6 @@
 """seqtk.load(...).predict given an input its task cannot read: a SeqtkError saying what predict() takes.
 
-The check is the core's (seqtk.predictor.predict_items), so it is tried on an image task and a text task,
+The check is the core's (seqtk.inference.predictor.predict_items), so it is tried on an image task and a text task,
 with the trained checkpoints of their own tests (the fixtures are imported, and train once per module here).
 """
 

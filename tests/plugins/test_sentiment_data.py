@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
 from seqtk_plugins.classify.sentiment_data import load_corpus, read_rt, resolve_source, to_binary
 from seqtk_plugins.classify.splits import make_splits, stratified_indices
@@ -131,7 +131,7 @@ def test_non_utf8_file_names_the_byte(tmp_path):
 def test_hub_in_offline_mode_names_the_local_alternatives(tmp_path):
     # datasets reads HF_DATASETS_OFFLINE when imported, so this runs in a fresh process
     code = (
-        "from seqtk.config import resolve; from seqtk.errors import SeqtkError\n"
+        "from seqtk.config.conversion import resolve; from seqtk.errors import SeqtkError\n"
         "from seqtk_plugins.classify.sentiment import SentimentTask; from seqtk_plugins.classify.sentiment_data import load_corpus\n"
         "raw = {'task': {'name': 'sentiment'}, 'data': {'source': 'hub', 'hub_name': 'seqtk-tests/no-such-dataset'}}\n"
         "try:\n    load_corpus(resolve(raw, 't', SentimentTask).data)\n"
@@ -144,7 +144,7 @@ def test_hub_in_offline_mode_names_the_local_alternatives(tmp_path):
 
 
 def test_hub_without_network_fails_at_once_naming_the_local_alternatives(monkeypatch):
-    from seqtk import tables
+    from seqtk.data import tables
 
     def no_dns(*args, **kwargs):
         raise OSError("Name or service not known")

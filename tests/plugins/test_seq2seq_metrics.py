@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from seqtk.errors import SeqtkValueError
-from seqtk.evaluation import evaluate
-from seqtk.step import StepOutput
+from seqtk.tasks.evaluation import evaluate
+from seqtk.tasks.step import StepOutput
 from seqtk_plugins.seq2seq import metrics as metrics_module
 from seqtk_plugins.seq2seq.metrics import Mistake, Seq2SeqMetrics
 from seqtk_plugins.seq2seq.pairs import Example

@@ -13,7 +13,7 @@ import torch
 from rich.console import Console
 
 from seqtk.cli.main import main
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
 from seqtk_plugins.seq2seq.task import Seq2SeqTask
 
@@ -188,7 +188,7 @@ def test_training_drops_too_long_pairs_and_says_so():
 
 
 def test_log_eval_draws_attention_maps_and_logs_mistakes():
-    from seqtk.evaluation import evaluate
+    from seqtk.tasks.evaluation import evaluate
 
     class Recorder:
         def __init__(self):
@@ -256,8 +256,8 @@ def test_attention_images_are_not_streamed(reversal_run, tmp_path, capsys):
 
 
 def test_evaluation_encodes_each_source_once_and_scores_as_a_fresh_encoding_would(monkeypatch):
-    from seqtk.encoder_decoder import EncoderDecoder
-    from seqtk.evaluation import evaluate
+    from seqtk.nn.encoder_decoder import EncoderDecoder
+    from seqtk.tasks.evaluation import evaluate
 
     task = Seq2SeqTask(resolve(ADDITION, "t", Seq2SeqTask))
     task.console = Console(file=io.StringIO())

@@ -1,6 +1,6 @@
 """The tag task's data: Brown tag sets, splits by file and by sentence, folders, and two real corpora.
 
-The real-data tests fetch through seqtk.fetch into the seqtk data folder (as a run would) and skip, with the
+The real-data tests fetch through seqtk.data.fetch into the seqtk data folder (as a run would) and skip, with the
 reason, when the download is unavailable (no network and no cached copy).
 """
 
@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from seqtk.archives import extract_members
+from seqtk.data.archives import extract_members
 from seqtk.errors import SeqtkError
-from seqtk.fetch import Pinned, data_dir, fetch
+from seqtk.data.fetch import Pinned, data_dir, fetch
 from seqtk_plugins.tag.config import TagData
 from seqtk_plugins.tag.corpus import load_splits
 from seqtk_plugins.tag.readers import ReadOptions, Sentence, read_file

@@ -11,7 +11,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
 from seqtk_plugins.tag.batching import collate
 from seqtk_plugins.tag.task import TagTask
@@ -98,7 +98,7 @@ def test_check_task_harness_passes_and_learns_the_names(trained):
 
 
 def test_eval_refuses_data_that_give_another_split(trained):
-    from seqtk.training.checkpoint import load_for_inference
+    from seqtk.inference.loading import load_for_inference
 
     result, data = trained
     loaded = load_for_inference(result.run_dir / "checkpoints" / "last.pt", device="cpu")
@@ -192,7 +192,7 @@ def test_cli_run_eval_and_predict_on_a_conll_file(tmp_path, capsys):
 
 
 def test_log_eval_draws_the_confusion_matrix_of_the_frequent_tags(tmp_path):
-    from seqtk.evaluation import evaluate
+    from seqtk.tasks.evaluation import evaluate
 
     class Recorder:
         def __init__(self):

@@ -8,7 +8,7 @@ import tarfile
 import pytest
 
 from seqtk.errors import SeqtkError
-from seqtk.fetch import Pinned
+from seqtk.data.fetch import Pinned
 from seqtk_plugins.textgen import corpus
 from seqtk_plugins.textgen.config import TextGenData
 from seqtk_plugins.textgen.corpus import DOCUMENT_END, Document, check_enough, read_path, select_works, split_documents

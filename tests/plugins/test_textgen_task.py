@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
-from seqtk.task import GenerateRequest
+from seqtk.tasks.task import GenerateRequest
 from seqtk_plugins.textgen.task import TextGenTask
 
 PANGRAM = "the quick brown fox jumps over the lazy dog.\n"
@@ -122,7 +122,7 @@ def test_stream_state_survives_a_checkpoint(tmp_path):
     task, model = prepared(tmp_path, data={"batching": "stream"})
     x, y = next(iter(task.train_loader()))
     task.step(model, (x, y), train=True)
-    from seqtk import learned
+    from seqtk.tasks import learned
 
     buffer = io.BytesIO()
     torch.save({"task_state": task.state_dict(), "learned": learned.save(task)}, buffer)  # as a checkpoint holds them
@@ -215,7 +215,7 @@ def test_tiny_training_run_then_generate_from_checkpoint(tmp_path):
     train_mod = pytest.importorskip("seqtk.training.train")
     from rich.console import Console
 
-    from seqtk.training.checkpoint import load_for_inference
+    from seqtk.inference.loading import load_for_inference
 
     path = tmp_path / "text.txt"
     path.write_text(PANGRAM * 30, encoding="utf-8")
@@ -236,7 +236,7 @@ def test_stream_training_resumes_exactly(tmp_path):
     train_mod = pytest.importorskip("seqtk.training.train")
     from rich.console import Console
 
-    from seqtk.training.checkpoint import load_checkpoint
+    from seqtk.inference.checkpoint import load_checkpoint
 
     path = tmp_path / "text.txt"
     path.write_text(PANGRAM * 30, encoding="utf-8")
@@ -254,9 +254,9 @@ def test_stream_training_resumes_exactly(tmp_path):
 
 
 def test_a_checkpoint_vocab_wins_over_changed_text_in_a_checkpoint_without_a_split_record(tmp_path):
-    """eval and resume restore the checkpoint's vocab, then prepare (seqtk.lifecycle): the text is encoded with it."""
-    from seqtk import learned
-    from seqtk.lifecycle import ready_task
+    """eval and resume restore the checkpoint's vocab, then prepare (seqtk.tasks.lifecycle): the text is encoded with it."""
+    from seqtk.tasks import learned
+    from seqtk.tasks.lifecycle import ready_task
 
     task, _ = prepared(tmp_path)
     state = {k: v for k, v in task.state_dict().items() if k != "split"}  # a checkpoint from before split records
@@ -274,8 +274,8 @@ def test_a_checkpoint_vocab_wins_over_changed_text_in_a_checkpoint_without_a_spl
 
 
 def test_resume_and_eval_refuse_a_text_that_changed_under_the_run(tmp_path):
-    from seqtk import learned
-    from seqtk.lifecycle import ready_task
+    from seqtk.tasks import learned
+    from seqtk.tasks.lifecycle import ready_task
 
     task, _ = prepared(tmp_path)
     checkpoint = {"task_state": task.state_dict(), "learned": learned.save(task)}

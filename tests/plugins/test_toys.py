@@ -17,10 +17,10 @@ import torch
 from rich.console import Console
 
 from seqtk.cli.main import main
-from seqtk.config import resolve
+from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
-from seqtk.recipes import load_recipe
-from seqtk.summary import count_parameters
+from seqtk.tasks.loading import load_recipe
+from seqtk.runtime.summary import count_parameters
 from seqtk.testing import check_task
 from seqtk.training.train import run_training
 from seqtk_plugins.toys import problems

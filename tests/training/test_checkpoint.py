@@ -11,7 +11,8 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk.training.checkpoint import FORMAT, code_globals, describe, load_checkpoint, load_for_inference, save_checkpoint
+from seqtk.inference.checkpoint import FORMAT, code_globals, describe, load_checkpoint, save_checkpoint
+from seqtk.inference.loading import load_for_inference
 from seqtk.errors import SeqtkError
 from seqtk.training.train import run_training
 
@@ -28,7 +29,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 @pytest.mark.parametrize("error", [OSError("No space left on device"), KeyboardInterrupt()])
 def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch, error):
-    from seqtk.training import checkpoint
+    from seqtk.inference import checkpoint
 
     path = tmp_path / "last.pt"
     save_checkpoint(path, payload(1))

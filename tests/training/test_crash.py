@@ -23,8 +23,8 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk.training.checkpoint import load_checkpoint
-from seqtk.recipes import load_recipe
+from seqtk.inference.checkpoint import load_checkpoint
+from seqtk.tasks.loading import load_recipe
 from seqtk.training.train import run_training
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
@@ -63,7 +63,7 @@ RECIPE = textwrap.dedent(
 DIE_IN_SAVE = textwrap.dedent(
     """\
     import os, signal, sys
-    import seqtk.training.checkpoint as checkpoint
+    import seqtk.inference.checkpoint as checkpoint
     from seqtk.cli.main import main
 
     kill_at, calls, real_write = int(os.environ["KILL_AT_SAVE"]), [0], checkpoint._write_all

@@ -17,11 +17,11 @@ import torch
 from rich.console import Console
 
 from seqtk.training import distributed
-from seqtk.training.checkpoint import load_checkpoint
+from seqtk.inference.checkpoint import load_checkpoint
 from seqtk.cli.main import main
-from seqtk.data import ResumableLoader, shard_batch
+from seqtk.data.batches import ResumableLoader, shard_batch
 from seqtk.errors import SeqtkError
-from seqtk.recipes import load_recipe
+from seqtk.tasks.loading import load_recipe
 from seqtk.training.train import run_training
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -266,7 +266,7 @@ def test_one_process_started_by_torchrun_trains_under_ddp_as_a_plain_run_does(to
 def test_a_carried_stream_resumes_exactly_on_two_processes(tmp_path):
     # each rank carries its own recurrent state across stream batches; the checkpoint keeps every rank's, so a
     # run stopped at step 4 and resumed equals one that ran 8 steps straight (only rank 0's was kept before)
-    from seqtk.recipes import locate
+    from seqtk.config.recipes import locate
 
     recipe = locate("textgen_tiny")
     common = ('data.batching="stream"', 'train.schedule="constant"', "train.eval_every=4", "log.tensorboard=false",

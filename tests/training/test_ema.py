@@ -12,8 +12,9 @@ from rich.console import Console
 from torch import nn
 
 from seqtk.errors import SeqtkError
-from seqtk.recipes import load_recipe
-from seqtk.training.checkpoint import load_checkpoint, load_for_inference
+from seqtk.tasks.loading import load_recipe
+from seqtk.inference.checkpoint import load_checkpoint
+from seqtk.inference.loading import load_for_inference
 from seqtk.training.ema import WeightAverage
 from seqtk.training.train import run_training
 
@@ -81,8 +82,8 @@ def test_checkpoints_hold_the_average_and_inference_reads_it(toy_task, recipe, t
     # the model run_training hands back is the average too (as Keras' use_ema leaves it)
     assert all(torch.equal(result.model.state_dict()[k], v) for k, v in last["model"].items())
     # validation scored the average: the step-8 metrics are the checkpoint model's
-    from seqtk.evaluation import evaluate
-    from seqtk.lifecycle import ready_task
+    from seqtk.tasks.evaluation import evaluate
+    from seqtk.tasks.lifecycle import ready_task
 
     task = ready_task(type(loaded.task), loaded.recipe, last)
     scored = evaluate(task, loaded.model, "val", torch.device("cpu"))

@@ -11,13 +11,15 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk import registry
-from seqtk.training.checkpoint import load_checkpoint, load_for_inference
-from seqtk.config import TrainConfig, resolve
-from seqtk.device import cpu_supports_bf16
+from seqtk.tasks import registry
+from seqtk.inference.checkpoint import load_checkpoint
+from seqtk.inference.loading import load_for_inference
+from seqtk.config.conversion import resolve
+from seqtk.config.schema import TrainConfig
+from seqtk.runtime.device import cpu_supports_bf16
 from seqtk.errors import SeqtkError
 from seqtk.training.optim import lr_factor, make_scheduler
-from seqtk.recipe_io import read_toml
+from seqtk.config.recipe_io import read_toml
 from seqtk.training.train import run_training
 
 
@@ -134,7 +136,7 @@ def test_resume_with_a_changed_model_size_names_the_recipe_key_not_the_tensor_sh
 
 
 def test_resume_with_weights_that_do_not_fit_an_unchanged_recipe_lists_the_tensors(toy_task, tmp_path):
-    from seqtk.training.checkpoint import save_checkpoint
+    from seqtk.inference.checkpoint import save_checkpoint
 
     train(toy_task, tmp_path, train={"max_steps": 2})
     data = load_checkpoint(tmp_path / "run/checkpoints/last.pt")
@@ -146,7 +148,7 @@ def test_resume_with_weights_that_do_not_fit_an_unchanged_recipe_lists_the_tenso
 
 
 def test_recipe_changes_name_model_keys_first_then_data_and_vocab(toy_task, tmp_path):
-    from seqtk.training.checkpoint import recipe_changes
+    from seqtk.inference.loading import recipe_changes
 
     saved = toy_task.make_recipe(tmp_path).to_dict()
     assert recipe_changes(saved, toy_task.make_recipe(tmp_path, train={"lr": 0.5})) == []  # [train] sizes nothing

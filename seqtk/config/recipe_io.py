@@ -1,0 +1,125 @@
+"""Recipe files as text: reading TOML, ``key=value`` overrides, writing a resolved recipe back.
+
+:mod:`seqtk.config.schema` maps the parsed dictionaries onto dataclasses; this module
+only moves between text and plain dictionaries, each failure turned into a
+:class:`~seqtk.errors.SeqtkError` that names the file, the line or the key.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from seqtk.config.schema import SECTIONS
+from seqtk.errors import SeqtkError, suggest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML recipe, turning every failure into a clear :class:`SeqtkError`."""
+    p = Path(path)
+    if not p.exists():
+        raise SeqtkError(f"recipe file '{p}' does not exist", fix="check the path; `seqtk recipes list` shows the bundled recipes")
+    if p.is_dir():
+        raise SeqtkError(f"'{p}' is a folder, not a recipe file", fix="pass a .toml file")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SeqtkError(f"recipe file '{p}' is not UTF-8 text (byte {exc.start})", fix="save it as UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SeqtkError(f"recipe file '{p}' is not valid TOML: {exc}", fix="correct the TOML syntax at the line and column named") from exc
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b=value``; the value is parsed as TOML, else kept as a string.
+
+    >>> parse_override("train.lr=3e-4")
+    (['train', 'lr'], 0.0003)
+    >>> parse_override("data.path=/tmp/x.txt")
+    (['data', 'path'], '/tmp/x.txt')
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise SeqtkError(
+            f"cannot read the override '{text}'",
+            fix="write overrides as section.key=value, e.g. train.max_steps=100",
+        )
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with ``key=value`` overrides applied."""
+    out = _deep_copy(raw)
+    for text in overrides:
+        parts, value = parse_override(text)
+        if parts[0] not in SECTIONS:
+            raise SeqtkError(
+                f"unknown recipe section '{parts[0]}' in the override '{text}'.{suggest(parts[0], SECTIONS)}",
+                fix=f"use one of the sections {', '.join(SECTIONS)}, as in train.max_steps=100",
+            )
+        if len(parts) == 1:
+            raise SeqtkError(f"the override '{text}' names a section, not a key", fix=f"write {parts[0]}.KEY=VALUE")
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SeqtkError(f"the override '{text}' goes inside '{part}', which is not a table", fix="override the whole value instead")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def _deep_copy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _deep_copy(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_deep_copy(v) for v in raw]
+    return raw
+
+
+# Writing TOML (the resolved config saved in every run directory)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        return f'"{escaped}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def to_toml(data: dict[str, Any], header: str = "") -> str:
+    """Write recipe data (sections of scalars, lists, and arrays of tables) as TOML.
+
+    ``None`` values are left out, which reads back as the default (``None``).
+    """
+    lines = [header.rstrip("\n")] if header else []
+    for section, body in data.items():
+        scalars = {k: v for k, v in body.items() if v is not None and not _is_table_list(v)}
+        tables = {k: v for k, v in body.items() if _is_table_list(v)}
+        lines.append(f"\n[{section}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in scalars.items())
+        for key, items in tables.items():
+            for item in items:
+                lines.append(f"\n[[{section}.{key}]]")
+                lines.extend(f"{k} = {_toml_value(v)}" for k, v in item.items() if v is not None)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _is_table_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, dict) for v in value)

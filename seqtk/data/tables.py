@@ -1,0 +1,391 @@
+"""Tables of strings read with Hugging Face ``datasets``: local files and hub datasets.
+
+Local files: ``.csv``, ``.tsv``, ``.jsonl``, ``.json`` (one JSON object per
+line, or a list of records) and ``.parquet``; ``datasets`` reads them
+offline. CSV/TSV cells stay strings (``"007"`` is not ``7``; ``NA`` and
+``null`` are not missing). Hub datasets need the internet or the
+``datasets`` cache; without a network the check fails at once (rather than
+after ``datasets``' retries) and names the local alternatives the task gives.
+
+Every problem is a :class:`~seqtk.errors.SeqtkError` naming the file or
+dataset: a missing file, an unknown suffix, an empty file, a file that does
+not parse, a column that is not there (with the columns found and the
+closest name). What the columns mean is the task's business
+(:mod:`seqtk_plugins.classify.tables`, :mod:`seqtk_plugins.seq2seq.files`).
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "pairs.tsv"
+>>> _ = path.write_text("word\\tphones\\nnull\\tN AH1 L\\n007\\tD AH1 B AH0 L OW1 S EH1 V AH0 N\\n")
+>>> table = read_file(path)
+>>> table.names, table.column("word")
+(['word', 'phones'], ['null', '007'])
+>>> table.pick("phone", (), "target", "data.target_column")
+Traceback (most recent call last):
+seqtk.errors.SeqtkError: the file '...pairs.tsv' has no target column 'phone'. Did you mean 'phones'? Columns found: word, phones. Fix: set data.target_column to one of the columns found.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from seqtk.errors import SeqtkError, suggest
+from seqtk.runtime.utf8 import read_utf8
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+_BUILDERS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".jsonl": ("json", {}),
+             ".json": ("json", {}), ".parquet": ("parquet", {})}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Table:
+    """A ``datasets.Dataset`` and the phrase that names it in messages (``"the file 'x.csv'"``)."""
+
+    where: str
+    dataset: Any
+
+    @property
+    def names(self) -> list[str]:
+        """The column names, in the file's order."""
+        return list(self.dataset.column_names)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def column(self, name: str) -> list[Any]:
+        """The values of column ``name`` (which :meth:`pick` has checked)."""
+        return list(self.dataset[name])
+
+    def class_names(self, name: str) -> tuple[str, ...]:
+        """The names of a ``ClassLabel`` column's integers (hub datasets), else ``()``."""
+        feature = getattr(self.dataset, "features", {}).get(name)
+        return tuple(getattr(feature, "names", None) or ())
+
+    def pick(self, wanted: str, usual: Sequence[str], kind: str, key: str) -> str:
+        """The column ``wanted`` names, or with ``"auto"`` the first of ``usual`` present.
+
+        ``kind`` says what the column holds (``"text"``) and ``key`` which
+        setting chooses it (``"data.text_column"``), for the error.
+        """
+        names = self.names
+        found = f"Columns found: {', '.join(names) or '(none)'}"
+        if wanted != "auto":
+            if wanted in names:
+                return wanted
+            raise SeqtkError(
+                f"{self.where} has no {kind} column '{wanted}'.{suggest(wanted, names)} {found}",
+                fix=f"set {key} to one of the columns found",
+            )
+        for candidate in usual:
+            if candidate in names:
+                return candidate
+        raise SeqtkError(
+            f"{self.where} has no {kind} column (looked for {', '.join(usual)}). {found}",
+            fix=f"set {key} to one of the columns found",
+        )
+
+
+def read_file(path: Path, key: str = "data.path") -> Table:
+    """A local CSV, TSV, JSONL, JSON or parquet file as a :class:`Table` (``key``: the setting naming it)."""
+    if not path.is_file():
+        what = "does not exist" if not path.exists() else "is not a file"
+        raise SeqtkError(f"{key} '{path}' {what}", fix=f"point {key} at a CSV, TSV, JSONL, JSON or parquet file")
+    suffix = path.suffix.lower()
+    if suffix not in _BUILDERS:
+        raise SeqtkError(
+            f"cannot read '{path}': unknown file type '{suffix or '(none)'}'",
+            fix=f"use one of {', '.join(TABLE_SUFFIXES)}",
+        )
+    if path.stat().st_size == 0 or (suffix != ".parquet" and not read_utf8(path).strip()):
+        raise SeqtkError(f"the file '{path}' is empty", fix=f"point {key} at a file with a header and rows")
+    ds = _load(path, suffix, key)
+    if len(ds) == 0:  # should a datasets version load a file with no rows, the tasks' readers would fail later
+        raise no_rows(path, f"has columns ({name_list(ds.column_names)}) and no rows", key)
+    return Table(f"the file '{path}'", ds)
+
+
+def _load(path: Path, suffix: str, key: str) -> Any:
+    """The file through ``datasets``; on failure, the error :func:`_unreadable` finds."""
+    builder, options = _BUILDERS[suffix]
+    if builder == "csv":
+        options = {**options, **_as_text(path, options.get("delimiter", ","))}
+    try:
+        with quiet_datasets() as datasets:
+            return datasets.load_dataset(builder, data_files=str(path), split="train", **options)
+    except Exception as exc:  # pyarrow and datasets raise many kinds; all mean "cannot parse"
+        raise _unreadable(path, suffix, key, exc) from None
+
+
+def _unreadable(path: Path, suffix: str, key: str, exc: Exception) -> SeqtkError:
+    """Why ``datasets`` could not read ``path``, in the user's terms where a scan of our own finds it (the
+    JSON line at fault, a header and no rows): pyarrow's "Trailing data at position 29" names neither. The
+    scan runs only after a failure, so a good file is parsed once."""
+    found = find_problem(path, suffix, key)
+    if found is not None:
+        return found
+    cause = root_cause(exc)
+    return SeqtkError(
+        f"cannot read '{path}' as {suffix[1:].upper()}: {type(cause).__name__}: {first_line(cause)}",
+        fix="check the file's format (a header row for CSV/TSV; one JSON object per line for JSONL)",
+    )
+
+
+def find_problem(path: Path, suffix: str, key: str = "data.path") -> SeqtkError | None:
+    """The first thing wrong with a table file that a parser's message would not name, or None.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.jsonl"
+    >>> _ = path.write_text('{"text": "a"}\\n\\n{"text": "b"} junk\\n')
+    >>> print(find_problem(path, ".jsonl"))  # doctest: +ELLIPSIS
+    cannot read '...x.jsonl' as JSONL: line 3 is not one JSON object (Extra data at column 15): {"text": "b"} junk. Fix: ...
+    """
+    if suffix == ".parquet":
+        return _parquet_problem(path, key)
+    text = read_utf8(path)
+    if suffix == ".jsonl":
+        return _lines_problem(path, text, "JSONL", key)
+    if suffix == ".json":
+        return _json_problem(path, text, key)
+    return _csv_problem(path, text, "\t" if suffix == ".tsv" else ",", key)
+
+
+def _csv_problem(path: Path, text: str, delimiter: str, key: str) -> SeqtkError | None:
+    """A header and no rows (blank lines are no rows); None for anything else."""
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error:  # a NUL byte, a field over the size limit: the parser's message says it
+        return None
+    if len(rows) > 1:
+        return None
+    return no_rows(path, f"has a header ({name_list(rows[0] if rows else [])}) and no rows", key)
+
+
+def _lines_problem(path: Path, text: str, kind: str, key: str) -> SeqtkError | None:
+    """The first line that is not one JSON object (blank lines are skipped), or no records at all."""
+    records = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        value, why = json_object(line)
+        if why:
+            return SeqtkError(
+                f"cannot read '{path}' as {kind}: line {number} is not one JSON object ({why}): {line_start(line)}",
+                fix=f"correct or delete line {number}: {_ONE_PER_LINE[kind]}, such as {{\"text\": \"hello\"}}",
+            )
+        records += bool(value)
+    return None if records else no_rows(path, "has no records: every line is an empty JSON object {}", key)
+
+
+_ONE_PER_LINE = {"JSONL": "a JSONL file holds one JSON object per line",
+                 "JSON": "a .json file of JSON lines holds one JSON object per line"}
+
+
+def _json_problem(path: Path, text: str, key: str) -> SeqtkError | None:
+    """What is wrong with a ``.json`` file: a syntax error (its line), a list item that is not an object, no
+    records. JSON Lines under a ``.json`` name are checked line by line."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        return None
+    except ValueError as exc:
+        first = next((line for line in text.split("\n") if line.strip()), "")
+        if not json_object(first)[1]:  # the first line is an object of its own: JSON Lines
+            return _lines_problem(path, text, "JSON", key)
+        return _bad_json(path, text, exc)
+    if isinstance(value, dict):
+        return None if value else no_rows(path, "has no records: it holds an empty JSON object {}", key)
+    if not isinstance(value, list):
+        return SeqtkError(f"the file '{path}' holds {json_kind(value)}, not records",
+                          fix='make it a JSON list of objects, such as [{"text": "hello"}, {"text": "bye"}]')  # fmt: skip
+    return _items_problem(path, value, key)
+
+
+def _items_problem(path: Path, items: list[Any], key: str) -> SeqtkError | None:
+    """A JSON list with an item that is not an object, or with no records."""
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            return SeqtkError(
+                f"item {number} of the list in '{path}' is not a JSON object (it is {json_kind(item)}): "
+                f"{line_start(json.dumps(item))}",
+                fix='make every item of the list one record, such as {"text": "hello"}',
+            )
+    if any(items):
+        return None
+    what = "its list is empty" if not items else "every item is an empty object {}"
+    return no_rows(path, f"has no records: {what}", key)
+
+
+def _bad_json(path: Path, text: str, exc: ValueError) -> SeqtkError:
+    """A syntax error in a ``.json`` file, with its line and the start of that line."""
+    if not isinstance(exc, json.JSONDecodeError):  # NaN or Infinity, which JSON does not have
+        return SeqtkError(f"cannot read '{path}' as JSON: {exc}", fix="write the value as null or as a string")
+    line = text.split("\n")[exc.lineno - 1]
+    return SeqtkError(
+        f"cannot read '{path}' as JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}: {line_start(line)}",
+        fix=f"correct line {exc.lineno}: the file holds a JSON list of objects ([{{...}}, {{...}}]), or use .jsonl "
+        "with one JSON object per line",
+    )
+
+
+def _parquet_problem(path: Path, key: str) -> SeqtkError | None:
+    """A parquet file with a schema and no rows; None for anything else (pyarrow names that itself)."""
+    try:
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(path)
+        rows, names = parquet.metadata.num_rows, parquet.schema_arrow.names
+    except Exception:  # not parquet at all: the parser's own message says so
+        return None
+    return no_rows(path, f"has columns ({name_list(names)}) and no rows", key) if rows == 0 else None
+
+
+def json_object(line: str) -> tuple[Any, str]:
+    """``line`` parsed, and ``""`` when it is one JSON object, else why it is not.
+
+    >>> json_object('{"a": 1}'), json_object('[1]'), json_object('{"a": 1} x')
+    (({'a': 1}, ''), ([1], 'it is a JSON array'), (None, 'Extra data at column 10'))
+    """
+    try:
+        value = json.loads(line, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        return None, f"{exc.msg} at column {exc.colno}"
+    except ValueError as exc:
+        return None, str(exc)
+    except RecursionError:
+        return None, "nested too deeply"
+    return value, "" if isinstance(value, dict) else f"it is {json_kind(value)}"
+
+
+def _no_constant(name: str) -> Any:
+    """Python's json reads NaN and Infinity; JSON (and pyarrow) do not."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def json_kind(value: Any) -> str:
+    """``"a JSON array"``, ``"a JSON string"``... for a message."""
+    kinds = ((bool, "true or false"), (str, "a JSON string"), (list, "a JSON array"), (dict, "a JSON object"),
+             (int, "a JSON number"), (float, "a JSON number"))  # fmt: skip
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
+
+
+def no_rows(path: Path, what: str, key: str) -> SeqtkError:
+    """The error for a file that parses but holds no examples (``what``: how it looks)."""
+    return SeqtkError(f"the file '{path}' {what}",
+                      fix=f"add rows to it, one example each, or point {key} at a file that has them")  # fmt: skip
+
+
+def line_start(line: str, width: int = 60) -> str:
+    """The start of a line for a message, cut at ``width`` characters."""
+    line = line.strip()
+    return line if len(line) <= width else line[:width] + "..."
+
+
+def name_list(names: Sequence[str], shown: int = 8) -> str:
+    """Column names for a message: ``"text, label"``, or the first ``shown`` and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return (", ".join(names[:shown]) or "no column names") + more
+
+
+def _as_text(path: Path, delimiter: str) -> dict[str, Any]:
+    """Options that keep every CSV/TSV cell a string: pandas would merge labels "007" and "7", and read
+    "NA", "None" or "null" as missing."""
+    from datasets import Features, Value
+
+    header = next(csv.reader(read_utf8(path).splitlines()[:1], delimiter=delimiter), [])
+    return {"features": Features({name: Value("string") for name in header}), "keep_default_na": False, "na_values": [""]}
+
+
+def load_hub(name: str, config: str | None, split: str, alternatives: str) -> Table:
+    """Split ``split`` of the hub dataset ``name`` (``config``: its configuration, or None).
+
+    ``alternatives`` ends the fix of every error: how to use local data instead.
+    """
+    check_online(name, alternatives)
+    try:
+        with quiet_datasets() as datasets:
+            ds = datasets.load_dataset(name, config, split=split)
+    except Exception as exc:  # network, unknown dataset or split: all mean "use local data"
+        raise SeqtkError(
+            f"could not load the Hugging Face dataset '{name}' split '{split}'{offline_note()}: "
+            f"{type(exc).__name__}: {first_line(exc)}",
+            fix=f"check the name and split and connect to the internet; or {alternatives}",
+        ) from None
+    return Table(f"the dataset '{name}' split '{split}'", ds)
+
+
+def check_online(name: str, alternatives: str) -> None:
+    """Fail at once, naming local alternatives, when the hub's host does not resolve.
+
+    (Without this, ``datasets`` retries for about 25 s before it gives up.) In
+    offline mode the cache is tried instead.
+    """
+    if offline_note():
+        return
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        raise SeqtkError(
+            f"cannot reach the Hugging Face hub ({host} does not resolve), so the dataset '{name}' cannot be loaded",
+            fix=f"connect to the internet (or set HF_DATASETS_OFFLINE=1 to use a cached copy); or {alternatives}",
+        ) from None
+
+
+def offline_note() -> str:
+    """``" (Hugging Face offline mode is on)"`` when it is, else ``""``."""
+    flags = ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
+    on = any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in flags)
+    return " (Hugging Face offline mode is on)" if on else ""
+
+
+def row_list(rows: Sequence[int], shown: int = 5) -> str:
+    """Row numbers for a message.
+
+    >>> row_list([3]), row_list([1, 2, 4, 8, 9, 12, 15])
+    ('row 3', 'rows 1, 2, 4, 8, 9 and 2 more')
+    """
+    text = ", ".join(str(r) for r in rows[:shown])
+    if len(rows) == 1:
+        return f"row {text}"
+    return f"rows {text}" + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
+
+
+@contextmanager
+def quiet_datasets() -> Iterator[Any]:
+    """Import ``datasets`` (slow: only when needed) with its progress bars and error log off (a parse error
+    reaches the user once, as a SeqtkError), then restore them."""
+    import datasets
+    from datasets.utils import logging as ds_logging
+
+    was_on, level = ds_logging.is_progress_bar_enabled(), ds_logging.get_verbosity()
+    ds_logging.disable_progress_bar()
+    ds_logging.set_verbosity(ds_logging.CRITICAL)
+    try:
+        yield datasets
+    finally:
+        ds_logging.set_verbosity(level)
+        if was_on:
+            ds_logging.enable_progress_bar()
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost cause: ``datasets`` wraps the parser's own message ("Expected 2 fields in line 3")."""
+    while exc.__cause__ is not None or (exc.__context__ is not None and not exc.__suppress_context__):
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return exc
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message, cut to its first line (at most 300 characters)."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else "(no message)"

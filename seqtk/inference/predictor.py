@@ -1,0 +1,245 @@
+"""A trained model from Python: ``seqtk.load(checkpoint)`` and the :class:`Predictor` it returns.
+
+What ``seqtk predict``, ``seqtk generate`` and ``seqtk eval`` do, as methods,
+on the same lifecycle path as the CLI (:mod:`seqtk.tasks.lifecycle`): the
+checkpoint's vocabulary and labels are restored before anything else, and
+``predict``/``generate`` need no training data. The CLI commands are thin
+wrappers around this class, so the two give the same results::
+
+    import seqtk
+    p = seqtk.load("runs/classify_bbc/<time>/checkpoints/best.pt")
+    p.predict(["Shares fell sharply in early trading"], top_k=3)
+    p.evaluate("test")          # the dict seqtk eval --json prints
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Set
+from contextlib import contextmanager
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from seqtk.errors import SeqtkError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from seqtk.config.schema import Recipe
+    from seqtk.tasks.task import GenerateRequest, Task
+    from seqtk.inference.loading import Loaded
+
+
+def load(path: str | Path, device: str | torch.device | None = None) -> Predictor:
+    """The predictor of a seqtk checkpoint (``best.pt`` or ``last.pt``), on ``device`` (None: the best there is).
+
+    ``"hf://user/name"`` (or ``"hf://user/name@revision"``) is a model shared with ``seqtk push``: it is
+    downloaded into the Hugging Face cache, then loaded as a local file is."""
+    from seqtk.inference.loading import load_for_inference
+
+    if str(path).startswith("hf://"):
+        from seqtk.inference.hub import download
+
+        path = download(str(path))
+    return Predictor(load_for_inference(path, device=device), Path(path))
+
+
+class Predictor:
+    """A checkpoint's task and model, ready to predict, generate and evaluate."""
+
+    def __init__(self, loaded: Loaded, source: Path) -> None:
+        self._loaded, self.source = loaded, source
+        self._prepared = False  # evaluate() reads the data once, on first use
+
+    @property
+    def task(self) -> Task:
+        return self._loaded.task
+
+    @property
+    def model(self) -> nn.Module:
+        return self._loaded.model
+
+    @property
+    def recipe(self) -> Recipe:
+        return self._loaded.recipe
+
+    @property
+    def device(self) -> torch.device:
+        return self._loaded.device
+
+    def to(self, device: str | torch.device) -> Predictor:
+        """Move the model (``"cpu"``, ``"cuda"``, ``"cuda:1"``); returns ``self``."""
+        from seqtk.runtime.device import select_device
+
+        target = select_device(str(device))
+        self._loaded.model.to(target)
+        self._loaded.device = target
+        return self
+
+    def predict(self, inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+                **options: Any) -> list[dict[str, Any]]:  # fmt: skip
+        """One dict per input, as ``seqtk predict --json`` prints them; ``options`` are the task's
+        ``predict_options`` (``top_k=3`` for classifiers). An input is a string, as the CLI reads it: a text,
+        or an image file's path (a ``Path`` will do)."""
+        from seqtk.tasks.step import check_predictions
+
+        items = predict_items(self.task, inputs)
+        if not items:
+            raise SeqtkError("predict() got no input", fix='pass a text or a list of texts, e.g. p.predict(["hello"])')
+        check_options(self.task, options)
+        raw = self.task.predict(self.model, items, self.device, **options)
+        return check_predictions(self.task, raw, len(items))
+
+    def generate(self, prompt: str = "", length: int | None = None, *, temperature: float = 1.0, top_k: int = 0,
+                 top_p: float = 1.0, n: int = 1, seed: int = 0, **extra: Any) -> str | list[str]:
+        """Sampled text after ``prompt`` (the prompt included), as ``seqtk generate`` prints it: one string,
+        or a list of ``n``. The same seed gives the same text as the CLI's, character for character."""
+        from seqtk.tasks.task import GenerateRequest
+
+        request = GenerateRequest(
+            prompt=prompt, length=self.task.generate_length if length is None else length, temperature=temperature,
+            top_k=top_k, top_p=top_p, n=n, seed=seed, extra=extra,
+        )
+        texts = [prompt + sample for sample in self.generate_request(request)]
+        return texts[0] if n == 1 else texts
+
+    def generate_request(self, request: GenerateRequest) -> list[str]:
+        """The task's samples (without the prompt) for a full request (streaming through ``request.on_text``)."""
+        check_sampling(request)
+        unused = [f"--{name}" for name, value in request.extra.items() if value and name not in self.task.generate_options]
+        if unused:
+            reads = ", ".join(f"--{name}" for name in sorted(self.task.generate_options))
+            raise SeqtkError(
+                f"task '{self.task.name}' does not use {', '.join(unused)}",
+                fix=f"drop {'it' if len(unused) == 1 else 'them'}" + (f"; this task reads only {reads}" if reads else ""),
+            )
+        return self.task.generate(self.model, request, self.device)
+
+    def evaluate(self, split: str = "val", max_batches: int = 0, *, beam: int | None = None) -> dict[str, Any]:
+        """The metrics on a held-out split (reading the recipe's data once), as ``seqtk eval --json``.
+
+        ``beam``: for a task that decodes (seq2seq), the beam size instead of the recipe's ``model.beam``."""
+        return self.evaluation(split, max_batches, beam=beam)[0]
+
+    def evaluation(self, split: str = "val", max_batches: int = 0, *, beam: int | None = None,
+                   ) -> tuple[dict[str, Any], str | None]:  # fmt: skip
+        """:meth:`evaluate`'s dict, and the task's text for the console (a per-class table, say)."""
+        if beam is None:
+            return self._evaluation(split, max_batches)
+        with self._model_keys(beam=beam):
+            return self._evaluation(split, max_batches)
+
+    @contextmanager
+    def _model_keys(self, **values: Any) -> Iterator[None]:
+        """The task's recipe with these ``[model]`` keys replaced, for the block (decoding settings)."""
+        recipe = self.task.recipe
+        missing = [key for key in values if key not in {f.name for f in fields(recipe.model)}]
+        if missing:
+            raise SeqtkError(f"task '{self.task.name}' has no model.{missing[0]} to set at evaluation",
+                             fix=f"drop --{missing[0].replace('_', '-')}: only tasks that decode (seq2seq) take it")  # fmt: skip
+        self.task.recipe = replace(recipe, model=replace(recipe.model, **values))
+        try:
+            yield
+        finally:
+            self.task.recipe = recipe
+
+    def _evaluation(self, split: str, max_batches: int) -> tuple[dict[str, Any], str | None]:
+        from seqtk.tasks.evaluation import evaluate
+        from seqtk.tasks.lifecycle import prepare_keeping_state
+        from seqtk.tasks.task import Task
+
+        if max_batches < 0:
+            raise SeqtkError(f"max_batches must be 0 (all) or more, got {max_batches}", fix="use e.g. 10")
+        if not self._prepared:
+            prepare_keeping_state(self.task, True, self._loaded.payload["task_state"])
+            self._prepared = True
+        if split not in self.task.splits():
+            raise SeqtkError(f"task '{self.task.name}' has no split '{split}'", fix=f"use {' or '.join(self.task.splits())}")
+        out: dict[str, Any] = {"split": split, "step": self._loaded.payload.get("step")}
+        if type(self.task).evaluate is not Task.evaluate:  # a plugin that kept its own evaluate(): numbers only
+            metrics = self.task.evaluate(self.model, split, self.device, max_batches)
+            return out | {f"{split}_loss": metrics["loss"]} | metrics, None
+        result = evaluate(self.task, self.model, split, self.device, max_batches)
+        out |= {f"{split}_loss": result.metrics["loss"]} | result.metrics
+        return out | self.task.eval_details(result), self.task.eval_text(result)
+
+    def __repr__(self) -> str:
+        return f"Predictor(task={self.task.name!r}, source='{self.source}', device={self.device})"
+
+
+def predict_items(task: Task, inputs: Any) -> list[str]:
+    """``inputs`` as the list of strings every task's predict() reads (one string or path: a list of one).
+
+    Checked here, for every task, because a tensor or a number that reached the task failed inside it
+    as a TypeError (pixel_mnist), or a text task read its printed form as a text; a dict or a set would
+    give the predictions of its keys, or in no set order.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    elif isinstance(inputs, (bytes, bytearray, Mapping, Set, torch.Tensor)) or not isinstance(inputs, Iterable):
+        raise unreadable_input(task, "the input given", inputs)
+    items = list(inputs)
+    for n, item in enumerate(items):
+        text = os.fspath(item) if isinstance(item, os.PathLike) else item
+        if not isinstance(text, str):
+            raise unreadable_input(task, f"input {n + 1} of {len(items)}", item)
+        items[n] = text
+    return items
+
+
+def unreadable_input(task: Task, which: str, value: Any) -> SeqtkError:
+    """The error for an input a task's predict() cannot read: what it takes, and how to pass it."""
+    if task.unit == "images":  # the image tasks read files, as `seqtk predict` passes them
+        takes, example = "the path of an image file (a string), or a list of paths, one per image", '["digit.png"]'
+        fix = f"save each image as a PNG or JPEG file and pass the paths, e.g. p.predict({example})"
+    else:
+        takes, example = "a text (a string), or a list of texts, one per input", '["first text", "second text"]'
+        fix = f"pass the texts as strings, e.g. p.predict({example})"
+    return SeqtkError(
+        f"task '{task.name}' predict() takes {takes}, as `seqtk predict` reads them; {which} is {describe(value)}",
+        fix=fix + " (predict() does not read tensors or arrays yet)",
+    )
+
+
+def describe(value: Any) -> str:
+    """What a value is, for a message.
+
+    >>> describe(torch.zeros(1, 28, 28)), describe(3), describe(None), describe({"a": 1})
+    ('a torch.Tensor of shape (1, 28, 28)', 'an int', 'None', 'a dict')
+    """
+    if value is None:
+        return "None"
+    kind = type(value)
+    module = kind.__module__.split(".")[0]
+    name = kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+    shape = getattr(value, "shape", None)  # tensors and arrays
+    shown = f" of shape {tuple(shape)}" if isinstance(shape, tuple) else ""
+    return ("an " if name[0] in "aeiou" else "a ") + name + shown
+
+
+def check_options(task: Task, options: dict[str, Any]) -> None:
+    """Refuse predict options the task does not read, and a ``top_k`` below 1."""
+    unused = sorted(set(options) - set(task.predict_options))
+    if unused:
+        reads = ", ".join(sorted(task.predict_options))
+        raise SeqtkError(
+            f"task '{task.name}' does not read the predict option(s) {', '.join(unused)}"
+            + (f"; it reads only {reads}" if reads else ""),
+            fix=f"drop {', '.join(unused)}",
+        )
+    if options.get("top_k") is not None and options["top_k"] < 1:
+        raise SeqtkError(f"--top-k must be at least 1, not {options['top_k']}", fix="use e.g. --top-k 3 (top_k=3)")
+
+
+def check_sampling(request: GenerateRequest) -> None:
+    """The sampling options must make sense before any model runs."""
+    if request.length < 1 or request.n < 1:
+        raise SeqtkError("--length and --n must be at least 1", fix="pass positive values")
+    if request.temperature < 0:
+        raise SeqtkError(f"--temperature must be 0 (greedy) or positive, not {request.temperature}", fix="use e.g. --temperature 0.8")
+    if request.top_k < 0 or not 0 < request.top_p <= 1:
+        raise SeqtkError(f"--top-k must be >= 0 and --top-p in (0, 1], not {request.top_k} and {request.top_p}",
+                         fix="use e.g. --top-k 0 --top-p 0.95")

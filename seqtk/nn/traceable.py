@@ -1,0 +1,139 @@
+"""Trace-friendly forms of seqtk's recurrent models, for ``seqtk export`` (:mod:`seqtk.inference.export`).
+
+TorchScript tracing and ``torch.export`` record one path through ``forward``:
+a Python branch on the data (``if lengths.min() == T``) or a packed sequence
+(whose batch sizes are data) is frozen at the example's values. The modules
+here compute what :class:`~seqtk.nn.encoders.StackedEncoder` and
+:class:`~seqtk.nn.lm.CharLM` compute, with the same weights, on one branch-free
+path that is exact for every batch size, padded length and mix of lengths:
+
+- :class:`PaddedEncoder` runs every fused layer on the padded batch (a valid
+  step never sees a later one) and the backward direction of a bidirectional
+  layer on each row reversed within its own length (the encoder's own route,
+  written as two unidirectional modules, so ONNX gets two plain LSTM/GRU
+  nodes);
+- :class:`LMStep` is one step of a language model, with the cell equations
+  that ``CharLM.generate`` steps with (:class:`~seqtk.nn.lm.CellStep`).
+
+>>> from seqtk.nn.encoders import LayerSpec, StackedEncoder
+>>> enc = StackedEncoder(3, [LayerSpec("lstm", 4, bidirectional=True), LayerSpec("gru", 2, return_sequences=False)]).eval()
+>>> x, lengths = torch.randn(2, 5, 3), torch.tensor([5, 2])
+>>> bool((PaddedEncoder(enc)(x, lengths) - enc(x, lengths)).abs().max() < 1e-6)
+True
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from seqtk.nn.cell_kinds import CellLayer
+from seqtk.nn.encoders import StackedEncoder
+from seqtk.errors import SeqtkError
+from seqtk.nn.ragged import at_step, gather_steps, reverse_within
+from seqtk.nn.recurrent_cell import RecurrentCell
+
+
+class PaddedEncoder(nn.Module):
+    """A :class:`StackedEncoder`'s forward on right-padded batches, without branches on the data.
+
+    # x (B, T, F), lengths (B,) -> (B, T, H) (zero past each row's length) or (B, H)
+    """
+
+    def __init__(self, encoder: StackedEncoder) -> None:
+        super().__init__()
+        for n, (spec, rnn) in enumerate(zip(encoder.specs, encoder.layers), start=1):
+            if isinstance(rnn, CellLayer):
+                raise SeqtkError(
+                    f"layer {n} {spec.describe()} runs as a Python loop over the time steps, which exports only "
+                    "as a fixed number of steps",
+                    fix="export a model whose layers use the fused cells (rnn, lstm, gru), or use the checkpoint "
+                    "from Python with seqtk.load()",
+                )
+        self.layers = nn.ModuleList(_PaddedLayer(rnn, spec.return_sequences) for spec, rnn in zip(encoder.specs, encoder.layers))
+        self.bidirectional = any(spec.bidirectional for spec in encoder.specs)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        # (B, T, F), (B,) -> (B, T, H) or (B, H)
+        order = reverse_within(lengths, x.size(1)) if self.bidirectional else None  # (B, T)
+        h = x
+        for layer in self.layers:
+            h = layer(h, lengths, order)
+        if h.dim() == 3:  # as the encoder: padded steps are zero
+            valid = torch.arange(h.size(1), device=h.device) < lengths.unsqueeze(1)  # (B, T)
+            h = h * valid.unsqueeze(-1).to(h.dtype)
+        return h
+
+
+class _PaddedLayer(nn.Module):
+    """One fused layer as one or two unidirectional modules holding copies of its weights."""
+
+    def __init__(self, rnn: nn.RNNBase, return_sequences: bool) -> None:
+        super().__init__()
+        self.ahead = _direction(rnn, "")
+        self.back = _direction(rnn, "_reverse") if rnn.bidirectional else None
+        self.return_sequences, self.hidden_size = return_sequences, rnn.hidden_size
+
+    def forward(self, x: Tensor, lengths: Tensor, order: Tensor | None) -> Tensor:
+        # (B, T, F) -> (B, T, D*H), or (B, D*H) without return_sequences
+        out = self.ahead(x)[0]  # (B, T, H)
+        if self.back is not None:
+            assert order is not None
+            back = gather_steps(self.back(gather_steps(x, order))[0], order)  # (B, T, H), step t read from L-1 down to t
+            if not self.return_sequences:  # forward at the true last step, backward at step 0
+                return torch.cat([at_step(out, lengths - 1), back[:, 0]], dim=-1)
+            return torch.cat([out, back], dim=-1)
+        return out if self.return_sequences else at_step(out, lengths - 1)
+
+
+def _direction(rnn: nn.RNNBase, suffix: str) -> nn.RNNBase:
+    """A unidirectional, batch-first copy of one direction of a single-layer fused module."""
+    kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+    if getattr(rnn, "proj_size", 0):
+        kwargs["proj_size"] = rnn.proj_size
+    kind = next(k for k in (nn.LSTM, nn.GRU, nn.RNN) if isinstance(rnn, k))  # not a weight-dropped subclass
+    copy = kind(rnn.input_size, rnn.hidden_size, batch_first=True, bias=rnn.bias, **kwargs)
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else []) + (["weight_hr"] if "proj_size" in kwargs else [])
+    with torch.no_grad():  # in eval mode a weight-dropped matrix reads as its raw weights (seqtk.nn.awd)
+        for name in names:
+            getattr(copy, f"{name}_l0").copy_(getattr(rnn, f"{name}_l0{suffix}"))
+    return copy.to(rnn.weight_ih_l0.device).eval()
+
+
+class LMStep(nn.Module):
+    """One step of a :class:`~seqtk.nn.lm.CharLM`: a token per row and the state in, next-token logits and the
+    new state out, so that an application can generate text.
+
+    The state is one tensor per layer and part: ``h`` (B, H_l) for RNN/GRU layers, ``h`` then ``c`` for
+    LSTM layers; zeros start a text. # ids (B,), *state -> logits (B, V), *new state
+    """
+
+    def __init__(self, lm: nn.Module) -> None:
+        super().__init__()
+        from seqtk.nn.lm import _cell_of
+
+        self.embedding, self.head = lm.embedding, lm.head
+        self.cells = nn.ModuleList(
+            rnn.directions[0] if isinstance(rnn, CellLayer) else _cell_of(rnn) for rnn in lm.encoder.layers
+        )
+        self.state_sizes = [cell.state_size for cell in self.cells]
+
+    def state_names(self) -> list[str]:
+        """``h0``, ``c0``, ``h1``, ... in the order forward takes them."""
+        parts = [getattr(cell, "state_parts", ("h", "c", "n", "m")[: cell.state_size]) for cell in self.cells]
+        return [f"{part}{n}" for n, names in enumerate(parts) for part in names]
+
+    def zero_state(self, batch: int) -> tuple[Tensor, ...]:
+        return tuple(part for cell in self.cells for part in cell.zero_state(batch, torch.zeros(())))
+
+    def forward(self, ids: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
+        # (B,), each (B, H_l) -> logits (B, V), each new (B, H_l)
+        x = self.embedding(ids)  # (B,) -> (B, E)
+        new: list[Tensor] = []
+        at = 0
+        for cell in self.cells:
+            cell: RecurrentCell
+            x, parts = cell.recur(cell.project(x), tuple(state[at : at + cell.state_size]))  # (B, G) -> (B, H)
+            new.extend(parts)
+            at += cell.state_size
+        return (self.head(x), *new)  # (B, H) -> (B, V)

@@ -1,0 +1,289 @@
+"""The Task interface: what a plugin implements to plug into the trainer.
+
+A task owns its data, its vocabulary and how its model is built (the fairseq
+boundary). The trainer owns everything else: devices, precision, optimiser,
+schedules, checkpoints, logging and the CLI. A task has a handful of members:
+
+- ``name`` and its config classes (``data_config``, ``vocab_config``,
+  ``model_config``) — the recipe sections it reads;
+- :meth:`Task.load_data`, :meth:`Task.learn` and :meth:`Task.encode_data` —
+  read the data, build the vocabulary and labels from the training split,
+  encode the data with them (the core calls :meth:`Task.learn` only for what
+  a checkpoint did not restore); or, as before, one :meth:`Task.prepare`;
+- :meth:`Task.build_model`;
+- :meth:`Task.train_loader` and :meth:`Task.eval_batches`;
+- :meth:`Task.step` — loss and metrics for one batch;
+- optionally :meth:`Task.eval_reducer` (metrics that are not means),
+  :meth:`Task.predict`, :meth:`Task.generate`, :meth:`Task.log_eval`,
+  :meth:`Task.export_spec` (what ``seqtk export`` writes).
+
+What a task learns from its training data (its vocabulary, label names) is
+named in :attr:`Task.learned`, and seqtk saves and restores it
+(:mod:`seqtk.tasks.learned`); anything else inference needs goes into
+:meth:`Task.state_dict`. Both are stored in each checkpoint, so that predict
+and generate work without the training data. The order in which seqtk calls
+these methods is :mod:`seqtk.tasks.lifecycle`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from seqtk.config.schema import DataConfig, ModelConfig, Recipe, VocabConfig
+from seqtk.errors import SeqtkError
+from seqtk.tasks.step import StepOutput  # the task/trainer boundary; importable from here as before
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from seqtk.data.batches import ResumableLoader
+    from seqtk.tasks.evaluation import EvalResult, Reducer
+    from seqtk.runtime.loggers import Logger
+
+
+@dataclass
+class GenerateRequest:
+    """Options of ``seqtk generate``, passed to :meth:`Task.generate`."""
+
+    prompt: str = ""
+    length: int = 200
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    n: int = 1
+    seed: int = 0
+    #: task-specific options (``seqtk generate --out/--key/--meter/--wav/--musicxml``); None when not given
+    extra: dict[str, Any] = field(default_factory=dict)
+    on_text: Callable[[int, str], None] | None = None  # (sample index, new text) while streaming
+    #: filled by the task: results beyond the samples (rates, files written), merged into ``--json`` output
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What a task exports (:meth:`Task.export_spec`); :mod:`seqtk.inference.export` traces or exports it and writes the files.
+
+    ``module`` is an eval-mode module whose forward takes ``input_names`` tensors, in order, and returns a tuple
+    of ``output_names`` tensors, with no branch on the values or sizes of its inputs (TorchScript tracing and
+    ``torch.export`` record one path). ``example_inputs`` and ``check_inputs`` are two sets of inputs with
+    different sizes: the second checks that the written model follows the sizes it is given.
+    """
+
+    module: nn.Module
+    example_inputs: tuple[torch.Tensor, ...]
+    check_inputs: tuple[torch.Tensor, ...]
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    #: the variable axes of each input: name -> {axis: "batch" | "time"}; the others are fixed
+    input_axes: dict[str, dict[int, str]]
+    #: JSON files written next to the model (``vocab.json``, ``labels.json``): file name -> JSON-ready data
+    files: dict[str, Any]
+    #: Markdown for the README: the inputs and outputs, and how to make the inputs from text
+    signature: str
+    #: Python that runs the model through ``run(**inputs) -> dict of numpy outputs`` (defined before it in
+    #: the README for each format); it imports neither seqtk nor torch, and the tests execute it
+    usage: str
+
+
+class Task:
+    """Base class of every task plugin. Subclass it and register it under the
+    ``seqtk.tasks`` entry-point group (see ``docs/plugins.md``)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    data_config: ClassVar[type[DataConfig]] = DataConfig
+    vocab_config: ClassVar[type[VocabConfig]] = VocabConfig
+    model_config: ClassVar[type[ModelConfig]] = ModelConfig
+    #: the validation metric that picks ``best.pt`` (a key of :meth:`evaluate`)
+    main_metric: ClassVar[str] = "loss"
+    main_metric_mode: ClassVar[str] = "min"
+    #: attributes holding what the task learns from its training data (a Vocab, label names, normalisation
+    #: statistics): restored from a checkpoint before prepare(), else built from learn()'s result by the
+    #: core; seqtk checks that an overridden prepare() kept restored ones (seqtk.tasks.lifecycle)
+    learned: ClassVar[tuple[str, ...]] = ()
+    #: state that an overridden prepare() rebuilds from the data on purpose (learned attributes, or
+    #: state_dict() keys for a task without ``learned``): after a checkpoint restored it, seqtk keeps what
+    #: prepare() built instead of stopping the command (seqtk.tasks.lifecycle)
+    rebuilt_by_prepare: ClassVar[tuple[str, ...]] = ()
+    #: what ``StepOutput.count`` counts, for the throughput display
+    unit: ClassVar[str] = "examples"
+    #: ``seqtk generate --length`` when not given (new tokens per sample)
+    generate_length: ClassVar[int] = 200
+    #: the ``seqtk generate`` options this task reads from ``GenerateRequest.extra`` (out, key, meter, wav,
+    #: musicxml); the CLI refuses the others instead of ignoring them
+    generate_options: ClassVar[frozenset[str]] = frozenset()
+    #: the ``seqtk predict`` options this task's :meth:`predict` takes as keywords (``top_k``); the CLI
+    #: refuses the others instead of ignoring them
+    predict_options: ClassVar[frozenset[str]] = frozenset()
+    #: where :meth:`report_console` prints; set it (on the class or an instance) to capture or silence reports
+    console: Console | None = None
+
+    def __init__(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # ``self.splits = {...}`` in prepare() would silently replace the method seqtk calls later;
+        # a callable (a bound method, a partial, a test's monkeypatch) still works as the method
+        if name in TASK_METHODS and not callable(value):
+            raise SeqtkError(
+                f"task '{self.name}' sets self.{name}, which would hide the Task method {name}() that seqtk calls",
+                fix=f"rename the attribute (self._{name}, say); docs/plugins.md lists the Task members",
+            )
+        super().__setattr__(name, value)
+
+    def report_console(self) -> Console:
+        """The rich Console for data reports (corpus sizes, splits): ``console``, else one on stderr,
+        so that stdout stays clean for ``--json`` output."""
+        if self.console is None:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+        return self.console
+
+    # -- static checks ------------------------------------------------------
+    @classmethod
+    def validate(cls, recipe: Recipe) -> None:
+        """Check the recipe before any data is loaded; raise SeqtkError."""
+
+    # -- data ----------------------------------------------------------------
+    def prepare(self) -> None:
+        """Read the data, put in place what :attr:`learned` names, encode the data with it.
+
+        The core's order: :meth:`load_data`; then :meth:`learn`, whose result sets each :attr:`learned`
+        attribute a checkpoint did not restore (a restored one is kept: the model's ids mean it); then
+        :meth:`encode_data`. A task written before these hooks overrides this method instead, and must
+        then build a learned attribute only while it is None (seqtk checks it kept restored ones).
+        """
+        from seqtk.tasks.learned import fill
+
+        self.load_data()
+        fill(self, self.learn)
+        self.encode_data()
+
+    def load_data(self) -> None:
+        """Read and split the data (nothing learned from it yet); raise SeqtkError for bad data."""
+        raise NotImplementedError(f"task '{self.name}' implements neither prepare() nor load_data()")
+
+    def learn(self) -> dict[str, Any]:
+        """What :attr:`learned` names, built from the training data :meth:`load_data` read:
+        ``{"vocab": Vocab.build(...), "labels": [...]}``. Called only when a name is not restored."""
+        return {}
+
+    def encode_data(self) -> None:
+        """Encode the data with the learned vocabulary and labels; report sizes. Optional."""
+
+    def need(self, name: str) -> Any:
+        """The learned attribute ``name``, or a clear error when neither prepare() nor a checkpoint set it."""
+        value = getattr(self, name, None)
+        if value is None:
+            raise SeqtkError(
+                f"task '{self.name}' has no {name} yet: it is learned from the training data",
+                fix="call prepare() (training, evaluation) or load a checkpoint (inference) first",
+            )
+        return value
+
+    def train_loader(self) -> ResumableLoader:
+        """The endless training loader; its position is checkpointed."""
+        raise NotImplementedError
+
+    def eval_batches(self, split: str) -> Iterable[Any]:
+        """The batches of a held-out split (``val`` or ``test``), in a fixed order."""
+        raise NotImplementedError
+
+    def splits(self) -> list[str]:
+        """Held-out splits this task has."""
+        return ["val", "test"]
+
+    # -- model ----------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
+        """Forward one batch; return the loss (with grad when ``train``) and metrics."""
+        raise NotImplementedError
+
+    def reset_state(self) -> None:
+        """Forget any state carried across training batches (truncated BPTT)."""
+
+    def evaluate(self, model: nn.Module, split: str, device: torch.device, max_batches: int = 0) -> dict[str, float]:
+        """Mean loss and metrics over a split, weighted by ``StepOutput.count``, plus :meth:`eval_reducer`'s.
+
+        The loop is the core's (:mod:`seqtk.tasks.evaluation`); tasks customise it with
+        :meth:`eval_reducer` and :meth:`finish_metrics`, not by overriding this.
+        """
+        from seqtk.tasks.evaluation import evaluate
+
+        return evaluate(self, model, split, device, max_batches).metrics
+
+    def eval_reducer(self, split: str) -> Reducer | None:
+        """An object that sees every evaluation batch (``add(batch, out)``) and returns the metrics that
+        are not means (``metrics()``): F1, confusion matrices, corpus scores. It reaches :meth:`log_eval`
+        and :meth:`final_report` as ``result.details``. None (the default): means only."""
+        return None
+
+    def eval_details(self, result: EvalResult) -> dict[str, Any]:
+        """Results of ``seqtk eval`` beyond the numbers (a per-class table, a confusion matrix) as
+        JSON-ready data, merged into ``--json`` output. ``result.details`` is the reducer."""
+        return {}
+
+    def eval_text(self, result: EvalResult) -> str | None:
+        """The same for the console: plain text printed under ``seqtk eval``'s metric table."""
+        return None
+
+    def finish_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
+        """Derive further metrics from the means (e.g. bits per char from the loss)."""
+        return metrics
+
+    def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
+        """Log extras after an evaluation: samples as text, images. ``result`` is that evaluation
+        (its metrics, and its reducer as ``details``).
+
+        Must not draw from the global RNG (use a ``torch.Generator`` of its own),
+        so that logging never changes the training run.
+        """
+
+    def final_report(self, model: nn.Module, device: torch.device, result: EvalResult | None = None) -> str | None:
+        """Text printed when training ends (a generated sample, say); None for nothing. ``result`` is the
+        last evaluation, as for :meth:`log_eval`."""
+        return None
+
+    # -- state kept in checkpoints ------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What inference needs besides the weights and :attr:`learned` (a prompt, a split record).
+        Plain data and tensors only."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; called after :attr:`learned` is restored and before :meth:`prepare`."""
+
+    # -- inference -------------------------------------------------------------
+    def predict(self, model: nn.Module, inputs: list[str], device: torch.device, **options: Any) -> list[dict[str, Any]]:
+        """One dict per input. ``options`` are the ``seqtk predict`` options the task names in
+        :attr:`predict_options` (``top_k``), passed only when given."""
+        raise SeqtkError(f"task '{self.name}' does not support predict", fix="use `seqtk eval` or `seqtk generate` instead")
+
+    def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:
+        raise SeqtkError(f"task '{self.name}' does not generate", fix="use `seqtk predict` or `seqtk eval` instead")
+
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        """The module ``seqtk export`` writes, with example inputs and the vocabulary and label files that go
+        with it. ``model`` is the checkpoint's, on the CPU, in eval mode. Raise SeqtkError for a model that
+        cannot be exported (say which part, and what to do instead)."""
+        raise SeqtkError(
+            f"task '{self.name}' does not export its model to TorchScript or ONNX: it defines no export_spec()",
+            fix="use the checkpoint from Python with seqtk.load() (or `seqtk predict`); docs/deploy.md lists the "
+            "tasks that export",
+        )
+
+
+#: the methods seqtk calls on a task instance; a non-callable attribute of the same name would hide one
+#: (``validate`` is left out: seqtk calls it on the class)
+TASK_METHODS = frozenset(
+    name for name, value in vars(Task).items()
+    if not name.startswith("_") and not isinstance(value, type) and callable(value)
+)
