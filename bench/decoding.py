@@ -28,8 +28,8 @@ import time
 
 import torch
 
-from seqtk.nn.encoder_decoder import EncoderDecoder
 from seqtk.config.model_config import EncoderDecoderConfig
+from seqtk.nn.encoder_decoder import EncoderDecoder
 
 BOS, EOS = 1, 2
 

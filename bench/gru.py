@@ -37,8 +37,8 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.nn import fast_rnn
-from seqtk.runtime.device import tune_allocator
 from seqtk.nn.encoders import LayerSpec
+from seqtk.runtime.device import tune_allocator
 from seqtk.text.vocab import Vocab
 from seqtk_plugins.classify.model import TextClassifier
 

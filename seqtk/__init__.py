@@ -34,14 +34,14 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from seqtk.errors import SeqtkError
+    from seqtk.inference.predictor import Predictor, load
     from seqtk.nn.embedding import Embedding
     from seqtk.nn.encoders import LayerSpec, StackedEncoder
-    from seqtk.errors import SeqtkError
     from seqtk.nn.lm import CharLM
-    from seqtk.inference.predictor import Predictor, load
     from seqtk.tasks.task import Task
-    from seqtk.training.train import run_training
     from seqtk.text.vocab import Vocab
+    from seqtk.training.train import run_training
 
 
 def __getattr__(name: str) -> Any:

@@ -26,9 +26,9 @@ from typing import Any
 
 from rich.console import Console
 
-from seqtk.inference.loading import Loaded, load_for_inference
 from seqtk.config.conversion import resolve
 from seqtk.config.schema import Recipe
+from seqtk.inference.loading import Loaded, load_for_inference
 from seqtk.runtime.device import autocast
 from seqtk.tasks.lifecycle import same
 from seqtk.tasks.registry import default_registry, get_task

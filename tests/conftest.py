@@ -1,4 +1,5 @@
-"""Shared test setup: skip ``gpu`` tests without CUDA; the ``toy_task`` fixture."""
+"""Fixtures of the core's tests: the ``toy_task`` plugin and a ``small_disk``. (The settings every test
+shares, the plugins' own included, are the repository's conftest.py.)"""
 
 from __future__ import annotations
 
@@ -11,26 +12,6 @@ from types import ModuleType
 import pytest
 
 TOY_TASK = Path(__file__).parent / "fixtures" / "toy_task.py"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread() -> None:
-    """Tiny test models gain nothing from a second thread, and on a shared
-    2-core machine a busy core stalls multi-threaded torch ops for ~0.4 s each."""
-    import torch
-
-    torch.set_num_threads(1)
 
 
 def _toy_module() -> ModuleType:

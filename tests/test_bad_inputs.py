@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtk.tasks import registry
-from seqtk.inference.checkpoint import FORMAT, save_checkpoint
 from seqtk.cli.main import main
 from seqtk.errors import SeqtkValueError
+from seqtk.inference.checkpoint import FORMAT, save_checkpoint
+from seqtk.tasks import registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOY = ["--plugin-dir", str(FIXTURES)]

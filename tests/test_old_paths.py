@@ -2,9 +2,9 @@
 
 Third-party plugins import ``seqtk.vocab``, ``seqtk.config``, ``seqtk.encoders``, ... as docs/plugins.md
 showed them until the layered core (issue 30). Each old path is the new module itself (not a copy), so a
-plugin that patches or subclasses through it changes what seqtk uses. The fixtures ``toy_task.py``,
-``intent_task.py`` and ``plugin_pkg`` keep the old imports on purpose: the trainer, lifecycle and
-registry tests train, evaluate and predict with them.
+plugin that patches or subclasses through it changes what seqtk uses. The fixture ``toy_task.py`` keeps the
+old imports on purpose (the trainer tests train, resume and predict with it), and docs/plugins.md's intent
+classifier is run here as last week's docs printed it.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def test_the_docs_and_old_plugins_import_lines_resolve_in_a_fresh_process():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         lines |= {ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
                   and (n.module or "").startswith("seqtk")}
-    assert any("seqtk.vocab" in line for line in lines)  # the fixtures do use the old paths
+    assert any("from seqtk.task import" in line for line in lines)  # the fixtures do use the old paths
     done = subprocess.run([sys.executable, "-c", "\n".join(sorted(lines))], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
 
@@ -94,3 +94,48 @@ def test_importing_seqtk_stays_light():
     code = "import sys, seqtk; print(sorted(m for m in sys.modules if m.startswith(('seqtk.', 'torch'))))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "['seqtk.version']", done.stdout + done.stderr
+
+
+def last_weeks_plugin(folder: Path) -> Path:
+    """docs/plugins.md's word-level intent classifier (tests/fixtures/intent_task.py) as last week's docs
+    printed it: the same code with the import lines of before the move."""
+    new_to_old = {f"seqtk.{new}": f"seqtk.{old}" for old, new in MOVED.items()}
+    new_to_old |= {"seqtk.config.schema": "seqtk.config", "seqtk.data.batches": "seqtk.data"}
+    lines = []
+    for line in (FIXTURES / "intent_task.py").read_text(encoding="utf-8").splitlines():
+        if line.startswith("from seqtk."):
+            module = line.split()[1]
+            line = line.replace(module, new_to_old.get(module, module), 1)
+        lines.append(line)
+    plugin = folder / "old_intent.py"
+    plugin.write_text("\n".join(lines).replace('name = "intent"', 'name = "old_intent"') + "\n", encoding="utf-8")
+    return plugin
+
+
+def test_a_plugin_written_against_last_weeks_docs_trains_evaluates_and_predicts(tmp_path, monkeypatch, capsys):
+    from seqtk.cli.main import main
+    from seqtk.tasks import registry
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    source = last_weeks_plugin(plugins).read_text(encoding="utf-8")
+    assert "from seqtk.vocab import PAD, Vocab" in source and "from seqtk.config import" in source
+    rows = [f"{'val' if i % 4 == 0 else 'train'}\t{words} {i % 3}\t{label}" for i in range(48)
+            for label, words in (("time", "what time is it"), ("rain", "will it rain today"))]
+    (tmp_path / "intents.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "intent.toml").write_text(
+        f'[task]\nname = "old_intent"\n[data]\npath = "{tmp_path / "intents.tsv"}"\n'
+        '[train]\nmax_steps = 30\nbatch_size = 16\neval_every = 30\nlr = 0.01\ndevice = "cpu"\n'
+        '[log]\ntensorboard = false\nprogress = false\n', encoding="utf-8")
+    monkeypatch.setenv(registry.ENV_DISABLE, "1")
+    registry.reset()
+    try:
+        flags = ["--plugin-dir", str(plugins)]
+        assert main([*flags, "run", str(tmp_path / "intent.toml"), "--out", str(tmp_path / "run")]) == 0
+        checkpoint = str(tmp_path / "run" / "checkpoints" / "last.pt")
+        assert main([*flags, "eval", checkpoint, "--json"]) == 0
+        assert main([*flags, "predict", checkpoint, "what time is it", "--json"]) == 0
+    finally:
+        registry.reset()
+    out = capsys.readouterr().out
+    assert '"accuracy"' in out and '"label"' in out

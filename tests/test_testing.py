@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqtk.tasks import registry
 from seqtk.errors import SeqtkError
+from seqtk.tasks import registry
 from seqtk.testing import check_task
 
 RECIPE = {"data": {"n_train": 64}, "model": {"hidden": 16}, "train": {"batch_size": 16, "lr": 0.02, "eval_every": 10}, "log": {"tensorboard": False}}

@@ -2,7 +2,7 @@
 
 These are what CI runs in place of the full recipes (README: each
 ``<prefix>_<name>`` recipe has a ``<prefix>_tiny`` stand-in, which
-tests/test_recipes.py checks). Data come from the seqtk data folder, fetched
+tests/config/test_recipes.py checks). Data come from the seqtk data folder, fetched
 on first use like any run.
 """
 

@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError
-from seqtk.tasks.task import ExportSpec
 from seqtk.nn.traceable import PaddedEncoder
+from seqtk.tasks.task import ExportSpec
 from seqtk.text.vocab_io import OOV_HASH
 from seqtk_plugins.classify.model import TextClassifier, pool
 

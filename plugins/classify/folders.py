@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seqtk.errors import SeqtkError
 from seqtk.data.fetch import Pinned, fetch
+from seqtk.errors import SeqtkError
 from seqtk_plugins.classify.corpus import Corpus, LabeledTexts, clean_text, index_labels
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -8,8 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.data.batches import move_to
-from seqtk.runtime.device import eval_mode
 from seqtk.errors import SeqtkError
+from seqtk.runtime.device import eval_mode
 from seqtk_plugins.classify.batching import Encoded, eval_batches, token_ids
 
 if TYPE_CHECKING:  # pragma: no cover

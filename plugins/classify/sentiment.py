@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from seqtk.config.schema import hfield
-from seqtk.nn.encoders import LayerSpec
 from seqtk.errors import SeqtkError
+from seqtk.nn.encoders import LayerSpec
 from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab, Pooling
 from seqtk_plugins.classify.task import ClassifyTask
 

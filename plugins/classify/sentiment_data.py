@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqtk.data.archives import extract_member
-from seqtk.errors import SeqtkError
 from seqtk.data.fetch import Pinned, data_dir, fetch, sha256_file
+from seqtk.errors import SeqtkError
 from seqtk.runtime.utf8 import read_utf8
 from seqtk_plugins.classify.corpus import Corpus, Label, LabeledTexts, clean_text
 from seqtk_plugins.classify.tables import TABLE_SUFFIXES

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqtk.data import tables
-from seqtk.errors import SeqtkError
 from seqtk.data.tables import TABLE_SUFFIXES, Table, row_list
+from seqtk.errors import SeqtkError
 from seqtk_plugins.classify.corpus import Corpus, Label, LabeledTexts, clean_text
 
 if TYPE_CHECKING:  # pragma: no cover

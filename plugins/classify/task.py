@@ -19,9 +19,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from seqtk.data.batches import ResumableLoader
+from seqtk.data.split_record import check_same_split
 from seqtk.errors import SeqtkError
 from seqtk.tasks.learned import RESTORED
-from seqtk.data.split_record import check_same_split
 from seqtk.tasks.task import ExportSpec, StepOutput, Task
 from seqtk.text.vector_sets import resolve as resolve_vectors
 from seqtk_plugins.classify import reporting
@@ -34,8 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
     from seqtk.config.schema import Recipe
-    from seqtk.tasks.evaluation import EvalResult
     from seqtk.runtime.loggers import Logger
+    from seqtk.tasks.evaluation import EvalResult
     from seqtk.text.tokenize import TextTokenizer
     from seqtk.text.vocab import Vocab
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqtk.config.schema import DataConfig, hfield
 from seqtk.config.model_config import StackConfig
+from seqtk.config.schema import DataConfig, hfield
 
 
 @dataclass(frozen=True)

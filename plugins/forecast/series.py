@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from seqtk.errors import SeqtkError, suggest
 from seqtk.data.archives import extract_member
 from seqtk.data.fetch import Pinned, data_dir, downloads_dir, fetch
+from seqtk.errors import SeqtkError, suggest
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console

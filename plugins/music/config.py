@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqtk.config.schema import DataConfig, VocabConfig, hfield
 from seqtk.config.model_config import CharLMConfig
+from seqtk.config.schema import DataConfig, VocabConfig, hfield
 
 #: The ABC folk-tune collections inside the music21 wheel (folder names under music21/corpus).
 COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk", "essenFolksong")

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from seqtk.runtime.device import eval_mode
 from seqtk.nn.lm import sample_next
+from seqtk.runtime.device import eval_mode
 from seqtk.text.vocab import Vocab
 from seqtk_plugins.music.codec import AbcCodec, CharCodec
 

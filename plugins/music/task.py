@@ -22,10 +22,10 @@ import torch
 from torch import nn
 
 from seqtk.data.batches import ResumableLoader, check_fills_a_batch
+from seqtk.data.lm_batches import WindowBatches, eval_windows
 from seqtk.errors import SeqtkError
 from seqtk.tasks.task import GenerateRequest, StepOutput, Task
 from seqtk_plugins.music.config import MusicData, MusicModel, MusicVocab
-from seqtk.data.lm_batches import WindowBatches, eval_windows
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config.schema import Recipe

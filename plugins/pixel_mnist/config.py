@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from seqtk.config.schema import DataConfig, ModelConfig, hfield
-from seqtk.nn.encoders import LayerSpec
 from seqtk.errors import SeqtkValueError
+from seqtk.nn.encoders import LayerSpec
 
 DIGIT_NAMES = tuple(str(d) for d in range(10))
 FASHION_NAMES = (

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from seqtk.errors import SeqtkError
 from seqtk.data.archives import extract_member
 from seqtk.data.fetch import Downloader, Pinned, data_dir, fetch
+from seqtk.errors import SeqtkError
 from seqtk_plugins.pixel_mnist.idx import LabelledImages, read_folder
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -29,8 +29,8 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seqtk.errors import SeqtkError
 from seqtk.data.fetch import Pinned, fetch
+from seqtk.errors import SeqtkError
 from seqtk.runtime.utf8 import decode_utf8, read_utf8
 from seqtk_plugins.seq2seq.pairs import Example, PairSource, count_pairs, group_pairs
 

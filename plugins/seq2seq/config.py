@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqtk.config.schema import DataConfig, VocabConfig, hfield
 from seqtk.config.model_config import EncoderDecoderConfig
+from seqtk.config.schema import DataConfig, VocabConfig, hfield
 
 Source = Literal["auto", "cmudict", "addition", "files", "hub"]
 Tokens = Literal["auto", "char", "word", "space", "bpe"]

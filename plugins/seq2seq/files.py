@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from seqtk.data import tables
-from seqtk.errors import SeqtkError
 from seqtk.data.tables import Table, row_list
+from seqtk.errors import SeqtkError
 from seqtk_plugins.seq2seq.pairs import Example, PairSource, count_pairs, group_pairs
 
 SOURCE_COLUMNS = ("source", "src", "input", "question", "word", "typo")

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from seqtk.data.batches import move_to
-from seqtk.runtime.device import eval_mode
 from seqtk.errors import SeqtkError
+from seqtk.runtime.device import eval_mode
 from seqtk_plugins.seq2seq.batching import collate
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -36,8 +36,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from seqtk.text.edit_distance import best_match
 from seqtk.errors import SeqtkValueError
+from seqtk.text.edit_distance import best_match
 from seqtk_plugins.seq2seq.pairs import Example
 
 Tokenize = Callable[[str], list[str]]

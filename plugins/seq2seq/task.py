@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqtk.data.batches import ResumableLoader
-from seqtk.errors import SeqtkError
 from seqtk.data.split_record import check_same_split
+from seqtk.errors import SeqtkError
 from seqtk.tasks.task import StepOutput, Task
 from seqtk_plugins.seq2seq.batching import IGNORE, Batch, Encoded, PairEncoder, TrainBatches, eval_batches
 from seqtk_plugins.seq2seq.config import Seq2SeqData, Seq2SeqModel, Seq2SeqVocab
@@ -30,8 +30,8 @@ from seqtk_plugins.seq2seq.config import Seq2SeqData, Seq2SeqModel, Seq2SeqVocab
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config.schema import Recipe
     from seqtk.nn.decoding import Hypothesis
-    from seqtk.tasks.evaluation import EvalResult
     from seqtk.runtime.loggers import Logger
+    from seqtk.tasks.evaluation import EvalResult
     from seqtk.text.vocab import Vocab
     from seqtk_plugins.seq2seq.metrics import Seq2SeqMetrics
     from seqtk_plugins.seq2seq.pairs import Example

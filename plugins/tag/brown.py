@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqtk.data.archives import extract_members
-from seqtk.errors import SeqtkError
 from seqtk.data.fetch import Pinned, data_dir, fetch
+from seqtk.errors import SeqtkError
 from seqtk.runtime.files import atomic_write_bytes
 from seqtk_plugins.tag.readers import Sentence, read_lines, read_slash_lines
 from seqtk_plugins.tag.splits import Document, first_documents

@@ -13,7 +13,7 @@ used). The corpus has 472 distinct tags as written.
   tags map by :data:`UNIVERSAL`. Over the whole corpus this gives NLTK's counts
   exactly (NOUN 275,558, VERB 182,750, ``.`` 147,565, ADP 144,766, DET 137,019,
   ADJ 83,721, ADV 56,239, PRON 49,334, CONJ 38,151, PRT 29,829, NUM 14,874,
-  X 1,386), which ``tests/plugins/test_tag_data.py`` checks when the corpus is
+  X 1,386), which ``plugins/tag/tests/test_tag_data.py`` checks when the corpus is
   in the data folder.
 
 >>> strip_markers("fw-nn-tl"), strip_markers("pps+bez-hl"), strip_markers("np$")

@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 from seqtk.data.batches import ResumableLoader, move_to
-from seqtk.runtime.device import eval_mode
-from seqtk.errors import SeqtkError
 from seqtk.data.split_record import check_same_split
+from seqtk.errors import SeqtkError
+from seqtk.runtime.device import eval_mode
 from seqtk.tasks.task import StepOutput, Task
 from seqtk_plugins.tag.batching import Batch, Encoded, SentenceEncoder, TrainBatches, eval_batches
 from seqtk_plugins.tag.config import TagData, TagModel, TagVocab
@@ -30,8 +30,8 @@ from seqtk_plugins.tag.metrics import TagCounts
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config.schema import Recipe
-    from seqtk.tasks.evaluation import EvalResult
     from seqtk.runtime.loggers import Logger
+    from seqtk.tasks.evaluation import EvalResult
     from seqtk.text.vocab import Vocab
     from seqtk_plugins.tag.readers import Sentence
     from seqtk_plugins.tag.splits import Splits

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqtk.errors import SeqtkError, suggest
-from seqtk.data.folders import data_files
 from seqtk.data.archives import extract_members
 from seqtk.data.batches import check_fills_a_batch, check_held_out
 from seqtk.data.fetch import Pinned, data_dir, fetch
+from seqtk.data.folders import data_files
+from seqtk.errors import SeqtkError, suggest
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console

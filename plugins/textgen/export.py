@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from seqtk.tasks.task import ExportSpec
 from seqtk.nn.traceable import LMStep
+from seqtk.tasks.task import ExportSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

@@ -17,11 +17,11 @@ import torch
 from torch import nn
 
 from seqtk.data.batches import ResumableLoader
-from seqtk.errors import SeqtkError
+from seqtk.data.lm_batches import StreamBatches, WindowBatches, eval_windows
 from seqtk.data.split_record import check_same_split
+from seqtk.errors import SeqtkError
 from seqtk.tasks.task import ExportSpec, GenerateRequest, StepOutput, Task
 from seqtk_plugins.textgen import corpus
-from seqtk.data.lm_batches import StreamBatches, WindowBatches, eval_windows
 from seqtk_plugins.textgen.config import TextGenData, TextGenModel, TextGenVocab
 from seqtk_plugins.textgen.sampling import detach_state, move_state, sample_text, score_text
 

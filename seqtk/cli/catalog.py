@@ -79,8 +79,8 @@ def validate(
     ] = None,
 ) -> None:
     """Check recipes without loading data: everything `seqtk run` checks before it reads data."""
-    from seqtk.tasks.contract import check_task_class
     from seqtk.config.recipes import bundled_recipes
+    from seqtk.tasks.contract import check_task_class
     from seqtk.tasks.loading import load_recipe
     from seqtk.tasks.registry import get_task
 

@@ -78,8 +78,8 @@ def measure_cell(
 ) -> dict[str, Any]:
     """Train ``spec`` with ``cell``; the gradient curves at initialisation and after training."""
     from seqtk.runtime.device import seed_everything, select_device
-    from seqtk.training.gradients import measure
     from seqtk.tasks.registry import get_task
+    from seqtk.training.gradients import measure
     from seqtk.training.train import run_training
 
     recipe = cell_recipe(spec, overrides, cell, steps)

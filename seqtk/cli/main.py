@@ -17,9 +17,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from seqtk.version import __version__
 from seqtk.cli.state import STATE, Stopped
 from seqtk.errors import SeqtkError
+from seqtk.version import __version__
 
 app = typer.Typer(
     name="seqtk",

@@ -80,9 +80,9 @@ def _launch(
     batch_size: int, command: str,
 ) -> None:
     """Re-run this command under torchrun on ``nproc`` processes (the recipe is already checked)."""
-    from seqtk.training import distributed
     from seqtk.cli.state import STATE
     from seqtk.errors import SeqtkError
+    from seqtk.training import distributed
 
     distributed.check_batch_size(batch_size, nproc)
     args = (["--debug"] if STATE.debug else []) + [f"--plugin-dir={d}" for d in STATE.plugin_dirs]
@@ -105,9 +105,9 @@ def summary(
     keras: Annotated[bool, typer.Option("--keras", help="Count recurrent parameters as Keras does (one bias per gate).")] = False,
 ) -> None:
     """Print the model's layers, output shapes and parameter counts (like Keras' model.summary())."""
+    from seqtk.runtime.summary import model_summary
     from seqtk.tasks.loading import load_recipe
     from seqtk.tasks.registry import get_task
-    from seqtk.runtime.summary import model_summary
 
     from seqtk.tasks.lifecycle import ready_task
 

@@ -12,8 +12,8 @@ from seqtk.config.schema import (
     DataConfig, LogConfig, ModelConfig, Recipe, SECTIONS, TaskSection, TrainConfig, VocabConfig, hfield,
     to_plain,
 )
-from seqtk.config.conversion import build, describe_fields, resolve, task_name
 from seqtk.config.checks import check_layer_stacks, check_recipe, check_train_and_log
+from seqtk.config.conversion import build, describe_fields, resolve, task_name
 
 __all__ = [
     "DataConfig",

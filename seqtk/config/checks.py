@@ -109,8 +109,8 @@ def check_recipe(recipe: Recipe, task_cls: Any, given: tuple[str, ...] = (), wri
     """Everything that can be checked without data: the run settings, the device name, the task's own checks,
     and that no ``[data]`` key in ``given`` (those the recipe and its overrides set) goes unread
     (``written``: the file's ``[data]`` before overrides, :func:`seqtk.config.source_keys.check_source_keys`)."""
-    from seqtk.runtime.device import check_device_name
     from seqtk.config.source_keys import check_source_keys
+    from seqtk.runtime.device import check_device_name
 
     check_train_and_log(recipe.train, recipe.log)
     check_device_name(recipe.train.device)

@@ -14,8 +14,8 @@ import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from seqtk.errors import SeqtkError
 from seqtk.data.fetch import MARKER_SUFFIX, downloads_dir
+from seqtk.errors import SeqtkError
 from seqtk.runtime.files import atomic_write_stream, remove_file
 
 

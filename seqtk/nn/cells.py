@@ -27,8 +27,8 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from seqtk.nn.cell_weights import flip_update_gate
 from seqtk.errors import SeqtkValueError
+from seqtk.nn.cell_weights import flip_update_gate
 
 # RecurrentCell, State, the nonlinearities and the written-out steps are defined in seqtk.nn.recurrent_cell;
 # importing them from here keeps working (plugins subclass seqtk.nn.cells.RecurrentCell).

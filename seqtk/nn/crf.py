@@ -15,7 +15,7 @@ sequence, also ``O(L K^2)``. Both are batched over right-padded sequences with
 a ``(B, T)`` mask that is True on each sequence's first ``L_b`` steps; padded
 steps leave the recursions untouched (a ``torch.where`` keeps the previous
 state), so a sentence gets the same score and tags alone as in a padded batch.
-``tests/test_crf.py`` checks ``log Z`` and Viterbi against brute-force
+``tests/nn/test_crf.py`` checks ``log Z`` and Viterbi against brute-force
 enumeration.
 
 >>> crf = CRF(3)

@@ -17,7 +17,7 @@ at ``max_len`` every open one is finished as it stands. Finished hypotheses
 are ranked by ``log p / length ** length_penalty`` (length counts the end
 token; 0 ranks by ``log p`` alone, which favours short outputs; 1 by the
 mean log-probability per token). With a beam as wide as the number of
-possible outputs this is exhaustive search (``tests/test_decoding.py``
+possible outputs this is exhaustive search (``tests/nn/test_decoding.py``
 checks that on a tiny vocabulary), and a beam of 1 is greedy search.
 
 >>> class Count:  # a toy state: how many steps were taken

@@ -23,9 +23,9 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.utils.hooks import RemovableHandle
 
+from seqtk.errors import SeqtkValueError
 from seqtk.nn.awd import LockedDropout, has_weight_drop, weight_drop_
 from seqtk.nn.cell_kinds import PYTHON_CELLS, CellLayer
-from seqtk.errors import SeqtkValueError
 # LayerSpec and check_stack are defined in seqtk.nn.layers; importing them from here keeps working.
 from seqtk.nn.layers import CELLS, LayerSpec, check_stack
 from seqtk.nn.ragged import State, last_step, run_layer, state_shapes

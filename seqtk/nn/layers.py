@@ -14,9 +14,9 @@ from typing import Any
 
 from torch import nn
 
+from seqtk.errors import SeqtkValueError, suggest
 from seqtk.nn.cell_kinds import PYTHON_CELLS
 from seqtk.nn.cells import REFERENCE_CELLS
-from seqtk.errors import SeqtkValueError, suggest
 from seqtk.nn.recurrent_cell import NONLINEARITIES
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}

@@ -20,13 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqtk.errors import SeqtkValueError
 from seqtk.nn.cell_kinds import CellLayer
 from seqtk.nn.cells import ElmanCell, GRUCell, LSTMCell
-from seqtk.nn.projected_lstm import ProjectedLSTMCell
-from seqtk.runtime.device import eval_mode
 from seqtk.nn.encoders import LayerSpec, StackedEncoder
-from seqtk.errors import SeqtkValueError
+from seqtk.nn.projected_lstm import ProjectedLSTMCell
 from seqtk.nn.recurrent_cell import RecurrentCell
+from seqtk.runtime.device import eval_mode
 
 IGNORE_INDEX = -100
 StepState = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)

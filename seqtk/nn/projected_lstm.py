@@ -12,9 +12,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from seqtk.errors import SeqtkValueError
 from seqtk.nn.cell_weights import no_torch_form
 from seqtk.nn.cells import LSTMCell
-from seqtk.errors import SeqtkValueError
 from seqtk.nn.recurrent_cell import ACTIVATIONS, RecurrentCell, State, lstm_step
 
 

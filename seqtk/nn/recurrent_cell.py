@@ -40,8 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqtk.nn.cell_weights import no_torch_form, torch_weights
 from seqtk.errors import SeqtkValueError
+from seqtk.nn.cell_weights import no_torch_form, torch_weights
 
 State = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
 NONLINEARITIES = ("tanh", "relu")

@@ -27,9 +27,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from seqtk.errors import SeqtkError
 from seqtk.nn.cell_kinds import CellLayer
 from seqtk.nn.encoders import StackedEncoder
-from seqtk.errors import SeqtkError
 from seqtk.nn.ragged import at_step, gather_steps, reverse_within
 from seqtk.nn.recurrent_cell import RecurrentCell
 

@@ -181,10 +181,11 @@ def default_registry(plugin_dirs: list[Path] | None = None) -> Registry:
     global _default
     if _default is None:
         _default = Registry(plugin_dirs=list(plugin_dirs or []))
-    elif plugin_dirs:
-        _default.plugin_dirs.extend(p for p in plugin_dirs if p not in _default.plugin_dirs)
+    elif plugin_dirs:  # a folder loaded already is not imported again: its classes would be new objects
+        new = [p for p in dict.fromkeys(plugin_dirs) if p not in _default.plugin_dirs]
+        _default.plugin_dirs.extend(new)
         if _default._loaded:
-            for p in plugin_dirs:
+            for p in new:
                 _default._load_dir(p)
     return _default
 

@@ -6,7 +6,7 @@ The dynamic programme keeps two rows, O(len(a) * len(b)) time and
 O(min(len(a), len(b))) memory. That is plenty for words and phoneme
 strings: scoring 15,000 random hypotheses of 3-12 phonemes against 1.3
 references each (half of them one substitution off) took 0.26-0.34 s in
-CPython 3.11 on a shared 2-core machine (``tests/test_edit_distance.py``
+CPython 3.11 on a shared 2-core machine (``tests/text/test_edit_distance.py``
 holds a generous bound). Sentences of hundreds of tokens are better served
 by a compiled library.
 

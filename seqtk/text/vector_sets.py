@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from seqtk.errors import SeqtkError
 from seqtk.data.fetch import Pinned, data_dir, fetch
+from seqtk.errors import SeqtkError
 from seqtk.runtime.files import atomic_text_writer, atomic_write_bytes, remove_stale_temps
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -28,8 +28,8 @@ import torch
 
 from seqtk.config import checks
 from seqtk.config.schema import Recipe
-from seqtk.runtime.device import rng_state, set_rng_state
 from seqtk.errors import SeqtkError
+from seqtk.runtime.device import rng_state, set_rng_state
 
 WARMUP_STEPS = 2  # the first steps pay one-off costs (allocations, oneDNN/cuDNN plans): not timed
 MIN_STEPS, MAX_STEPS = 3, 200  # timed steps

@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from seqtk.version import __version__
-from seqtk.training import best, budget
-from seqtk.inference.checkpoint import FOR_RESUME, load_checkpoint, require
+from seqtk.config.recipe_io import to_toml
 from seqtk.config.schema import Recipe
 from seqtk.errors import SeqtkError
+from seqtk.inference.checkpoint import FOR_RESUME, load_checkpoint, require
 from seqtk.runtime.loggers import flatten
-from seqtk.config.recipe_io import to_toml
+from seqtk.training import best, budget
+from seqtk.version import __version__
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -27,28 +27,28 @@ from seqtk.version import __version__
 
 from seqtk.config import checks
 
-from seqtk.tasks import learned
 from seqtk.config.schema import Recipe
-from seqtk.tasks.contract import check_step_output
 from seqtk.data.batches import move_to
-from seqtk.runtime.device import autocast, make_scaler, rng_preserved, rng_state, set_rng_state
 from seqtk.errors import SeqtkError
+from seqtk.runtime.device import autocast, make_scaler, rng_preserved, rng_state, set_rng_state
+from seqtk.tasks import learned
+from seqtk.tasks.contract import check_step_output
 from seqtk.tasks.evaluation import EvalResult, call_with_result, evaluate
 from seqtk.runtime.loggers import (
     JsonlLogger, MultiLogger, TensorBoardLogger, TrainProgress, format_seconds, summary_table,
 )
 from seqtk.config.recipe_io import to_toml
-from seqtk.tasks.task import StepOutput, Task
-from seqtk.training import best, budget, distributed
 from seqtk.inference.checkpoint import FORMAT, VERSION, save_checkpoint
 from seqtk.inference.loading import load_weights, recipe_changes
+from seqtk.tasks.task import StepOutput, Task
+from seqtk.training import best, budget, distributed
 from seqtk.training.distributed import Dist
-from seqtk.training.scalars import ScalarWindow
 from seqtk.training.ema import WeightAverage
 from seqtk.training.gradients import GradientLog
 from seqtk.training.interrupts import SaveTriggers, TrainingStopped
 from seqtk.training.optim import apply_recipe, load_optimizer_state, make_optimizer, make_scheduler
 from seqtk.training.runs import write_config
+from seqtk.training.scalars import ScalarWindow
 
 
 @dataclass

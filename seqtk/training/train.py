@@ -35,11 +35,11 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from seqtk.tasks import learned
 from seqtk.config.checks import check_recipe
 from seqtk.config.schema import Recipe
-from seqtk.tasks.contract import check_task_class
 from seqtk.runtime.device import check_precision, runtime_settings, seed_everything, select_device
+from seqtk.tasks import learned
+from seqtk.tasks.contract import check_task_class
 from seqtk.tasks.lifecycle import ready_task
 from seqtk.tasks.registry import get_task
 from seqtk.tasks.task import Task

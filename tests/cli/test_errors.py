@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtk.tasks import registry
 from seqtk.cli.main import main
+from seqtk.tasks import registry
 
 RECIPES = Path(__file__).resolve().parent.parent.parent / "recipes"
 

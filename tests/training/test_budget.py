@@ -21,8 +21,8 @@ from test_crash import FIXTURES, assert_identical, child_env, logged_step, refer
 
 from seqtk.cli.main import main
 from seqtk.errors import SeqtkError
-from seqtk.tasks.loading import load_recipe
 from seqtk.inference.checkpoint import load_checkpoint
+from seqtk.tasks.loading import load_recipe
 from seqtk.training.train import run_training
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")

@@ -11,9 +11,9 @@ import pytest
 import torch
 from rich.console import Console
 
+from seqtk.errors import SeqtkError
 from seqtk.inference.checkpoint import FORMAT, code_globals, describe, load_checkpoint, save_checkpoint
 from seqtk.inference.loading import load_for_inference
-from seqtk.errors import SeqtkError
 from seqtk.training.train import run_training
 
 

@@ -16,12 +16,12 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk.training import distributed
-from seqtk.inference.checkpoint import load_checkpoint
 from seqtk.cli.main import main
 from seqtk.data.batches import ResumableLoader, shard_batch
 from seqtk.errors import SeqtkError
+from seqtk.inference.checkpoint import load_checkpoint
 from seqtk.tasks.loading import load_recipe
+from seqtk.training import distributed
 from seqtk.training.train import run_training
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

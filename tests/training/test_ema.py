@@ -12,9 +12,9 @@ from rich.console import Console
 from torch import nn
 
 from seqtk.errors import SeqtkError
-from seqtk.tasks.loading import load_recipe
 from seqtk.inference.checkpoint import load_checkpoint
 from seqtk.inference.loading import load_for_inference
+from seqtk.tasks.loading import load_recipe
 from seqtk.training.ema import WeightAverage
 from seqtk.training.train import run_training
 

@@ -15,10 +15,10 @@ from rich.console import Console
 from torch import nn
 
 from seqtk.cli.main import main
-from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.errors import SeqtkError
-from seqtk.training.gradients import GradientThroughTime, curve_scalars, plot_curves
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.tasks.loading import load_recipe
+from seqtk.training.gradients import GradientThroughTime, curve_scalars, plot_curves
 from seqtk.training.train import run_training
 
 T = 30

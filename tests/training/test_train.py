@@ -11,15 +11,15 @@ import pytest
 import torch
 from rich.console import Console
 
-from seqtk.tasks import registry
+from seqtk.config.conversion import resolve
+from seqtk.config.recipe_io import read_toml
+from seqtk.config.schema import TrainConfig
+from seqtk.errors import SeqtkError
 from seqtk.inference.checkpoint import load_checkpoint
 from seqtk.inference.loading import load_for_inference
-from seqtk.config.conversion import resolve
-from seqtk.config.schema import TrainConfig
 from seqtk.runtime.device import cpu_supports_bf16
-from seqtk.errors import SeqtkError
+from seqtk.tasks import registry
 from seqtk.training.optim import lr_factor, make_scheduler
-from seqtk.config.recipe_io import read_toml
 from seqtk.training.train import run_training
 
 
@@ -388,7 +388,7 @@ def test_cuda_fp16_trains_with_its_scaler_and_the_checkpoint_loads_on_the_cpu(to
 
 
 def test_the_trainer_is_reachable_from_the_package_root():
-    import seqtk
     from seqtk.training.train import run_training
+    import seqtk
 
     assert seqtk.run_training is run_training and "run_training" in seqtk.__all__

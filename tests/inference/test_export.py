@@ -1,0 +1,226 @@
+"""seqtk export: the written models run without seqtk and give seqtk's numbers on padded, ragged batches."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+
+from seqtk.cli.main import main
+from seqtk.errors import SeqtkError
+from seqtk.inference.export import export
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.traceable import PaddedEncoder
+from seqtk.tasks.task import ExportSpec
+from seqtk.testing import train_recipe
+import seqtk
+
+ROOT = Path(__file__).resolve().parents[2]
+PANGRAM = "the quick brown fox jumps over the lazy dog.\n"
+HAS_ONNX = all(importlib.util.find_spec(name) for name in ("onnx", "onnxscript", "onnxruntime"))
+FORMATS = ["torchscript", pytest.param("onnx", marks=pytest.mark.skipif(not HAS_ONNX, reason="pip install 'seqtk[export]'"))]
+TEXTS = ["Clock 3 o'clock", "umbrella!", "sunny <br/> SUNNY 12 o'clock and then some more words", "zebra"]
+
+# Run first in the fresh process: importing seqtk (or its plugins) fails, so the README's code cannot lean on it.
+NO_SEQTK = """\
+import sys
+class _NoSeqtk:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("seqtk", "seqtk_plugins"):
+            raise ImportError("the exported model must run without seqtk")
+sys.meta_path.insert(0, _NoSeqtk())
+"""
+
+
+train = train_recipe  # write a recipe, seqtk run it, return last.pt
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """Three labels, word tokens cut to 6, a bidirectional LSTM under a bidirectional GRU, attention pooling."""
+    folder = tmp_path_factory.mktemp("clf")
+    rows = [f"{w} {i} o'clock,{label}" for i in range(40) for label, w in [("time", "Clock"), ("rain", "umbrella"), ("sun", "sunny")]]
+    (folder / "q.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return train(folder, "clf", f'[task]\nname = "classify"\n[data]\npath = "{folder / "q.csv"}"\nmax_tokens = 6\n'
+                 '[vocab]\nlowercase = true\n[model]\nembedding_dim = 8\npooling = "attention"\n'
+                 '[[model.layers]]\ncell = "lstm"\nhidden_size = 6\nbidirectional = true\n'
+                 '[[model.layers]]\ncell = "gru"\nhidden_size = 5\nbidirectional = true\n'
+                 '[train]\nmax_steps = 6\neval_every = 6\nbatch_size = 16\ndevice = "cpu"\n[log]\nprogress = false\n')
+
+
+@pytest.fixture(scope="module")
+def char_lm(tmp_path_factory):
+    """A two-layer LSTM character model."""
+    folder = tmp_path_factory.mktemp("lm")
+    (folder / "t.txt").write_text(PANGRAM * 40, encoding="utf-8")
+    return train(folder, "lm", f'[task]\nname = "textgen"\n[data]\npath = "{folder / "t.txt"}"\nseq_len = 16\n'
+                 '[model]\nhidden_size = 12\nembedding_dim = 8\nnum_layers = 2\n'
+                 '[train]\nmax_steps = 6\neval_every = 6\nbatch_size = 8\ndevice = "cpu"\n[log]\nprogress = false\n')
+
+
+def run_readme_code(folder: Path, check: str, data: dict) -> str:
+    """The README's Python, then ``check``, in a new interpreter that cannot import seqtk; its stdout."""
+    code = "\n".join(re.findall(r"```python\n(.*?)```", (folder / "README.md").read_text(encoding="utf-8"), re.S))
+    (folder / "expected.json").write_text(json.dumps(data), encoding="utf-8")
+    script = NO_SEQTK + code + "\nimport json\nDATA = json.load(open('expected.json'))\n" + check
+    script += '\nassert not any(m.split(".")[0] in ("seqtk", "seqtk_plugins") for m in sys.modules)\nprint("checked")\n'
+    done = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.rstrip().endswith("checked")
+    return done.stdout
+
+
+def ragged(high: int, lengths: list[int], width: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random ids (1..high-1) right-padded with 0 to ``width`` (wider than the longest row), and the lengths."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, high, (len(lengths), width), generator=g)
+    ids[torch.arange(width) >= torch.tensor(lengths).unsqueeze(1)] = 0
+    return ids, torch.tensor(lengths)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_exported_classifier_gives_seqtks_probabilities_without_seqtk(classifier, tmp_path, fmt, capsys):
+    out = tmp_path / fmt
+    assert main(["export", str(classifier), "--format", fmt, "--out", str(out)]) == 0
+    assert "README.md shows how to run it" in capsys.readouterr().out
+    p = seqtk.load(classifier, device="cpu")
+    ids, lengths = ragged(len(p.task.vocab), [6, 1, 4, 6, 2], width=9)
+    with torch.no_grad():  # seqtk's own numbers: the padded batch, and each text alone without padding
+        batch = torch.softmax(p.model(ids, lengths), dim=1)
+        alone = torch.cat([torch.softmax(p.model(ids[i : i + 1, :n], lengths[i : i + 1]), dim=1) for i, n in enumerate(lengths)])
+    assert (batch - alone).abs().max() < 1e-6
+    data = {"ids": ids.tolist(), "lengths": lengths.tolist(), "probabilities": alone.tolist(),
+            "texts": TEXTS, "predictions": p.predict(TEXTS)}
+    check = """
+import numpy as np
+got = run(ids=np.array(DATA["ids"]), lengths=np.array(DATA["lengths"]))["probabilities"]
+assert np.abs(got - np.array(DATA["probabilities"])).max() <= 1e-5, got
+for mine, theirs in zip(classify(DATA["texts"]), DATA["predictions"]):
+    assert mine["label"] == theirs["label"] and abs(mine["probability"] - theirs["probability"]) <= 1e-5, (mine, theirs)
+"""
+    run_readme_code(out, check, data)
+    vocab = json.loads((out / "vocab.json").read_text(encoding="utf-8"))
+    assert vocab["tokens"][0] == "<pad>" and vocab["tokenizer"] == {"kind": "word", "lowercase": True}
+    assert json.loads((out / "labels.json").read_text(encoding="utf-8"))["labels"] == list(p.task.label_names)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_exported_char_lm_steps_as_seqtk_reads_ragged_prompts(char_lm, tmp_path, fmt):
+    out = tmp_path / fmt
+    assert main(["export", str(char_lm), "--format", fmt, "--out", str(out)]) == 0
+    p = seqtk.load(char_lm, device="cpu")
+    ids, lengths = ragged(len(p.task.vocab), [5, 2, 8], width=10, seed=1)
+    logits, finals = [], []
+    with torch.no_grad():  # each prompt alone: its logits at every step, and the state after its last character
+        for row, n in zip(ids, lengths.tolist()):
+            out_logits, _, state = p.model(row[:n].unsqueeze(0))
+            logits.append(out_logits[0].tolist())
+            finals.append([part[0, 0].tolist() for layer in state for part in layer])
+    data = {"ids": ids.tolist(), "lengths": lengths.tolist(), "logits": logits, "finals": finals}
+    check = """
+import numpy as np
+ids = np.array(DATA["ids"])
+state, seen, at_end = zero_state(len(ids)), [], [None] * len(ids)
+for t in range(ids.shape[1]):  # the padded batch, one step per column
+    out, state = step(ids[:, t], state)
+    seen.append(out)
+    for b, n in enumerate(DATA["lengths"]):
+        if t == n - 1:
+            at_end[b] = [state[name][b] for name in STATE_SHAPES]
+for b, n in enumerate(DATA["lengths"]):
+    assert np.abs(np.stack([seen[t][b] for t in range(n)]) - np.array(DATA["logits"][b])).max() <= 1e-5
+    assert max(np.abs(mine - np.array(theirs)).max() for mine, theirs in zip(at_end[b], DATA["finals"][b])) <= 1e-5
+"""
+    printed = run_readme_code(out, check, data)
+    assert printed.startswith(p.task.prompt)  # the README's generate() ran and printed its sample
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
+def test_padded_encoder_equals_the_encoder_for_every_fused_stack():
+    stacks = [
+        [LayerSpec("rnn", 4, bidirectional=True), LayerSpec("lstm", 3, return_sequences=False)],
+        [LayerSpec("gru", 4), LayerSpec("lstm", 3, bidirectional=True, return_sequences=False)],
+        [LayerSpec("lstm", 5, bidirectional=True), LayerSpec("gru", 2, bidirectional=True)],
+    ]
+    x, lengths = torch.randn(4, 7, 3), torch.tensor([7, 1, 3, 5])
+    for layers in stacks:
+        encoder = StackedEncoder(3, layers).eval()
+        with torch.no_grad():
+            traced = torch.jit.trace(PaddedEncoder(encoder), (x[:2, :5], torch.tensor([5, 2])), check_trace=False)
+            assert (traced(x, lengths) - encoder(x, lengths)).abs().max() < 1e-6, layers
+            assert (traced(x, torch.full((4,), 7)) - encoder(x)).abs().max() < 1e-6, layers  # no padding at all
+
+
+def test_a_stack_of_reference_cells_is_refused_with_the_reason():
+    with pytest.raises(SeqtkError, match="peephole_lstm.*Python loop.*Fix: export a model whose layers use the fused"):
+        PaddedEncoder(StackedEncoder(3, [LayerSpec("peephole_lstm", 4)]))
+
+
+def test_a_task_without_export_says_so_in_one_paragraph(tmp_path, capsys):
+    ckpt = tmp_path / "toy"
+    assert main(["run", str(ROOT / "recipes" / "toy_tiny.toml"), "train.max_steps=2", "train.eval_every=2",
+                 "log.progress=false", "--out", str(ckpt)]) == 0
+    capsys.readouterr()
+    assert main(["export", str(ckpt / "checkpoints" / "last.pt"), "--format", "onnx", "--out", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err
+    assert "does not export its model" in err and "Fix:" in err and "\n" not in err.strip()
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_bad_format_is_refused_before_the_checkpoint_is_read(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "missing.pt"), "--format", "tflite", "--out", str(tmp_path / "x")]) == 1
+    assert "unknown export format 'tflite'. Fix: use --format torchscript or --format onnx" in capsys.readouterr().err
+
+
+def test_onnx_without_its_packages_names_the_extra(classifier, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # importing it now raises ImportError
+    with pytest.raises(SeqtkError, match=r"onnxscript is not installed.*pip install 'seqtk\[export\]'"):
+        export(seqtk.load(classifier, device="cpu"), "onnx", tmp_path / "x")
+
+
+class _FrozenSize(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
+        return (x.sum(1) + float(x.size(1)),)  # a Python float: tracing records the example's width
+
+
+def test_a_size_frozen_by_tracing_fails_the_export(tmp_path):
+    spec = ExportSpec(_FrozenSize(), (torch.ones(2, 3),), (torch.ones(4, 5),), ("x",), ("y",), {"x": {0: "batch"}},
+                      {}, "", "")
+    predictor = SimpleNamespace(to=lambda device: None, model=nn.Identity(), task=SimpleNamespace(export_spec=lambda m: spec))
+    with pytest.raises(SeqtkError, match="differs from seqtk's by 2 .*on inputs of other sizes"):
+        export(predictor, "torchscript", tmp_path / "x")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_mean_max_pooling_exports_as_seqtk_computes_it(tmp_path, fmt):
+    rows = [f"{w} {i} o'clock,{label}" for i in range(30) for label, w in [("time", "Clock"), ("rain", "umbrella")] * 2]
+    (tmp_path / "q.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    checkpoint = train(tmp_path, "mm", f'[task]\nname = "classify"\n[data]\npath = "{tmp_path / "q.csv"}"\n'
+                       '[model]\nembedding_dim = 8\npooling = "mean_max"\nword_dropout = 0.2\n'
+                       '[[model.layers]]\ncell = "gru"\nhidden_size = 5\nbidirectional = true\n'
+                       '[train]\nmax_steps = 4\neval_every = 4\nbatch_size = 16\nema_decay = 0.9\ndevice = "cpu"\n'
+                       '[log]\nprogress = false\n')
+    done = export(seqtk.load(checkpoint, device="cpu"), fmt, tmp_path / fmt)
+    assert done.max_difference is not None and done.max_difference <= 1e-5
+
+
+def test_a_full_disk_during_a_torchscript_export_is_one_paragraph_and_leaves_no_half_file(
+    char_lm, small_disk, capsys
+):
+    # TorchScript's own writer aborted the whole process here (c10::Error "unexpected pos", exit 134) and
+    # left a truncated model.pt behind.
+    out = small_disk(12) / "export"  # model.pt is 23 kB
+    code = main(["export", str(char_lm), "--format", "torchscript", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "no space is left on the device" in err and "Traceback" not in err
+    assert not (out / "model.pt").exists()
+    assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
