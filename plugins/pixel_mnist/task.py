@@ -33,8 +33,8 @@ from seqtk_plugins.pixel_mnist.views import permutation, sequence_shape, to_sequ
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config.schema import Recipe
-    from seqtk.tasks.evaluation import EvalResult
     from seqtk.runtime.loggers import Logger
+    from seqtk.tasks.evaluation import EvalResult
     from seqtk_plugins.pixel_mnist.data import Splits
     from seqtk_plugins.pixel_mnist.idx import LabelledImages
 
@@ -53,6 +53,7 @@ class PixelMnistTask(Task):
     main_metric = "accuracy"
     main_metric_mode = "max"
     unit = "images"
+    predict_reads = "file"  # `seqtk predict` and Predictor.predict take image files
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)

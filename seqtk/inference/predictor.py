@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
     from seqtk.config.schema import Recipe
-    from seqtk.tasks.task import GenerateRequest, Task
     from seqtk.inference.loading import Loaded
+    from seqtk.tasks.task import GenerateRequest, Task
 
 
 def load(path: str | Path, device: str | torch.device | None = None) -> Predictor:
@@ -192,9 +192,9 @@ def predict_items(task: Task, inputs: Any) -> list[str]:
 
 def unreadable_input(task: Task, which: str, value: Any) -> SeqtkError:
     """The error for an input a task's predict() cannot read: what it takes, and how to pass it."""
-    if task.unit == "images":  # the image tasks read files, as `seqtk predict` passes them
-        takes, example = "the path of an image file (a string), or a list of paths, one per image", '["digit.png"]'
-        fix = f"save each image as a PNG or JPEG file and pass the paths, e.g. p.predict({example})"
+    if task.predict_reads == "file":  # such tasks read files, as `seqtk predict` passes them
+        takes, example = "the path of a file (a string), or a list of paths, one per input", '["digit.png"]'
+        fix = f"save each input as a file the task reads (an image as PNG, say) and pass the paths, e.g. p.predict({example})"
     else:
         takes, example = "a text (a string), or a list of texts, one per input", '["first text", "second text"]'
         fix = f"pass the texts as strings, e.g. p.predict({example})"

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from seqtk.data.batches import ResumableLoader
-    from seqtk.tasks.evaluation import EvalResult, Reducer
     from seqtk.runtime.loggers import Logger
+    from seqtk.tasks.evaluation import EvalResult, Reducer
 
 
 @dataclass
@@ -120,6 +120,9 @@ class Task:
     #: the ``seqtk predict`` options this task's :meth:`predict` takes as keywords (``top_k``); the CLI
     #: refuses the others instead of ignoring them
     predict_options: ClassVar[frozenset[str]] = frozenset()
+    #: what one input of :meth:`predict` is, for the error when something else is passed: ``"text"`` (a string
+    #: the task reads) or ``"file"`` (the path of a file it reads, such as an image)
+    predict_reads: ClassVar[Literal["text", "file"]] = "text"
     #: where :meth:`report_console` prints; set it (on the class or an instance) to capture or silence reports
     console: Console | None = None
 
