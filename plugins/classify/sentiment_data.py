@@ -137,6 +137,12 @@ def to_binary(values: list[Any], positive: str | None = None, where: str = "the 
     if positive is not None:
         folded = [str(v).strip().lower() for v in values]
         want, kinds = positive.strip().lower(), sorted(set(folded))
+        if len(kinds) == 2 and want not in kinds:  # a label that is not there: name the two that are
+            raise SeqtkError(
+                f'data.positive_label = "{positive}" is not one of the labels of {where}, which are '
+                + " and ".join(repr(v) for v in seen),
+                fix=f'set data.positive_label to the one that means positive, e.g. positive_label = "{seen[-1]}"',
+            )
         if want not in kinds or len(kinds) > 2:
             raise _not_binary(where, seen, f'data.positive_label = "{positive}" must be one of exactly two label values')
         other = next((v for v in kinds if v != want), f"not {want}")

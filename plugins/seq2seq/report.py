@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from seqtk.errors import SeqtkError
 from seqtk.runtime.device import eval_mode
 from seqtk_plugins.seq2seq.batching import Encoded, PairEncoder
 from seqtk_plugins.seq2seq.splits import SPLITS
@@ -47,6 +48,24 @@ def drop_too_long(encoded: dict[str, Encoded], data: Seq2SeqData) -> list[str]:
         notes.append(f"dropped {long_targets:,} training target(s) longer than data.max_target_length = "
                      f"{data.max_target_length} tokens")  # fmt: skip
     return notes
+
+
+def nothing_left_to_train(encoded: Encoded, data: Seq2SeqData) -> SeqtkError:
+    """The error when :func:`drop_too_long` dropped every training example (``encoded``: the training split as it
+    was read), naming the limits that would keep them."""
+    longest = {
+        "data.max_source_length": (data.max_source_length, max(len(s) for s in encoded.sources), "sources"),
+        "data.max_target_length": (data.max_target_length, max(min(len(t) for t in ts) for ts in encoded.targets),
+                                   "targets (each example's shortest)"),
+    }
+    short = {key: v for key, v in longest.items() if v[1] > v[0]}
+    return SeqtkError(
+        ("the one training example was" if len(encoded) == 1 else f"every one of the {len(encoded):,} training "
+         "examples was") + " dropped as too long, so there is nothing to train on: " + "; ".join(f"{key} = {limit} tokens, but the training {what} have up to {most}"
+                                 for key, (limit, most, what) in short.items()),
+        fix="set " + " and ".join(f"{key} = {most}" for key, (_, most, _) in short.items())
+        + " (or more) to keep every example",
+    )
 
 
 def describe(encoded: dict[str, Encoded], source: str, notes: list[str], encoder: PairEncoder, console: Console) -> None:

@@ -120,6 +120,10 @@ class Seq2SeqTask(Task):
     def train_loader(self) -> ResumableLoader:
         train, data = self.recipe.train, self.recipe.data
         vocab = self.need("target_vocab")
+        if not len(self.encoded["train"]) and self.examples["train"]:  # drop_too_long took every one
+            from seqtk_plugins.seq2seq.report import nothing_left_to_train
+
+            raise nothing_left_to_train(self.encoder.encode_all(self.examples["train"]), data)
         batches = TrainBatches(self.encoded["train"], train.batch_size, train.seed, data.bucket_factor,
                                vocab.bos_id, vocab.eos_id)  # fmt: skip
         return ResumableLoader(batches.plan, batches.collate)

@@ -61,7 +61,10 @@ def _file_splits(path: Path, cfg: TagData) -> Splits:
     options = read_options(cfg)
     given = {name: getattr(cfg, f"{name}_path") for name in ("val", "test")}
     fractions = {name: getattr(cfg, f"{name}_fraction") for name, p in given.items() if not p}
-    parts = split_sentences(read_file(path, options), fractions, cfg.split_seed)
+    sentences = read_file(path, options)
+    if fractions and len(sentences) == 1:
+        _one_sentence(path, options, sentences[0])
+    parts = split_sentences(sentences, fractions, cfg.split_seed)
     for name, held in given.items():
         if held:
             _need_file(Path(held).expanduser(), f"data.{name}_path")
@@ -70,6 +73,24 @@ def _file_splits(path: Path, cfg: TagData) -> Splits:
     splits = Splits(parts["train"], parts["val"], parts["test"], how=how, seed=cfg.split_seed)
     check_nonempty(splits, f"{sum(len(p) for p in parts.values())} sentences", "sentences")
     return splits
+
+
+def _one_sentence(path: Path, options: ReadOptions, sentence: Sentence) -> None:
+    """A training file of one sentence cannot be split. Read as columns, a file of many lines without a blank
+    line between sentences is one sentence (a plain text, or one sentence per line): say so, not that the
+    train split came out empty."""
+    from seqtk_plugins.tag.readers import detect_format, read_lines
+
+    kind = options.format if options.format != "auto" else detect_format(path, read_lines(path))
+    if kind != "columns" or len(sentence.words) < 2:
+        return
+    raise SeqtkError(
+        f"the file '{path}', read as columns (one token and its tag per line, a blank line after each sentence), "
+        f"is one sentence of {len(sentence.words):,} tokens: it has no blank line, so it cannot be split into "
+        f"train, val and test (its first token '{sentence.words[0]}' got the tag '{sentence.tags[0]}')",
+        fix="if each line is a sentence, write its tokens as word/TAG (data.format = \"slash\"); in a column file, "
+        "put a blank line after each sentence; or give the held-out files as data.val_path and data.test_path",
+    )
 
 
 def _folder_splits(folder: Path, cfg: TagData) -> Splits:

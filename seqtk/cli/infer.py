@@ -167,6 +167,9 @@ def _predict_to_file(predictor: Any, file: Path, column: str | None, out: Path, 
 
     if out.resolve() == file.resolve():
         raise SeqtkError(f"--out '{out}' is the input file itself", fix="write the predictions to another file")
+    if out.is_dir():
+        raise SeqtkError(f"--out '{out}' is a folder; it must name the JSONL file to write",
+                         fix=f"pass a file name, e.g. --out {out / 'predictions.jsonl'}")
     inputs, done = iter_inputs(file, column), 0
     columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar, atomic_text_writer(out) as stream:

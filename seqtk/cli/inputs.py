@@ -60,8 +60,22 @@ def split_lines(text: str) -> list[str]:
 
 
 def _check(file: Path, column: str | None) -> None:
+    if file.is_dir():
+        raise SeqtkError(f"the input file '{file}' is a folder", fix="pass --file a text file with one input per line")
     if not file.is_file():
         raise SeqtkError(f"the input file '{file}' does not exist", fix="check the --file path")
+    with file.open("rb") as stream:
+        head = stream.read(8192)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SeqtkError(
+            f"the input file '{file}' is UTF-16 text (it starts with a UTF-16 byte-order mark); predict reads UTF-8",
+            fix=f"re-save the file as UTF-8, e.g. iconv -f utf-16 -t utf-8 '{file}' > fixed{file.suffix}",
+        )
+    if b"\x00" in head:  # a checkpoint, an image: not lines of text
+        raise SeqtkError(
+            f"the input file '{file}' looks like a binary file, not text: byte {head.index(0)} is a NUL (0x00)",
+            fix="pass --file a UTF-8 text file with one input per line",
+        )
     table = file.suffix.lower() in TABLE_SUFFIXES
     if column is None and table:
         raise SeqtkError(

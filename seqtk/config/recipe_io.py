@@ -27,12 +27,31 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise SeqtkError(f"recipe file '{p}' does not exist", fix="check the path; `seqtk recipes list` shows the bundled recipes")
     if p.is_dir():
         raise SeqtkError(f"'{p}' is a folder, not a recipe file", fix="pass a .toml file")
+    _not_a_checkpoint(p)
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise SeqtkError(f"recipe file '{p}' is not UTF-8 text (byte {exc.start})", fix="save it as UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SeqtkError(f"recipe file '{p}' is not valid TOML: {exc}", fix="correct the TOML syntax at the line and column named") from exc
+
+
+def _not_a_checkpoint(p: Path) -> None:
+    """A checkpoint given where a recipe belongs (``seqtk run last.pt``) is named as one, not as bad UTF-8."""
+    try:
+        with p.open("rb") as stream:
+            head = stream.read(4)
+    except OSError:
+        return  # read_text says what is wrong
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch's zip format, or a pickle
+        return
+    run = p.parent.parent if p.parent.name == "checkpoints" else p.parent
+    raise SeqtkError(
+        f"'{p}' is a checkpoint (a binary file), not a recipe (a TOML text file)",
+        fix=f"pass the recipe instead: a run keeps the one it trained with as {run / 'config.toml'} (seqtk run "
+        f"{run / 'config.toml'} --resume {run} continues the run); seqtk eval, predict and generate take the "
+        "checkpoint itself",
+    )
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -30,6 +30,9 @@ def atomic_write_stream(dest: Path, src: IO[bytes]) -> None:
             os.fsync(out.fileno())  # on disk before the rename, so a power cut cannot leave an empty dest
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; cached data is ordinary readable data
         os.replace(tmp, dest)
+    except OSError as exc:
+        remove_file(Path(tmp))
+        raise _naming(exc, dest) from None
     except BaseException:
         remove_file(Path(tmp))
         raise
@@ -92,6 +95,21 @@ def atomic_text_writer(dest: Path) -> Iterator[IO[str]]:
             os.fsync(out.fileno())  # on disk before the rename, so a power cut cannot leave an empty dest
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
+    except OSError as exc:
+        remove_file(Path(tmp))
+        raise _naming(exc, dest) from None
     except BaseException:
         remove_file(Path(tmp))
         raise
+
+
+def _naming(exc: OSError, dest: Path) -> OSError:
+    """``exc``, naming ``dest`` when it names no file: a write to a full disk raises ENOSPC without one, and
+    the CLI's paragraph should say which file found the disk full.
+
+    >>> str(_naming(OSError(28, "No space left on device"), Path("out/model.pt")))
+    "[Errno 28] No space left on device: 'out/model.pt'"
+    """
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    return OSError(exc.errno, exc.strerror, str(dest))

@@ -117,7 +117,7 @@ def _refuse_changes(task: Task, changed: list[str], verb: str, show: Callable[[l
         "from the checkpoint, so the data would be read with ids or labels the model was not trained with and "
         "every figure computed from them would be wrong; nothing was evaluated or trained",
         fix=f"{how(show(changed))}; or, if prepare() rebuilds {them} from the data on purpose, declare "
-        f"rebuilt_by_prepare = ({', '.join(repr(n) for n in changed)},) on the task class "
+        f"rebuilt_by_prepare = {tuple(changed)!r} on the task class "
         "(docs/plugins.md, 'The lifecycle')",
     )
 

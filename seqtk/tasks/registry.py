@@ -108,6 +108,12 @@ class Registry:
             self.failures.append(PluginFailure(source, f"{type(exc).__name__}: {exc}", traceback.format_exc(), name))
 
     def _load_dir(self, folder: Path) -> None:
+        if folder.exists() and not folder.is_dir():
+            raise SeqtkError(
+                f"the plugin folder '{folder}' is a file, not a folder",
+                fix=f"pass the folder that holds the plugin files to --plugin-dir (or {ENV_PLUGIN_DIR}), "
+                f"e.g. --plugin-dir {folder.parent}",
+            )
         if not folder.is_dir():
             raise SeqtkError(f"the plugin folder '{folder}' does not exist", fix=f"check --plugin-dir or {ENV_PLUGIN_DIR}")
         for path in sorted(folder.iterdir()):

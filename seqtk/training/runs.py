@@ -229,6 +229,12 @@ def resume_target(checkpoint: Path, out: Path | None) -> Path:
     run = Path(out)
     if run.resolve() != checkpoint.parent.parent.resolve():
         check_out_folder(run)
+        if any((run / "checkpoints").glob("*.pt")):  # another run's checkpoints would be overwritten
+            raise SeqtkError(
+                f"--out '{run}' already holds another training run, whose checkpoints, config.toml and "
+                f"metrics.jsonl resuming '{checkpoint}' there would overwrite",
+                fix="choose a new or empty folder for --out, or drop --out to continue the run in its own folder",
+            )
     return run
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import seqtk
 from seqtk.errors import SeqtkError
+import seqtk
 from test_pixel_mnist_task import trained as pixel_trained  # noqa: F401 (a fixture)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import seqtk
 from seqtk.errors import SeqtkError
+import seqtk
 from test_tag_task import trained as tag_trained  # noqa: F401 (a fixture)
 
 
