@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -76,6 +77,23 @@ def generate(
     predictor = load(checkpoint, device=device)
     length = predictor.task.generate_length if length is None else length
     stream = not as_json and n == 1  # several samples may be produced in parallel: print them at the end
+    extra = {"out": str(out) if out else None, "key": key, "meter": meter, "wav": wav, "musicxml": musicxml}
+    request = GenerateRequest(
+        prompt=prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, n=n, seed=seed,
+        extra=extra, on_text=_streamer(prompt, n) if stream else None,
+    )
+    samples = predictor.generate_request(request)
+    if as_json:
+        print(json_text({"samples": samples, **request.report}))
+        return
+    _print_samples(samples, prompt, streamed=stream)
+    for name, value in request.report.items():
+        if isinstance(value, (int, float, str)):  # rates and paths; lists (per-sample details) are for --json
+            print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
+
+
+def _streamer(prompt: str, n: int) -> Callable[[int, str], None]:
+    """The ``on_text`` callback that writes each sample's text to stdout as it is produced."""
     current = {"i": -1}
 
     def on_text(i: int, text: str) -> None:
@@ -89,23 +107,16 @@ def generate(
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    extra = {"out": str(out) if out else None, "key": key, "meter": meter, "wav": wav, "musicxml": musicxml}
-    request = GenerateRequest(
-        prompt=prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, n=n, seed=seed,
-        extra=extra, on_text=on_text if stream else None,
-    )
-    samples = predictor.generate_request(request)
-    if as_json:
-        print(json_text({"samples": samples, **request.report}))
-        return
-    if stream:
+    return on_text
+
+
+def _print_samples(samples: list[str], prompt: str, streamed: bool) -> None:
+    """End a streamed sample's line, or print the samples that were not streamed."""
+    if streamed:
         sys.stdout.write("\n")
-    else:
-        for i, sample in enumerate(samples):
-            print(f"--- sample {i + 1} ---\n{prompt}{sample}\n")
-    for name, value in request.report.items():
-        if isinstance(value, (int, float, str)):  # rates and paths; lists (per-sample details) are for --json
-            print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
+        return
+    for i, sample in enumerate(samples):
+        print(f"--- sample {i + 1} ---\n{prompt}{sample}\n")
 
 
 def predict(

@@ -53,26 +53,26 @@ def run(
         _launch(nproc, recipe, overrides or [], device, resume, out, resolved.train.batch_size, command)
         return
     tune_allocator()
-    resume_arg: Path | bool | None = None
-    if resume == "latest":
-        resume_arg = True
-    elif resume:
-        resume_arg = Path(resume)
+    resume_arg: Path | bool | None = True if resume == "latest" else Path(resume) if resume else None
     from seqtk.cli.state import Stopped
     from seqtk.training.interrupts import TrainingStopped
 
     try:
         run_training(resolved, out=out, resume=resume_arg, device=device, console=Console(), command=command)
     except TrainingStopped as stop:
-        words: list[str] = []
-        for word in shlex.split(command):  # drop a --resume [RUN] the command had: the new one follows
-            if word == "--resume" or word.startswith("--resume=") or (words[-1:] == ["--resume"] and Path(word).exists()):
-                words.append("--resume")
-                continue
-            words.append(word)
-        words = [w for w in words if w != "--resume"]
-        again = " ".join(shlex.quote(w) for w in words)  # the command as given (--device, --plugin-dir, ...)
-        raise Stopped(stop.message(again), stop.exit_code) from None
+        raise Stopped(stop.message(_without_resume(command)), stop.exit_code) from None
+
+
+def _without_resume(command: str) -> str:
+    """``command`` as given (--device, --plugin-dir, ...) less any ``--resume [RUN]``: the message that says how
+    to go on adds its own."""
+    words: list[str] = []
+    for word in shlex.split(command):
+        if word == "--resume" or word.startswith("--resume=") or (words[-1:] == ["--resume"] and Path(word).exists()):
+            words.append("--resume")
+            continue
+        words.append(word)
+    return " ".join(shlex.quote(w) for w in words if w != "--resume")
 
 
 def _launch(

@@ -285,52 +285,16 @@ class MLSTMCell(RecurrentCell):
             valid = (torch.arange(steps, device=x.device) < lengths.unsqueeze(1)).unsqueeze(-1)  # (B, T, 1)
             i_raw = i_raw.masked_fill(~valid, -math.inf)
             log_f = log_f.masked_fill(~valid, 0.0)
-        size = self.chunk
-        chunks = -(-steps // size)
-        pad = chunks * size - steps  # identity steps that fill the last chunk
-        # chunk-major layout, (N, B, heads, L, ...): every chunk's slice is contiguous for the loop below
-        q, k, v = (_pad_steps(t, pad, 0.0).unflatten(1, (chunks, size)).permute(1, 0, 3, 2, 4) for t in (q, k, v))
-        i_raw = _pad_steps(i_raw, pad, -math.inf).unflatten(1, (chunks, size)).permute(1, 0, 3, 2)
-        log_f = _pad_steps(log_f, pad, 0.0).unflatten(1, (chunks, size)).permute(1, 0, 3, 2)
-        q, k, v = q.contiguous(), k.contiguous(), v.contiguous()  # (N, B, heads, L, d); gates (N, B, heads, L)
-
+        q, k, v, i_raw, log_f = _chunk_major(self.chunk, q, k, v, i_raw, log_f)
         decay = log_f.cumsum(-1)  # b_t: log of the forget gates' product from the chunk start to t
         # what a chunk's own steps add to the state at its end, scaled by exp(−m_local)
         to_end = decay[..., -1:] - decay + i_raw  # log weight of step s in the chunk-end state
         m_local = to_end.amax(-1)  # (N, B, heads); −inf for a chunk of padding only
         safe = torch.where(torch.isinf(m_local), torch.zeros_like(m_local), m_local)
         w = torch.exp(to_end - safe.unsqueeze(-1)).unsqueeze(-1)  # (N, B, heads, L, 1)
-        added_n = (w * k).sum(-2)  # (N, B, heads, d)
-
-        # a loop over the N chunks carries (C, n, m) and reads the carried state with each chunk's queries;
-        # the (d × d) products stay per chunk, so nothing of size N·d·d is kept. unbind, not [c]: the backward
-        # of an index would zero-fill a gradient of the whole tensor per chunk
-        read_C, read_n, starts_m = [], [], []
-        parts = (q, k, v * w, added_n, decay[..., -1], m_local, safe)
-        for q_c, k_c, vw_c, added_n_c, total, m_local_c, safe_c in zip(*(t.unbind(0) for t in parts)):
-            read_C.append(q_c @ C.transpose(-1, -2))  # C_start q_t: (B, heads, L, d)
-            read_n.append((q_c @ n.unsqueeze(-1)).squeeze(-1))  # n_startᵀ q_t: (B, heads, L)
-            starts_m.append(m)
-            m_new = torch.maximum(total + m, m_local_c)
-            old = torch.exp(total + m - m_new)  # (B, heads)
-            new = torch.exp(safe_c - m_new)
-            C = old[..., None, None] * C + new[..., None, None] * (vw_c.transpose(-1, -2) @ k_c)  # Σ_s w_s v_s k_sᵀ
-            n = old[..., None] * n + new[..., None] * added_n_c
-            m = m_new
-        m0 = torch.stack(starts_m)  # (N, B, heads)
-
-        # outputs: within a chunk the parallel form, plus the carried state's part
-        log_d = decay.unsqueeze(-1) - decay.unsqueeze(-2) + i_raw.unsqueeze(-2)  # (N, B, heads, L, L): [t, s]
-        causal = torch.ones(size, size, dtype=torch.bool, device=x.device).tril()
-        log_d = log_d.masked_fill(~causal, -math.inf)
-        from_start = decay + m0.unsqueeze(-1)  # (N, B, heads, L): log weight of the carried state at t
-        m_t = torch.maximum(from_start, log_d.amax(-1))  # = the recurrent form's m_t
-        scores = (q @ k.transpose(-1, -2)) * torch.exp(log_d - m_t.unsqueeze(-1))  # (N, B, heads, L, L)
-        carried = torch.exp(from_start - m_t)  # (N, B, heads, L)
-        numerator = torch.addcmul(scores @ v, carried.unsqueeze(-1), torch.stack(read_C))  # C_t q_t
-        dot = torch.addcmul(scores.sum(-1), carried, torch.stack(read_n))  # n_tᵀ q_t
-        h_tilde = numerator / torch.maximum(dot.abs(), torch.exp(-m_t)).unsqueeze(-1)  # (N, B, heads, L, d)
-        h_tilde = h_tilde.permute(1, 0, 3, 2, 4).flatten(1, 2)[:, :steps]  # (B, T, heads, d)
+        parts = (q, k, v * w, (w * k).sum(-2), decay[..., -1], m_local, safe)
+        (C, n, m), reads = _carry_through_chunks(parts, (C, n, m))
+        h_tilde = _chunk_outputs(q, k, v, decay, i_raw, reads)[:, :steps]  # (B, T, heads, d)
         return (torch.sigmoid(o) * h_tilde).flatten(-2), (C, n, m)
 
     def extra_repr(self) -> str:
@@ -342,3 +306,57 @@ def _pad_steps(t: Tensor, pad: int, value: float) -> Tensor:
     if not pad:
         return t
     return torch.cat([t, t.new_full((t.size(0), pad, *t.shape[2:]), value)], dim=1)
+
+
+def _chunk_major(size: int, q: Tensor, k: Tensor, v: Tensor, i_raw: Tensor, log_f: Tensor) -> tuple[Tensor, ...]:
+    """(B, T, heads, d) q, k, v and (B, T, heads) gates cut into chunks of ``size`` steps, chunk-major
+    (N, B, heads, L, ...), so every chunk's slice is contiguous; the last chunk is filled with identity steps."""
+    steps = q.size(1)
+    chunks = -(-steps // size)
+    pad = chunks * size - steps
+    q, k, v = (_pad_steps(t, pad, 0.0).unflatten(1, (chunks, size)).permute(1, 0, 3, 2, 4) for t in (q, k, v))
+    i_raw = _pad_steps(i_raw, pad, -math.inf).unflatten(1, (chunks, size)).permute(1, 0, 3, 2)
+    log_f = _pad_steps(log_f, pad, 0.0).unflatten(1, (chunks, size)).permute(1, 0, 3, 2)
+    return q.contiguous(), k.contiguous(), v.contiguous(), i_raw, log_f  # (N, B, heads, L, d); gates (N, B, heads, L)
+
+
+def _carry_through_chunks(parts: tuple[Tensor, ...], state: State) -> tuple[State, tuple[Tensor, Tensor, Tensor]]:
+    """A loop over the N chunks carries (C, n, m) and reads the carried state with each chunk's queries.
+
+    ``parts``: q, k, v·w, the chunk's added n, its total log decay, m_local and its finite form, each with the
+    chunks first. Returns the final state and, stacked over chunks, C_start q_t (N, B, heads, L, d),
+    n_startᵀ q_t (N, B, heads, L) and each chunk's starting m (N, B, heads). The (d × d) products stay per chunk,
+    so nothing of size N·d·d is kept; unbind, not [c]: the backward of an index would zero-fill a gradient of
+    the whole tensor per chunk.
+    """
+    C, n, m = state
+    read_C, read_n, starts_m = [], [], []
+    for q_c, k_c, vw_c, added_n_c, total, m_local_c, safe_c in zip(*(t.unbind(0) for t in parts)):
+        read_C.append(q_c @ C.transpose(-1, -2))  # C_start q_t: (B, heads, L, d)
+        read_n.append((q_c @ n.unsqueeze(-1)).squeeze(-1))  # n_startᵀ q_t: (B, heads, L)
+        starts_m.append(m)
+        m_new = torch.maximum(total + m, m_local_c)
+        old = torch.exp(total + m - m_new)  # (B, heads)
+        new = torch.exp(safe_c - m_new)
+        C = old[..., None, None] * C + new[..., None, None] * (vw_c.transpose(-1, -2) @ k_c)  # Σ_s w_s v_s k_sᵀ
+        n = old[..., None] * n + new[..., None] * added_n_c
+        m = m_new
+    return (C, n, m), (torch.stack(read_C), torch.stack(read_n), torch.stack(starts_m))
+
+
+def _chunk_outputs(q: Tensor, k: Tensor, v: Tensor, decay: Tensor, i_raw: Tensor,
+                   reads: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+    """h̃ of every step: within a chunk the parallel form, plus the carried state's part. (B, N·L, heads, d)."""
+    read_C, read_n, m0 = reads
+    size = q.size(-2)
+    log_d = decay.unsqueeze(-1) - decay.unsqueeze(-2) + i_raw.unsqueeze(-2)  # (N, B, heads, L, L): [t, s]
+    causal = torch.ones(size, size, dtype=torch.bool, device=q.device).tril()
+    log_d = log_d.masked_fill(~causal, -math.inf)
+    from_start = decay + m0.unsqueeze(-1)  # (N, B, heads, L): log weight of the carried state at t
+    m_t = torch.maximum(from_start, log_d.amax(-1))  # = the recurrent form's m_t
+    scores = (q @ k.transpose(-1, -2)) * torch.exp(log_d - m_t.unsqueeze(-1))  # (N, B, heads, L, L)
+    carried = torch.exp(from_start - m_t)  # (N, B, heads, L)
+    numerator = torch.addcmul(scores @ v, carried.unsqueeze(-1), read_C)  # C_t q_t
+    dot = torch.addcmul(scores.sum(-1), carried, read_n)  # n_tᵀ q_t
+    h_tilde = numerator / torch.maximum(dot.abs(), torch.exp(-m_t)).unsqueeze(-1)  # (N, B, heads, L, d)
+    return h_tilde.permute(1, 0, 3, 2, 4).flatten(1, 2)

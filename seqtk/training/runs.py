@@ -17,7 +17,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from seqtk.config.recipe_io import to_toml
 from seqtk.config.schema import Recipe
@@ -106,28 +106,7 @@ def claim(run: Path) -> Iterator[None]:
     fresh = not run.exists()
     run.mkdir(parents=True, exist_ok=True)
     path = run / LOCK_NAME
-    for _ in range(3):  # the lock file may be unlinked by a run ending between our open and our lock
-        handle = _open_lock(path, run)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise SeqtkError(
-                f"'{run}' is being trained into right now by {holder}; two runs in one folder would overwrite "
-                "each other's checkpoints",
-                fix="wait for that run to end (then --resume it if you want more steps), or choose another --out",
-            ) from None
-        except OSError:  # a file system without flock (some network mounts): train unlocked, as before
-            handle.close()
-            handle = None
-            break
-        if path.exists() and os.fstat(handle.fileno()).st_ino == path.stat().st_ino:
-            break  # the lock is on the file that is there now
-        handle.close()
-    else:  # pragma: no cover - three ends racing our three tries
-        raise SeqtkError(f"could not take the lock of '{run}'", fix="run again")
+    handle = _take_lock(path, run, fcntl)
     if handle is None:
         yield
         return
@@ -144,6 +123,35 @@ def claim(run: Path) -> Iterator[None]:
                 if fresh and not any(run.iterdir()):
                     run.rmdir()
         handle.close()
+
+
+def _take_lock(path: Path, run: Path, fcntl: Any) -> IO[str] | None:
+    """The lock file of ``run``, opened and exclusively locked; None where the file system has no flock.
+
+    A run ending between our open and our lock may unlink the file, so the lock must be on the file that is
+    there afterwards; three tries."""
+    for _ in range(3):  # the lock file may be unlinked by a run ending between our open and our lock
+        handle = _open_lock(path, run)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise SeqtkError(
+                f"'{run}' is being trained into right now by {holder}; two runs in one folder would overwrite "
+                "each other's checkpoints",
+                fix="wait for that run to end (then --resume it if you want more steps), or choose another --out",
+            ) from None
+        except OSError:  # a file system without flock (some network mounts): train unlocked, as before
+            handle.close()
+            return None
+        if path.exists() and os.fstat(handle.fileno()).st_ino == path.stat().st_ino:
+            break  # the lock is on the file that is there now
+        handle.close()
+    else:  # pragma: no cover - three ends racing our three tries
+        raise SeqtkError(f"could not take the lock of '{run}'", fix="run again")
+    return handle
 
 
 def _open_lock(path: Path, run: Path) -> IO[str]:
