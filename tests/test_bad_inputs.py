@@ -1028,13 +1028,14 @@ class Elsewhere:
     message: Callable[[Path], str]
 
 
-def _disk_full(where: str) -> Callable[[Path], str]:
+def _disk_full(where: str, training: bool = True) -> Callable[[Path], str]:
     def make(tmp: Path) -> str:
         import errno
 
         from seqtk.cli.main import _environment_error
 
-        return "error: " + str(_environment_error(OSError(errno.ENOSPC, "No space left on device", str(tmp / where))))
+        error = OSError(errno.ENOSPC, "No space left on device", str(tmp / where))
+        return "error: " + str(_environment_error(error, training=training))
     return make
 
 
@@ -1084,7 +1085,7 @@ ELSEWHERE: dict[str, Elsewhere] = {
         "`seqtk export CHAR_LM --format torchscript --out DIR/export` on a disk with 12 kB free, a real tmpfs "
         "(aborted the process, exit 134, and left half a model.pt)",
         "tests/inference/test_export.py::test_a_full_disk_during_a_torchscript_export_is_one_paragraph_and_leaves_no_half_file",
-        ("no space is left on the device",), _disk_full("export/model.pt")),
+        ("no space is left on the device",), _disk_full("export/model.pt", training=False)),
     "run-disk-fills-at-a-checkpoint": Elsewhere(
         "`seqtk run toy_tiny ... --out DIR/run` on a disk that fills after last.pt is written, a real tmpfs",
         "tests/training/test_checkpoint.py::test_a_disk_that_fills_during_a_run_gives_the_cli_paragraph",

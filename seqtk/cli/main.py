@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if debug:
             raise
-        known = _environment_error(exc)
+        known = _environment_error(exc, training=_command_of(args) == "run")
         if known is None:
             err.print(_internal_error(exc))
             return 2
@@ -149,17 +149,30 @@ _ENVIRONMENT = {
 }
 
 
-def _environment_error(exc: OSError) -> str | None:
+def _environment_error(exc: OSError, training: bool = True) -> str | None:
     """One paragraph for an OSError the machine caused (a full disk, say); None for anything else.
 
-    A checkpoint is written to a temporary file and renamed, so the checkpoint written before is intact.
+    A checkpoint is written to a temporary file and renamed, so the checkpoint written before is intact;
+    ``training`` (a ``seqtk run``) says so, which would mislead after ``seqtk export`` or ``predict``.
     """
     if exc.errno not in _ENVIRONMENT:
         return None
     what, fix = _ENVIRONMENT[exc.errno]
     where = f" at '{exc.filename}'" if exc.filename else ""
-    return (f"{what}{where}. A run's checkpoints already written are intact (each is written whole, then "
-            f"renamed): a run can continue from its last.pt with --resume. Fix: {fix}.")
+    kept = (" A run's checkpoints already written are intact (each is written whole, then renamed): a run can "
+            "continue from its last.pt with --resume.") if training else ""
+    return f"{what}{where}.{kept} Fix: {fix}."
+
+
+def _command_of(args: list[str]) -> str:
+    """The command in ``args`` (``run``, ``export``, ...), past the options that come before it."""
+    words = iter(args)
+    for word in words:
+        if word == "--plugin-dir":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return ""
 
 
 def _internal_error(exc: Exception) -> Text:
