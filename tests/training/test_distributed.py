@@ -218,9 +218,9 @@ def test_a_folder_another_run_holds_is_refused_on_every_rank(toy_task, tmp_path)
     assert sorted(p.name for p in busy.iterdir()) == [".seqtk-run.lock"]
 
 
-@pytest.mark.parametrize("rank", [0, 1])
-def test_on_main_hands_rank_0s_result_or_failure_to_every_rank(monkeypatch, rank):
-    sent = []  # what rank 0 broadcasts; the other rank receives the same object
+def two_ranks_in_one_process(monkeypatch) -> tuple[distributed.Dist, distributed.Dist]:
+    """Rank 0 and rank 1 of two, in this process: what rank 0 broadcasts, rank 1 receives (run rank 0 first)."""
+    sent = []
 
     def fake_broadcast(value, ctx):
         if ctx.is_main:
@@ -229,7 +229,12 @@ def test_on_main_hands_rank_0s_result_or_failure_to_every_rank(monkeypatch, rank
         return sent[-1]
 
     monkeypatch.setattr(distributed, "broadcast", fake_broadcast)
-    main_rank, other = distributed.Dist(0, 2, 0), distributed.Dist(1, 2, 1)
+    return distributed.Dist(0, 2, 0), distributed.Dist(1, 2, 1)
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_on_main_hands_rank_0s_result_or_failure_to_every_rank(monkeypatch, rank):
+    main_rank, other = two_ranks_in_one_process(monkeypatch)
     ctx = main_rank if rank == 0 else other
     if rank == 1:  # rank 1 sees what rank 0 sent: run rank 0 first
         distributed.on_main(lambda: 42, main_rank)
@@ -409,16 +414,7 @@ def test_on_main_hands_rank_0s_os_error_to_every_rank_as_the_same_error(monkeypa
     # a full disk or a refused permission on rank 0 gives every rank the CLI's paragraph for it, not an internal error
     import errno
 
-    sent = []
-
-    def fake_broadcast(value, ctx):
-        if ctx.is_main:
-            sent.append(value)
-            return value
-        return sent[-1]
-
-    monkeypatch.setattr(distributed, "broadcast", fake_broadcast)
-    main_rank, other = distributed.Dist(0, 2, 0), distributed.Dist(1, 2, 1)
+    main_rank, other = two_ranks_in_one_process(monkeypatch)
 
     def denied():
         raise PermissionError(errno.EACCES, "Permission denied", "/runs/x/.seqtk-run.lock")
