@@ -78,6 +78,7 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600: a run's other files are readable by the users who share it
         with os.fdopen(fd, "wb") as f:
             _write_all(f, buffer.getbuffer())
             f.flush()

@@ -281,3 +281,13 @@ def test_a_checkpoint_without_what_inference_reads_says_so(tmp_path):
     save_checkpoint(path, payload())
     with pytest.raises(SeqtkError, match="lacks task, recipe_name, recipe, task_state, which loading it for inference"):
         load_for_inference(path)
+
+
+def test_a_checkpoint_is_as_readable_as_the_runs_other_files(tmp_path):
+    # mkstemp's 0600 made last.pt and best.pt unreadable to the other users of a shared machine, while
+    # config.toml and metrics.jsonl (seqtk.runtime.files) were 0644
+    import stat
+
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, payload(1))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
