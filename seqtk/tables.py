@@ -30,7 +30,9 @@ import csv
 import io
 import json
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,15 +118,24 @@ def read_file(path: Path, key: str = "data.path") -> Table:
 
 
 def _load(path: Path, suffix: str, key: str) -> Any:
-    """The file through ``datasets``; on failure, the error :func:`_unreadable` finds."""
+    """The file through ``datasets``, held in memory; on failure, the error :func:`_unreadable` finds.
+
+    ``datasets`` would keep an Arrow copy of every file it reads (and a lock file) in
+    ``~/.cache/huggingface/datasets`` for good: a user who edits a CSV and trains again gained one copy of
+    the data each time. The copy goes to a temporary folder instead, removed once the table is in memory,
+    as the tasks read every row anyway."""
     builder, options = _BUILDERS[suffix]
     if builder == "csv":
         options = {**options, **_as_text(path, options.get("delimiter", ","))}
+    cache = tempfile.mkdtemp(prefix="seqtk-table-")
     try:
         with quiet_datasets() as datasets:
-            return datasets.load_dataset(builder, data_files=str(path), split="train", **options)
+            return datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=cache,
+                                         keep_in_memory=True, **options)
     except Exception as exc:  # pyarrow and datasets raise many kinds; all mean "cannot parse"
         raise _unreadable(path, suffix, key, exc) from None
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 def _check_records(path: Path, suffix: str, key: str) -> None:
