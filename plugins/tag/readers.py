@@ -81,7 +81,18 @@ def read_lines(path: Path) -> list[str]:
         ) from None
     if not text.strip():
         raise SeqtkError(f"the file '{path}' is empty", fix="point data.path (or val_path/test_path) at a file with data")
-    return text.splitlines()
+    return split_lines(text)
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines cut at ``\\n``, ``\\r\\n`` or ``\\r`` only: ``str.splitlines`` also cuts at U+0085, U+2028 and
+    form feeds, which split a CoNLL-U FORM (or a ``word/TAG`` sentence) in two and shift every line number.
+
+    >>> split_lines("1\\tNew\\u2028York\\r\\n2\\tx\\r3\\ty")
+    ['1\\tNew\\u2028York', '2\\tx', '3\\ty']
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 def detect_format(path: Path, lines: list[str]) -> str:
@@ -212,10 +223,9 @@ def read_jsonl_lines(lines: Iterable[str], name: str, tokens_key: str = "tokens"
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SeqtkError(
-                f"{name} line {number} is not valid JSON ({exc.msg})", fix="write one JSON object per line"
-            ) from None
+        except (json.JSONDecodeError, RecursionError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise SeqtkError(f"{name} line {number} is not valid JSON ({why})", fix="write one JSON object per line") from None
         words = _string_list(record, tokens_key, name, number)
         tags = _string_list(record, tags_key, name, number)
         if len(words) != len(tags):

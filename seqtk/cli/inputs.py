@@ -1,8 +1,9 @@
 """Inputs for ``seqtk predict --file``: one per line, or one column of a CSV, TSV or JSONL file, streamed.
 
-Lines are cut at ``\\n`` only (``str.splitlines`` would also cut inside a text
-at U+0085, U+2028 and form feeds, turning one review into several); a
-trailing ``\\r`` is dropped and blank lines are skipped. A table's rows must
+Lines end at ``\\n``, ``\\r\\n`` or ``\\r`` (a file saved with old Mac line
+endings is not one input) and nowhere else (``str.splitlines`` would also cut
+inside a text at U+0085, U+2028 and form feeds, turning one review into
+several); blank lines are skipped. A table's rows must
 each have a text in the column, so that predictions line up with rows.
 :func:`iter_inputs` reads the file as it goes, so a file of a million lines
 costs the memory of one chunk (``seqtk predict --out``).
@@ -10,11 +11,14 @@ costs the memory of one chunk (``seqtk predict --out``).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import sys
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
+from typing import TextIO
 
 from seqtk.errors import SeqtkError
 
@@ -51,12 +55,12 @@ def count_inputs(file: Path) -> int:
 
 
 def split_lines(text: str) -> list[str]:
-    """Lines cut at newlines only.
+    """Lines cut at ``\\n``, ``\\r\\n`` and ``\\r`` only, as :func:`iter_inputs` cuts a file.
 
-    >>> split_lines("one\\u0085still one\\r\\ntwo\\n")
-    ['one\\x85still one', 'two', '']
+    >>> split_lines("one\\u0085still one\\r\\ntwo\\rthree\\n")
+    ['one\\x85still one', 'two', 'three', '']
     """
-    return [line.removesuffix("\r") for line in text.split("\n")]
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def _check(file: Path, column: str | None) -> None:
@@ -87,37 +91,68 @@ def _check(file: Path, column: str | None) -> None:
         raise SeqtkError(f"--column reads CSV, TSV or JSONL files, not '{file.name}'", fix=f"use a {'/'.join(TABLE_SUFFIXES)} file, or drop --column")
 
 
-def _open(file: Path):  # noqa: ANN202 (a text stream)
-    return file.open(encoding="utf-8-sig", newline="")  # newline="": csv sees quoted newlines; we cut at \n
+def _open(file: Path, newline: str | None = "") -> TextIO:
+    """``file`` as UTF-8 text (a BOM dropped); ``newline=""`` for csv, which must see quoted newlines, and
+    ``None`` for lines, which then end at ``\\r`` and ``\\r\\n`` as well as ``\\n``."""
+    return file.open(encoding="utf-8-sig", newline=newline)
 
 
 def _decoded(file: Path, lines: Iterator[str]) -> Iterator[str]:
     try:
         yield from lines
-    except UnicodeDecodeError as exc:
-        raise SeqtkError(f"the input file '{file}' is not UTF-8 (byte {exc.start} of a block)", fix="save it as UTF-8") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(file) from None
+
+
+def _not_utf8(file: Path) -> SeqtkError:
+    """The error naming the first byte of ``file`` that is not UTF-8, by line and column: the text stream's
+    own error counts from the start of a 64 KiB block. A second pass, streamed, so a huge file costs no memory."""
+    decoder, done, newlines, line_start = codecs.getincrementaldecoder("utf-8-sig")(), 0, 0, 0
+    with file.open("rb") as stream:
+        for block in chain(iter(lambda: stream.read(1 << 16), b""), [b""]):
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:  # exc.object: the bytes held back from the block before, then this one
+                pos = done - (len(exc.object) - len(block)) + exc.start
+                before = block[: max(pos - done, 0)]
+                line, line_start = newlines + before.count(b"\n") + 1, _line_start(before, done, line_start)
+                return SeqtkError(
+                    f"the input file '{file}' is not UTF-8 text: byte {pos} (line {line}, column "
+                    f"{pos - line_start + 1}) is 0x{exc.object[exc.start]:02x}",
+                    fix=f"re-save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 '{file}' > fixed{file.suffix}",
+                )
+            newlines, line_start = newlines + block.count(b"\n"), _line_start(block, done, line_start)
+            done += len(block)
+    return SeqtkError(f"the input file '{file}' is not UTF-8 text", fix="re-save it as UTF-8")
+
+
+def _line_start(block: bytes, offset: int, previous: int) -> int:
+    """The file offset where the last line begun in ``block`` (which starts at ``offset``) starts, else ``previous``."""
+    newline = block.rfind(b"\n")
+    return previous if newline < 0 else offset + newline + 1
 
 
 def _lines(file: Path) -> Iterator[str]:
-    with _open(file) as stream:
+    with _open(file, newline=None) as stream:
         for line in _decoded(file, _newline_split(stream)):
             if line.strip():
                 yield line
 
 
 def _newline_split(stream) -> Iterator[str]:  # noqa: ANN001
-    """Lines of a stream opened with newline="", cut at \\n only (a lone \\r or U+0085 stays inside)."""
+    """Lines of a stream opened with newline=None (so \\r and \\r\\n arrive as \\n), cut at \\n only: U+0085
+    and U+2028 stay inside their line."""
     pending = ""
     for block in iter(lambda: stream.read(1 << 16), ""):
         parts = (pending + block).split("\n")
         pending = parts.pop()
-        yield from (part.removesuffix("\r") for part in parts)
+        yield from parts
     if pending:
-        yield pending.removesuffix("\r")
+        yield pending
 
 
 def _json_rows(file: Path) -> Iterator[dict[str, object]]:
-    with _open(file) as stream:
+    with _open(file, newline=None) as stream:
         for number, line in enumerate(_decoded(file, _newline_split(stream)), start=1):
             if line.strip():
                 yield _json_row(file, number, line)

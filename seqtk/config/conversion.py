@@ -9,6 +9,7 @@ whole :class:`~seqtk.config.schema.Recipe` and runs
 
 from __future__ import annotations
 
+import datetime
 import types
 import typing
 from dataclasses import MISSING, fields, is_dataclass
@@ -77,11 +78,21 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
 
 
 def _type_error(path: str, tp: Any, value: Any, hint: str = "") -> SeqtkError:
+    fix = f"set '{path}' to {_type_name(tp)} in the recipe or as {path}=VALUE on the command line"
+    if _takes_str(tp) and isinstance(value, (int, float, datetime.date, datetime.time)):  # TOML read 123 as a number
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        fix = (f"quote the value to keep it text: {path}='\"{text}\"' on the command line, "
+               f"{path} = \"{text}\" in the recipe")
     return SeqtkError(
         f"recipe key '{path}' expects {_type_name(tp)}, but the value given is {value!r} "
         f"({type(value).__name__}).{hint}",
-        fix=f"set '{path}' to {_type_name(tp)} in the recipe or as {path}=VALUE on the command line",
+        fix=fix,
     )
+
+
+def _takes_str(tp: Any) -> bool:
+    """Whether a key of type ``tp`` takes any text (``str``, ``str | None``), so a number meant a text."""
+    return tp is str or (typing.get_origin(tp) in (typing.Union, types.UnionType) and str in typing.get_args(tp))
 
 
 def build(cls: type, raw: dict[str, Any], path: str) -> Any:

@@ -70,10 +70,22 @@ def parse_override(text: str) -> tuple[list[str], Any]:
             fix="write overrides as section.key=value, e.g. train.max_steps=100",
         )
     try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        parsed = tomllib.loads(f"v = {raw.strip()}")
     except tomllib.TOMLDecodeError:
-        value = raw.strip()
-    return key.split("."), value
+        return key.split("."), raw.strip()
+    if list(parsed) != ["v"]:  # "1\nx = 2": TOML reads a second key after the line break, which would be dropped
+        raise SeqtkError(
+            f"the override '{_shown(text)}' holds more than one value: after its line break TOML reads "
+            f"{', '.join(k for k in parsed if k != 'v')}, which would be ignored",
+            fix=f"give each override as its own key=value argument; a text over several lines goes in "
+            f"triple quotes: {key}='''...'''",
+        )
+    return key.split("."), parsed["v"]
+
+
+def _shown(text: str) -> str:
+    """An override for a one-paragraph message: its line breaks written as \\n."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -115,19 +127,42 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-        return f'"{escaped}"'
+        return '"' + "".join(_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if _is_control(c) else c) for c in value) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
-def to_toml(data: dict[str, Any], header: str = "") -> str:
-    """Write recipe data (sections of scalars, lists, and arrays of tables) as TOML.
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
 
-    ``None`` values are left out, which reads back as the default (``None``).
+
+def _is_control(char: str) -> bool:
+    """A character TOML allows neither in a string nor in a comment (a tab aside): U+0000-U+001F and U+007F."""
+    return char < " " or char == "\x7f"
+
+
+def _comment(header: str) -> str:
+    """``header`` as TOML comment lines: an override's line break starts a new ``#`` line, and the other control
+    characters, which TOML refuses even in a comment, are written as ``\\uXXXX``."""
+    lines = header.rstrip("\n").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    shown = ("".join(f"\\u{ord(c):04x}" if _is_control(c) and c != "\t" else c for c in line) for line in lines)
+    return "\n".join(line if line.startswith("#") else f"# {line}" for line in shown)
+
+
+def to_toml(data: dict[str, Any], header: str = "") -> str:
+    r"""Write recipe data (sections of scalars, lists, and arrays of tables) as TOML.
+
+    ``None`` values are left out, which reads back as the default (``None``). The rest reads back as it was,
+    whatever its strings hold, and so does the header, as comment lines:
+
+    >>> print(to_toml({"data": {"label_separator": "\x1f"}}, header="# seqtk run r.toml data.path='''a\nb'''"), end="")
+    # seqtk run r.toml data.path='''a
+    # b'''
+    <BLANKLINE>
+    [data]
+    label_separator = "\u001f"
     """
-    lines = [header.rstrip("\n")] if header else []
+    lines = [_comment(header)] if header else []
     for section, body in data.items():
         scalars = {k: v for k, v in body.items() if v is not None and not _is_table_list(v)}
         tables = {k: v for k, v in body.items() if _is_table_list(v)}

@@ -30,7 +30,9 @@ import csv
 import io
 import json
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,6 +109,8 @@ def read_file(path: Path, key: str = "data.path") -> Table:
         )
     if path.stat().st_size == 0 or (suffix != ".parquet" and not read_utf8(path).strip()):
         raise SeqtkError(f"the file '{path}' is empty", fix=f"point {key} at a file with a header and rows")
+    if suffix in (".jsonl", ".json"):  # checked first: pyarrow would crash or read rows that are not there
+        _check_records(path, suffix, key)
     ds = _load(path, suffix, key)
     if len(ds) == 0:  # should a datasets version load a file with no rows, the tasks' readers would fail later
         raise no_rows(path, f"has columns ({name_list(ds.column_names)}) and no rows", key)
@@ -114,21 +118,42 @@ def read_file(path: Path, key: str = "data.path") -> Table:
 
 
 def _load(path: Path, suffix: str, key: str) -> Any:
-    """The file through ``datasets``; on failure, the error :func:`_unreadable` finds."""
+    """The file through ``datasets``, held in memory; on failure, the error :func:`_unreadable` finds.
+
+    ``datasets`` would keep an Arrow copy of every file it reads (and a lock file) in
+    ``~/.cache/huggingface/datasets`` for good: a user who edits a CSV and trains again gained one copy of
+    the data each time. The copy goes to a temporary folder instead, removed once the table is in memory,
+    as the tasks read every row anyway."""
     builder, options = _BUILDERS[suffix]
     if builder == "csv":
         options = {**options, **_as_text(path, options.get("delimiter", ","))}
+    cache = tempfile.mkdtemp(prefix="seqtk-table-")
     try:
         with quiet_datasets() as datasets:
-            return datasets.load_dataset(builder, data_files=str(path), split="train", **options)
+            return datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=cache,
+                                         keep_in_memory=True, **options)
     except Exception as exc:  # pyarrow and datasets raise many kinds; all mean "cannot parse"
         raise _unreadable(path, suffix, key, exc) from None
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _check_records(path: Path, suffix: str, key: str) -> None:
+    """Refuse a JSON or JSONL file with a line that is not one object, before pyarrow reads it.
+
+    pyarrow kills the process (a segfault, no message) when a block of JSON lines starts with ``null``, and
+    reads ``{"a": 1} null`` or ``{"a": 1}{"a": 2}`` on one line as two rows, ``null`` as an empty row and
+    ``[1]`` as a row of a ``text`` column nobody wrote: rows that do not line up with the file's lines. This
+    costs a second parse of a good file (about 0.6 of the load's time), the price of a message instead."""
+    found = find_problem(path, suffix, key)
+    if found is not None:
+        raise found
 
 
 def _unreadable(path: Path, suffix: str, key: str, exc: Exception) -> SeqtkError:
     """Why ``datasets`` could not read ``path``, in the user's terms where a scan of our own finds it (the
-    JSON line at fault, a header and no rows): pyarrow's "Trailing data at position 29" names neither. The
-    scan runs only after a failure, so a good file is parsed once."""
+    JSON line at fault, a header and no rows): pyarrow's "Trailing data at position 29" names neither. For
+    CSV, TSV and parquet the scan runs only after a failure, so a good file is parsed once."""
     found = find_problem(path, suffix, key)
     if found is not None:
         return found
@@ -173,7 +198,7 @@ def _csv_problem(path: Path, text: str, delimiter: str, key: str) -> SeqtkError 
 def _lines_problem(path: Path, text: str, kind: str, key: str) -> SeqtkError | None:
     """The first line that is not one JSON object (blank lines are skipped), or no records at all."""
     records = 0
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(record_lines(text), start=1):
         if not line.strip():
             continue
         value, why = json_object(line)
@@ -184,6 +209,16 @@ def _lines_problem(path: Path, text: str, kind: str, key: str) -> SeqtkError | N
             )
         records += bool(value)
     return None if records else no_rows(path, "has no records: every line is an empty JSON object {}", key)
+
+
+def record_lines(text: str) -> list[str]:
+    """JSON lines cut where pyarrow cuts them: at ``\\n``, ``\\r\\n`` and a lone ``\\r`` (never at U+2028,
+    which a JSON string may hold).
+
+    >>> record_lines('{"a": 1}\\r{"a": 2}\\r\\n{"a": "\\u2028"}')
+    ['{"a": 1}', '{"a": 2}', '{"a": "\\u2028"}']
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 _ONE_PER_LINE = {"JSONL": "a JSONL file holds one JSON object per line",
@@ -198,7 +233,7 @@ def _json_problem(path: Path, text: str, key: str) -> SeqtkError | None:
     except RecursionError:
         return None
     except ValueError as exc:
-        first = next((line for line in text.split("\n") if line.strip()), "")
+        first = next((line for line in record_lines(text) if line.strip()), "")
         if not json_object(first)[1]:  # the first line is an object of its own: JSON Lines
             return _lines_problem(path, text, "JSON", key)
         return _bad_json(path, text, exc)
@@ -301,8 +336,41 @@ def _as_text(path: Path, delimiter: str) -> dict[str, Any]:
     "NA", "None" or "null" as missing."""
     from datasets import Features, Value
 
-    header = next(csv.reader(read_utf8(path).splitlines()[:1], delimiter=delimiter), [])
+    header = csv_header(path, delimiter)
     return {"features": Features({name: Value("string") for name in header}), "keep_default_na": False, "na_values": [""]}
+
+
+def csv_header(path: Path, delimiter: str) -> list[str]:
+    """The column names of a CSV/TSV file, refusing a header that pandas would read wrongly without a word.
+
+    A name twice: pandas renames the second ``a.1`` and only the first is kept. An unnamed column: the
+    load fails on ``Field "" does not exist``. A first row with one cell more than the header (a delimiter
+    at the end of each line): pandas makes its first cell the row's label, and every cell moves one column
+    to the left, the text column reading the labels. Read with ``csv`` as pandas reads it (a quoted name may
+    hold a line break).
+    """
+    rows, header = csv.reader(io.StringIO(read_utf8(path), newline=""), delimiter=delimiter), []
+    try:
+        header = next(rows, [])
+        first = next((row for row in rows if row), None)
+    except csv.Error:  # a cell over csv's size limit: pandas says what it makes of it
+        return header
+    for number, name in enumerate(header, start=1):
+        if not name.strip():
+            raise SeqtkError(f"column {number} of the header of '{path}' has no name",
+                             fix="name every column in the first line (a delimiter at the end of the header line "
+                             "makes an unnamed last column)")  # fmt: skip
+        if name in header[: number - 1]:
+            raise SeqtkError(f"the header of '{path}' names the column '{name}' twice (columns "
+                             f"{header.index(name) + 1} and {number}), so one of them would be dropped",
+                             fix="give every column its own name")  # fmt: skip
+    if first is not None and len(first) > len(header):
+        raise SeqtkError(
+            f"line {rows.line_num} of '{path}' has {len(first)} cells but the header names {len(header)} columns, "
+            "so every cell would move one column to the left",
+            fix="remove the extra cell (often a delimiter at the end of each line), or name its column in the header",
+        )
+    return header
 
 
 def load_hub(name: str, config: str | None, split: str, alternatives: str) -> Table:

@@ -207,6 +207,13 @@ class BPETokenizer:
     ) -> None:
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
             raise SeqtkValueError(f"vocab_size must be a positive integer, got {vocab_size!r}", fix="pass e.g. 8000")
+        if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 0:
+            # else tokenizers' trainer fails with "can't convert negative int to unsigned" at train()
+            raise SeqtkValueError(f"min_frequency must be an integer >= 0, got {min_frequency!r}", fix="pass e.g. 2")
+        special_tokens = list(special_tokens)
+        if not isinstance(unk_token, str) or not all(isinstance(t, str) for t in special_tokens):
+            raise SeqtkValueError(f"unk_token and special_tokens must be strings, got {unk_token!r} and {special_tokens!r}",
+                                  fix='pass e.g. unk_token="<unk>", special_tokens=["<pad>"]')  # fmt: skip
         self.vocab_size = vocab_size
         self.lowercase = lowercase
         self.min_frequency = min_frequency

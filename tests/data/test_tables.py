@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +117,22 @@ def test_offline_mode_is_named(monkeypatch):
     assert tables.offline_note() == " (Hugging Face offline mode is on)"
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
     assert tables.offline_note() == ""
+
+
+def test_reading_a_table_leaves_no_copy_in_the_datasets_cache_nor_a_temp_folder(tmp_path):
+    # datasets kept an Arrow copy and a lock file of every distinct file it read in ~/.cache/huggingface
+    # for good: one more copy of the data each time a user edited a CSV and trained again
+    import tempfile
+
+    from datasets import config
+
+    cache = Path(config.HF_DATASETS_CACHE)
+    before = set(cache.rglob("*")) if cache.exists() else set()
+    temps = set(Path(tempfile.gettempdir()).glob("seqtk-table-*"))
+    path = tmp_path / "t.csv"
+    for n in range(3):
+        path.write_text(f"text,label\nhello {n},a\nbye {n},b\n", encoding="utf-8")
+        assert read_file(path).column("text") == [f"hello {n}", f"bye {n}"]
+    after = set(cache.rglob("*")) if cache.exists() else set()
+    assert after - before == set()
+    assert set(Path(tempfile.gettempdir()).glob("seqtk-table-*")) == temps
