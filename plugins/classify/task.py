@@ -201,7 +201,7 @@ class ClassifyTask(Task):
         from seqtk_plugins.classify.model import TextClassifier
 
         m: ClassifyModel = self.recipe.model
-        model = TextClassifier(self.need("vocab"), m.embedding_dim, m.layers, len(self.need("label_names")),
+        model = TextClassifier(self.need("vocab"), m.embedding_dim, m.stack(), len(self.need("label_names")),
                                m.pooling, m.dropout, multi_label=self.recipe.data.multi_label,
                                word_dropout=m.word_dropout)
         if self._vectors is not None and self.encoded:

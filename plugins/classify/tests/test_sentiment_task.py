@@ -175,7 +175,8 @@ def test_pretrained_vectors_are_loaded_and_their_coverage_printed(tmp_path):
          "model.layers: layer 2 .* follows layer 1 .* return_sequences=false"),
         ({"layers": [{"cell": "gru", "hidden_size": 8, "return_sequences": True}]}, 'pooling = "last"'),
         ({"layers": [{"cell": "gru", "hidden_size": 8, "return_sequences": False}], "pooling": "max"}, "pools over every step"),
-        ({"layers": []}, "no layers"),
+        ({"layers": [], "num_layers": 0}, "model.num_layers"),  # no tables: the shorthand, which needs a layer
+        ({"layers": [{"cell": "gru"}], "num_layers": 3}, "model.num_layers = 3 would be ignored"),
         ({"freeze_embeddings": True}, "without model.pretrained_vectors"),
         ({"pretrained_vectors": "GloVe-6B-100d", "embedding_dim": 128},
          "holds 100-dimensional vectors but model.embedding_dim is 128.*set model.embedding_dim = 100"),
