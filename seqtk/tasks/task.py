@@ -13,9 +13,10 @@ schedules, checkpoints, logging and the CLI. A task has a handful of members:
 - :meth:`Task.build_model`;
 - :meth:`Task.train_loader` and :meth:`Task.eval_batches`;
 - :meth:`Task.step` — loss and metrics for one batch;
-- optionally :meth:`Task.eval_reducer` (metrics that are not means),
-  :meth:`Task.predict`, :meth:`Task.generate`, :meth:`Task.log_eval`,
-  :meth:`Task.export_spec` (what ``seqtk export`` writes).
+- optionally :meth:`Task.fetch_pretrained` and :meth:`Task.init_model` (a
+  fresh run's initialisation: pretrained vectors), :meth:`Task.eval_reducer`
+  (metrics that are not means), :meth:`Task.predict`, :meth:`Task.generate`,
+  :meth:`Task.log_eval`, :meth:`Task.export_spec` (what ``seqtk export`` writes).
 
 What a task learns from its training data (its vocabulary, label names) is
 named in :attr:`Task.learned`, and seqtk saves and restores it
@@ -204,7 +205,27 @@ class Task:
 
     # -- model ----------------------------------------------------------------
     def build_model(self) -> nn.Module:
+        """The model, its sizes from the recipe and the learned vocabulary and labels. Called by every command
+        (a checkpoint's weights are loaded into it); what only a fresh run does goes into :meth:`init_model`."""
         raise NotImplementedError
+
+    def fetch_pretrained(self) -> None:
+        """Find or download what :meth:`init_model` will copy into the model (pretrained vectors, say), and
+        refuse a missing one. Optional.
+
+        Called on a fresh ``seqtk run`` only, before :meth:`load_data`: a misspelt name or a missing file stops
+        the run before a large corpus is read. Never called on ``--resume``, ``seqtk eval``, ``predict``,
+        ``generate`` or ``seqtk.load``: their checkpoint already holds what the file would give.
+        """
+
+    def init_model(self, model: nn.Module) -> None:
+        """Initialise the weights of a freshly built model: copy in pretrained vectors, say. Optional.
+
+        Called once, on a fresh ``seqtk run`` only, right after :meth:`build_model` and before the model moves
+        to its device; never on ``--resume``, ``seqtk eval``, ``predict``, ``generate`` or ``seqtk.load``, whose
+        checkpoint holds the trained weights (they win over anything set here). Doing it in
+        :meth:`build_model` instead would need to know whether a checkpoint follows, which only the core does.
+        """
 
     def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
         """Forward one batch; return the loss (with grad when ``train``) and metrics."""

@@ -156,18 +156,6 @@ def test_unbucketed_batches_pad_to_the_longest_training_text(tmp_path):
     assert max(widths) <= 2  # each batch holds texts of (nearly) one length
 
 
-def test_pretrained_vectors_are_loaded_and_their_coverage_printed(tmp_path):
-    glove = tmp_path / "glove.txt"
-    glove.write_text("great 1 2 3 4\nAWFUL -1 -2 -3 -4\nnotinvocab 0 0 0 1\n", encoding="utf-8")
-    task, model = prepared(write_csv(tmp_path / "r.csv"), model={"pretrained_vectors": str(glove), "embedding_dim": 4})
-    weight = model.embedding.weight
-    assert weight[task.vocab.token_to_id("great")].tolist() == [1, 2, 3, 4]
-    assert weight[task.vocab.token_to_id("awful")].tolist() == [-1, -2, -3, -4]  # by lowercase match
-    assert "covers 2 of" in task.console.file.getvalue()
-    with pytest.raises(SeqtkError, match="set model.embedding_dim = 4"):
-        prepared(tmp_path / "r.csv", model={"pretrained_vectors": str(glove), "embedding_dim": 8})
-
-
 @pytest.mark.parametrize(
     ("model", "message"),
     [
