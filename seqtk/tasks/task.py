@@ -15,8 +15,10 @@ schedules, checkpoints, logging and the CLI. A task has a handful of members:
 - :meth:`Task.step` — loss and metrics for one batch;
 - optionally :meth:`Task.fetch_pretrained` and :meth:`Task.init_model` (a
   fresh run's initialisation: pretrained vectors), :meth:`Task.eval_reducer`
-  (metrics that are not means), :meth:`Task.predict`, :meth:`Task.generate`,
-  :meth:`Task.log_eval`, :meth:`Task.export_spec` (what ``seqtk export`` writes).
+  (metrics that are not means), :meth:`Task.model_metrics` (metrics of the
+  model itself: sampled outputs, scored), :meth:`Task.predict`,
+  :meth:`Task.generate`, :meth:`Task.log_eval`, :meth:`Task.export_spec`
+  (what ``seqtk export`` writes).
 
 What a task learns from its training data (its vocabulary, label names) is
 named in :attr:`Task.learned`, and seqtk saves and restores it
@@ -238,7 +240,8 @@ class Task:
         """Mean loss and metrics over a split, weighted by ``StepOutput.count``, plus :meth:`eval_reducer`'s.
 
         The loop is the core's (:mod:`seqtk.tasks.evaluation`); tasks customise it with
-        :meth:`eval_reducer` and :meth:`finish_metrics`, not by overriding this.
+        :meth:`eval_reducer`, :meth:`model_metrics` and :meth:`finish_metrics`, not by overriding this
+        (an override is still called, but its result reaches :meth:`log_eval` without the reducer).
         """
         from seqtk.tasks.evaluation import evaluate
 
@@ -249,6 +252,19 @@ class Task:
         are not means (``metrics()``): F1, confusion matrices, corpus scores. It reaches :meth:`log_eval`
         and :meth:`final_report` as ``result.details``. None (the default): means only."""
         return None
+
+    def model_metrics(self, model: nn.Module, split: str, device: torch.device, result: EvalResult) -> dict[str, float]:
+        """Metrics of the model itself rather than of :meth:`step`'s batches: outputs it samples or decodes,
+        scored (the share of sampled tunes that parse, say). Optional; called once per evaluation, after
+        the batches, with the model in eval mode and no gradients.
+
+        ``result`` is the evaluation so far (the means and the reducer's metrics, the reducer as
+        ``details``); keep what :meth:`log_eval` and :meth:`final_report` should show in ``result.extras``
+        (``result.extras["samples"] = texts``), not in ``self``. The returned values join the metrics
+        before :meth:`finish_metrics`. Draw from a ``torch.Generator`` of your own: an evaluation must not
+        change the training run.
+        """
+        return {}
 
     def eval_details(self, result: EvalResult) -> dict[str, Any]:
         """Results of ``seqtk eval`` beyond the numbers (a per-class table, a confusion matrix) as
@@ -265,7 +281,9 @@ class Task:
 
     def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
         """Log extras after an evaluation: samples as text, images. ``result`` is that evaluation
-        (its metrics, and its reducer as ``details``).
+        (its metrics, its reducer as ``details``, what :meth:`model_metrics` kept as ``extras``). A method
+        of the older form ``log_eval(model, logger, step)`` is still called, without it, after a warning
+        (:func:`seqtk.tasks.evaluation.call_with_result`).
 
         Must not draw from the global RNG (use a ``torch.Generator`` of its own),
         so that logging never changes the training run.
