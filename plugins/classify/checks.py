@@ -64,18 +64,13 @@ def check_vocab(vocab: ClassifyVocab) -> None:
 
 
 def check_model(model: ClassifyModel) -> None:
-    """Raise :class:`SeqtkError` for a ``[model]`` section that cannot be built."""
-    from seqtk.nn.encoders import check_stack
-
+    """Raise :class:`SeqtkError` for a ``[model]`` section that cannot be built (the stack itself is checked
+    once, by the core's ``StackConfig.check``)."""
     checks.at_least("model.embedding_dim", model.embedding_dim, 1)
     checks.dropout("model.dropout", model.dropout, example=0.2)
     checks.dropout("model.word_dropout", model.word_dropout, example=0.2)
-    try:
-        check_stack(model.layers)
-    except SeqtkError as err:
-        raise SeqtkError(f"model.layers: {err.problem}", fix=err.fix) from None
-    last = model.layers[-1]
-    n = len(model.layers)
+    layers = model.stack()
+    last, n = layers[-1], len(layers)
     if model.pooling == "last" and last.return_sequences:
         raise SeqtkError(
             f'model.pooling = "last" reads the last layer\'s final state, but layer {n} {last.describe()} has '

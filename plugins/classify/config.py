@@ -1,13 +1,14 @@
-"""The classify task's recipe sections: ``[data]``, ``[vocab]`` and ``[model]`` (with ``[[model.layers]]``)."""
+"""The classify task's recipe sections: ``[data]``, ``[vocab]`` and ``[model]`` (the core's stack: shorthand or ``[[model.layers]]``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from seqtk.config.schema import DataConfig, ModelConfig, VocabConfig, hfield
-from seqtk.nn.encoders import LayerSpec
+from seqtk.config.model_config import BidirectionalStackConfig
+from seqtk.config.schema import DataConfig, VocabConfig, hfield
+from seqtk.nn.layers import LayerSpec
 
 Source = Literal["auto", "bbc_news", "file", "folder", "hub"]
 Pooling = Literal["last", "mean", "max", "mean_max", "attention"]
@@ -139,32 +140,45 @@ class ClassifyVocab(VocabConfig):
     bpe_size: int = hfield(8000, help="tokens = bpe: the number of subwords to learn.")
 
 
-def _default_layers() -> list[LayerSpec]:
-    """One bidirectional GRU(64) that returns every step, for mean/max/attention pooling."""
-    return [LayerSpec("gru", 64, bidirectional=True, return_sequences=True)]
-
-
 @dataclass(frozen=True)
-class ClassifyModel(ModelConfig):
-    """Embedding -> recurrent layers -> pooling -> Dense(classes); softmax cross-entropy (sigmoids if multi-label)."""
+class ClassifyModel(BidirectionalStackConfig):
+    """Embedding -> recurrent layers -> pooling -> Dense(classes); softmax cross-entropy (sigmoids if multi-label).
 
+    The recurrent layers are the core's stack (:class:`seqtk.config.model_config.StackConfig`): the shorthand
+    (``cell``, ``num_layers``, ``hidden_size``, ``bidirectional``, ``nonlinearity``) or ``[[model.layers]]``
+    tables. The shorthand's last layer returns every step unless ``pooling = "last"``; ``dropout`` is this
+    model's (the embeddings, the pooled vector and, with the shorthand, between layers), so it is not a
+    per-layer key.
+
+    >>> [spec.describe() for spec in ClassifyModel().stack()]
+    ['(gru, 64, bidirectional)']
+    >>> [spec.return_sequences for spec in ClassifyModel(num_layers=2, pooling="last").stack()]
+    [True, False]
+    """
+
+    cell: str = hfield("gru", help="Recurrent cell of every layer (see StackConfig.cell; the shorthand).")
+    hidden_size: int = hfield(64, help="Hidden units per layer and direction (the shorthand).")
+    bidirectional: bool = hfield(True, help="Read each text in both directions (the shorthand's layers).")
     embedding_dim: int = hfield(
         128, help="Token embedding size (with pretrained_vectors: must equal the file's vector size)."
     )
     layers: list[LayerSpec] = hfield(
-        default_factory=_default_layers,
-        help="The recurrent layers, one [[model.layers]] table each (cell, hidden_size, bidirectional, "
-        "dropout, return_sequences, nonlinearity; see seqtk.nn.encoders.LayerSpec). Only the last layer may set "
-        "return_sequences = false. Default: one bidirectional GRU(64) returning sequences.",
+        default_factory=list,
+        help="Instead of the shorthand, the recurrent layers one by one: a [[model.layers]] table each (cell, "
+        "hidden_size, bidirectional, dropout, return_sequences, nonlinearity, ...; see seqtk.nn.layers.LayerSpec), "
+        "bottom first. Only the last layer may set return_sequences = false.",
     )
     pooling: Pooling = hfield(
         "max",
-        help="How a text becomes one vector: last (the last layer's final state; it must have "
-        "return_sequences = false), mean / max over the valid steps, mean_max (both, side by side: "
-        "ULMFiT's concat pooling), or attention (a learned query scores every step, Yang et al. 2016; these "
-        "need return_sequences = true).",
+        help="How a text becomes one vector: last (the last layer's final state), mean / max over the valid "
+        "steps, mean_max (both, side by side: ULMFiT's concat pooling), or attention (a learned query scores "
+        "every step, Yang et al. 2016). The shorthand's last layer follows it; a last [[model.layers]] table "
+        "must set return_sequences = false for last, true (the default) for the others.",
     )
-    dropout: float = hfield(0.0, help="Dropout on the token embeddings and on the pooled vector.")
+    dropout: float = hfield(
+        0.0,
+        help="Dropout on the token embeddings and on the pooled vector (with the shorthand, between layers too).",
+    )
     word_dropout: float = hfield(
         0.0,
         help="While training, read each token with this probability as if it were not in the vocabulary "
@@ -178,3 +192,15 @@ class ClassifyModel(ModelConfig):
         "coverage of the vocabulary is printed. Read only when training starts, not by eval or predict.",
     )
     freeze_embeddings: bool = hfield(False, help="With pretrained_vectors: keep the embedding table fixed.")
+
+    #: with ``layers``, these are set per layer instead; ``dropout`` still acts on the embeddings and pooled vector
+    shorthand: ClassVar[tuple[str, ...]] = ("cell", "num_layers", "hidden_size", "nonlinearity", "bidirectional")
+
+    def stack(self) -> list[LayerSpec]:
+        """``layers`` if given; else ``num_layers`` equal ones, dropout between them (the pooled vector's is
+        the model's own), the last returning every step for pooling or its final state for ``last``."""
+        if self.layers:
+            return list(self.layers)
+        specs = super().stack()
+        specs[-1] = replace(specs[-1], dropout=0.0, return_sequences=self.pooling != "last")
+        return specs

@@ -10,15 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from seqtk.errors import SeqtkError
 from seqtk_plugins.classify.metrics import Confusion, LabelCounts, class_table, confident_mistakes, confusion_text, mistakes_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Sequence
-    from pathlib import Path
-
-    from rich.console import Console
-    from torch import nn
 
     from seqtk.runtime.loggers import Logger
     from seqtk.text.vocab import Vocab
@@ -36,20 +31,6 @@ def vocab_line(vocab: Vocab, val_tokens: list[list[str]], kind: str) -> str:
         f"vocabulary: {len(vocab):,} ids ({vocab.num_known - 1:,} {unit}, <pad>, {vocab.num_oov_buckets} OOV "
         f"buckets); {oov / max(total, 1):.1%} of validation tokens fall in an OOV bucket"
     )
-
-
-def load_vectors(model: nn.Module, file: Path, embedding_dim: int, console: Console) -> None:
-    """Initialise the model's embedding from a GloVe/word2vec file, printing the coverage."""
-    from seqtk.text.vectors import vector_file_dim
-
-    dim = vector_file_dim(file)
-    if dim != embedding_dim:
-        raise SeqtkError(
-            f"the vectors in '{file}' have {dim} dimensions but model.embedding_dim is {embedding_dim}",
-            fix=f"set model.embedding_dim = {dim}",
-        )
-    report = model.embedding.load_pretrained(file, lowercase=True)  # type: ignore[operator]
-    console.print(f"pretrained vectors: {report}", highlight=False, soft_wrap=True)
 
 
 def log_confusion(logger: Logger, result: Any, names: Sequence[str], step: int) -> None:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from seqtk.config.schema import hfield
 from seqtk.errors import SeqtkError
-from seqtk.nn.encoders import LayerSpec
 from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab, Pooling
 from seqtk_plugins.classify.task import ClassifyTask
 
@@ -98,26 +97,23 @@ class SentimentVocab(ClassifyVocab):
     max_size: int = hfield(10_000, help="Keep at most this many tokens (the most frequent); 0: no limit.")
 
 
-def _lectures_layers() -> list[LayerSpec]:
-    """The lectures' stack: GRU(64, return_sequences=True) -> GRU(64)."""
-    return [LayerSpec("gru", 64, return_sequences=True), LayerSpec("gru", 64, return_sequences=False)]
-
-
 @dataclass(frozen=True)
 class SentimentModel(ClassifyModel):
-    """Embedding -> recurrent layers -> pooling -> Dense(1) (two classes: one logit); the lectures' GRU stack by default."""
+    """Embedding -> recurrent layers -> pooling -> Dense(1) (two classes: one logit); by default the lectures'
+    stack, GRU(64, return_sequences) -> GRU(64), from the shorthand.
 
-    layers: list[LayerSpec] = hfield(
-        default_factory=_lectures_layers,
-        help="The recurrent layers, one [[model.layers]] table each (cell, hidden_size, bidirectional, "
-        "dropout, return_sequences, nonlinearity; see seqtk.nn.encoders.LayerSpec). Only the last layer may set "
-        "return_sequences = false. Default: GRU(64, return_sequences) -> GRU(64).",
-    )
+    >>> [(spec.cell, spec.hidden_size, spec.return_sequences) for spec in SentimentModel().stack()]
+    [('gru', 64, True), ('gru', 64, False)]
+    """
+
+    num_layers: int = hfield(2, help="Number of stacked recurrent layers (the shorthand).")
+    bidirectional: bool = hfield(False, help="Read each text in both directions (the shorthand's layers).")
     pooling: Pooling = hfield(
         "last",
-        help="How a text becomes one vector: last (the last layer's final state; it must have "
-        "return_sequences = false), mean / max over the valid steps, mean_max (both, side by side), or "
-        "attention (a learned query scores every step; these need return_sequences = true).",
+        help="How a text becomes one vector: last (the last layer's final state), mean / max over the valid "
+        "steps, mean_max (both, side by side), or attention (a learned query scores every step). The "
+        "shorthand's last layer follows it; a last [[model.layers]] table must set return_sequences = false "
+        "for last, true (the default) for the others.",
     )
 
 

@@ -21,10 +21,8 @@ from torch.nn import functional as F
 from seqtk.data.batches import ResumableLoader
 from seqtk.data.split_record import check_same_split
 from seqtk.errors import SeqtkError
-from seqtk.tasks.learned import RESTORED
 from seqtk.tasks.task import ExportSpec, StepOutput, Task
-from seqtk.text.vector_sets import resolve as resolve_vectors
-from seqtk_plugins.classify import reporting
+from seqtk_plugins.classify import reporting, vectors
 from seqtk_plugins.classify.batching import Batch, Encoded, TrainBatches, encode, eval_batches
 from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab
 from seqtk_plugins.classify.corpus import Corpus, LabeledTexts
@@ -102,7 +100,7 @@ class ClassifyTask(Task):
         self._restored_split: dict[str, Any] | None = None  # the record of a loaded checkpoint
         self._eval_cache: dict[str, list[Batch]] = {}
         self._class_weights: Tensor | None = None  # data.balance = "class_weights", set by build_model()
-        self._vectors: Path | None = None  # model.pretrained_vectors' file, found (or fetched) by load_data()
+        self._vectors: Path | None = None  # model.pretrained_vectors' file: fetch_pretrained() for init_model()
 
     # -- checks and data ----------------------------------------------------------
     @classmethod
@@ -124,8 +122,6 @@ class ClassifyTask(Task):
         from seqtk_plugins.classify.splits import drop_duplicates, make_splits
 
         cfg: ClassifyData = self.recipe.data
-        if not getattr(self, RESTORED, False) and self.recipe.model.pretrained_vectors:  # a fresh run's only
-            self._vectors = resolve_vectors(self.recipe.model.pretrained_vectors, self.report_console())
         self._corpus = self.load_corpus()
         if cfg.drop_duplicates:
             drop_duplicates(self._corpus)
@@ -196,19 +192,26 @@ class ClassifyTask(Task):
 
     # -- model ----------------------------------------------------------------------
     def build_model(self) -> nn.Module:
-        """The classifier; pretrained vectors are read only when training starts afresh (prepared data, no
-        checkpoint: a resumed run's weights come from its checkpoint)."""
+        """The classifier (its pretrained vectors, on a fresh run: init_model())."""
         from seqtk_plugins.classify.model import TextClassifier
 
         m: ClassifyModel = self.recipe.model
-        model = TextClassifier(self.need("vocab"), m.embedding_dim, m.layers, len(self.need("label_names")),
+        model = TextClassifier(self.need("vocab"), m.embedding_dim, m.stack(), len(self.need("label_names")),
                                m.pooling, m.dropout, multi_label=self.recipe.data.multi_label,
                                word_dropout=m.word_dropout)
-        if self._vectors is not None and self.encoded:
-            reporting.load_vectors(model, self._vectors, m.embedding_dim, self.report_console())
         model.embedding.freeze(m.freeze_embeddings)
         self._class_weights = self._loss_weights()
         return model
+
+    def fetch_pretrained(self) -> None:
+        """A fresh run's model.pretrained_vectors, found or fetched (and its size checked) before the data."""
+        self._vectors = vectors.find(self.recipe.model, self.report_console())
+
+    def init_model(self, model: nn.Module) -> None:
+        """A fresh run's embedding starts from the pretrained vectors (resume, eval and predict load the
+        trained table instead)."""
+        if self._vectors is not None:
+            vectors.load(model, self._vectors, self.report_console())
 
     def _loss_weights(self) -> Tensor | None:
         """For data.balance = "class_weights": per-class weights n / (C * n_c) of the cross-entropy; multi-label,

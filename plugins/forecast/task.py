@@ -25,6 +25,7 @@ from seqtk_plugins.forecast.windows import Scaler, Windows, make_windows, model_
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config.schema import Recipe
     from seqtk.runtime.loggers import Logger
+    from seqtk.tasks.evaluation import EvalResult
     from seqtk_plugins.forecast.series import Series
 
 BASELINES = {"": "forecast", "_naive": "naive", "_seasonal_naive": "seasonal_naive"}
@@ -52,7 +53,7 @@ class ForecastTask(Task):
     description = "Time-series forecasting with sliding windows (Mauna Loa CO2, sunspots or your CSV)"
     data_config = ForecastData
     model_config = ForecastModel
-    learned = ("scaler",)  # the training split's normalisation, restored from checkpoints before prepare()
+    learned = ("scaler",)  # the training split's normalisation: built by learn(), or restored from a checkpoint
     main_metric = "mae"
     main_metric_mode = "min"
 
@@ -61,6 +62,7 @@ class ForecastTask(Task):
         self.series: Series | None = None
         self.scaler: Scaler | None = None
         self.windows: dict[str, Windows] = {}
+        self._ranges: dict[str, tuple[int, int]] = {}  # split -> its targets' range in the series, by load_data()
 
     @classmethod
     def validate(cls, recipe: Recipe) -> None:
@@ -69,19 +71,26 @@ class ForecastTask(Task):
         check_recipe(recipe)
 
     # -- data -------------------------------------------------------------------------
-    def prepare(self) -> None:
+    def load_data(self) -> None:
+        """Read the series and cut it in time: train, then val, then test."""
         from seqtk_plugins.forecast.series import load_series
 
         cfg = self.recipe.data
         self.series = load_series(cfg.source, cfg.path, cfg.value_column, cfg.time_column)
-        ranges = target_ranges(len(self.series.values), cfg.val_fraction, cfg.test_fraction)
-        train_end = ranges["train"][1]
-        if self.scaler is None:  # a checkpoint's is kept (eval, resume): the model learned on its scale
-            self.scaler = Scaler.fit(self.series.values[:train_end])  # train only: nothing leaks from the future
+        self._ranges = target_ranges(len(self.series.values), cfg.val_fraction, cfg.test_fraction)
+
+    def learn(self) -> dict[str, Any]:
+        """The scaler of the training part only: nothing leaks from the future. A checkpoint's is restored
+        instead (eval, resume): the model learned on its scale."""
+        return {"scaler": Scaler.fit(self._series().values[: self._ranges["train"][1]])}
+
+    def encode_data(self) -> None:
+        """The windows of every split, scaled by the learned (or restored) scaler."""
+        cfg, values = self.recipe.data, self._series().values
         self.windows = {
-            split: make_windows(self.series.values, self.scaler, window=cfg.window, horizon=cfg.horizon,
-                                stride=cfg.stride, season=cfg.season, relative=cfg.relative, targets=r, split=split)
-            for split, r in ranges.items()
+            split: make_windows(values, self._scaler(), window=cfg.window, horizon=cfg.horizon, stride=cfg.stride,
+                                season=cfg.season, relative=cfg.relative, targets=r, split=split)
+            for split, r in self._ranges.items()
         }
 
     def splits(self) -> list[str]:
@@ -130,13 +139,14 @@ class ForecastTask(Task):
         return out
 
     # -- reporting -----------------------------------------------------------------------------
-    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
+    def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
         """The validation forecast against the truth, one horizon after another."""
         from seqtk_plugins.forecast.plot import forecast_image
 
         logger.log_image("forecast/val", forecast_image(self, model, "val"), step)
 
-    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
+    def final_report(self, model: nn.Module, device: torch.device, result: EvalResult | None = None) -> str | None:
+        """MAE, RMSE and skill against both baselines on every held-out split."""
         unit = f" {self.series.unit}" if self.series and self.series.unit else ""
         lines = []
         for split in self.splits():

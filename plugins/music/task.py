@@ -5,7 +5,8 @@ tunes with tune start/end tokens (``<bos>``, ``<eos>``) and one OOV bucket,
 trains :class:`seqtk.nn.lm.CharLM` on random windows of the tune stream
 (:mod:`seqtk.data.lm_batches`), reports loss in nats/token and, at every
 evaluation, samples tunes and checks them with music21 (:mod:`.validate`):
-``parse_rate`` and ``bar_fill_rate`` join the validation metrics.
+``parse_rate`` and ``bar_fill_rate`` join the validation metrics
+(:meth:`MusicTask.model_metrics`, the core's hook for metrics of the model itself).
 ``seqtk generate`` samples tunes, optionally in a given key and metre, and
 writes .abc, .mid, .musicxml and .wav files (:mod:`.export`).
 """
@@ -30,6 +31,7 @@ from seqtk_plugins.music.config import MusicData, MusicModel, MusicVocab
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config.schema import Recipe
     from seqtk.runtime.loggers import Logger
+    from seqtk.tasks.evaluation import EvalResult
     from seqtk.text.vocab import Vocab
     from seqtk_plugins.music.corpus import Tune
     from seqtk_plugins.music.sampling import Sampled, TuneSampler
@@ -63,7 +65,6 @@ class MusicTask(Task):
         self.headers: dict[str, list[str]] | None = None  # M/K -> values seen in training, most common first
         self._found: Any = None  # corpus.Found and corpus.Splits: read by load_data() for encode_data()
         self._splits: Any = None
-        self._last_tunes: list[Sampled] = []
 
     # -- checks and data --------------------------------------------------------
     @classmethod
@@ -138,14 +139,15 @@ class MusicTask(Task):
         _, loss, _ = model(x, targets=y)  # logits (B, T, V), loss ()
         return StepOutput(loss=loss, count=y.numel())
 
-    def evaluate(self, model: nn.Module, split: str, device: torch.device, max_batches: int = 0) -> dict[str, float]:
-        """Loss on the split, plus ``parse_rate``, ``bar_fill_rate`` and ``finished_rate`` of sampled tunes."""
-        metrics = super().evaluate(model, split, device, max_batches)
-        cfg: MusicData = self.recipe.data
-        if cfg.sample_tunes:
-            self._last_tunes = self.sample(model, device, cfg.sample_tunes, seed=self.recipe.train.seed)
-            metrics |= self.rates(self._last_tunes)
-        return metrics
+    def model_metrics(self, model: nn.Module, split: str, device: torch.device, result: EvalResult) -> dict[str, float]:
+        """``parse_rate``, ``bar_fill_rate`` and ``finished_rate`` of ``data.sample_tunes`` tunes sampled at each
+        evaluation (the loss alone cannot say whether the tunes are music); the tunes go to log_eval."""
+        n = self.recipe.data.sample_tunes
+        if not n:
+            return {}
+        tunes = self.sample(model, device, n, seed=self.recipe.train.seed)  # a generator of its own
+        result.extras["tunes"] = tunes
+        return self.rates(tunes)
 
     def finish_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
         return {**metrics, "bits_per_token": metrics["loss"] / LN2}
@@ -173,13 +175,14 @@ class MusicTask(Task):
         return TuneSampler(model, self.need("vocab"), self._codec(), device, known=self.headers or {})
 
     # -- reporting ------------------------------------------------------------------
-    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
-        """Log the first tunes sampled by the last evaluation as text."""
-        if self._last_tunes:
-            text = "\n\n".join(t.text for t in self._last_tunes[:LOGGED_TUNES])
-            logger.log_text("samples/tunes", text, step)
+    def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
+        """Log the first tunes this evaluation sampled (model_metrics) as text."""
+        tunes: list[Sampled] = result.extras.get("tunes", []) if result is not None else []
+        if tunes:
+            logger.log_text("samples/tunes", "\n\n".join(t.text for t in tunes[:LOGGED_TUNES]), step)
 
-    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
+    def final_report(self, model: nn.Module, device: torch.device, result: EvalResult | None = None) -> str | None:
+        """The rates of FINAL_TUNES tunes, more than an evaluation samples, and the first of them."""
         cfg: MusicData = self.recipe.data
         tunes = self.sample(model, device, FINAL_TUNES, seed=self.recipe.train.seed)
         r = self.rates(tunes)

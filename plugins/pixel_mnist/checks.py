@@ -26,8 +26,6 @@ def check_data(data: PixelMnistData) -> None:
 
 
 def check_model(model: PixelMnistModel) -> None:
-    """Raise :class:`SeqtkError` for a ``[model]`` section that cannot be built."""
-    from seqtk.nn.encoders import check_stack
-
-    check_stack(model.layers)
+    """Raise :class:`SeqtkError` for a ``[model]`` section that cannot be built (the stack itself is checked
+    once, by the core's ``StackConfig.check``)."""
     checks.dropout("model.dropout", model.dropout, example=0.2)

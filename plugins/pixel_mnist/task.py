@@ -49,7 +49,7 @@ class PixelMnistTask(Task):
     description = "Classify 28x28 digits read as sequences (rows, columns or pixels; MNIST, Fashion-MNIST)"
     data_config = PixelMnistData
     model_config = PixelMnistModel
-    learned = ("class_names",)  # fixed by data.classes; restored from checkpoints
+    learned = ("class_names",)  # learn(): data.classes' names; restored from checkpoints
     main_metric = "accuracy"
     main_metric_mode = "max"
     unit = "images"
@@ -69,13 +69,22 @@ class PixelMnistTask(Task):
         check_data(recipe.data)
         check_model(recipe.model)
 
-    def prepare(self) -> None:
+    def load_data(self) -> None:
         """Load the source and make the seeded, stratified split (the same one on every call)."""
-        from seqtk_plugins.pixel_mnist.data import describe, load_splits
+        from seqtk_plugins.pixel_mnist.data import load_splits
 
-        console = self.report_console()
-        self.splits_data = load_splits(self.recipe.data, console)
-        describe(self.splits_data, self.class_names, console)
+        self.splits_data = load_splits(self.recipe.data, self.report_console())
+
+    def learn(self) -> dict[str, Any]:
+        """The class names ``data.classes`` picks (a checkpoint's are restored instead)."""
+        return {"class_names": class_names(self.recipe.data)}
+
+    def encode_data(self) -> None:
+        """Report the splits, with the class names the model reads."""
+        from seqtk_plugins.pixel_mnist.data import describe
+
+        assert self.splits_data is not None
+        describe(self.splits_data, self.class_names, self.report_console())
 
     def sequences(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 28, 28) uint8 -> (B, T, F) float in [0, 1], in this recipe's view."""
@@ -109,7 +118,7 @@ class PixelMnistTask(Task):
 
         m: PixelMnistModel = self.recipe.model
         _, features = sequence_shape(self.recipe.data.view)
-        return PixelClassifier(features, m.layers, num_classes=len(self.class_names), dropout=m.dropout)
+        return PixelClassifier(features, m.stack(), num_classes=len(self.class_names), dropout=m.dropout)
 
     def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
         """Mean cross-entropy and accuracy of a batch: x (B, T, F), y (B,)."""

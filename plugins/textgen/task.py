@@ -28,6 +28,7 @@ from seqtk_plugins.textgen.sampling import detach_state, move_state, sample_text
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config.schema import Recipe
     from seqtk.runtime.loggers import Logger
+    from seqtk.tasks.evaluation import EvalResult
     from seqtk.text.vocab import Vocab
 
 LN2 = math.log(2.0)
@@ -144,12 +145,12 @@ class TextGenTask(Task):
         return {**metrics, "bits_per_char": metrics["loss"] / LN2}
 
     # -- reporting ------------------------------------------------------------------
-    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
-        """Log a sample as text (own generator: the training RNG is untouched)."""
+    def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
+        """Log a sample as text (own generator: the training RNG is untouched); the metrics need no more."""
         text = self._sample(model, LOG_SAMPLE_CHARS)
         logger.log_text("samples/text", text, step)
 
-    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
+    def final_report(self, model: nn.Module, device: torch.device, result: EvalResult | None = None) -> str | None:
         text = self._sample(model, SAMPLE_CHARS)
         seed = self.recipe.train.seed
         return f"Sample ({SAMPLE_CHARS} characters, temperature 0.8, seed {seed}):\n{text}"

@@ -26,6 +26,7 @@ from seqtk_plugins.toys.problems import PROBES, REGRESSION, Examples
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config.schema import Recipe
     from seqtk.runtime.loggers import Logger
+    from seqtk.tasks.evaluation import EvalResult
 
 OUTPUTS = {"one_to_many": 2, "many_to_one": 1, "many_to_many": 3, "binary_addition": 1, "first_bit": 1}
 
@@ -53,7 +54,8 @@ class ToySequencesTask(Task):
         check_recipe(recipe)
 
     # -- data ------------------------------------------------------------------------
-    def prepare(self) -> None:
+    def load_data(self) -> None:
+        """Generate (or take the lectures') examples; the task learns nothing from them (no ``learned``)."""
         cfg = self.recipe.data
         if self.regression:
             examples = problems.lecture_examples(self.problem)
@@ -114,12 +116,14 @@ class ToySequencesTask(Task):
         return StepOutput(loss, len(x), metrics)
 
     # -- reporting -----------------------------------------------------------------------
-    def log_eval(self, model: nn.Module, logger: Logger, step: int) -> None:
+    def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
+        """The regression problems: the model's outputs for the lectures' probe input, as scalars."""
         if self.regression:
             outputs = self._probe(model)
             logger.log_scalars(step, {f"probe/output_{i}": v for i, v in enumerate(outputs)})
 
-    def final_report(self, model: nn.Module, device: torch.device) -> str | None:
+    def final_report(self, model: nn.Module, device: torch.device, result: EvalResult | None = None) -> str | None:
+        """The regression problems: the probe's prediction beside the expected one and the lectures'."""
         if not self.regression:
             return None
         probe = PROBES[self.problem]

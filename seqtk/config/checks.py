@@ -121,10 +121,13 @@ def check_recipe(recipe: Recipe, task_cls: Any, given: tuple[str, ...] = (), wri
 
 
 def check_layer_stacks(model: ModelConfig) -> None:
-    """Every ``[model]`` key that holds a stack of LayerSpecs must stack (any task's, a plugin's too)."""
+    """Every ``[model]`` key that holds a stack of LayerSpecs must stack (any task's, a plugin's too), but for
+    those the section's own ``check()`` stacked (``ModelConfig.stacks_checked``)."""
     from seqtk.nn.layers import LayerSpec, check_stack
 
     for f in fields(model):
+        if f.name in type(model).stacks_checked:
+            continue
         value = getattr(model, f.name)
         if isinstance(value, (list, tuple)) and value and all(isinstance(v, LayerSpec) for v in value):
             try:

@@ -55,11 +55,13 @@ class StackConfig(ModelConfig):
     layers: list[LayerSpec] = hfield(
         default_factory=list,
         help="Instead of the shorthand above, the layers one by one: a [[model.layers]] table each (cell, "
-        "hidden_size, bidirectional, dropout, nonlinearity, kernel; see seqtk.nn.layers.LayerSpec), bottom first.",
+        "hidden_size, bidirectional, dropout, nonlinearity, kernel, init; see seqtk.nn.layers.LayerSpec), bottom first.",
     )
 
     #: the keys that ``layers`` replaces; setting one of them as well is refused, not ignored
     shorthand: ClassVar[tuple[str, ...]] = ("cell", "num_layers", "hidden_size", "nonlinearity", "dropout")
+    #: check() stacks ``layers``, so check_recipe does not again
+    stacks_checked: ClassVar[tuple[str, ...]] = ("layers",)
 
     def stack(self) -> list[LayerSpec]:
         """The layers, bottom first: ``layers`` if given, else ``num_layers`` equal ones."""

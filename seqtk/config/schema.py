@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 SECTIONS = ("task", "data", "vocab", "model", "train", "log")
 
@@ -77,6 +77,10 @@ class VocabConfig:
 class ModelConfig:
     """Base of a task's ``[model]`` section (no common keys; :mod:`seqtk.config.model_config` has the core's
     recurrent-stack and language-model sections)."""
+
+    #: the keys holding a list of LayerSpecs that :meth:`check` stacks itself (the core's StackConfig:
+    #: ``layers``), which :func:`seqtk.config.checks.check_recipe` then leaves alone instead of checking twice
+    stacks_checked: ClassVar[tuple[str, ...]] = ()
 
     def check(self) -> None:
         """Raise :class:`SeqtkError` for values that cannot be built; run by :func:`check_recipe`."""

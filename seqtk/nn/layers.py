@@ -26,6 +26,8 @@ KNOWN_CELLS = (*CELLS, *PYTHON_CELLS)
 KERNELS = ("auto", "fused", "fast", "reference")
 #: the reference cell with a fused cell's equations: what kernel = "reference" runs
 REFERENCE_OF = {"rnn": "elman", "lstm": "ref_lstm", "gru": "ref_gru"}
+#: how a layer's weights start (LayerSpec.init)
+INITS = ("default", "irnn")
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,14 @@ class LayerSpec:
         default=1,
         metadata={"help": "slstm and mlstm: split the hidden state into this many heads (hidden_size divisible)"},
     )
+    init: str = field(
+        default="default",
+        metadata={
+            "help": 'how the weights start: default (PyTorch\'s), or irnn (cell = "rnn" with nonlinearity = "relu" '
+            "only: identity recurrent weights and zero biases, Le et al. 2015; the fused kernel's form of the "
+            "reference cell irnn)"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.cell not in KNOWN_CELLS:
@@ -134,6 +144,7 @@ class LayerSpec:
                 fix="use kernel = auto or fused for lstm",
             )
         self._check_modern_options()
+        self._check_init()
         if self.nonlinearity != "tanh" and self.cell in ("lstm", "gru") and self.kernel != "reference":
             raise SeqtkValueError(
                 f"nonlinearity={self.nonlinearity!r} applies only to rnn cells and the reference cells, "
@@ -185,6 +196,24 @@ class LayerSpec:
             raise SeqtkValueError(
                 f"hidden_size ({self.hidden_size}) must be divisible by heads ({self.heads})",
                 fix=f"set hidden_size to a multiple of {self.heads}",
+            )
+
+    def _check_init(self) -> None:
+        if self.init not in INITS:
+            raise SeqtkValueError(
+                f"unknown layer init {self.init!r}.{suggest(str(self.init), INITS)}",
+                fix='use init = "default" or "irnn"',
+            )
+        if self.init == "irnn" and (self.cell != "rnn" or self.nonlinearity != "relu"):
+            raise SeqtkValueError(
+                f'init = "irnn" needs cell = "rnn" and nonlinearity = "relu", but this layer has '
+                f'cell = "{self.cell}" and nonlinearity = "{self.nonlinearity}"',
+                fix='set cell = "rnn" and nonlinearity = "relu" on the layer, or remove init',
+            )
+        if self.init == "irnn" and self.kernel == "reference":
+            raise SeqtkValueError(
+                'init = "irnn" sets the fused rnn\'s weights, but kernel = "reference" runs the Python cell elman',
+                fix='use cell = "irnn" (the reference IRNN cell) for the step-by-step form, or remove kernel',
             )
 
     def kernel_name(self) -> str:

@@ -1,15 +1,23 @@
 """The one order in which seqtk drives a task, in every command.
 
-==========================  ======================================================
+==========================  ==========================================================================
 command                     order
-==========================  ======================================================
-``seqtk run`` (fresh)       construct -> prepare -> build_model
+==========================  ==========================================================================
+``seqtk run`` (fresh)       construct -> fetch_pretrained -> prepare -> build_model -> init_model
 ``seqtk run --resume``      construct -> restore -> load_state_dict -> prepare -> build_model
 ``seqtk eval``              construct -> restore -> load_state_dict -> prepare -> build_model
 ``seqtk predict/generate``  construct -> restore -> load_state_dict -> build_model (no data)
 ``seqtk summary``           construct -> prepare -> build_model
 ``seqtk.testing``           as run, then as eval
-==========================  ======================================================
+==========================  ==========================================================================
+
+A fresh run's initialisation is the task's :meth:`Task.init_model`, called
+once on the built model (:func:`built_model`), never when a checkpoint's
+weights follow: a task that copied pretrained vectors in ``build_model()``
+would have to know whether a checkpoint is coming, which only the core does.
+What it reads is found or fetched by :meth:`Task.fetch_pretrained` before the
+data, so a misspelt set or a missing file stops the run before a large corpus
+is read (:func:`ready_task` with ``fresh=True``).
 
 Restored state always comes before anything derived from it: ``prepare()``
 finds the checkpoint's vocabulary and labels already in place and must keep
@@ -39,16 +47,18 @@ from seqtk.errors import SeqtkError
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from torch import nn
 
     from seqtk.config.schema import Recipe
     from seqtk.tasks.task import Task
 
 
 def ready_task(task_cls: type[Task], recipe: Recipe, checkpoint: dict[str, Any] | None = None, *,
-               data: bool = True, console: Console | None = None) -> Task:
+               data: bool = True, fresh: bool = False, console: Console | None = None) -> Task:
     """A task driven through the lifecycle: a checkpoint's learned attributes (:mod:`seqtk.tasks.learned`) and
-    ``task_state`` restored (if one is given), then data prepared (if ``data``). ``console``, when given,
-    receives the task's data reports (a quiet one on every process but the first of a distributed run)."""
+    ``task_state`` restored (if one is given), then data prepared (if ``data``). ``fresh`` (a fresh
+    ``seqtk run``, no checkpoint): :meth:`Task.fetch_pretrained` first. ``console``, when given, receives
+    the task's data reports (a quiet one on every process but the first of a distributed run)."""
     from seqtk.tasks import learned
 
     task = task_cls(recipe)
@@ -57,9 +67,23 @@ def ready_task(task_cls: type[Task], recipe: Recipe, checkpoint: dict[str, Any] 
     if checkpoint is not None:
         learned.restore(task, checkpoint.get("learned"))
         task.load_state_dict(checkpoint["task_state"])
+    if fresh:
+        task.fetch_pretrained()
     if data:
         prepare_keeping_state(task, checkpoint is not None, checkpoint["task_state"] if checkpoint else None)
     return task
+
+
+def built_model(task: Task, *, fresh: bool) -> nn.Module:
+    """``task.build_model()``; on a fresh run (``fresh``) initialised by ``task.init_model`` too.
+
+    Everything else (resume, eval, predict, generate, ``seqtk.load``) loads a checkpoint's weights into
+    the model next, so its initialisation would be work thrown away, and a file it reads may be gone.
+    """
+    model = task.build_model()
+    if fresh:
+        task.init_model(model)
+    return model
 
 
 def prepare_keeping_state(task: Task, restored: bool, task_state: dict[str, Any] | None = None) -> None:

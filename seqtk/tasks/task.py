@@ -13,9 +13,12 @@ schedules, checkpoints, logging and the CLI. A task has a handful of members:
 - :meth:`Task.build_model`;
 - :meth:`Task.train_loader` and :meth:`Task.eval_batches`;
 - :meth:`Task.step` — loss and metrics for one batch;
-- optionally :meth:`Task.eval_reducer` (metrics that are not means),
-  :meth:`Task.predict`, :meth:`Task.generate`, :meth:`Task.log_eval`,
-  :meth:`Task.export_spec` (what ``seqtk export`` writes).
+- optionally :meth:`Task.fetch_pretrained` and :meth:`Task.init_model` (a
+  fresh run's initialisation: pretrained vectors), :meth:`Task.eval_reducer`
+  (metrics that are not means), :meth:`Task.model_metrics` (metrics of the
+  model itself: sampled outputs, scored), :meth:`Task.predict`,
+  :meth:`Task.generate`, :meth:`Task.log_eval`, :meth:`Task.export_spec`
+  (what ``seqtk export`` writes).
 
 What a task learns from its training data (its vocabulary, label names) is
 named in :attr:`Task.learned`, and seqtk saves and restores it
@@ -204,7 +207,27 @@ class Task:
 
     # -- model ----------------------------------------------------------------
     def build_model(self) -> nn.Module:
+        """The model, its sizes from the recipe and the learned vocabulary and labels. Called by every command
+        (a checkpoint's weights are loaded into it); what only a fresh run does goes into :meth:`init_model`."""
         raise NotImplementedError
+
+    def fetch_pretrained(self) -> None:
+        """Find or download what :meth:`init_model` will copy into the model (pretrained vectors, say), and
+        refuse a missing one. Optional.
+
+        Called on a fresh ``seqtk run`` only, before :meth:`load_data`: a misspelt name or a missing file stops
+        the run before a large corpus is read. Never called on ``--resume``, ``seqtk eval``, ``predict``,
+        ``generate`` or ``seqtk.load``: their checkpoint already holds what the file would give.
+        """
+
+    def init_model(self, model: nn.Module) -> None:
+        """Initialise the weights of a freshly built model: copy in pretrained vectors, say. Optional.
+
+        Called once, on a fresh ``seqtk run`` only, right after :meth:`build_model` and before the model moves
+        to its device; never on ``--resume``, ``seqtk eval``, ``predict``, ``generate`` or ``seqtk.load``, whose
+        checkpoint holds the trained weights (they win over anything set here). Doing it in
+        :meth:`build_model` instead would need to know whether a checkpoint follows, which only the core does.
+        """
 
     def step(self, model: nn.Module, batch: Any, *, train: bool) -> StepOutput:
         """Forward one batch; return the loss (with grad when ``train``) and metrics."""
@@ -217,7 +240,8 @@ class Task:
         """Mean loss and metrics over a split, weighted by ``StepOutput.count``, plus :meth:`eval_reducer`'s.
 
         The loop is the core's (:mod:`seqtk.tasks.evaluation`); tasks customise it with
-        :meth:`eval_reducer` and :meth:`finish_metrics`, not by overriding this.
+        :meth:`eval_reducer`, :meth:`model_metrics` and :meth:`finish_metrics`, not by overriding this
+        (an override is still called, but its result reaches :meth:`log_eval` without the reducer).
         """
         from seqtk.tasks.evaluation import evaluate
 
@@ -228,6 +252,19 @@ class Task:
         are not means (``metrics()``): F1, confusion matrices, corpus scores. It reaches :meth:`log_eval`
         and :meth:`final_report` as ``result.details``. None (the default): means only."""
         return None
+
+    def model_metrics(self, model: nn.Module, split: str, device: torch.device, result: EvalResult) -> dict[str, float]:
+        """Metrics of the model itself rather than of :meth:`step`'s batches: outputs it samples or decodes,
+        scored (the share of sampled tunes that parse, say). Optional; called once per evaluation, after
+        the batches, with the model in eval mode and no gradients.
+
+        ``result`` is the evaluation so far (the means and the reducer's metrics, the reducer as
+        ``details``); keep what :meth:`log_eval` and :meth:`final_report` should show in ``result.extras``
+        (``result.extras["samples"] = texts``), not in ``self``. The returned values join the metrics
+        before :meth:`finish_metrics`. Draw from a ``torch.Generator`` of your own: an evaluation must not
+        change the training run.
+        """
+        return {}
 
     def eval_details(self, result: EvalResult) -> dict[str, Any]:
         """Results of ``seqtk eval`` beyond the numbers (a per-class table, a confusion matrix) as
@@ -244,7 +281,9 @@ class Task:
 
     def log_eval(self, model: nn.Module, logger: Logger, step: int, result: EvalResult | None = None) -> None:
         """Log extras after an evaluation: samples as text, images. ``result`` is that evaluation
-        (its metrics, and its reducer as ``details``).
+        (its metrics, its reducer as ``details``, what :meth:`model_metrics` kept as ``extras``). A method
+        of the older form ``log_eval(model, logger, step)`` is still called, without it, after a warning
+        (:func:`seqtk.tasks.evaluation.call_with_result`).
 
         Must not draw from the global RNG (use a ``torch.Generator`` of its own),
         so that logging never changes the training run.

@@ -40,7 +40,7 @@ from seqtk.config.schema import Recipe
 from seqtk.runtime.device import check_precision, runtime_settings, seed_everything, select_device
 from seqtk.tasks import learned
 from seqtk.tasks.contract import check_task_class
-from seqtk.tasks.lifecycle import ready_task
+from seqtk.tasks.lifecycle import built_model, ready_task
 from seqtk.tasks.registry import get_task
 from seqtk.tasks.task import Task
 from seqtk.training import budget, distributed
@@ -116,12 +116,13 @@ def _train(
     with runtime_settings(recipe.train.num_threads, recipe.train.deterministic, dev, recipe.train.flush_denormal):
         seed_everything(recipe.train.seed)
         with distributed.main_first(ctx):  # rank 0 fetches and caches the data before the others read it
-            task = ready_task(task_cls, recipe, _for_rank(payload, ctx), console=None if ctx is None or ctx.is_main else console)
+            task = ready_task(task_cls, recipe, _for_rank(payload, ctx), fresh=payload is None,
+                              console=None if ctx is None or ctx.is_main else console)
         if type(task).learned:
             learned.save(task)  # a learned value seqtk cannot save fails now, not at the first checkpoint
             origin = "restored from the checkpoint" if payload is not None else "learned from the training data"
             console.print(f"Task state ({origin}): {learned.describe(task)}", highlight=False)
-        model = task.build_model().to(dev)
+        model = built_model(task, fresh=payload is None).to(dev)  # a resumed run's weights: session.restore
         if ctx is not None:
             distributed.seed_rank(recipe.train.seed, ctx)
         record = payload.get("budget") if payload is not None and recipe.train.time_budget else None

@@ -337,3 +337,35 @@ def test_the_reference_kernel_runs_the_same_equations_as_a_python_cell(cell):
     torch.testing.assert_close(ref(x, lengths), fused(x, lengths), atol=1e-5, rtol=0)
     assert "reference: Python cell" in ref.summary_rows()[0][1]
     LayerSpec(cell, 5, kernel="reference", nonlinearity="relu")  # the fused kernels have tanh built in; a cell does not
+
+
+def test_irnn_init_starts_a_fused_relu_rnn_at_the_identity_and_draws_no_random_numbers():
+    """LayerSpec.init = "irnn" (Le et al. 2015) on the fused rnn: identity recurrent weights, zero biases, every
+    direction; the input weights and any later module start as they would without it."""
+    specs = [LayerSpec("rnn", 6, nonlinearity="relu", init="irnn", bidirectional=True), LayerSpec("rnn", 4)]
+    torch.manual_seed(0)
+    irnn = StackedEncoder(3, specs)
+    after_irnn = torch.rand(1)
+    torch.manual_seed(0)
+    plain = StackedEncoder(3, [dataclasses.replace(specs[0], init="default"), specs[1]])
+    assert torch.equal(after_irnn, torch.rand(1))
+    first = irnn.layers[0]
+    for direction in ("", "_reverse"):
+        assert torch.equal(getattr(first, f"weight_hh_l0{direction}"), torch.eye(6))
+        assert torch.equal(getattr(first, f"weight_ih_l0{direction}"), getattr(plain.layers[0], f"weight_ih_l0{direction}"))
+        assert not getattr(first, f"bias_ih_l0{direction}").any() and not getattr(first, f"bias_hh_l0{direction}").any()
+    assert torch.equal(irnn.layers[1].weight_hh_l0, plain.layers[1].weight_hh_l0)  # only the layer that asks
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"cell": "gru", "init": "irnn"}, 'needs cell = "rnn" and nonlinearity = "relu"'),
+        ({"cell": "rnn", "init": "irnn"}, 'nonlinearity = "tanh"'),
+        ({"cell": "rnn", "nonlinearity": "relu", "init": "irnn", "kernel": "reference"}, 'use cell = "irnn"'),
+        ({"cell": "rnn", "init": "irrn"}, "Did you mean 'irnn'"),
+    ],
+)
+def test_layer_init_errors_say_what_irnn_needs(options, message):
+    with pytest.raises(SeqtkValueError, match=message):
+        LayerSpec.from_any(options)

@@ -310,3 +310,52 @@ def test_ready_task_sends_data_reports_to_the_console_it_is_given(intent, tmp_pa
     task = ready_task(intent.IntentTask, resolve({"task": {"name": "intent"}, "data": {"path": str(data)}}, "intent",
                                                  intent.IntentTask), console=quiet)
     assert task.console is quiet and task.vocab is not None
+
+
+def test_a_fresh_run_alone_fetches_and_initialises_and_its_weights_win_everywhere_else(toy_task, tmp_path, capsys):
+    """fetch_pretrained before the data and init_model after build_model, on a fresh `seqtk run` only:
+    resume, `seqtk eval`, seqtk.load's predict and evaluate load the checkpoint's weights instead."""
+    import seqtk
+    import torch
+
+    from seqtk.tasks.lifecycle import built_model, ready_task
+
+    events: list[str] = []
+
+    class Initialised(toy_task.ToySumTask):
+        name = "toy_initialised"
+
+        def fetch_pretrained(self):
+            events.append("fetch_pretrained")
+
+        def prepare(self):
+            events.append("prepare")
+            super().prepare()
+
+        def build_model(self):
+            events.append("build_model")
+            return super().build_model()
+
+        def init_model(self, model):
+            events.append("init_model")
+            with torch.no_grad():
+                model.head.bias.fill_(3.0)  # what a fresh run starts from; trained weights replace it later
+
+    registry.default_registry().register(Initialised, "test")
+    recipe = toy_task.make_recipe(tmp_path / "runs", task_cls=Initialised)
+    assert float(built_model(ready_task(Initialised, recipe, fresh=True), fresh=True).head.bias.detach()) == 3.0
+    assert float(built_model(ready_task(Initialised, recipe), fresh=False).head.bias.detach()) != 3.0
+    events.clear()
+    quiet = Console(file=io.StringIO())
+    run_training(toy_task.make_recipe(tmp_path / "runs", task_cls=Initialised, train={"max_steps": 4}),
+                 out=tmp_path / "run", console=quiet)
+    assert events == ["fetch_pretrained", "prepare", "build_model", "init_model"]
+    events.clear()
+    run_training(toy_task.make_recipe(tmp_path / "runs", task_cls=Initialised, train={"max_steps": 8}),
+                 resume=tmp_path / "run", console=quiet)
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    assert main(["eval", str(last), "--json"]) == 0
+    loaded = seqtk.load(last)
+    loaded.predict(["0.1,0.2,0.3,0.4,0.5"])
+    loaded.evaluate("val")
+    assert "fetch_pretrained" not in events and "init_model" not in events and events.count("build_model") == 3

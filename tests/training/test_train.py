@@ -185,7 +185,7 @@ def test_resume_with_another_optimizer_starts_its_state_fresh(toy_task, tmp_path
 
 def test_evaluation_does_not_change_training(toy_task, tmp_path):
     # Even a log_eval that draws from the global RNG (tasks should not) changes nothing.
-    def log_eval(self, model, logger, step):
+    def log_eval(self, model, logger, step, result=None):
         logger.log_text("noise", str(torch.rand(3).tolist()), step)
 
     noisy = type("Noisy", (toy_task.ToySumTask,), {"name": "toy_noisy", "log_eval": log_eval})

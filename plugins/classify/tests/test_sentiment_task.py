@@ -156,18 +156,6 @@ def test_unbucketed_batches_pad_to_the_longest_training_text(tmp_path):
     assert max(widths) <= 2  # each batch holds texts of (nearly) one length
 
 
-def test_pretrained_vectors_are_loaded_and_their_coverage_printed(tmp_path):
-    glove = tmp_path / "glove.txt"
-    glove.write_text("great 1 2 3 4\nAWFUL -1 -2 -3 -4\nnotinvocab 0 0 0 1\n", encoding="utf-8")
-    task, model = prepared(write_csv(tmp_path / "r.csv"), model={"pretrained_vectors": str(glove), "embedding_dim": 4})
-    weight = model.embedding.weight
-    assert weight[task.vocab.token_to_id("great")].tolist() == [1, 2, 3, 4]
-    assert weight[task.vocab.token_to_id("awful")].tolist() == [-1, -2, -3, -4]  # by lowercase match
-    assert "covers 2 of" in task.console.file.getvalue()
-    with pytest.raises(SeqtkError, match="set model.embedding_dim = 4"):
-        prepared(tmp_path / "r.csv", model={"pretrained_vectors": str(glove), "embedding_dim": 8})
-
-
 @pytest.mark.parametrize(
     ("model", "message"),
     [
@@ -175,7 +163,8 @@ def test_pretrained_vectors_are_loaded_and_their_coverage_printed(tmp_path):
          "model.layers: layer 2 .* follows layer 1 .* return_sequences=false"),
         ({"layers": [{"cell": "gru", "hidden_size": 8, "return_sequences": True}]}, 'pooling = "last"'),
         ({"layers": [{"cell": "gru", "hidden_size": 8, "return_sequences": False}], "pooling": "max"}, "pools over every step"),
-        ({"layers": []}, "no layers"),
+        ({"layers": [], "num_layers": 0}, "model.num_layers"),  # no tables: the shorthand, which needs a layer
+        ({"layers": [{"cell": "gru"}], "num_layers": 3}, "model.num_layers = 3 would be ignored"),
         ({"freeze_embeddings": True}, "without model.pretrained_vectors"),
         ({"pretrained_vectors": "GloVe-6B-100d", "embedding_dim": 128},
          "holds 100-dimensional vectors but model.embedding_dim is 128.*set model.embedding_dim = 100"),

@@ -174,3 +174,61 @@ def test_model_dropout_acts_after_every_layer_even_a_single_one(tmp_path):
         task = ForecastTask(resolve(raw, "forecast_test", ForecastTask))
         task.prepare()
         assert [spec.dropout for spec in task.build_model().encoder.specs] == [0.3] * layers
+
+
+# -- the lifecycle: load_data -> learn -> encode_data ------------------------------------------------------
+
+
+def test_the_core_restores_the_scaler_or_learns_it(tmp_path):
+    """No prepare() of its own: learn() fits the scaler on a fresh run; a checkpoint's (Task.learned, or the
+    state_dict of a checkpoint from before it) is kept, and the windows are scaled by it."""
+    from seqtk.tasks.lifecycle import ready_task
+
+    assert "prepare" not in vars(ForecastTask)
+    recipe = make_recipe(seasonal_csv(tmp_path / "a.csv"))
+    fresh = ready_task(ForecastTask, recipe)
+    values = fresh.series.values
+    assert fresh.scaler == Scaler.fit(values[: target_ranges(len(values), 0.15, 0.15)["train"][1]])
+    saved = Scaler(mean=300.0, std=2.0)
+    for checkpoint in ({"learned": {"scaler": {"object": "seqtk_plugins.forecast.windows:Scaler",
+                                                "data": saved.to_dict()}}, "task_state": {}},
+                       {"task_state": saved.to_dict()}):  # before seqtk saved Task.learned
+        task = ready_task(ForecastTask, recipe, checkpoint)
+        assert task.scaler == saved
+        x = task.windows["train"].x[0, :, 0]  # relative windows: offsets from the last input, in saved's units
+        assert torch.allclose(x, (values[:24] - values[23]).float() / saved.std, atol=1e-5)
+
+
+def test_a_resumed_run_is_bit_identical(tmp_path):
+    csv = seasonal_csv(tmp_path / "s.csv", n=120)
+    quiet = Console(file=io.StringIO())
+    for name, steps, resume in (("straight", 16, False), ("resumed", 8, False), ("resumed", 16, True)):
+        raw = {"task": {"name": "forecast"}, "data": {"path": str(csv), "window": 12, "horizon": 3},
+               "model": {"cell": "gru", "hidden_size": 8},
+               "train": {"max_steps": steps, "batch_size": 16, "eval_every": 4, "device": "cpu"},
+               "log": {"tensorboard": False, "progress": False}}
+        run_training(resolve(raw, "forecast_test", ForecastTask), out=tmp_path / name, resume=resume, console=quiet)
+    from seqtk.inference.checkpoint import load_checkpoint
+
+    a, b = (load_checkpoint(tmp_path / n / "checkpoints" / "last.pt") for n in ("straight", "resumed"))
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"]) and a["learned"] == b["learned"]
+
+
+def test_log_eval_and_final_report_take_the_evaluation_result(tmp_path):
+    """The one signature every task has: log_eval(model, logger, step, result), final_report(model, device, result)."""
+    from seqtk.tasks.evaluation import evaluate
+
+    task = ForecastTask(make_recipe(seasonal_csv(tmp_path / "a.csv", n=120), window=12, horizon=3))
+    task.console = Console(file=io.StringIO())
+    task.prepare()
+    model, images = task.build_model(), {}
+
+    class Images:
+        def log_image(self, tag, image, step):
+            images[tag, step] = image
+
+    result = evaluate(task, model, "val", torch.device("cpu"))
+    task.log_eval(model, Images(), 7, result=result)
+    assert images[("forecast/val", 7)].dtype == torch.uint8
+    report = task.final_report(model, torch.device("cpu"), result=result)
+    assert report.startswith("val: MAE") and "test: MAE" in report

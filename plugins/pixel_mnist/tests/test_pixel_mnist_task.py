@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -13,13 +14,13 @@ from rich.console import Console
 from seqtk.config.conversion import resolve
 from seqtk.errors import SeqtkError
 from seqtk.testing import check_task
-from seqtk_plugins.pixel_mnist.config import PixelLayer
+from seqtk.nn.layers import LayerSpec
 from seqtk_plugins.pixel_mnist.idx import write_idx
 from seqtk_plugins.pixel_mnist.imagefile import read_digit
 from seqtk_plugins.pixel_mnist.model import PixelClassifier
 from seqtk_plugins.pixel_mnist.task import PixelMnistTask
 
-TINY_MODEL = {"layers": [{"cell": "gru", "hidden_size": 16}]}
+TINY_MODEL = {"cell": "gru", "hidden_size": 16}  # the core's shorthand: one GRU(16)
 
 
 def pattern(label: int, jitter: int = 0) -> torch.Tensor:
@@ -47,8 +48,8 @@ def raw_recipe(folder, **sections):
         "train": {"batch_size": 16, "lr": 0.02, "seed": 0, "device": "cpu"},
         "log": {"progress": False, "tensorboard": False},
     }
-    for key, value in sections.items():
-        raw[key] = {**raw.get(key, {}), **value}
+    for key, value in sections.items():  # a [model] given replaces the tiny one: shorthand or layer tables
+        raw[key] = dict(value) if key == "model" else {**raw.get(key, {}), **value}
     return raw
 
 
@@ -151,7 +152,7 @@ def test_read_digit_on_a_transparent_canvas(tmp_path):
 
 
 def test_irnn_init_sets_identity_and_zero_bias():
-    layers = [PixelLayer("rnn", 8, nonlinearity="relu", init="irnn", bidirectional=True), PixelLayer("rnn", 6)]
+    layers = [LayerSpec("rnn", 8, nonlinearity="relu", init="irnn", bidirectional=True), LayerSpec("rnn", 6)]
     model = PixelClassifier(1, layers, num_classes=10)
     first, second = model.encoder.layers
     for name in ("weight_hh_l0", "weight_hh_l0_reverse"):
@@ -168,7 +169,9 @@ def test_irnn_init_sets_identity_and_zero_bias():
         ({"layers": [{"cell": "lstm", "init": "irnn"}]}, 'init = "irnn" needs cell = "rnn" and nonlinearity = "relu"'),
         ({"layers": [{"cell": "rnn", "init": "irnn"}]}, 'nonlinearity = "tanh"'),
         ({"layers": [{"cell": "gru", "return_sequences": False}, {"cell": "gru"}]}, "return_sequences"),
-        ({"layers": []}, "no layers"),
+        ({"num_layers": 0}, "model.num_layers"),
+        ({"cell": "lstm", "init": "irnn"}, 'model: init = "irnn" needs cell = "rnn"'),
+        ({"layers": [{"cell": "gru"}], "init": "irnn"}, "model.init = 'irnn' would be ignored"),  # set it per table
         ({"dropout": 1.5}, "model.dropout"),
     ],
 )
@@ -183,6 +186,68 @@ def test_validate_rejects_bad_data_without_loading_it(tmp_path):
     with pytest.raises(SeqtkError, match="val_fraction"):
         resolve(raw_recipe(tmp_path, data={"val_fraction": 0.0}), "bad", PixelMnistTask)
     resolve(raw_recipe(tmp_path / "not-there"), "ok", PixelMnistTask)  # the folder is checked at prepare()
+
+
+def test_the_shorthand_builds_the_same_irnn_as_layer_tables(tmp_path):
+    """The core's stack dialect: cell/num_layers/hidden_size/init, or one [[model.layers]] table per layer."""
+    table = {"cell": "rnn", "hidden_size": 8, "nonlinearity": "relu", "init": "irnn", "bidirectional": True}
+    forms = [{"layers": [table, table]},
+             {"cell": "rnn", "num_layers": 2, "hidden_size": 8, "nonlinearity": "relu", "init": "irnn",
+              "bidirectional": True}]
+    models = []
+    for model in forms:
+        task = PixelMnistTask(resolve(raw_recipe(tmp_path, model=model), "pm", PixelMnistTask))
+        torch.manual_seed(0)
+        models.append(task.build_model())
+    tables, shorthand = (m.state_dict() for m in models)
+    assert tables.keys() == shorthand.keys() and all(torch.equal(tables[k], shorthand[k]) for k in tables)
+    assert torch.equal(shorthand["encoder.layers.1.weight_hh_l0_reverse"], torch.eye(8))
+
+
+def test_the_irnn_recipe_still_starts_from_the_identity():
+    from seqtk.tasks.loading import load_recipe
+
+    recipe = load_recipe("mnist_pixels_irnn")
+    [spec] = recipe.model.stack()
+    assert (spec.cell, spec.nonlinearity, spec.init, spec.hidden_size) == ("rnn", "relu", "irnn", 100)
+    rnn = PixelMnistTask(recipe).build_model().encoder.layers[0]
+    assert torch.equal(rnn.weight_hh_l0, torch.eye(100)) and float(rnn.bias_hh_l0.detach().abs().sum()) == 0
+
+
+def test_a_checkpoint_with_the_old_model_keys_still_predicts_and_evaluates(trained, tmp_path, capsys):
+    """Checkpoints written before [model] was the core's stack hold only layers (PixelLayer tables, init
+    included) and dropout; they load for predict and eval and give the same answers."""
+    import seqtk
+    from seqtk.cli.main import main
+    from seqtk.inference.checkpoint import load_checkpoint, save_checkpoint
+
+    result, pngs, _ = trained
+    payload = load_checkpoint(result.run_dir / "checkpoints" / "last.pt")
+    model = payload["recipe"]["model"]
+    assert model["layers"] == [] and model["cell"] == "gru"  # written by today's code: the shorthand's keys
+    old_layer = dataclasses.asdict(LayerSpec("gru", 16))  # PixelLayer's keys: LayerSpec's and init
+    payload["recipe"]["model"] = {"layers": [old_layer], "dropout": model["dropout"]}
+    save_checkpoint(tmp_path / "old.pt", payload)
+    assert seqtk.load(tmp_path / "old.pt", device="cpu").predict(pngs) == result.predictions
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "old.pt"), "--json", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["loss"] == pytest.approx(result.reloaded_val_loss, abs=1e-5)
+
+
+def test_class_names_are_learned_on_a_fresh_run_and_a_checkpoints_are_kept(tmp_path):
+    """No prepare() of its own: load_data reads the images, learn() names the classes (a checkpoint's are
+    restored instead), encode_data reports the splits."""
+    from seqtk.tasks.lifecycle import ready_task
+
+    assert "prepare" not in vars(PixelMnistTask)
+    recipe = resolve(raw_recipe(write_folder(tmp_path / "idx")), "pm", PixelMnistTask)
+    quiet = Console(file=io.StringIO())
+    assert ready_task(PixelMnistTask, recipe, console=quiet).class_names == tuple("0123456789")
+    saved = tuple("abcdefghij")
+    checkpoint = {"learned": {"class_names": {"tuple": list(saved)}}, "task_state": {}}
+    task = ready_task(PixelMnistTask, recipe, checkpoint, console=quiet)
+    assert task.class_names == saved and len(task.splits_data.val) > 0
+    assert "pixel_mnist data" in quiet.file.getvalue()  # encode_data's report of the splits
 
 
 def test_stacked_bidirectional_model_from_the_recipe(tmp_path):

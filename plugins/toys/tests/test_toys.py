@@ -129,3 +129,24 @@ def test_predict_input_errors():
     model = task.build_model()
     with pytest.raises(SeqtkError, match="two 8-bit numbers"):
         task.predict(model, ["300+1"], torch.device("cpu"))
+
+
+def test_the_lifecycle_hooks_and_the_one_reporting_signature():
+    """No prepare() of its own (load_data generates the examples; nothing is learned), and log_eval /
+    final_report take the evaluation result as every task's do."""
+    from seqtk.tasks.evaluation import evaluate
+
+    assert "prepare" not in vars(ToySequencesTask) and ToySequencesTask.learned == ()
+    task = ToySequencesTask(recipe("toy_many_to_one"))
+    task.prepare()
+    assert len(task.eval_batches("test")) == 1
+    model, scalars = task.build_model(), {}
+
+    class Scalars:
+        def log_scalars(self, step, values):
+            scalars[step] = values
+
+    result = evaluate(task, model, "val", torch.device("cpu"))
+    task.log_eval(model, Scalars(), 5, result=result)
+    assert list(scalars[5]) == ["probe/output_0"]
+    assert task.final_report(model, torch.device("cpu"), result=result).startswith("many_to_one: input [50, 51, 52]")
