@@ -33,7 +33,6 @@ import io
 import os
 import pickle
 import pickletools
-import tempfile
 import warnings
 import zipfile
 from collections import OrderedDict
@@ -43,7 +42,7 @@ from typing import Any
 import torch
 
 from seqtk.errors import SeqtkError
-from seqtk.runtime.files import remove_stale_temps
+from seqtk.runtime.files import atomic_writer, remove_stale_temps
 
 FORMAT = "seqtk-checkpoint"
 VERSION = 1
@@ -75,22 +74,8 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     _check_plain(payload, "checkpoint")
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600: a run's other files are readable by the users who share it
-        with os.fdopen(fd, "wb") as f:
-            _write_all(f, buffer.getbuffer())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
-            # A write or fsync on an open file names no file: name the checkpoint, as the CLI's paragraph shows it.
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
-        raise
+    with atomic_writer(path, "wb") as f:  # an OSError (a full disk) names the checkpoint, as the CLI shows it
+        _write_all(f, buffer.getbuffer())
     _fsync_dir(path.parent)
     remove_stale_temps(path)  # of writers killed earlier (one writer per run folder)
 

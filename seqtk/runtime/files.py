@@ -12,23 +12,37 @@ import os
 import shutil
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Iterator
-from typing import IO
+from pathlib import Path
+from typing import IO, Any
 
 _CHUNK = 1 << 20
 
 
 def atomic_write_stream(dest: Path, src: IO[bytes]) -> None:
     """Copy ``src`` to ``dest`` through a temporary file and ``os.replace``."""
+    with atomic_writer(dest, "wb") as out:
+        shutil.copyfileobj(src, out, _CHUNK)
+
+
+@contextlib.contextmanager
+def atomic_writer(dest: Path, mode: str = "wb", **options: Any) -> Iterator[IO[Any]]:
+    """A file opened with ``mode`` (and ``open``'s ``options``) whose contents become ``dest`` only when the
+    block ends without an error.
+
+    It is a temporary file beside ``dest``: flushed and fsynced (so a power cut cannot leave an empty
+    ``dest``), made readable like any other file (``mkstemp`` makes 0600), then renamed over ``dest``. On
+    any failure it is removed and ``dest`` is untouched; an OSError names ``dest`` (a full disk raises ENOSPC
+    naming no file, and the CLI's paragraph should say which file found it full).
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(src, out, _CHUNK)
+        with os.fdopen(fd, mode, **options) as out:
+            yield out
             out.flush()
-            os.fsync(out.fileno())  # on disk before the rename, so a power cut cannot leave an empty dest
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cached data is ordinary readable data
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except OSError as exc:
         remove_file(Path(tmp))
@@ -86,21 +100,8 @@ def atomic_text_writer(dest: Path) -> Iterator[IO[str]]:
     >>> (folder / "p.jsonl").read_text(), len(list(folder.iterdir()))
     ('{}\\n', 1)
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())  # on disk before the rename, so a power cut cannot leave an empty dest
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except OSError as exc:
-        remove_file(Path(tmp))
-        raise _naming(exc, dest) from None
-    except BaseException:
-        remove_file(Path(tmp))
-        raise
+    with atomic_writer(dest, "w", encoding="utf-8", newline="\n") as out:
+        yield out
 
 
 def _naming(exc: OSError, dest: Path) -> OSError:

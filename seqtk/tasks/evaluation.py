@@ -66,7 +66,9 @@ class Evaluable(Protocol):
 
     def eval_reducer(self, split: str) -> Reducer | None: ...
 
-    def model_metrics(self, model: Any, split: str, device: torch.device, result: EvalResult) -> dict[str, float]: ...
+    def model_metrics(self, model: Any, split: str, device: torch.device, result: EvalResult) -> dict[str, float]:
+        """Optional outside :class:`~seqtk.tasks.task.Task`: the loop calls it only where it exists."""
+        ...
 
     def finish_metrics(self, metrics: dict[str, float]) -> dict[str, float]: ...
 
@@ -98,7 +100,8 @@ def evaluate(task: Evaluable, model: nn.Module | None, split: str, device: torch
         result = EvalResult(split, _means(task, model, split, device, max_batches, reducer), reducer)
         if reducer is not None:
             result.metrics |= {key: float(value) for key, value in reducer.metrics().items()}
-        extra = task.model_metrics(model, split, device, result)  # after the reducer's: it may read them
+        hook = getattr(task, "model_metrics", None)  # every Task has it; an object made for the loop alone may not
+        extra = hook(model, split, device, result) if hook is not None else {}  # after the reducer's: it may read them
         result.metrics |= {key: float(value) for key, value in extra.items()}
     result.metrics = task.finish_metrics(result.metrics)
     return result
