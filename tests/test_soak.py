@@ -34,7 +34,7 @@ TOLERANCE = 0.10  # every later sample within ±10% of that baseline
 SAMPLES = 10  # samples after the baseline, evenly spread to the end
 PREDICTS = 10_000
 RUNS = 200
-#: names of the temporary files seqtk writes (seqtk/files.py, checkpoint saves, fetch folders) and of a
+#: names of the temporary files seqtk writes (seqtk/runtime/files.py, checkpoint saves, fetch folders) and of a
 #: run's lock, none of which may outlive the command that made it
 TEMP_NAMES = (".*.tmp", "*.tmp", ".tmp-*", "tmp*", LOCK_NAME)
 
