@@ -139,3 +139,17 @@ def test_a_plugin_written_against_last_weeks_docs_trains_evaluates_and_predicts(
         registry.reset()
     out = capsys.readouterr().out
     assert '"accuracy"' in out and '"label"' in out
+
+
+def test_a_checkpoint_from_before_the_move_restores_its_learned_state():
+    """A checkpoint names the class of each learned object by its module path; those written before the move
+    say ``seqtk.vocab:Vocab``, which must still build the vocabulary."""
+    from seqtk.tasks import learned
+    from seqtk.tasks.loading import load_recipe
+    from seqtk.text.vocab import Vocab
+    from seqtk_plugins.textgen.task import TextGenTask
+
+    task = TextGenTask(load_recipe("textgen_tiny"))
+    vocab = Vocab.build(list("hello world"), specials=("<pad>",))
+    learned.restore(task, {"vocab": {"object": "seqtk.vocab:Vocab", "data": vocab.to_dict()}})
+    assert isinstance(task.vocab, Vocab) and task.vocab.to_dict() == vocab.to_dict()
