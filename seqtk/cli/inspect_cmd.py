@@ -109,7 +109,8 @@ def cell_recipe(spec: str, overrides: list[str], cell: str, steps: int | None) -
 
     path = locate(spec)
     extra = ["log.tensorboard=false", "log.progress=false", "log.grad_through_time=false"]
-    raw = apply_overrides(read_toml(path), overrides + extra + ([f"train.max_steps={steps}"] if steps else []))
+    written = read_toml(path)
+    raw = apply_overrides(written, overrides + extra + ([f"train.max_steps={steps}"] if steps else []))
     model = raw.setdefault("model", {})
     if isinstance(model.get("layers"), list):
         model["layers"] = [{**layer, "cell": cell} for layer in model["layers"]]
@@ -119,7 +120,7 @@ def cell_recipe(spec: str, overrides: list[str], cell: str, steps: int | None) -
     if "layers" not in model and "cell" not in {f.name for f in dataclasses.fields(task_cls.model_config)}:
         raise SeqtkError(f"task '{task_cls.name}' has no model.cell or model.layers to set the cell with",
                          fix="inspect a recipe whose [model] section names its cell")
-    return resolve(raw, path.stem, task_cls)
+    return resolve(raw, path.stem, task_cls, written=written)
 
 
 def _first(batches: Any, n: int) -> list[Any]:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from seqtk.config.checks import check_recipe
 from seqtk.config.schema import SECTIONS, LogConfig, Recipe, TaskSection, TrainConfig, to_plain
+from seqtk.config.source_keys import without_unread
 from seqtk.errors import SeqtkError, suggest
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
@@ -167,7 +168,7 @@ def resolve(
     recipe = Recipe(name=name, **sections)
     given = () if stored else tuple(raw.get("data", {}))
     check_recipe(recipe, task_cls, given, _written_data(written, classes["data"]))
-    return recipe
+    return recipe if stored else recipe.replace(data=without_unread(recipe.data))
 
 
 def _written_data(written: dict[str, Any] | None, cls: type) -> Any:

@@ -15,13 +15,16 @@ override chose another source (``seqtk run textgen_tiny data.path=my.txt``:
 the override replaces the recipe's corpus, as the user meant).
 
 A recipe written back in full (a checkpoint's, a run's ``config.toml``)
-holds every key; only keys whose value differs from the default count, and a
-checkpoint's recipe is not checked at all (the run that wrote it was).
+holds every key; only keys whose value differs from the default count, a key
+the chosen source does not read is written back at its default
+(:func:`without_unread`), and a checkpoint's recipe is not checked at all (the
+run that wrote it was).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+import dataclasses
 from dataclasses import MISSING, Field, fields
 from typing import Any
 
@@ -63,6 +66,22 @@ def check_source_keys(data: Any, given: Iterable[str], written: Any = None) -> N
         if value == default_of(f) or _replaced_by_an_override(written, key, value, chosen):
             continue
         raise _ignored(data, f, value, chosen)
+
+
+def without_unread(data: Any) -> Any:
+    """``data`` with every key its chosen source does not read back at its default.
+
+    What a run writes back (``config.toml``, the checkpoint's recipe) is then what it read: a recipe's
+    ``data.corpus = "plays"`` replaced by an override's ``data.path`` would otherwise stand beside the path in
+    ``config.toml``, and ``seqtk run RUN/config.toml --resume RUN`` would refuse it as a key the source ignores.
+    """
+    chosen = data.chosen_source()
+    if chosen is None:
+        return data
+    unread = {f.name: default_of(f) for f in fields(data)
+              if sources_of(f) and chosen not in sources_of(f) and default_of(f) is not MISSING}
+    changed = {k: v for k, v in unread.items() if getattr(data, k) != v}
+    return dataclasses.replace(data, **changed) if changed else data
 
 
 def _replaced_by_an_override(written: Any, key: str, value: Any, chosen: str) -> bool:

@@ -166,3 +166,24 @@ def test_the_written_config_toml_of_a_run_loads_again(tmp_path):
     again = resolve(read_toml(path), "config", registry.get_task("seq2seq"))
     assert again.data == recipe.data
 
+
+
+def test_a_runs_config_toml_reads_back_after_an_override_chose_another_source(tmp_path):
+    """`seqtk run RUN/config.toml --resume RUN` (what the error for a checkpoint given as a recipe suggests) must
+    accept what the run wrote: textgen_shakespeare's data.corpus = "plays" was written beside the override's
+    data.path, and read back as a file it was refused as a key the source ignores."""
+    from seqtk.config.recipe_io import to_toml
+
+    text = tmp_path / "my.txt"
+    recipe = load_recipe("textgen_shakespeare", [f"data.path={text}"])
+    assert recipe.data.corpus == "tiny"  # written back as what the run read: the corpus is not read
+    config = tmp_path / "config.toml"
+    config.write_text(to_toml(recipe.to_dict()), encoding="utf-8")
+    assert load_recipe(str(config)).data == recipe.data
+
+
+def test_seqtk_inspect_accepts_the_overrides_seqtk_run_accepts(tmp_path):
+    from seqtk.cli.inspect_cmd import cell_recipe
+
+    recipe = cell_recipe("textgen_shakespeare", [f"data.path={tmp_path / 'my.txt'}"], "gru", 5)
+    assert recipe.data.chosen_source() == "path" and recipe.train.max_steps == 5
