@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import random
 
 import pytest
@@ -358,57 +357,6 @@ def test_sentiment_looks_for_its_own_label_columns_first(tmp_path):
     assert sorted(set(task.texts["train"].labels)) == [0, 1]  # the sentiment column, not category
 
 
-def test_crop_reads_a_random_window_of_each_text_each_epoch_and_whole_texts_when_evaluating(tmp_path):
-    from seqtk.data.batches import bucketed_batches, epoch_generator
-    from seqtk_plugins.classify.batching import TrainBatches, draw_windows
-
-    task, _ = prepared(recipe(write_csv(tmp_path / "a.csv"), data={"crop": 0.5}))
-    data = task.encoded["train"]
-    loader = task.train_loader()
-    plan = loader.plan(0)
-    windows = [w for batch in plan for w in batch]
-    assert sorted(i for i, _, _ in windows) == list(range(len(data)))  # every text once an epoch
-    for i, start, stop in windows:
-        assert 0 <= start < stop <= int(data.lengths[i]) and stop - start >= math.ceil(0.5 * int(data.lengths[i]))
-    assert any(stop - start < int(data.lengths[i]) for i, start, stop in windows)
-    assert loader.plan(0) == plan and loader.plan(1) != plan  # drawn from (seed, epoch): a resumed run reads the same
-    batch = loader.collate(plan[0])
-    for row, (i, start, stop) in enumerate(plan[0]):
-        assert batch.lengths[row] == stop - start and batch.labels[row] == data.labels[i] and batch.index[row] == i
-        assert batch.ids[row, : stop - start].tolist() == data.ids[i][start:stop].tolist()
-        assert not batch.ids[row, stop - start :].any()
-    before_crop = bucketed_batches(data.lengths.tolist(), 16, epoch_generator(0, 0), 50)  # what plan() gave before
-    assert TrainBatches(data, 16, 0, True, 50, 0).plan(0) == before_crop
-    assert TrainBatches(data, 16, 0, True, 50, 0, crop=1.0).plan(0) == before_crop  # crop 1: whole texts
-    unbucketed = TrainBatches(data, 16, 0, False, 50, 40, balanced=True, crop=0.5)
-    drawn = [w for batch in unbucketed.plan(0) for w in batch]
-    assert len(drawn) == len(data) and len({i for i, _, _ in drawn}) < len(data)  # drawn with replacement
-    assert unbucketed.collate(unbucketed.plan(0)[0]).ids.shape[1] == 40  # padded to pad_to
-    assert torch.equal(torch.cat([b.lengths for b in task.eval_batches("val")]).sort().values,
-                       task.encoded["val"].lengths.sort().values)  # fmt: skip
-    starts, sizes = draw_windows(torch.full((2000,), 10), 0.3, torch.Generator().manual_seed(0))
-    assert sorted(set(sizes.tolist())) == list(range(3, 11)) and bool((starts + sizes <= 10).all())
-    with pytest.raises(SeqtkError, match="data.crop must be between 0 and 1"):
-        resolve(recipe(tmp_path / "a.csv", data={"crop": 1.5}), "classify_test", ClassifyTask)
-
-
-def test_a_cropped_run_resumes_bit_identical(tmp_path):
-    from seqtk.inference.checkpoint import load_checkpoint
-    from seqtk.training.train import run_training
-
-    csv = write_csv(tmp_path / "a.csv")
-    quiet = Console(file=io.StringIO())
-    ClassifyTask.console = quiet
-    try:
-        for name, steps, resume in (("straight", 24, False), ("resumed", 10, False), ("resumed", 24, True)):
-            raw = recipe(csv, data={"crop": 0.4}, train={"max_steps": steps, "eval_every": 8})
-            run_training(resolve(raw, "classify_test", ClassifyTask), out=tmp_path / name, resume=resume, console=quiet)
-    finally:
-        ClassifyTask.console = None
-    a, b = (load_checkpoint(tmp_path / n / "checkpoints" / "last.pt")["model"] for n in ("straight", "resumed"))
-    assert all(torch.equal(a[k], b[k]) for k in a)
-
-
 def test_resume_and_eval_do_not_read_the_pretrained_vectors_again(tmp_path, capsys):
     """The checkpoint holds the trained table; the vectors file may be gone (or, for a named set, never fetched)."""
     from seqtk.training.train import run_training
@@ -427,73 +375,3 @@ def test_resume_and_eval_do_not_read_the_pretrained_vectors_again(tmp_path, caps
         ClassifyTask.console = None
     assert main(["eval", str(tmp_path / "run" / "checkpoints" / "last.pt"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["step"] == 20
-
-
-# -- [model]: the core's stack -----------------------------------------------------------------------------
-
-
-def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
-
-
-@pytest.mark.parametrize("pooling", ["last", "mean"])
-def test_the_shorthand_builds_the_model_the_layer_tables_build(tmp_path, pooling):
-    """cell/num_layers/hidden_size/bidirectional as in tag, toys and forecast; the last layer follows pooling."""
-    csv = write_csv(tmp_path / "q.csv")
-    table = {"cell": "lstm", "hidden_size": 8, "bidirectional": False}
-    tables = {"embedding_dim": 16, "pooling": pooling, "dropout": 0.2,
-              "layers": [{**table, "dropout": 0.2}, {**table, "return_sequences": pooling != "last"}]}
-    shorthand = {"embedding_dim": 16, "pooling": pooling, "dropout": 0.2, "layers": [], "cell": "lstm",
-                 "num_layers": 2, "hidden_size": 8, "bidirectional": False}
-    task, from_tables = prepared(recipe(csv, model=tables))
-    assert task.recipe.model.stack() == prepared(recipe(csv, model=shorthand))[0].recipe.model.stack()
-    assert _same_weights(from_tables, prepared(recipe(csv, model=shorthand))[1])
-
-
-def test_the_default_model_is_the_old_default_stack():
-    from seqtk.nn.layers import LayerSpec
-    from seqtk_plugins.classify.config import ClassifyModel
-
-    assert ClassifyModel().stack() == [LayerSpec("gru", 64, bidirectional=True, return_sequences=True)]
-
-
-def test_the_stack_is_checked_once(tmp_path, monkeypatch):
-    import seqtk.config.model_config as model_config
-    import seqtk.nn.layers as layers
-
-    calls = []
-
-    def counting(specs, real=layers.check_stack):
-        calls.append(len(specs))
-        return real(specs)
-
-    monkeypatch.setattr(layers, "check_stack", counting)
-    monkeypatch.setattr(model_config, "check_stack", counting)
-    resolve(recipe(tmp_path / "q.csv"), "classify_test", ClassifyTask)
-    assert calls == [1]
-
-
-def test_a_checkpoint_with_the_old_model_keys_still_predicts_and_evaluates(trained, tmp_path, capsys):
-    """Checkpoints written before [model] was the core's stack hold layers (LayerSpec tables without init) and
-    the classifier's own keys only; they load for predict and eval and give the same answers."""
-    import dataclasses
-
-    from seqtk.inference.checkpoint import load_checkpoint, save_checkpoint
-    from seqtk.nn.layers import LayerSpec
-
-    ckpt, _ = trained
-    payload = load_checkpoint(ckpt)
-    model = payload["recipe"]["model"]
-    old_layer = {k: v for k, v in dataclasses.asdict(LayerSpec("gru", 64, bidirectional=True)).items() if k != "init"}
-    payload["recipe"]["model"] = {"layers": [old_layer], **{k: model[k] for k in (
-        "embedding_dim", "pooling", "dropout", "word_dropout", "pretrained_vectors", "freeze_embeddings")}}
-    save_checkpoint(tmp_path / "old.pt", payload)
-    texts = ["what time is it now", "will it rain today"]
-    answers = []
-    for path in (ckpt, tmp_path / "old.pt"):
-        capsys.readouterr()
-        assert main(["predict", str(path), *texts, "--json", "--device", "cpu"]) == 0
-        assert main(["eval", str(path), "--json", "--device", "cpu"]) == 0
-        answers.append(capsys.readouterr().out)
-    assert answers[0] == answers[1] and '"accuracy"' in answers[1]
