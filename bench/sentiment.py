@@ -31,7 +31,8 @@ from rich.console import Console
 from torch import nn
 
 from seqtk.config.conversion import resolve
-from seqtk.config.recipes import locate, read_toml
+from seqtk.config.recipe_io import read_toml
+from seqtk.config.recipes import locate
 from seqtk_plugins.classify.sentiment import SentimentTask
 
 WARMUP = 5  # untimed steps per round (oneDNN builds kernels for new shapes)

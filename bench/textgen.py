@@ -49,7 +49,8 @@ from rich.console import Console
 from torch import nn
 
 from seqtk.config.conversion import resolve
-from seqtk.config.recipes import locate, read_toml
+from seqtk.config.recipe_io import read_toml
+from seqtk.config.recipes import locate
 from seqtk_plugins.textgen.task import TextGenTask
 
 

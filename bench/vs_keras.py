@@ -379,7 +379,8 @@ class KerasProcess:
 
 def read_charlm_recipe() -> None:
     """The char LM's sizes from ``recipes/textgen_shakespeare.toml`` (its vocabulary: the plays' 83 symbols)."""
-    from seqtk.config.recipes import locate, read_toml
+    from seqtk.config.recipe_io import read_toml
+    from seqtk.config.recipes import locate
 
     raw = read_toml(locate("textgen_shakespeare"))
     model, data, train = raw["model"], raw["data"], raw["train"]
