@@ -1,8 +1,10 @@
 """A character-level language model and its fast step-by-step generator.
 
 Training runs whole sequences through the fused encoder. Generation feeds the
-prompt once the same way, then steps the recurrence one token at a time with
-the cell math written out on the fused modules' own weights. Calling
+prompt once the same way, then steps the recurrence one token at a time: by
+default as one onnxruntime call per token (:mod:`seqtk.nn.steppers`), or, where
+that route does not apply, with the cell math written out on the fused modules'
+own weights. Calling
 ``nn.LSTM`` once per step pays oneDNN's per-call setup (weight reorders,
 buffers): for a 2x512 LSTM at batch 1 on a 2-core CPU we measured ~4.2-4.4 ms
 per token (sometimes ~1-1.5 ms), against ~0.24-0.29 ms here (greedy), where
@@ -26,6 +28,7 @@ from seqtk.nn.cells import ElmanCell, GRUCell, LSTMCell
 from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.nn.projected_lstm import ProjectedLSTMCell
 from seqtk.nn.recurrent_cell import RecurrentCell
+from seqtk.nn.steppers import DecodeSettings, Route, stepper
 from seqtk.runtime.device import eval_mode
 
 IGNORE_INDEX = -100
@@ -47,6 +50,11 @@ class CharLM(nn.Module):
     >>> lm.generate([1, 2, 3], max_new_tokens=4, generator=torch.Generator().manual_seed(0)).shape
     torch.Size([4])
     """
+
+    #: how generate() steps: the route and the weights (seqtk.load(..., quantize="int8") sets int8)
+    decoding: DecodeSettings = DecodeSettings()
+    #: the route the last generate() call took (None before the first)
+    last_route: Route | None = None
 
     def __init__(
         self,
@@ -141,6 +149,7 @@ class CharLM(nn.Module):
         stop_id: int | None = None,
         generator: torch.Generator | None = None,
         on_token: Callable[[Tensor], Any] | None = None,
+        decoding: DecodeSettings | None = None,
     ) -> Tensor:
         """Continue ``prompt_ids`` ((T,) or (B, T) for B samples) by up to ``max_new_tokens``.
 
@@ -148,13 +157,16 @@ class CharLM(nn.Module):
         0 is greedy; ``top_k`` 0 and ``top_p`` 1.0 are off. Generation stops once
         ``stop_id`` is produced (by every row; finished rows repeat it).
         ``on_token`` receives each new token ((B,), or a 0-d tensor for a 1-D
-        prompt), e.g. to stream text to a terminal.
+        prompt), e.g. to stream text to a terminal. ``decoding`` picks the step's route and weights
+        (:class:`~seqtk.nn.steppers.DecodeSettings`; default ``self.decoding``: the onnxruntime step where it
+        applies); ``self.last_route`` says which one ran.
         """
         idx, batched = self._prompt_tensor(prompt_ids)
         _check_sampling(max_new_tokens, temperature, top_k, top_p)
         with eval_mode(self), torch.inference_mode():
             new = self._generate(idx, max_new_tokens, temperature, top_k, top_p, stop_id, generator,
-                                 on_token if batched or on_token is None else lambda t: on_token(t[0]))
+                                 on_token if batched or on_token is None else lambda t: on_token(t[0]),
+                                 decoding or self.decoding)  # fmt: skip
         return new if batched else new[0]
 
     def _generate(
@@ -167,6 +179,7 @@ class CharLM(nn.Module):
         stop_id: int | None,
         generator: torch.Generator | None,
         on_token: Callable[[Tensor], Any] | None,
+        decoding: DecodeSettings,
     ) -> Tensor:
         # (B, T) -> (B, N)
         batch = idx.size(0)
@@ -175,11 +188,9 @@ class CharLM(nn.Module):
             return out
         logits, _, state = self(idx)  # the prompt goes through the fused encoder once
         logits = logits[:, -1]  # (B, V)
-        steps = [CellStep(rnn) for rnn in self.encoder.layers]  # the fused weights, copied once per call
         hidden = [tuple(s[0] for s in (layer if isinstance(layer, tuple) else (layer,))) for layer in state]
-        # Projecting the whole vocabulary once turns the first layer's input matmul into a row lookup;
-        # worth it only when the vocabulary is smaller than the tokens we will feed.
-        table = steps[0].project(self.embedding.weight) if self.vocab_size <= batch * max_new_tokens else None
+        # a lookup table of projected embeddings pays off once the tokens fed outnumber the vocabulary
+        step, self.last_route = stepper(self, decoding, hidden, table=self.vocab_size <= batch * max_new_tokens)
         done = torch.zeros(batch, dtype=torch.bool, device=idx.device)
         for t in range(max_new_tokens):
             token = sample_next(logits, temperature, top_k, top_p, generator)  # (B, V) -> (B,)
@@ -191,15 +202,8 @@ class CharLM(nn.Module):
                 on_token(token.clone())
             if t + 1 == max_new_tokens or (stop_id is not None and bool(done.all())):
                 return out[:, : t + 1]
-            logits = self._step(token, steps, hidden, table)
+            logits = step(token)  # (B,) -> (B, V)
         return out
-
-    def _step(self, token: Tensor, steps: list[CellStep], hidden: list[StepState], table: Tensor | None) -> Tensor:
-        # (B,) -> (B, V); updates ``hidden`` in place
-        x = table.index_select(0, token) if table is not None else steps[0].project(self.embedding(token))
-        for i, step in enumerate(steps):
-            h, hidden[i] = step(x if i == 0 else step.project(h), hidden[i])  # (B, G) -> (B, H)
-        return self.head(h)
 
     def _prompt_tensor(self, prompt_ids: Sequence[int] | Tensor) -> tuple[Tensor, bool]:
         idx = torch.as_tensor(prompt_ids, dtype=torch.long, device=self.head.weight.device)
@@ -308,7 +312,11 @@ def sample_next(
         # Drop a token once the more likely ones already cover top_p; the most likely always stays.
         ordered = ordered.masked_fill(probs.cumsum(dim=-1) - probs >= top_p, float("-inf"))
         logits = logits.scatter(-1, order, ordered)
-    return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(-1)
+    # torch.multinomial(probs, 1) draws exactly this (the exponential race: argmax of p / Exp(1) noise from the
+    # same generator), in a third of its time at batch 1; tests/nn/test_lm.py holds the two equal
+    probs = logits.softmax(dim=-1)
+    noise = torch.empty_like(probs).exponential_(1, generator=generator)
+    return probs.div_(noise).argmax(dim=-1)
 
 
 def check_causal(specs: Sequence[LayerSpec]) -> None:

@@ -11,6 +11,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from seqtk.errors import SeqtkValueError
 from seqtk.nn.encoders import LayerSpec
 from seqtk.nn.lm import CharLM, CellStep, sample_next
+from seqtk.nn.steppers import DecodeSettings
 
 V = 11
 
@@ -191,7 +192,8 @@ def count_generate(lm: CharLM, prompt_len: int, new_tokens: int, monkeypatch) ->
     original = CellStep.__call__
     monkeypatch.setattr(CellStep, "__call__", lambda self, *a: (steps.append(1), original(self, *a))[1])
     with OpCounter() as counter:
-        lm.generate(torch.zeros(prompt_len, dtype=torch.long), new_tokens, temperature=0.8, top_k=4, top_p=0.9)
+        lm.generate(torch.zeros(prompt_len, dtype=torch.long), new_tokens, temperature=0.8, top_k=4, top_p=0.9,
+                    decoding=DecodeSettings(route="eager"))
     hook.remove()
     monkeypatch.undo()
     return len(encoder_calls), len(steps), counter.ops

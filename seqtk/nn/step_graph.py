@@ -1,0 +1,243 @@
+"""One step of a :class:`~seqtk.nn.lm.CharLM` as an ONNX graph, written from its cells' equations.
+
+Generation at batch 1 is a chain of small matrix-vector products, and on a
+CPU the time goes to PyTorch's per-op dispatch and to a matrix-vector kernel
+that reads the weights slower than the cache delivers them (see
+docs/performance.md). onnxruntime runs the same step as one call, with
+kernels made for this shape, and can run it on int8 weights.
+
+The graph is built here from the weights, node by node, in milliseconds and
+without ``torch.onnx``; each supported cell has a builder that writes out its
+own ``project``/``recur`` (the equations in :mod:`seqtk.nn.recurrent_cell`).
+A cell whose class overrides those methods is not built: it has equations
+this module does not know, and the caller steps it eagerly.
+
+``quantize="int8"``: every weight matrix becomes int8 with one scale per
+output column (symmetric, in [-63, 63]: seven bits, so that the u8 x s8 products
+of x86 kernels without VNNI cannot saturate), and each product quantizes its
+input on the fly (``com.microsoft.DynamicQuantizeMatMul``). Biases, layer
+norms and the table of projected embeddings stay float32.
+
+>>> from seqtk.nn.cells import GRUCell
+>>> emb, head = torch.nn.Embedding(5, 3), torch.nn.Linear(4, 5)
+>>> graph = step_graph(emb, [GRUCell(3, 4)], head)
+>>> graph.state_names, [i.name for i in graph.model.graph.input]
+(['h0'], ['token', 'h0'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from seqtk.nn.cells import ElmanCell, GRUCell, LSTMCell
+from seqtk.nn.ln_lstm import EPS as LN_EPS
+from seqtk.nn.ln_lstm import LayerNormLSTMCell
+from seqtk.nn.recurrent_cell import RecurrentCell
+
+QUANTIZE = (None, "int8")
+INT8_MAX = 63  # seven bits: 2 x 255 x 63 fits the int16 pair sums of VPMADDUBSW (AVX2 without VNNI)
+TABLE_MAX_FLOATS = 16 * 2**20  # project the whole vocabulary once when the table stays under 64 MB
+OPSET = 18
+
+
+@dataclass
+class StepGraph:
+    """An ONNX model of one step: inputs ``token`` (B,) int64 and the state; outputs ``logits`` (B, V) and the
+    new state, each state part (B, H_l) float32 named ``h0``, ``c0``, ``h1``, ... (outputs: ``h0_out``, ...)."""
+
+    model: Any  # onnx.ModelProto
+    state_names: list[str]
+    state_sizes: list[int]
+    nodes: list[Any] = field(default_factory=list, repr=False)
+    initializers: list[Any] = field(default_factory=list, repr=False)
+
+
+def unsupported(cell: RecurrentCell) -> str | None:
+    """Why ``cell`` has no graph builder (None when it has one)."""
+    if builder_for(cell) is not None:
+        return None
+    return f"the {type(cell).__name__} cell has no ONNX step"
+
+
+def builder_for(cell: RecurrentCell) -> Callable[..., tuple[str, list[str]]] | None:
+    """The builder whose equations ``cell`` runs: its class, or a subclass that keeps the equations (IRNN)."""
+    for base, build in BUILDERS.items():
+        kind = type(cell)
+        if isinstance(cell, base) and kind.recur is base.recur and kind.project is base.project:
+            return build
+    return None
+
+
+def step_graph(
+    embedding: nn.Embedding, cells: Sequence[RecurrentCell], head: nn.Linear, quantize: str | None = None
+) -> StepGraph:
+    """The step of embedding -> ``cells`` (one per layer, unidirectional) -> head, as an ONNX model."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    if quantize not in QUANTIZE:
+        raise ValueError(f"quantize must be one of {QUANTIZE}, got {quantize!r}")
+    g = _Builder(quantize)
+    with torch.no_grad():
+        first = cells[0]
+        rows = embedding.num_embeddings * first.weight_ih.size(0)
+        if rows <= TABLE_MAX_FLOATS:  # the first layer's input projection becomes a row lookup
+            x_proj: str | None = g.op("Gather", [g.const("table", first.project(embedding.weight)), "token"])
+            x = None
+        else:
+            x_proj, x = None, g.op("Gather", [g.const("embedding", embedding.weight), "token"])
+        names, sizes = [], []
+        for n, cell in enumerate(cells):
+            state = [f"{part}{n}" for part in "hc"[: cell.state_size]]
+            build = builder_for(cell)
+            assert build is not None, unsupported(cell)
+            x, new = build(g, cell, f"l{n}", x, x_proj if n == 0 else None, state)
+            for name, out in zip(state, new, strict=True):
+                g.op("Identity", [out], f"{name}_out")
+            names += state
+            sizes += [cell.hidden_size] * cell.state_size
+        g.op("Identity", [g.linear(x, head.weight, head.bias, "head")], "logits")
+    inputs = [helper.make_tensor_value_info("token", TensorProto.INT64, ["B"])]
+    inputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["B", size]) for name, size in zip(names, sizes)]
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["B", head.out_features])]
+    outputs += [helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, ["B", size])
+                for name, size in zip(names, sizes)]  # fmt: skip
+    graph = helper.make_graph(g.nodes, "seqtk_lm_step", inputs, outputs, g.initializers)
+    opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="seqtk")
+    model.ir_version = min(model.ir_version, 10)  # what onnxruntime 1.2x reads
+    onnx.checker.check_model(model)
+    return StepGraph(model, names, sizes, g.nodes, g.initializers)
+
+
+def quantize_columns(weight_t: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(K, N) float -> (K, N) int8 in [-INT8_MAX, INT8_MAX] and (N,) float32 scales, one per column.
+
+    >>> q, s = quantize_columns(torch.tensor([[1.0, -2.0], [0.5, 4.0]]))
+    >>> q.tolist(), s.tolist() == [1 / 63, 4 / 63]
+    ([[63, -32], [32, 63]], True)
+    """
+    w = weight_t.detach().float().cpu().numpy()
+    scale = np.abs(w).max(axis=0) / INT8_MAX
+    scale[scale == 0] = 1.0
+    q = np.clip(np.rint(w / scale), -INT8_MAX, INT8_MAX).astype(np.int8)
+    return q, scale.astype(np.float32)
+
+
+class _Builder:
+    """Nodes and initializers of one graph, with names made unique."""
+
+    def __init__(self, quantize: str | None) -> None:
+        self.quantize = quantize
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+
+    def const(self, name: str, value: Tensor | np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        array = value.detach().float().cpu().numpy() if isinstance(value, Tensor) else value
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def op(self, kind: str, inputs: list[str], output: str | None = None, n_out: int = 1,
+           domain: str = "", **attrs: Any) -> Any:  # fmt: skip
+        from onnx import helper
+
+        outs = [output] if output else [f"{kind.lower()}_{len(self.nodes)}_{i}" for i in range(n_out)]
+        self.nodes.append(helper.make_node(kind, inputs, outs, domain=domain, **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    def linear(self, x: str, weight: Tensor, bias: Tensor | None, name: str) -> str:
+        """``x @ weight.T + bias``: (B, K) -> (B, N), on int8 weights when quantizing."""
+        bias_name = None if bias is None else self.const(f"{name}_b", bias)
+        if self.quantize == "int8":
+            q, scale = quantize_columns(weight.t())
+            zero = np.zeros_like(q[0])
+            ins = [x, self.const(f"{name}_q", q), self.const(f"{name}_s", scale), self.const(f"{name}_z", zero)]
+            return self.op("DynamicQuantizeMatMul", ins + ([bias_name] if bias_name else []), domain="com.microsoft")
+        out = self.op("MatMul", [x, self.const(f"{name}_w", weight.t())])
+        return out if bias_name is None else self.op("Add", [out, bias_name])
+
+    def split(self, x: str, parts: int) -> list[str]:
+        return self.op("Split", [x], n_out=parts, axis=1, num_outputs=parts)
+
+    def act(self, cell: RecurrentCell, x: str) -> str:
+        return self.op("Tanh" if cell.nonlinearity == "tanh" else "Relu", [x])
+
+    def sigmoid(self, x: str) -> str:
+        return self.op("Sigmoid", [x])
+
+    def layer_norm(self, x: str, gain: Tensor, shift: Tensor | None, name: str) -> str:
+        shift = torch.zeros_like(gain) if shift is None else shift
+        ins = [x, self.const(f"{name}_g", gain), self.const(f"{name}_s", shift)]
+        return self.op("LayerNormalization", ins, axis=-1, epsilon=LN_EPS)
+
+
+# -- one builder per cell: (graph, cell, name, x, projected x or None, state names) -> (h, new state names)
+def _gates(g: _Builder, cell: RecurrentCell, name: str, x: str | None, x_proj: str | None, h: str) -> str:
+    """``project(x) + h @ W_hh^T``: one product over [x, h] when the input is not a table row."""
+    if x_proj is not None:
+        return g.op("Add", [x_proj, g.linear(h, cell.weight_hh, None, f"{name}_hh")])
+    both = g.op("Concat", [x, h], axis=1)
+    return g.linear(both, torch.cat([cell.weight_ih, cell.weight_hh], dim=1), cell.bias, f"{name}_ihh")
+
+
+def _elman(g: _Builder, cell: ElmanCell, name: str, x: str | None, x_proj: str | None,
+           state: list[str]) -> tuple[str, list[str]]:  # fmt: skip
+    h = g.act(cell, _gates(g, cell, name, x, x_proj, state[0]))
+    return h, [h]
+
+
+def _lstm(g: _Builder, cell: LSTMCell, name: str, x: str | None, x_proj: str | None,
+          state: list[str]) -> tuple[str, list[str]]:  # fmt: skip
+    i, f, c_in, o = g.split(_gates(g, cell, name, x, x_proj, state[0]), 4)
+    return _lstm_tail(g, cell, i, f, c_in, o, state[1], lambda c: c)
+
+
+def _lstm_tail(g: _Builder, cell: RecurrentCell, i: str, f: str, c_in: str, o: str, c_prev: str,
+               norm: Callable[[str], str]) -> tuple[str, list[str]]:  # fmt: skip
+    """``c = σ(f) c_prev + σ(i) act(g)``, ``h = σ(o) act(norm(c))``."""
+    keep = g.op("Mul", [g.sigmoid(f), c_prev])
+    c = g.op("Add", [keep, g.op("Mul", [g.sigmoid(i), g.act(cell, c_in)])])
+    h = g.op("Mul", [g.sigmoid(o), g.act(cell, norm(c))])
+    return h, [h, c]
+
+
+def _ln_lstm(g: _Builder, cell: LayerNormLSTMCell, name: str, x: str | None, x_proj: str | None,
+             state: list[str]) -> tuple[str, list[str]]:  # fmt: skip
+    if x_proj is None:
+        wx = g.linear(x, cell.weight_ih, None, f"{name}_ih")
+        x_proj = g.op("Add", [g.layer_norm(wx, cell.ln_x_gain, None, f"{name}_lnx"), g.const(f"{name}_b", cell.bias)])
+    wh = g.layer_norm(g.linear(state[0], cell.weight_hh, None, f"{name}_hh"), cell.ln_h_gain, None, f"{name}_lnh")
+    i, f, c_in, o = g.split(g.op("Add", [x_proj, wh]), 4)
+    return _lstm_tail(g, cell, i, f, c_in, o, state[1],
+                      lambda c: g.layer_norm(c, cell.ln_c_gain, cell.ln_c_shift, f"{name}_lnc"))  # fmt: skip
+
+
+def _gru(g: _Builder, cell: GRUCell, name: str, x: str | None, x_proj: str | None,
+         state: list[str]) -> tuple[str, list[str]]:  # fmt: skip
+    if x_proj is None:
+        x_proj = g.linear(x, cell.weight_ih, cell.bias, f"{name}_ih")
+    rec = g.linear(state[0], cell.weight_hh, cell.bias_hh, f"{name}_hh")
+    x_rz, x_g = g.op("Split", [x_proj, g.const(f"{name}_xs", np.array([2 * cell.hidden_size, cell.hidden_size]))],
+                     n_out=2, axis=1)  # fmt: skip
+    r_rz, r_g = g.op("Split", [rec, g.const(f"{name}_rs", np.array([2 * cell.hidden_size, cell.hidden_size]))],
+                     n_out=2, axis=1)  # fmt: skip
+    r, z = g.split(g.sigmoid(g.op("Add", [x_rz, r_rz])), 2)
+    cand = g.act(cell, g.op("Add", [x_g, g.op("Mul", [r, r_g])]))
+    h = g.op("Add", [state[0], g.op("Mul", [z, g.op("Sub", [cand, state[0]])])])  # lerp(h, g, z)
+    return h, [h]
+
+
+BUILDERS: dict[type[RecurrentCell], Callable[..., tuple[str, list[str]]]] = {
+    LayerNormLSTMCell: _ln_lstm,  # before LSTMCell: it subclasses it with its own equations
+    LSTMCell: _lstm,
+    GRUCell: _gru,
+    ElmanCell: _elman,
+}

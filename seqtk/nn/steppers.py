@@ -1,0 +1,213 @@
+"""How :meth:`seqtk.nn.lm.CharLM.generate` takes one step after the prompt: the routes and the choice.
+
+- ``eager``: the cells' written-out equations on PyTorch's kernels (:class:`EagerStepper`), on any device
+  and for every cell.
+- ``onnx``: the whole step as one onnxruntime call on a graph built from the weights
+  (:mod:`seqtk.nn.step_graph`), float32 or int8 (:class:`OnnxStepper`). On a CPU at batch 1 it is several
+  times faster (docs/performance.md). The session is built once per model and weights, in milliseconds,
+  and kept on the model until its weights change.
+- ``auto`` (the default): ``onnx`` where it applies (a CPU model whose cells all have a graph builder, with
+  onnxruntime installed), otherwise ``eager`` with a one-line :class:`DecodeFallback` warning saying why.
+
+Both routes compute the same function; float32 results differ only by rounding (greedy decoding gives
+the same tokens, which tests/nn/test_steppers.py holds), and sampling stays in PyTorch with the caller's
+generator, so a seed gives the same sample on either route.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seqtk.errors import SeqtkError, SeqtkValueError
+from seqtk.nn.cell_kinds import CellLayer
+from seqtk.nn.recurrent_cell import RecurrentCell
+
+ROUTES = ("auto", "eager", "onnx")
+QUANTIZE = (None, "int8")
+StepState = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
+
+
+class DecodeFallback(UserWarning):
+    """``route="auto"`` could not use the fast step and runs the eager one; the message says why."""
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """How a language model decodes: ``route`` (auto/eager/onnx) and ``quantize`` (None or ``"int8"``).
+
+    >>> DecodeSettings(quantize="int8").route
+    'auto'
+    """
+
+    route: str = "auto"
+    quantize: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.route not in ROUTES:
+            raise SeqtkValueError(f"decoding route {self.route!r} is not one of {', '.join(ROUTES)}",
+                                  fix="use route='auto' (the fast step where it applies), 'onnx' or 'eager'")  # fmt: skip
+        if self.quantize not in QUANTIZE:
+            raise SeqtkValueError(f"quantize={self.quantize!r} is not supported",
+                                  fix="use quantize='int8' for int8 weights, or None for float32")  # fmt: skip
+        if self.quantize and self.route == "eager":
+            raise SeqtkValueError("int8 weights need the onnx decoding route, and route='eager' was asked for",
+                                  fix="use route='auto' (or 'onnx') with quantize='int8', or drop quantize")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Route:
+    """The route one ``generate`` call took: ``name`` (eager/onnx), ``quantize``, the seconds spent building
+    the onnxruntime session (0 when it was cached or eager) and, after a fallback, why."""
+
+    name: str
+    quantize: str | None = None
+    build_seconds: float = 0.0
+    note: str | None = None
+
+    def describe(self) -> str:
+        if self.name == "eager":
+            return "eager PyTorch step" + (f" ({self.note})" if self.note else "")
+        built = f", session built in {self.build_seconds * 1e3:.0f} ms" if self.build_seconds else ", session cached"
+        return f"onnxruntime step, {self.quantize or 'float32'} weights{built}"
+
+
+def layer_cells(layers: Sequence[nn.Module]) -> list[RecurrentCell]:
+    """The reference cell of each unidirectional layer: a CellLayer's own, or a fused module's equations
+    with its weights copied (made without autograd)."""
+    from seqtk.nn.lm import _cell_of
+
+    return [layer.directions[0] if isinstance(layer, CellLayer) else _cell_of(layer) for layer in layers]
+
+
+class EagerStepper:
+    """One step on PyTorch's kernels through :class:`seqtk.nn.lm.CellStep` s; keeps the state.
+
+    # token (B,) -> logits (B, V)
+    """
+
+    def __init__(self, lm: nn.Module, state: list[StepState], table: bool) -> None:
+        from seqtk.nn.lm import CellStep
+
+        self.lm, self.hidden = lm, list(state)
+        self.steps = [CellStep(rnn) for rnn in lm.encoder.layers]  # the fused weights, copied once per call
+        # Projecting the whole vocabulary once turns the first layer's input matmul into a row lookup.
+        self.table = self.steps[0].project(lm.embedding.weight) if table else None
+
+    def __call__(self, token: Tensor) -> Tensor:
+        # (B,) -> (B, V)
+        first = self.steps[0]
+        x = self.table.index_select(0, token) if self.table is not None else first.project(self.lm.embedding(token))
+        for i, step in enumerate(self.steps):
+            h, self.hidden[i] = step(x if i == 0 else step.project(h), self.hidden[i])  # (B, G) -> (B, H)
+        return self.lm.head(h)
+
+
+class OnnxStepper:
+    """One step as one onnxruntime call; keeps the state as numpy arrays between calls.
+
+    # token (B,) -> logits (B, V)
+    """
+
+    def __init__(self, session: Any, state_names: list[str], state: list[StepState]) -> None:
+        self.session = session
+        self.out_names = ["logits", *(f"{name}_out" for name in state_names)]
+        parts = [part for layer in state for part in layer]
+        self.feeds = {name: part.detach().float().cpu().numpy() for name, part in zip(state_names, parts)}
+        self.state_names = state_names
+
+    def __call__(self, token: Tensor) -> Tensor:
+        # (B,) -> (B, V)
+        self.feeds["token"] = token.cpu().numpy()
+        logits, *state = self.session.run(self.out_names, self.feeds)
+        self.feeds.update(zip(self.state_names, state))
+        return torch.from_numpy(logits)
+
+
+def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], table: bool
+            ) -> tuple[EagerStepper | OnnxStepper, Route]:  # fmt: skip
+    """The stepper ``settings`` choose for ``lm`` from ``state`` (each layer's (h[, c])), and the route taken."""
+    why = _no_onnx(lm) if settings.route != "eager" else "route='eager'"
+    if why is None:
+        session, names, seconds = _session(lm, settings.quantize)
+        return OnnxStepper(session, names, state), Route("onnx", settings.quantize, seconds)
+    if settings.route == "onnx" or settings.quantize:
+        what = "int8 weights need" if settings.quantize else "route='onnx' needs"
+        raise SeqtkError(f"{what} the onnxruntime step, which this model cannot take: {why}",
+                         fix=_fix(why, settings))  # fmt: skip
+    if settings.route == "auto":
+        _warn_once(lm, why)
+    return EagerStepper(lm, state, table), Route("eager", note=None if settings.route == "eager" else why)
+
+
+def _no_onnx(lm: nn.Module) -> str | None:
+    """Why the onnx route does not apply to ``lm`` (None when it does)."""
+    from seqtk.nn.step_graph import unsupported
+
+    device = lm.head.weight.device
+    if device.type != "cpu":
+        return f"the model is on {device.type}, and the onnxruntime step runs on the CPU"
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as err:
+        return f"{err.name} is not installed"
+    if lm.head.weight.dtype != torch.float32:
+        return f"the model's weights are {lm.head.weight.dtype}, and the step is built from float32 ones"
+    if any(getattr(layer, "proj_size", 0) for layer in lm.encoder.layers):
+        return "a projected LSTM layer has no ONNX step"
+    for layer in lm.encoder.layers:
+        if isinstance(layer, CellLayer):
+            why = unsupported(layer.directions[0])
+            if why:
+                return why
+        elif not isinstance(layer, (nn.LSTM, nn.GRU, nn.RNN)):
+            return f"the {type(layer).__name__} layer has no ONNX step"
+    return None
+
+
+def _fix(why: str, settings: DecodeSettings) -> str:
+    if "not installed" in why:
+        return "pip install onnx onnxruntime (they come with seqtk; a trimmed environment may lack them)"
+    if settings.quantize:
+        return "drop the int8 option for this model; it generates with float32 weights on the eager route"
+    return "use route='auto' or 'eager', which step any cell on any device"
+
+
+def _warn_once(lm: nn.Module, why: str) -> None:
+    warned = lm.__dict__.setdefault("_decode_warned", set())
+    if why in warned:
+        return
+    warned.add(why)
+    warnings.warn(f"generating with the eager PyTorch step: {why}", DecodeFallback, stacklevel=5)  # the caller of generate()
+
+
+def _session(lm: nn.Module, quantize: str | None) -> tuple[Any, list[str], float]:
+    """The onnxruntime session of ``lm``'s step: built on first use, kept until a weight changes."""
+    key = tuple((p.data_ptr(), p._version) for p in lm.parameters())  # an optimizer step bumps _version
+    cache = lm.__dict__.setdefault("_onnx_steps", {})
+    hit = cache.get(quantize)
+    if hit is not None and hit[0] == key:
+        return hit[1], hit[2], 0.0
+    import onnxruntime
+
+    from seqtk.nn.step_graph import step_graph
+
+    start = time.perf_counter()
+    graph = step_graph(lm.embedding, layer_cells(lm.encoder.layers), lm.head, quantize)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = max(1, torch.get_num_threads())  # as many as PyTorch would use
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting on a shared core
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(graph.model.SerializeToString(), options,
+                                           providers=["CPUExecutionProvider"])  # fmt: skip
+    seconds = time.perf_counter() - start
+    cache[quantize] = (key, session, graph.state_names)
+    return session, graph.state_names, seconds

@@ -1,0 +1,159 @@
+"""The decoding routes of CharLM.generate: the onnxruntime step equals the eager one (greedy tokens, seeded
+samples), the choice falls back with one note, and the session is cached until the weights change."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from seqtk.errors import SeqtkError, SeqtkValueError
+from seqtk.nn.encoders import LayerSpec
+from seqtk.nn.lm import CharLM, sample_next, uniform_layers
+from seqtk.nn.step_graph import step_graph
+from seqtk.nn.steppers import DecodeFallback, DecodeSettings, layer_cells
+
+pytest.importorskip("onnxruntime")
+
+V = 23
+EAGER, ONNX, INT8 = DecodeSettings(route="eager"), DecodeSettings(route="onnx"), DecodeSettings(quantize="int8")
+# every cell with a graph builder: fused modules and reference cells, mixed in one stack too
+BUILT = ["lstm", "gru", "rnn", "ln_lstm", "ref_lstm", "ref_gru", "elman", "irnn"]
+
+
+def peaked_lm(layers: list[LayerSpec], seed: int = 0) -> CharLM:
+    """A model whose next-token distributions are far from flat, as a trained one's are: greedy decoding of a
+    random model meets near-ties that any change of summation order may flip."""
+    torch.manual_seed(seed)
+    lm = CharLM(V, 16, layers).eval()
+    with torch.no_grad():
+        lm.head.weight.mul_(8)
+    return lm
+
+
+@pytest.mark.parametrize("cell", BUILT)
+@pytest.mark.parametrize("new_tokens", [3, 40], ids=["embedding-input", "vocab-table"])
+def test_greedy_tokens_on_the_onnx_route_equal_the_eager_ones(cell, new_tokens):
+    lm = peaked_lm(uniform_layers(cell, 24, 2))
+    prompt = torch.randint(0, V, (3, 6))
+    eager = lm.generate(prompt, new_tokens, temperature=0, decoding=EAGER)
+    fast = lm.generate(prompt, new_tokens, temperature=0, decoding=ONNX)
+    assert lm.last_route.name == "onnx"
+    assert torch.equal(fast, eager)
+
+
+def test_a_mixed_stack_and_relu_cells_take_the_onnx_route():
+    layers = [LayerSpec("lstm", 20), LayerSpec("gru", 18), LayerSpec("elman", 16, nonlinearity="relu"),
+              LayerSpec("ref_lstm", 12, nonlinearity="relu")]  # fmt: skip
+    lm = peaked_lm(layers)
+    prompt = torch.randint(0, V, (2, 4))
+    assert torch.equal(lm.generate(prompt, 30, temperature=0, decoding=ONNX),
+                       lm.generate(prompt, 30, temperature=0, decoding=EAGER))  # fmt: skip
+
+
+@pytest.mark.parametrize("cell", ["lstm", "ln_lstm", "gru"])
+def test_a_seed_draws_the_same_sample_on_both_routes(cell):
+    lm = peaked_lm(uniform_layers(cell, 24, 2))
+    for options in ({}, {"temperature": 0.7, "top_k": 5}, {"top_p": 0.8}):
+        draws = [lm.generate([1, 2, 3], 60, generator=torch.Generator().manual_seed(11), decoding=route, **options)
+                 for route in (EAGER, ONNX)]  # fmt: skip
+        assert torch.equal(*draws), options
+
+
+def test_sampling_draws_what_torch_multinomial_draws():
+    # sample_next replaces torch.multinomial(probs, 1) by the same exponential race; seeds keep their samples
+    torch.manual_seed(0)
+    for seed in range(300):
+        logits = torch.randn(4, 50) * 3
+        ours = sample_next(logits, generator=torch.Generator().manual_seed(seed))
+        theirs = torch.multinomial(logits.softmax(-1), 1, generator=torch.Generator().manual_seed(seed)).squeeze(-1)
+        assert torch.equal(ours, theirs)
+
+
+def test_rows_stop_on_their_own_on_the_onnx_route():
+    lm = peaked_lm(uniform_layers("lstm", 24, 2))
+    prompt = torch.randint(0, V, (4, 5))
+    free = lm.generate(prompt, 30, temperature=0, decoding=ONNX)
+    stop = int(free[0, 3])
+    stopped = lm.generate(prompt, 30, temperature=0, stop_id=stop, decoding=ONNX)
+    assert torch.equal(stopped, lm.generate(prompt, 30, temperature=0, stop_id=stop, decoding=EAGER))
+    assert (stopped[0, 4:] == stop).all()
+
+
+def test_auto_falls_back_to_eager_once_with_a_note_for_a_cell_without_a_graph():
+    lm = peaked_lm(uniform_layers("peephole_lstm", 16, 1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = lm.generate([1, 2], 10, temperature=0)
+        lm.generate([1, 2], 10, temperature=0)
+    notes = [str(w.message) for w in caught if issubclass(w.category, DecodeFallback)]
+    assert notes == ["generating with the eager PyTorch step: the PeepholeLSTMCell cell has no ONNX step"]
+    assert caught[0].filename == __file__  # the note points at the caller's line
+    assert lm.last_route.name == "eager" and "PeepholeLSTMCell" in lm.last_route.describe()
+    assert torch.equal(first, lm.generate([1, 2], 10, temperature=0, decoding=EAGER))
+    with pytest.raises(SeqtkError, match="route='onnx' needs the onnxruntime step.*PeepholeLSTMCell") as err:
+        lm.generate([1, 2], 10, decoding=ONNX)
+    assert "Fix: use route='auto' or 'eager'" in str(err.value)
+    with pytest.raises(SeqtkError, match="int8 weights need the onnxruntime step"):
+        lm.generate([1, 2], 10, decoding=INT8)
+
+
+def test_auto_says_why_when_onnxruntime_is_missing(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ort(name, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError("No module named 'onnxruntime'", name="onnxruntime")
+        return real_import(name, *args, **kwargs)
+
+    lm = peaked_lm(uniform_layers("lstm", 16, 1))
+    monkeypatch.setattr(builtins, "__import__", no_ort)
+    with pytest.warns(DecodeFallback, match="onnxruntime is not installed"):
+        lm.generate([1], 5)
+    with pytest.raises(SeqtkError, match="Fix: pip install onnx onnxruntime"):
+        lm.generate([1], 5, decoding=ONNX)
+
+
+def test_the_session_is_built_once_and_rebuilt_when_a_weight_changes():
+    lm = peaked_lm(uniform_layers("gru", 16, 2))
+    lm.generate([1], 5)
+    assert lm.last_route.build_seconds > 0
+    before = lm.generate([1, 2], 20, temperature=0)
+    assert lm.last_route.build_seconds == 0 and "cached" in lm.last_route.describe()
+    with torch.no_grad():
+        lm.head.bias[int(before[0])] -= 100.0  # in place, as an optimizer step changes weights
+    after = lm.generate([1, 2], 20, temperature=0)
+    assert lm.last_route.build_seconds > 0
+    assert int(after[0]) != int(before[0])
+    assert torch.equal(after, lm.generate([1, 2], 20, temperature=0, decoding=EAGER))
+
+
+def test_int8_weights_stay_close_to_float32():
+    lm = peaked_lm(uniform_layers("lstm", 32, 2))
+    ids = torch.randint(0, V, (1, 40))
+    with torch.no_grad():
+        full = lm(ids)[0][0, -1].log_softmax(-1)
+    graph = step_graph(lm.embedding, layer_cells(lm.encoder.layers), lm.head, "int8")
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(graph.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {name: torch.zeros(1, size).numpy() for name, size in zip(graph.state_names, graph.state_sizes)}
+    for token in ids[0].tolist():
+        feeds["token"] = torch.tensor([token]).numpy()
+        logits, *state = session.run(None, feeds)
+        feeds.update(zip(graph.state_names, state))
+    quant = torch.from_numpy(logits)[0].log_softmax(-1)
+    assert (quant.exp() - full.exp()).abs().sum() < 0.05  # total variation of the next-token distribution
+    assert lm.generate([1, 2], 5, decoding=INT8).shape == (5,) and lm.last_route.quantize == "int8"
+
+
+def test_decode_settings_refuse_unknown_values():
+    with pytest.raises(SeqtkValueError, match="decoding route 'fast' is not one of auto, eager, onnx"):
+        DecodeSettings(route="fast")
+    with pytest.raises(SeqtkValueError, match="quantize='int4' is not supported"):
+        DecodeSettings(quantize="int4")
+    with pytest.raises(SeqtkValueError, match="int8 weights need the onnx decoding route"):
+        DecodeSettings(route="eager", quantize="int8")
