@@ -27,6 +27,8 @@ from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError, SeqtkValueError
 from seqtk.nn.cell_kinds import CellLayer
+from seqtk.nn.cells import ElmanCell, GRUCell, LSTMCell
+from seqtk.nn.projected_lstm import ProjectedLSTMCell
 from seqtk.nn.recurrent_cell import RecurrentCell
 
 ROUTES = ("auto", "eager", "onnx")
@@ -81,8 +83,6 @@ class Route:
 def layer_cells(layers: Sequence[nn.Module]) -> list[RecurrentCell]:
     """The reference cell of each unidirectional layer: a CellLayer's own, or a fused module's equations
     with its weights copied (made without autograd)."""
-    from seqtk.nn.lm import _cell_of
-
     return [layer.directions[0] if isinstance(layer, CellLayer) else _cell_of(layer) for layer in layers]
 
 
@@ -93,8 +93,6 @@ class EagerStepper:
     """
 
     def __init__(self, lm: nn.Module, state: list[StepState], table: bool) -> None:
-        from seqtk.nn.lm import CellStep
-
         self.lm, self.hidden = lm, list(state)
         self.steps = [CellStep(rnn) for rnn in lm.encoder.layers]  # the fused weights, copied once per call
         # Projecting the whole vocabulary once turns the first layer's input matmul into a row lookup.
@@ -103,9 +101,9 @@ class EagerStepper:
     def __call__(self, token: Tensor) -> Tensor:
         # (B,) -> (B, V)
         first = self.steps[0]
-        x = self.table.index_select(0, token) if self.table is not None else first.project(self.lm.embedding(token))
+        h = self.table.index_select(0, token) if self.table is not None else first.project(self.lm.embedding(token))
         for i, step in enumerate(self.steps):
-            h, self.hidden[i] = step(x if i == 0 else step.project(h), self.hidden[i])  # (B, G) -> (B, H)
+            h, self.hidden[i] = step(h if i == 0 else step.project(h), self.hidden[i])  # (B, G) -> (B, H)
         return self.lm.head(h)
 
 
@@ -128,6 +126,57 @@ class OnnxStepper:
         logits, *state = self.session.run(self.out_names, self.feeds)
         self.feeds.update(zip(self.state_names, state))
         return torch.from_numpy(logits)
+
+
+class CellStep:
+    """One time step of a single-layer, unidirectional fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``
+    (or of a unidirectional :class:`~seqtk.nn.cell_kinds.CellLayer` of reference cells).
+
+    A fused module steps through the reference cell with its equations
+    (:meth:`seqtk.nn.recurrent_cell.RecurrentCell.from_torch` copies its weights once), so
+    there is one written-out form of each recurrence: the cell's own
+    ``project``/``recur``, which docs/cells.md shows. Stepping a sequence
+    reproduces the fused module's outputs. ``calls`` counts steps taken.
+
+    >>> rnn = nn.GRU(3, 4, batch_first=True)
+    >>> step, x = CellStep(rnn), torch.randn(2, 1, 3)
+    >>> h, state = step(step.project(x[:, 0]), (torch.zeros(2, 4),))
+    >>> torch.allclose(h, rnn(x)[0][:, 0], atol=1e-6)
+    True
+    """
+
+    def __init__(self, rnn: nn.RNNBase | CellLayer) -> None:
+        self.calls = 0
+        if rnn.bidirectional:
+            raise SeqtkValueError("CellStep needs a unidirectional layer", fix="build the layer with bidirectional=False")
+        self.cell: RecurrentCell = rnn.directions[0] if isinstance(rnn, CellLayer) else _cell_of(rnn)
+        self._recur = self.cell.stepper()
+        self._w_ih_t, self._bias = self.cell.weight_ih.t(), self.cell.bias
+        if type(self.cell).project is not RecurrentCell.project:  # e.g. the layer-normalised LSTM's
+            self.project = self.cell.project  # type: ignore[method-assign]
+
+    def project(self, x: Tensor) -> Tensor:
+        # (N, F) -> (N, G): the input half of every gate, independent of the state (the cell's project())
+        return torch.addmm(self._bias, x, self._w_ih_t)
+
+    def __call__(self, gates_in: Tensor, state: StepState) -> tuple[Tensor, StepState]:
+        # (B, G), ((B, H)[, (B, H)]) -> (B, H), new state
+        self.calls += 1
+        return self._recur(gates_in, state)
+
+
+def _cell_of(rnn: nn.RNNBase) -> RecurrentCell:
+    """The reference cell with ``rnn``'s equations and weights (a copy, made without autograd)."""
+    if not isinstance(rnn, (nn.RNN, nn.LSTM, nn.GRU)) or rnn.num_layers != 1 or not rnn.bias:
+        raise SeqtkValueError(
+            "CellStep needs a single-layer unidirectional module with biases",
+            fix="build each layer as nn.LSTM/nn.GRU/nn.RNN(num_layers=1, bidirectional=False, bias=True)",
+        )
+    kind = LSTMCell if isinstance(rnn, nn.LSTM) else GRUCell if isinstance(rnn, nn.GRU) else ElmanCell
+    if isinstance(rnn, nn.LSTM) and rnn.proj_size:
+        kind = ProjectedLSTMCell
+    with torch.no_grad():
+        return kind.from_torch(rnn)
 
 
 def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], table: bool
@@ -154,8 +203,8 @@ def _no_onnx(lm: nn.Module) -> str | None:
     if device.type != "cpu":
         return f"the model is on {device.type}, and the onnxruntime step runs on the CPU"
     try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
+        import onnx  # noqa: F401 - step_graph builds with it
+        import onnxruntime  # noqa: F401 - the session runs on it
     except ImportError as err:
         return f"{err.name} is not installed"
     if lm.head.weight.dtype != torch.float32:
