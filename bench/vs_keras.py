@@ -27,11 +27,16 @@ Inputs are synthetic with a fixed seed (speed does not depend on them):
 - ``mnist_rows``: LSTM(128) over the 28 rows of 28 pixels, Dense(10), batch
   128, cross-entropy, Adam; training examples/s. seqtk:
   ``seqtk_plugins.pixel_mnist.model.PixelClassifier``.
-- ``generate_b1``: characters/s of sampling 500 characters at batch 1 from
-  the char LM (temperature 1). seqtk: ``CharLM.generate``. Keras: the whole
-  loop in one ``tf.function`` (embedding row, the two ``LSTMCell`` s stepped
-  with their states carried, Dense, ``tf.random.stateless_categorical``), as a
-  Keras user would write it for speed; and the same with ``jit_compile=True``.
+- ``generate_b1`` / ``generate_b64``: characters/s of sampling 500 characters
+  from the char LM (temperature 1) for 1 or 64 prompts at once. seqtk:
+  ``CharLM.generate`` as a user calls it, on int8 weights
+  (``DecodeSettings(quantize="int8")``; their quality cost is in
+  docs/performance.md), and in the ``seqtk_fp32`` column on float32 weights
+  (the default route, exact to rounding), whose ratio is
+  ``generate_b*_fp32_vs_keras``. Keras: the whole loop in one ``tf.function``
+  (embedding row, the two ``LSTMCell`` s stepped with their states carried,
+  Dense, ``tf.random.stateless_categorical``), as a Keras user would write it
+  for speed; and the same with ``jit_compile=True``.
 
 The seqtk side flushes subnormal floats to zero, as ``seqtk run`` does on a
 CPU (``train.flush_denormal``, default on) and as TensorFlow's kernels do.
@@ -77,10 +82,11 @@ CHARLM = {"vocab": 83, "embed": 64, "hidden": 384, "layers": 2, "batch": 32, "st
 MNIST = {"rows": 28, "cols": 28, "hidden": 128, "classes": 10, "batch": 128}
 GEN_LENGTH = 500
 # Timed steps (calls) per round and workload; warmup steps are extra and untimed.
-STEPS = {"sentiment_T256": 6, "sentiment_T64": 16, "charlm_train": 3, "charlm_infer": 8, "mnist_rows": 12, "generate_b1": 1}
+STEPS = {"sentiment_T256": 6, "sentiment_T64": 16, "charlm_train": 3, "charlm_infer": 8, "mnist_rows": 12, "generate_b1": 1,
+         "generate_b64": 1}  # fmt: skip
 WARMUP = 2
 UNITS = {"sentiment_T256": "examples/s", "sentiment_T64": "examples/s", "charlm_train": "tokens/s",
-         "charlm_infer": "tokens/s", "mnist_rows": "examples/s", "generate_b1": "chars/s"}  # fmt: skip
+         "charlm_infer": "tokens/s", "mnist_rows": "examples/s", "generate_b1": "chars/s", "generate_b64": "chars/s"}  # fmt: skip
 VARIANTS = ("keras", "keras_xla")  # the Keras worker's names: default compile (TF graph), jit_compile=True
 
 
@@ -211,32 +217,33 @@ class KerasSide:
 
     def _build_generate(self, workload: str, xla: bool) -> Callable[[], int]:
         tf, c = self.tf, CHARLM
+        batch = int(workload.split("_b")[1])
         model = self._charlm()
         embedding, *rnns, head = model.layers
         cells = [rnn.cell for rnn in rnns]
 
         @tf.function(jit_compile=xla)
         def sample(token: Any, seed: Any, length: Any) -> Any:
-            # (1,) int32 -> (length,) int32: the stepping loop, traced once into a graph (or one XLA cluster)
-            states = [[tf.zeros((1, c["hidden"])), tf.zeros((1, c["hidden"]))] for _ in cells]
+            # (B,) int32 -> (length, B) int32: the stepping loop, traced once into a graph (or one XLA cluster)
+            states = [[tf.zeros((batch, c["hidden"])), tf.zeros((batch, c["hidden"]))] for _ in cells]
             out = tf.TensorArray(tf.int32, size=length)
             for t in tf.range(length):
-                h = embedding(token)  # (1,) -> (1, E)
+                h = embedding(token)  # (B,) -> (B, E)
                 new_states = []
                 for cell, state in zip(cells, states, strict=True):
-                    h, state = cell(h, state)  # (1, F), [(1, H), (1, H)] -> (1, H), [(1, H), (1, H)]
+                    h, state = cell(h, state)  # (B, F), [(B, H), (B, H)] -> (B, H), [(B, H), (B, H)]
                     new_states.append(list(state))
                 states = new_states
-                logits = head(h)  # (1, V)
+                logits = head(h)  # (B, V)
                 token = tf.random.stateless_categorical(logits, 1, seed=tf.stack([seed, t]), dtype=tf.int32)[:, 0]
-                out = out.write(t, token[0])
+                out = out.write(t, token)
             return out.stack()
 
         calls = iter(range(1 << 62))
 
         def generate() -> int:
-            sample(tf.constant([1], tf.int32), tf.constant(next(calls), tf.int32), tf.constant(GEN_LENGTH)).numpy()
-            return GEN_LENGTH
+            sample(tf.ones((batch,), tf.int32), tf.constant(next(calls), tf.int32), tf.constant(GEN_LENGTH)).numpy()
+            return batch * GEN_LENGTH
 
         return generate
 
@@ -251,6 +258,7 @@ def seqtk_runners() -> dict[str, Callable[[], int]]:
 
     from seqtk.nn.encoders import LayerSpec, StackedEncoder
     from seqtk.nn.lm import CharLM, uniform_layers
+    from seqtk.nn.steppers import DecodeSettings
     from seqtk_plugins.pixel_mnist.model import PixelClassifier
 
     class Sentiment(nn.Module):
@@ -315,11 +323,18 @@ def seqtk_runners() -> dict[str, Callable[[], int]]:
     ce = nn.CrossEntropyLoss()
     runners["mnist_rows"] = trainer(mnist, lambda model, x, y: ce(model(x), y), images, m["batch"])
 
-    def generate() -> int:
-        infer_lm.generate([1], max_new_tokens=GEN_LENGTH, temperature=1.0, generator=gen)
-        return GEN_LENGTH
+    def generate(batch: int, decoding: DecodeSettings) -> Callable[[], int]:
+        prompts = torch.ones(batch, 1, dtype=torch.long)
 
-    runners["generate_b1"] = generate
+        def run() -> int:
+            infer_lm.generate(prompts, max_new_tokens=GEN_LENGTH, temperature=1.0, generator=gen, decoding=decoding)
+            return batch * GEN_LENGTH
+
+        return run
+
+    for batch in (1, 64):
+        runners[f"generate_b{batch}"] = generate(batch, DecodeSettings(quantize="int8"))
+        runners[f"generate_b{batch}_fp32"] = generate(batch, DecodeSettings())
     return runners
 
 
@@ -426,7 +441,9 @@ def main() -> None:
     for name in names:
         for _ in range(WARMUP):
             runners[name]()
-    sides = ("seqtk", "seqtk_subnormal", *variants)
+            if f"{name}_fp32" in runners:
+                runners[f"{name}_fp32"]()
+    sides = ("seqtk", "seqtk_subnormal", "seqtk_fp32", *variants)
     best: dict[str, dict[str, dict[str, float] | None]] = {n: dict.fromkeys(sides) for n in names}
     failed: dict[tuple[str, str], str] = {}
     try:
@@ -434,6 +451,8 @@ def main() -> None:
             for name in names:
                 results = {"seqtk": seqtk_rate(runners[name], STEPS[name], flush_denormal=True),
                            "seqtk_subnormal": seqtk_rate(runners[name], STEPS[name])}  # fmt: skip
+                if f"{name}_fp32" in runners:  # generation: float32 weights beside the int8 row
+                    results["seqtk_fp32"] = seqtk_rate(runners[f"{name}_fp32"], STEPS[name], flush_denormal=True)
                 for variant in variants:
                     if (name, variant) not in failed and keras is not None:
                         results[variant] = keras.rate(name, variant, STEPS[name])
@@ -457,8 +476,11 @@ def main() -> None:
         ratio = row["seqtk"]["rate"] / keras_best if keras_best and row["seqtk"] else None
         ftz = row["seqtk_subnormal"]["rate"] / keras_best if keras_best and row["seqtk_subnormal"] else None
         ratios[f"{name}_vs_keras"] = None if ratio is None else round(ratio, 2)
+        if row["seqtk_fp32"] is not None:
+            exact = row["seqtk_fp32"]["rate"] / keras_best if keras_best else None
+            ratios[f"{name}_fp32_vs_keras"] = None if exact is None else round(exact, 2)
         rates[name] = {"unit": UNITS[name]} | {s: None if row[s] is None else round(row[s]["rate"], 1) for s in sides}
-        cells = " ".join(f"{'failed':>16s}" if row[s] is None else f"{row[s]['rate']:10,.0f} ({row[s]['cpu']:.2f})"
+        cells = " ".join(f"{'-':>16s}" if row[s] is None else f"{row[s]['rate']:10,.0f} ({row[s]['cpu']:.2f})"
                          for s in sides)  # fmt: skip
         print(f"{name:16s} {UNITS[name]:11s} {cells}   {'-' if ratio is None else f'{ratio:.2f}'}"
               f"{'' if ftz is None else f' ({ftz:.2f})'}")  # fmt: skip

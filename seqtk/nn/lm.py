@@ -137,7 +137,7 @@ class CharLM(nn.Module):
 
     def generate(
         self,
-        prompt_ids: Sequence[int] | Tensor,
+        prompt_ids: Sequence[int] | Sequence[Sequence[int]] | Tensor,
         max_new_tokens: int,
         temperature: float = 1.0,
         top_k: int = 0,
@@ -147,9 +147,12 @@ class CharLM(nn.Module):
         on_token: Callable[[Tensor], Any] | None = None,
         decoding: DecodeSettings | None = None,
     ) -> Tensor:
-        """Continue ``prompt_ids`` ((T,) or (B, T) for B samples) by up to ``max_new_tokens``.
+        """Continue ``prompt_ids`` ((T,), or B prompts: a (B, T) tensor or a list of B id lists of any lengths)
+        by up to ``max_new_tokens``.
 
-        Returns only the new tokens, (N,) or (B, N) like the prompt. ``temperature``
+        Returns only the new tokens, (N,) or (B, N) like the prompt; each row keeps its own state, and rows
+        draw from the one ``generator`` together (row i of a batch is not the sample a call with prompt i
+        alone would draw, and the same batch and seed give the same rows). ``temperature``
         0 is greedy; ``top_k`` 0 and ``top_p`` 1.0 are off. Generation stops once
         ``stop_id`` is produced (by every row; finished rows repeat it).
         ``on_token`` receives each new token ((B,), or a 0-d tensor for a 1-D
@@ -157,17 +160,17 @@ class CharLM(nn.Module):
         (:class:`~seqtk.nn.steppers.DecodeSettings`; default ``self.decoding``: the onnxruntime step where it
         applies); ``self.last_route`` says which one ran.
         """
-        idx, batched = self._prompt_tensor(prompt_ids)
+        rows, batched = self._prompt_rows(prompt_ids)
         _check_sampling(max_new_tokens, temperature, top_k, top_p)
         with eval_mode(self), torch.inference_mode():
-            new = self._generate(idx, max_new_tokens, temperature, top_k, top_p, stop_id, generator,
+            new = self._generate(rows, max_new_tokens, temperature, top_k, top_p, stop_id, generator,
                                  on_token if batched or on_token is None else lambda t: on_token(t[0]),
                                  decoding or self.decoding)  # fmt: skip
         return new if batched else new[0]
 
     def _generate(
         self,
-        idx: Tensor,
+        rows: list[Tensor],
         max_new_tokens: int,
         temperature: float,
         top_k: int,
@@ -177,17 +180,15 @@ class CharLM(nn.Module):
         on_token: Callable[[Tensor], Any] | None,
         decoding: DecodeSettings,
     ) -> Tensor:
-        # (B, T) -> (B, N)
-        batch = idx.size(0)
-        out = idx.new_empty(batch, max_new_tokens)
+        # B rows of (T_b,) -> (B, N)
+        batch = len(rows)
+        out = rows[0].new_empty(batch, max_new_tokens)
         if max_new_tokens == 0:
             return out
-        logits, _, state = self(idx)  # the prompt goes through the fused encoder once
-        logits = logits[:, -1]  # (B, V)
-        hidden = [tuple(s[0] for s in (layer if isinstance(layer, tuple) else (layer,))) for layer in state]
+        logits, hidden = self._prefill(rows)  # (B, V), each layer's (h[, c]) of (B, H)
         # a lookup table of projected embeddings pays off once the tokens fed outnumber the vocabulary
         step, self.last_route = stepper(self, decoding, hidden, table=self.vocab_size <= batch * max_new_tokens)
-        done = torch.zeros(batch, dtype=torch.bool, device=idx.device)
+        done = torch.zeros(batch, dtype=torch.bool, device=out.device)
         for t in range(max_new_tokens):
             token = sample_next(logits, temperature, top_k, top_p, generator)  # (B, V) -> (B,)
             if stop_id is not None:
@@ -201,15 +202,48 @@ class CharLM(nn.Module):
             logits = step(token)  # (B,) -> (B, V)
         return out
 
-    def _prompt_tensor(self, prompt_ids: Sequence[int] | Tensor) -> tuple[Tensor, bool]:
-        idx = torch.as_tensor(prompt_ids, dtype=torch.long, device=self.head.weight.device)
+    def _prefill(self, rows: list[Tensor]) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
+        """The prompts through the fused encoder, rows of one length together: the last logits (B, V) and each
+        layer's state, rows in the prompts' order."""
+        groups: dict[int, list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(row.numel(), []).append(i)
+        order, logits, hidden = [], [], []
+        for members in groups.values():
+            part, _, state = self(torch.stack([rows[i] for i in members]))  # (B_g, T) -> (B_g, T, V)
+            order += members
+            logits.append(part[:, -1])
+            hidden.append([tuple(s[0] for s in (layer if isinstance(layer, tuple) else (layer,))) for layer in state])
+        if len(groups) == 1:
+            return logits[0], hidden[0]
+        back = torch.argsort(torch.tensor(order, device=logits[0].device))  # the grouped rows back in order
+        layers = [tuple(torch.cat(parts, dim=0)[back] for parts in zip(*per_group)) for per_group in zip(*hidden)]
+        return torch.cat(logits, dim=0)[back], layers
+
+    def _prompt_rows(self, prompt_ids: Sequence[int] | Sequence[Sequence[int]] | Tensor) -> tuple[list[Tensor], bool]:
+        """One (T_b,) tensor per prompt, and whether the call was batched."""
+        device = self.head.weight.device
+        ragged = not isinstance(prompt_ids, Tensor) and len(prompt_ids) > 0 and not isinstance(prompt_ids[0], int)
+        if ragged and not all(isinstance(p, (Sequence, Tensor)) for p in prompt_ids):
+            ragged = False  # let as_tensor say what is wrong
+        if ragged:
+            rows = [torch.as_tensor(p, dtype=torch.long, device=device) for p in prompt_ids]
+            for n, row in enumerate(rows):
+                if row.dim() != 1 or row.numel() == 0:
+                    raise SeqtkValueError(
+                        f"prompt {n} must be a non-empty list of token ids, got shape {tuple(row.shape)}",
+                        fix="start every prompt from at least one token, e.g. its first character",
+                    )
+                _check_ids(f"prompt {n}", row, self.vocab_size, dims=(1,))
+            return rows, True
+        idx = torch.as_tensor(prompt_ids, dtype=torch.long, device=device)
         if idx.dim() not in (1, 2) or idx.size(-1) == 0:
             raise SeqtkValueError(
                 f"prompt_ids must be a non-empty list, (T,) or (B, T) tensor, got shape {tuple(idx.shape)}",
                 fix="start from at least one token, e.g. the first character or a start-of-text id",
             )
         _check_ids("prompt_ids", idx, self.vocab_size, dims=(1, 2))
-        return (idx, True) if idx.dim() == 2 else (idx.unsqueeze(0), False)
+        return (list(idx), True) if idx.dim() == 2 else ([idx], False)
 
 
 def uniform_layers(

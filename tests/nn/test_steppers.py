@@ -157,3 +157,30 @@ def test_decode_settings_refuse_unknown_values():
         DecodeSettings(quantize="int4")
     with pytest.raises(SeqtkValueError, match="int8 weights need the onnx decoding route"):
         DecodeSettings(route="eager", quantize="int8")
+
+
+@pytest.mark.parametrize("decoding", [EAGER, ONNX], ids=["eager", "onnx"])
+def test_prompts_of_different_lengths_generate_in_one_batch_each_as_if_alone(decoding):
+    lm = peaked_lm([LayerSpec("lstm", 20), LayerSpec("gru", 16)])
+    prompts = [[1, 2, 3, 4, 5], [7], [3, 3, 9], [2, 4, 6, 8, 1], [11, 12]]
+    together = lm.generate(prompts, 25, temperature=0, decoding=decoding)
+    assert together.shape == (5, 25)
+    for row, prompt in zip(together, prompts):
+        assert torch.equal(row, lm.generate(prompt, 25, temperature=0, decoding=decoding))
+    stop = int(together[1, 2])
+    stopped = lm.generate(prompts, 25, temperature=0, stop_id=stop, decoding=decoding)
+    for row, free in zip(stopped, together):  # each row stops at its own first stop token, then repeats it
+        hits = (free == stop).nonzero()
+        if len(hits):
+            first = int(hits[0])
+            assert torch.equal(row[: first + 1], free[: first + 1]) and (row[first:] == stop).all()
+    seeded = [lm.generate(prompts, 25, generator=torch.Generator().manual_seed(3), decoding=decoding) for _ in "ab"]
+    assert torch.equal(*seeded)
+
+
+def test_ragged_prompts_are_checked_one_by_one():
+    lm = peaked_lm([LayerSpec("lstm", 8)])
+    with pytest.raises(SeqtkValueError, match="prompt 1 must be a non-empty list of token ids"):
+        lm.generate([[1, 2], []], 3)
+    with pytest.raises(SeqtkValueError, match=f"prompt 0 holds ids from 1 to {V}, outside the vocabulary"):
+        lm.generate([[1, V], [2]], 3)
