@@ -50,6 +50,28 @@ def sample_text(
     return decode(new.tolist())
 
 
+def sample_batch(
+    model: nn.Module,
+    rows: list[Tensor],
+    request: GenerateRequest,
+    *,
+    decode: Callable[[list[int]], str],
+    device: torch.device,
+) -> list[str]:
+    """``request.length`` characters after each of ``rows`` ((T_b,) ids each, any lengths), sampled in one batch
+    from a generator seeded with ``request.seed``; one new text per row."""
+    generator = torch.Generator(device=device).manual_seed(request.seed)
+    new = model.generate(  # (B, N): each row keeps its own state
+        [row.to(device) for row in rows],
+        max_new_tokens=request.length,
+        temperature=request.temperature,
+        top_k=request.top_k,
+        top_p=request.top_p,
+        generator=generator,
+    )
+    return [decode(row.tolist()) for row in new]
+
+
 def score_text(model: nn.Module, ids: Tensor, device: torch.device) -> float:
     """Mean loss in nats per predicted character of ``ids`` ((N,)); NaN when N < 2."""
     total, count, state = 0.0, 0, None

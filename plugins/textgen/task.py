@@ -23,7 +23,7 @@ from seqtk.errors import SeqtkError
 from seqtk.tasks.task import ExportSpec, GenerateRequest, StepOutput, Task
 from seqtk_plugins.textgen import corpus
 from seqtk_plugins.textgen.config import TextGenData, TextGenModel, TextGenVocab
-from seqtk_plugins.textgen.sampling import detach_state, move_state, sample_text, score_text
+from seqtk_plugins.textgen.sampling import detach_state, move_state, sample_batch, sample_text, score_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.config.schema import Recipe
@@ -48,6 +48,7 @@ class TextGenTask(Task):
     main_metric = "loss"
     main_metric_mode = "min"
     unit = "chars"
+    batched_prompts = True
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -182,7 +183,11 @@ class TextGenTask(Task):
 
     # -- inference ------------------------------------------------------------------
     def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:
-        """``request.n`` samples of new text after ``request.prompt`` (sample i uses seed + i)."""
+        """``request.n`` samples of new text after ``request.prompt`` (sample i uses seed + i), or one sample
+        after each of ``request.prompts``, drawn in one batch from ``request.seed``."""
+        if request.prompts:
+            rows = [self.encode(prompt or "\n") for prompt in request.prompts]
+            return sample_batch(model, rows, request, decode=self.decode, device=device)
         prompt = request.prompt or "\n"  # an empty prompt starts at a line break
         prompt_ids = self.encode(prompt)
         return [

@@ -18,6 +18,7 @@ from seqtk.errors import SeqtkError
 CheckpointArg = Annotated[Path, typer.Argument(help="A checkpoint, e.g. runs/<recipe>/<time>/checkpoints/best.pt.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 DeviceOpt = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps (default: auto).")]
+Int8Opt = Annotated[bool, typer.Option("--int8", help="Run the language model on int8 weights (CPU, onnxruntime; textgen). Its quality cost: docs/performance.md.")]
 
 
 def eval_cmd(
@@ -27,13 +28,14 @@ def eval_cmd(
     device: DeviceOpt = None,
     max_batches: Annotated[int, typer.Option(help="Evaluate at most this many batches; 0 means all.")] = 0,
     beam: Annotated[Optional[int], typer.Option(help="Tasks that decode (seq2seq): the beam size instead of the recipe's model.beam (1: greedy).", show_default=False)] = None,
+    int8: Int8Opt = False,
 ) -> None:
     """Evaluate a checkpoint on a held-out split (loads the recipe's data)."""
     from seqtk.inference.predictor import load
 
     if max_batches < 0:  # before the checkpoint is read: the mistake is in the command line
         raise SeqtkError(f"--max-batches must be 0 (all) or more, got {max_batches}", fix="use e.g. --max-batches 10")
-    predictor = load(checkpoint, device=device)
+    predictor = load(checkpoint, device=device, quantize="int8" if int8 else None)
     result, text = predictor.evaluation(split, max_batches, beam=beam)
     if as_json:
         print(json_text(result))
@@ -67,6 +69,8 @@ def generate(
     meter: Annotated[Optional[str], typer.Option(help="Music: the metre of every tune, e.g. 6/8.")] = None,
     wav: Annotated[bool, typer.Option("--wav", help="Music: also render .wav audio (needs fluidsynth and a GM soundfont).")] = False,
     musicxml: Annotated[bool, typer.Option("--musicxml", help="Music: also write .musicxml files.")] = False,
+    prompts_file: Annotated[Optional[Path], typer.Option("--prompts-file", help="Sample after each prompt in this file, all in one batch: one prompt per line, or a 'prompt' field per JSONL/CSV/TSV row (for prompts with line breaks). Prints one JSON line per prompt.", show_default=False)] = None,
+    int8: Int8Opt = False,
     as_json: JsonOpt = False,
     device: DeviceOpt = None,
 ) -> None:
@@ -74,10 +78,18 @@ def generate(
     from seqtk.inference.predictor import load
     from seqtk.tasks.task import GenerateRequest
 
-    predictor = load(checkpoint, device=device)
+    if prompts_file is not None:
+        prompts = _read_prompts(prompts_file, prompt, n)  # before the checkpoint is read
+    predictor = load(checkpoint, device=device, quantize="int8" if int8 else None)
     length = predictor.task.generate_length if length is None else length
-    stream = not as_json and n == 1  # several samples may be produced in parallel: print them at the end
     extra = {"out": str(out) if out else None, "key": key, "meter": meter, "wav": wav, "musicxml": musicxml}
+    if prompts_file is not None:
+        texts = predictor.generate(prompts, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                                   **extra)  # fmt: skip
+        for given, text in zip(prompts, texts):
+            print(json_text({"prompt": given, "text": text}))
+        return
+    stream = not as_json and n == 1  # several samples may be produced in parallel: print them at the end
     request = GenerateRequest(
         prompt=prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, n=n, seed=seed,
         extra=extra, on_text=_streamer(prompt, n) if stream else None,
@@ -90,6 +102,17 @@ def generate(
     for name, value in request.report.items():
         if isinstance(value, (int, float, str)):  # rates and paths; lists (per-sample details) are for --json
             print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
+
+
+def _read_prompts(file: Path, prompt: str, n: int) -> list[str]:
+    """The prompts of ``--prompts-file``: lines, or the ``prompt`` column of a table (JSONL, CSV, TSV)."""
+    from seqtk.cli.inputs import TABLE_SUFFIXES, read_inputs
+
+    if prompt or n != 1:
+        given = "--prompt" if prompt else f"--n {n}"
+        raise SeqtkError(f"--prompts-file gives the prompts, one sample each, and {given} was passed too",
+                         fix=f"drop {given}; repeat a prompt in the file to get several samples of it")  # fmt: skip
+    return read_inputs(file, "prompt" if file.suffix.lower() in TABLE_SUFFIXES else None)  # refuses an empty file
 
 
 def _streamer(prompt: str, n: int) -> Callable[[int, str], None]:
@@ -129,6 +152,7 @@ def predict(
     n_best: Annotated[Optional[int], typer.Option("--n-best", help="seq2seq: also list the n best outputs with their scores (at most --beam).", show_default=False)] = None,
     attention: Annotated[Optional[Path], typer.Option(help="seq2seq: write each input's attention map to this PNG (out.png; out-1.png, out-2.png, ... for several inputs).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(help="With --file: stream the predictions to this JSONL file (one line per input, in order), with progress and flat memory.")] = None,
+    int8: Int8Opt = False,
     as_json: JsonOpt = False,
     device: DeviceOpt = None,
 ) -> None:
@@ -136,6 +160,7 @@ def predict(
     from seqtk.cli.inputs import read_inputs
     from seqtk.inference.predictor import load
 
+    quantize = "int8" if int8 else None
     given = {"top_k": top_k, "beam": beam, "n_best": n_best, "attention": attention}
     options = {name: value for name, value in given.items() if value is not None}
     if out is not None:
@@ -144,12 +169,12 @@ def predict(
         if attention is not None:
             raise SeqtkError("--attention draws one image per input, which does not suit a streamed file (--out)",
                              fix="drop --attention, or predict the inputs you want to see without --out")  # fmt: skip
-        _predict_to_file(load(checkpoint, device=device), file, column, out, options)
+        _predict_to_file(load(checkpoint, device=device, quantize=quantize), file, column, out, options)
         return
     items = list(inputs or []) + read_inputs(file, column)
     if not items:
         raise SeqtkError("predict got no input", fix="pass inputs as arguments or --file FILE with one per line")
-    predictor = load(checkpoint, device=device)
+    predictor = load(checkpoint, device=device, quantize=quantize)
     predictions = predictor.predict(items, **options)
     if as_json:
         print(json_text({"predictions": predictions}))

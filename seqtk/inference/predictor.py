@@ -15,7 +15,7 @@ wrappers around this class, so the two give the same results::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
@@ -33,8 +33,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from seqtk.tasks.task import GenerateRequest, Task
 
 
-def load(path: str | Path, device: str | torch.device | None = None) -> Predictor:
+def load(path: str | Path, device: str | torch.device | None = None, quantize: str | None = None) -> Predictor:
     """The predictor of a seqtk checkpoint (``best.pt`` or ``last.pt``), on ``device`` (None: the best there is).
+
+    ``quantize="int8"``: the model's language models decode and score on int8 weights (onnxruntime, on the
+    CPU; :meth:`Predictor.quantize`, and their quality cost in docs/performance.md).
 
     ``"hf://user/name"`` (or ``"hf://user/name@revision"``) is a model shared with ``seqtk push``: it is
     downloaded into the Hugging Face cache, then loaded as a local file is."""
@@ -44,7 +47,8 @@ def load(path: str | Path, device: str | torch.device | None = None) -> Predicto
         from seqtk.inference.hub import download
 
         path = download(str(path))
-    return Predictor(load_for_inference(path, device=device), Path(path))
+    predictor = Predictor(load_for_inference(path, device=device), Path(path))
+    return predictor.quantize(quantize) if quantize else predictor
 
 
 class Predictor:
@@ -79,6 +83,25 @@ class Predictor:
         self._loaded.device = target
         return self
 
+    def quantize(self, kind: str | None = "int8") -> Predictor:
+        """Decode and score on int8 weights (``kind="int8"``), or on float32 ones again (None); returns ``self``.
+
+        It applies to the language models in the model (:class:`~seqtk.nn.lm.CharLM`: ``generate``, and
+        ``eval``/``predict`` scoring); a task whose model has none refuses, naming what to do instead."""
+        from seqtk.nn.steppers import DecodeSettings
+
+        settings = DecodeSettings(quantize=kind)  # checks the value
+        targets = [m for m in self.model.modules() if isinstance(getattr(type(m), "decoding", None), DecodeSettings)]
+        if not targets:
+            raise SeqtkError(
+                f"int8 weights are not available for task '{self.task.name}': its model has no language model "
+                "that decodes on them (only textgen's character LM does so far)",
+                fix="load it without quantize (drop --int8); docs/performance.md lists what runs on int8",
+            )
+        for module in targets:
+            module.decoding = settings
+        return self
+
     def predict(self, inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
                 **options: Any) -> list[dict[str, Any]]:  # fmt: skip
         """One dict per input, as ``seqtk predict --json`` prints them; ``options`` are the task's
@@ -93,22 +116,35 @@ class Predictor:
         raw = self.task.predict(self.model, items, self.device, **options)
         return check_predictions(self.task, raw, len(items))
 
-    def generate(self, prompt: str = "", length: int | None = None, *, temperature: float = 1.0, top_k: int = 0,
-                 top_p: float = 1.0, n: int = 1, seed: int = 0, **extra: Any) -> str | list[str]:
+    def generate(self, prompt: str | Sequence[str] = "", length: int | None = None, *, temperature: float = 1.0,
+                 top_k: int = 0, top_p: float = 1.0, n: int = 1, seed: int = 0, **extra: Any) -> str | list[str]:
         """Sampled text after ``prompt`` (the prompt included), as ``seqtk generate`` prints it: one string,
-        or a list of ``n``. The same seed gives the same text as the CLI's, character for character."""
+        or a list of ``n``. The same seed gives the same text as the CLI's, character for character.
+
+        A list of prompts is sampled in one batch (each row with its own state; tasks with
+        ``batched_prompts``) and gives one text per prompt, as ``seqtk generate --prompts-file`` does."""
         from seqtk.tasks.task import GenerateRequest
 
+        many = not isinstance(prompt, str)
+        if many and (not prompt or not all(isinstance(p, str) for p in prompt)):
+            raise SeqtkError("generate() takes one prompt (a string) or a non-empty list of strings",
+                             fix='pass e.g. p.generate("To be") or p.generate(["To be", "ROMEO:"])')  # fmt: skip
         request = GenerateRequest(
-            prompt=prompt, length=self.task.generate_length if length is None else length, temperature=temperature,
+            prompt="" if many else prompt, prompts=tuple(prompt) if many else (),
+            length=self.task.generate_length if length is None else length, temperature=temperature,
             top_k=top_k, top_p=top_p, n=n, seed=seed, extra=extra,
         )
-        texts = [prompt + sample for sample in self.generate_request(request)]
+        samples = self.generate_request(request)
+        if many:
+            return [p + sample for p, sample in zip(prompt, samples)]
+        texts = [prompt + sample for sample in samples]
         return texts[0] if n == 1 else texts
 
     def generate_request(self, request: GenerateRequest) -> list[str]:
         """The task's samples (without the prompt) for a full request (streaming through ``request.on_text``)."""
         check_sampling(request)
+        if request.prompts:
+            self._check_batched(request)
         unused = [f"--{name}" for name, value in request.extra.items() if value and name not in self.task.generate_options]
         if unused:
             reads = ", ".join(f"--{name}" for name in sorted(self.task.generate_options))
@@ -117,6 +153,14 @@ class Predictor:
                 fix=f"drop {'it' if len(unused) == 1 else 'them'}" + (f"; this task reads only {reads}" if reads else ""),
             )
         return self.task.generate(self.model, request, self.device)
+
+    def _check_batched(self, request: GenerateRequest) -> None:
+        if not self.task.batched_prompts:
+            raise SeqtkError(f"task '{self.task.name}' generates from one prompt at a time",
+                             fix="call generate() once per prompt (seqtk generate --prompt ...)")  # fmt: skip
+        if request.n != 1:
+            raise SeqtkError(f"several prompts give one sample each, and n={request.n} was asked for",
+                             fix="repeat a prompt in the list to get several samples of it")  # fmt: skip
 
     def evaluate(self, split: str = "val", max_batches: int = 0, *, beam: int | None = None) -> dict[str, Any]:
         """The metrics on a held-out split (reading the recipe's data once), as ``seqtk eval --json``.

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from seqtk.errors import SeqtkValueError
 from seqtk.nn.encoders import LayerSpec, StackedEncoder
-from seqtk.nn.steppers import CellStep, DecodeSettings, Route, _cell_of, stepper  # noqa: F401 - CellStep and _cell_of lived here
+from seqtk.nn.steppers import CellStep, DecodeSettings, Route, _cell_of, score_steps, stepper  # noqa: F401 - CellStep and _cell_of lived here
 from seqtk.runtime.device import eval_mode
 
 IGNORE_INDEX = -100
@@ -99,13 +99,18 @@ class CharLM(nn.Module):
         """Logits, the mean cross-entropy (or None without targets) and each layer's final state.
 
         Pass the returned state, detached, to the next call to run truncated
-        backpropagation through time over a contiguous stream.
+        backpropagation through time over a contiguous stream. A model set to decode on int8 weights
+        (``decoding.quantize``) scores on them too, in eval mode without gradients.
         """
         # (B, T) -> (B, T, V)
         _check_ids("idx", idx, self.vocab_size, dims=(2,))
-        x = self.dropout(self.embedding(idx))  # (B, T) -> (B, T, E)
-        h, state = self.encoder(x, state=state, return_state=True)  # (B, T, E) -> (B, T, H)
-        logits = self.head(self.dropout(h))  # (B, T, H) -> (B, T, V)
+        if self.decoding.quantize and not self.training and not torch.is_grad_enabled():
+            # a quantized model scores on the weights it decodes with: one step per position
+            logits, state = score_steps(self, idx, state, self.decoding)  # (B, T) -> (B, T, V)
+        else:
+            x = self.dropout(self.embedding(idx))  # (B, T) -> (B, T, E)
+            h, state = self.encoder(x, state=state, return_state=True)  # (B, T, E) -> (B, T, H)
+            logits = self.head(self.dropout(h))  # (B, T, H) -> (B, T, V)
         loss = None if targets is None else self.loss(logits, targets)
         return logits, loss, state
 

@@ -98,6 +98,9 @@ class EagerStepper:
         # Projecting the whole vocabulary once turns the first layer's input matmul into a row lookup.
         self.table = self.steps[0].project(lm.embedding.weight) if table else None
 
+    def state(self) -> list[StepState]:
+        return list(self.hidden)
+
     def __call__(self, token: Tensor) -> Tensor:
         # (B,) -> (B, V)
         first = self.steps[0]
@@ -119,6 +122,11 @@ class OnnxStepper:
         parts = [part for layer in state for part in layer]
         self.feeds = {name: part.detach().float().cpu().numpy() for name, part in zip(state_names, parts)}
         self.state_names = state_names
+        self.layer_parts = [len(layer) for layer in state]
+
+    def state(self) -> list[StepState]:
+        parts = iter(torch.from_numpy(self.feeds[name]) for name in self.state_names)
+        return [tuple(next(parts) for _ in range(size)) for size in self.layer_parts]
 
     def __call__(self, token: Tensor) -> Tensor:
         # (B,) -> (B, V)
@@ -193,6 +201,30 @@ def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], tab
     if settings.route == "auto":
         _warn_once(lm, why)
     return EagerStepper(lm, state, table), Route("eager", note=None if settings.route == "eager" else why)
+
+
+def score_steps(lm: nn.Module, idx: Tensor, state: Sequence[Any] | None, settings: DecodeSettings
+                ) -> tuple[Tensor, list[Any]]:  # fmt: skip
+    """Teacher-forced logits of ``idx`` through the stepper ``settings`` choose (how a quantized model scores
+    text): (B, T) -> (B, T, V), and each layer's final state in the encoder's form (parts of (1, B, H))."""
+    batch = idx.size(0)
+    if state is None:
+        hidden = [tuple(torch.zeros(batch, _hidden_size(layer)) for _ in range(_parts(layer)))
+                  for layer in lm.encoder.layers]  # fmt: skip
+    else:
+        hidden = [tuple(s[0] for s in (layer if isinstance(layer, tuple) else (layer,))) for layer in state]
+    step, lm.last_route = stepper(lm, settings, hidden, table=True)
+    logits = torch.stack([step(idx[:, t]) for t in range(idx.size(1))], dim=1)
+    final = [tuple(part.unsqueeze(0) for part in layer) for layer in step.state()]
+    return logits, [layer if len(layer) > 1 else layer[0] for layer in final]
+
+
+def _parts(layer: nn.Module) -> int:
+    return layer.state_size if isinstance(layer, CellLayer) else 2 if isinstance(layer, nn.LSTM) else 1
+
+
+def _hidden_size(layer: nn.Module) -> int:
+    return layer.directions[0].hidden_size if isinstance(layer, CellLayer) else layer.hidden_size
 
 
 def _no_onnx(lm: nn.Module) -> str | None:

@@ -54,6 +54,9 @@ class GenerateRequest:
     """Options of ``seqtk generate``, passed to :meth:`Task.generate`."""
 
     prompt: str = ""
+    #: several prompts sampled together in one batch (``seqtk generate --prompts-file``), one sample each;
+    #: when given, ``prompt`` and ``n`` are not used. Only tasks with ``batched_prompts`` take them.
+    prompts: tuple[str, ...] = ()
     length: int = 200
     temperature: float = 1.0
     top_k: int = 0
@@ -120,6 +123,8 @@ class Task:
     #: the ``seqtk generate`` options this task reads from ``GenerateRequest.extra`` (out, key, meter, wav,
     #: musicxml); the CLI refuses the others instead of ignoring them
     generate_options: ClassVar[frozenset[str]] = frozenset()
+    #: whether :meth:`generate` samples ``GenerateRequest.prompts`` (many prompts, one batch)
+    batched_prompts: ClassVar[bool] = False
     #: the ``seqtk predict`` options this task's :meth:`predict` takes as keywords (``top_k``); the CLI
     #: refuses the others instead of ignoring them
     predict_options: ClassVar[frozenset[str]] = frozenset()
