@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from seqtk.errors import SeqtkValueError
 from seqtk.nn.encoders import LayerSpec, StackedEncoder
-from seqtk.nn.steppers import CellStep, DecodeSettings, Route, _cell_of, score_steps, stepper  # noqa: F401 - CellStep and _cell_of lived here
+from seqtk.nn.steppers import CellStep, DecodeSettings, OnnxStepper, Route, _cell_of, score_steps, stepper  # noqa: F401 - CellStep and _cell_of lived here
 from seqtk.runtime.device import eval_mode
 
 IGNORE_INDEX = -100
@@ -187,25 +187,37 @@ class CharLM(nn.Module):
     ) -> Tensor:
         # B rows of (T_b,) -> (B, N)
         batch = len(rows)
-        out = rows[0].new_empty(batch, max_new_tokens)
         if max_new_tokens == 0:
-            return out
+            return rows[0].new_empty(batch, 0)
         logits, hidden = self._prefill(rows)  # (B, V), each layer's (h[, c]) of (B, H)
+        greedy = temperature < torch.finfo(logits.dtype).tiny
+        # the onnx step picks the next token in its graph too, unless top-k/top-p filter the logits first
+        sampler = None if top_k or top_p < 1.0 else "greedy" if greedy else "race" if temperature == 1.0 else "race_tempered"
         # a lookup table of projected embeddings pays off once the tokens fed outnumber the vocabulary
-        step, self.last_route = stepper(self, decoding, hidden, table=self.vocab_size <= batch * max_new_tokens)
-        done = torch.zeros(batch, dtype=torch.bool, device=out.device)
+        step, self.last_route = stepper(self, decoding, hidden, table=self.vocab_size <= batch * max_new_tokens,
+                                        sampler=sampler, temperature=temperature)  # fmt: skip
+        in_graph = sampler is not None and isinstance(step, OnnxStepper)
+        noise = None if greedy else RaceNoise(generator, tuple(logits.shape), max_new_tokens, logits)
+        done = torch.zeros(batch, dtype=torch.bool, device=logits.device)
+        out: list[Tensor] = []
+        token = sample_next(logits, temperature, top_k, top_p, generator, noise and noise.next())  # (B, V) -> (B,)
+        if in_graph and stop_id is None and on_token is None:  # nothing to do between steps: one tight loop
+            return torch.cat([token[:, None], step.sample_run(token, max_new_tokens - 1, noise)], dim=1)
         for t in range(max_new_tokens):
-            token = sample_next(logits, temperature, top_k, top_p, generator)  # (B, V) -> (B,)
             if stop_id is not None:
                 token = token.masked_fill(done, stop_id)
                 done |= token == stop_id
-            out[:, t] = token
+            out.append(token)
             if on_token is not None:
                 on_token(token.clone())
             if t + 1 == max_new_tokens or (stop_id is not None and bool(done.all())):
-                return out[:, : t + 1]
-            logits = step(token)  # (B,) -> (B, V)
-        return out
+                break
+            if in_graph:  # (B,) -> (B,): the step and the pick in one call
+                token = step.sample(token, noise and noise.next())
+            else:
+                logits = step(token)  # (B,) -> (B, V)
+                token = sample_next(logits, temperature, top_k, top_p, generator, noise and noise.next())
+        return torch.stack(out, dim=1)
 
     def _prefill(self, rows: list[Tensor]) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
         """The prompts through the fused encoder, rows of one length together: the last logits (B, V) and each
@@ -274,8 +286,10 @@ def sample_next(
     top_k: int = 0,
     top_p: float = 1.0,
     generator: torch.Generator | None = None,
+    noise: Tensor | None = None,
 ) -> Tensor:
-    """Pick one token per row; temperature 0 is argmax.
+    """Pick one token per row; temperature 0 is argmax. ``noise``: this draw's Exp(1) noise, (B, V), when the
+    caller drew it ahead (:class:`RaceNoise`); otherwise it is drawn from ``generator`` here.
 
     >>> sample_next(torch.tensor([[0.0, 5.0, 1.0]]), temperature=0)
     tensor([1])
@@ -297,10 +311,35 @@ def sample_next(
         ordered = ordered.masked_fill(probs.cumsum(dim=-1) - probs >= top_p, float("-inf"))
         logits = logits.scatter(-1, order, ordered)
     # torch.multinomial(probs, 1) draws exactly this (the exponential race: argmax of p / Exp(1) noise from the
-    # same generator), in a third of its time at batch 1; tests/nn/test_lm.py holds the two equal
+    # same generator), in a third of its time at batch 1; tests/nn/test_steppers.py holds the two equal
     probs = logits.softmax(dim=-1)
-    noise = torch.empty_like(probs).exponential_(1, generator=generator)
+    if noise is None:
+        noise = torch.empty_like(probs).exponential_(1, generator=generator)
     return probs.div_(noise).argmax(dim=-1)
+
+
+class RaceNoise:
+    """The Exp(1) noise of :func:`sample_next`'s exponential race for ``steps`` draws of (B, V), drawn from the
+    generator ``chunk`` draws at a time: the same numbers in the same order as one draw per step (PyTorch's
+    CPU sampler fills a tensor in order; tests/nn/test_steppers.py holds it), at a fraction of the calls.
+    Only a call that stops early (``stop_id``) leaves the generator further on than drawing per step would.
+    """
+
+    def __init__(self, generator: torch.Generator | None, shape: tuple[int, int], steps: int,
+                 like: Tensor, chunk: int = 64) -> None:  # fmt: skip
+        self.generator, self.shape, self.left, self.like, self.chunk = generator, shape, steps, like, chunk
+        self.block: Tensor | None = None
+        self.at = 0
+
+    def next(self) -> Tensor:
+        # -> (B, V)
+        if self.block is None or self.at == self.block.size(0):
+            size = min(self.chunk, self.left)
+            self.block = self.like.new_empty((size, *self.shape)).exponential_(1, generator=self.generator)
+            self.left -= size
+            self.at = 0
+        self.at += 1
+        return self.block[self.at - 1]
 
 
 def check_causal(specs: Sequence[LayerSpec]) -> None:

@@ -41,6 +41,7 @@ from seqtk.nn.ln_lstm import LayerNormLSTMCell
 from seqtk.nn.recurrent_cell import RecurrentCell
 
 QUANTIZE = (None, "int8")
+SAMPLERS = (None, "greedy", "race", "race_tempered")
 INT8_MAX = 63  # seven bits: 2 x 255 x 63 fits the int16 pair sums of VPMADDUBSW (AVX2 without VNNI)
 TABLE_MAX_FLOATS = 16 * 2**20  # project the whole vocabulary once when the table stays under 64 MB
 OPSET = 18
@@ -75,20 +76,29 @@ def builder_for(cell: RecurrentCell) -> Callable[..., tuple[str, list[str]]] | N
 
 
 def step_graph(
-    embedding: nn.Embedding, cells: Sequence[RecurrentCell], head: nn.Linear, quantize: str | None = None
+    embedding: nn.Embedding, cells: Sequence[RecurrentCell], head: nn.Linear, quantize: str | None = None,
+    sampler: str | None = None,
 ) -> StepGraph:
-    """The step of embedding -> ``cells`` (one per layer, unidirectional) -> head, as an ONNX model."""
+    """The step of embedding -> ``cells`` (one per layer, unidirectional) -> head, as an ONNX model.
+
+    ``sampler`` also picks the next token in the graph, output ``next_token`` (B,) int64: ``"greedy"`` (argmax);
+    ``"race"``: input ``noise`` (B, V) of Exp(1) draws, and the token wins ``softmax(logits) / noise``, as
+    :func:`seqtk.nn.lm.sample_next` picks it at temperature 1; ``"race_tempered"``: input ``temperature`` (1,)
+    too, and ``softmax((logits - max) / temperature)`` races."""
     import onnx
     from onnx import TensorProto, helper
 
     if quantize not in QUANTIZE:
         raise ValueError(f"quantize must be one of {QUANTIZE}, got {quantize!r}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     g = _Builder(quantize)
     with torch.no_grad():
         first = cells[0]
         rows = embedding.num_embeddings * first.weight_ih.size(0)
         if rows <= TABLE_MAX_FLOATS:  # the first layer's input projection becomes a row lookup
-            x_proj: str | None = g.op("Gather", [g.const("table", first.project(embedding.weight)), "token"])
+            gates = _IFOG(first) if isinstance(first, LSTMCell) else first  # in the order its builder reads
+            x_proj: str | None = g.op("Gather", [g.const("table", gates.project(embedding.weight)), "token"])
             x = None
         else:
             x_proj, x = None, g.op("Gather", [g.const("embedding", embedding.weight), "token"])
@@ -102,18 +112,46 @@ def step_graph(
                 g.op("Identity", [out], f"{name}_out")
             names += state
             sizes += [cell.hidden_size] * cell.state_size
-        g.op("Identity", [g.linear(x, head.weight, head.bias, "head")], "logits")
+        logits = g.op("Identity", [g.linear(x, head.weight, head.bias, "head")], "logits")
+        if sampler == "greedy":
+            g.op("ArgMax", [logits], "next_token", axis=1, keepdims=0)
+        elif sampler:
+            scaled = logits
+            if sampler == "race_tempered":  # the maximum shifted to 0 first, as sample_next does
+                top = g.op("ReduceMax", [logits, g.const("class_axis", np.array([1]))], keepdims=1)
+                scaled = g.op("Div", [g.op("Sub", [logits, top]), "temperature"])
+            race = g.op("Div", [g.op("Softmax", [scaled], axis=1), "noise"])
+            g.op("ArgMax", [race], "next_token", axis=1, keepdims=0)
     inputs = [helper.make_tensor_value_info("token", TensorProto.INT64, ["B"])]
     inputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["B", size]) for name, size in zip(names, sizes)]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["B", head.out_features])]
     outputs += [helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, ["B", size])
                 for name, size in zip(names, sizes)]  # fmt: skip
-    graph = helper.make_graph(g.nodes, "seqtk_lm_step", inputs, outputs, g.initializers)
+    if sampler:
+        outputs.append(helper.make_tensor_value_info("next_token", TensorProto.INT64, ["B"]))
+    if sampler and sampler.startswith("race"):
+        inputs.append(helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["B", head.out_features]))
+    if sampler == "race_tempered":
+        inputs.append(helper.make_tensor_value_info("temperature", TensorProto.FLOAT, [1]))
+    graph = helper.make_graph(_fold_identities(g.nodes), "seqtk_lm_step", inputs, outputs, g.initializers)
     opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)]
     model = helper.make_model(graph, opset_imports=opsets, producer_name="seqtk")
     model.ir_version = min(model.ir_version, 10)  # what onnxruntime 1.2x reads
     onnx.checker.check_model(model)
     return StepGraph(model, names, sizes, g.nodes, g.initializers)
+
+
+def _fold_identities(nodes: list[Any]) -> list[Any]:
+    """The graph without its Identity nodes: each one's producer writes the output name directly (a graph
+    output may feed other nodes too). Every node costs onnxruntime about a microsecond per step."""
+    renamed = {node.input[0]: node.output[0] for node in nodes if node.op_type == "Identity"}
+    kept = [node for node in nodes if node.op_type != "Identity"]
+    for node in kept:
+        for i, name in enumerate(node.input):
+            node.input[i] = renamed.get(name, name)
+        for i, name in enumerate(node.output):
+            node.output[i] = renamed.get(name, name)
+    return kept
 
 
 def quantize_columns(weight_t: Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -196,28 +234,52 @@ def _elman(g: _Builder, cell: ElmanCell, name: str, x: str | None, x_proj: str |
 
 def _lstm(g: _Builder, cell: LSTMCell, name: str, x: str | None, x_proj: str | None,
           state: list[str]) -> tuple[str, list[str]]:  # fmt: skip
-    i, f, c_in, o = g.split(_gates(g, cell, name, x, x_proj, state[0]), 4)
-    return _lstm_tail(g, cell, i, f, c_in, o, state[1], lambda c: c)
+    gates = _gates(g, _IFOG(cell), name, x, x_proj, state[0])
+    return _lstm_tail(g, cell, gates, state[1], lambda c: c)
 
 
-def _lstm_tail(g: _Builder, cell: RecurrentCell, i: str, f: str, c_in: str, o: str, c_prev: str,
+def _lstm_tail(g: _Builder, cell: RecurrentCell, gates: str, c_prev: str,
                norm: Callable[[str], str]) -> tuple[str, list[str]]:  # fmt: skip
-    """``c = σ(f) c_prev + σ(i) act(g)``, ``h = σ(o) act(norm(c))``."""
-    keep = g.op("Mul", [g.sigmoid(f), c_prev])
-    c = g.op("Add", [keep, g.op("Mul", [g.sigmoid(i), g.act(cell, c_in)])])
-    h = g.op("Mul", [g.sigmoid(o), g.act(cell, norm(c))])
+    """Gates in the order i, f, o, g: ``c = σ(f) c_prev + σ(i) act(g)``, ``h = σ(o) act(norm(c))``."""
+    size = cell.hidden_size
+    sig, c_in = g.op("Split", [gates, g.const(f"split_{len(g.nodes)}", np.array([3 * size, size]))], n_out=2, axis=1)
+    i, f, o = g.split(g.sigmoid(sig), 3)  # one Sigmoid for three gates
+    keep = g.op("Mul", [f, c_prev])
+    c = g.op("Add", [keep, g.op("Mul", [i, g.act(cell, c_in)])])
+    h = g.op("Mul", [o, g.act(cell, norm(c))])
     return h, [h, c]
+
+
+class _IFOG:
+    """An LSTM cell's weights with the gate blocks reordered from i, f, g, o to i, f, o, g, so that one
+    Sigmoid covers the first three (a view for the builders; the cell is not changed)."""
+
+    def __init__(self, cell: RecurrentCell) -> None:
+        size = cell.hidden_size
+        self.order = torch.cat([torch.arange(0, 2 * size), torch.arange(3 * size, 4 * size),
+                                torch.arange(2 * size, 3 * size)])  # fmt: skip
+        self.cell, self.hidden_size = cell, size
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.cell, name)
+        if name in ("weight_ih", "weight_hh", "bias", "ln_x_gain", "ln_h_gain"):
+            return value[self.order]
+        return value
+
+    def project(self, x: Tensor) -> Tensor:
+        return self.cell.project(x)[..., self.order]
 
 
 def _ln_lstm(g: _Builder, cell: LayerNormLSTMCell, name: str, x: str | None, x_proj: str | None,
              state: list[str]) -> tuple[str, list[str]]:  # fmt: skip
+    lnc_gain, lnc_shift = cell.ln_c_gain, cell.ln_c_shift
+    cell = _IFOG(cell)  # layer norm over all gates is the same in any order, with its gains reordered too
     if x_proj is None:
         wx = g.linear(x, cell.weight_ih, None, f"{name}_ih")
         x_proj = g.op("Add", [g.layer_norm(wx, cell.ln_x_gain, None, f"{name}_lnx"), g.const(f"{name}_b", cell.bias)])
     wh = g.layer_norm(g.linear(state[0], cell.weight_hh, None, f"{name}_hh"), cell.ln_h_gain, None, f"{name}_lnh")
-    i, f, c_in, o = g.split(g.op("Add", [x_proj, wh]), 4)
-    return _lstm_tail(g, cell, i, f, c_in, o, state[1],
-                      lambda c: g.layer_norm(c, cell.ln_c_gain, cell.ln_c_shift, f"{name}_lnc"))  # fmt: skip
+    return _lstm_tail(g, cell, g.op("Add", [x_proj, wh]), state[1],
+                      lambda c: g.layer_norm(c, lnc_gain, lnc_shift, f"{name}_lnc"))  # fmt: skip
 
 
 def _gru(g: _Builder, cell: GRUCell, name: str, x: str | None, x_proj: str | None,

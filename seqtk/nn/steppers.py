@@ -111,29 +111,87 @@ class EagerStepper:
 
 
 class OnnxStepper:
-    """One step as one onnxruntime call; keeps the state as numpy arrays between calls.
+    """One step as one onnxruntime call; keeps the state in numpy buffers between calls.
+
+    Two I/O bindings are made once, each reading the state from one pair of buffers and writing the new state
+    into the other, and the step alternates between them: no array is allocated or copied per token (a third
+    of the step's time when each call built its inputs and outputs afresh). The logits come back in one
+    buffer, shared with a tensor; it holds the last step's until the next call.
 
     # token (B,) -> logits (B, V)
     """
 
-    def __init__(self, session: Any, state_names: list[str], state: list[StepState]) -> None:
-        self.session = session
-        self.out_names = ["logits", *(f"{name}_out" for name in state_names)]
-        parts = [part for layer in state for part in layer]
-        self.feeds = {name: part.detach().float().cpu().numpy() for name, part in zip(state_names, parts)}
-        self.state_names = state_names
+    def __init__(self, session: Any, state_names: list[str], state: list[StepState], vocab_size: int,
+                 sampler: str | None = None, temperature: float = 1.0) -> None:  # fmt: skip
+        import numpy as np
+
+        self.session, self.state_names, self.sampler = session, state_names, sampler
         self.layer_parts = [len(layer) for layer in state]
+        parts = [part.detach().float().cpu().numpy() for layer in state for part in layer]
+        self.buffers = [[np.ascontiguousarray(p) for p in parts], [np.empty_like(p) for p in parts]]
+        batch = parts[0].shape[0]
+        self.tokens = [np.zeros(batch, dtype=np.int64) for _ in range(2)]  # fed, and picked by the graph
+        self.logits = np.empty((batch, vocab_size), dtype=np.float32)
+        self.noise = np.ones((batch, vocab_size), dtype=np.float32)
+        self.temperature = np.array([temperature], dtype=np.float32)
+        self.bindings = [self._bind(k) for k in (0, 1)]
+        self.current = 0  # the buffers that hold the state (and the token to feed) now
+        self._logits = torch.from_numpy(self.logits)
+        self._noise = torch.from_numpy(self.noise)
+
+    def _bind(self, k: int) -> Any:
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("token", self.tokens[k])
+        if self.sampler in ("race", "race_tempered"):
+            binding.bind_cpu_input("noise", self.noise)
+        if self.sampler == "race_tempered":
+            binding.bind_cpu_input("temperature", self.temperature)
+        outputs = [*zip((f"{name}_out" for name in self.state_names), self.buffers[1 - k]), ("logits", self.logits)]
+        if self.sampler:
+            outputs.append(("next_token", self.tokens[1 - k]))
+        for name, array in zip(self.state_names, self.buffers[k]):
+            binding.bind_cpu_input(name, array)
+        for name, array in outputs:
+            binding.bind_output(name, "cpu", 0, array.dtype, list(array.shape), array.ctypes.data)
+        return binding
 
     def state(self) -> list[StepState]:
-        parts = iter(torch.from_numpy(self.feeds[name]) for name in self.state_names)
+        parts = iter(torch.from_numpy(part.copy()) for part in self.buffers[self.current])
         return [tuple(next(parts) for _ in range(size)) for size in self.layer_parts]
 
     def __call__(self, token: Tensor) -> Tensor:
         # (B,) -> (B, V)
-        self.feeds["token"] = token.cpu().numpy()
-        logits, *state = self.session.run(self.out_names, self.feeds)
-        self.feeds.update(zip(self.state_names, state))
-        return torch.from_numpy(logits)
+        self.tokens[self.current][:] = token.numpy() if token.device.type == "cpu" else token.cpu().numpy()
+        self.session.run_with_iobinding(self.bindings[self.current])
+        self.current ^= 1
+        return self._logits
+
+    def sample(self, token: Tensor, noise: Tensor | None) -> Tensor:
+        """Feed ``token`` (B,) and return the next one the graph picked (``noise`` (B, V): the race's draws)."""
+        # (B,), (B, V) -> (B,)
+        self.tokens[self.current][:] = token.numpy()
+        if noise is not None:
+            self._noise.copy_(noise)
+        self.session.run_with_iobinding(self.bindings[self.current])
+        self.current ^= 1
+        return torch.from_numpy(self.tokens[self.current].copy())
+
+    def sample_run(self, token: Tensor, steps: int, noise: Any) -> Tensor:
+        """``steps`` tokens after ``token`` (B,), each picked in the graph and fed back, with nothing to do in
+        between (no stop token, no callback): :meth:`sample` in a loop, without a tensor per token. ``noise``:
+        a :class:`seqtk.nn.lm.RaceNoise`, or None for greedy. # (B,) -> (B, steps)"""
+        import numpy as np
+
+        out = np.empty((steps, token.numel()), dtype=np.int64)
+        self.tokens[self.current][:] = token.numpy()
+        run, bindings, noise_buffer = self.session.run_with_iobinding, self.bindings, self.noise
+        for t in range(steps):
+            if noise is not None:
+                np.copyto(noise_buffer, noise.next().numpy())
+            run(bindings[self.current])
+            self.current ^= 1
+            out[t] = self.tokens[self.current]
+        return torch.from_numpy(out.T.copy())
 
 
 class CellStep:
@@ -187,13 +245,17 @@ def _cell_of(rnn: nn.RNNBase) -> RecurrentCell:
         return kind.from_torch(rnn)
 
 
-def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], table: bool
-            ) -> tuple[EagerStepper | OnnxStepper, Route]:  # fmt: skip
-    """The stepper ``settings`` choose for ``lm`` from ``state`` (each layer's (h[, c])), and the route taken."""
+def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], table: bool,
+            sampler: str | None = None, temperature: float = 1.0) -> tuple[EagerStepper | OnnxStepper, Route]:  # fmt: skip
+    """The stepper ``settings`` choose for ``lm`` from ``state`` (each layer's (h[, c])), and the route taken.
+
+    ``sampler`` (``"greedy"``, ``"race"`` at temperature 1 or ``"race_tempered"`` at ``temperature``): an onnx
+    stepper also picks the next token in its graph (:meth:`OnnxStepper.sample`); an eager one ignores it."""
     why = _no_onnx(lm) if settings.route != "eager" else "route='eager'"
     if why is None:
-        session, names, seconds = _session(lm, settings.quantize)
-        return OnnxStepper(session, names, state), Route("onnx", settings.quantize, seconds)
+        session, names, seconds = _session(lm, settings.quantize, sampler)
+        onnx_step = OnnxStepper(session, names, state, lm.vocab_size, sampler, temperature)
+        return onnx_step, Route("onnx", settings.quantize, seconds)
     if settings.route == "onnx" or settings.quantize:
         what = "int8 weights need" if settings.quantize else "route='onnx' needs"
         raise SeqtkError(f"{what} the onnxruntime step, which this model cannot take: {why}",
@@ -214,7 +276,7 @@ def score_steps(lm: nn.Module, idx: Tensor, state: Sequence[Any] | None, setting
     else:
         hidden = [tuple(s[0] for s in (layer if isinstance(layer, tuple) else (layer,))) for layer in state]
     step, lm.last_route = stepper(lm, settings, hidden, table=True)
-    logits = torch.stack([step(idx[:, t]) for t in range(idx.size(1))], dim=1)
+    logits = torch.stack([step(idx[:, t]).clone() for t in range(idx.size(1))], dim=1)  # the step reuses its buffer
     final = [tuple(part.unsqueeze(0) for part in layer) for layer in step.state()]
     return logits, [layer if len(layer) > 1 else layer[0] for layer in final]
 
@@ -269,11 +331,11 @@ def _warn_once(lm: nn.Module, why: str) -> None:
     warnings.warn(f"generating with the eager PyTorch step: {why}", DecodeFallback, stacklevel=5)  # the caller of generate()
 
 
-def _session(lm: nn.Module, quantize: str | None) -> tuple[Any, list[str], float]:
+def _session(lm: nn.Module, quantize: str | None, sampler: str | None = None) -> tuple[Any, list[str], float]:
     """The onnxruntime session of ``lm``'s step: built on first use, kept until a weight changes."""
     key = tuple((p.data_ptr(), p._version) for p in lm.parameters())  # an optimizer step bumps _version
     cache = lm.__dict__.setdefault("_onnx_steps", {})
-    hit = cache.get(quantize)
+    hit = cache.get((quantize, sampler))
     if hit is not None and hit[0] == key:
         return hit[1], hit[2], 0.0
     import onnxruntime
@@ -281,7 +343,7 @@ def _session(lm: nn.Module, quantize: str | None) -> tuple[Any, list[str], float
     from seqtk.nn.step_graph import step_graph
 
     start = time.perf_counter()
-    graph = step_graph(lm.embedding, layer_cells(lm.encoder.layers), lm.head, quantize)
+    graph = step_graph(lm.embedding, layer_cells(lm.encoder.layers), lm.head, quantize, sampler)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = max(1, torch.get_num_threads())  # as many as PyTorch would use
     options.inter_op_num_threads = 1
@@ -290,5 +352,5 @@ def _session(lm: nn.Module, quantize: str | None) -> tuple[Any, list[str], float
     session = onnxruntime.InferenceSession(graph.model.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])  # fmt: skip
     seconds = time.perf_counter() - start
-    cache[quantize] = (key, session, graph.state_names)
+    cache[(quantize, sampler)] = (key, session, graph.state_names)
     return session, graph.state_names, seconds

@@ -59,6 +59,10 @@ def test_a_seed_draws_the_same_sample_on_both_routes(cell):
         draws = [lm.generate([1, 2, 3], 60, generator=torch.Generator().manual_seed(11), decoding=route, **options)
                  for route in (EAGER, ONNX)]  # fmt: skip
         assert torch.equal(*draws), options
+        seen = []  # a callback between steps: the step-by-step loop instead of the tight one, the same tokens
+        streamed = lm.generate([1, 2, 3], 60, generator=torch.Generator().manual_seed(11), decoding=ONNX,
+                               on_token=seen.append, **options)  # fmt: skip
+        assert torch.equal(streamed, draws[0]) and torch.equal(torch.stack(seen), draws[0])
 
 
 def test_sampling_draws_what_torch_multinomial_draws():
@@ -119,7 +123,7 @@ def test_auto_says_why_when_onnxruntime_is_missing(monkeypatch):
 
 def test_the_session_is_built_once_and_rebuilt_when_a_weight_changes():
     lm = peaked_lm(uniform_layers("gru", 16, 2))
-    lm.generate([1], 5)
+    lm.generate([1], 5, temperature=0)
     assert lm.last_route.build_seconds > 0
     before = lm.generate([1, 2], 20, temperature=0)
     assert lm.last_route.build_seconds == 0 and "cached" in lm.last_route.describe()
@@ -184,3 +188,25 @@ def test_ragged_prompts_are_checked_one_by_one():
         lm.generate([[1, 2], []], 3)
     with pytest.raises(SeqtkValueError, match=f"prompt 0 holds ids from 1 to {V}, outside the vocabulary"):
         lm.generate([[1, V], [2]], 3)
+
+
+@pytest.mark.parametrize("options", [{}, {"temperature": 0.6, "top_k": 4}, {"top_p": 0.7}], ids=["plain", "top_k", "top_p"])
+def test_generate_draws_what_per_step_multinomial_sampling_draws(options):
+    # the sample users got before the fast step: one torch.multinomial per token, on the eager model's logits
+    lm = peaked_lm(uniform_layers("gru", 16, 2))
+    new = lm.generate([1, 2], 90, generator=torch.Generator().manual_seed(7), **options)  # noise drawn in chunks
+    generator, seq = torch.Generator().manual_seed(7), torch.tensor([[1, 2]])
+    with torch.no_grad():
+        for _ in range(90):
+            logits = lm(seq)[0][:, -1]
+            temperature = options.get("temperature", 1.0)
+            logits = (logits - logits.amax(-1, keepdim=True)) / temperature if temperature != 1.0 else logits
+            if options.get("top_k"):
+                logits = logits.masked_fill(logits < logits.topk(options["top_k"]).values[:, -1:], float("-inf"))
+            if options.get("top_p", 1.0) < 1.0:
+                ordered, order = logits.sort(descending=True)
+                probs = ordered.softmax(-1)
+                ordered = ordered.masked_fill(probs.cumsum(-1) - probs >= options["top_p"], float("-inf"))
+                logits = logits.scatter(-1, order, ordered)
+            seq = torch.cat([seq, torch.multinomial(logits.softmax(-1), 1, generator=generator)], dim=1)
+    assert torch.equal(new, seq[0, 2:])
