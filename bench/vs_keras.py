@@ -82,7 +82,7 @@ CHARLM = {"vocab": 83, "embed": 64, "hidden": 384, "layers": 2, "batch": 32, "st
 MNIST = {"rows": 28, "cols": 28, "hidden": 128, "classes": 10, "batch": 128}
 GEN_LENGTH = 500
 # Timed steps (calls) per round and workload; warmup steps are extra and untimed.
-STEPS = {"sentiment_T256": 6, "sentiment_T64": 16, "charlm_train": 3, "charlm_infer": 8, "mnist_rows": 12, "generate_b1": 1,
+STEPS = {"sentiment_T256": 6, "sentiment_T64": 16, "charlm_train": 3, "charlm_infer": 8, "mnist_rows": 12, "generate_b1": 3,
          "generate_b64": 1}  # fmt: skip
 WARMUP = 2
 UNITS = {"sentiment_T256": "examples/s", "sentiment_T64": "examples/s", "charlm_train": "tokens/s",
