@@ -1,18 +1,23 @@
-"""One torch thread or two, on an idle machine and beside a job that keeps one core busy: ratios from one run.
+"""Training beside another job: a 2-thread run alone, then beside a one-thread job started at the same moment.
 
-The model is the quick start's kind (a character LSTM: embedding 64, one LSTM
-layer, batch 32 x 128 characters, Adam), trained for ``--steps`` timed steps
-after a few untimed ones, with 1 and with 2 torch threads. The "contended"
-rounds run while another process spins on one core, as a second job on a
-2-core laptop does. The last line printed is one JSON object:
+Two models: the quick start's kind (a character LSTM: embedding 64, one fused
+LSTM layer of 256, batch 32 x 128 characters) and a classifier like
+``classify_bbc``'s (embedding 100 -> bidirectional GRU 128 -> linear, batch 32
+x 200 tokens, seqtk's StackedEncoder). Each trains with Adam for ``--seconds``
+of wall time from the moment the other job starts (its first, slowest seconds
+included), with torch's 2 threads:
 
-- ``contended_1_vs_2``: steps/s with 1 thread over 2 threads, beside the
-  spinning job. Above 1 means one thread is the better choice then, which is
-  what seqtk's contention note (``seqtk.runtime.cpu_load``) tells the user.
-- ``idle_2_vs_1``: steps/s with 2 threads over 1 on the idle machine (what the
-  second thread buys when the cores are free).
+- ``governed``: seqtk's :class:`seqtk.runtime.thread_governor.ThreadGovernor`
+  re-checking the thread count between steps, as ``seqtk run`` does;
+- ``fixed``: 2 threads throughout (torch's default; the diagnostic column).
 
-Run: ``python bench/threads.py [--steps 40] [--hidden 256]`` (about a minute on 2 CPU cores).
+The other job is a one-thread training loop of the same character LSTM in
+its own process, as a second ``seqtk run`` would be. The last line printed is
+one JSON object: ``<model>_beside_vs_alone`` = steps/s alone over steps/s
+beside the job, governed (goal ≤ 2.5 on a 2-core machine: losing one of two
+cores should cost about half, not ten times), and the same ``..._fixed``.
+
+Run: ``python bench/threads.py [--seconds 20]`` (about 2 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -21,76 +26,111 @@ import argparse
 import json
 import multiprocessing
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from seqtk.runtime.cpu_load import usable_cores
-
-
-def spin(stop: multiprocessing.synchronize.Event) -> None:
-    while not stop.is_set():
-        pass
+from seqtk.runtime.thread_governor import ThreadGovernor
 
 
 class CharLSTM(nn.Module):
-    def __init__(self, vocab: int, hidden: int) -> None:
+    def __init__(self, vocab: int = 84, hidden: int = 256) -> None:
         super().__init__()
         self.embed, self.lstm, self.head = nn.Embedding(vocab, 64), nn.LSTM(64, hidden, batch_first=True), nn.Linear(hidden, vocab)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """# x (B, T) long -> logits (B, T, V)"""
+        # x (B, T) long -> logits (B, T, V)
         return self.head(self.lstm(self.embed(x))[0])
 
 
-def steps_per_s(threads: int, steps: int, hidden: int) -> float:
-    torch.set_num_threads(threads)
+class BiGRUClassifier(nn.Module):
+    def __init__(self, vocab: int = 20_000, classes: int = 5) -> None:
+        super().__init__()
+        from seqtk.nn.encoders import LayerSpec, StackedEncoder
+
+        self.embed = nn.Embedding(vocab, 100)
+        self.encoder = StackedEncoder(100, [LayerSpec("gru", 128, bidirectional=True, return_sequences=False)])
+        self.head = nn.Linear(self.encoder.output_dim, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x (B, T) long -> logits (B, C)
+        return self.head(self.encoder(self.embed(x)))
+
+
+def trainer(name: str) -> Callable[[], None]:
+    """One Adam step of ``name`` on fixed synthetic inputs (speed does not depend on them)."""
     torch.manual_seed(0)
-    model, vocab = CharLSTM(84, hidden), 84
+    if name == "char_lstm":
+        model, x, y = CharLSTM(), torch.randint(0, 84, (32, 128)), torch.randint(0, 84, (32, 128))
+        loss_of = lambda: nn.functional.cross_entropy(model(x).reshape(-1, 84), y.reshape(-1))  # noqa: E731
+    else:
+        model, x, y = BiGRUClassifier(), torch.randint(1, 20_000, (32, 200)), torch.randint(0, 5, (32,))
+        loss_of = lambda: nn.functional.cross_entropy(model(x), y)  # noqa: E731
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x, y = torch.randint(0, vocab, (32, 128)), torch.randint(0, vocab, (32, 128))
 
     def step() -> None:
-        loss = nn.functional.cross_entropy(model(x).reshape(-1, vocab), y.reshape(-1))
+        loss = loss_of()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    for _ in range(3):  # untimed: kernels and allocator warm up
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps / (time.perf_counter() - start)
+    return step
 
 
-def measure(steps: int, hidden: int, contended: bool) -> dict[int, float]:
-    stop = multiprocessing.get_context("spawn").Event() if contended else None
-    spinner = multiprocessing.get_context("spawn").Process(target=spin, args=(stop,)) if contended else None
-    if spinner is not None:
-        spinner.start()
-        time.sleep(0.5)
+def other_job(stop: multiprocessing.synchronize.Event, started: multiprocessing.synchronize.Event) -> None:
+    """A one-thread training loop, as a second seqtk run with train.num_threads = 1."""
+    torch.set_num_threads(1)
+    step = trainer("char_lstm")
+    started.set()
+    while not stop.is_set():
+        step()
+
+
+def steps_per_s(name: str, seconds: float, governed: bool, beside: bool) -> tuple[float, int]:
+    """Steps/s of ``name`` over ``seconds`` from the moment the other job starts, and the final thread count."""
+    torch.set_num_threads(2)
+    step = trainer(name)
+    step()  # untimed: kernels and allocator warm up
+    context = multiprocessing.get_context("spawn")
+    stop, started = context.Event(), context.Event()
+    job = context.Process(target=other_job, args=(stop, started)) if beside else None
+    if job is not None:
+        job.start()
+        started.wait()
+    governor = ThreadGovernor() if governed else None
     try:
-        return {threads: steps_per_s(threads, steps, hidden) for threads in (2, 1, 2, 1)}  # interleaved; last wins
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            if governor is not None:
+                governor.step()
+            step()
+            count += 1
+        return count / (time.perf_counter() - start), torch.get_num_threads()
     finally:
-        if spinner is not None:
+        if job is not None:
             stop.set()
-            spinner.join()
+            job.join()
+        torch.set_num_threads(2)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--hidden", type=int, default=256)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="wall time of each measurement")
     args = parser.parse_args()
     if usable_cores() < 2:
         raise SystemExit("needs at least 2 usable cores")
-    idle = measure(args.steps, args.hidden, contended=False)
-    busy = measure(args.steps, args.hidden, contended=True)
-    for name, rates in (("idle", idle), ("one core busy", busy)):
-        print(f"{name:>14}: 1 thread {rates[1]:.2f} steps/s, 2 threads {rates[2]:.2f} steps/s", flush=True)
-    print(json.dumps({"contended_1_vs_2": round(busy[1] / busy[2], 3), "idle_2_vs_1": round(idle[2] / idle[1], 3),
-                      "steps": args.steps, "hidden": args.hidden, "time": time.strftime("%Y-%m-%d")}))
+    result: dict[str, float | str] = {}
+    for name in ("char_lstm", "bigru_classifier"):
+        alone, _ = steps_per_s(name, args.seconds, governed=True, beside=False)
+        governed, threads = steps_per_s(name, args.seconds, governed=True, beside=True)
+        fixed, _ = steps_per_s(name, args.seconds, governed=False, beside=True)
+        print(f"{name:>17}: alone {alone:.2f} steps/s; beside a 1-thread job: governed {governed:.2f} "
+              f"(ended on {threads} thread{'s' if threads > 1 else ''}), fixed 2 threads {fixed:.2f}", flush=True)  # fmt: skip
+        result[f"{name}_beside_vs_alone"] = round(alone / governed, 2)
+        result[f"{name}_beside_vs_alone_fixed"] = round(alone / fixed, 2)
+    print(json.dumps(result | {"seconds": args.seconds, "time": time.strftime("%Y-%m-%d")}))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ With the default two torch threads and another job on a 2-core machine, a
 profile of the quick start showed ~90% of the time inside the OpenMP runtime:
 threads wait for a core the other job holds at every parallel region. One
 thread then trains faster than two (``python bench/threads.py`` measures
-both). seqtk does not change the thread count itself, since it changes the
-order of floating-point sums and so a run's exact numbers; it says what it
-saw and gives the fix (``train.num_threads``).
+both). A run re-checks its thread count as it goes
+(:mod:`seqtk.runtime.thread_governor`); a deterministic one, which keeps its
+count because the count changes the order of floating-point sums, gets this
+module's note instead, with the fix (``train.num_threads``).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from seqtk.config.schema import Recipe
 from seqtk.data.batches import move_to
 from seqtk.errors import SeqtkError
 from seqtk.runtime.device import autocast, make_scaler, rng_preserved, rng_state, set_rng_state
+from seqtk.runtime.thread_governor import ThreadGovernor
 from seqtk.tasks import learned
 from seqtk.tasks.contract import check_step_output
 from seqtk.tasks.evaluation import EvalResult, call_with_result, evaluate
@@ -183,6 +184,7 @@ class Session:
             metric_name=self.metric, enabled=self.recipe.log.progress and self.is_main, every=every,
         )
         triggers = SaveTriggers(checks.duration("train.checkpoint_every", cfg.checkpoint_every), self.console)
+        governor = self._thread_governor()
         with progress, triggers.catching():
             self.progress = progress
             if self.metric in self.metrics:
@@ -190,6 +192,8 @@ class Session:
             self.model.train()
             while self.step < cfg.max_steps and not self.stopped_early:
                 self.step += 1
+                if governor is not None:
+                    governor.step()
                 loss, out, norm, lr = self.train_step(batches)
                 window.add(loss, out, norm)
                 evaluating = self.step % cfg.eval_every == 0 or self.step == cfg.max_steps
@@ -206,6 +210,13 @@ class Session:
                     triggers.saved()
                 if stop and self.step < cfg.max_steps and not self.stopped_early:  # else it ends normally
                     raise TrainingStopped(triggers.signal_name or "SIGINT", self.step, self.run_dir)
+
+    def _thread_governor(self) -> ThreadGovernor | None:
+        """Torch's thread count re-checked against other work on the cores (seqtk.runtime.thread_governor): on
+        a CPU, with train.num_threads = 0, outside torchrun and not deterministic (the count changes sums)."""
+        if self.device.type != "cpu" or self.ctx is not None or self.cfg.num_threads or self.cfg.deterministic:
+            return None
+        return ThreadGovernor(on_change=lambda note: self.console.print(f"note: {note}", highlight=False))
 
     def train_step(self, batches: Iterator[Any]) -> tuple[float, StepOutput, float, float]:
         if self.loader.at_epoch_start:

@@ -80,8 +80,8 @@ def run_training(
         stack.enter_context(distributed.process_group(ctx, dev))
         if ctx is not None:
             console.print(distributed.describe(ctx, dev, recipe.train.batch_size), highlight=False)
-        elif dev.type == "cpu" and recipe.train.num_threads == 0:
-            _warn_if_contended(console)
+        elif dev.type == "cpu" and recipe.train.num_threads == 0 and recipe.train.deterministic:
+            _warn_if_contended(console)  # a deterministic run keeps its thread count; otherwise the governor acts
         payload, run_dir, source, recipe = distributed.on_main(lambda: open_run(recipe, out, resume, console), ctx)
         # A second run into this folder now is refused; under torchrun every rank hears rank 0's refusal
         # instead of waiting at the next barrier for a rank that has left.
