@@ -225,3 +225,28 @@ def test_a_full_disk_during_a_torchscript_export_is_one_paragraph_and_leaves_no_
     assert "--resume" not in err  # what a full disk during training says would mislead here
     assert not (out / "model.pt").exists()
     assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
+
+
+@pytest.mark.parametrize("which", ["classifier", "char_lm"])
+def test_an_int8_export_is_close_to_float32_and_runs_from_its_readme(which, request, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    checkpoint = request.getfixturevalue(which)
+    small = tmp_path / "int8"
+    assert main(["export", str(checkpoint), "--format", "onnx", "--quantize", "int8", "--out", str(small)]) == 0
+    said = capsys.readouterr().out
+    difference = float(re.search(r"float32 model's by at most ([0-9.e-]+)", said).group(1))
+    assert 0 < difference < 0.1  # int8 changes the outputs, a little
+    assert "--quantize int8" in (small / "README.md").read_text(encoding="utf-8")
+    import onnx
+
+    kinds = {node.op_type for node in onnx.load(str(small / "model.onnx")).graph.node}
+    assert kinds & {"DynamicQuantizeMatMul", "MatMulInteger", "DynamicQuantizeLSTM", "MatMulIntegerToFloat"}
+    if which == "classifier":  # the README's code still classifies (labels as float32 gives them, here)
+        data = {"texts": TEXTS, "predictions": seqtk.load(checkpoint, device="cpu").predict(TEXTS)}
+        run_readme_code(small, 'assert len(classify(DATA["texts"])) == len(DATA["texts"])\n', data)
+
+
+def test_int8_is_refused_for_torchscript_before_the_checkpoint_is_read(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "missing.pt"), "--format", "torchscript", "--quantize", "int8",
+                 "--out", str(tmp_path / "o")]) == 1  # fmt: skip
+    assert "Fix: use --format onnx --quantize int8" in capsys.readouterr().err
