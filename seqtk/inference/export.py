@@ -202,7 +202,17 @@ def _check(spec: ExportSpec, fmt: str, path: Path) -> float | None:
         except ImportError:
             return None
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        got = session.run(list(spec.output_names), {n: t.numpy() for n, t in zip(spec.input_names, spec.check_inputs)})
+        feeds = {n: t.numpy() for n, t in zip(spec.input_names, spec.check_inputs)}
+        try:
+            got = session.run(list(spec.output_names), feeds)
+        except onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument as err:
+            path.unlink(missing_ok=True)  # a model fixed to the traced sizes is no use to anyone
+            raise SeqtkError(
+                f"the exported ONNX model kept the traced input sizes and refuses others ({str(err).splitlines()[0]})."
+                " torch 2.13's exporter does this to an LSTM or GRU exported a second time in one Python process",
+                fix="export it again from a new process (seqtk export on the command line does); in a notebook, "
+                "restart the kernel before the second export",
+            ) from err
     difference = max(float(abs(torch.as_tensor(g) - e).max()) for g, e in zip(got, expected))
     if not difference <= TOLERANCE:
         raise SeqtkError(

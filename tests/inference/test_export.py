@@ -232,8 +232,11 @@ def test_an_int8_export_is_close_to_float32_and_runs_from_its_readme(which, requ
     pytest.importorskip("onnxruntime")
     checkpoint = request.getfixturevalue(which)
     small = tmp_path / "int8"
-    assert main(["export", str(checkpoint), "--format", "onnx", "--quantize", "int8", "--out", str(small)]) == 0
-    said = capsys.readouterr().out
+    # a process of its own: torch 2.13 fixes the sequence length of an LSTM exported twice in one process
+    done = subprocess.run([sys.executable, "-m", "seqtk", "export", str(checkpoint), "--format", "onnx", "--quantize",
+                           "int8", "--out", str(small)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = done.stdout
     difference = float(re.search(r"float32 model's by at most ([0-9.e-]+)", said).group(1))
     assert 0 < difference < 0.1  # int8 changes the outputs, a little
     assert "--quantize int8" in (small / "README.md").read_text(encoding="utf-8")
@@ -250,3 +253,14 @@ def test_int8_is_refused_for_torchscript_before_the_checkpoint_is_read(tmp_path,
     assert main(["export", str(tmp_path / "missing.pt"), "--format", "torchscript", "--quantize", "int8",
                  "--out", str(tmp_path / "o")]) == 1  # fmt: skip
     assert "Fix: use --format onnx --quantize int8" in capsys.readouterr().err
+
+
+def test_a_second_onnx_export_in_one_process_works_or_says_how_to_get_it(classifier, tmp_path, capsys):
+    # torch 2.13's exporter fixes the length of an LSTM/GRU exported a second time in one process; seqtk's check
+    # catches the wrong model, removes it and names the fix (a later torch may export it right: then it passes)
+    codes = [main(["export", str(classifier), "--format", "onnx", "--out", str(tmp_path / name)]) for name in "ab"]
+    err = capsys.readouterr().err
+    assert codes[0] == 0
+    if codes[1] != 0:
+        assert codes[1] == 1 and "Fix: export it again from a new process" in err and "Traceback" not in err
+        assert not (tmp_path / "b" / "model.onnx").exists()
