@@ -48,6 +48,9 @@ from rich.console import Console
 GOALS = {  # measure -> (path in the report, minimum)
     "amp_bf16_vs_fp32_charlm": (("amp", "charlm", "bf16_vs_fp32"), 1.5),
     "cudnn_vs_reference_lstm": (("cudnn", "speed", "recipe_shape", "ratio"), 10.0),
+    "generate_graph_vs_eager_b1": (("generate", "batch_1_graph_vs_eager"), 10.0),  # issue 31
+    "generate_graph_b1_chars_s": (("generate", "batch_1_chars_s"), 15_000.0),
+    "min_gru_vs_cudnn_lstm_T2048": (("scan", "min_gru_vs_lstm_T2048"), 3.0),
 }
 WARMUP = 5  # untimed steps, and the trainer's log interval: its first window is the warmup
 
@@ -212,23 +215,94 @@ def cmd_cudnn(args: argparse.Namespace) -> dict[str, Any]:
 
 # -- generate -------------------------------------------------------------------------------------
 def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
+    """Characters/s of textgen_gpu's model at batch 1, 8 and 64: the eager step against the captured one."""
     from seqtk.nn.lm import CharLM, uniform_layers
+    from seqtk.nn.steppers import DecodeSettings
 
     device = device_of(args)
     hidden, layers, length = (32, 2, 20) if args.dry_run else (1024, 3, 500)
     torch.manual_seed(0)
     lm = CharLM(65, embedding_dim=128, layers=uniform_layers("lstm", hidden, layers)).to(device).eval()
-    report = {"model": f"{layers}x{hidden} LSTM, 65 symbols", "new_tokens": length}
-    for batch in (1, 64):
+    report: dict[str, Any] = {"model": f"{layers}x{hidden} LSTM, 65 symbols", "new_tokens": length}
+    for batch in (1, 8, 64):
         prompt = torch.randint(0, 65, (batch, 8), device=device)
-        lm.generate(prompt, max_new_tokens=10)  # warm up
-        sync(device)
-        start = time.perf_counter()
-        lm.generate(prompt, max_new_tokens=length, generator=torch.Generator(device).manual_seed(0))
-        sync(device)
-        report[f"batch_{batch}_chars_s"] = round(batch * length / (time.perf_counter() - start), 1)
+        rates, samples = {}, {}
+        for route in ("eager", "graph"):
+            decoding = DecodeSettings(route=route)
+            lm.generate(prompt, max_new_tokens=10, decoding=decoding)  # warm up (and capture once)
+            sync(device)
+            start = time.perf_counter()
+            new = lm.generate(prompt, max_new_tokens=length, generator=torch.Generator(device).manual_seed(0),
+                              decoding=decoding)  # fmt: skip
+            sync(device)
+            rates[route] = round(batch * length / (time.perf_counter() - start), 1)
+            samples[route] = new
+            report[f"route_{route}"] = lm.last_route.describe()
+        report[f"batch_{batch}_chars_s"] = rates["graph"]
+        report[f"batch_{batch}_eager_chars_s"] = rates["eager"]
+        report[f"batch_{batch}_graph_vs_eager"] = round(rates["graph"] / rates["eager"], 2)
+        report[f"batch_{batch}_same_sample"] = bool(torch.equal(samples["eager"], samples["graph"]))
+    greedy = [lm.generate([1, 2, 3], length, temperature=0, decoding=DecodeSettings(route=r)) for r in ("eager", "graph")]
+    report["greedy_equal"] = bool(torch.equal(*greedy))
     print(f"generate: {report}", flush=True)
     return report
+
+
+# -- scan: the parallel-scan cells against cuDNN's LSTM ---------------------------------------
+def equal_params_hidden(cell: str, target: int, features: int) -> int:
+    """The hidden size at which one ``cell`` layer over ``features`` inputs has about ``target`` parameters."""
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
+
+    def count(hidden: int) -> int:
+        return sum(p.numel() for p in StackedEncoder(features, [LayerSpec(cell, hidden)]).parameters())
+
+    low, high = 8, 8192
+    while low < high:  # parameters grow with the hidden size
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if count(mid) <= target else (low, mid - 1)
+    return low - low % 8 or 8
+
+
+def cmd_scan(args: argparse.Namespace) -> dict[str, Any]:
+    """Training tokens/s (forward + backward) of min_gru, min_lstm and mlstm against cuDNN's LSTM at equal
+    parameters, one layer over 512 features, at T = 512 and 2048."""
+    device = device_of(args)
+    features, lstm_hidden, batch = (16, 16, 2) if args.dry_run else (512, 512, 16)
+    lengths = (16, 32) if args.dry_run else (512, 2048)
+    seconds = 0.2 if args.dry_run else 2.0
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
+
+    target = sum(p.numel() for p in StackedEncoder(features, [LayerSpec("lstm", lstm_hidden)]).parameters())
+    report: dict[str, Any] = {"features": features, "batch": batch, "lstm_hidden": lstm_hidden, "params": target}
+    for cell in ("min_gru", "min_lstm", "mlstm"):
+        report[f"{cell}_hidden"] = equal_params_hidden(cell, target, features)
+    for steps in lengths:
+        lstm = scan_rate("lstm", lstm_hidden, features, batch, steps, device, seconds)
+        report[f"lstm_T{steps}_tokens_s"] = round(lstm, 1)
+        for cell in ("min_gru", "min_lstm", "mlstm"):
+            rate = scan_rate(cell, report[f"{cell}_hidden"], features, batch, steps, device, seconds)
+            report[f"{cell}_T{steps}_tokens_s"] = round(rate, 1)
+            report[f"{cell}_vs_lstm_T{steps}"] = round(rate / lstm, 2)
+    print(f"scan: {report}", flush=True)
+    return report
+
+
+def scan_rate(cell: str, hidden: int, features: int, batch: int, steps: int, device: torch.device,
+              seconds: float) -> float:  # fmt: skip
+    """Tokens/s of forward + backward through one ``cell`` layer of ``hidden`` over (batch, steps, features)."""
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
+
+    torch.manual_seed(0)
+    enc = StackedEncoder(features, [LayerSpec(cell, hidden)]).to(device)
+    x = torch.randn(batch, steps, features, device=device, requires_grad=True)
+    enc(x).sum().backward()  # warm up
+    sync(device)
+    reps, start = 0, time.perf_counter()
+    while reps < 2 or time.perf_counter() - start < seconds:
+        enc(x).sum().backward()
+        sync(device)
+        reps += 1
+    return batch * steps * reps / (time.perf_counter() - start)
 
 
 # -- textgen (time-budgeted run) ------------------------------------------------------------------
@@ -354,7 +428,7 @@ def cmd_pytest(args: argparse.Namespace) -> dict[str, Any]:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
-    "amp": cmd_amp, "cudnn": cmd_cudnn, "generate": cmd_generate, "textgen": cmd_textgen, "ddp": cmd_ddp,
+    "amp": cmd_amp, "cudnn": cmd_cudnn, "generate": cmd_generate, "scan": cmd_scan, "textgen": cmd_textgen, "ddp": cmd_ddp,
     "pytest": cmd_pytest, "summarize": cmd_summarize,
 }
 

@@ -2,7 +2,8 @@
 # All of seqtk's GPU checks in one prepared run (issue 20), about 4 minutes on one H200:
 #   machine report (seqtk doctor) | pytest -m gpu | every tiny recipe on CUDA | AMP bf16/fp16 vs fp32 (char LM,
 #   sentiment) | cuDNN vs the reference LSTM cell, cuDNN kept on every supported layer, the cost of ragged
-#   bidirectional batches | generation at batch 1 and 64 | a time-budgeted textgen_gpu run |
+#   bidirectional batches | generation at batch 1, 8 and 64, eager against CUDA-graph steps | min_gru, min_lstm
+#   and mlstm training against cuDNN's LSTM at equal parameters, T = 512 and 2048 | a time-budgeted textgen_gpu run |
 #   a 1-process NCCL torchrun run of toy_tiny
 #
 #   bash bench/gpu_check.sh --out DIR [--dry-run] [--only doctor,pytest,...] [--budget SECONDS] [--deadline SECONDS]
@@ -16,7 +17,7 @@
 # (`pip install --no-deps --no-build-isolation -e .` where nothing can be fetched) and the recipes' data in
 # seqtk's data folder ($SEQTK_DATA_DIR).
 set -uo pipefail
-STEPS="doctor,pytest,tiny,amp,cudnn,generate,textgen,ddp"
+STEPS="doctor,pytest,tiny,amp,cudnn,generate,scan,textgen,ddp"
 
 usage() {
   echo "gpu_check: $1. Fix: use --out DIR [--dry-run] [--only STEP,...] [--budget SECONDS] [--deadline SECONDS];" \
@@ -100,7 +101,8 @@ else
 fi
 step amp 150 "${gc[@]}" amp --out "$work/amp.json"
 step cudnn 120 "${gc[@]}" cudnn --out "$work/cudnn.json"
-step generate 60 "${gc[@]}" generate --out "$work/generate.json"
+step generate 90 "${gc[@]}" generate --out "$work/generate.json"
+step scan 90 "${gc[@]}" scan --out "$work/scan.json"
 step textgen $(( budget + 90 )) "${gc[@]}" textgen --budget "$budget" --out "$work/textgen.json"
 step ddp 90 "${gc[@]}" ddp --out "$work/ddp.json"
 

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "bench" / "gpu_check.sh"
-STEPS = ["amp", "cudnn", "ddp", "doctor", "generate", "pytest", "textgen"]
+STEPS = ["amp", "cudnn", "ddp", "doctor", "generate", "pytest", "scan", "textgen"]
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess:
@@ -36,7 +36,9 @@ def test_dry_run_runs_every_step_on_the_cpu(tmp_path):
     assert report["pytest"]["deselected"] > 0 and "collected" in report["pytest"]["summary"]
     assert report["amp"]["charlm"]["rates"]["fp32"] > 0 and report["amp"]["sentiment"]["rates"]["fp32"] > 0
     assert report["cudnn"]["speed"]["recipe_shape"]["ratio"] > 0 and report["cudnn"]["cases"]
-    assert report["generate"]["batch_64_chars_s"] > 0
+    assert report["generate"]["batch_64_chars_s"] > 0 and report["generate"]["batch_1_eager_chars_s"] > 0
+    assert report["generate"]["greedy_equal"] and report["generate"]["batch_8_same_sample"]
+    assert report["scan"]["min_gru_vs_lstm_T32"] > 0 and report["scan"]["mlstm_hidden"] >= 8
     assert report["textgen"]["val_loss_last"] is not None and report["textgen"]["max_steps"] >= 10
     assert report["ddp"] == {"returncode": 0, "backend": "gloo", "checkpoint": True}
     assert "== textgen: exit 0" in (tmp_path / "gpu_check.log").read_text()

@@ -24,7 +24,8 @@ from torch import Tensor, nn
 
 from seqtk.errors import SeqtkValueError
 from seqtk.nn.encoders import LayerSpec, StackedEncoder
-from seqtk.nn.steppers import CellStep, DecodeSettings, OnnxStepper, Route, _cell_of, score_steps, stepper  # noqa: F401 - CellStep and _cell_of lived here
+from seqtk.nn.cell_step import CellStep, _cell_of  # noqa: F401 - they lived here; imports from here keep working
+from seqtk.nn.steppers import DecodeSettings, EagerStepper, Route, score_steps, stepper
 from seqtk.runtime.device import eval_mode
 
 IGNORE_INDEX = -100
@@ -196,7 +197,7 @@ class CharLM(nn.Module):
         # a lookup table of projected embeddings pays off once the tokens fed outnumber the vocabulary
         step, self.last_route = stepper(self, decoding, hidden, table=self.vocab_size <= batch * max_new_tokens,
                                         sampler=sampler, temperature=temperature)  # fmt: skip
-        in_graph = sampler is not None and isinstance(step, OnnxStepper)
+        in_graph = sampler is not None and not isinstance(step, EagerStepper)  # onnx and graph steps pick tokens
         noise = None if greedy else RaceNoise(generator, tuple(logits.shape), max_new_tokens, logits)
         done = torch.zeros(batch, dtype=torch.bool, device=logits.device)
         out: list[Tensor] = []

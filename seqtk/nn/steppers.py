@@ -6,8 +6,11 @@
   (:mod:`seqtk.nn.step_graph`), float32 or int8 (:class:`OnnxStepper`). On a CPU at batch 1 it is several
   times faster (docs/performance.md). The session is built once per model and weights, in milliseconds,
   and kept on the model until its weights change.
-- ``auto`` (the default): ``onnx`` where it applies (a CPU model whose cells all have a graph builder, with
-  onnxruntime installed), otherwise ``eager`` with a one-line :class:`DecodeFallback` warning saying why.
+- ``graph``: the eager step's math on static buffers, captured in a CUDA graph on a GPU
+  (:mod:`seqtk.nn.graph_step`): one launch per token instead of ~25; on a CPU the same code runs uncaptured.
+- ``auto`` (the default): on a GPU ``graph``; on a CPU ``onnx`` where it applies (cells that all have a
+  graph builder, onnxruntime installed); otherwise ``eager`` with a one-line :class:`DecodeFallback`
+  warning saying why.
 
 Both routes compute the same function; float32 results differ only by rounding (greedy decoding gives
 the same tokens, which tests/nn/test_steppers.py holds), and sampling stays in PyTorch with the caller's
@@ -27,11 +30,11 @@ from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError, SeqtkValueError
 from seqtk.nn.cell_kinds import CellLayer
-from seqtk.nn.cells import ElmanCell, GRUCell, LSTMCell
-from seqtk.nn.projected_lstm import ProjectedLSTMCell
+from seqtk.nn.cell_step import CellStep, _cell_of
+from seqtk.nn.graph_step import GraphStepper
 from seqtk.nn.recurrent_cell import RecurrentCell
 
-ROUTES = ("auto", "eager", "onnx")
+ROUTES = ("auto", "eager", "onnx", "graph")
 QUANTIZE = (None, "int8")
 StepState = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
 
@@ -54,12 +57,12 @@ class DecodeSettings:
     def __post_init__(self) -> None:
         if self.route not in ROUTES:
             raise SeqtkValueError(f"decoding route {self.route!r} is not one of {', '.join(ROUTES)}",
-                                  fix="use route='auto' (the fast step where it applies), 'onnx' or 'eager'")  # fmt: skip
+                                  fix="use route='auto' (the fast step where it applies), 'onnx', 'graph' or 'eager'")  # fmt: skip
         if self.quantize not in QUANTIZE:
             raise SeqtkValueError(f"quantize={self.quantize!r} is not supported",
                                   fix="use quantize='int8' for int8 weights, or None for float32")  # fmt: skip
-        if self.quantize and self.route == "eager":
-            raise SeqtkValueError("int8 weights need the onnx decoding route, and route='eager' was asked for",
+        if self.quantize and self.route in ("eager", "graph"):
+            raise SeqtkValueError(f"int8 weights need the onnx decoding route, and route={self.route!r} was asked for",
                                   fix="use route='auto' (or 'onnx') with quantize='int8', or drop quantize")  # fmt: skip
 
 
@@ -74,6 +77,8 @@ class Route:
     note: str | None = None
 
     def describe(self) -> str:
+        if self.name == "graph":
+            return "CUDA graph step" if self.note is None else f"static-buffer step, not captured ({self.note})"
         if self.name == "eager":
             return "eager PyTorch step" + (f" ({self.note})" if self.note else "")
         built = f", session built in {self.build_seconds * 1e3:.0f} ms" if self.build_seconds else ", session cached"
@@ -194,63 +199,18 @@ class OnnxStepper:
         return torch.from_numpy(out.T.copy())
 
 
-class CellStep:
-    """One time step of a single-layer, unidirectional fused ``nn.RNN``/``nn.LSTM``/``nn.GRU``
-    (or of a unidirectional :class:`~seqtk.nn.cell_kinds.CellLayer` of reference cells).
-
-    A fused module steps through the reference cell with its equations
-    (:meth:`seqtk.nn.recurrent_cell.RecurrentCell.from_torch` copies its weights once), so
-    there is one written-out form of each recurrence: the cell's own
-    ``project``/``recur``, which docs/cells.md shows. Stepping a sequence
-    reproduces the fused module's outputs. ``calls`` counts steps taken.
-
-    >>> rnn = nn.GRU(3, 4, batch_first=True)
-    >>> step, x = CellStep(rnn), torch.randn(2, 1, 3)
-    >>> h, state = step(step.project(x[:, 0]), (torch.zeros(2, 4),))
-    >>> torch.allclose(h, rnn(x)[0][:, 0], atol=1e-6)
-    True
-    """
-
-    def __init__(self, rnn: nn.RNNBase | CellLayer) -> None:
-        self.calls = 0
-        if rnn.bidirectional:
-            raise SeqtkValueError("CellStep needs a unidirectional layer", fix="build the layer with bidirectional=False")
-        self.cell: RecurrentCell = rnn.directions[0] if isinstance(rnn, CellLayer) else _cell_of(rnn)
-        self._recur = self.cell.stepper()
-        self._w_ih_t, self._bias = self.cell.weight_ih.t(), self.cell.bias
-        if type(self.cell).project is not RecurrentCell.project:  # e.g. the layer-normalised LSTM's
-            self.project = self.cell.project  # type: ignore[method-assign]
-
-    def project(self, x: Tensor) -> Tensor:
-        # (N, F) -> (N, G): the input half of every gate, independent of the state (the cell's project())
-        return torch.addmm(self._bias, x, self._w_ih_t)
-
-    def __call__(self, gates_in: Tensor, state: StepState) -> tuple[Tensor, StepState]:
-        # (B, G), ((B, H)[, (B, H)]) -> (B, H), new state
-        self.calls += 1
-        return self._recur(gates_in, state)
-
-
-def _cell_of(rnn: nn.RNNBase) -> RecurrentCell:
-    """The reference cell with ``rnn``'s equations and weights (a copy, made without autograd)."""
-    if not isinstance(rnn, (nn.RNN, nn.LSTM, nn.GRU)) or rnn.num_layers != 1 or not rnn.bias:
-        raise SeqtkValueError(
-            "CellStep needs a single-layer unidirectional module with biases",
-            fix="build each layer as nn.LSTM/nn.GRU/nn.RNN(num_layers=1, bidirectional=False, bias=True)",
-        )
-    kind = LSTMCell if isinstance(rnn, nn.LSTM) else GRUCell if isinstance(rnn, nn.GRU) else ElmanCell
-    if isinstance(rnn, nn.LSTM) and rnn.proj_size:
-        kind = ProjectedLSTMCell
-    with torch.no_grad():
-        return kind.from_torch(rnn)
-
-
 def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], table: bool,
-            sampler: str | None = None, temperature: float = 1.0) -> tuple[EagerStepper | OnnxStepper, Route]:  # fmt: skip
+            sampler: str | None = None, temperature: float = 1.0,
+            ) -> tuple[EagerStepper | OnnxStepper | GraphStepper, Route]:  # fmt: skip
     """The stepper ``settings`` choose for ``lm`` from ``state`` (each layer's (h[, c])), and the route taken.
 
     ``sampler`` (``"greedy"``, ``"race"`` at temperature 1 or ``"race_tempered"`` at ``temperature``): an onnx
     stepper also picks the next token in its graph (:meth:`OnnxStepper.sample`); an eager one ignores it."""
+    device = lm.head.weight.device
+    if settings.route == "graph" or (settings.route == "auto" and device.type == "cuda" and not settings.quantize):
+        graph_step = GraphStepper(lm, state, sampler, temperature)
+        note = None if graph_step.captured else f"on {device.type} there is no CUDA graph to capture"
+        return graph_step, Route("graph", note=note)
     why = _no_onnx(lm) if settings.route != "eager" else "route='eager'"
     if why is None:
         session, names, seconds = _session(lm, settings.quantize, sampler)

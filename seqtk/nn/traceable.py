@@ -110,7 +110,7 @@ class LMStep(nn.Module):
 
     def __init__(self, lm: nn.Module) -> None:
         super().__init__()
-        from seqtk.nn.steppers import _cell_of
+        from seqtk.nn.cell_step import _cell_of
 
         self.embedding, self.head = lm.embedding, lm.head
         self.cells = nn.ModuleList(
