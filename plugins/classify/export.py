@@ -84,7 +84,12 @@ def export_spec(task: ClassifyTask, model: TextClassifier) -> ExportSpec:
         module=module, example_inputs=example, check_inputs=check, input_names=("ids", "lengths"),
         output_names=("logits", "probabilities"), input_axes={"ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}},
         files=files, signature=_signature(len(names), cfg.multi_label), usage=_usage(kind, lowercase, cfg),
+        model_output=_logits,
     )
+
+
+def _logits(outputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    return outputs[0]  # (B, C): what the model's forward returns (two classes too: its zero column first)
 
 
 def _br_pattern() -> str:

@@ -57,6 +57,7 @@ class Predictor:
     def __init__(self, loaded: Loaded, source: Path) -> None:
         self._loaded, self.source = loaded, source
         self._prepared = False  # evaluate() reads the data once, on first use
+        self._float_model: nn.Module | None = None  # the float32 model while an int8 one stands in (quantize)
 
     @property
     def task(self) -> Task:
@@ -84,22 +85,36 @@ class Predictor:
         return self
 
     def quantize(self, kind: str | None = "int8") -> Predictor:
-        """Decode and score on int8 weights (``kind="int8"``), or on float32 ones again (None); returns ``self``.
+        """Run on int8 weights (``kind="int8"``), or on float32 ones again (None); returns ``self``.
 
-        It applies to the language models in the model (:class:`~seqtk.nn.lm.CharLM`: ``generate``, and
-        ``eval``/``predict`` scoring); a task whose model has none refuses, naming what to do instead."""
+        A language model (:class:`~seqtk.nn.lm.CharLM`) decodes and scores through its int8 onnxruntime step
+        (``generate``, and ``eval``/``predict`` scoring). Another task's model is replaced by the checkpoint's
+        exported module, quantized and run by onnxruntime (:mod:`seqtk.inference.quantized`), on the CPU. A
+        task that has neither refuses, naming what to do instead."""
         from seqtk.nn.steppers import DecodeSettings
+        from seqtk.tasks.task import Task
 
         settings = DecodeSettings(quantize=kind)  # checks the value
+        if self._float_model is not None:  # back to the float32 model first
+            self._loaded.model, self._float_model = self._float_model, None
         targets = [m for m in self.model.modules() if isinstance(getattr(type(m), "decoding", None), DecodeSettings)]
-        if not targets:
-            raise SeqtkError(
-                f"int8 weights are not available for task '{self.task.name}': its model has no language model "
-                "that decodes on them (only textgen's character LM does so far)",
-                fix="load it without quantize (drop --int8); docs/performance.md lists what runs on int8",
-            )
         for module in targets:
             module.decoding = settings
+        if targets or kind is None:
+            return self
+        if type(self.task).export_spec is Task.export_spec:
+            raise SeqtkError(
+                f"int8 weights are not available for task '{self.task.name}': its model has no language model "
+                "that decodes on them and the task exports no module to quantize",
+                fix="load it without quantize (drop --int8); docs/performance.md lists what runs on int8",
+            )
+        if self.device.type != "cpu":
+            raise SeqtkError(f"int8 weights run on the CPU, and this model is on {self.device}",
+                             fix='load it with device="cpu" (--device cpu) to use int8 weights')  # fmt: skip
+        from seqtk.inference.quantized import replace_model
+
+        self._float_model = self._loaded.model
+        self._loaded.model = replace_model(self._float_model.eval(), self.task, self.source)
         return self
 
     def predict(self, inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],

@@ -94,6 +94,9 @@ class ExportSpec:
     #: Python that runs the model through ``run(**inputs) -> dict of numpy outputs`` (defined before it in
     #: the README for each format); it imports neither seqtk nor torch, and the tests execute it
     usage: str
+    #: when the model's own forward takes the same inputs, what it returns made from the exported outputs
+    #: (``seqtk.load(..., quantize="int8")`` then runs the int8 ONNX model in its place); None: it cannot
+    model_output: Callable[[tuple[torch.Tensor, ...]], Any] | None = None
 
 
 class Task:

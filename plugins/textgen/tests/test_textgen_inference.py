@@ -64,10 +64,15 @@ def test_int8_weights_score_and_generate_close_to_float32(checkpoint):
     assert quant.quantize(None).model.decoding.quantize is None  # back to float32
 
 
-def test_quantize_refuses_a_model_without_a_language_model():
+def test_quantize_refuses_a_task_with_neither_a_language_model_nor_an_export():
+    from seqtk.tasks.task import Task
+
+    class Plain(Task):
+        name = "plain"
+
     fake = Predictor.__new__(Predictor)
-    fake._loaded = SimpleNamespace(task=SimpleNamespace(name="classify"), model=nn.Linear(2, 2))
-    with pytest.raises(SeqtkError, match="int8 weights are not available for task 'classify'.*Fix: load it without"):
+    fake._loaded, fake._float_model = SimpleNamespace(task=Plain.__new__(Plain), model=nn.Linear(2, 2)), None
+    with pytest.raises(SeqtkError, match="int8 weights are not available for task 'plain'.*Fix: load it without"):
         fake.quantize("int8")
 
 
