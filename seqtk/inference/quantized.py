@@ -53,9 +53,9 @@ def int8_model(spec: ExportSpec, task_name: str, checkpoint: Path) -> OnnxModel:
                          "cannot run the int8 model in its place",
                          fix="load it without quantize (drop --int8), or export it: seqtk export CKPT --format onnx "
                          "--quantize int8")  # fmt: skip
-    from seqtk.inference import export
+    from seqtk.inference import model_files
 
-    export._need_onnx()
+    model_files._need_onnx()
     import onnxruntime
 
     with tempfile.TemporaryDirectory() as folder:
@@ -81,15 +81,15 @@ def _last_line(text: str) -> str:
 
 def write_int8(checkpoint: Path, path: Path) -> None:
     """The checkpoint's exported module, checked and quantized, written to ``path`` (in this process)."""
-    from seqtk.inference import export
-    from seqtk.inference.predictor import load
+    from seqtk.inference import model_files
+    from seqtk.inference.loading import load_for_inference
 
-    predictor = load(checkpoint, device="cpu")
+    loaded = load_for_inference(checkpoint, device="cpu")
     with torch.no_grad():
-        spec = predictor.task.export_spec(predictor.model.eval())
-        export._write_onnx(spec, path)
-        export._check(spec, "onnx", path)
-        export._quantize_int8(spec, path)
+        spec = loaded.task.export_spec(loaded.model.eval())
+        model_files._write_onnx(spec, path)
+        model_files._check(spec, "onnx", path)
+        model_files._quantize_int8(spec, path)
 
 
 def replace_model(model: nn.Module, task: Any, checkpoint: Path) -> nn.Module:

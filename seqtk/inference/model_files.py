@@ -1,0 +1,138 @@
+"""The model file of an :class:`~seqtk.tasks.task.ExportSpec`: written (TorchScript or ONNX), checked against
+seqtk's module on inputs of other sizes, and, for ONNX, quantized to int8. ``seqtk export``
+(:mod:`seqtk.inference.export`) and int8 models (:mod:`seqtk.inference.quantized`) share it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import logging
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from seqtk.errors import SeqtkError
+from seqtk.runtime.files import atomic_write_bytes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from seqtk.tasks.task import ExportSpec
+
+#: the largest difference between the written model and the task's module that the check accepts
+TOLERANCE = 1e-5
+
+
+def _quantize_int8(spec: ExportSpec, path: Path) -> float | None:
+    """Replace the checked float32 ONNX file by its int8 form; the largest output difference it makes on
+    ``spec.check_inputs`` (None without onnxruntime to run it)."""
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as err:
+        raise SeqtkError("--quantize int8 needs onnxruntime, which is not installed",
+                         fix="pip install onnxruntime (it comes with seqtk; a trimmed environment may lack it)") from err  # fmt: skip
+    import onnxruntime
+
+    quantized = path.with_name(path.name + ".int8.tmp")
+    try:
+        with _quiet():
+            quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+        feeds = {n: t.numpy() for n, t in zip(spec.input_names, spec.check_inputs)}
+        full = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        small = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
+        names = list(spec.output_names)
+        difference = max(float(abs(a - b).max()) for a, b in zip(full.run(names, feeds), small.run(names, feeds)))
+        atomic_write_bytes(path, quantized.read_bytes())
+    finally:
+        quantized.unlink(missing_ok=True)
+    return difference
+
+
+def _need_onnx() -> None:
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as err:
+        raise SeqtkError(
+            f"ONNX export needs the onnx and onnxscript packages, and {err.name} is not installed",
+            fix="pip install 'seqtk[export]' (onnx, onnxscript and onnxruntime), or export with --format torchscript",
+        ) from None
+
+
+@contextlib.contextmanager
+def _quiet() -> Any:
+    """Keep the exporters' progress lines and advice (meant for PyTorch developers) off the user's terminal."""
+    chatty = logging.getLogger("torch.onnx")
+    level = chatty.level
+    chatty.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")  # TracerWarnings included: _check() compares other sizes instead
+            yield
+    finally:
+        chatty.setLevel(level)
+
+
+def _write_torchscript(spec: ExportSpec, path: Path) -> None:
+    with _quiet():
+        traced = torch.jit.trace(spec.module, spec.example_inputs, check_trace=False)
+    buffer = io.BytesIO()  # TorchScript's own file writer aborts the process on a full disk (c10::Error)
+    torch.jit.save(traced, buffer)
+    atomic_write_bytes(path, buffer.getvalue())  # plain writes: a full disk is an OSError, no half-written file
+
+
+def _write_onnx(spec: ExportSpec, path: Path) -> None:
+    dims: dict[str, Any] = {}
+    per_input = [
+        {axis: dims.setdefault(name, torch.export.Dim(name)) for axis, name in spec.input_axes.get(inp, {}).items()} or None
+        for inp in spec.input_names
+    ]
+    shapes: list[Any] = []  # shaped like forward's parameters: a *args parameter takes a tuple of the rest
+    for n, parameter in enumerate(inspect.signature(spec.module.forward).parameters.values()):
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            shapes.append(tuple(per_input[n:]))
+            break
+        shapes.append(per_input[n])
+    with _quiet():
+        program = torch.onnx.export(
+            spec.module, spec.example_inputs, input_names=list(spec.input_names), output_names=list(spec.output_names),
+            dynamic_shapes=tuple(shapes), dynamo=True, verbose=False, external_data=False,
+        )
+        program.save(str(path), external_data=False)
+
+
+def _check(spec: ExportSpec, fmt: str, path: Path) -> float | None:
+    """The largest difference between the written model and ``spec.module`` on ``spec.check_inputs``;
+    None for ONNX without onnxruntime."""
+    expected = spec.module(*spec.check_inputs)
+    if fmt == "torchscript":
+        with _quiet():  # torch 2.13 calls TorchScript deprecated; it still loads and runs
+            loaded = torch.jit.load(str(path))
+        got = [t.numpy() for t in loaded(*spec.check_inputs)]
+    else:
+        try:
+            import onnxruntime
+        except ImportError:
+            return None
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feeds = {n: t.numpy() for n, t in zip(spec.input_names, spec.check_inputs)}
+        try:
+            got = session.run(list(spec.output_names), feeds)
+        except onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument as err:
+            path.unlink(missing_ok=True)  # a model fixed to the traced sizes is no use to anyone
+            raise SeqtkError(
+                f"the exported ONNX model kept the traced input sizes and refuses others ({str(err).splitlines()[0]})."
+                " torch 2.13's exporter does this to an LSTM or GRU exported a second time in one Python process",
+                fix="export it again from a new process (seqtk export on the command line does); in a notebook, "
+                "restart the kernel before the second export",
+            ) from err
+    difference = max(float(abs(torch.as_tensor(g) - e).max()) for g, e in zip(got, expected))
+    if not difference <= TOLERANCE:
+        raise SeqtkError(
+            f"the exported {fmt} model differs from seqtk's by {difference:.3g} (more than {TOLERANCE:g}) on inputs of "
+            "other sizes than the traced ones, so it would give wrong results",
+            fix="report it to the seqtk developers with the recipe; meanwhile use the other --format or seqtk.load()",
+        )
+    return difference
