@@ -12,9 +12,10 @@
   graph builder, onnxruntime installed); otherwise ``eager`` with a one-line :class:`DecodeFallback`
   warning saying why.
 
-Both routes compute the same function; float32 results differ only by rounding (greedy decoding gives
-the same tokens, which tests/nn/test_steppers.py holds), and sampling stays in PyTorch with the caller's
-generator, so a seed gives the same sample on either route.
+Every route computes the same function; float32 results differ only by rounding (greedy decoding gives
+the same tokens, which tests/nn/test_steppers.py and test_graph_step.py hold), and the sampling noise comes
+from the caller's generator in the order ``torch.multinomial`` would draw it, so a seed gives the same sample
+on every route.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class DecodeFallback(UserWarning):
 
 @dataclass(frozen=True)
 class DecodeSettings:
-    """How a language model decodes: ``route`` (auto/eager/onnx) and ``quantize`` (None or ``"int8"``).
+    """How a language model decodes: ``route`` (auto/eager/onnx/graph) and ``quantize`` (None or ``"int8"``).
 
     >>> DecodeSettings(quantize="int8").route
     'auto'
@@ -68,7 +69,7 @@ class DecodeSettings:
 
 @dataclass(frozen=True)
 class Route:
-    """The route one ``generate`` call took: ``name`` (eager/onnx), ``quantize``, the seconds spent building
+    """The route one ``generate`` call took: ``name`` (eager/onnx/graph), ``quantize``, the seconds spent building
     the onnxruntime session (0 when it was cached or eager) and, after a fallback, why."""
 
     name: str
