@@ -33,6 +33,7 @@ class OnnxModel(nn.Module):
         self.register_buffer("anchor", torch.zeros(()), persistent=False)  # its device: the CPU
 
     def forward(self, *inputs: Tensor) -> Any:
+        # the model's inputs, e.g. ids (B, T) and lengths (B,) -> its output, e.g. logits (B, C)
         feeds = {name: value.detach().cpu().numpy() for name, value in zip(self.input_names, inputs)}
         outputs = self.session.run(self.output_names, feeds)
         return self.convert(tuple(torch.from_numpy(out) for out in outputs))
