@@ -27,7 +27,7 @@ TOLERANCE = 1e-5
 
 def _quantize_int8(spec: ExportSpec, path: Path) -> float | None:
     """Replace the checked float32 ONNX file by its int8 form; the largest output difference it makes on
-    ``spec.check_inputs`` (None without onnxruntime to run it)."""
+    ``spec.check_inputs``. Without onnxruntime it stops with the fix."""
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as err:

@@ -80,6 +80,9 @@ class Predictor:
         from seqtk.runtime.device import select_device
 
         target = select_device(str(device))
+        if self._float_model is not None and target.type != "cpu":
+            raise SeqtkError(f"this predictor runs on int8 weights, which run on the CPU, and {target} was asked for",
+                             fix="call .quantize(None) first to move the float32 model")  # fmt: skip
         self._loaded.model.to(target)
         self._loaded.device = target
         return self
@@ -95,6 +98,9 @@ class Predictor:
         from seqtk.tasks.task import Task
 
         settings = DecodeSettings(quantize=kind)  # checks the value
+        if kind is not None and self.device.type != "cpu":
+            raise SeqtkError(f"int8 weights run on the CPU, and this model is on {self.device}",
+                             fix='load it with device="cpu" (--device cpu) to use int8 weights')  # fmt: skip
         if self._float_model is not None:  # back to the float32 model first
             self._loaded.model, self._float_model = self._float_model, None
         targets = [m for m in self.model.modules() if isinstance(getattr(type(m), "decoding", None), DecodeSettings)]
@@ -108,9 +114,6 @@ class Predictor:
                 "that decodes on them and the task exports no module to quantize",
                 fix="load it without quantize (drop --int8); docs/performance.md lists what runs on int8",
             )
-        if self.device.type != "cpu":
-            raise SeqtkError(f"int8 weights run on the CPU, and this model is on {self.device}",
-                             fix='load it with device="cpu" (--device cpu) to use int8 weights')  # fmt: skip
         from seqtk.inference.quantized import replace_model
 
         self._float_model = self._loaded.model

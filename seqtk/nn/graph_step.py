@@ -8,7 +8,7 @@ reads the token, the state, and the race's noise from buffers that never move,
 and writes the logits, the new state and the next token into them (the state
 in place, once it has been read).
 
-The math is :class:`seqtk.nn.steppers.CellStep`'s (the eager route's), so a
+The math is :class:`seqtk.nn.cell_step.CellStep`'s (the eager route's), so a
 captured step gives the eager step's numbers on the same device; sampling is
 :func:`seqtk.nn.lm.sample_next`'s race on noise drawn from the caller's
 generator outside the graph, so a seed gives the eager route's sample.
@@ -47,8 +47,9 @@ class GraphStepper:
         self.table = self.steps[0].project(lm.embedding.weight) if rows <= TABLE_MAX_FLOATS else None
         self.token = torch.zeros(batch, dtype=torch.long, device=device)
         self.hidden = [tuple(part.detach().clone() for part in layer) for layer in state]
-        self.logits = torch.zeros(batch, lm.vocab_size, device=device)
-        self.noise = torch.ones(batch, lm.vocab_size, device=device)
+        dtype = lm.head.weight.dtype  # the eager route samples in the model's dtype too
+        self.logits = torch.zeros(batch, lm.vocab_size, device=device, dtype=dtype)
+        self.noise = torch.ones(batch, lm.vocab_size, device=device, dtype=dtype)
         self.next_token = torch.zeros(batch, dtype=torch.long, device=device)
         self.graph = self._capture() if device.type == "cuda" else None
 
@@ -78,17 +79,23 @@ class GraphStepper:
 
     def _capture(self) -> Any:
         saved = [tuple(part.clone() for part in layer) for layer in self.hidden]
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(WARMUP_STEPS):
+        device = self.token.device
+        with torch.cuda.device(device):  # the model's GPU, which need not be the current one
+            side = torch.cuda.Stream(device)
+            side.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(side):
+                for _ in range(WARMUP_STEPS):
+                    self._run()
+            torch.cuda.current_stream(device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
                 self._run()
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            self._run()
         self._restore(saved)  # warm-up and capture ran the step: the state goes back to the prompt's
         return graph
+
+    def reset(self, state: list[StepState]) -> None:
+        """Start again from ``state`` (each layer's parts, shaped as the buffers): a kept capture is reused."""
+        self._restore([tuple(part.detach() for part in layer) for layer in state])
 
     def _restore(self, saved: list[StepState]) -> None:
         for buffers, parts in zip(self.hidden, saved):
@@ -96,10 +103,11 @@ class GraphStepper:
                 buffer.copy_(part)
 
     def _replay(self) -> None:
-        if self.graph is not None:
-            self.graph.replay()
-        else:
+        if self.graph is None:
             self._run()
+            return
+        with torch.cuda.device(self.token.device):
+            self.graph.replay()
 
     def state(self) -> list[StepState]:
         return [tuple(part.clone() for part in layer) for layer in self.hidden]

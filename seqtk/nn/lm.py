@@ -2,9 +2,9 @@
 
 Training runs whole sequences through the fused encoder. Generation feeds the
 prompt once the same way, then steps the recurrence one token at a time: by
-default as one onnxruntime call per token (:mod:`seqtk.nn.steppers`), or, where
-that route does not apply, with the cell math written out on the fused modules'
-own weights. Calling
+default as one onnxruntime call per token on a CPU and as a captured CUDA graph
+on a GPU (:mod:`seqtk.nn.steppers`), or, where those routes do not apply, with
+the cell math written out on the fused modules' own weights. Calling
 ``nn.LSTM`` once per step pays oneDNN's per-call setup (weight reorders,
 buffers): for a 2x512 LSTM at batch 1 on a 2-core CPU we measured ~4.2-4.4 ms
 per token (sometimes ~1-1.5 ms), against ~0.24-0.29 ms here (greedy), where
@@ -105,15 +105,18 @@ class CharLM(nn.Module):
         """
         # (B, T) -> (B, T, V)
         _check_ids("idx", idx, self.vocab_size, dims=(2,))
-        if self.decoding.quantize and not self.training and not torch.is_grad_enabled():
-            # a quantized model scores on the weights it decodes with: one step per position
-            logits, state = score_steps(self, idx, state, self.decoding)  # (B, T) -> (B, T, V)
-        else:
-            x = self.dropout(self.embedding(idx))  # (B, T) -> (B, T, E)
-            h, state = self.encoder(x, state=state, return_state=True)  # (B, T, E) -> (B, T, H)
-            logits = self.head(self.dropout(h))  # (B, T, H) -> (B, T, V)
+        logits, state = self._logits(idx, state, self.decoding)  # (B, T) -> (B, T, V)
         loss = None if targets is None else self.loss(logits, targets)
         return logits, loss, state
+
+    def _logits(self, idx: Tensor, state: Sequence[Any] | None, decoding: DecodeSettings) -> tuple[Tensor, list[Any]]:
+        # (B, T) -> (B, T, V), each layer's final state
+        if decoding.quantize and not self.training and not torch.is_grad_enabled():
+            # a quantized model scores on the weights it decodes with: one step per position
+            return score_steps(self, idx, state, decoding)
+        x = self.dropout(self.embedding(idx))  # (B, T) -> (B, T, E)
+        h, state = self.encoder(x, state=state, return_state=True)  # (B, T, E) -> (B, T, H)
+        return self.head(self.dropout(h)), state  # (B, T, H) -> (B, T, V)
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         # (B, T, V), (B, T) -> ()
@@ -163,8 +166,8 @@ class CharLM(nn.Module):
         ``stop_id`` is produced (by every row; finished rows repeat it).
         ``on_token`` receives each new token ((B,), or a 0-d tensor for a 1-D
         prompt), e.g. to stream text to a terminal. ``decoding`` picks the step's route and weights
-        (:class:`~seqtk.nn.steppers.DecodeSettings`; default ``self.decoding``: the onnxruntime step where it
-        applies); ``self.last_route`` says which one ran.
+        (:class:`~seqtk.nn.steppers.DecodeSettings`; default ``self.decoding``: the onnxruntime step on a CPU
+        and the CUDA-graph step on a GPU, where they apply); ``self.last_route`` says which one ran.
         """
         rows, batched = self._prompt_rows(prompt_ids)
         _check_sampling(max_new_tokens, temperature, top_k, top_p)
@@ -190,7 +193,7 @@ class CharLM(nn.Module):
         batch = len(rows)
         if max_new_tokens == 0:
             return rows[0].new_empty(batch, 0)
-        logits, hidden = self._prefill(rows)  # (B, V), each layer's (h[, c]) of (B, H)
+        logits, hidden = self._prefill(rows, decoding)  # (B, V), each layer's (h[, c]) of (B, H)
         greedy = temperature < torch.finfo(logits.dtype).tiny
         # the onnx step picks the next token in its graph too, unless top-k/top-p filter the logits first
         sampler = None if top_k or top_p < 1.0 else "greedy" if greedy else "race" if temperature == 1.0 else "race_tempered"
@@ -220,7 +223,7 @@ class CharLM(nn.Module):
                 token = sample_next(logits, temperature, top_k, top_p, generator, noise and noise.next())
         return torch.stack(out, dim=1)
 
-    def _prefill(self, rows: list[Tensor]) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
+    def _prefill(self, rows: list[Tensor], decoding: DecodeSettings) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
         """The prompts through the fused encoder, rows of one length together: the last logits (B, V) and each
         layer's state, rows in the prompts' order."""
         groups: dict[int, list[int]] = {}
@@ -228,7 +231,7 @@ class CharLM(nn.Module):
             groups.setdefault(row.numel(), []).append(i)
         order, logits, hidden = [], [], []
         for members in groups.values():
-            part, _, state = self(torch.stack([rows[i] for i in members]))  # (B_g, T) -> (B_g, T, V)
+            part, state = self._logits(torch.stack([rows[i] for i in members]), None, decoding)  # (B_g, T) -> (B_g, T, V)
             order += members
             logits.append(part[:, -1])
             hidden.append([tuple(s[0] for s in (layer if isinstance(layer, tuple) else (layer,))) for layer in state])
@@ -328,6 +331,8 @@ class RaceNoise:
 
     def __init__(self, generator: torch.Generator | None, shape: tuple[int, int], steps: int,
                  like: Tensor, chunk: int = 64) -> None:  # fmt: skip
+        # CUDA's sampler offsets its counter per call, so there a chunk would not draw what per-step calls draw
+        chunk = chunk if like.device.type == "cpu" else 1
         self.generator, self.shape, self.left, self.like, self.chunk = generator, shape, steps, like, chunk
         self.block: Tensor | None = None
         self.at = 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 import warnings
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,7 +135,8 @@ class OnnxStepper:
         self.session, self.state_names, self.sampler = session, state_names, sampler
         self.layer_parts = [len(layer) for layer in state]
         parts = [part.detach().float().cpu().numpy() for layer in state for part in layer]
-        self.buffers = [[np.ascontiguousarray(p) for p in parts], [np.empty_like(p) for p in parts]]
+        # copies: the steps write the state into these buffers, and the caller's tensors stay as they were
+        self.buffers = [[np.array(p, copy=True, order="C") for p in parts], [np.empty_like(p) for p in parts]]
         batch = parts[0].shape[0]
         self.tokens = [np.zeros(batch, dtype=np.int64) for _ in range(2)]  # fed, and picked by the graph
         self.logits = np.empty((batch, vocab_size), dtype=np.float32)
@@ -209,7 +211,7 @@ def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], tab
     stepper also picks the next token in its graph (:meth:`OnnxStepper.sample`); an eager one ignores it."""
     device = lm.head.weight.device
     if settings.route == "graph" or (settings.route == "auto" and device.type == "cuda" and not settings.quantize):
-        graph_step = GraphStepper(lm, state, sampler, temperature)
+        graph_step = _graph_stepper(lm, state, sampler, temperature)
         note = None if graph_step.captured else f"on {device.type} there is no CUDA graph to capture"
         return graph_step, Route("graph", note=note)
     why = _no_onnx(lm) if settings.route != "eager" else "route='eager'"
@@ -277,6 +279,8 @@ def _no_onnx(lm: nn.Module) -> str | None:
 
 
 def _fix(why: str, settings: DecodeSettings) -> str:
+    if "runs on the CPU" in why:
+        return "load the model on the CPU (seqtk.load(..., device='cpu'), --device cpu) for int8 weights"
     if "not installed" in why:
         return "pip install onnx onnxruntime (they come with seqtk; a trimmed environment may lack them)"
     if settings.quantize:
@@ -285,19 +289,52 @@ def _fix(why: str, settings: DecodeSettings) -> str:
 
 
 def _warn_once(lm: nn.Module, why: str) -> None:
-    warned = lm.__dict__.setdefault("_decode_warned", set())
+    warned = _WARNED.setdefault(lm, set())
     if why in warned:
         return
     warned.add(why)
     warnings.warn(f"generating with the eager PyTorch step: {why}", DecodeFallback, stacklevel=5)  # the caller of generate()
 
 
+def _graph_stepper(lm: nn.Module, state: list[StepState], sampler: str | None, temperature: float) -> GraphStepper:
+    """A captured step kept per model, batch, sampler, temperature and weights (capturing costs a
+    synchronisation, warm-up steps and the capture); a new call starts it from ``state``."""
+    key = weights_key(lm)
+    batch = state[0][0].size(0)
+    cache = _SESSIONS.setdefault(lm, {})
+    slot = ("graph", batch, sampler, float(temperature), str(state[0][0].device))
+    hit = cache.get(slot)
+    if key is not None and hit is not None and hit[0] == key:
+        hit[1].reset(state)
+        return hit[1]
+    graph_step = GraphStepper(lm, state, sampler, temperature)
+    if key is not None and graph_step.captured:
+        cache[slot] = (key, graph_step)
+    return graph_step
+
+
+def weights_key(lm: nn.Module) -> tuple[Any, ...] | None:
+    """What changes when a weight does (an optimizer step bumps a tensor's ``_version``); None for weights made
+    under ``torch.inference_mode``, which keep no version: then nothing built from them is kept."""
+    params = list(lm.parameters())
+    if any(p.is_inference() for p in params):
+        return None
+    return tuple((p.data_ptr(), p._version) for p in params)
+
+
+#: per model (weakly: a model's sessions go with it, and the model still pickles and deep-copies)
+_SESSIONS: weakref.WeakKeyDictionary[nn.Module, dict[Any, Any]] = weakref.WeakKeyDictionary()
+_WARNED: weakref.WeakKeyDictionary[nn.Module, set[str]] = weakref.WeakKeyDictionary()
+
+
 def _session(lm: nn.Module, quantize: str | None, sampler: str | None = None) -> tuple[Any, list[str], float]:
-    """The onnxruntime session of ``lm``'s step: built on first use, kept until a weight changes."""
-    key = tuple((p.data_ptr(), p._version) for p in lm.parameters())  # an optimizer step bumps _version
-    cache = lm.__dict__.setdefault("_onnx_steps", {})
-    hit = cache.get((quantize, sampler))
-    if hit is not None and hit[0] == key:
+    """The onnxruntime session of ``lm``'s step: built on first use, kept until a weight or the thread count
+    changes."""
+    key = weights_key(lm)
+    cache = _SESSIONS.setdefault(lm, {})
+    threads = max(1, torch.get_num_threads())
+    hit = cache.get((quantize, sampler, threads))
+    if key is not None and hit is not None and hit[0] == key:
         return hit[1], hit[2], 0.0
     import onnxruntime
 
@@ -306,12 +343,13 @@ def _session(lm: nn.Module, quantize: str | None, sampler: str | None = None) ->
     start = time.perf_counter()
     graph = step_graph(lm.embedding, layer_cells(lm.encoder.layers), lm.head, quantize, sampler)
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = max(1, torch.get_num_threads())  # as many as PyTorch would use
+    options.intra_op_num_threads = threads  # as many as PyTorch would use
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting on a shared core
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(graph.model.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])  # fmt: skip
     seconds = time.perf_counter() - start
-    cache[(quantize, sampler)] = (key, session, graph.state_names)
+    if key is not None:
+        cache[(quantize, sampler, threads)] = (key, session, graph.state_names)
     return session, graph.state_names, seconds

@@ -56,6 +56,30 @@ def _times(stat: str) -> tuple[int, int] | None:
     return sum(fields[:8]), fields[3] + fields[4]
 
 
+def usable_times(stat: str = PROC_STAT) -> tuple[int, int] | None:
+    """(all, idle + iowait) jiffies summed over the CPUs this process may run on (``cpuN`` lines of /proc/stat).
+
+    >>> times = usable_times()
+    >>> times is None or times[0] >= times[1] >= 0
+    True
+    """
+    try:
+        mine = {f"cpu{n}" for n in os.sched_getaffinity(0)}
+    except AttributeError:  # pragma: no cover - not Linux
+        return _times(stat)
+    total = idle = 0
+    try:
+        with open(stat, encoding="ascii") as f:
+            for line in f:
+                name, *values = line.split()
+                if name in mine and len(values) >= 5:
+                    fields = [int(v) for v in values]
+                    total, idle = total + sum(fields[:8]), idle + fields[3] + fields[4]
+    except (OSError, ValueError):
+        return None
+    return (total, idle) if total else None
+
+
 def contention_note(threads: int, busy: float | None, cores: int) -> str | None:
     """The warning for ``threads`` torch threads when ``busy`` of ``cores`` are taken by other work, else None.
 

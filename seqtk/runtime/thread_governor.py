@@ -39,15 +39,15 @@ MARGIN = 0.35
 class ThreadGovernor:
     """Call :meth:`step` between training steps; it checks every few seconds and may change the thread count.
 
-    ``stat`` returns (all, idle) jiffies of the whole machine and ``own`` this process's CPU seconds (both
-    replaceable for tests); ``on_change`` receives the one-line note.
+    ``stat`` returns (all, idle) jiffies of the CPUs this process may run on (its affinity set: work on
+    other CPUs does not compete) and ``own`` this process's CPU seconds (both replaceable for tests); ``on_change`` receives the one-line note.
     """
 
     def __init__(
         self,
         cores: int | None = None,
         clock: Callable[[], float] = time.perf_counter,
-        stat: Callable[[], tuple[int, int] | None] = lambda: cpu_load._times(cpu_load.PROC_STAT),
+        stat: Callable[[], tuple[int, int] | None] = lambda: cpu_load.usable_times(),
         own: Callable[[], float] = time.process_time,
         on_change: Callable[[str], None] | None = None,
         set_threads: Callable[[int], None] = torch.set_num_threads,
@@ -84,7 +84,7 @@ class ThreadGovernor:
         total, idle = after[1] - before[1], after[2] - before[2]
         if wall <= 0 or total <= 0:
             return None
-        busy = (total - idle) / total * self.cores
+        busy = (total - idle) / total * self.cores  # the jiffies of the CPUs this process may run on
         return max(0.0, busy - (after[3] - before[3]) / wall)
 
     def _decide(self, other: float) -> None:

@@ -91,10 +91,39 @@ def test_a_cpu_run_gets_a_governor_unless_it_pins_its_threads(recipe_threads, de
     from seqtk.training.train import run_training
 
     made = []
-    monkeypatch.setattr(thread_governor.ThreadGovernor, "step", lambda self: made.append(self))
+    real_init = thread_governor.ThreadGovernor.__init__
+
+    def recording_init(self, *args, **kwargs):
+        made.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(thread_governor.ThreadGovernor, "__init__", recording_init)
     recipe = load_recipe("toy_tiny", [f"train.num_threads={recipe_threads}",
                                       f"train.deterministic={str(deterministic).lower()}", "train.max_steps=3"])  # fmt: skip
     threads = torch.get_num_threads()
     run_training(recipe, out=tmp_path / "run", console=Console(file=io.StringIO()))
     assert bool(made) is expected
-    assert torch.get_num_threads() == threads  # the run puts the count back
+    assert torch.get_num_threads() == threads  # the run puts the count back, whatever the governor set
+
+
+def test_the_run_puts_back_a_count_the_governor_changed(tmp_path, monkeypatch):
+    from seqtk.tasks.loading import load_recipe
+    from seqtk.training.train import run_training
+
+    changed = []
+
+    def step(self):  # as if other work had taken a core at the first check
+        if not changed and torch.get_num_threads() > 1:
+            changed.append(torch.get_num_threads())
+            self.set_threads(1)
+
+    monkeypatch.setattr(thread_governor.ThreadGovernor, "step", step)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        recipe = load_recipe("toy_tiny", ["train.max_steps=3", "train.num_threads=0", "train.deterministic=false"])
+        run_training(recipe, out=tmp_path / "run",
+                     console=Console(file=io.StringIO()))  # fmt: skip
+        assert changed == [2] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)

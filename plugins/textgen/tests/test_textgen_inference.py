@@ -71,7 +71,8 @@ def test_quantize_refuses_a_task_with_neither_a_language_model_nor_an_export():
         name = "plain"
 
     fake = Predictor.__new__(Predictor)
-    fake._loaded, fake._float_model = SimpleNamespace(task=Plain.__new__(Plain), model=nn.Linear(2, 2)), None
+    fake._loaded = SimpleNamespace(task=Plain.__new__(Plain), model=nn.Linear(2, 2), device=torch.device("cpu"))
+    fake._float_model = None
     with pytest.raises(SeqtkError, match="int8 weights are not available for task 'plain'.*Fix: load it without"):
         fake.quantize("int8")
 
