@@ -106,13 +106,13 @@ def generate(
 
 def _read_prompts(file: Path, prompt: str, n: int) -> list[str]:
     """The prompts of ``--prompts-file``: lines, or the ``prompt`` column of a table (JSONL, CSV, TSV)."""
-    from seqtk.cli.inputs import TABLE_SUFFIXES, read_inputs
+    from seqtk.cli.inputs import PROMPTS, TABLE_SUFFIXES, read_inputs
 
     if prompt or n != 1:
         given = "--prompt" if prompt else f"--n {n}"
         raise SeqtkError(f"--prompts-file gives the prompts, one sample each, and {given} was passed too",
                          fix=f"drop {given}; repeat a prompt in the file to get several samples of it")  # fmt: skip
-    return read_inputs(file, "prompt" if file.suffix.lower() in TABLE_SUFFIXES else None)  # refuses an empty file
+    return read_inputs(file, "prompt" if file.suffix.lower() in TABLE_SUFFIXES else None, PROMPTS)  # refuses an empty file
 
 
 def _streamer(prompt: str, n: int) -> Callable[[int, str], None]:

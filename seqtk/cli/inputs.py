@@ -16,6 +16,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import TextIO
@@ -25,27 +26,43 @@ from seqtk.errors import SeqtkError
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl")
 
 
-def read_inputs(file: Path | None, column: str | None = None) -> list[str]:
-    """Every input in ``file`` (none without one)."""
+@dataclass(frozen=True)
+class Flags:
+    """How the command that reads the file names it, for the messages: ``seqtk predict --file`` by default."""
+
+    file: str = "--file"
+    column: str | None = "--column"  # None: the column is fixed (``prompt``), not an option
+    command: str = "predict"
+    item: str = "input"
+    outputs: str = "predictions"
+
+
+PREDICT = Flags()
+PROMPTS = Flags(file="--prompts-file", column=None, command="generate", item="prompt", outputs="samples")
+
+
+def read_inputs(file: Path | None, column: str | None = None, flags: Flags = PREDICT) -> list[str]:
+    """Every input in ``file`` (none without one); ``flags`` name the options in the messages."""
     if file is None:
         if column is not None:
             raise SeqtkError("--column names a column of --file, but no --file was given", fix="add --file FILE")
         return []
-    items = list(iter_inputs(file, column))
+    items = list(iter_inputs(file, column, flags))
     if not items:
-        raise SeqtkError(f"the input file '{file}' has no non-empty inputs", fix="put one input per line (or per row)")
+        raise SeqtkError(f"the input file '{file}' has no non-empty {flags.item}s",
+                         fix=f"put one {flags.item} per line (or per row)")  # fmt: skip
     return items
 
 
-def iter_inputs(file: Path, column: str | None = None) -> Iterator[str]:
+def iter_inputs(file: Path, column: str | None = None, flags: Flags = PREDICT) -> Iterator[str]:
     """The inputs of ``file`` one by one, read as needed."""
-    _check(file, column)
+    _check(file, column, flags)
     if column is None:
         yield from _lines(file)
     elif file.suffix.lower() == ".jsonl":
-        yield from _cells(file, column, _json_rows(file))
+        yield from _cells(file, column, _json_rows(file), flags)
     else:
-        yield from _csv_cells(file, column)
+        yield from _csv_cells(file, column, flags)
 
 
 def count_inputs(file: Path) -> int:
@@ -63,22 +80,24 @@ def split_lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-def _check(file: Path, column: str | None) -> None:
+def _check(file: Path, column: str | None, flags: Flags) -> None:
+    text_file = f"pass {flags.file} a UTF-8 text file with one {flags.item} per line"
     if file.is_dir():
-        raise SeqtkError(f"the input file '{file}' is a folder", fix="pass --file a text file with one input per line")
+        raise SeqtkError(f"the input file '{file}' is a folder",
+                         fix=f"pass {flags.file} a text file with one {flags.item} per line")  # fmt: skip
     if not file.is_file():
-        raise SeqtkError(f"the input file '{file}' does not exist", fix="check the --file path")
+        raise SeqtkError(f"the input file '{file}' does not exist", fix=f"check the {flags.file} path")
     with file.open("rb") as stream:
         head = stream.read(8192)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise SeqtkError(
-            f"the input file '{file}' is UTF-16 text (it starts with a UTF-16 byte-order mark); predict reads UTF-8",
+            f"the input file '{file}' is UTF-16 text (it starts with a UTF-16 byte-order mark); {flags.command} reads UTF-8",
             fix=f"re-save the file as UTF-8, e.g. iconv -f utf-16 -t utf-8 '{file}' > fixed{file.suffix}",
         )
     if b"\x00" in head:  # a checkpoint, an image: not lines of text
         raise SeqtkError(
             f"the input file '{file}' looks like a binary file, not text: byte {head.index(0)} is a NUL (0x00)",
-            fix="pass --file a UTF-8 text file with one input per line",
+            fix=text_file,
         )
     table = file.suffix.lower() in TABLE_SUFFIXES
     if column is None and table:
@@ -168,41 +187,43 @@ def _json_row(file: Path, number: int, line: str) -> dict[str, object]:
     return row
 
 
-def _csv_cells(file: Path, column: str) -> Iterator[str]:
+def _csv_cells(file: Path, column: str, flags: Flags) -> Iterator[str]:
     csv.field_size_limit(sys.maxsize)  # a long review is one cell, not an error
     delimiter = "\t" if file.suffix.lower() == ".tsv" else ","
     with _open(file) as stream:
         reader = csv.DictReader(_decoded(file, stream), delimiter=delimiter, strict=True)
         try:
-            _require_column(file, column, list(reader.fieldnames or []))
-            yield from _cells(file, column, reader, check_header=False)
+            _require_column(file, column, list(reader.fieldnames or []), flags)
+            yield from _cells(file, column, reader, flags, check_header=False)
         except csv.Error as exc:
             raise SeqtkError(f"'{file}' is not valid {file.suffix[1:].upper()} near line {reader.line_num}: {exc}",
                              fix="check the quoting on that line (a cell with a comma or newline goes in double quotes)") from None
 
 
-def _cells(file: Path, column: str, rows: Iterator[dict], check_header: bool = True) -> Iterator[str]:
+def _cells(file: Path, column: str, rows: Iterator[dict], flags: Flags, check_header: bool = True) -> Iterator[str]:
     """The column's cell of every row; a row without a text in it stops with its number (rows must line up)."""
     for number, row in enumerate(rows, start=1):
         if check_header and number == 1:
-            _require_column(file, column, list(row))
+            _require_column(file, column, list(row), flags)
         cell = row.get(column)
         if not isinstance(cell, str) or not cell.strip():
             raise SeqtkError(
                 f"row {number} of '{file}' has no text in column '{column}' (empty, missing or not a string), so "
-                "the predictions would not line up with the file's rows",
+                f"the {flags.outputs} would not line up with the file's rows",
                 fix="fill or delete that row",
             )
         yield cell
 
 
-def _require_column(file: Path, column: str, names: list[str]) -> None:
+def _require_column(file: Path, column: str, names: list[str], flags: Flags) -> None:
     if column not in names:
         from seqtk.errors import suggest
 
+        fix = (f"pass one of the columns found to {flags.column}" if flags.column else
+               f"name the column of {flags.item}s '{column}' (the header of a CSV/TSV, the key of each JSONL object)")  # fmt: skip
         raise SeqtkError(
             f"'{file}' has no column '{column}'.{suggest(column, names)} Columns found: {', '.join(names) or 'none'}",
-            fix="pass one of the columns found to --column",
+            fix=fix,
         )
 
 

@@ -92,7 +92,7 @@ def test_cli_prompts_file_prints_one_json_line_per_prompt(checkpoint, tmp_path, 
     empty = tmp_path / "empty.txt"
     empty.write_text("\n", encoding="utf-8")
     assert main(["generate", str(checkpoint), "--prompts-file", str(empty)]) == 1
-    assert "has no non-empty inputs" in capsys.readouterr().err
+    assert "has no non-empty prompts. Fix: put one prompt per line" in capsys.readouterr().err
 
 
 def test_cli_eval_and_predict_take_int8(checkpoint, capsys):
@@ -101,3 +101,17 @@ def test_cli_eval_and_predict_take_int8(checkpoint, capsys):
     assert main(["predict", str(checkpoint), "the quick fox", "--int8", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["predictions"][0]["chars"] == 13
     torch.set_num_threads(torch.get_num_threads())  # nothing changed the thread setting
+
+
+def test_a_bad_prompts_file_is_named_with_generates_own_options(checkpoint, tmp_path, capsys):
+    table = tmp_path / "p.csv"
+    table.write_text("text\nhello\n", encoding="utf-8")
+    utf16 = tmp_path / "p.txt"
+    utf16.write_bytes("hello\n".encode("utf-16"))
+    cases = [(tmp_path / "missing.txt", "Fix: check the --prompts-file path"),
+             (table, "has no column 'prompt'. Columns found: text. Fix: name the column of prompts 'prompt'"),
+             (utf16, "generate reads UTF-8")]  # fmt: skip
+    for file, said in cases:
+        assert main(["generate", str(checkpoint), "--prompts-file", str(file)]) == 1
+        err = capsys.readouterr().err
+        assert said in err and "--column" not in err and "Traceback" not in err
