@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError
+from seqtk.nn.steppers import cpu_session
 from seqtk.tasks.task import ExportSpec
 
 
@@ -57,7 +58,6 @@ def int8_model(spec: ExportSpec, task_name: str, checkpoint: Path) -> OnnxModel:
     from seqtk.inference import model_files
 
     model_files._need_onnx()
-    import onnxruntime
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.onnx"
@@ -67,11 +67,7 @@ def int8_model(spec: ExportSpec, task_name: str, checkpoint: Path) -> OnnxModel:
             raise SeqtkError(f"building the int8 model failed: {_last_line(done.stderr)}",
                              fix="load it without quantize (drop --int8) and report the message to the seqtk "
                              "developers with the recipe")  # fmt: skip
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = max(1, torch.get_num_threads())
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = cpu_session(str(path))
     return OnnxModel(session, spec)
 
 

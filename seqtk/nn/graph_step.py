@@ -27,9 +27,10 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.nn.cell_step import CellStep
+from seqtk.nn.sampling import sample_next
+from seqtk.nn.step_graph import TABLE_MAX_FLOATS
 
 StepState = tuple[Tensor, ...]
-TABLE_MAX_FLOATS = 16 * 2**20  # as seqtk.nn.step_graph: 64 MB
 WARMUP_STEPS = 3  # cuBLAS and the allocator settle before capture, on a side stream as CUDA graphs require
 
 
@@ -67,14 +68,9 @@ class GraphStepper:
             for buffer, part in zip(self.hidden[i], new):
                 buffer.copy_(part)
         self.logits.copy_(self.lm.head(h))  # (B, H) -> (B, V)
-        if self.sampler == "greedy":
-            self.next_token.copy_(self.logits.argmax(dim=-1))
-        elif self.sampler is not None:  # the race of sample_next, on the noise buffer
-            scaled = self.logits
-            if self.sampler == "race_tempered":
-                scaled = (scaled - scaled.amax(dim=-1, keepdim=True)) / self.temperature
-            self.next_token.copy_(scaled.softmax(dim=-1).div_(self.noise).argmax(dim=-1))
-        if self.sampler is not None:
+        if self.sampler is not None:  # sample_next's pick, on the noise buffer
+            temperature = 0.0 if self.sampler == "greedy" else self.temperature
+            self.next_token.copy_(sample_next(self.logits, temperature, noise=self.noise))
             self.token.copy_(self.next_token)  # fed next time, unless the caller feeds another token
 
     def _capture(self) -> Any:

@@ -237,11 +237,30 @@ def score_steps(lm: nn.Module, idx: Tensor, state: Sequence[Any] | None, setting
         hidden = [tuple(torch.zeros(batch, _hidden_size(layer)) for _ in range(_parts(layer)))
                   for layer in lm.encoder.layers]  # fmt: skip
     else:
-        hidden = [tuple(s[0] for s in (layer if isinstance(layer, tuple) else (layer,))) for layer in state]
+        hidden = step_state(state)
     step, lm.last_route = stepper(lm, settings, hidden, table=True)
     logits = torch.stack([step(idx[:, t]).clone() for t in range(idx.size(1))], dim=1)  # the step reuses its buffer
     final = [tuple(part.unsqueeze(0) for part in layer) for layer in step.state()]
     return logits, [layer if len(layer) > 1 else layer[0] for layer in final]
+
+
+def step_state(state: Sequence[Any]) -> list[StepState]:
+    """The encoder's final state (per layer a (1, B, H) tensor or a tuple of them) as the steppers take it:
+    per layer a tuple of (B, H) parts."""
+    return [tuple(part[0] for part in (layer if isinstance(layer, tuple) else (layer,))) for layer in state]
+
+
+def cpu_session(model: bytes | str) -> Any:
+    """An onnxruntime session on the CPU with seqtk's settings: as many threads as torch uses, and no
+    busy-waiting (a spinning thread takes a core that other work on a shared machine needs)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = max(1, torch.get_num_threads())
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def _parts(layer: nn.Module) -> int:
@@ -336,19 +355,11 @@ def _session(lm: nn.Module, quantize: str | None, sampler: str | None = None) ->
     hit = cache.get((quantize, sampler, threads))
     if key is not None and hit is not None and hit[0] == key:
         return hit[1], hit[2], 0.0
-    import onnxruntime
-
     from seqtk.nn.step_graph import step_graph
 
     start = time.perf_counter()
     graph = step_graph(lm.embedding, layer_cells(lm.encoder.layers), lm.head, quantize, sampler)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads  # as many as PyTorch would use
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting on a shared core
-    options.log_severity_level = 3
-    session = onnxruntime.InferenceSession(graph.model.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])  # fmt: skip
+    session = cpu_session(graph.model.SerializeToString())
     seconds = time.perf_counter() - start
     if key is not None:
         cache[(quantize, sampler, threads)] = (key, session, graph.state_names)
