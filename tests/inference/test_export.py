@@ -253,6 +253,10 @@ def test_int8_is_refused_for_torchscript_before_the_checkpoint_is_read(tmp_path,
     assert main(["export", str(tmp_path / "missing.pt"), "--format", "torchscript", "--quantize", "int8",
                  "--out", str(tmp_path / "o")]) == 1  # fmt: skip
     assert "Fix: use --format onnx --quantize int8" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "missing.pt"), "--format", "onnx", "--quantize", "int4",
+                 "--out", str(tmp_path / "o")]) == 1  # fmt: skip
+    assert "unknown quantization 'int4'. Fix: use --quantize int8" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_second_onnx_export_in_one_process_works_or_says_how_to_get_it(classifier, tmp_path, capsys):
