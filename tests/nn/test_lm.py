@@ -16,14 +16,6 @@ from seqtk.nn.steppers import DecodeSettings
 V = 11
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # These models are tiny: a second thread gains nothing, and on a shared 2-core machine an OpenMP
-    # barrier stalls ~0.4 s per op whenever another process holds the other core (measured).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def small_lm(cell: str = "lstm", **kwargs) -> CharLM:
