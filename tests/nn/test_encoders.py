@@ -17,8 +17,6 @@ from seqtk.runtime.summary import count_parameters, model_summary
 LENGTHS = [7, 3, 5, 1]
 
 
-
-
 def make_encoder(cell: str, bidirectional: bool, return_sequences: bool, dtype=torch.float64) -> StackedEncoder:
     torch.manual_seed(0)
     layers = [

@@ -16,8 +16,6 @@ from seqtk.nn.steppers import DecodeSettings
 V = 11
 
 
-
-
 def small_lm(cell: str = "lstm", **kwargs) -> CharLM:
     torch.manual_seed(0)
     layers = kwargs.pop("layers", [LayerSpec(cell, 12), LayerSpec(cell, 10)])
