@@ -59,8 +59,18 @@ def sample_batch(
     device: torch.device,
 ) -> list[str]:
     """``request.length`` characters after each of ``rows`` ((T_b,) ids each, any lengths), sampled in one batch
-    from a generator seeded with ``request.seed``; one new text per row."""
-    generator = torch.Generator(device=device).manual_seed(request.seed)
+    from a generator seeded with ``request.seed`` (or row i from one seeded with ``request.seeds[i]``); one new
+    text per row. ``request.on_text(i, text)`` receives each row's characters as they are produced."""
+    if request.seeds:
+        generator = [torch.Generator(device=device).manual_seed(seed) for seed in request.seeds]
+    else:
+        generator = torch.Generator(device=device).manual_seed(request.seed)
+    on_text = request.on_text
+    stream = None
+    if on_text is not None:
+        def stream(tokens: Tensor) -> None:  # (B,)
+            for i, token in enumerate(tokens.tolist()):
+                on_text(i, decode([token]))
     new = model.generate(  # (B, N): each row keeps its own state
         [row.to(device) for row in rows],
         max_new_tokens=request.length,
@@ -68,6 +78,7 @@ def sample_batch(
         top_k=request.top_k,
         top_p=request.top_p,
         generator=generator,
+        on_token=stream,
     )
     return [decode(row.tolist()) for row in new]
 

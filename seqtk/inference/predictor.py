@@ -179,6 +179,9 @@ class Predictor:
         if request.n != 1:
             raise SeqtkError(f"several prompts give one sample each, and n={request.n} was asked for",
                              fix="repeat a prompt in the list to get several samples of it")  # fmt: skip
+        if request.seeds and len(request.seeds) != len(request.prompts):
+            raise SeqtkError(f"{len(request.seeds)} seeds were given for {len(request.prompts)} prompts",
+                             fix="give one seed per prompt, or none (then all rows draw from seed)")  # fmt: skip
 
     def evaluate(self, split: str = "val", max_batches: int = 0, *, beam: int | None = None) -> dict[str, Any]:
         """The metrics on a held-out split (reading the recipe's data once), as ``seqtk eval --json``.

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from seqtk.errors import SeqtkValueError
 from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.nn.cell_step import CellStep, _cell_of  # noqa: F401 - they lived here; imports from here keep working
-from seqtk.nn.sampling import RaceNoise, sample_next  # noqa: F401 - sample_next: imported from here by plugins
+from seqtk.nn.sampling import RaceNoise, race_noise, sample_next  # noqa: F401 - sample_next, RaceNoise: imported from here
 from seqtk.nn.steppers import DecodeSettings, EagerStepper, Route, score_steps, step_state, stepper
 from seqtk.runtime.device import eval_mode
 
@@ -153,7 +153,7 @@ class CharLM(nn.Module):
         top_k: int = 0,
         top_p: float = 1.0,
         stop_id: int | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
         on_token: Callable[[Tensor], Any] | None = None,
         decoding: DecodeSettings | None = None,
     ) -> Tensor:
@@ -162,7 +162,8 @@ class CharLM(nn.Module):
 
         Returns only the new tokens, (N,) or (B, N) like the prompt; each row keeps its own state, and rows
         draw from the one ``generator`` together (row i of a batch is not the sample a call with prompt i
-        alone would draw, and the same batch and seed give the same rows). ``temperature``
+        alone would draw, and the same batch and seed give the same rows). A list of B generators gives each
+        row its own: row i then draws what prompt i alone draws with generator i. ``temperature``
         0 is greedy; ``top_k`` 0 and ``top_p`` 1.0 are off. Generation stops once
         ``stop_id`` is produced (by every row; finished rows repeat it).
         ``on_token`` receives each new token ((B,), or a 0-d tensor for a 1-D
@@ -172,6 +173,9 @@ class CharLM(nn.Module):
         """
         rows, batched = self._prompt_rows(prompt_ids)
         _check_sampling(max_new_tokens, temperature, top_k, top_p)
+        if generator is not None and not isinstance(generator, torch.Generator) and len(generator) != len(rows):
+            raise SeqtkValueError(f"{len(generator)} generators were given for {len(rows)} prompts",
+                                  fix="pass one generator, or one per prompt")  # fmt: skip
         with eval_mode(self), torch.inference_mode():
             new = self._generate(rows, max_new_tokens, temperature, top_k, top_p, stop_id, generator,
                                  on_token if batched or on_token is None else lambda t: on_token(t[0]),
@@ -186,7 +190,7 @@ class CharLM(nn.Module):
         top_k: int,
         top_p: float,
         stop_id: int | None,
-        generator: torch.Generator | None,
+        generator: torch.Generator | Sequence[torch.Generator] | None,
         on_token: Callable[[Tensor], Any] | None,
         decoding: DecodeSettings,
     ) -> Tensor:
@@ -202,10 +206,10 @@ class CharLM(nn.Module):
         step, self.last_route = stepper(self, decoding, hidden, table=self.vocab_size <= batch * max_new_tokens,
                                         sampler=sampler, temperature=temperature)  # fmt: skip
         in_graph = sampler is not None and not isinstance(step, EagerStepper)  # onnx and graph steps pick tokens
-        noise = None if greedy else RaceNoise(generator, tuple(logits.shape), max_new_tokens, logits)
+        noise = None if greedy else race_noise(generator, logits, max_new_tokens)
         done = torch.zeros(batch, dtype=torch.bool, device=logits.device)
         out: list[Tensor] = []
-        token = sample_next(logits, temperature, top_k, top_p, generator, noise and noise.next())  # (B, V) -> (B,)
+        token = sample_next(logits, temperature, top_k, top_p, None, noise and noise.next())  # (B, V) -> (B,)
         if in_graph and stop_id is None and on_token is None:  # nothing to do between steps: one tight loop
             return torch.cat([token[:, None], step.sample_run(token, max_new_tokens - 1, noise)], dim=1)
         for t in range(max_new_tokens):
@@ -221,7 +225,7 @@ class CharLM(nn.Module):
                 token = step.sample(token, noise and noise.next())
             else:
                 logits = step(token)  # (B,) -> (B, V)
-                token = sample_next(logits, temperature, top_k, top_p, generator, noise and noise.next())
+                token = sample_next(logits, temperature, top_k, top_p, None, noise and noise.next())
         return torch.stack(out, dim=1)
 
     def _prefill(self, rows: list[Tensor], decoding: DecodeSettings) -> tuple[Tensor, list[tuple[Tensor, ...]]]:

@@ -8,6 +8,8 @@ gives the same tokens on each.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -74,3 +76,25 @@ class RaceNoise:
             self.at = 0
         self.at += 1
         return self.block[self.at - 1]
+
+
+class RowNoise:
+    """:class:`RaceNoise` with one generator per row: row i draws exactly what a batch of one with generator i
+    draws, so a row of a batch samples what the same seed gives alone (``seqtk serve`` batches requests this
+    way). Each row's noise comes ``chunk`` draws at a time, as :class:`RaceNoise`'s does."""
+
+    def __init__(self, generators: list[torch.Generator], vocab: int, steps: int, like: Tensor,
+                 chunk: int = 64) -> None:  # fmt: skip
+        self.rows = [RaceNoise(generator, (1, vocab), steps, like, chunk) for generator in generators]
+
+    def next(self) -> Tensor:
+        # -> (B, V)
+        return torch.cat([row.next() for row in self.rows])
+
+
+def race_noise(generator: torch.Generator | Sequence[torch.Generator] | None, logits: Tensor,
+               steps: int) -> RaceNoise | RowNoise:  # fmt: skip
+    """The noise source for ``steps`` draws of ``logits``' shape (B, V): from one generator, or one per row."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return RaceNoise(generator, (logits.size(0), logits.size(1)), steps, logits)
+    return RowNoise(list(generator), logits.size(1), steps, logits)

@@ -57,6 +57,9 @@ class GenerateRequest:
     #: several prompts sampled together in one batch (``seqtk generate --prompts-file``), one sample each;
     #: when given, ``prompt`` and ``n`` are not used. Only tasks with ``batched_prompts`` take them.
     prompts: tuple[str, ...] = ()
+    #: with ``prompts``: one seed per prompt, so row i samples what ``prompts[i]`` alone gives with ``seeds[i]``
+    #: (``seqtk serve`` batches separate requests this way); empty: all rows draw from ``seed`` together
+    seeds: tuple[int, ...] = ()
     length: int = 200
     temperature: float = 1.0
     top_k: int = 0

@@ -270,3 +270,24 @@ def test_the_step_cells_follow_the_weights_after_training():
         for _ in range(6):
             seq = torch.cat([seq, lm(seq)[0][:, -1].argmax(-1, keepdim=True)], dim=1)
     assert torch.equal(again, seq[:, 5:]) and not torch.equal(first, again)
+
+
+@pytest.mark.parametrize("route", ["eager", "onnx"])
+@pytest.mark.parametrize("temperature,top_k", [(1.0, 0), (0.7, 0), (1.0, 5)])
+def test_one_generator_per_row_gives_each_row_its_lone_sample(route, temperature, top_k):
+    lm = small_lm()
+    prompts = [[1, 2, 3], [4], [5, 6, 7, 8, 9], [1, 2, 3]]
+    seeds = [3, 4, 5, 9]
+    decoding = DecodeSettings(route=route)
+    alone = [lm.generate(p, 40, temperature, top_k=top_k, decoding=decoding,
+                         generator=torch.Generator().manual_seed(s)) for p, s in zip(prompts, seeds)]
+    together = lm.generate(prompts, 40, temperature, top_k=top_k, decoding=decoding,
+                           generator=[torch.Generator().manual_seed(s) for s in seeds])
+    assert torch.equal(together, torch.stack(alone))
+    assert not torch.equal(together[0], together[3])  # same prompt, other seed: another sample
+
+
+def test_a_generator_per_row_must_match_the_rows():
+    lm = small_lm()
+    with pytest.raises(SeqtkValueError, match="3 generators were given for 2 prompts"):
+        lm.generate([[1], [2]], 4, generator=[torch.Generator() for _ in range(3)])
