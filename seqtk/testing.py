@@ -90,6 +90,49 @@ def train_recipe(folder: str | Path, name: str, toml: str) -> Path:
     return Path(folder) / name / "checkpoints" / "last.pt"
 
 
+#: Python run first in a fresh process: importing seqtk or its plugins then fails, so an exported folder's README
+#: code cannot lean on them
+NO_SEQTK = """\
+import sys
+class _NoSeqtk:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("seqtk", "seqtk_plugins"):
+            raise ImportError("the exported model must run without seqtk")
+sys.meta_path.insert(0, _NoSeqtk())
+"""
+
+
+def export_in_new_process(checkpoint: str | Path, fmt: str, out: str | Path) -> str:
+    """``seqtk export CHECKPOINT --format FMT --out OUT`` in a process of its own, its stdout: torch 2.13's ONNX
+    exporter fixes the sizes of an LSTM/GRU exported a second time in one process, so each test export starts
+    afresh."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "seqtk", "export", str(checkpoint), "--format", fmt, "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def run_exported_readme(folder: str | Path, check: str, data: dict[str, Any]) -> str:
+    """An exported folder's README Python, then ``check`` (which reads ``DATA``, the JSON of ``data``), in a new
+    interpreter that cannot import seqtk; its stdout. Fails if the code failed or imported seqtk."""
+    import re
+    import subprocess
+    import sys
+
+    folder = Path(folder)
+    code = "\n".join(re.findall(r"```python\n(.*?)```", (folder / "README.md").read_text(encoding="utf-8"), re.S))
+    (folder / "expected.json").write_text(json.dumps(data), encoding="utf-8")
+    script = NO_SEQTK + code + "\nimport json\nDATA = json.load(open('expected.json'))\n" + check
+    script += '\nassert not any(m.split(".")[0] in ("seqtk", "seqtk_plugins") for m in sys.modules)\nprint("checked")\n'
+    done = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.rstrip().endswith("checked"), done.stdout[-2000:]
+    return done.stdout
+
+
 def _task_class(task: type[Task] | str) -> type[Task]:
     """Look a name up; register a class so that ``run_training`` finds it by name (a class the registry
     already holds under its name keeps its entry, so the harness leaves the process's registry as it was)."""

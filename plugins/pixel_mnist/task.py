@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from seqtk.data.batches import ResumableLoader, epoch_generator, sequential_batches, shuffled_batches
 from seqtk.errors import SeqtkError
-from seqtk.tasks.task import StepOutput, Task
+from seqtk.tasks.task import ExportSpec, StepOutput, Task
 from seqtk_plugins.pixel_mnist.augment import batch_seeds, random_shift
 from seqtk_plugins.pixel_mnist.config import PixelMnistData, PixelMnistModel, class_names
 from seqtk_plugins.pixel_mnist.metrics import EvalRecord
@@ -172,6 +172,12 @@ class PixelMnistTask(Task):
         with torch.no_grad():
             probs = torch.softmax(model(self.sequences(images).to(device)).float(), dim=1).cpu()  # (N, C)
         return [{"label": self.class_names[int(p.argmax())], "probabilities": p.tolist()} for p in probs]
+
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        """The classifier on sequence views (x (B, T, F) in, logits and probabilities out), the view and labels."""
+        from seqtk_plugins.pixel_mnist.export import export_spec
+
+        return export_spec(self, model)
 
     # -- helpers ----------------------------------------------------------------------
     def _split(self, name: str) -> LabelledImages:

@@ -12,6 +12,10 @@ path that is exact for every batch size, padded length and mix of lengths:
   layer on each row reversed within its own length (the encoder's own route,
   written as two unidirectional modules, so ONNX gets two plain LSTM/GRU
   nodes);
+- :class:`WholeEncoder` is the encoder on unpadded batches of one length (an
+  image's rows, a forecast window, a toy problem's steps): fused layers as
+  :class:`PaddedEncoder` runs them, reference cells as the encoder's own loop,
+  which traces as that many steps;
 - :class:`LMStep` is one step of a language model, with the cell equations
   that ``CharLM.generate`` steps with (:class:`~seqtk.nn.lm.CellStep`).
 
@@ -63,6 +67,32 @@ class PaddedEncoder(nn.Module):
             valid = torch.arange(h.size(1), device=h.device) < lengths.unsqueeze(1)  # (B, T)
             h = h * valid.unsqueeze(-1).to(h.dtype)
         return h
+
+
+class WholeEncoder(nn.Module):
+    """A :class:`StackedEncoder`'s forward on batches without padding, for tasks that read one length only.
+
+    Fused layers run as :class:`PaddedEncoder` runs them, every row at full length. A stack with a reference
+    cell (``ref_lstm``, ``peephole_lstm``, ...) runs the encoder's own Python loop over the steps, which a trace
+    records as the example's number of steps: right for a task whose inputs all have that length, which is
+    why ``fixed_length`` says so and the export leaves the time axis fixed.
+
+    # x (B, T, F) -> (B, T, H) or (B, H)
+    """
+
+    def __init__(self, encoder: StackedEncoder) -> None:
+        super().__init__()
+        self.fixed_length = any(isinstance(rnn, CellLayer) for rnn in encoder.layers)
+        self.padded = None if self.fixed_length else PaddedEncoder(encoder)
+        self.loop = encoder if self.fixed_length else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        # (B, T, F) -> (B, T, H) or (B, H)
+        if self.padded is None:  # a property of the model, not of the data: one path per model
+            assert self.loop is not None
+            return self.loop(x)
+        lengths = torch.ones_like(x[:, 0, 0], dtype=torch.long) * x.size(1)  # (B,): every row is whole
+        return self.padded(x, lengths)
 
 
 class _PaddedLayer(nn.Module):
