@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from seqtk.data.batches import ResumableLoader, epoch_generator, sequential_batches, shuffled_batches
 from seqtk.errors import SeqtkError
-from seqtk.tasks.task import StepOutput, Task
+from seqtk.tasks.task import ExportSpec, StepOutput, Task
 from seqtk_plugins.forecast.config import ForecastData, ForecastModel
 from seqtk_plugins.forecast.windows import Scaler, Windows, make_windows, model_inputs, target_ranges, windows_at
 
@@ -188,6 +188,12 @@ class ForecastTask(Task):
                 forecast = self._scaler().inverse(model(x.to(device)).cpu() + base.unsqueeze(1))
             out.append({"last_input": values[-1], "output": [float(v) for v in forecast[0]]})
         return out
+
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        """The forecaster on normalised windows (x (B, W, 1) in, forecast (B, H) out) and the learned scaler."""
+        from seqtk_plugins.forecast.export import export_spec
+
+        return export_spec(self, model)
 
     def _scaler(self) -> Scaler:
         if self.scaler is None:
