@@ -10,6 +10,7 @@ fingerprint), :mod:`.batching` (words, characters and tags as ids; bucketed
 batches), :mod:`.model` (embedding + character CNN/LSTM -> bidirectional
 stack -> head, with the core's :mod:`seqtk.nn.crf`), :mod:`.spans` and
 :mod:`.metrics` (token accuracy; span P/R/F1 as conlleval counts them),
-:mod:`.report` (what is printed about the data) and :mod:`.task`
+:mod:`.report` (what is printed about the data), :mod:`.export` (the
+emission model and the CRF's scores for ``seqtk export``) and :mod:`.task`
 (``TagTask``). Importing this package imports nothing else.
 """

@@ -23,7 +23,7 @@ from seqtk.data.batches import ResumableLoader, move_to
 from seqtk.data.split_record import check_same_split
 from seqtk.errors import SeqtkError
 from seqtk.runtime.device import eval_mode
-from seqtk.tasks.task import StepOutput, Task
+from seqtk.tasks.task import ExportSpec, StepOutput, Task
 from seqtk_plugins.tag.batching import Batch, Encoded, SentenceEncoder, TrainBatches, eval_batches
 from seqtk_plugins.tag.config import TagData, TagModel, TagVocab
 from seqtk_plugins.tag.metrics import TagCounts
@@ -217,6 +217,13 @@ class TagTask(Task):
                     tagged = " ".join(f"{w}/{t}" for w, t in zip(words, names))
                     out[i] = {"tagged": tagged, "tokens": words, "tags": names}
         return out
+
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        """The emission model (word and character ids and lengths in, tag scores out); vocab.json, labels.json and,
+        with a CRF, crf.json for the README's Viterbi."""
+        from seqtk_plugins.tag.export import export_spec
+
+        return export_spec(self, model)
 
     @property
     def encoder(self) -> SentenceEncoder:

@@ -160,6 +160,7 @@ def _describe_file(name: str) -> str:
         "vocab.json": "the vocabulary: how text becomes input ids (tokenizer, tokens in id order, OOV buckets)",
         "labels.json": "the label of each output column",
         "tokenizer.json": "the trained BPE tokenizer, for `tokenizers.Tokenizer.from_file`",
+        "crf.json": "the CRF's scores: `transitions[i][j]` for tag i followed by tag j, `start` and `end` per tag",
     }.get(name, "written by the task")
 
 
