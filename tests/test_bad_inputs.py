@@ -1070,14 +1070,22 @@ def _rank_0_refuses(tmp: Path) -> str:
     return "error: " + info.value.message
 
 
-def _tensor_to(task: str, reads: str, value: object) -> Callable[[Path], str]:
-    def make(tmp: Path) -> str:
-        from types import SimpleNamespace
+def _tensor_to_a_tagger(tmp: Path) -> str:
+    from seqtk.inference.predictor import unreadable_input
+    from seqtk_plugins.tag.task import TagTask
 
-        from seqtk.inference.predictor import unreadable_input
+    return unreadable_input(TagTask, "the input given", torch.tensor([1, 2])).message
 
-        return unreadable_input(SimpleNamespace(name=task, predict_reads=reads), "the input given", value).message
-    return make
+
+def _float_image_in_0_255(tmp: Path) -> str:
+    from seqtk.errors import SeqtkError
+    from seqtk_plugins.pixel_mnist.inputs import image_items
+
+    image = torch.zeros(28, 28)
+    image[4:24, 8:11] = 255.0
+    with pytest.raises(SeqtkError) as info:
+        image_items(image)
+    return info.value.message
 
 
 ELSEWHERE: dict[str, Elsewhere] = {
@@ -1107,17 +1115,18 @@ ELSEWHERE: dict[str, Elsewhere] = {
         "tests/training/test_distributed.py::test_a_data_file_rank_0_refuses_while_the_others_wait_stops_every_rank_with_its_paragraph",
         (":2 is not 'split<TAB>text<TAB>label'",), _rank_0_refuses),
     "predict-tensor-to-an-image-model": Elsewhere(
-        "`seqtk.load(CKPT).predict(torch.zeros(1, 28, 28, dtype=torch.uint8))` on a pixel_mnist model (a TypeError)",
-        "plugins/pixel_mnist/tests/test_pixel_mnist_predict_inputs.py::test_a_tensor_given_to_the_mnist_model_names_the_image_files_it_reads",
-        ("task 'pixel_mnist' predict() takes the path of a file (a string), or a list of paths",
-         "the input given is a torch.Tensor of shape (1, 28, 28)"),
-        _tensor_to("pixel_mnist", "file", torch.zeros(1, 28, 28, dtype=torch.uint8))),
+        "`seqtk.load(CKPT).predict(image)` on a pixel_mnist model, `image` a 28x28 float tensor of pixels in 0..255 "
+        "(any tensor was a TypeError; tensors of uint8 0..255 or float 0..1 pixels are read)",
+        "plugins/pixel_mnist/tests/test_pixel_mnist_predict_inputs.py::test_a_float_image_in_0_255_is_refused_with_the_fix",
+        ("reads float pixels in 0..1, and these run from 0 to 255", "Fix: divide a 0..255 image by 255"),
+        _float_image_in_0_255),
     "predict-tensor-to-a-text-model": Elsewhere(
         "`seqtk.load(CKPT).predict(torch.tensor([1, 2]))` on a tag model (tagged the words `tensor(1)` and "
         "`tensor(2)`)",
         "plugins/tag/tests/test_tag_predict_inputs.py::test_a_tensor_given_to_a_text_task_is_refused_not_tagged_as_its_printed_form",
-        ("task 'tag' predict() takes a text (a string), or a list of texts", "the input given is a torch.Tensor of shape (2,)"),
-        _tensor_to("tag", "text", torch.tensor([1, 2]))),
+        ("task 'tag' predict() takes a text (a string) or a list of tokens (a list of strings",
+         "the input given is a torch.Tensor of shape (2,)"),
+        _tensor_to_a_tagger),
 }
 
 

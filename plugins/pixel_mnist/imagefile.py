@@ -35,6 +35,11 @@ def read_digit(path: str | Path) -> torch.Tensor:
     return _pixels(to_mnist(open_gray(Path(path)))).clone()
 
 
+def from_image(img: Image.Image) -> torch.Tensor:
+    """A PIL image of any mode and size as a (28, 28) uint8 tensor, converted as an image file is."""
+    return _pixels(to_mnist(flatten_alpha(img))).clone()
+
+
 def open_gray(path: Path) -> Image.Image:
     """Open ``path`` as an 8-bit grayscale image, or raise a clear :class:`SeqtkError`."""
     if not path.exists():

@@ -28,6 +28,7 @@ from seqtk.errors import SeqtkError
 from seqtk.tasks.task import ExportSpec, StepOutput, Task
 from seqtk_plugins.pixel_mnist.augment import batch_seeds, random_shift
 from seqtk_plugins.pixel_mnist.config import PixelMnistData, PixelMnistModel, class_names
+from seqtk_plugins.pixel_mnist.inputs import EXAMPLE, TAKES
 from seqtk_plugins.pixel_mnist.metrics import EvalRecord
 from seqtk_plugins.pixel_mnist.views import permutation, sequence_shape, to_sequences
 
@@ -54,6 +55,8 @@ class PixelMnistTask(Task):
     main_metric_mode = "max"
     unit = "images"
     predict_reads = "file"  # `seqtk predict` and Predictor.predict take image files
+    predict_takes = TAKES  # and, from Python, tensors, numpy arrays and PIL images (.inputs)
+    predict_example = EXAMPLE
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -164,11 +167,18 @@ class PixelMnistTask(Task):
         return "\n".join(lines)
 
     # -- inference ------------------------------------------------------------------
-    def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
-        """Class and probabilities for each image file (see :mod:`.imagefile` for what is expected)."""
-        from seqtk_plugins.pixel_mnist.imagefile import read_digit
+    def predict_inputs(self, value: Any) -> list[Any] | None:
+        """Tensors, numpy arrays and PIL images as (28, 28) uint8 images (:mod:`.inputs`)."""
+        from seqtk_plugins.pixel_mnist.inputs import image_items
 
-        images = torch.stack([read_digit(path) for path in inputs])  # (N, 28, 28) uint8
+        return image_items(value)
+
+    def predict(self, model: nn.Module, inputs: list[Any], device: torch.device) -> list[dict[str, Any]]:
+        """Class and probabilities for each image file (see :mod:`.imagefile` for what is expected), or image
+        that :meth:`predict_inputs` read."""
+        from seqtk_plugins.pixel_mnist.inputs import read_input
+
+        images = torch.stack([read_input(item) for item in inputs])  # (N, 28, 28) uint8
         with torch.no_grad():
             probs = torch.softmax(model(self.sequences(images).to(device)).float(), dim=1).cpu()  # (N, C)
         return [{"label": self.class_names[int(p.argmax())], "probabilities": p.tolist()} for p in probs]

@@ -26,6 +26,7 @@ from seqtk.runtime.device import eval_mode
 from seqtk.tasks.task import ExportSpec, StepOutput, Task
 from seqtk_plugins.tag.batching import Batch, Encoded, SentenceEncoder, TrainBatches, eval_batches
 from seqtk_plugins.tag.config import TagData, TagModel, TagVocab
+from seqtk_plugins.tag.inputs import EXAMPLE, TAKES, token_items, words_of
 from seqtk_plugins.tag.metrics import TagCounts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,6 +52,8 @@ class TagTask(Task):
     main_metric = "token_accuracy"
     main_metric_mode = "max"
     unit = "tokens"
+    predict_takes = TAKES  # from Python, a sentence may also be its list of tokens (.inputs)
+    predict_example = EXAMPLE
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -193,9 +196,13 @@ class TagTask(Task):
         self._restored_split = state.get("split")
 
     # -- inference ------------------------------------------------------------------------------
-    def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
-        """Each input is split at whitespace into tokens; each token gets a tag."""
-        sentences = [str(text).split() for text in inputs]
+    def predict_inputs(self, value: Any) -> list[Any] | None:
+        """A token list (a list of strings) as one sentence, tagged without the tokenizer (:mod:`.inputs`)."""
+        return token_items(value)
+
+    def predict(self, model: nn.Module, inputs: list[Any], device: torch.device) -> list[dict[str, Any]]:
+        """Each text is split at whitespace into tokens (a token list is used as it is); each token gets a tag."""
+        sentences = [words_of(item) for item in inputs]
         for n, words in enumerate(sentences, start=1):
             if not words:
                 raise SeqtkError(

@@ -120,11 +120,15 @@ class Predictor:
         self._loaded.model = replace_model(self._float_model.eval(), self.task, self.source)
         return self
 
-    def predict(self, inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-                **options: Any) -> list[dict[str, Any]]:  # fmt: skip
+    def predict(self, inputs: Any, **options: Any) -> list[dict[str, Any]]:
         """One dict per input, as ``seqtk predict --json`` prints them; ``options`` are the task's
-        ``predict_options`` (``top_k=3`` for classifiers). An input is a string, as the CLI reads it: a text,
-        or an image file's path (a ``Path`` will do)."""
+        ``predict_options`` (``top_k=3`` for classifiers).
+
+        An input is a string, as the CLI reads it (a text, or an image file's path; a ``Path`` will do), or
+        what the task reads besides (its ``predict_takes``): a token list for a tagger, a tensor, numpy array
+        or PIL image for pixel_mnist, a window of numbers for forecast. One input gives a list of one
+        prediction; a list of inputs, or a batch as one tensor or array (N x ...), one per input. Anything
+        else is refused in one paragraph naming what the task takes (docs/deploy.md)."""
         from seqtk.tasks.step import check_predictions
 
         items = predict_items(self.task, inputs)
@@ -235,37 +239,72 @@ class Predictor:
         return f"Predictor(task={self.task.name!r}, source='{self.source}', device={self.device})"
 
 
-def predict_items(task: Task, inputs: Any) -> list[str]:
-    """``inputs`` as the list of strings every task's predict() reads (one string or path: a list of one).
+def predict_items(task: Task, inputs: Any) -> list[Any]:
+    """``inputs`` as the list of inputs the task's predict() reads: strings (one string or path: a list of one),
+    and what the task's :meth:`~seqtk.tasks.task.Task.predict_inputs` makes of anything else.
 
-    Checked here, for every task, because a tensor or a number that reached the task failed inside it
-    as a TypeError (pixel_mnist), or a text task read its printed form as a text; a dict or a set would
-    give the predictions of its keys, or in no set order.
+    An iterable of strings and paths is read as before, for every task (``seqtk predict`` passes a list of
+    strings). Anything else goes to the task's hook whole (a tensor, an array, an image; a list of numbers may
+    be one input), then, for an iterable the hook did not take, element by element; a task without the hook
+    refuses it. Checked here because a tensor or a number that reached a task failed inside it as a
+    TypeError (pixel_mnist), or a text task read its printed form as a text; a dict or a set would give the
+    predictions of its keys, or in no set order.
     """
+    from seqtk.tasks.predict_inputs import is_array
+
     if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    elif isinstance(inputs, (bytes, bytearray, Mapping, Set, torch.Tensor)) or not isinstance(inputs, Iterable):
-        raise unreadable_input(task, "the input given", inputs)
+        return [os.fspath(inputs)]
+    whole_only = isinstance(inputs, (bytes, bytearray, Mapping, Set, torch.Tensor)) or not isinstance(inputs, Iterable)
+    if whole_only or (is_array(inputs) and inputs.ndim == 0):  # a 0-d numpy array is Iterable, yet cannot be listed
+        return task_items(task, inputs, "the input given")
     items = list(inputs)
-    for n, item in enumerate(items):
-        text = os.fspath(item) if isinstance(item, os.PathLike) else item
-        if not isinstance(text, str):
-            raise unreadable_input(task, f"input {n + 1} of {len(items)}", item)
-        items[n] = text
-    return items
+    if all(isinstance(item, (str, os.PathLike)) for item in items):
+        return [os.fspath(item) for item in items]
+    whole = task.predict_inputs(items if isinstance(inputs, Iterator) else inputs)  # an iterator is read once
+    if whole is not None:
+        return list(whole)
+    if is_array(inputs):  # a numpy array the task does not read: named whole, not by its first number
+        raise unreadable_input(task, "the input given", inputs)
+    return [one_item(task, item, f"input {n} of {len(items)}") for n, item in enumerate(items, start=1)]
+
+
+def task_items(task: Task, value: Any, which: str) -> list[Any]:
+    """What the task's predict_inputs() makes of ``value``, or the error naming what it takes."""
+    items = task.predict_inputs(value)
+    if items is None:
+        raise unreadable_input(task, which, value)
+    return list(items)
+
+
+def one_item(task: Task, item: Any, which: str) -> Any:
+    """One element of a list given to predict(): a string or path as it is, else the one input the task reads."""
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    items = task_items(task, item, which)
+    if len(items) != 1:
+        raise SeqtkError(
+            f"{which} given to task '{task.name}' predict() holds {len(items)} inputs ({describe(item)}), and each "
+            "element of a list is one input",
+            fix="pass the batch on its own (p.predict(batch)), or list its inputs one per element",
+        )
+    return items[0]
 
 
 def unreadable_input(task: Task, which: str, value: Any) -> SeqtkError:
     """The error for an input a task's predict() cannot read: what it takes, and how to pass it."""
     if task.predict_reads == "file":  # such tasks read files, as `seqtk predict` passes them
-        takes, example = "the path of a file (a string), or a list of paths, one per input", '["digit.png"]'
-        fix = f"save each input as a file the task reads (an image as PNG, say) and pass the paths, e.g. p.predict({example})"
+        takes, example = "the path of a file (a string)", '["digit.png"]'
+        fix = "save each input as a file the task reads (an image as PNG, say) and pass the paths"
     else:
-        takes, example = "a text (a string), or a list of texts, one per input", '["first text", "second text"]'
-        fix = f"pass the texts as strings, e.g. p.predict({example})"
+        takes, example = "a text (a string)", '["first text", "second text"]'
+        fix = "pass the texts as strings"
+    if task.predict_takes:
+        takes, example = f"{takes} or {task.predict_takes}", task.predict_example or example
+        fix = "pass each input as one of these"
+    only = "" if task.predict_takes else f"; task '{task.name}' reads no tensors, arrays or other objects"
     return SeqtkError(
-        f"task '{task.name}' predict() takes {takes}, as `seqtk predict` reads them; {which} is {describe(value)}",
-        fix=fix + " (predict() does not read tensors or arrays yet)",
+        f"task '{task.name}' predict() takes {takes}, or a list of these, one per input; {which} is {describe(value)}",
+        fix=f"{fix}, e.g. p.predict({example}){only}",
     )
 
 

@@ -102,6 +102,40 @@ class ExportSpec:
     model_output: Callable[[tuple[torch.Tensor, ...]], Any] | None = None
 
 
+@dataclass(frozen=True)
+class ExportPart:
+    """One model file of an :class:`ExportParts`: ``name`` is its file's stem (``encoder`` -> ``encoder.onnx``),
+    ``description`` what it computes (a line of the README's table); the other fields mean what they mean in
+    :class:`ExportSpec`."""
+
+    name: str
+    description: str
+    module: nn.Module
+    example_inputs: tuple[torch.Tensor, ...]
+    check_inputs: tuple[torch.Tensor, ...]
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    input_axes: dict[str, dict[int, str]]
+
+
+@dataclass(frozen=True)
+class ExportParts:
+    """What a task exports as several model files that an application calls in turn (a seq2seq model's encoder,
+    then its decoder step once per token); :mod:`seqtk.inference.export` writes and checks each part as it does
+    an :class:`ExportSpec`'s module.
+
+    ``files`` and ``signature`` as in :class:`ExportSpec`; ``usage`` is Python that runs the parts through
+    ``run(part_name, **inputs) -> dict of numpy outputs`` (defined before it in the README for each format).
+    """
+
+    parts: tuple[ExportPart, ...]
+    files: dict[str, Any]
+    signature: str
+    usage: str
+    #: a multi-file export never stands in for the model's own forward (``seqtk.load(..., quantize="int8")``)
+    model_output: None = None
+
+
 class Task:
     """Base class of every task plugin. Subclass it and register it under the
     ``seqtk.tasks`` entry-point group (see ``docs/plugins.md``)."""
@@ -137,6 +171,11 @@ class Task:
     #: what one input of :meth:`predict` is, for the error when something else is passed: ``"text"`` (a string
     #: the task reads) or ``"file"`` (the path of a file it reads, such as an image)
     predict_reads: ClassVar[Literal["text", "file"]] = "text"
+    #: what else one input of :meth:`predict` may be, besides that string, for the error when something else
+    #: is passed (``"a list of tokens (a list of strings)"``): what :meth:`predict_inputs` reads; "" for none
+    predict_takes: ClassVar[str] = ""
+    #: the argument of a ``p.predict(...)`` call that the same error shows (``'["The dog", ["A", "cat"]]'``)
+    predict_example: ClassVar[str] = ""
     #: where :meth:`report_console` prints; set it (on the class or an instance) to capture or silence reports
     console: Console | None = None
 
@@ -315,18 +354,33 @@ class Task:
         """Restore :meth:`state_dict`; called after :attr:`learned` is restored and before :meth:`prepare`."""
 
     # -- inference -------------------------------------------------------------
-    def predict(self, model: nn.Module, inputs: list[str], device: torch.device, **options: Any) -> list[dict[str, Any]]:
-        """One dict per input. ``options`` are the ``seqtk predict`` options the task names in
-        :attr:`predict_options` (``top_k``), passed only when given."""
+    def predict(self, model: nn.Module, inputs: list[Any], device: torch.device, **options: Any) -> list[dict[str, Any]]:
+        """One dict per input. An input is a string, as ``seqtk predict`` passes it (a text, or a file's path
+        for a task whose :attr:`predict_reads` is ``"file"``), or an item :meth:`predict_inputs` returned; a
+        task that does not override it gets strings only. ``options`` are the ``seqtk predict`` options the
+        task names in :attr:`predict_options` (``top_k``), passed only when given."""
         raise SeqtkError(f"task '{self.name}' does not support predict", fix="use `seqtk eval` or `seqtk generate` instead")
+
+    def predict_inputs(self, value: Any) -> list[Any] | None:
+        """The inputs of :meth:`predict` that ``value``, something not a string given to ``Predictor.predict``,
+        holds: a list of one item for one input, of N for a batch (an N x 28 x 28 tensor), or None when the task
+        does not read it (seqtk then refuses it, naming :attr:`predict_takes`). The default reads nothing, so
+        :meth:`predict` gets strings only.
+
+        ``value`` is first what the user passed, whole (a tensor, an image, a list that is not all strings);
+        when that gives None and it is a list, each element that is not a string, in turn, which must give one
+        item. Raise SeqtkError for a value of a kind the task reads that it cannot use (a wrong shape, pixels
+        in an ambiguous range). :func:`seqtk.tasks.predict_inputs.as_tensor` reads tensors and numpy arrays.
+        """
+        return None
 
     def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:
         raise SeqtkError(f"task '{self.name}' does not generate", fix="use `seqtk predict` or `seqtk eval` instead")
 
-    def export_spec(self, model: nn.Module) -> ExportSpec:
-        """The module ``seqtk export`` writes, with example inputs and the vocabulary and label files that go
-        with it. ``model`` is the checkpoint's, on the CPU, in eval mode. Raise SeqtkError for a model that
-        cannot be exported (say which part, and what to do instead)."""
+    def export_spec(self, model: nn.Module) -> ExportSpec | ExportParts:
+        """The module ``seqtk export`` writes (or the modules, as :class:`ExportParts`), with example inputs and
+        the vocabulary and label files that go with it. ``model`` is the checkpoint's, on the CPU, in eval mode.
+        Raise SeqtkError for a model that cannot be exported (say which part, and what to do instead)."""
         raise SeqtkError(
             f"task '{self.name}' does not export its model to TorchScript or ONNX: it defines no export_spec()",
             fix="use the checkpoint from Python with seqtk.load() (or `seqtk predict`); docs/deploy.md lists the "

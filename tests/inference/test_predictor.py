@@ -6,10 +6,15 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from seqtk.cli.main import main
 from seqtk.errors import SeqtkError
+from seqtk.inference.predictor import predict_items
+from seqtk.tasks.predict_inputs import as_tensor
+from seqtk.tasks.task import Task
 from seqtk.testing import train_recipe
 import seqtk
 
@@ -91,3 +96,92 @@ def test_a_stream_that_fails_leaves_the_users_file_as_it_was(classifier, tmp_pat
     assert main(["predict", str(classifier), "--file", str(tmp_path / "in.csv"), "--column", "text", "--out", str(out)]) == 1
     assert "row 1501" in capsys.readouterr().err
     assert out.read_text(encoding="utf-8") == "earlier predictions\n" and sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "preds.jsonl"]
+
+
+# -- what predict() reads: strings for every task, and what a task's predict_inputs() reads (issue 32) ----------
+
+
+class Words(Task):
+    """A task that reads strings only, as a third-party plugin written before predict_inputs() does."""
+
+    name = "words"
+
+
+class Counts(Task):
+    """A task whose predict_inputs() reads ints (one input) and 1-D tensors or arrays (a batch of ints)."""
+
+    name = "counts"
+    predict_takes = "a count (an int) or a 1-D tensor of counts"
+    predict_example = '["three", 3]'
+
+    def predict_inputs(self, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return [value]
+        tensor = as_tensor(value)
+        return tensor.tolist() if tensor is not None and tensor.dim() == 1 else None
+
+
+class StringsOnly(Counts):
+    def predict_inputs(self, value):
+        raise AssertionError("strings never reach predict_inputs()")
+
+
+def test_strings_and_paths_reach_every_task_as_before_without_its_hook():
+    for task in (Words(None), StringsOnly(None)):
+        assert predict_items(task, "a text") == ["a text"]
+        assert predict_items(task, Path("digit.png")) == ["digit.png"]
+        assert predict_items(task, ["a", Path("b")]) == ["a", "b"]
+        assert predict_items(task, (t for t in ("a", "b"))) == ["a", "b"]
+        assert predict_items(task, np.array(["a", "b"])) == ["a", "b"]  # numpy strings are str
+        assert predict_items(task, []) == []
+
+
+def test_a_task_hook_reads_a_batch_whole_and_a_mixed_list_element_by_element():
+    counts = Counts(None)
+    assert predict_items(counts, torch.tensor([4, 5, 6])) == [4, 5, 6]  # a batch: one input per row
+    assert predict_items(counts, np.array([4, 5])) == [4, 5]
+    assert predict_items(counts, 7) == [7]  # one input: a list of one
+    assert predict_items(counts, ["three", 3, Path("x")]) == ["three", 3, "x"]
+    assert predict_items(counts, iter(["three", 3])) == ["three", 3]  # an iterator is read once
+    with pytest.raises(SeqtkError, match=r"input 2 of 2 given to task 'counts' predict\(\) holds 2 inputs"):
+        predict_items(counts, ["three", torch.tensor([1, 2])])  # a batch in a list is refused, not flattened
+    with pytest.raises(SeqtkError) as err:
+        predict_items(counts, ["three", 2.5])
+    assert str(err.value) == (
+        "task 'counts' predict() takes a text (a string) or a count (an int) or a 1-D tensor of counts, or a list of "
+        "these, one per input; input 2 of 2 is a float. Fix: pass each input as one of these, e.g. "
+        'p.predict(["three", 3]).'
+    )
+
+
+@pytest.mark.parametrize(
+    ("inputs", "which"),
+    [
+        (torch.zeros(1, 28, 28), "the input given is a torch.Tensor of shape (1, 28, 28)"),
+        (np.zeros(3), "the input given is a numpy.ndarray of shape (3,)"),  # named whole, not by its first number
+        (np.float32(2.0), "the input given is a numpy.float32 of shape ()"),
+        (np.array(2.0), "the input given is a numpy.ndarray of shape ()"),
+        (3, "the input given is an int"),
+        (None, "the input given is None"),
+        ({"a": 1}, "the input given is a dict"),
+        ({"a", "b"}, "the input given is a set"),
+        (b"a text", "the input given is a bytes"),
+        (["a", 3], "input 2 of 2 is an int"),
+    ],
+)
+def test_a_task_that_reads_strings_only_refuses_anything_else_in_one_paragraph(inputs, which):
+    with pytest.raises(SeqtkError) as err:
+        predict_items(Words(None), inputs)
+    assert str(err.value) == (
+        f"task 'words' predict() takes a text (a string), or a list of these, one per input; {which}. Fix: pass "
+        'the texts as strings, e.g. p.predict(["first text", "second text"]); task \'words\' reads no tensors, '
+        "arrays or other objects."
+    )
+
+
+def test_a_classifier_given_a_tensor_is_refused_and_its_cli_reads_strings_as_before(classifier, capsys):
+    p = seqtk.load(classifier)
+    with pytest.raises(SeqtkError, match="task 'classify' predict.. takes a text .a string., or a list of these"):
+        p.predict(torch.tensor([1, 2]))
+    assert main(["predict", str(classifier), "clock 3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["predictions"] == p.predict(("clock 3",))
