@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from seqtk.data.batches import ResumableLoader, epoch_generator, sequential_batches, shuffled_batches
 from seqtk.errors import SeqtkError
-from seqtk.tasks.task import StepOutput, Task
+from seqtk.tasks.task import ExportSpec, StepOutput, Task
 from seqtk_plugins.toys import problems
 from seqtk_plugins.toys.config import ToyData, ToyModel
 from seqtk_plugins.toys.problems import PROBES, REGRESSION, Examples
@@ -136,6 +136,12 @@ class ToySequencesTask(Task):
         x = problems.as_input(self.problem, list(PROBES[self.problem].inputs)).to(device)
         with torch.no_grad():
             return model(x)[0].tolist()
+
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        """The network as predict calls it (steps in; numbers, or logits and probabilities, out) and the problem."""
+        from seqtk_plugins.toys.export import export_spec
+
+        return export_spec(self, model)
 
     # -- inference -------------------------------------------------------------------------
     def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
