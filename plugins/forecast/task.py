@@ -20,6 +20,7 @@ from seqtk.data.batches import ResumableLoader, epoch_generator, sequential_batc
 from seqtk.errors import SeqtkError
 from seqtk.tasks.task import ExportSpec, StepOutput, Task
 from seqtk_plugins.forecast.config import ForecastData, ForecastModel
+from seqtk_plugins.forecast.inputs import EXAMPLE, TAKES, window_items, window_values
 from seqtk_plugins.forecast.windows import Scaler, Windows, make_windows, model_inputs, target_ranges, windows_at
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,6 +57,8 @@ class ForecastTask(Task):
     learned = ("scaler",)  # the training split's normalisation: built by learn(), or restored from a checkpoint
     main_metric = "mae"
     main_metric_mode = "min"
+    predict_takes = TAKES  # from Python, a window may also be numbers: a list, an array, a tensor (.inputs)
+    predict_example = EXAMPLE
 
     def __init__(self, recipe: Recipe) -> None:
         super().__init__(recipe)
@@ -172,17 +175,16 @@ class ForecastTask(Task):
         if "mean" in state:  # a checkpoint from before seqtk saved Task.learned itself
             self.scaler = Scaler.from_dict(state)
 
-    def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:
-        """Each input: the last ``data.window`` values of the series, oldest first, separated by spaces or commas."""
+    def predict_inputs(self, value: Any) -> list[Any] | None:
+        """Windows of numbers: a list, a 1-D array or tensor, or an N x window batch (:mod:`.inputs`)."""
+        return window_items(value, self.recipe.data.window)
+
+    def predict(self, model: nn.Module, inputs: list[Any], device: torch.device) -> list[dict[str, Any]]:
+        """Each input: the last ``data.window`` values of the series, oldest first, separated by spaces or commas
+        (or a window of numbers that :meth:`predict_inputs` read)."""
         cfg, out = self.recipe.data, []
-        for text in inputs:
-            try:
-                values = [float(v) for v in text.replace(",", " ").split()]
-            except ValueError:
-                values = []
-            if len(values) != cfg.window:
-                raise SeqtkError(f"a forecast input needs {cfg.window} numbers (data.window), got '{text[:60]}'",
-                                 fix=f"pass the last {cfg.window} values of the series, oldest first")
+        for item in inputs:
+            values = window_values(item, cfg.window)
             x, base = model_inputs(torch.tensor(values), self._scaler(), cfg.relative)
             with torch.no_grad():
                 forecast = self._scaler().inverse(model(x.to(device)).cpu() + base.unsqueeze(1))
