@@ -25,7 +25,7 @@ from torch import nn
 from seqtk.data.batches import ResumableLoader, check_fills_a_batch
 from seqtk.data.lm_batches import WindowBatches, eval_windows
 from seqtk.errors import SeqtkError
-from seqtk.tasks.task import GenerateRequest, StepOutput, Task
+from seqtk.tasks.task import ExportSpec, GenerateRequest, StepOutput, Task
 from seqtk_plugins.music.config import MusicData, MusicModel, MusicVocab
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -233,6 +233,12 @@ class MusicTask(Task):
             for i, tune in enumerate(tunes):
                 request.on_text(i, tune.text[len(request.prompt):] if tune.text.startswith(request.prompt) else tune.text)
         return [t.text for t in tunes]
+
+    def export_spec(self, model: nn.Module) -> ExportSpec:
+        """One step of the tune model (a token and the state in, logits and the new state out), as textgen's."""
+        from seqtk_plugins.music.step_export import export_spec
+
+        return export_spec(self, model)
 
     def _conditions(self, key: str | None, meter: str | None, prompt: str) -> dict[str, str]:
         from seqtk_plugins.music.tunes import normalise_key, normalise_meter
