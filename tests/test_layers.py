@@ -19,7 +19,7 @@ import pytest
 SEQTK = Path(__file__).resolve().parent.parent / "seqtk"
 
 #: bottom first; a module of one area may import its own area and those before it
-LAYERS = ("base", "runtime", "data", "text", "nn", "config", "tasks", "inference", "training", "cli", "top")
+LAYERS = ("base", "runtime", "data", "text", "nn", "config", "tasks", "inference", "training", "serve", "cli", "top")
 #: modules directly in seqtk/: errors and version are below everything, the rest is the public face above it
 ROOT_AREAS = {"seqtk.errors": "base", "seqtk.version": "base", "seqtk": "top", "seqtk.__main__": "top",
               "seqtk.testing": "top"}

@@ -18,7 +18,7 @@ def doctor(
 ) -> None:
     """Versions, CPU (model, AVX2/AVX-512/AMX, GEMM rate), CUDA devices, the data folder and the plugins."""
     from seqtk.cli.doctor import machine_report
-    from seqtk.cli.infer import json_text
+    from seqtk.runtime.strict_json import json_text
 
     report = machine_report(gemm_seconds)
     if as_json:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from seqtk.errors import SeqtkError
+from seqtk.runtime.strict_json import json_text
 
 CheckpointArg = Annotated[Path, typer.Argument(help="A checkpoint, e.g. runs/<recipe>/<time>/checkpoints/best.pt.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
@@ -218,25 +217,6 @@ def _predict_to_file(predictor: Any, file: Path, column: str | None, out: Path, 
         if not done:  # inside the block: no empty file replaces the user's
             raise SeqtkError(f"the input file '{file}' has no non-empty inputs", fix="put one input per line (or per row)")
     Console(stderr=True).print(f"{done:,} predictions written to {out}", highlight=False)
-
-
-def json_text(obj: Any) -> str:
-    """Strict JSON: NaN and infinities (a diverged model's loss, say) become null, which every parser reads.
-
-    >>> json_text({"loss": float("nan"), "rates": [1.5, float("inf")]})
-    '{"loss": null, "rates": [1.5, null]}'
-    """
-    return json.dumps(_finite(obj), allow_nan=False)
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {key: _finite(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(value) for value in obj]
-    return obj
 
 
 def _fmt(value: Any) -> str:

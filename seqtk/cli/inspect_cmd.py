@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seqtk.cli.infer import json_text
+from seqtk.runtime.strict_json import json_text
 from seqtk.errors import SeqtkError
 
 inspect_app = typer.Typer(help="Look inside models: gradients through time.", no_args_is_help=True)

@@ -60,12 +60,13 @@ def _root(
 
 
 def _register_commands() -> None:
-    from seqtk.cli import catalog, doctor_cmd, export_cmd, infer, inspect_cmd, push_cmd, train_cmd
+    from seqtk.cli import catalog, doctor_cmd, export_cmd, infer, inspect_cmd, push_cmd, serve_cmd, train_cmd
 
     train_cmd.register(app)
     infer.register(app)
     export_cmd.register(app)
     push_cmd.register(app)
+    serve_cmd.register(app)
     catalog.register(app)
     inspect_cmd.register(app)
     doctor_cmd.register(app)

@@ -1,0 +1,256 @@
+"""One served checkpoint: its predictor, the batchers in front of it, and the checks a request passes first.
+
+What a client sends is JSON: texts, token lists, numbers, or an image as base64 PNG/JPEG. Nothing is unpickled
+or run, no option names a file, and a task that reads files (``predict_reads == "file"``) is sent the image
+itself, never a path on the server's disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+from collections.abc import Hashable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from seqtk.errors import SeqtkError
+from seqtk.serve.batcher import Batcher, Job
+from seqtk.serve.metrics import Metrics
+from seqtk.serve.settings import ServeSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from seqtk.inference.predictor import Predictor
+
+
+class StreamsGone(Exception):
+    """Every client of a generation batch has gone: the batch stops instead of sampling for no one."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """A generate request's fields, with the task's defaults filled in."""
+
+    prompt: str
+    length: int
+    temperature: float
+    top_k: int
+    top_p: float
+    seed: int
+
+    def key(self) -> Hashable:
+        """Streams with equal keys can share a batch (each keeps its own prompt and seed)."""
+        return (self.length, self.temperature, self.top_k, self.top_p)
+
+
+class HostedModel:
+    """A predictor behind a predict batcher and, for tasks that generate, a generate batcher."""
+
+    def __init__(self, name: str, predictor: Predictor, settings: ServeSettings, metrics: Metrics) -> None:
+        from seqtk.tasks.task import Task
+
+        self.name, self.predictor, self.settings = name, predictor, settings
+        self.loop: asyncio.AbstractEventLoop | None = None  # the server's loop, set when it starts
+        task = type(predictor.task)
+        self.generates = task.generate is not Task.generate
+        self.predicts = task.predict is not Task.predict
+        sizes = {"max_batch": settings.max_batch, "max_wait_ms": settings.max_wait_ms,
+                 "queue_size": settings.queue_size, "metrics": metrics}  # fmt: skip
+        self.predict_batcher = Batcher(name, "predict", self._predict_batch, **sizes)
+        self.generate_batcher = Batcher(name, "generate", self._generate_batch, **sizes) if self.generates else None
+        metrics.queues[name] = self.depth
+
+    def depth(self) -> int:
+        return self.predict_batcher.depth() + (self.generate_batcher.depth() if self.generate_batcher else 0)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Finish what is queued, then stop the batchers' threads."""
+        for batcher in (self.predict_batcher, self.generate_batcher):
+            if batcher is not None:
+                batcher.close(timeout)
+
+    def info(self) -> dict[str, Any]:
+        """What ``GET /v1/models`` says of this model (and what the web page builds its form from)."""
+        task = self.predictor.task
+        return {
+            "name": self.name, "task": task.name, "kind": self.kind(), "generates": self.generates,
+            "predicts": self.predicts, "reads": task.predict_reads, "predict_options": sorted(task.predict_options),
+            "generate_length": task.generate_length if self.generates else None,
+            "source": str(self.predictor.source), "step": self.predictor._loaded.payload.get("step"),
+            "device": str(self.predictor.device),
+        }  # fmt: skip
+
+    def kind(self) -> str:
+        """What the web page shows: a language model, a classifier, a seq2seq model, an image model, or other."""
+        task = self.predictor.task
+        if self.generates:
+            return "language_model"
+        if task.predict_reads == "file":
+            return "image"
+        if "top_k" in task.predict_options:
+            return "classifier"
+        if "beam" in task.predict_options:
+            return "seq2seq"
+        return "predict"
+
+    # -- predict ------------------------------------------------------------------------------------------
+
+    def predict_job(self, inputs: Any, options: dict[str, Any]) -> Job:
+        """A checked predict request, ready to queue; refuses what the batch should never see."""
+        if not self.predicts:
+            raise SeqtkError(f"model '{self.name}' (task '{self.predictor.task.name}') does not predict",
+                             fix=f"use POST /v1/models/{self.name}/generate")  # fmt: skip
+        items = self._inputs(inputs)
+        for name, value in options.items():
+            if not isinstance(value, (int, float, bool)):
+                raise SeqtkError(f"option '{name}' must be a number or true/false over HTTP, not {type(value).__name__}",
+                                 fix=f"send e.g. {{\"{name}\": 3}}, or leave it out; the server takes no file names")  # fmt: skip
+        from seqtk.inference.predictor import check_options
+
+        check_options(self.predictor.task, options)
+        return Job(("predict", tuple(sorted(options.items()))), len(items), (items, options))
+
+    def _inputs(self, inputs: Any) -> list[Any]:
+        limit = self.settings.max_inputs
+        if not isinstance(inputs, list) or not inputs:
+            raise SeqtkError('"inputs" must be a non-empty JSON list', fix='send e.g. {"inputs": ["a text"]}')
+        if len(inputs) > limit:
+            raise SeqtkError(f"{len(inputs)} inputs were sent and this server takes at most {limit} per request",
+                             fix=f"split them into requests of {limit} (the server batches them again)")  # fmt: skip
+        reads_files = self.predictor.task.predict_reads == "file"
+        return [self._input(item, n, len(inputs), reads_files) for n, item in enumerate(inputs)]
+
+    def _input(self, item: Any, n: int, total: int, reads_files: bool) -> Any:
+        where, most = f"input {n + 1} of {total}", self.settings.max_input_chars
+        if reads_files:
+            return _image(item, where)
+        if isinstance(item, (str, list)) and len(item) > most:
+            raise SeqtkError(f"{where} is {len(item):,} long and this server takes at most {most:,}",
+                             fix="send a shorter input, or start the server with a larger --max-input-chars")  # fmt: skip
+        return item
+
+    def _predict_batch(self, jobs: list[Job]) -> list[Any]:
+        """Every job's inputs in one predict() call, split back; a bad input fails its own request only."""
+        options = jobs[0].payload[1]
+        items = [item for job in jobs for item in job.payload[0]]
+        try:
+            predictions = self.predictor.predict(items, **options)
+        except SeqtkError as error:
+            if len(jobs) == 1:
+                return [error]
+            return [self._predict_alone(job) for job in jobs]  # which request was it? each on its own
+        out, at = [], 0
+        for job in jobs:
+            out.append(predictions[at : at + job.size])
+            at += job.size
+        return out
+
+    def _predict_alone(self, job: Job) -> Any:
+        try:
+            return self.predictor.predict(job.payload[0], **job.payload[1])
+        except SeqtkError as error:
+            return error
+
+    # -- generate -----------------------------------------------------------------------------------------
+
+    def generate_job(self, sampling: Sampling, stream: bool) -> Job:
+        """A checked generate request, ready to queue."""
+        from seqtk.inference.predictor import check_sampling
+        from seqtk.tasks.task import GenerateRequest
+
+        if not self.generates:
+            raise SeqtkError(f"model '{self.name}' (task '{self.predictor.task.name}') does not generate",
+                             fix=f"use POST /v1/models/{self.name}/predict")  # fmt: skip
+        if len(sampling.prompt) > self.settings.max_input_chars:
+            raise SeqtkError(f"the prompt is {len(sampling.prompt):,} characters and this server takes at most "
+                             f"{self.settings.max_input_chars:,}", fix="send a shorter prompt, or start the server with a larger --max-input-chars")  # fmt: skip
+        if sampling.length > self.settings.max_length:
+            raise SeqtkError(f"length {sampling.length:,} is more than this server generates ({self.settings.max_length:,})",
+                             fix="ask for fewer tokens, or start the server with a larger --max-length")  # fmt: skip
+        check_sampling(GenerateRequest(length=sampling.length, temperature=sampling.temperature,
+                                       top_k=sampling.top_k, top_p=sampling.top_p))  # fmt: skip
+        return Job(sampling.key(), 1, sampling, stream=stream)
+
+    def _generate_batch(self, jobs: list[Job]) -> list[Any]:
+        """The jobs' samples (the prompt included); streams share one batch where the task samples many prompts."""
+        from seqtk.tasks.task import GenerateRequest
+
+        first: Sampling = jobs[0].payload
+        options = {"length": first.length, "temperature": first.temperature, "top_k": first.top_k, "top_p": first.top_p}
+        if len(jobs) == 1 or not self.predictor.task.batched_prompts:
+            return [self._generate_one(job, options) for job in jobs]
+        streaming = [job for job in jobs if job.stream is not None]
+        request = GenerateRequest(prompts=tuple(job.payload.prompt for job in jobs),
+                                  seeds=tuple(job.payload.seed for job in jobs),
+                                  on_text=self._stream_rows(jobs, streaming) if streaming else None, **options)  # fmt: skip
+        samples = self.predictor.generate_request(request)
+        return [job.payload.prompt + sample for job, sample in zip(jobs, samples)]
+
+    def _generate_one(self, job: Job, options: dict[str, Any]) -> Any:
+        from seqtk.tasks.task import GenerateRequest
+
+        sampling: Sampling = job.payload
+        request = GenerateRequest(prompt=sampling.prompt, seed=sampling.seed,
+                                  on_text=self._stream_rows([job], [job]) if job.stream is not None else None,
+                                  **options)  # fmt: skip
+        try:
+            return sampling.prompt + self.predictor.generate_request(request)[0]
+        except (SeqtkError, StreamsGone) as error:
+            return error
+
+    def _stream_rows(self, jobs: list[Job], streaming: list[Job]) -> Any:
+        """``on_text(i, text)`` for a batch: row i's text into its job's stream, one wake-up per step."""
+        last = len(jobs) - 1
+
+        def on_text(i: int, text: str) -> None:
+            job = jobs[i]
+            if job.stream is not None and not job.gone:
+                job.stream.append(text)
+            if i == last:
+                if all(job.gone for job in jobs):
+                    raise StreamsGone
+                self._wake(streaming)
+
+        return on_text
+
+    def _wake(self, jobs: list[Job]) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(_wake_all, jobs)
+
+    def submit(self, job: Job) -> Future[Any]:
+        batcher = self.generate_batcher if isinstance(job.payload, Sampling) else self.predict_batcher
+        assert batcher is not None
+        return batcher.submit(job)
+
+
+def _wake_all(jobs: list[Job]) -> None:
+    for job in jobs:
+        job.wake()
+
+
+def _image(item: Any, where: str) -> Any:
+    """An image sent as ``{"image": "<base64 PNG or JPEG, or a data: URL>"}``, as a PIL image; or a list of
+    pixel rows, as a numpy array. A string is refused: it would name a file on the server."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(item, dict) and set(item) == {"image"} and isinstance(item["image"], str):
+        data = item["image"].partition("base64,")[2] or item["image"]
+        try:
+            return Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
+        except (binascii.Error, ValueError, UnidentifiedImageError, OSError):
+            raise SeqtkError(f"{where}'s \"image\" is not a base64 PNG or JPEG image",
+                             fix='send {"image": "<the file\'s bytes in base64>"}, e.g. base64 -w0 digit.png') from None  # fmt: skip
+    if isinstance(item, list):
+        try:
+            pixels = np.asarray(item)
+            if pixels.dtype.kind in "iu" and pixels.size and 0 <= pixels.min() and pixels.max() <= 255:
+                return pixels.astype(np.uint8)  # 0..255, as an image file's pixels
+            return pixels.astype(np.float32)  # 0..1
+        except (TypeError, ValueError):
+            raise SeqtkError(f"{where} is a list but not rows of pixel values",
+                             fix="send equal rows of numbers (e.g. 28 rows of 28), or the image as base64") from None  # fmt: skip
+    raise SeqtkError(f"{where} must be an image: {{\"image\": \"<base64 PNG>\"}} or rows of pixel values",
+                     fix="the server reads no files on its own disk; send the image itself, base64-encoded")  # fmt: skip

@@ -1,0 +1,257 @@
+"""seqtk serve's HTTP API: the routes, the batching, the limits and the refusals, against a real server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+import seqtk  # noqa: E402
+from seqtk.serve.app import build_app  # noqa: E402
+from seqtk.serve.hosted import HostedModel  # noqa: E402
+from seqtk.serve.metrics import Metrics  # noqa: E402
+from seqtk.serve.server import background  # noqa: E402
+from seqtk.serve.settings import ServeSettings  # noqa: E402
+from seqtk.testing import train_recipe  # noqa: E402
+
+PANGRAM = "the quick brown fox jumps over the lazy dog.\n"
+TOKEN = "a-long-test-token"
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("serve")
+    (folder / "t.txt").write_text(PANGRAM * 40, encoding="utf-8")
+    lm = train_recipe(folder, "lm", f'[task]\nname = "textgen"\n[data]\npath = "{folder / "t.txt"}"\nseq_len = 16\n'
+                      '[model]\nhidden_size = 12\nembedding_dim = 8\nnum_layers = 2\n'
+                      '[train]\nmax_steps = 6\neval_every = 6\nbatch_size = 8\ndevice = "cpu"\n[log]\nprogress = false\n')
+    rows = [f"{w} {i} o'clock,{label}" for i in range(30) for label, w in [("time", "clock"), ("rain", "umbrella")]]
+    (folder / "q.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    clf = train_recipe(folder, "clf", f'[task]\nname = "classify"\n[data]\npath = "{folder / "q.csv"}"\n'
+                       '[model]\nembedding_dim = 8\n[[model.layers]]\ncell = "gru"\nhidden_size = 6\n'
+                       '[train]\nmax_steps = 6\neval_every = 6\nbatch_size = 16\ndevice = "cpu"\n[log]\nprogress = false\n')
+    return {"lm": lm, "clf": clf}
+
+
+def start(checkpoints: dict, **settings: Any):
+    """A server for the checkpoints (name -> path): (its models, the context manager yielding its URL)."""
+    config = ServeSettings(**settings)
+    metrics = Metrics()
+    models = {name: HostedModel(name, seqtk.load(path, device="cpu"), config, metrics) for name, path in checkpoints.items()}
+    return models, background(build_app(models, config, metrics))
+
+
+@pytest.fixture(scope="module")
+def server(checkpoints):
+    models, running = start(checkpoints, max_body_bytes=4000, max_inputs=8, max_input_chars=300, max_length=500)
+    with running as url:
+        yield url, models
+
+
+def call(url: str, path: str, body: Any = None, token: str | None = None, raw: bytes | None = None,
+         timeout: float = 60) -> tuple[int, dict, Any]:  # fmt: skip
+    """(status, JSON body, headers: case-blind) of one request."""
+    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data=data, method="GET" if data is None else "POST")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read()), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), error.headers
+
+
+def events(url: str, path: str, body: dict) -> list[tuple[str, dict]]:
+    """The Server-Sent Events of a streamed request, as (event, data)."""
+    request = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        text = response.read().decode()
+    out = []
+    for block in filter(None, text.split("\n\n")):
+        lines = dict(line.split(": ", 1) for line in block.split("\n"))
+        out.append((lines.get("event", "message"), json.loads(lines["data"])))
+    return out
+
+
+def test_models_health_and_docs(server):
+    url, _ = server
+    status, body, _ = call(url, "/v1/models")
+    assert status == 200
+    assert [(m["name"], m["task"], m["kind"]) for m in body["models"]] == [("clf", "classify", "classifier"),
+                                                                           ("lm", "textgen", "language_model")]
+    assert call(url, "/healthz")[1] == {"status": "ok", "models": ["clf", "lm"]}
+    schema = call(url, "/openapi.json")[1]
+    assert {"/v1/models/{name}/predict", "/v1/models/{name}/generate", "/v1/models"} <= set(schema["paths"])
+    with urllib.request.urlopen(url + "/") as page:
+        assert b"seqtk serve" in page.read()
+
+
+def test_predict_gives_what_seqtk_predict_json_prints(server, checkpoints):
+    url, _ = server
+    texts = ["clock 3 o'clock", "umbrella", "umbrella and clock"]
+    status, body, _ = call(url, "/v1/models/clf/predict", {"inputs": texts, "top_k": 2})
+    assert status == 200
+    expected = seqtk.load(checkpoints["clf"], device="cpu").predict(texts, top_k=2)
+    assert json.loads(json.dumps(expected)) == body["predictions"]
+
+
+def test_generate_gives_the_text_seqtk_generate_gives_for_the_seed(server, checkpoints):
+    url, _ = server
+    predictor = seqtk.load(checkpoints["lm"], device="cpu")
+    for fields in ({"prompt": "the q", "length": 40, "seed": 3}, {"prompt": "fox", "length": 30, "temperature": 0.7,
+                                                                  "top_k": 5, "seed": 1}, {}):  # fmt: skip
+        status, body, _ = call(url, "/v1/models/lm/generate", fields)
+        assert status == 200
+        options = {k: v for k, v in fields.items() if k != "prompt"}
+        assert body["text"] == predictor.generate(fields.get("prompt", ""), **options)
+
+
+def test_a_streamed_generation_sends_the_text_then_done(server, checkpoints):
+    url, _ = server
+    got = events(url, "/v1/models/lm/generate", {"prompt": "jumps", "length": 60, "seed": 5, "stream": True})
+    *texts, (last, done) = got
+    assert last == "done" and {kind for kind, _ in texts} == {"message"}
+    assert "jumps" + "".join(data["text"] for _, data in texts) == done["text"]
+    assert done["text"] == seqtk.load(checkpoints["lm"], device="cpu").generate("jumps", 60, seed=5)
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(server, checkpoints):
+    url, models = server
+    predictor = seqtk.load(checkpoints["lm"], device="cpu")
+    prompts = [("the", 1), ("lazy dog", 2), ("q", 3), ("the", 4)] * 4
+    with ThreadPoolExecutor(len(prompts)) as pool:
+        texts = list(pool.map(lambda ps: call(url, "/v1/models/lm/generate", {"prompt": ps[0], "length": 50,
+                                                                                "seed": ps[1]})[1]["text"], prompts))  # fmt: skip
+    assert texts == [predictor.generate(p, 50, seed=s) for p, s in prompts]
+    texts_in = [f"clock {i}" if i % 2 else f"umbrella {i}" for i in range(24)]
+    with ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(lambda t: call(url, "/v1/models/clf/predict", {"inputs": [t]})[1]["predictions"][0],
+                                texts_in))  # fmt: skip
+    clf = seqtk.load(checkpoints["clf"], device="cpu")
+    assert [a["label"] for a in answers] == [p["label"] for p in clf.predict(texts_in)]
+    metrics = urllib.request.urlopen(url + "/metrics").read().decode()
+    counts = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines() if line.startswith("seqtk_batch_size_")}
+    for endpoint, requests in (("generate", 16), ("predict", 24)):
+        labels = f'{{model="{"lm" if endpoint == "generate" else "clf"}",endpoint="{endpoint}"}}'
+        batches = counts[f"seqtk_batch_size_count{labels}"]
+        assert batches < requests, f"{endpoint}: {requests} concurrent requests ran in {batches} batches"
+    assert 'seqtk_requests_total{model="lm",endpoint="generate",status="200"}' in metrics
+    assert 'seqtk_queue_depth{model="clf"} 0' in metrics
+
+
+@pytest.mark.parametrize("path,body,status,words", [
+    ("/v1/models/nope/predict", {"inputs": ["x"]}, 404, "no model named 'nope'"),
+    ("/v1/models/clf/predict", {"inputs": []}, 400, "non-empty JSON list"),
+    ("/v1/models/clf/predict", {"inputs": ["x"] * 9}, 400, "at most 8 per request"),
+    ("/v1/models/clf/predict", {"inputs": ["x" * 301]}, 400, "at most 300"),
+    ("/v1/models/clf/predict", {"inputs": ["x"], "beam": 2}, 400, "does not read the predict option"),
+    ("/v1/models/clf/predict", {"inputs": ["x"], "top_k": "/etc/passwd"}, 400, "must be a number"),
+    ("/v1/models/clf/predict", {"text": "x"}, 422, "inputs"),
+    ("/v1/models/clf/predict", {"inputs": [{"a": 1}]}, 400, "predict() takes"),
+    ("/v1/models/clf/generate", {"prompt": "x"}, 400, "does not generate"),
+    ("/v1/models/lm/generate", {"length": 501}, 400, "more than this server generates"),
+    ("/v1/models/lm/generate", {"prompt": "x" * 301}, 400, "at most 300"),
+    ("/v1/models/lm/generate", {"temperature": -1}, 400, "temperature"),
+    ("/v1/models/lm/generate", {"lenght": 5}, 422, "unknown field 'lenght'"),
+    ("/v1/models/lm/generate", {"length": "many"}, 422, "length"),
+    ("/nowhere", None, 404, "Not Found"),
+])  # fmt: skip
+def test_a_bad_request_gets_a_4xx_json_error_and_fix(server, path, body, status, words):
+    url, _ = server
+    got, answer, _ = call(url, path, body)
+    assert got == status
+    assert set(answer) == {"error", "fix"} and words in answer["error"], answer
+    assert "Traceback" not in json.dumps(answer)
+
+
+@pytest.mark.parametrize("raw,status", [(b"{not json", 422), (b"[1, 2]", 422), (b'{"inputs": ["' + b"x" * 5000 + b'"]}', 413),
+                                        (b"\xff\xfe", 422)])  # fmt: skip
+def test_malformed_or_oversized_bodies_are_refused(server, raw, status):
+    url, _ = server
+    got, answer, _ = call(url, "/v1/models/clf/predict", raw=raw)
+    assert got == status and set(answer) == {"error", "fix"}
+
+
+def test_a_chunked_body_over_the_limit_is_refused(server):
+    url, _ = server
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(b"POST /v1/models/clf/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(5):
+            conn.sendall(b"3e8\r\n" + b" " * 1000 + b"\r\n")
+        conn.sendall(b"0\r\n\r\n")
+        assert conn.recv(100).startswith(b"HTTP/1.1 413")
+
+
+def test_a_token_guards_everything_but_health_and_the_page(checkpoints):
+    _, running = start({"clf": checkpoints["clf"]}, token=TOKEN)
+    with running as url:
+        assert call(url, "/v1/models")[0] == 401
+        assert call(url, "/v1/models", token="wrong-token-here")[0] == 401
+        assert call(url, "/v1/models/clf/predict", {"inputs": ["x"]})[0] == 401
+        assert call(url, "/v1/models", token=TOKEN)[0] == 200
+        assert urllib.request.urlopen(urllib.request.Request(url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).status == 200
+        assert call(url, "/v1/models/clf/predict", {"inputs": ["clock"]}, token=TOKEN)[0] == 200
+        assert call(url, "/healthz")[0] == 200
+        assert urllib.request.urlopen(url + "/").status == 200
+
+
+def test_a_full_queue_answers_503_with_retry_after(checkpoints, monkeypatch):
+    models, running = start({"clf": checkpoints["clf"]}, queue_size=2, max_batch=1, max_wait_ms=0)
+    release = threading.Event()
+    predictor = models["clf"].predictor
+    real = predictor.predict
+    monkeypatch.setattr(predictor, "predict", lambda items, **o: (release.wait(30), real(items, **o))[1])
+    with running as url, ThreadPoolExecutor(8) as pool:
+        first = pool.submit(call, url, "/v1/models/clf/predict", {"inputs": ["clock"]})
+        while models["clf"].depth():  # the worker has taken it and waits
+            time.sleep(0.01)
+        waiting = [pool.submit(call, url, "/v1/models/clf/predict", {"inputs": ["clock"]}) for _ in range(2)]
+        while models["clf"].depth() < 2:
+            time.sleep(0.01)
+        try:
+            status, answer, headers = call(url, "/v1/models/clf/predict", {"inputs": ["clock"]})
+        finally:
+            release.set()
+        assert status == 503 and headers["Retry-After"] == "1" and "full queue" in answer["error"]
+        assert [f.result()[0] for f in [first, *waiting]] == [200, 200, 200]
+
+
+def test_a_client_that_leaves_a_stream_stops_its_sampling(checkpoints):
+    models, running = start({"lm": checkpoints["lm"]}, max_length=200_000)
+    hosted, outcomes = models["lm"], []
+    real = hosted.predictor.generate_request
+
+    def spy(request):
+        try:
+            return real(request)
+        except BaseException as error:
+            outcomes.append(type(error).__name__)
+            raise
+
+    hosted.predictor.generate_request = spy
+    with running as url:
+        host, port = url.removeprefix("http://").split(":")
+        body = json.dumps({"prompt": "the", "length": 200_000, "stream": True}).encode()  # minutes, if it ran on
+        with socket.create_connection((host, int(port))) as conn:
+            conn.sendall(b"POST /v1/models/lm/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            seen = b""
+            while b"data:" not in seen:
+                seen += conn.recv(1000)
+        deadline = time.monotonic() + 30
+        while not outcomes and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert outcomes == ["StreamsGone"]
+        assert call(url, "/v1/models/lm/generate", {"length": 5})[0] == 200  # the worker serves on
