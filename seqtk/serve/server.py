@@ -7,6 +7,7 @@ flight, streams included; then the batchers finish what is queued and the proces
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,9 +61,17 @@ def serve(checkpoints: dict[str, Path], settings: ServeSettings, device: str | N
         logging.getLogger("seqtk.serve").info("serving %s (%s) from %s", name, hosted.predictor.task.name, checkpoints[name])
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"seqtk serve: {len(checkpoints)} model(s) on http://{host}:{settings.port}/ (API docs: /docs)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
-                timeout_graceful_shutdown=int(settings.drain_seconds) or None, limit_concurrency=None,
-                access_log=False)  # fmt: skip
+    # uvicorn drains on SIGTERM, then raises the signal again to the handler it found: this one makes that exit 0
+    previous = signal.signal(signal.SIGTERM, _drained)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
+                    timeout_graceful_shutdown=int(settings.drain_seconds) or None, access_log=False)  # fmt: skip
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _drained(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 @contextmanager
