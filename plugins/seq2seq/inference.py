@@ -28,10 +28,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def predict(task: Seq2SeqTask, model: nn.Module, inputs: list[str], device: torch.device, *, beam: int | None = None,
-            n_best: int | None = None, attention: str | Path | None = None) -> list[dict[str, Any]]:  # fmt: skip
+            n_best: int | None = None, attention: str | Path | bool | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """One dict per input: ``output`` (text), ``tokens``, ``score`` (log p / length ** length_penalty), and with
     ``n_best`` > 1 the alternatives in ``n_best``; ``unknown_source_tokens`` counts tokens the source vocabulary
-    never saw (each mapped to an OOV bucket, which the model knows little about)."""
+    never saw (each mapped to an OOV bucket, which the model knows little about).
+
+    ``attention``: a path writes each input's attention map there as a PNG (``seqtk predict --attention``);
+    ``True`` puts the map in the result instead, as ``{"source", "target", "weights"}`` (``seqtk serve``'s page
+    draws it): a row of weights per target token (the end token last), a column per source token."""
+    if attention is False:
+        attention = None
     from seqtk.nn.decoding import check_search
 
     cfg = task.recipe.model
@@ -52,9 +58,23 @@ def predict(task: Seq2SeqTask, model: nn.Module, inputs: list[str], device: torc
             out += [_result(task, h, n_best) for h in hyps]
     for row, result in zip(ids, out):
         result["unknown_source_tokens"] = sum(1 for i in row.tolist() if encoder.source_vocab.is_oov(i))
-    if attention is not None:
+    if attention is True:
+        _attach_attention(task, inputs, out)
+    elif attention is not None:
         _write_attention(task, inputs, out, Path(attention))
     return strip_private(out)
+
+
+def _attach_attention(task: Seq2SeqTask, inputs: list[str], results: list[dict[str, Any]]) -> None:
+    """Each result's attention map as JSON: source tokens, target tokens (the end token last), weights."""
+    for text, result in zip(inputs, results):
+        weights = result.pop("_attention", None)
+        if weights is None:
+            continue
+        source = task.need("source_tokenizer").tokenize(str(text))
+        target = [*result["tokens"], "</s>"][: weights.size(0)]  # an output cut at max_target_length has no end token
+        rows = weights[: len(target), : len(source)]
+        result["attention"] = {"source": source, "target": target, "weights": [[round(float(w), 4) for w in row] for row in rows]}
 
 
 def _source_ids(task: Seq2SeqTask, text: Any, n: int, total: int) -> torch.Tensor:

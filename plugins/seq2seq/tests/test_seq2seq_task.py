@@ -116,6 +116,19 @@ def test_predict_beam_n_best_and_attention(reversal_run, tmp_path, capsys):
     assert "cba" in capsys.readouterr().out
 
 
+def test_predict_attention_true_returns_the_map_as_json(reversal_run):
+    import seqtk
+
+    [pred] = seqtk.load(reversal_run, device="cpu").predict(["abcd"], attention=True)
+    att = pred["attention"]
+    assert att["target"] == [*pred["tokens"], "</s>"] and len(att["source"]) == 4
+    assert len(att["weights"]) == len(att["target"]) and {len(row) for row in att["weights"]} == {4}
+    # the reversal attends to the mirrored source position: the first output token looks at the last letter
+    assert max(range(4), key=lambda j: att["weights"][0][j]) == 3
+    for row in att["weights"]:
+        assert abs(sum(row) - 1) < 0.01  # each row is a distribution over the source tokens
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
