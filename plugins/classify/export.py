@@ -3,7 +3,12 @@
 The exported model takes right-padded token ids (B, T) and the lengths (B,)
 and returns the logits and the probabilities ``seqtk predict`` reports
 (softmax, or one sigmoid per label when multi-label), the same for any
-padding (:class:`seqtk.nn.traceable.PaddedEncoder`). ``vocab.json`` holds what
+padding (:class:`seqtk.nn.traceable.PaddedEncoder`). A classifier that can
+read a text in pieces (unidirectional RNN or GRU layers, the head on the final
+state: :func:`seqtk.nn.traceable.can_stream`, the sentiment preset's model)
+also takes the recurrent state and returns the state after each text
+(:class:`seqtk.nn.traceable.StreamingEncoder`), so an application streams a
+text piece by piece; zeros start a text. ``vocab.json`` holds what
 turns a text into ids as :func:`.inference.encode_texts` does: the cleaning,
 the tokenizer, the tokens in id order and the OOV hash; the README's Python
 does it with the standard library (and ``tokenizers`` for word and BPE
@@ -18,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError
-from seqtk.nn.traceable import PaddedEncoder
+from seqtk.nn.traceable import PaddedEncoder, StreamingEncoder, can_stream
 from seqtk.tasks.task import ExportSpec
 from seqtk.text.vocab_io import OOV_HASH
 from seqtk_plugins.classify.model import TextClassifier, pool
@@ -51,13 +56,36 @@ class ExportedClassifier(nn.Module):
         return logits, torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
 
 
+class StreamingClassifier(nn.Module):
+    """:class:`ExportedClassifier` for a model that reads the final state: the initial state in, the state
+    after each text out, too.
+
+    # ids (B, T) long, lengths (B,) long, *state (B, H_l) -> logits (B, C), probabilities (B, C), *new state
+    """
+
+    def __init__(self, model: TextClassifier, multi_label: bool) -> None:
+        super().__init__()
+        self.embedding = model.embedding.embedding
+        self.encoder = StreamingEncoder(model.encoder)
+        self.head, self.one_logit, self.multi_label = model.head, model.one_logit, multi_label
+
+    def forward(self, ids: Tensor, lengths: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
+        h, *new = self.encoder(self.embedding(ids), lengths, *state)  # (B, T) -> (B, T, E) -> (B, H), each (B, H_l)
+        logits = self.head(h)  # (B, C), or (B, 1) for two classes
+        if self.one_logit:
+            logits = torch.cat([torch.zeros_like(logits), logits], dim=1)  # -> (B, 2)
+        return (logits, torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1), *new)
+
+
 def export_spec(task: ClassifyTask, model: TextClassifier) -> ExportSpec:
     """The classifier, its vocabulary and labels, and the README's text and code."""
     vocab, names, cfg = task.need("vocab"), task.need("label_names"), task.recipe.data
-    module = ExportedClassifier(model, cfg.multi_label).eval()
+    streams = can_stream(model.encoder)
+    module = (StreamingClassifier if streams else ExportedClassifier)(model, cfg.multi_label).eval()
     high = len(vocab)
-    example = (torch.randint(1, high, (3, 6)), torch.tensor([6, 2, 4]))
-    check = (torch.randint(1, high, (5, 11)), torch.tensor([11, 1, 7, 3, 11]))
+    example = _inputs(module, torch.randint(1, high, (3, 6)), torch.tensor([6, 2, 4]))
+    check = _inputs(module, torch.randint(1, high, (5, 11)), torch.tensor([11, 1, 7, 3, 11]))
+    shapes = module.encoder.state_shapes() if streams else {}
     tokenizer = task.tokenizer
     kind = tokenizer.kind if tokenizer is not None else task.recipe.vocab.tokens
     lowercase = bool(getattr(tokenizer, "lowercase", task.recipe.vocab.lowercase))
@@ -81,11 +109,20 @@ def export_spec(task: ClassifyTask, model: TextClassifier) -> ExportSpec:
 
         files["tokenizer.json"] = json.loads(tokenizer.hf_tokenizer.to_str())  # type: ignore[union-attr]
     return ExportSpec(
-        module=module, example_inputs=example, check_inputs=check, input_names=("ids", "lengths"),
-        output_names=("logits", "probabilities"), input_axes={"ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}},
-        files=files, signature=_signature(len(names), cfg.multi_label), usage=_usage(kind, lowercase, cfg),
-        model_output=_logits,
+        module=module, example_inputs=example, check_inputs=check, input_names=("ids", "lengths", *shapes),
+        output_names=("logits", "probabilities", *(f"new_{name}" for name in shapes)),
+        input_axes={"ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, **{name: {0: "batch"} for name in shapes}},
+        files=files, signature=_signature(len(names), cfg.multi_label) + _state_signature(shapes),
+        usage=_usage(kind, lowercase, cfg, shapes), model_output=_logits,
     )
+
+
+def _inputs(module: nn.Module, ids: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
+    """``ids`` and ``lengths``, and for a streaming module a state it reaches by reading them from zeros."""
+    if not isinstance(module, StreamingClassifier):
+        return ids, lengths
+    zeros = [torch.zeros(len(ids), *shape) for shape in module.encoder.state_shapes().values()]
+    return (ids, lengths, *module(ids, lengths, *zeros)[2:])
 
 
 def _logits(outputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -143,9 +180,48 @@ def _tokenizer_code(kind: str, lowercase: bool) -> str:
     )
 
 
-def _usage(kind: str, lowercase: bool, cfg: Any) -> str:
+def _state_signature(shapes: dict[str, tuple[int, ...]]) -> str:
+    if not shapes:
+        return ("\n\nThe model reads each text whole (a bidirectional layer, or pooling over every step, needs all of "
+                "it), so it takes no recurrent state.")
+    state = ", ".join(f"`{name}` (B, {', '.join(map(str, shape))})" for name, shape in shapes.items())
+    return f"""
+
+The model reads a text left to right and classifies its final state, so it also takes the recurrent state after
+`lengths`, float32: {state} (`h` per layer; zeros start a text), and returns the state after each row's own last
+id under the same names with `new_` in front. To read a text in pieces (a stream), pass each piece's ids (at least
+one) with the state the last piece returned: the outputs after the last piece are the whole text's. `max_tokens`
+then applies to what you feed, not to each piece."""
+
+
+def _state_code(shapes: dict[str, tuple[int, ...]]) -> str:
+    """Python defining ``read(ids, lengths, state)`` for the model's inputs (a state, for a streaming model)."""
+    if not shapes:
+        return '''
+
+def read(ids, lengths):
+    """The probabilities of right-padded ids (B, T) with lengths (B,)."""
+    return run(ids=ids, lengths=lengths)["probabilities"], None
+'''
+    return f'''
+STATE_SHAPES = {shapes!r}
+
+
+def zero_state(batch):
+    return {{name: np.zeros((batch, *shape), dtype=np.float32) for name, shape in STATE_SHAPES.items()}}
+
+
+def read(ids, lengths, state=None):
+    """The probabilities after reading right-padded ids (B, T) with lengths (B,) on from `state` (None: from the
+    start of the texts), and the state after each row's ids, to read its next piece from."""
+    out = run(ids=ids, lengths=lengths, **(zero_state(len(ids)) if state is None else state))
+    return out["probabilities"], {{name: out["new_" + name] for name in STATE_SHAPES}}
+'''
+
+
+def _usage(kind: str, lowercase: bool, cfg: Any, shapes: dict[str, tuple[int, ...]]) -> str:
     """Python (after the README's ``run``) that classifies texts without seqtk, for the vocab's tokenizer."""
-    tokenizer_code = _tokenizer_code(kind, lowercase)
+    tokenizer_code = _tokenizer_code(kind, lowercase) + _state_code(shapes) + "\n"
     cut = ""
     if cfg.max_tokens:
         cut = f"[:{cfg.max_tokens}]" if cfg.keep == "first" else f"[-{cfg.max_tokens}:]"
@@ -184,7 +260,7 @@ def encode(texts):
 def classify(texts):
     """What `seqtk predict` reports for each text."""
     ids, lengths = encode(texts)
-    probabilities = run(ids=ids, lengths=lengths)["probabilities"]
+    probabilities = read(ids, lengths)[0]
     return {pick}
 
 

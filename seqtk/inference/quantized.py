@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -34,8 +35,12 @@ class OnnxModel(nn.Module):
         self.register_buffer("anchor", torch.zeros(()), persistent=False)  # its device: the CPU
 
     def forward(self, *inputs: Tensor) -> Any:
-        # the model's inputs, e.g. ids (B, T) and lengths (B,) -> its output, e.g. logits (B, C)
+        # the model's inputs, e.g. ids (B, T) and lengths (B,) -> its output, e.g. logits (B, C); the exported
+        # module's further inputs (a streaming classifier's initial state) start at zero
         feeds = {name: value.detach().cpu().numpy() for name, value in zip(self.input_names, inputs)}
+        batch = inputs[0].size(0)
+        for extra in self.session.get_inputs()[len(inputs) :]:  # a recurrent state the forward does not take
+            feeds[extra.name] = np.zeros((batch, *extra.shape[1:]), dtype=np.float32)  # zeros: a text's start
         outputs = self.session.run(self.output_names, feeds)
         return self.convert(tuple(torch.from_numpy(out) for out in outputs))
 

@@ -16,6 +16,9 @@ path that is exact for every batch size, padded length and mix of lengths:
   image's rows, a forecast window, a toy problem's steps): fused layers as
   :class:`PaddedEncoder` runs them, reference cells as the encoder's own loop,
   which traces as that many steps;
+- :class:`StreamingEncoder` is a unidirectional RNN/GRU stack that returns
+  its final state, from a given initial state to each row's own final state,
+  so that a text can be read in pieces;
 - :class:`LMStep` is one step of a language model, with the cell equations
   that ``CharLM.generate`` steps with (:class:`~seqtk.nn.lm.CellStep`).
 
@@ -38,6 +41,17 @@ from seqtk.nn.ragged import at_step, gather_steps, reverse_within
 from seqtk.nn.recurrent_cell import RecurrentCell
 
 
+def _refuse_loops(encoder: StackedEncoder) -> None:
+    for n, (spec, rnn) in enumerate(zip(encoder.specs, encoder.layers), start=1):
+        if isinstance(rnn, CellLayer):
+            raise SeqtkError(
+                f"layer {n} {spec.describe()} runs as a Python loop over the time steps, which exports only "
+                "as a fixed number of steps",
+                fix="export a model whose layers use the fused cells (rnn, lstm, gru), or use the checkpoint "
+                "from Python with seqtk.load()",
+            )
+
+
 class PaddedEncoder(nn.Module):
     """A :class:`StackedEncoder`'s forward on right-padded batches, without branches on the data.
 
@@ -46,14 +60,7 @@ class PaddedEncoder(nn.Module):
 
     def __init__(self, encoder: StackedEncoder) -> None:
         super().__init__()
-        for n, (spec, rnn) in enumerate(zip(encoder.specs, encoder.layers), start=1):
-            if isinstance(rnn, CellLayer):
-                raise SeqtkError(
-                    f"layer {n} {spec.describe()} runs as a Python loop over the time steps, which exports only "
-                    "as a fixed number of steps",
-                    fix="export a model whose layers use the fused cells (rnn, lstm, gru), or use the checkpoint "
-                    "from Python with seqtk.load()",
-                )
+        _refuse_loops(encoder)
         self.layers = nn.ModuleList(_PaddedLayer(rnn, spec.return_sequences) for spec, rnn in zip(encoder.specs, encoder.layers))
         self.bidirectional = any(spec.bidirectional for spec in encoder.specs)
 
@@ -61,7 +68,11 @@ class PaddedEncoder(nn.Module):
         # (B, T, F), (B,) -> (B, T, H) or (B, H)
         order = reverse_within(lengths, x.size(1)) if self.bidirectional else None  # (B, T)
         h = x
-        for layer in self.layers:
+        for n, layer in enumerate(self.layers):
+            if n and self.layers[n - 1].back is None:
+                # A copy (x * 1.0 is x): torch 2.13's ONNX exporter otherwise gives a fused layer that reads another
+                # unidirectional layer's output the traced batch size for its initial state, refusing any other.
+                h = h * 1.0
             h = layer(h, lengths, order)
         if h.dim() == 3:  # as the encoder: padded steps are zero
             valid = torch.arange(h.size(1), device=h.device) < lengths.unsqueeze(1)  # (B, T)
@@ -128,6 +139,42 @@ def _direction(rnn: nn.RNNBase, suffix: str) -> nn.RNNBase:
         for name in names:
             getattr(copy, f"{name}_l0").copy_(getattr(rnn, f"{name}_l0{suffix}"))
     return copy.to(rnn.weight_ih_l0.device).eval()
+
+
+def can_stream(encoder: StackedEncoder) -> bool:
+    """Whether :class:`StreamingEncoder` takes ``encoder``: fused RNN or GRU layers, unidirectional, the last
+    returning its final state. A backward direction, or pooling over every step, needs the whole text at once;
+    an LSTM's ``c`` at each row's own last step is not an output of the fused kernel on a padded batch."""
+    return (not encoder.specs[-1].return_sequences
+            and all(type(rnn) in (nn.GRU, nn.RNN) and not spec.bidirectional for spec, rnn in zip(encoder.specs, encoder.layers)))
+
+
+class StreamingEncoder(nn.Module):
+    """A unidirectional stack of RNN or GRU layers that returns its final state, on right-padded batches, from
+    an initial state (``h`` (B, H) per layer) to the state after each row's own last step: the output there, as
+    the layer's state is its output. Reading a text in pieces, each from the state the last one left, gives what
+    reading it whole gives.
+
+    # x (B, T, F), lengths (B,), *state -> (B, H) the last layer's final h, *new state
+    """
+
+    def __init__(self, encoder: StackedEncoder) -> None:
+        super().__init__()
+        if not can_stream(encoder):
+            raise ValueError("StreamingEncoder needs fused unidirectional RNN or GRU layers, the last returning its final state")
+        self.layers = nn.ModuleList(_direction(rnn, "") for rnn in encoder.layers)
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """``h0``, ``h1``, ... -> each one's shape after the batch axis."""
+        return {f"h{n}": (rnn.hidden_size,) for n, rnn in enumerate(self.layers)}
+
+    def forward(self, x: Tensor, lengths: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
+        # (B, T, F), (B,), each (B, H_l) -> (B, H), each new (B, H_l)
+        h, new = x, []
+        for rnn, h0 in zip(self.layers, state):
+            h = rnn(h, h0.unsqueeze(0))[0]  # (B, T, F) -> (B, T, H); steps past a row's end are never read
+            new.append(at_step(h, lengths - 1))  # (B, H)
+        return (new[-1], *new)
 
 
 class LMStep(nn.Module):

@@ -17,16 +17,23 @@ from seqtk.testing import train_recipe
 pytest.importorskip("onnxruntime")
 
 
-@pytest.fixture(scope="module", params=["two_labels"])  # one logit and its zero column: the trickier layout
+LAYERS = {  # one logit and its zero column: the trickier layout; then a model whose export streams (a state in
+    # and out, which the int8 model starts at zero)
+    "two_labels": '[[model.layers]]\ncell = "gru"\nhidden_size = 8\nbidirectional = true\n',
+    "streaming": '[[model.layers]]\ncell = "gru"\nhidden_size = 8\nreturn_sequences = false\n',
+}
+
+
+@pytest.fixture(scope="module", params=list(LAYERS))
 def checkpoint(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param)
     words = [("time", "clock"), ("rain", "umbrella")]
     rows = [f"{w} {i} o'clock,{label}" for i in range(40) for label, w in words]
     (folder / "q.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    pooling = 'pooling = "last"\n' if request.param == "streaming" else ""
     return train_recipe(folder, "clf", f'[task]\nname = "classify"\n[data]\npath = "{folder / "q.csv"}"\n'
-                        '[model]\nembedding_dim = 8\n[[model.layers]]\ncell = "gru"\nhidden_size = 8\n'
-                        'bidirectional = true\n[train]\nmax_steps = 30\neval_every = 30\nbatch_size = 16\n'
-                        'device = "cpu"\n[log]\nprogress = false\n')  # fmt: skip
+                        f'[model]\nembedding_dim = 8\n{pooling}{LAYERS[request.param]}[train]\nmax_steps = 30\n'
+                        'eval_every = 30\nbatch_size = 16\ndevice = "cpu"\n[log]\nprogress = false\n')  # fmt: skip
 
 
 def test_int8_predictions_and_metrics_stay_close_to_float32(checkpoint):
