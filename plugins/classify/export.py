@@ -182,8 +182,10 @@ def _tokenizer_code(kind: str, lowercase: bool) -> str:
 
 def _state_signature(shapes: dict[str, tuple[int, ...]]) -> str:
     if not shapes:
-        return ("\n\nThe model reads each text whole (a bidirectional layer, or pooling over every step, needs all of "
-                "it), so it takes no recurrent state.")
+        return ("\n\nThe model reads each text whole, so it takes no recurrent state: a text can be read in pieces only by "
+                "unidirectional RNN and GRU layers whose final state the head reads (a backward direction, or pooling "
+                "over every step, needs the whole text; an LSTM's cell state at each text's own end is not an output "
+                "of the fused kernel).")
     state = ", ".join(f"`{name}` (B, {', '.join(map(str, shape))})" for name, shape in shapes.items())
     return f"""
 

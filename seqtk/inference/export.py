@@ -160,6 +160,9 @@ def _describe_file(name: str) -> str:
         "vocab.json": "the vocabulary: how text becomes input ids (tokenizer, tokens in id order, OOV buckets)",
         "labels.json": "the label of each output column",
         "tokenizer.json": "the trained BPE tokenizer, for `tokenizers.Tokenizer.from_file`",
+        "view.json": "how a 28x28 image becomes the input sequence: the view, the pixel permutation, the scale",
+        "scaler.json": "the normalisation learned from the training split (mean, std) and whether windows are relative",
+        "problem.json": "the toy problem and its settings (steps, bits, delay, length), to build inputs and read outputs",
         "crf.json": "the CRF's scores: `transitions[i][j]` for tag i followed by tag j, `start` and `end` per tag",
     }.get(name, "written by the task")
 
