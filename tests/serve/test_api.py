@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -255,3 +257,22 @@ def test_a_client_that_leaves_a_stream_stops_its_sampling(checkpoints):
             time.sleep(0.02)
         assert outcomes == ["StreamsGone"]
         assert call(url, "/v1/models/lm/generate", {"length": 5})[0] == 200  # the worker serves on
+
+
+def test_the_readmes_curl_commands_work(checkpoints):
+    """README.md's Serve section, run as written (curl's -d becomes the body) against models of those names."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Serve\n", 1)[1].split("\n## ", 1)[0]
+    commands = [line for line in section.splitlines() if line.startswith("curl ")]
+    assert len(commands) >= 4
+    _, running = start({"shakespeare": checkpoints["lm"], "bbc": checkpoints["clf"]})
+    with running as url:
+        for command in commands:
+            words = shlex.split(command.split("  #")[0])
+            path = next(w for w in words if w.startswith("localhost:8000")).removeprefix("localhost:8000")
+            body = json.loads(words[words.index("-d") + 1]) if "-d" in words else None
+            if body and body.get("stream"):
+                assert events(url, path, body)[-1][0] == "done", command
+            else:
+                status, answer, _ = call(url, path, body)
+                assert status == 200, (command, answer)
