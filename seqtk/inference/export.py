@@ -5,6 +5,8 @@ branch-free module, example inputs, the JSON files an application needs);
 this module writes, into one folder::
 
     model.pt or model.onnx   the model, any batch size (and padded length, where it reads sequences)
+                             (a task that exports several modules, :class:`~seqtk.tasks.task.ExportParts`,
+                             gets one file per part instead: encoder.onnx, decoder_step.onnx, ...)
     vocab.json, labels.json  what turns text into input ids and outputs into labels (the task's files)
     README.md                the inputs and outputs, and Python that runs the model without seqtk
 
@@ -37,13 +39,16 @@ from seqtk.inference.model_files import (  # noqa: F401 - TOLERANCE and the writ
     _write_onnx,
     _write_torchscript,
 )
+from seqtk.tasks.task import ExportParts
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.inference.predictor import Predictor
-    from seqtk.tasks.task import ExportSpec
+    from seqtk.tasks.task import ExportPart, ExportSpec
 
 #: format -> the model's file name
 FORMATS = {"torchscript": "model.pt", "onnx": "model.onnx"}
+#: format -> the suffix of each part's file (``encoder.onnx``) when a task exports several modules
+SUFFIXES = {"torchscript": ".pt", "onnx": ".onnx"}
 
 
 @dataclass
@@ -95,32 +100,58 @@ def export(predictor: Predictor, fmt: str, out: Path, quantize: str | None = Non
     model = predictor.model.eval()
     with torch.no_grad():
         spec = predictor.task.export_spec(model)
-        spec.module.eval()
+        files: list[Path] = []
+        differences: list[float | None] = []
+        int8_differences: list[float | None] = []
         out.mkdir(parents=True, exist_ok=True)
-        path = out / FORMATS[fmt]
-        (_write_torchscript if fmt == "torchscript" else _write_onnx)(spec, path)
-        difference = _check(spec, fmt, path)
-        int8_difference = _quantize_int8(spec, path) if quantize else None
-    files = [path]
+        for path, part in model_paths(spec, fmt, out):
+            part.module.eval()
+            (_write_torchscript if fmt == "torchscript" else _write_onnx)(part, path)
+            differences.append(_check(part, fmt, path))
+            int8_differences.append(_quantize_int8(part, path) if quantize else None)
+            files.append(path)
     for name, data in spec.files.items():
         (out / name).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         files.append(out / name)
     (out / "README.md").write_text(readme(predictor, spec, fmt, quantize), encoding="utf-8")
     files.append(out / "README.md")
-    shapes = ", ".join(f"{name} {tuple(t.shape)}" for name, t in zip(spec.input_names, spec.check_inputs))
-    return Exported(out, fmt, files, difference, shapes, quantize, int8_difference)
+    return Exported(out, fmt, files, _largest(differences), _check_shapes(spec), quantize, _largest(int8_differences))
 
 
-def readme(predictor: Predictor, spec: ExportSpec, fmt: str, quantize: str | None = None) -> str:
+def model_paths(spec: ExportSpec | ExportParts, fmt: str, out: Path) -> list[tuple[Path, ExportSpec | ExportPart]]:
+    """Each model file the export writes into ``out``, with what goes in it: ``model.pt``/``model.onnx`` for an
+    :class:`ExportSpec`, ``<part>.pt``/``<part>.onnx`` for each part of an :class:`ExportParts`."""
+    if isinstance(spec, ExportParts):
+        return [(out / f"{part.name}{SUFFIXES[fmt]}", part) for part in spec.parts]
+    return [(out / FORMATS[fmt], spec)]  # type: ignore[list-item]
+
+
+def _largest(differences: list[float | None]) -> float | None:
+    """The largest of the parts' differences; None when none was measured (ONNX without onnxruntime)."""
+    measured = [d for d in differences if d is not None]
+    return max(measured) if measured else None
+
+
+def _check_shapes(spec: ExportSpec | ExportParts) -> str:
+    """The check's input shapes, for the command's report (each part's, named, for several)."""
+    def shapes(part: ExportSpec | ExportPart) -> str:
+        return ", ".join(f"{name} {tuple(t.shape)}" for name, t in zip(part.input_names, part.check_inputs))
+
+    if isinstance(spec, ExportParts):
+        return "; ".join(f"{part.name}: {shapes(part)}" for part in spec.parts)
+    return shapes(spec)
+
+
+def readme(predictor: Predictor, spec: ExportSpec | ExportParts, fmt: str, quantize: str | None = None) -> str:
     """The exported folder's README.md: what each file is, the inputs and outputs, and code that runs it."""
     from seqtk.version import __version__
 
     task = predictor.task.name
     step = predictor._loaded.payload.get("step")
-    model_file = FORMATS[fmt]
     kind = "TorchScript (traced)" if fmt == "torchscript" else "ONNX" + (
         ", int8 weights (per output channel; inputs quantized on the fly)" if quantize else "")
-    rows = [f"| `{model_file}` | the model, {kind}; the inputs' batch and length axes are free |"]
+    rows = [f"| `{path.name}` | {getattr(part, 'description', 'the model')}, {kind}; the inputs' batch and length "
+            "axes are free |" for path, part in model_paths(spec, fmt, Path("."))]
     rows += [f"| `{name}` | {_describe_file(name)} |" for name in spec.files]
     needs = "`torch` and `numpy`" if fmt == "torchscript" else "`onnxruntime` and `numpy`"
     if "tokenizers" in spec.usage:
@@ -164,11 +195,17 @@ def _describe_file(name: str) -> str:
         "scaler.json": "the normalisation learned from the training split (mean, std) and whether windows are relative",
         "problem.json": "the toy problem and its settings (steps, bits, delay, length), to build inputs and read outputs",
         "crf.json": "the CRF's scores: `transitions[i][j]` for tag i followed by tag j, `start` and `end` per tag",
+        "decoding.json": "how seqtk decodes: the beam, the most output tokens, the length penalty, the state's parts",
+        "source_tokenizer.json": "the source's trained BPE tokenizer, for `tokenizers.Tokenizer.from_file`",
+        "target_tokenizer.json": "the target's trained BPE tokenizer, for `tokenizers.Tokenizer.from_file`",
     }.get(name, "written by the task")
 
 
-def _prelude(fmt: str, spec: ExportSpec) -> str:
-    """Python defining ``FOLDER`` and ``run(**inputs) -> {output name: numpy array}`` for the format."""
+def _prelude(fmt: str, spec: ExportSpec | ExportParts) -> str:
+    """Python defining ``FOLDER`` and ``run(**inputs) -> {output name: numpy array}`` for the format
+    (``run(part, **inputs)`` for an :class:`ExportParts`)."""
+    if isinstance(spec, ExportParts):
+        return _parts_prelude(fmt, spec)
     names = f"INPUTS, OUTPUTS = {list(spec.input_names)!r}, {list(spec.output_names)!r}"
     if fmt == "torchscript":
         return f'''
@@ -198,4 +235,42 @@ session = onnxruntime.InferenceSession(f"{{FOLDER}}/model.onnx", providers=["CPU
 def run(**inputs):
     """The model's outputs, numpy arrays by name, for numpy inputs by name."""
     return dict(zip(OUTPUTS, session.run(OUTPUTS, {{name: np.asarray(inputs[name]) for name in INPUTS}})))
+'''
+
+
+def _parts_prelude(fmt: str, spec: ExportParts) -> str:
+    """Python defining ``FOLDER`` and ``run(part, **inputs) -> {output name: numpy array}`` for the format."""
+    parts = "PARTS = {\n" + "".join(
+        f"    {part.name!r}: ({list(part.input_names)!r}, {list(part.output_names)!r}),\n" for part in spec.parts) + "}"
+    if fmt == "torchscript":
+        return f'''
+import numpy as np
+import torch
+
+FOLDER = "."
+{parts}  # each part's inputs and outputs, in order
+models = {{name: torch.jit.load(f"{{FOLDER}}/{{name}}.pt") for name in PARTS}}
+
+
+def run(part, **inputs):
+    """The outputs of the model file `part`, numpy arrays by name, for numpy inputs by name."""
+    names, outputs = PARTS[part]
+    with torch.no_grad():
+        got = models[part](*(torch.from_numpy(np.ascontiguousarray(inputs[name])) for name in names))
+    return {{name: out.numpy() for name, out in zip(outputs, got)}}
+'''
+    return f'''
+import numpy as np
+import onnxruntime
+
+FOLDER = "."
+{parts}  # each part's inputs and outputs, in order
+sessions = {{name: onnxruntime.InferenceSession(f"{{FOLDER}}/{{name}}.onnx", providers=["CPUExecutionProvider"])
+            for name in PARTS}}
+
+
+def run(part, **inputs):
+    """The outputs of the model file `part`, numpy arrays by name, for numpy inputs by name."""
+    names, outputs = PARTS[part]
+    return dict(zip(outputs, sessions[part].run(outputs, {{name: np.asarray(inputs[name]) for name in names}})))
 '''

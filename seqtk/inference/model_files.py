@@ -19,13 +19,13 @@ from seqtk.errors import SeqtkError
 from seqtk.runtime.files import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.tasks.task import ExportSpec
+    from seqtk.tasks.task import ExportPart, ExportSpec
 
 #: the largest difference between the written model and the task's module that the check accepts
 TOLERANCE = 1e-5
 
 
-def _quantize_int8(spec: ExportSpec, path: Path) -> float | None:
+def _quantize_int8(spec: ExportSpec | ExportPart, path: Path) -> float | None:
     """Replace the checked float32 ONNX file by its int8 form; the largest output difference it makes on
     ``spec.check_inputs``. Without onnxruntime it stops with the fix."""
     try:
@@ -75,7 +75,7 @@ def _quiet() -> Any:
         chatty.setLevel(level)
 
 
-def _write_torchscript(spec: ExportSpec, path: Path) -> None:
+def _write_torchscript(spec: ExportSpec | ExportPart, path: Path) -> None:
     with _quiet():
         traced = torch.jit.trace(spec.module, spec.example_inputs, check_trace=False)
     buffer = io.BytesIO()  # TorchScript's own file writer aborts the process on a full disk (c10::Error)
@@ -83,7 +83,7 @@ def _write_torchscript(spec: ExportSpec, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())  # plain writes: a full disk is an OSError, no half-written file
 
 
-def _write_onnx(spec: ExportSpec, path: Path) -> None:
+def _write_onnx(spec: ExportSpec | ExportPart, path: Path) -> None:
     dims: dict[str, Any] = {}
     per_input = [
         {axis: dims.setdefault(name, torch.export.Dim(name)) for axis, name in spec.input_axes.get(inp, {}).items()} or None
@@ -101,9 +101,48 @@ def _write_onnx(spec: ExportSpec, path: Path) -> None:
             dynamic_shapes=tuple(shapes), dynamo=True, verbose=False, external_data=False,
         )
         program.save(str(path), external_data=False)
+    _free_output_sizes(spec, path)
 
 
-def _check(spec: ExportSpec, fmt: str, path: Path) -> float | None:
+def _free_output_sizes(spec: ExportSpec | ExportPart, path: Path) -> None:
+    """Mark as free the output sizes that follow the inputs' free sizes but that the file records as fixed.
+
+    torch 2.13's exporter writes an LSTM's or GRU's sequence length from the example into the shapes of the
+    outputs computed from it (an encoder's (B, S, K) memory as (B, 5, K)). onnxruntime computes them right for
+    any length but warns on every call; the sizes that differ between the module's outputs on the example and
+    check inputs are named here instead (after the input axis of that size, as in ``input_axes``). A file whose
+    outputs are all right (every single-file export so far) is left as written."""
+    import onnx
+
+    names = {int(t.size(axis)): name for inp, t in zip(spec.input_names, spec.check_inputs)
+             for axis, name in spec.input_axes.get(inp, {}).items()}  # fmt: skip
+    example, check = (_as_tuple(spec.module(*inputs)) for inputs in (spec.example_inputs, spec.check_inputs))
+    model = onnx.load(str(path))
+    changed = False
+    for output, first, second in zip(model.graph.output, example, check):
+        for axis, dim in enumerate(output.type.tensor_type.shape.dim):
+            if dim.HasField("dim_value") and first.size(axis) != second.size(axis):
+                dim.dim_param = names.get(int(second.size(axis)), f"{output.name}_{axis}")
+                changed = True
+    if changed:  # the intermediate shapes the exporter recorded hold the same fixed length: onnxruntime infers them
+        del model.graph.value_info[:]
+        atomic_write_bytes(path, model.SerializeToString())
+
+
+def _as_tuple(outputs: Any) -> tuple[torch.Tensor, ...]:
+    return (outputs,) if isinstance(outputs, torch.Tensor) else tuple(outputs)
+
+
+def _difference(got: torch.Tensor, expected: torch.Tensor) -> float:
+    """The largest absolute difference; equal values count 0, so that an output holding -inf where seqtk's does
+    (a log-probability of a token that is never emitted) is no difference."""
+    if got.numel() == 0:
+        return 0.0
+    gap = (got.double() - expected.double()).abs()
+    return float(torch.where(got == expected, torch.zeros_like(gap), gap).max())
+
+
+def _check(spec: ExportSpec | ExportPart, fmt: str, path: Path) -> float | None:
     """The largest difference between the written model and ``spec.module`` on ``spec.check_inputs``;
     None for ONNX without onnxruntime."""
     expected = spec.module(*spec.check_inputs)
@@ -128,7 +167,7 @@ def _check(spec: ExportSpec, fmt: str, path: Path) -> float | None:
                 fix="export it again from a new process (seqtk export on the command line does); in a notebook, "
                 "restart the kernel before the second export",
             ) from err
-    difference = max(float(abs(torch.as_tensor(g) - e).max()) for g, e in zip(got, expected))
+    difference = max(_difference(torch.as_tensor(g), e) for g, e in zip(got, expected))
     if not difference <= TOLERANCE:
         raise SeqtkError(
             f"the exported {fmt} model differs from seqtk's by {difference:.3g} (more than {TOLERANCE:g}) on inputs of "

@@ -102,6 +102,40 @@ class ExportSpec:
     model_output: Callable[[tuple[torch.Tensor, ...]], Any] | None = None
 
 
+@dataclass(frozen=True)
+class ExportPart:
+    """One model file of an :class:`ExportParts`: ``name`` is its file's stem (``encoder`` -> ``encoder.onnx``),
+    ``description`` what it computes (a line of the README's table); the other fields mean what they mean in
+    :class:`ExportSpec`."""
+
+    name: str
+    description: str
+    module: nn.Module
+    example_inputs: tuple[torch.Tensor, ...]
+    check_inputs: tuple[torch.Tensor, ...]
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    input_axes: dict[str, dict[int, str]]
+
+
+@dataclass(frozen=True)
+class ExportParts:
+    """What a task exports as several model files that an application calls in turn (a seq2seq model's encoder,
+    then its decoder step once per token); :mod:`seqtk.inference.export` writes and checks each part as it does
+    an :class:`ExportSpec`'s module.
+
+    ``files`` and ``signature`` as in :class:`ExportSpec`; ``usage`` is Python that runs the parts through
+    ``run(part_name, **inputs) -> dict of numpy outputs`` (defined before it in the README for each format).
+    """
+
+    parts: tuple[ExportPart, ...]
+    files: dict[str, Any]
+    signature: str
+    usage: str
+    #: a multi-file export never stands in for the model's own forward (``seqtk.load(..., quantize="int8")``)
+    model_output: None = None
+
+
 class Task:
     """Base class of every task plugin. Subclass it and register it under the
     ``seqtk.tasks`` entry-point group (see ``docs/plugins.md``)."""
@@ -343,10 +377,10 @@ class Task:
     def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:
         raise SeqtkError(f"task '{self.name}' does not generate", fix="use `seqtk predict` or `seqtk eval` instead")
 
-    def export_spec(self, model: nn.Module) -> ExportSpec:
-        """The module ``seqtk export`` writes, with example inputs and the vocabulary and label files that go
-        with it. ``model`` is the checkpoint's, on the CPU, in eval mode. Raise SeqtkError for a model that
-        cannot be exported (say which part, and what to do instead)."""
+    def export_spec(self, model: nn.Module) -> ExportSpec | ExportParts:
+        """The module ``seqtk export`` writes (or the modules, as :class:`ExportParts`), with example inputs and
+        the vocabulary and label files that go with it. ``model`` is the checkpoint's, on the CPU, in eval mode.
+        Raise SeqtkError for a model that cannot be exported (say which part, and what to do instead)."""
         raise SeqtkError(
             f"task '{self.name}' does not export its model to TorchScript or ONNX: it defines no export_spec()",
             fix="use the checkpoint from Python with seqtk.load() (or `seqtk predict`); docs/deploy.md lists the "
