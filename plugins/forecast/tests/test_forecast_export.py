@@ -51,3 +51,13 @@ assert (np.abs(forecast(DATA["windows"]) - theirs) / np.abs(theirs)).max() <= 1e
     run_exported_readme(out, check, data)
     scaler = json.loads((out / "scaler.json").read_text(encoding="utf-8"))
     assert scaler["mean"] == p.task.scaler.mean and scaler["std"] == p.task.scaler.std and scaler["relative"] is True
+
+
+def test_int8_weights_run_the_exported_forecaster_in_the_models_place(checkpoint):
+    pytest.importorskip("onnxruntime")
+    window = " ".join(f"{300 + 3 * math.sin(t / 2):.3f}" for t in range(10))
+    [full] = seqtk.load(checkpoint, device="cpu").predict([window])
+    quant = seqtk.load(checkpoint, device="cpu", quantize="int8")
+    assert type(quant.model).__name__ == "OnnxModel"
+    [mine] = quant.predict([window])
+    assert max(abs(a - b) for a, b in zip(mine["output"], full["output"])) < 0.5  # series units near 300

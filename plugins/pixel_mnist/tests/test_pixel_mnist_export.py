@@ -61,3 +61,16 @@ for mine, theirs in zip(classify(np.array(DATA["images"], dtype=np.uint8)), DATA
     view = json.loads((out / "view.json").read_text(encoding="utf-8"))
     assert view["view"] == "columns" and sorted(view["permutation"]) == list(range(784))
     assert json.loads((out / "labels.json").read_text(encoding="utf-8"))["labels"] == list("0123456789")
+
+
+def test_int8_weights_run_the_exported_classifier_in_the_models_place(checkpoint, tmp_path):
+    pytest.importorskip("onnxruntime")
+    paths = []
+    for c in (1, 4, 8):
+        Image.fromarray(digit(c, 200 + c).numpy(), mode="L").save(tmp_path / f"{c}.png")
+        paths.append(str(tmp_path / f"{c}.png"))
+    full = seqtk.load(checkpoint, device="cpu").predict(paths)
+    quant = seqtk.load(checkpoint, device="cpu", quantize="int8")
+    assert type(quant.model).__name__ == "OnnxModel"
+    for mine, theirs in zip(quant.predict(paths), full):
+        assert max(abs(a - b) for a, b in zip(mine["probabilities"], theirs["probabilities"])) < 0.05
