@@ -23,7 +23,7 @@ from torch import nn
 from seqtk.data.batches import ResumableLoader
 from seqtk.data.split_record import check_same_split
 from seqtk.errors import SeqtkError
-from seqtk.tasks.task import StepOutput, Task
+from seqtk.tasks.task import ExportParts, StepOutput, Task
 from seqtk_plugins.seq2seq.batching import IGNORE, Batch, Encoded, PairEncoder, TrainBatches, eval_batches
 from seqtk_plugins.seq2seq.config import Seq2SeqData, Seq2SeqModel, Seq2SeqVocab
 
@@ -244,6 +244,13 @@ class Seq2SeqTask(Task):
         from seqtk_plugins.seq2seq.inference import predict
 
         return predict(self, model, inputs, device, **options)
+
+    def export_spec(self, model: nn.Module) -> ExportParts:
+        """Two model files: the encoder, and one decoder step with the state and the attention memory as inputs and
+        outputs; vocab.json, decoding.json and a README whose numpy greedy and beam search give seqtk's outputs."""
+        from seqtk_plugins.seq2seq.export import export_spec
+
+        return export_spec(self, model)
 
     @property
     def encoder(self) -> PairEncoder:
