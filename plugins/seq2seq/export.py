@@ -24,7 +24,6 @@ from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError
 from seqtk.nn.attention import Memory
-from seqtk.nn.cells import GRUCell, LSTMCell
 from seqtk.nn.ragged import at_step
 from seqtk.nn.traceable import PaddedEncoder
 from seqtk.tasks.task import ExportPart, ExportParts
@@ -32,7 +31,6 @@ from seqtk.text.vocab_io import OOV_HASH
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.nn.encoder_decoder import EncoderDecoder
-    from seqtk.nn.recurrent_cell import RecurrentCell
     from seqtk.text.vocab import Vocab
     from seqtk_plugins.seq2seq.task import Seq2SeqTask
 
@@ -74,10 +72,6 @@ class ExportedEncoder(nn.Module):
 class ExportedDecoderStep(nn.Module):
     """:meth:`EncoderDecoder.step` with the state and the memory as tensors, and log-probabilities out.
 
-    The decoder's layers step through the reference cells' equations with its weights (as ``seqtk generate``'s
-    steps do): torch 2.13's ONNX exporter fixes the batch size of a fused LSTM or GRU in the second model
-    exported by one process, and the encoder is the first.
-
     # tokens (N,) long, h (N, L, H)[, c (N, L, H)][, feed (N, H)], memory (N, S, K), projected (N, S, A),
     #   memory_mask (N, S) bool -> log_probs (N, V) float, new_h[, new_c][, new_feed], weights (N, S)
     """
@@ -85,37 +79,23 @@ class ExportedDecoderStep(nn.Module):
     def __init__(self, model: EncoderDecoder, banned: list[int]) -> None:
         super().__init__()
         self.embedding = model.target_embedding.embedding
-        self.cells = nn.ModuleList(_layer(model.decoder, n) for n in range(model.decoder.num_layers))
-        self.attention, self.combine, self.output = model.attention, model.combine, model.output
+        self.decoder, self.attention, self.combine, self.output = model.decoder, model.attention, model.combine, model.output
         self.lstm, self.feed = model.cfg.decoder_cell == "lstm", model.cfg.input_feeding
         never = torch.zeros(model.output.out_features, dtype=torch.bool)
         never[banned] = True
         self.register_buffer("banned", never)  # (V,): the ids seqtk's search never emits
 
     def forward(self, tokens: Tensor, *inputs: Tensor) -> tuple[Tensor, ...]:
-        rnn = inputs[: 2 if self.lstm else 1]  # h (N, L, H)[, c (N, L, H)]
+        rnn = tuple(part.transpose(0, 1).contiguous() for part in inputs[: 2 if self.lstm else 1])  # (L, N, H) each
         y = self.embedding(tokens)  # (N,) -> (N, E_t)
-        h = torch.cat([y, inputs[len(rnn)]], dim=-1) if self.feed else y  # (N, E_t [+ H])
-        new: list[tuple[Tensor, ...]] = []
-        for n, cell in enumerate(self.cells):
-            cell: RecurrentCell
-            h, parts = cell.recur(cell.project(h), tuple(part[:, n] for part in rnn))  # (N, G) -> (N, H)
-            new.append(parts)
+        x = torch.cat([y, inputs[len(rnn)]], dim=-1) if self.feed else y  # (N, E_t [+ H])
+        h, new = self.decoder(x.unsqueeze(1), rnn if self.lstm else rnn[0])  # (N, 1, H): one step of the fused kernel
+        h = h.squeeze(1)  # (N, H)
         context, weights = self.attention(h, Memory(*inputs[-3:]))  # (N, K), (N, S)
         attentional = torch.tanh(self.combine(torch.cat([context, h], dim=-1)))  # (N, H)
         logits = self.output(attentional).float().masked_fill(self.banned, float("-inf"))  # (N, V)
-        state = tuple(torch.stack(layers, dim=1) for layers in zip(*new))  # (N, L, H) each
+        state = tuple(part.transpose(0, 1) for part in (new if self.lstm else (new,)))  # (N, L, H) each
         return (torch.log_softmax(logits, dim=-1), *state, *((attentional,) if self.feed else ()), weights)
-
-
-def _layer(rnn: nn.RNNBase, n: int) -> RecurrentCell:
-    """Layer ``n`` of a stacked fused LSTM or GRU as the reference cell holding its weights."""
-    kind = nn.LSTM if isinstance(rnn, nn.LSTM) else nn.GRU
-    one = kind(rnn.input_size if n == 0 else rnn.hidden_size, rnn.hidden_size, batch_first=True)
-    with torch.no_grad():
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(one, f"{name}_l0").copy_(getattr(rnn, f"{name}_l{n}"))
-    return (LSTMCell if kind is nn.LSTM else GRUCell).from_torch(one).eval()
 
 
 def export_spec(task: Seq2SeqTask, model: EncoderDecoder) -> ExportParts:
