@@ -22,12 +22,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from seqtk.errors import SeqtkError
@@ -60,6 +60,9 @@ class PredictBody(BaseModel):
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{"inputs": ["a gripping film"], "top_k": 2}]})
     inputs: list[Any]
+
+
+Body = TypeVar("Body", bound=BaseModel)
 
 
 class GenerateBody(BaseModel):
@@ -117,15 +120,19 @@ def _routes(app: FastAPI, models: dict[str, HostedModel], settings: ServeSetting
     async def list_models() -> JSON:
         return JSON({"models": [models[name].info() for name in sorted(models)]})
 
-    @app.post("/v1/models/{name}/predict")
-    async def predict(name: str, body: PredictBody) -> JSON:
+    # The bodies are parsed by pydantic's JSON parser in one call rather than by FastAPI's dependency solver:
+    # the same checks and OpenAPI schema, at a fraction of the event loop's time per request.
+    @app.post("/v1/models/{name}/predict", openapi_extra=_body_schema(PredictBody))
+    async def predict(name: str, request: Request) -> JSON:
         model = hosted(name)
+        body = _parse(PredictBody, await request.body())
         job = model.predict_job(body.inputs, dict(body.model_extra or {}))
         return JSON({"predictions": await asyncio.wrap_future(_submit(model, job))})
 
-    @app.post("/v1/models/{name}/generate")
-    async def generate(name: str, body: GenerateBody) -> Response:
+    @app.post("/v1/models/{name}/generate", openapi_extra=_body_schema(GenerateBody))
+    async def generate(name: str, request: Request) -> Response:
         model = hosted(name)
+        body = _parse(GenerateBody, await request.body())
         length = model.predictor.task.generate_length if body.length is None else body.length
         sampling = Sampling(body.prompt, length, body.temperature, body.top_k, body.top_p, body.seed)
         job = model.generate_job(sampling, stream=body.stream)
@@ -133,6 +140,19 @@ def _routes(app: FastAPI, models: dict[str, HostedModel], settings: ServeSetting
             return StreamingResponse(_events(model, job), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
         return JSON({"text": await asyncio.wrap_future(_submit(model, job))})
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that parses ``model`` itself."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+def _parse(model: type[Body], raw: bytes) -> Body:
+    """``raw`` as ``model``; what pydantic refuses becomes the 422 every body check gives."""
+    try:
+        return model.model_validate_json(raw or b"null")
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False)) from None
 
 
 def _submit(model: HostedModel, job: Job) -> Any:
