@@ -43,7 +43,8 @@ def _quantize_int8(spec: ExportSpec | ExportPart, path: Path) -> float | None:
         full = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         small = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
         names = list(spec.output_names)
-        difference = max(float(abs(a - b).max()) for a, b in zip(full.run(names, feeds), small.run(names, feeds)))
+        pairs = zip(full.run(names, feeds), small.run(names, feeds))
+        difference = max(_difference(torch.as_tensor(a), torch.as_tensor(b)) for a, b in pairs)
         atomic_write_bytes(path, quantized.read_bytes())
     finally:
         quantized.unlink(missing_ok=True)

@@ -131,3 +131,17 @@ def test_an_int8_seq2seq_load_is_refused_with_the_fix(checkpoints):
 
     with pytest.raises(SeqtkError, match="outputs are not its model's.*Fix: load it without quantize"):
         seqtk.load(checkpoints["gru"], device="cpu", quantize="int8")
+
+
+def test_an_int8_export_quantizes_both_parts_and_its_readme_still_decodes(checkpoints, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import subprocess
+    import sys
+
+    out = tmp_path / "int8"
+    done = subprocess.run([sys.executable, "-m", "seqtk", "export", str(checkpoints["lstm"]), "--format", "onnx",
+                           "--quantize", "int8", "--out", str(out)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "float32 model's by at most" in done.stdout  # the bool mask and the -inf log-probabilities compared
+    check = 'assert [len(r["tokens"]) <= 4 for r in convert(DATA["texts"], beam=2, n_best=2)] == [True] * len(DATA["texts"])\n'
+    run_exported_readme(out, check, {"texts": TEXTS})
