@@ -162,6 +162,13 @@ def _check(spec: ExportSpec | ExportPart, fmt: str, path: Path) -> float | None:
             got = session.run(list(spec.output_names), feeds)
         except onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument as err:
             path.unlink(missing_ok=True)  # a model fixed to the traced sizes is no use to anyone
+            if any(type(m) is torch.nn.RNN for m in spec.module.modules()):
+                raise SeqtkError(
+                    f"the exported ONNX model kept the traced input sizes and refuses others ({str(err).splitlines()[0]})."
+                    " torch 2.13's ONNX exporter fixes the sequence length of a plain rnn layer (nn.RNN), in every "
+                    "process",
+                    fix="export it with --format torchscript, or train with gru or lstm layers for ONNX",
+                ) from err
             raise SeqtkError(
                 f"the exported ONNX model kept the traced input sizes and refuses others ({str(err).splitlines()[0]})."
                 " torch 2.13's exporter does this to an LSTM or GRU exported a second time in one Python process",
