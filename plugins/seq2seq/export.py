@@ -66,7 +66,7 @@ class ExportedEncoder(nn.Module):
         states = torch.tanh(self.bridge(summary)).unflatten(1, self.shape)  # (B, 1|2, L, H): h (and c)
         mask = torch.arange(source.size(1)) < lengths.unsqueeze(1)  # (B, S)
         feed = (torch.zeros_like(states[:, 0, 0]),) if self.feed else ()  # (B, H): no attentional vector yet
-        return (keys, self.key_proj(keys) + 0.0, mask, *states.unbind(1), *feed)  # + 0.0: dot's projection is a copy
+        return (keys, self.key_proj(keys), mask, *states.unbind(1), *feed)
 
 
 class ExportedDecoderStep(nn.Module):

@@ -20,9 +20,9 @@ TEXTS = ["12+7", "3+45", "99+99", "5+5", "8x+1", "40+61", "0+0"]
 MODELS = {
     # a bidirectional LSTM encoder, an LSTM decoder with input feeding and additive attention (the defaults)
     "lstm": "",
-    # a unidirectional GRU stack, a two-layer GRU decoder without input feeding, general attention
+    # a unidirectional GRU stack, a two-layer GRU decoder without input feeding, dot attention (no projection)
     "gru": 'cell = "gru"\nnum_layers = 2\nbidirectional = false\ndecoder_cell = "gru"\ndecoder_layers = 2\n'
-           'input_feeding = false\nattention = "general"\nlength_penalty = 0.5\n',
+           'input_feeding = false\nattention = "dot"\nlength_penalty = 0.5\n',
 }  # fmt: skip
 
 
