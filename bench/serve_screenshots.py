@@ -63,8 +63,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args()
 
-    import seqtk
     from playwright.sync_api import sync_playwright
+
+    import seqtk
     from seqtk.serve.app import build_app
     from seqtk.serve.hosted import HostedModel
     from seqtk.serve.metrics import Metrics

@@ -26,7 +26,8 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn's log level: critical, error, warning, info, debug.")] = "info",
 ) -> None:
     """Serve trained checkpoints over HTTP: predict, generate (streamed), metrics, OpenAPI docs and a web page at /."""
-    from seqtk.serve.server import need_stack, serve as run
+    from seqtk.serve.server import need_stack
+    from seqtk.serve.server import serve as run
     from seqtk.serve.settings import ServeSettings, check_host, parse_models
 
     settings = ServeSettings(host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms, queue_size=queue_size,

@@ -101,7 +101,7 @@ class Batcher:
         self.metrics.batch(self.name, self.endpoint, sum(job.size for job in live))
         try:
             results = self.run(live)
-        except BaseException as error:  # noqa: BLE001 - every waiting request hears of it; the thread lives on
+        except BaseException as error:
             for job in live:
                 job.future.set_exception(error)
             return

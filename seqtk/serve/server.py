@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def need_stack() -> None:
     """Refuse to start without the ASGI stack, naming the extra that brings it."""
     try:
-        import fastapi  # noqa: F401
+        import fastapi  # noqa: F401 - only whether it imports
         import uvicorn  # noqa: F401
     except ImportError as error:
         raise SeqtkError(f"seqtk serve needs FastAPI and uvicorn, and {error.name} is not installed",

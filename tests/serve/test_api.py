@@ -18,13 +18,13 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-import seqtk  # noqa: E402
-from seqtk.serve.app import build_app  # noqa: E402
-from seqtk.serve.hosted import HostedModel  # noqa: E402
-from seqtk.serve.metrics import Metrics  # noqa: E402
-from seqtk.serve.server import background  # noqa: E402
-from seqtk.serve.settings import ServeSettings  # noqa: E402
-from seqtk.testing import train_recipe  # noqa: E402
+import seqtk
+from seqtk.serve.app import build_app
+from seqtk.serve.hosted import HostedModel
+from seqtk.serve.metrics import Metrics
+from seqtk.serve.server import background
+from seqtk.serve.settings import ServeSettings
+from seqtk.testing import train_recipe
 
 PANGRAM = "the quick brown fox jumps over the lazy dog.\n"
 TOKEN = "a-long-test-token"
@@ -130,7 +130,7 @@ def test_a_streamed_generation_sends_the_text_then_done(server, checkpoints):
 
 
 def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(server, checkpoints):
-    url, models = server
+    url, _ = server
     predictor = seqtk.load(checkpoints["lm"], device="cpu")
     prompts = [("the", 1), ("lazy dog", 2), ("q", 3), ("the", 4)] * 4
     with ThreadPoolExecutor(len(prompts)) as pool:

@@ -15,13 +15,13 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwr
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="no chromium: apt-get install chromium")]
 
-import seqtk  # noqa: E402
-from seqtk.serve.app import build_app  # noqa: E402
-from seqtk.serve.hosted import HostedModel  # noqa: E402
-from seqtk.serve.metrics import Metrics  # noqa: E402
-from seqtk.serve.server import background  # noqa: E402
-from seqtk.serve.settings import ServeSettings  # noqa: E402
-from seqtk.testing import train_recipe  # noqa: E402
+import seqtk
+from seqtk.serve.app import build_app
+from seqtk.serve.hosted import HostedModel
+from seqtk.serve.metrics import Metrics
+from seqtk.serve.server import background
+from seqtk.serve.settings import ServeSettings
+from seqtk.testing import train_recipe
 
 
 @pytest.fixture(scope="module")

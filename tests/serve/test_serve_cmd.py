@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from seqtk.cli.main import main  # noqa: E402
-from seqtk.testing import train_recipe  # noqa: E402
+from seqtk.cli.main import main
+from seqtk.testing import train_recipe
 
 
 @pytest.mark.parametrize("args,words", [
