@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -20,24 +19,13 @@ from seqtk.inference.export import export
 from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.nn.traceable import PaddedEncoder
 from seqtk.tasks.task import ExportSpec
-from seqtk.testing import export_in_new_process, train_recipe
+from seqtk.testing import export_in_new_process, run_exported_readme, train_recipe
 import seqtk
 
 PANGRAM = "the quick brown fox jumps over the lazy dog.\n"
 HAS_ONNX = all(importlib.util.find_spec(name) for name in ("onnx", "onnxscript", "onnxruntime"))
 FORMATS = ["torchscript", pytest.param("onnx", marks=pytest.mark.skipif(not HAS_ONNX, reason="pip install 'seqtk[export]'"))]
 TEXTS = ["Clock 3 o'clock", "umbrella!", "sunny <br/> SUNNY 12 o'clock and then some more words", "zebra"]
-
-# Run first in the fresh process: importing seqtk (or its plugins) fails, so the README's code cannot lean on it.
-NO_SEQTK = """\
-import sys
-class _NoSeqtk:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("seqtk", "seqtk_plugins"):
-            raise ImportError("the exported model must run without seqtk")
-sys.meta_path.insert(0, _NoSeqtk())
-"""
-
 
 train = train_recipe  # write a recipe, seqtk run it, return last.pt
 
@@ -65,16 +53,7 @@ def char_lm(tmp_path_factory):
                  '[train]\nmax_steps = 6\neval_every = 6\nbatch_size = 8\ndevice = "cpu"\n[log]\nprogress = false\n')
 
 
-def run_readme_code(folder: Path, check: str, data: dict) -> str:
-    """The README's Python, then ``check``, in a new interpreter that cannot import seqtk; its stdout."""
-    code = "\n".join(re.findall(r"```python\n(.*?)```", (folder / "README.md").read_text(encoding="utf-8"), re.S))
-    (folder / "expected.json").write_text(json.dumps(data), encoding="utf-8")
-    script = NO_SEQTK + code + "\nimport json\nDATA = json.load(open('expected.json'))\n" + check
-    script += '\nassert not any(m.split(".")[0] in ("seqtk", "seqtk_plugins") for m in sys.modules)\nprint("checked")\n'
-    done = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.rstrip().endswith("checked")
-    return done.stdout
+run_readme_code = run_exported_readme  # the README's Python, then a check, where seqtk cannot be imported
 
 
 def ragged(high: int, lengths: list[int], width: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
