@@ -4,7 +4,8 @@ Metrics are in the series' own units: ``mae``, ``rmse``, the same for the
 naive (last value) and seasonal-naive baselines, and ``skill_vs_naive`` /
 ``skill_vs_seasonal_naive`` = 1 - MAE / baseline MAE (above 0: better than
 the baseline; 0.6: 60% less error). At every evaluation the validation
-forecast is plotted against the truth as a TensorBoard image.
+forecast is plotted against the truth as a TensorBoard image. ``seqtk export``
+writes the forecaster and the learned normalisation (:mod:`.export`).
 """
 
 from __future__ import annotations

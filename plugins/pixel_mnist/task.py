@@ -11,7 +11,8 @@ images of class c) over the whole split, from a confusion matrix
 (:mod:`.metrics`); TensorBoard also gets the confusion matrix and a grid of
 misclassified images labelled predicted / true (:mod:`.render`).
 ``seqtk predict CKPT digit.png`` reads any image (:mod:`.imagefile`) and
-prints the class and the ten probabilities.
+prints the class and the ten probabilities. ``seqtk export`` writes the
+classifier on sequence views with the view it reads (:mod:`.export`).
 """
 
 from __future__ import annotations

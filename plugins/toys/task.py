@@ -5,6 +5,7 @@ train on the first 80% of the lectures' examples and validate on the rest, as
 Keras' ``validation_split=0.2`` does; their ``test`` split is the lectures'
 own test input, so ``seqtk eval CKPT --split test`` scores it and
 ``seqtk predict CKPT "50 51 52"`` reproduces the lectures' prediction.
+``seqtk export`` writes the network as predict calls it (:mod:`.export`).
 """
 
 from __future__ import annotations
