@@ -88,10 +88,10 @@ def _output(outputs: tuple[Tensor, ...]) -> Tensor:
 
 
 def _signature(problem: str, steps: int, features: int, free_time: bool, outputs: int) -> str:
-    length = "any number of steps T" if free_time else f"T = {steps} steps (the model reads no other length)"
+    length = "any number of steps T" if free_time else f"T = {steps} steps, and the model reads no other length"
     if problem in REGRESSION:
         return f"""\
-Inputs: `x` (B, {steps}, 1) float32: the numbers, one per step ({length}).
+Inputs: `x` (B, {steps}, 1) float32: the numbers, one per step; {length}.
 
 Outputs: `output` (B, {outputs}) float32: the predicted numbers."""
     if problem == "first_bit":
