@@ -13,6 +13,11 @@ It trains a few steps on the CPU, checks that the training loss fell,
 reloads ``last.pt`` the way inference does, and checks that the reloaded
 model evaluates to the recorded validation loss and predicts exactly what the
 in-memory model predicts. A failed check raises ``AssertionError``.
+
+For a task that exports (``Task.export_spec``), :func:`export_in_new_process`
+runs ``seqtk export`` on a checkpoint and :func:`run_exported_readme` runs the
+exported folder's README Python, then a check of yours, in a process that
+cannot import seqtk.
 """
 
 from __future__ import annotations
