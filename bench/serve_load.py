@@ -186,13 +186,13 @@ def run_load(args: argparse.Namespace) -> dict:
     results: dict = {}
     sentences = rt_test_sentences(args.classifier)
     for batch in (64, 1) if args.only in (None, "classifier") else ():
-        with Server({"clf": args.classifier}, "--max-batch", str(batch)) as server:
+        with Server({"clf": args.classifier}, "--max-batch", str(batch), *args.serve_args.split()) as server:
             asyncio.run(load(server.port, 8, 3, classifier_requests(sentences)))  # warm up
             results[f"classifier_b{batch}"] = asyncio.run(load(server.port, args.clients, args.seconds,
                                                                classifier_requests(sentences)))  # fmt: skip
         report(f"classifier, --max-batch {batch}", results[f"classifier_b{batch}"])
     for batch, clients in ((64, 1), (64, args.clients), (1, args.clients)) if args.only in (None, "lm") else ():
-        with Server({"lm": args.lm}, "--max-batch", str(batch)) as server:
+        with Server({"lm": args.lm}, "--max-batch", str(batch), *args.serve_args.split()) as server:
             asyncio.run(load(server.port, 2, 3, lm_requests(args.length)))
             key = f"lm_b{batch}_c{clients}"
             results[key] = asyncio.run(load(server.port, clients, args.seconds, lm_requests(args.length)))
@@ -286,6 +286,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--length", type=int, default=200, help="characters per generate request")
+    parser.add_argument("--serve-args", default="", help="more seqtk serve options for every server, e.g. '--int8'")
     parser.add_argument("--only", choices=["classifier", "lm"], help="load one model only (no gains reported)")
     parser.add_argument("--faults", action="store_true", help="the fault and memory check instead of the load")
     parser.add_argument("--soak", type=float, default=600, help="seconds of fault rounds (--faults)")

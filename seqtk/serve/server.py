@@ -52,8 +52,11 @@ def serve(checkpoints: dict[str, Path], settings: ServeSettings, device: str | N
 
     from seqtk.serve.app import build_app
 
+    import torch
+
     need_stack()
     settings.check()
+    torch.set_num_threads(settings.model_threads())  # before loading: onnxruntime sessions take torch's count
     models, metrics = load_models(checkpoints, settings, device, int8)
     app = build_app(models, settings, metrics)
     logging.getLogger("seqtk.serve").setLevel(log_level.upper())

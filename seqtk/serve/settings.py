@@ -33,6 +33,16 @@ class ServeSettings:
     max_length: int = 4096
     #: seconds SIGTERM waits for requests in flight before the server exits
     drain_seconds: float = 30.0
+    #: torch's (and onnxruntime's) threads for the models; 0: the usable cores less one, at least one
+    threads: int = 0
+
+    def model_threads(self) -> int:
+        """The threads the models compute on. One core is left to the event loop that parses, checks and
+        answers requests (and to clients on the same machine): on 2 cores that served 1.7x the requests of
+        2 model threads, whose idle spinning took the loop's core (docs/serve.md)."""
+        from seqtk.runtime.cpu_load import usable_cores
+
+        return self.threads or max(1, usable_cores() - 1)
 
     def check(self) -> None:
         """Refuse settings that cannot work, naming the option to change."""
@@ -40,6 +50,9 @@ class ServeSettings:
             if getattr(self, name) < 1:
                 raise SeqtkError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}",
                                  fix=f"pass a positive --{name.replace('_', '-')}")  # fmt: skip
+        if self.threads < 0:
+            raise SeqtkError(f"--threads must be 0 (the usable cores less one) or more, not {self.threads}",
+                             fix="use e.g. --threads 1")  # fmt: skip
         if self.max_wait_ms < 0 or self.drain_seconds < 0:
             raise SeqtkError("--max-wait-ms and --drain-seconds must be 0 or more", fix="use e.g. --max-wait-ms 5")
         if not 0 <= self.port <= 65535:
