@@ -25,6 +25,7 @@ from torch import nn
 from seqtk.data.batches import ResumableLoader, check_fills_a_batch
 from seqtk.data.lm_batches import WindowBatches, eval_windows
 from seqtk.errors import SeqtkError
+from seqtk.nn.awd import add_activation_penalty
 from seqtk.tasks.task import ExportSpec, GenerateRequest, StepOutput, Task
 from seqtk_plugins.music.config import MusicData, MusicModel, MusicVocab
 
@@ -137,6 +138,8 @@ class MusicTask(Task):
         """Mean cross-entropy over the ``(B, T)`` next-token targets of one batch."""
         x, y = batch  # (B, T) each
         _, loss, _ = model(x, targets=y)  # logits (B, T, V), loss ()
+        if train:  # model.ar_alpha / tar_beta: AWD-LSTM's AR and TAR terms join the training loss
+            loss = add_activation_penalty(model, loss)
         return StepOutput(loss=loss, count=y.numel())
 
     def model_metrics(self, model: nn.Module, split: str, device: torch.device, result: EvalResult) -> dict[str, float]:

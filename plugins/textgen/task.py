@@ -20,6 +20,7 @@ from seqtk.data.batches import ResumableLoader
 from seqtk.data.lm_batches import StreamBatches, WindowBatches, eval_windows
 from seqtk.data.split_record import check_same_split
 from seqtk.errors import SeqtkError
+from seqtk.nn.awd import add_activation_penalty
 from seqtk.tasks.task import ExportSpec, GenerateRequest, StepOutput, Task
 from seqtk_plugins.textgen import corpus
 from seqtk_plugins.textgen.config import TextGenData, TextGenModel, TextGenVocab
@@ -137,6 +138,8 @@ class TextGenTask(Task):
         _, loss, new_state = model(x, targets=y, state=state)  # logits (B, T, V), loss ()
         if carry:
             self._state = detach_state(new_state)  # truncated BPTT: keep values, cut the graph
+        if train:  # model.ar_alpha / tar_beta: AWD-LSTM's AR and TAR terms join the training loss
+            loss = add_activation_penalty(model, loss)
         return StepOutput(loss=loss, count=y.numel())
 
     def reset_state(self) -> None:

@@ -103,7 +103,27 @@ class CharLMConfig(StackConfig):
     hidden_size: int = hfield(256, help="Hidden units per layer.")
     dropout: float = hfield(0.1, help="Dropout on the embedding, between layers and before the head.")
     embedding_dim: int = hfield(64, help="Token embedding size (= the last hidden_size when tie_weights).")
-    tie_weights: bool = hfield(False, help="Share the embedding and output matrices (needs embedding_dim = hidden_size).")
+    tie_weights: bool = hfield(False, help="Share the embedding and output matrices (needs embedding_dim = hidden_size, or tie_projection).")
+    tie_projection: bool = hfield(
+        False, help="With tie_weights and a last hidden_size other than embedding_dim: tie through a learned "
+        "projection from the hidden size to the embedding size (seqtk.nn.lm.ProjectedHead).",
+    )
+    embedding_dropout: float = hfield(
+        0.0, help="AWD-LSTM's embedding dropout: drop whole words (rows of the embedding matrix, the rest scaled "
+        "by 1/(1 - p)) while training; 0 turns it off.",
+    )
+    ar_alpha: float = hfield(
+        0.0, help="Activation regularisation: add ar_alpha * mean(h^2) of the last layer's outputs after dropout "
+        "to the training loss (AWD-LSTM: 2); 0 turns it off.",
+    )
+    tar_beta: float = hfield(
+        0.0, help="Temporal activation regularisation: add tar_beta * mean((h_t+1 - h_t)^2) of the last layer's "
+        "outputs before dropout to the training loss (AWD-LSTM: 1); 0 turns it off.",
+    )
+    adaptive_cutoffs: list[int] = hfield(
+        default_factory=list, help="An adaptive softmax head (torch.nn.AdaptiveLogSoftmaxWithLoss) with these "
+        "cutoffs, e.g. [2000, 10000], for large vocabularies (ids most frequent first); [] is a plain softmax.",
+    )
 
     #: with ``layers``, ``dropout`` still acts on the embedding and before the head
     shorthand: ClassVar[tuple[str, ...]] = ("cell", "num_layers", "hidden_size", "nonlinearity")
@@ -123,16 +143,27 @@ class CharLMConfig(StackConfig):
         super().check()
         checks.at_least("model.embedding_dim", self.embedding_dim, 1)
         checks.dropout("model.dropout", self.dropout)
+        checks.dropout("model.embedding_dropout", self.embedding_dropout)
+        checks.at_least("model.ar_alpha", self.ar_alpha, 0, fix="set model.ar_alpha to e.g. 2, or 0 to turn AR off")
+        checks.at_least("model.tar_beta", self.tar_beta, 0, fix="set model.tar_beta to e.g. 1, or 0 to turn TAR off")
+        if self.adaptive_cutoffs and (self.tie_weights or self.adaptive_cutoffs != sorted(set(self.adaptive_cutoffs))
+                                      or self.adaptive_cutoffs[0] < 1):  # fmt: skip
+            raise SeqtkError(
+                f"model.adaptive_cutoffs = {self.adaptive_cutoffs} " + ("cannot go with model.tie_weights"
+                if self.tie_weights else "must be positive and increase strictly"),
+                fix="give increasing ids such as [2000, 10000] without tie_weights, or [] for a plain softmax",
+            )
         try:
             check_causal(self.stack())
         except SeqtkError as exc:
             raise SeqtkError(f"model.layers: {exc.problem}", fix=exc.fix) from None
         top = self.stack()[-1].output_dim
-        if self.tie_weights and self.embedding_dim != top:
+        if self.tie_weights and self.embedding_dim != top and not self.tie_projection:
             raise SeqtkError(
                 f"model.tie_weights needs embedding_dim = the last layer's hidden_size, but they are "
                 f"{self.embedding_dim} and {top}",
-                fix=f"set model.embedding_dim = {top}, or tie_weights = false",
+                fix=f"set model.embedding_dim = {top}, model.tie_projection = true (a projection between them), "
+                "or tie_weights = false",
             )
 
     def build(self, vocab_size: int, **kwargs: Any) -> CharLM:
@@ -140,7 +171,9 @@ class CharLMConfig(StackConfig):
         from seqtk.nn.lm import CharLM
 
         return CharLM(vocab_size, self.embedding_dim, self.stack(), dropout=self.dropout,
-                      tie_weights=self.tie_weights, **kwargs)
+                      tie_weights=self.tie_weights, tie_projection=self.tie_projection,
+                      embedding_dropout=self.embedding_dropout, ar_alpha=self.ar_alpha, tar_beta=self.tar_beta,
+                      adaptive_cutoffs=tuple(self.adaptive_cutoffs), **kwargs)  # fmt: skip
 
 
 @dataclass(frozen=True)

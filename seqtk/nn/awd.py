@@ -21,6 +21,17 @@ features at every time step of a sequence: one mask of shape (B, 1, F).
 >>> y = drop(torch.ones(2, 6, 4))
 >>> bool((y == y[:, :1]).all())  # the same mask at every step
 True
+
+**Embedding dropout** drops whole words: rows of the embedding matrix, one
+mask per batch, the kept rows scaled by 1/(1 − p), so a dropped word is all
+zeros wherever it occurs in the batch (:func:`embedding_dropout`).
+
+**AR and TAR** (activation and temporal activation regularisation) penalise
+the last layer's outputs: ``alpha * mean(dropped ** 2)`` on the outputs after
+dropout and ``beta * mean((raw[:, t+1] - raw[:, t]) ** 2)`` on the ones before
+(:func:`ar_tar`). A :class:`~seqtk.nn.lm.CharLM` built with ``ar_alpha`` or
+``tar_beta`` keeps the terms of its last training forward; a task's ``step``
+adds them to the loss with :func:`add_activation_penalty`.
 """
 
 from __future__ import annotations
@@ -79,3 +90,45 @@ class LockedDropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+def embedding_dropout(embedding: nn.Embedding, idx: Tensor, p: float, training: bool) -> Tensor:
+    """``embedding(idx)`` with whole rows of its matrix dropped (p) and the rest scaled by 1/(1 − p) while training.
+
+    # (B, T) -> (B, T, E)
+    """
+    if not training or p == 0:
+        return embedding(idx)
+    weight = embedding.weight
+    mask = weight.new_empty(weight.size(0), 1).bernoulli_(1 - p).div_(1 - p)  # (V, 1): one draw per word
+    return F.embedding(idx, weight * mask, embedding.padding_idx, embedding.max_norm, embedding.norm_type,
+                       embedding.scale_grad_by_freq, embedding.sparse)  # fmt: skip
+
+
+def ar_tar(raw: Tensor, dropped: Tensor, alpha: float, beta: float) -> Tensor:
+    """AR + TAR of the last layer's outputs: ``alpha * mean(dropped²) + beta * mean((raw[:, 1:] − raw[:, :-1])²)``.
+
+    # (B, T, H), (B, T, H) -> ()
+    """
+    penalty = raw.new_zeros(())
+    if alpha:
+        penalty = penalty + alpha * dropped.pow(2).mean()
+    if beta and raw.size(1) > 1:
+        penalty = penalty + beta * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
+    return penalty
+
+
+def add_activation_penalty(model: nn.Module, loss: Tensor) -> Tensor:
+    """``loss`` plus the AR/TAR terms of ``model``'s last training forward (``loss`` itself when it has none).
+
+    ``model`` may be wrapped (DDP's ``module``, torch.compile's ``_orig_mod``). The terms are taken once: a second
+    call before the next forward adds nothing.
+    """
+    inner = model
+    while not hasattr(inner, "activation_penalty") and (hasattr(inner, "module") or hasattr(inner, "_orig_mod")):
+        inner = getattr(inner, "module", None) or inner._orig_mod
+    penalty = getattr(inner, "activation_penalty", None)
+    if penalty is None:
+        return loss
+    inner.activation_penalty = None
+    return loss + penalty

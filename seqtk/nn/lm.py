@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtk.errors import SeqtkValueError
+from seqtk.nn.awd import ar_tar, embedding_dropout
 from seqtk.nn.encoders import LayerSpec, StackedEncoder
 from seqtk.nn.cell_step import CellStep, _cell_of  # noqa: F401 - they lived here; imports from here keep working
 from seqtk.nn.sampling import RaceNoise, race_noise, sample_next  # noqa: F401 - sample_next, RaceNoise: imported from here
@@ -39,6 +40,14 @@ class CharLM(nn.Module):
     ``dropout`` applies to the embeddings and to the encoder output before the
     head; each layer's own dropout, set in its :class:`LayerSpec`, follows that
     layer, so leave it 0 on the last one (:func:`uniform_layers` does).
+
+    AWD-LSTM's pieces (:mod:`seqtk.nn.awd`), all off by default: ``embedding_dropout`` drops whole words
+    while training; ``tie_weights`` with ``tie_projection`` ties the head to the embedding through a linear
+    projection from the last hidden size to the embedding size (:class:`ProjectedHead`) when they differ;
+    ``ar_alpha`` and ``tar_beta`` make each training forward keep its AR/TAR terms in
+    ``activation_penalty`` (:func:`seqtk.nn.awd.add_activation_penalty` adds them to a loss);
+    ``adaptive_cutoffs`` puts an adaptive softmax over the vocabulary (:class:`AdaptiveHead`), whose
+    "logits" are log-probabilities and whose forward with targets returns no logits.
 
     >>> lm = CharLM(vocab_size=10, embedding_dim=8, layers=[LayerSpec("gru", 16)])
     >>> idx = torch.randint(0, 10, (2, 5))
@@ -62,6 +71,12 @@ class CharLM(nn.Module):
         dropout: float = 0.0,
         tie_weights: bool = False,
         pad_id: int | None = None,
+        *,
+        embedding_dropout: float = 0.0,
+        tie_projection: bool = False,
+        ar_alpha: float = 0.0,
+        tar_beta: float = 0.0,
+        adaptive_cutoffs: Sequence[int] = (),
     ) -> None:
         super().__init__()
         _check_positive("vocab_size", vocab_size)
@@ -73,23 +88,28 @@ class CharLM(nn.Module):
                 f"pad_id {pad_id} is outside the vocabulary 0..{vocab_size - 1}",
                 fix="pass vocab.pad_id (0 for a seqtk Vocab), or None if there is no padding",
             )
+        if not 0.0 <= embedding_dropout < 1.0:
+            raise SeqtkValueError(f"embedding_dropout must be in [0, 1), got {embedding_dropout!r}",
+                                  fix="set e.g. embedding_dropout=0.1, or 0 to turn it off")  # fmt: skip
+        if ar_alpha < 0 or tar_beta < 0:
+            raise SeqtkValueError(f"ar_alpha and tar_beta must be >= 0, got {ar_alpha!r} and {tar_beta!r}",
+                                  fix="set e.g. ar_alpha=2 and tar_beta=1 (AWD-LSTM's), or 0 to turn them off")  # fmt: skip
         specs = [LayerSpec.from_any(spec) for spec in layers]
         check_causal(specs)
         self.vocab_size = vocab_size
         self.pad_id = pad_id
+        self.embedding_dropout, self.ar_alpha, self.tar_beta = embedding_dropout, ar_alpha, tar_beta
+        #: AR + TAR of the last training forward (with ar_alpha or tar_beta), until add_activation_penalty takes it
+        self.activation_penalty: Tensor | None = None
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
         self.encoder = StackedEncoder(embedding_dim, specs)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.encoder.output_dim, vocab_size)
-        if tie_weights:
-            if self.encoder.output_dim != embedding_dim:
-                raise SeqtkValueError(
-                    f"tie_weights needs the last hidden_size ({self.encoder.output_dim}) "
-                    f"to equal embedding_dim ({embedding_dim})",
-                    fix=f"set the last layer's hidden_size to {embedding_dim} or embedding_dim to "
-                    f"{self.encoder.output_dim}, or turn tie_weights off",
-                )
-            self.head.weight = self.embedding.weight
+        self.head = _make_head(self.encoder.output_dim, self.embedding, tie_weights, tie_projection, adaptive_cutoffs)
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the head is an adaptive softmax (its outputs are log-probabilities)."""
+        return isinstance(self.head, AdaptiveHead)
 
     @property
     def tied(self) -> bool:
@@ -104,8 +124,12 @@ class CharLM(nn.Module):
         backpropagation through time over a contiguous stream. A model set to decode on int8 weights
         (``decoding.quantize``) scores on them too, in eval mode without gradients.
         """
-        # (B, T) -> (B, T, V)
+        # (B, T) -> (B, T, V); with an adaptive head and targets, no logits: (None, loss, state)
         _check_ids("idx", idx, self.vocab_size, dims=(2,))
+        if targets is not None and self.adaptive:
+            _check_targets(idx, targets)
+            h, state = self._features(idx, state)  # (B, T) -> (B, T, H)
+            return None, self.head.loss(h, self._ignoring_pad(targets)), state
         logits, state = self._logits(idx, state, self.decoding)  # (B, T) -> (B, T, V)
         loss = None if targets is None else self.loss(logits, targets)
         return logits, loss, state
@@ -115,19 +139,29 @@ class CharLM(nn.Module):
         if decoding.quantize and not self.training and not torch.is_grad_enabled():
             # a quantized model scores on the weights it decodes with: one step per position
             return score_steps(self, idx, state, decoding)
-        x = self.dropout(self.embedding(idx))  # (B, T) -> (B, T, E)
+        h, state = self._features(idx, state)  # (B, T) -> (B, T, H)
+        return self.head(h), state  # (B, T, H) -> (B, T, V)
+
+    def _features(self, idx: Tensor, state: Sequence[Any] | None) -> tuple[Tensor, list[Any]]:
+        """The head's input (the last layer's output after dropout) and each layer's final state; while
+        training with ar_alpha or tar_beta, the AR/TAR terms go to ``activation_penalty``."""
+        # (B, T) -> (B, T, H)
+        x = self.dropout(embedding_dropout(self.embedding, idx, self.embedding_dropout, self.training))  # (B, T, E)
         h, state = self.encoder(x, state=state, return_state=True)  # (B, T, E) -> (B, T, H)
-        return self.head(self.dropout(h)), state  # (B, T, H) -> (B, T, V)
+        dropped = self.dropout(h)
+        if self.training and (self.ar_alpha or self.tar_beta):
+            self.activation_penalty = ar_tar(h, dropped, self.ar_alpha, self.tar_beta)
+        return dropped, state
+
+    def _ignoring_pad(self, targets: Tensor) -> Tensor:
+        if self.pad_id is None:
+            return targets
+        return targets.masked_fill(targets == self.pad_id, IGNORE_INDEX)
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         # (B, T, V), (B, T) -> ()
-        if targets.shape != logits.shape[:-1]:
-            raise SeqtkValueError(
-                f"targets must have shape {tuple(logits.shape[:-1])} like idx, got {tuple(targets.shape)}",
-                fix="shift the same token stream by one: idx = ids[:, :-1], targets = ids[:, 1:]",
-            )
-        if self.pad_id is not None:
-            targets = targets.masked_fill(targets == self.pad_id, IGNORE_INDEX)
+        _check_targets(logits[..., 0], targets)
+        targets = self._ignoring_pad(targets)
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
 
     def summary_rows(self, keras_style: bool = False) -> list[tuple[str, str, str, int]]:
@@ -139,8 +173,11 @@ class CharLM(nn.Module):
                  count_parameters(self.embedding, keras_style).total)]
         rows += [(f"encoder {name}", kind, shape, n) for name, kind, shape, n in self.encoder.summary_rows(keras_style)]
         if self.tied:
-            rows.append(("head", "linear (weight tied to embedding)", f"(B, T, {self.vocab_size})",
+            kind = "projection + linear" if isinstance(self.head, ProjectedHead) else "linear"
+            rows.append(("head", f"{kind} (weight tied to embedding)", f"(B, T, {self.vocab_size})",
                          head - self.head.weight.numel()))
+        elif self.adaptive:
+            rows.append(("head", "adaptive softmax", f"(B, T, {self.vocab_size})", head))
         else:
             rows.append(("head", "linear", f"(B, T, {self.vocab_size})", head))
         return rows
@@ -272,6 +309,98 @@ class CharLM(nn.Module):
         return (list(idx), True) if idx.dim() == 2 else ([idx], False)
 
 
+class ProjectedHead(nn.Module):
+    """A head tied to the embedding through a projection: ``logits = E · (P h + b_P) + b``, for a last hidden size
+    H that differs from the embedding size (Inan et al. 2017, Press and Wolf 2017 tie only equal sizes).
+
+    # (..., H) -> (..., V)
+    """
+
+    def __init__(self, in_features: int, embedding: nn.Embedding) -> None:
+        super().__init__()
+        self.proj = nn.Linear(in_features, embedding.embedding_dim)
+        self.out = nn.Linear(embedding.embedding_dim, embedding.num_embeddings)
+        self.out.weight = embedding.weight
+
+    @property
+    def weight(self) -> Tensor:
+        """The tied (V, E) matrix: the embedding's."""
+        return self.out.weight
+
+    @property
+    def out_features(self) -> int:
+        return self.out.out_features
+
+    def forward(self, h: Tensor) -> Tensor:
+        # (..., H) -> (..., V)
+        return self.out(self.proj(h))
+
+
+class AdaptiveHead(nn.Module):
+    """An adaptive softmax (Grave et al. 2017, ``torch.nn.AdaptiveLogSoftmaxWithLoss``) over the vocabulary:
+    ids below the first cutoff get the full hidden size, the later clusters smaller ones (÷ 4 each).
+
+    Its forward returns log-probabilities, which sampling and scoring read as logits (a log-softmax of them
+    is themselves); :meth:`loss` computes the training loss without forming all V of them.
+
+    # (..., H) -> (..., V)
+    """
+
+    def __init__(self, in_features: int, vocab_size: int, cutoffs: Sequence[int], div_value: float = 4.0) -> None:
+        super().__init__()
+        self.softmax = nn.AdaptiveLogSoftmaxWithLoss(in_features, vocab_size, list(cutoffs), div_value=div_value)
+
+    @property
+    def weight(self) -> Tensor:
+        """The shortlist's matrix (the device and dtype the head computes on)."""
+        return self.softmax.head.weight
+
+    @property
+    def out_features(self) -> int:
+        return self.softmax.n_classes
+
+    def forward(self, h: Tensor) -> Tensor:
+        # (..., H) -> (..., V) log-probabilities
+        flat = h.reshape(-1, h.size(-1))
+        return self.softmax.log_prob(flat).view(*h.shape[:-1], self.out_features)
+
+    def loss(self, h: Tensor, targets: Tensor) -> Tensor:
+        """The mean negative log-likelihood of the targets that are not IGNORE_INDEX."""
+        # (B, T, H), (B, T) -> ()
+        flat, targets = h.reshape(-1, h.size(-1)), targets.reshape(-1)
+        keep = targets != IGNORE_INDEX
+        if not bool(keep.all()):
+            flat, targets = flat[keep], targets[keep]
+        return self.softmax(flat, targets).loss
+
+
+def _make_head(hidden: int, embedding: nn.Embedding, tie: bool, project: bool, cutoffs: Sequence[int]) -> nn.Module:
+    vocab_size, embedding_dim = embedding.num_embeddings, embedding.embedding_dim
+    if cutoffs:
+        if tie:
+            raise SeqtkValueError("an adaptive softmax head cannot be tied to the embedding",
+                                  fix="turn tie_weights off, or adaptive_cutoffs off ([])")  # fmt: skip
+        if list(cutoffs) != sorted(set(cutoffs)) or cutoffs[0] < 1 or cutoffs[-1] > vocab_size - 1:
+            raise SeqtkValueError(
+                f"adaptive_cutoffs must increase strictly between 1 and {vocab_size - 1} (the vocabulary has "
+                f"{vocab_size} ids), got {list(cutoffs)}",
+                fix="give e.g. [2000, 10000] for a 10,000-word vocabulary, ids sorted most frequent first",
+            )
+        return AdaptiveHead(hidden, vocab_size, cutoffs)
+    if tie and hidden != embedding_dim:
+        if project:
+            return ProjectedHead(hidden, embedding)
+        raise SeqtkValueError(
+            f"tie_weights needs the last hidden_size ({hidden}) to equal embedding_dim ({embedding_dim})",
+            fix=f"set the last layer's hidden_size to {embedding_dim} or embedding_dim to {hidden}, turn "
+            "tie_projection on (a projection between them), or turn tie_weights off",
+        )
+    head = nn.Linear(hidden, vocab_size)
+    if tie:
+        head.weight = embedding.weight
+    return head
+
+
 def uniform_layers(
     cell: str, hidden_size: int, num_layers: int, dropout: float = 0.0, nonlinearity: str = "tanh"
 ) -> list[LayerSpec]:
@@ -303,6 +432,14 @@ def check_causal(specs: Sequence[LayerSpec]) -> None:
 def _check_positive(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SeqtkValueError(f"{name} must be a positive integer, got {value!r}", fix=f"pass {name} >= 1")
+
+
+def _check_targets(idx: Tensor, targets: Tensor) -> None:
+    if targets.shape != idx.shape:
+        raise SeqtkValueError(
+            f"targets must have shape {tuple(idx.shape)} like idx, got {tuple(targets.shape)}",
+            fix="shift the same token stream by one: idx = ids[:, :-1], targets = ids[:, 1:]",
+        )
 
 
 def _check_ids(name: str, idx: Tensor, vocab_size: int, dims: tuple[int, ...]) -> None:

@@ -285,6 +285,8 @@ def _no_onnx(lm: nn.Module) -> str | None:
         return f"{err.name} is not installed"
     if lm.head.weight.dtype != torch.float32:
         return f"the model's weights are {lm.head.weight.dtype}, and the step is built from float32 ones"
+    if not isinstance(lm.head, nn.Linear):
+        return f"the {type(lm.head).__name__} head has no ONNX step"
     if any(getattr(layer, "proj_size", 0) for layer in lm.encoder.layers):
         return "a projected LSTM layer has no ONNX step"
     for layer in lm.encoder.layers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from seqtk.cli.main import main
 from seqtk.config.model_config import CharLMConfig, StackConfig
@@ -28,6 +29,24 @@ def test_a_language_model_config_builds_its_model():
     assert isinstance(lm, CharLM) and lm.tied and lm.head.out_features == 30
 
 
+
+def test_the_awd_keys_reach_the_language_model_and_are_off_by_default():
+    from seqtk.nn.lm import AdaptiveHead, ProjectedHead
+
+    plain = CharLMConfig(num_layers=1, hidden_size=12).build(30)
+    assert (plain.embedding_dropout, plain.ar_alpha, plain.tar_beta) == (0.0, 0.0, 0.0)
+    assert isinstance(plain.head, torch.nn.Linear)
+    config = CharLMConfig(num_layers=1, hidden_size=12, embedding_dim=8, tie_weights=True, tie_projection=True,
+                          embedding_dropout=0.1, ar_alpha=2.0, tar_beta=1.0)  # fmt: skip
+    config.check()
+    lm = config.build(30)
+    assert isinstance(lm.head, ProjectedHead) and lm.tied
+    assert (lm.embedding_dropout, lm.ar_alpha, lm.tar_beta) == (0.1, 2.0, 1.0)
+    adaptive = CharLMConfig(num_layers=1, hidden_size=16, adaptive_cutoffs=[10, 20])
+    adaptive.check()
+    assert isinstance(adaptive.build(30).head, AdaptiveHead)
+
+
 @pytest.mark.parametrize(("config", "message"), [
     (StackConfig(num_layers=0), "model.num_layers must be at least 1"),
     (StackConfig(dropout=1.0), "model.dropout must be in \\[0, 1\\)"),
@@ -39,6 +58,11 @@ def test_a_language_model_config_builds_its_model():
      "model.layers: layer 1 \\(gru, 8, bidirectional\\) has bidirectional=true, but a language model"),
     (CharLMConfig(hidden_size=32, embedding_dim=16, tie_weights=True),
      "model.tie_weights needs embedding_dim = the last layer's hidden_size, but they are 16 and 32"),
+    (CharLMConfig(embedding_dropout=1.0), "model.embedding_dropout must be in \\[0, 1\\)"),
+    (CharLMConfig(ar_alpha=-1.0), "model.ar_alpha must be at least 0"),
+    (CharLMConfig(adaptive_cutoffs=[20, 10]), "model.adaptive_cutoffs = \\[20, 10\\] must be positive"),
+    (CharLMConfig(hidden_size=16, embedding_dim=16, tie_weights=True, adaptive_cutoffs=[10]),
+     "cannot go with model.tie_weights"),
 ])
 def test_a_stack_that_cannot_be_built_is_named_with_its_key(config, message):
     with pytest.raises(SeqtkError, match=message):

@@ -121,3 +121,34 @@ def test_a_seq2seq_encoder_cannot_end_in_mlstm():
 
     with pytest.raises(SeqtkError, match="last layer is mlstm"):
         EncoderDecoderConfig(cell="mlstm", hidden_size=8, embedding_dim=6).check()
+
+
+def test_embedding_dropout_drops_whole_words_scaled_as_merity():
+    from seqtk.nn.awd import embedding_dropout
+
+    torch.manual_seed(0)
+    emb = nn.Embedding(7, 3)
+    idx = torch.tensor([[0, 1, 2, 1], [3, 1, 4, 0]])
+    torch.manual_seed(5)
+    out = embedding_dropout(emb, idx, 0.4, training=True)
+    torch.manual_seed(5)  # the same draw by hand: one Bernoulli(0.6) per row of the matrix, kept rows / 0.6
+    keep = torch.empty(7, 1).bernoulli_(0.6)
+    expected = (emb.weight * keep / 0.6)[idx]
+    torch.testing.assert_close(out, expected)
+    assert (keep == 0).any() and (keep == 1).any()  # the seed drops some words and keeps others
+    dropped = (out == 0).all(-1)  # (B, T): a word is dropped everywhere in the batch or nowhere
+    for word in idx.unique():
+        assert dropped[idx == word].all() or not dropped[idx == word].any()
+    assert torch.equal(embedding_dropout(emb, idx, 0.4, training=False), emb(idx))
+
+
+def test_ar_tar_against_a_hand_computation():
+    from seqtk.nn.awd import ar_tar
+
+    raw = torch.tensor([[[1.0, 2.0], [3.0, 5.0]]])  # (B=1, T=2, H=2)
+    dropped = torch.tensor([[[2.0, 0.0], [0.0, 4.0]]])
+    # AR: 2 * mean(4, 0, 0, 16) = 10; TAR: 1 * mean((3-1)^2, (5-2)^2) = 6.5
+    assert float(ar_tar(raw, dropped, alpha=2.0, beta=0.0)) == 10.0
+    assert float(ar_tar(raw, dropped, alpha=0.0, beta=1.0)) == 6.5
+    assert float(ar_tar(raw, dropped, alpha=2.0, beta=1.0)) == 16.5
+    assert float(ar_tar(raw[:, :1], dropped[:, :1], alpha=0.0, beta=1.0)) == 0.0  # one step: no difference

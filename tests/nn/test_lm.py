@@ -291,3 +291,74 @@ def test_a_generator_per_row_must_match_the_rows():
     lm = small_lm()
     with pytest.raises(SeqtkValueError, match="3 generators were given for 2 prompts"):
         lm.generate([[1], [2]], 4, generator=[torch.Generator() for _ in range(3)])
+
+
+def test_ar_tar_follow_the_last_layer_and_are_taken_once():
+    from seqtk.nn.awd import add_activation_penalty
+
+    lm = small_lm("gru", ar_alpha=2.0, tar_beta=1.0).train()  # dropout 0: the outputs before and after agree
+    idx = torch.randint(0, V, (2, 6))
+    _, loss, _ = lm(idx, idx)
+    h = lm.encoder(lm.embedding(idx))  # (B, T, 10), the last layer's outputs
+    expected = 2.0 * h.pow(2).mean() + 1.0 * (h[:, 1:] - h[:, :-1]).pow(2).mean()
+    total = add_activation_penalty(nn.Sequential(lm)[0], loss)
+    torch.testing.assert_close(total, loss + expected)
+    assert add_activation_penalty(lm, loss) is loss  # taken once
+    lm.eval()
+    lm(idx, idx)
+    assert lm.activation_penalty is None  # evaluation adds nothing
+    plain = small_lm("gru").train()
+    plain(idx, idx)
+    assert plain.activation_penalty is None
+
+
+def test_tied_weights_through_a_projection_when_the_sizes_differ():
+    from seqtk.nn.lm import ProjectedHead
+
+    lm = small_lm("gru", tie_weights=True, tie_projection=True).eval()  # hidden 10, embedding 8
+    assert isinstance(lm.head, ProjectedHead) and lm.tied
+    idx = torch.randint(0, V, (2, 5))
+    logits, _, _ = lm(idx)
+    h = lm.encoder(lm.embedding(idx))
+    proj = lm.head.proj
+    expected = (h @ proj.weight.T + proj.bias) @ lm.embedding.weight.T + lm.head.out.bias
+    torch.testing.assert_close(logits, expected)
+    n = sum(p.numel() for p in lm.parameters())
+    assert n == sum(p.numel() for p in small_lm("gru").parameters()) - V * 10 + 10 * 8 + 8  # head (V, 10) -> (8, 10) + bias
+    new = lm.generate(idx, 4, temperature=0)  # the eager step route
+    seq = idx
+    with torch.no_grad():
+        for _ in range(4):
+            seq = torch.cat([seq, lm(seq)[0][:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert torch.equal(new, seq[:, 5:])
+
+
+def test_adaptive_softmax_head_loss_scoring_and_generation():
+    from seqtk.nn.lm import AdaptiveHead
+
+    lm = small_lm(layers=[LayerSpec("lstm", 32)], adaptive_cutoffs=[4, 8], pad_id=0)  # clusters of 32 // 4, 32 // 16
+    assert isinstance(lm.head, AdaptiveHead)
+    idx, targets = torch.randint(0, V, (2, 6)), torch.randint(1, V, (2, 6))
+    targets[0, :2] = 0  # pad: ignored
+    logits, loss, _ = lm.train()(idx, targets)
+    assert logits is None
+    lm.eval()
+    log_probs, _, _ = lm(idx)  # (B, T, V): log-probabilities that sum to one
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 6))
+    keep = targets != 0
+    expected = -log_probs.gather(-1, targets[..., None])[..., 0][keep].mean()
+    torch.testing.assert_close(loss, expected)
+    _, eval_loss, _ = lm(idx, targets)
+    torch.testing.assert_close(eval_loss, expected)
+    new = lm.generate(idx, 3, temperature=0)
+    seq = idx
+    with torch.no_grad():
+        for _ in range(3):
+            seq = torch.cat([seq, lm(seq)[0][:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert torch.equal(new, seq[:, 6:])
+    sampled = lm.generate([1, 2], 5, generator=torch.Generator().manual_seed(0))
+    assert sampled.shape == (5,) and int(sampled.max()) < V
+    with pytest.raises(SeqtkValueError, match="adaptive_cutoffs must increase"):
+        small_lm(adaptive_cutoffs=[8, 4])
+    with pytest.raises(SeqtkValueError, match="cannot be tied"):
+        small_lm(layers=[LayerSpec("lstm", 8)], tie_weights=True, adaptive_cutoffs=[4])
