@@ -27,6 +27,8 @@ from seqtk_plugins.textgen.config import TextGenData, TextGenModel, TextGenVocab
 from seqtk_plugins.textgen.sampling import detach_state, move_state, sample_batch, sample_text, score_text
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from seqtk.config.schema import Recipe
     from seqtk.runtime.loggers import Logger
     from seqtk.tasks.evaluation import EvalResult
@@ -124,6 +126,13 @@ class TextGenTask(Task):
         if split not in self.ids:
             raise SeqtkError(f"task 'textgen' has no split '{split}'", fix=f"use one of {', '.join(self.splits())}")
         return eval_windows(self.ids[split], self.recipe.train.batch_size, self.recipe.data.seq_len)
+
+    def read_eval_file(self, path: Path) -> None:
+        """``seqtk eval --file``: the file's text as the split "file", encoded and scored as val is (:mod:`.scoring`)."""
+        from seqtk.tasks.task import EVAL_FILE
+        from seqtk_plugins.textgen.scoring import read_eval_ids
+
+        self.ids[EVAL_FILE] = read_eval_ids(self, path)
 
     # -- model --------------------------------------------------------------------
     def build_model(self) -> nn.Module:

@@ -22,25 +22,33 @@ Int8Opt = Annotated[bool, typer.Option("--int8", help="Run the language model on
 
 def eval_cmd(
     checkpoint: CheckpointArg,
-    split: Annotated[str, typer.Option(help="Held-out split to evaluate: val or test.")] = "val",
+    split: Annotated[Optional[str], typer.Option(help="Held-out split to evaluate: val or test (default: val).", show_default=False)] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Score this file instead of a split, in a format the task reads: a labelled CSV/TSV/JSONL table (classify, sentiment), tagged sentences (tag), a text (textgen). Reads no training data.", show_default=False)] = None,
     as_json: JsonOpt = False,
     device: DeviceOpt = None,
     max_batches: Annotated[int, typer.Option(help="Evaluate at most this many batches; 0 means all.")] = 0,
     beam: Annotated[Optional[int], typer.Option(help="Tasks that decode (seq2seq): the beam size instead of the recipe's model.beam (1: greedy).", show_default=False)] = None,
     int8: Int8Opt = False,
 ) -> None:
-    """Evaluate a checkpoint on a held-out split (loads the recipe's data)."""
+    """Evaluate a checkpoint on a held-out split (loads the recipe's data), or on a file it has not seen (--file)."""
     from seqtk.inference.predictor import load
+    from seqtk.tasks.evaluation import check_eval_file
 
     if max_batches < 0:  # before the checkpoint is read: the mistake is in the command line
         raise SeqtkError(f"--max-batches must be 0 (all) or more, got {max_batches}", fix="use e.g. --max-batches 10")
+    if file is not None:
+        if split is not None:
+            raise SeqtkError(f"--file and --split {split} were both given; seqtk eval scores a file or a split",
+                             fix="drop --split to score the file, or drop --file to score the split")  # fmt: skip
+        check_eval_file(file)
     predictor = load(checkpoint, device=device, quantize="int8" if int8 else None)
-    result, text = predictor.evaluation(split, max_batches, beam=beam)
+    result, text = predictor.evaluation(split, max_batches, beam=beam, file=file)
     if as_json:
         print(json_text(result))
         return
+    scored = f"the file {file}, scored by {checkpoint}" if file is not None else f"{result['split']} split of {checkpoint}"
     console = Console()
-    console.print(f"{predictor.task.name}: {split} split of {checkpoint}", highlight=False, soft_wrap=True)  # a title would wrap to the table's width
+    console.print(f"{predictor.task.name}: {scored}", highlight=False, soft_wrap=True)  # a title would wrap to the table's width
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")

@@ -10,6 +10,7 @@ wrappers around this class, so the two give the same results::
     p = seqtk.load("runs/classify_bbc/<time>/checkpoints/best.pt")
     p.predict(["Shares fell sharply in early trading"], top_k=3)
     p.evaluate("test")          # the dict seqtk eval --json prints
+    p.evaluate(file="news.csv") # a labelled file the model has not seen (seqtk eval --file)
 """
 
 from __future__ import annotations
@@ -187,19 +188,24 @@ class Predictor:
             raise SeqtkError(f"{len(request.seeds)} seeds were given for {len(request.prompts)} prompts",
                              fix="give one seed per prompt, or none (then all rows draw from seed)")  # fmt: skip
 
-    def evaluate(self, split: str = "val", max_batches: int = 0, *, beam: int | None = None) -> dict[str, Any]:
-        """The metrics on a held-out split (reading the recipe's data once), as ``seqtk eval --json``.
+    def evaluate(self, split: str | None = None, max_batches: int = 0, *, beam: int | None = None,
+                 file: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """The metrics on a held-out split (``"val"`` unless given; reading the recipe's data once), as
+        ``seqtk eval --json``; or, with ``file``, on a file the model has not seen, in a format the task reads
+        (a labelled table for a classifier, tagged sentences for a tagger, a text for a language model), as
+        ``seqtk eval --file F --json``: the same keys, with ``"file"`` instead of ``"split"``. A file needs no
+        training data: the checkpoint's vocabulary and labels encode it.
 
         ``beam``: for a task that decodes (seq2seq), the beam size instead of the recipe's ``model.beam``."""
-        return self.evaluation(split, max_batches, beam=beam)[0]
+        return self.evaluation(split, max_batches, beam=beam, file=file)[0]
 
-    def evaluation(self, split: str = "val", max_batches: int = 0, *, beam: int | None = None,
-                   ) -> tuple[dict[str, Any], str | None]:  # fmt: skip
+    def evaluation(self, split: str | None = None, max_batches: int = 0, *, beam: int | None = None,
+                   file: str | os.PathLike[str] | None = None) -> tuple[dict[str, Any], str | None]:
         """:meth:`evaluate`'s dict, and the task's text for the console (a per-class table, say)."""
         if beam is None:
-            return self._evaluation(split, max_batches)
+            return self._evaluation(split, max_batches, file)
         with self._model_keys(beam=beam):
-            return self._evaluation(split, max_batches)
+            return self._evaluation(split, max_batches, file)
 
     @contextmanager
     def _model_keys(self, **values: Any) -> Iterator[None]:
@@ -215,28 +221,59 @@ class Predictor:
         finally:
             self.task.recipe = recipe
 
-    def _evaluation(self, split: str, max_batches: int) -> tuple[dict[str, Any], str | None]:
+    def _evaluation(self, split: str | None, max_batches: int, file: str | os.PathLike[str] | None,
+                    ) -> tuple[dict[str, Any], str | None]:  # fmt: skip
         from seqtk.tasks.evaluation import evaluate
-        from seqtk.tasks.lifecycle import prepare_keeping_state
         from seqtk.tasks.task import Task
 
         if max_batches < 0:
             raise SeqtkError(f"max_batches must be 0 (all) or more, got {max_batches}", fix="use e.g. 10")
+        step = self._loaded.payload.get("step")
+        if file is None:
+            split = self._held_out(split)
+            out: dict[str, Any] = {"split": split, "step": step}
+        else:
+            split = self._file_split(split, file)
+            out = {"file": os.fspath(file), "step": step}
+        if type(self.task).evaluate is not Task.evaluate:  # a plugin that kept its own evaluate(): numbers only
+            metrics = self.task.evaluate(self.model, split, self.device, max_batches)
+            return out | _split_loss(out, metrics) | metrics, None
+        result = evaluate(self.task, self.model, split, self.device, max_batches, model_metrics=file is None)
+        out |= _split_loss(out, result.metrics) | result.metrics
+        return out | self.task.eval_details(result), self.task.eval_text(result)
+
+    def _held_out(self, split: str | None) -> str:
+        """The split to evaluate (val by default), once the recipe's data are read."""
+        from seqtk.tasks.lifecycle import prepare_keeping_state
+
+        split = "val" if split is None else split
         if not self._prepared:
             prepare_keeping_state(self.task, True, self._loaded.payload["task_state"])
             self._prepared = True
         if split not in self.task.splits():
             raise SeqtkError(f"task '{self.task.name}' has no split '{split}'", fix=f"use {' or '.join(self.task.splits())}")
-        out: dict[str, Any] = {"split": split, "step": self._loaded.payload.get("step")}
-        if type(self.task).evaluate is not Task.evaluate:  # a plugin that kept its own evaluate(): numbers only
-            metrics = self.task.evaluate(self.model, split, self.device, max_batches)
-            return out | {f"{split}_loss": metrics["loss"]} | metrics, None
-        result = evaluate(self.task, self.model, split, self.device, max_batches)
-        out |= {f"{split}_loss": result.metrics["loss"]} | result.metrics
-        return out | self.task.eval_details(result), self.task.eval_text(result)
+        return split
+
+    def _file_split(self, split: str | None, file: str | os.PathLike[str]) -> str:
+        """The split the task made of ``file`` (read without the recipe's data)."""
+        from seqtk.tasks.evaluation import check_eval_file
+        from seqtk.tasks.task import EVAL_FILE, Task
+
+        if split is not None:
+            raise SeqtkError(f"evaluate() got a split ('{split}') and a file to score; it scores one of them",
+                             fix="drop split to score the file (seqtk eval CKPT --file F), or drop file to score the split")  # fmt: skip
+        if type(self.task).read_eval_file is Task.read_eval_file:
+            self.task.read_eval_file(Path(file))  # the default refuses, whatever the file, naming what to do instead
+        self.task.read_eval_file(check_eval_file(Path(file)))
+        return EVAL_FILE
 
     def __repr__(self) -> str:
         return f"Predictor(task={self.task.name!r}, source='{self.source}', device={self.device})"
+
+
+def _split_loss(out: dict[str, Any], metrics: dict[str, float]) -> dict[str, float]:
+    """``val_loss`` for a split (as training logs name it); nothing for a file, which has only ``loss``."""
+    return {f"{out['split']}_loss": metrics["loss"]} if "split" in out else {}
 
 
 def predict_items(task: Task, inputs: Any) -> list[Any]:

@@ -41,6 +41,7 @@ import inspect
 import warnings
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
@@ -92,19 +93,41 @@ class EvalResult:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def evaluate(task: Evaluable, model: nn.Module | None, split: str, device: torch.device, max_batches: int = 0) -> EvalResult:
+def evaluate(task: Evaluable, model: nn.Module | None, split: str, device: torch.device, max_batches: int = 0,
+             *, model_metrics: bool = True) -> EvalResult:
     """Run ``task.step`` over ``split`` (at most ``max_batches``; 0: all) without gradients, then
-    ``task.model_metrics``; ``task.finish_metrics`` derives the rest from all of them."""
+    ``task.model_metrics`` (unless ``model_metrics`` is false: a file's evaluation, whose numbers are the
+    file's alone); ``task.finish_metrics`` derives the rest from all of them."""
     reducer = task.eval_reducer(split)
     with torch.no_grad():
         result = EvalResult(split, _means(task, model, split, device, max_batches, reducer), reducer)
         if reducer is not None:
             result.metrics |= {key: float(value) for key, value in reducer.metrics().items()}
-        hook = getattr(task, "model_metrics", None)  # every Task has it; an object made for the loop alone may not
+        hook = getattr(task, "model_metrics", None) if model_metrics else None  # an object made for the loop alone may lack it
         extra = hook(model, split, device, result) if hook is not None else {}  # after the reducer's: it may read them
         result.metrics |= {key: float(value) for key, value in extra.items()}
     result.metrics = task.finish_metrics(result.metrics)
     return result
+
+
+def check_eval_file(path: Path) -> Path:
+    """``path`` if it is a readable file with something in it; else the error that says which it is not."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise SeqtkError(f"'{path}' is a folder, and seqtk eval --file (evaluate(file=...)) scores one file",
+                         fix="name a file in it, or join its files into one")  # fmt: skip
+    if not path.exists():
+        raise SeqtkError(f"the file to evaluate, '{path}', does not exist",
+                         fix="check the path given to seqtk eval --file (evaluate(file=...))")  # fmt: skip
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SeqtkError(f"cannot read the file to evaluate, '{path}': {exc.strerror}",
+                         fix="check its permissions, or copy it somewhere readable") from None  # fmt: skip
+    if not data.strip():
+        raise SeqtkError(f"the file to evaluate, '{path}', is empty" + (" (blank lines only)" if data else ""),
+                         fix="pass a file with the texts (and labels or tags) to score, in a format the task reads")  # fmt: skip
+    return path
 
 
 def _means(task: Evaluable, model: nn.Module | None, split: str, device: torch.device, max_batches: int,

@@ -18,7 +18,8 @@ schedules, checkpoints, logging and the CLI. A task has a handful of members:
   (metrics that are not means), :meth:`Task.model_metrics` (metrics of the
   model itself: sampled outputs, scored), :meth:`Task.predict`,
   :meth:`Task.generate`, :meth:`Task.log_eval`, :meth:`Task.export_spec`
-  (what ``seqtk export`` writes).
+  (what ``seqtk export`` writes), :meth:`Task.read_eval_file` (a file the
+  model has not seen, scored as a split: ``seqtk eval --file``).
 
 What a task learns from its training data (its vocabulary, label names) is
 named in :attr:`Task.learned`, and seqtk saves and restores it
@@ -42,11 +43,17 @@ from seqtk.errors import SeqtkError
 from seqtk.tasks.step import StepOutput  # the task/trainer boundary; importable from here as before
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
 
     from seqtk.data.batches import ResumableLoader
     from seqtk.runtime.loggers import Logger
     from seqtk.tasks.evaluation import EvalResult, Reducer
+
+
+#: the held-out split a file the model has not seen becomes (:meth:`Task.read_eval_file`)
+EVAL_FILE = "file"
 
 
 @dataclass
@@ -254,6 +261,23 @@ class Task:
     def splits(self) -> list[str]:
         """Held-out splits this task has."""
         return ["val", "test"]
+
+    def read_eval_file(self, path: Path) -> None:
+        """Read ``path``, a file the model has not seen, as the held-out split :data:`EVAL_FILE`, so that
+        ``eval_batches(EVAL_FILE)`` and ``eval_reducer(EVAL_FILE)`` serve it as they serve ``val``: the same
+        step, reducer and metrics score it (``seqtk eval CKPT --file F``, ``Predictor.evaluate(file=F)``).
+
+        Read it in a format the task's data are read in, and encode it with the learned vocabulary and labels;
+        no training data are read (it is called on a restored checkpoint without :meth:`prepare`). Raise
+        SeqtkError for a file the task cannot read, or labels the model does not know. The core has already
+        checked that the file exists and is not empty. The default refuses: the task scores its splits only.
+        """
+        raise SeqtkError(
+            f"task '{self.name}' cannot score a file: it evaluates only the held-out splits of its recipe's data "
+            f"(not '{path}')",
+            fix="evaluate a split with seqtk eval CKPT --split val (or test), or get the model's outputs for the "
+            "file's inputs with seqtk predict CKPT --file F; docs/deploy.md lists the tasks that score a file",
+        )
 
     # -- model ----------------------------------------------------------------
     def build_model(self) -> nn.Module:
