@@ -8,11 +8,13 @@ from seqtk.errors import SeqtkError
 from seqtk_plugins.classify.corpus import Label
 
 
-def remap(labels: Sequence[Label], data_names: Sequence[str], model_names: Sequence[str], split: str) -> list[Label]:
+def remap(labels: Sequence[Label], data_names: Sequence[str], model_names: Sequence[str], split: str,
+          what: str = "") -> list[Label]:
     """``labels`` (indices into ``data_names``) as indices into ``model_names``.
 
     A checkpoint's label list wins over the one rebuilt from the data: the
-    model's outputs mean its classes, in its order.
+    model's outputs mean its classes, in its order. ``what`` begins the error
+    for a label the model does not know (default: "the {split} data have").
 
     >>> remap([0, 1, 1], ["sport", "tech"], ["business", "sport", "tech"], "val")
     [1, 2, 2]
@@ -24,7 +26,7 @@ def remap(labels: Sequence[Label], data_names: Sequence[str], model_names: Seque
     if unseen:
         shown = ", ".join(repr(n) for n in unseen[:5]) + (f" and {len(unseen) - 5} more" if len(unseen) > 5 else "")
         raise SeqtkError(
-            f"the {split} data have the label(s) {shown}, which the model was never trained on "
+            f"{what or f'the {split} data have'} the label(s) {shown}, which the model was never trained on "
             f"(it knows {len(model_names)}: {', '.join(repr(n) for n in list(model_names)[:10])}"
             f"{' ...' if len(model_names) > 10 else ''}), so it can never predict them",
             fix="evaluate on data labelled with the model's labels, or train a new model on data that include "

@@ -135,10 +135,10 @@ class SentimentTask(ClassifyTask):
                 fix='remove data.multi_label, or use task.name = "classify" for multi-label data',
             )
 
-    def load_corpus(self) -> Corpus:
+    def load_corpus(self, data: ClassifyData | None = None) -> Corpus:
         from seqtk_plugins.classify.sentiment_data import load_corpus
 
-        return load_corpus(self.recipe.data, self.report_console())
+        return load_corpus(data or self.recipe.data, self.report_console())  # type: ignore[arg-type]
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "vocab" in state:  # a checkpoint from before seqtk saved Task.learned itself

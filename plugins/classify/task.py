@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from seqtk.data.batches import ResumableLoader
 from seqtk.data.split_record import check_same_split
 from seqtk.errors import SeqtkError
-from seqtk.tasks.task import ExportSpec, StepOutput, Task
+from seqtk.tasks.task import EVAL_FILE, ExportSpec, StepOutput, Task
 from seqtk_plugins.classify import reporting, vectors
 from seqtk_plugins.classify.batching import Batch, Encoded, TrainBatches, encode, eval_batches
 from seqtk_plugins.classify.config import ClassifyData, ClassifyModel, ClassifyVocab
@@ -111,11 +111,12 @@ class ClassifyTask(Task):
         check_vocab(recipe.vocab)
         check_model(recipe.model)
 
-    def load_corpus(self) -> Corpus:
-        """The labelled texts the recipe names (the sentiment preset reads its own sources)."""
+    def load_corpus(self, data: ClassifyData | None = None) -> Corpus:
+        """The labelled texts the recipe names, or ``data`` (other [data] keys: an evaluation file's); the
+        sentiment preset reads its own sources."""
         from seqtk_plugins.classify.sources import load_corpus
 
-        return load_corpus(self.recipe.data, self.report_console())
+        return load_corpus(data or self.recipe.data, self.report_console())
 
     def load_data(self) -> None:
         """Load, deduplicate and split the data."""
@@ -176,6 +177,22 @@ class ClassifyTask(Task):
         for split, part in self.texts.items():
             self.texts[split] = LabeledTexts(part.texts, remap(part.labels, data_names, names, split))
 
+    def read_eval_file(self, path: Path) -> None:
+        """``seqtk eval --file``: a CSV, TSV, JSONL, JSON or parquet file of texts and labels (the columns the
+        recipe names, or the usual names) as the split "file", read as data.path is, with the model's
+        vocabulary; a label the model was not trained on is refused."""
+        from dataclasses import replace
+
+        from seqtk_plugins.classify.labels import remap
+
+        corpus = self.load_corpus(replace(self.recipe.data, source="file", path=str(path)))
+        names, cfg = self.need("label_names"), self.recipe.data
+        labels = remap(corpus.train.labels, corpus.label_names, names, EVAL_FILE, what=f"the file '{path}' has")
+        self.texts[EVAL_FILE] = LabeledTexts(corpus.train.texts, labels)
+        tokens = self.tokens_of(corpus.train.texts)
+        self.encoded[EVAL_FILE] = encode(tokens, labels, self.need("vocab"), len(names), cfg.max_tokens, cfg.keep)
+        self._eval_cache.pop(EVAL_FILE, None)
+
     def train_loader(self) -> ResumableLoader:
         cfg, train = self.recipe.data, self.recipe.train
         batches = TrainBatches(self.encoded["train"], train.batch_size, train.seed, cfg.bucketing, cfg.bucket_factor,
@@ -183,7 +200,7 @@ class ClassifyTask(Task):
         return ResumableLoader(batches.plan, batches.collate)
 
     def eval_batches(self, split: str) -> list[Batch]:
-        if split not in HELD_OUT or split not in self.encoded:
+        if split not in (*HELD_OUT, EVAL_FILE) or split not in self.encoded:
             raise SeqtkError(f"task '{self.name}' has no prepared split '{split}'", fix="use val or test (after prepare())")
         if split not in self._eval_cache:
             cfg = self.recipe.data
