@@ -23,13 +23,15 @@ from seqtk.data.batches import ResumableLoader, move_to
 from seqtk.data.split_record import check_same_split
 from seqtk.errors import SeqtkError
 from seqtk.runtime.device import eval_mode
-from seqtk.tasks.task import ExportSpec, StepOutput, Task
+from seqtk.tasks.task import EVAL_FILE, ExportSpec, StepOutput, Task
 from seqtk_plugins.tag.batching import Batch, Encoded, SentenceEncoder, TrainBatches, eval_batches
 from seqtk_plugins.tag.config import TagData, TagModel, TagVocab
 from seqtk_plugins.tag.inputs import EXAMPLE, TAKES, token_items, words_of
 from seqtk_plugins.tag.metrics import TagCounts
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from seqtk.config.schema import Recipe
     from seqtk.runtime.loggers import Logger
     from seqtk.tasks.evaluation import EvalResult
@@ -114,13 +116,26 @@ class TagTask(Task):
         assert self._splits is not None
         describe(self._splits, self._source, encoder, self.need("scheme"), self.report_console())
 
+    def read_eval_file(self, path: Path) -> None:
+        """``seqtk eval --file``: tagged sentences in the formats data.path reads (CoNLL-U, CoNLL columns,
+        word/TAG lines, JSONL; data.format and its keys as the recipe sets them) as the split "file". A tag the
+        model does not know counts as an error, as in a split; a file with none it knows is refused."""
+        from seqtk_plugins.tag.corpus import read_options, tag_set
+        from seqtk_plugins.tag.readers import read_file
+
+        sentences = read_file(path, read_options(self.recipe.data))
+        _check_known_tags(path, tag_set(sentences), self.need("tags"))
+        self.sentences[EVAL_FILE] = sentences
+        self.encoded[EVAL_FILE] = self.encoder.encode_all(sentences)
+        self._eval_cache.pop(EVAL_FILE, None)
+
     def train_loader(self) -> ResumableLoader:
         train = self.recipe.train
         batches = TrainBatches(self.encoded["train"], train.batch_size, train.seed, self.recipe.data.bucket_factor)
         return ResumableLoader(batches.plan, batches.collate)
 
     def eval_batches(self, split: str) -> list[Batch]:
-        if split not in HELD_OUT or split not in self.encoded:
+        if split not in (*HELD_OUT, EVAL_FILE) or split not in self.encoded:
             raise SeqtkError(f"task 'tag' has no prepared split '{split}'", fix="use val or test (after prepare())")
         if split not in self._eval_cache:
             self._eval_cache[split] = eval_batches(self.encoded[split], self.recipe.data.eval_batch_size)
@@ -238,3 +253,15 @@ class TagTask(Task):
         return SentenceEncoder(self.need("vocab"), self.need("char_vocab"), self.need("tags"), v.lowercase,
                                self.recipe.model.max_word_chars)  # fmt: skip
 
+
+def _check_known_tags(path: Path, found: list[str], known: list[str]) -> None:
+    """Refuse a file none of whose tags the model knows: another tagset, or the wrong column."""
+    if set(found) & set(known):
+        return
+    raise SeqtkError(
+        f"none of the tags of '{path}' ({', '.join(found[:8])}{' ...' if len(found) > 8 else ''}) is one the model "
+        f"was trained on ({', '.join(known[:8])}{' ...' if len(known) > 8 else ''}), so every token would count as "
+        "wrong",
+        fix="score a file tagged with the model's tagset; in a column file, check which column holds the tags "
+        "(the recipe's data.tag_column, data.conllu_tag for CoNLL-U)",
+    )
