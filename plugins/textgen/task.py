@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from seqtk.data.batches import ResumableLoader
-from seqtk.data.lm_batches import StreamBatches, WindowBatches, eval_windows
+from seqtk.data.lm_batches import StreamBatches, WindowBatches, bptt_lr_scale, eval_windows
 from seqtk.data.split_record import check_same_split
 from seqtk.errors import SeqtkError
 from seqtk.nn.awd import add_activation_penalty
@@ -119,7 +119,8 @@ class TextGenTask(Task):
     def train_loader(self) -> ResumableLoader:
         cfg, train = self.recipe.data, self.recipe.train
         kind = StreamBatches if cfg.batching == "stream" else WindowBatches
-        batches = kind(self.ids["train"], train.batch_size, cfg.seq_len, train.seed)
+        extra = {"variable": train.variable_bptt} if kind is StreamBatches else {}  # AWD-LSTM's variable lengths
+        batches = kind(self.ids["train"], train.batch_size, cfg.seq_len, train.seed, **extra)
         return ResumableLoader(batches.plan, batches.collate)
 
     def eval_batches(self, split: str) -> Iterable[Any]:
@@ -149,7 +150,8 @@ class TextGenTask(Task):
             self._state = detach_state(new_state)  # truncated BPTT: keep values, cut the graph
         if train:  # model.ar_alpha / tar_beta: AWD-LSTM's AR and TAR terms join the training loss
             loss = add_activation_penalty(model, loss)
-        return StepOutput(loss=loss, count=y.numel())
+        scale = bptt_lr_scale(x, self.recipe.data.seq_len) if carry and self.recipe.train.variable_bptt else 1.0
+        return StepOutput(loss=loss, count=y.numel(), lr_scale=scale)
 
     def reset_state(self) -> None:
         self._state = None

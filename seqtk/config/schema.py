@@ -116,6 +116,13 @@ class TrainConfig:
     step_every: int = hfield(1000, help="Step schedule: multiply lr by gamma every this many steps.")
     gamma: float = hfield(0.5, help="Step schedule: the factor.")
     grad_clip: float = hfield(1.0, help="Clip the gradient norm to this value; 0 turns clipping off.")
+    variable_bptt: bool = hfield(
+        False,
+        help="Language models on carried streams (textgen's data.batching = \"stream\"): draw each batch's length "
+        "around data.seq_len as AWD-LSTM does (seq_len with p = 0.95, else seq_len / 2; then normal, sd 5, at "
+        "least 5) and scale that step's learning rate by length / seq_len. The lengths follow train.seed, so "
+        "--resume is exact. See seqtk.data.lm_batches.variable_lengths.",
+    )
     ema_decay: float = hfield(
         0.0,
         help="Keep an exponential moving average of the weights (decay e.g. 0.99 for a run of ~1,000 steps, 0.999 "

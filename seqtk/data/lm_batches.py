@@ -7,11 +7,13 @@ in the core, not in one plugin that the other would import.
 
 Training batches come from a per-epoch *plan* (see :mod:`seqtk.data.batches`): the
 plan of epoch ``e`` depends only on ``(seed, e)``, so a resumed run sees the
-same batches as an uninterrupted one.
+same batches as an uninterrupted one. That holds for AWD-LSTM's variable-length
+BPTT too (:func:`variable_lengths`): the lengths are part of the plan.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import torch
@@ -60,28 +62,66 @@ class StreamBatches:
     start ``s`` (``0 <= s < T``) is drawn per epoch so that window boundaries
     move between epochs.
 
+    With ``variable=True`` (AWD-LSTM's variable-length BPTT) each batch has
+    its own length (:func:`variable_lengths`): the plan holds ``(start,
+    length)`` pairs, drawn from ``(seed, epoch)``, and the last batch of an
+    epoch may be shorter. :func:`bptt_lr_scale` gives the factor
+    (``length / seq_len``) that AWD-LSTM scales the learning rate by.
+
     >>> sb = StreamBatches(torch.arange(21), batch_size=2, seq_len=3, seed=0)
     >>> [sb.collate(s)[0].tolist() for s in (0, 3)]
     [[[0, 1, 2], [10, 11, 12]], [[3, 4, 5], [13, 14, 15]]]
     """
 
-    def __init__(self, ids: Tensor, batch_size: int, seq_len: int, seed: int) -> None:
-        self.batch_size, self.seq_len, self.seed = batch_size, seq_len, seed
+    def __init__(self, ids: Tensor, batch_size: int, seq_len: int, seed: int, variable: bool = False) -> None:
+        self.batch_size, self.seq_len, self.seed, self.variable = batch_size, seq_len, seed, variable
         self.stream_len = (len(ids) - 1) // batch_size  # L; >= T since the text fills one batch
         used = batch_size * self.stream_len
         self.x = ids[:used].view(batch_size, self.stream_len)  # (B, L)
         self.y = ids[1 : used + 1].view(batch_size, self.stream_len)  # (B, L), shifted by one
 
-    def plan(self, epoch: int) -> list[int]:
-        """Start columns of the batches of ``epoch``, in order."""
+    def plan(self, epoch: int) -> list[int] | list[tuple[int, int]]:
+        """Start columns of the batches of ``epoch``, in order; ``(start, length)`` pairs when ``variable``."""
         length, t = self.stream_len, self.seq_len
+        generator = epoch_generator(self.seed, epoch)
         shifts = min(t, length - t + 1)  # keep at least one full batch
-        start = int(torch.randint(0, shifts, (1,), generator=epoch_generator(self.seed, epoch)))
+        start = int(torch.randint(0, shifts, (1,), generator=generator))
+        if self.variable:
+            return variable_lengths(start, length, t, generator)
         return list(range(start, length - t + 1, t))
 
-    def collate(self, start: int) -> Batch:
-        cols = slice(start, start + self.seq_len)
+    def collate(self, spec: int | tuple[int, int]) -> Batch:
+        start, size = spec if isinstance(spec, tuple) else (spec, self.seq_len)
+        cols = slice(start, start + size)
         return self.x[:, cols].contiguous(), self.y[:, cols].contiguous()  # (B, T) each
+
+
+def variable_lengths(start: int, stream_len: int, bptt: int, generator: torch.Generator) -> list[tuple[int, int]]:
+    """``(start, length)`` of every batch from ``start`` to the end of the streams, as AWD-LSTM draws them.
+
+    Each length: ``bptt`` with probability 0.95, else ``bptt / 2``; then a normal draw around it with standard
+    deviation 5, at least 5 (as ``max(5, int(np.random.normal(bptt, 5)))``), and at most what is left.
+
+    >>> spans = variable_lengths(0, 200, 20, torch.Generator().manual_seed(0))
+    >>> spans[:3], sum(n for _, n in spans)
+    ([(0, 21), (21, 21), (42, 20)], 200)
+    """
+    spans = []
+    while start < stream_len:
+        base = bptt if float(torch.rand((), generator=generator)) < 0.95 else bptt / 2
+        draw = base + 5.0 * float(torch.randn((), generator=generator))
+        size = min(max(5, math.trunc(draw)), stream_len - start)
+        spans.append((start, size))
+        start += size
+    return spans
+
+
+def bptt_lr_scale(x: Tensor, seq_len: int) -> float:
+    """AWD-LSTM's learning-rate factor for a batch of variable length: its length over ``seq_len``.
+
+    # (B, T) -> T / seq_len
+    """
+    return x.size(1) / seq_len
 
 
 def eval_windows(ids: Tensor, batch_size: int, seq_len: int) -> Iterator[Batch]:

@@ -39,6 +39,9 @@ class StepOutput:
     metrics: dict[str, float] = field(default_factory=dict)
     #: per-batch outputs for the task's evaluation reducer (logits, predictions); never averaged
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: the multiple of the scheduled learning rate this batch's optimiser step uses (AWD-LSTM's variable-length
+    #: BPTT: the batch's length over the nominal one, seqtk.data.lm_batches.bptt_lr_scale); 1 leaves it alone
+    lr_scale: float = 1.0
 
 
 def record_source(task_cls: type, source: str) -> None:
@@ -92,7 +95,13 @@ def check_step_output(task: Any, out: Any, train: bool) -> StepOutput:
             fix="set count to the number of items (examples or tokens) the loss averages over",
         )
     metrics = {key: _metric(task, key, value) for key, value in out.metrics.items()}
-    return StepOutput(loss, count, metrics, getattr(out, "outputs", None) or {})
+    lr_scale = getattr(out, "lr_scale", 1.0)
+    if isinstance(lr_scale, bool) or not isinstance(lr_scale, numbers.Real) or not 0 < lr_scale < math.inf:
+        raise SeqtkError(
+            f"{_step_of(task)} returned StepOutput.lr_scale = {lr_scale!r}; it must be a number > 0",
+            fix="leave lr_scale at 1.0, or set it to the batch's length over the nominal one",
+        )
+    return StepOutput(loss, count, metrics, getattr(out, "outputs", None) or {}, float(lr_scale))
 
 
 def _metric(task: Any, key: str, value: Any) -> float:

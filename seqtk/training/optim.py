@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -58,6 +60,26 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     if cfg.schedule == "step":
         return cfg.gamma ** ((step - 1) // cfg.step_every)
     return 1.0
+
+
+@contextlib.contextmanager
+def scaled_lr(optimizer: torch.optim.Optimizer, factor: float) -> Iterator[None]:
+    """Run the block (an optimiser step) with every group's learning rate times ``factor``, then put it back.
+
+    AWD-LSTM's variable-length BPTT scales each batch's rate by its length over the nominal one; the schedule
+    (which sets the rates from the step count) never sees the scaled value.
+    """
+    if factor == 1.0:
+        yield
+        return
+    rates = [group["lr"] for group in optimizer.param_groups]
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+    try:
+        yield
+    finally:
+        for group, rate in zip(optimizer.param_groups, rates):
+            group["lr"] = rate
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> LambdaLR:

@@ -47,7 +47,7 @@ from seqtk.training.distributed import Dist
 from seqtk.training.ema import WeightAverage
 from seqtk.training.gradients import GradientLog
 from seqtk.training.interrupts import SaveTriggers, TrainingStopped
-from seqtk.training.optim import apply_recipe, load_optimizer_state, make_optimizer, make_scheduler
+from seqtk.training.optim import apply_recipe, load_optimizer_state, make_optimizer, make_scheduler, scaled_lr
 from seqtk.training.runs import write_config
 from seqtk.training.scalars import ScalarWindow
 
@@ -231,10 +231,10 @@ class Session:
             loss = float(out.loss.detach())
         else:  # the global batch's loss and metrics; objective weighted by this rank's share
             loss, count, metrics, objective = distributed.reduce_step(out.loss, out.count, out.metrics, self.ctx)
-            out = StepOutput(out.loss, count, metrics)
+            out = StepOutput(out.loss, count, metrics, lr_scale=out.lr_scale)
         if not math.isfinite(loss):
             raise self._nonfinite("loss", loss)
-        lr = float(self.optimizer.param_groups[0]["lr"])
+        lr = float(self.optimizer.param_groups[0]["lr"]) * out.lr_scale
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(objective).backward()
         if self.grads is not None:  # gradients through time, measured before clipping
@@ -244,7 +244,8 @@ class Session:
         norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
         if not math.isfinite(norm) and not self.scaler.is_enabled():  # fp16 skips such steps itself
             raise self._nonfinite("gradient norm", norm)
-        self.scaler.step(self.optimizer)
+        with scaled_lr(self.optimizer, out.lr_scale):
+            self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
         if self.ema is not None:

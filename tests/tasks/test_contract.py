@@ -52,6 +52,7 @@ def returning(make):
         (lambda loss, y: StepOutput(loss.mean().detach(), len(y)), "does not require grad at train=True"),
         (lambda loss, y: StepOutput(loss.mean(), -1), "StepOutput.count = -1"),
         (lambda loss, y: StepOutput(loss.mean(), len(y), {"acc": "high"}), "metric 'acc' = 'high'"),
+        (lambda loss, y: StepOutput(loss.mean(), len(y), lr_scale=0.0), "StepOutput.lr_scale = 0.0"),
     ],
 )
 def test_a_broken_step_is_the_plugins_error(toy_task, tmp_path, make, message):
