@@ -185,8 +185,15 @@ class ClassifyTask(Task):
 
         from seqtk_plugins.classify.labels import remap
 
-        corpus = self.load_corpus(replace(self.recipe.data, source="file", path=str(path)))
         names, cfg = self.need("label_names"), self.recipe.data
+        try:
+            corpus = self.load_corpus(replace(cfg, source="file", path=str(path)))
+        except SeqtkError as exc:  # a column the recipe names, whose fix would be to set data.*_column
+            if not (exc.fix or "").startswith(("set data.text_column", "set data.label_column")):
+                raise
+            raise SeqtkError(exc.problem, fix="name the file's columns as the model's recipe reads them (data.text_column "
+                             f"= '{cfg.text_column}', data.label_column = '{cfg.label_column}'; auto: one of the usual "
+                             "names)") from None  # fmt: skip
         labels = remap(corpus.train.labels, corpus.label_names, names, EVAL_FILE, what=f"the file '{path}' has")
         self.texts[EVAL_FILE] = LabeledTexts(corpus.train.texts, labels)
         tokens = self.tokens_of(corpus.train.texts)

@@ -74,7 +74,7 @@ def test_a_file_with_fewer_labels_and_other_column_names_is_scored_with_the_mode
 def test_a_file_without_the_recipes_columns_names_the_columns_it_has(tmp_path, classifier):
     csv = tmp_path / "other.csv"
     csv.write_text("sentence,topic\nwhat time,time\n", encoding="utf-8")
-    with pytest.raises(SeqtkError, match="has no text column 'question'.*Columns found: sentence, topic"):
+    with pytest.raises(SeqtkError, match="has no text column .question.*Columns found: sentence, topic.*Fix: name the file.s columns"):
         seqtk.load(classifier).evaluate(file=csv)
 
 
