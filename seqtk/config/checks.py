@@ -145,7 +145,7 @@ def check_train_and_log(train: TrainConfig, log: LogConfig) -> None:
     """
     for key in ("max_steps", "batch_size", "eval_every", "step_every"):
         at_least(f"train.{key}", getattr(train, key), 1, fix=f"set train.{key} to a positive integer")
-    for key in ("warmup_steps", "eval_batches", "patience", "num_threads"):
+    for key in ("warmup_steps", "eval_batches", "patience", "num_threads", "nt_asgd_nonmono"):
         at_least(f"train.{key}", getattr(train, key), 0)
     finite("train.lr", train.lr, fix="set train.lr to e.g. 1e-3")
     if train.lr <= 0:
@@ -166,5 +166,10 @@ def check_train_and_log(train: TrainConfig, log: LogConfig) -> None:
     if not (train.ema_decay == 0 or 0 < train.ema_decay < 1):
         raise SeqtkError(f"train.ema_decay must be 0 (off) or in (0, 1), not {train.ema_decay}",
                          fix="set train.ema_decay = 0.99 (about the last 100 steps' weights), or 0")
+    if train.nt_asgd_nonmono and (train.optimizer != "sgd" or train.ema_decay):
+        why = f"train.optimizer = {train.optimizer!r}" if train.optimizer != "sgd" else "train.ema_decay, another average"
+        raise SeqtkError(f"train.nt_asgd_nonmono switches SGD to averaged SGD, which does not go with {why}",
+                         fix='set train.optimizer = "sgd" (AWD-LSTM: train.momentum = 0) and train.ema_decay = 0, '
+                         "or train.nt_asgd_nonmono = 0")  # fmt: skip
     for key in ("every", "grad_every"):
         at_least(f"log.{key}", getattr(log, key), 1, fix=f"set log.{key} = 10")

@@ -129,6 +129,13 @@ class TrainConfig:
         "for ~10,000) and evaluate, pick best.pt, report and save it in their place, as Keras' use_ema does; "
         "steadier than the last step's weights on small data. 0 turns it off. See seqtk.training.ema.",
     )
+    nt_asgd_nonmono: int = hfield(
+        0,
+        help="NT-ASGD (AWD-LSTM, with optimizer = \"sgd\"): once an evaluation's val metric is worse than the best "
+        "of those before the last nt_asgd_nonmono evaluations, keep averaging the weights from that step on (an "
+        "arithmetic mean, as torch.optim.ASGD's), and evaluate, pick best.pt, report and save the average. "
+        "AWD-LSTM: 5, with train.momentum = 0. 0 turns it off. See seqtk.training.optim.nt_asgd_switch.",
+    )
     eval_every: int = hfield(200, help="Evaluate on the validation split every this many steps.")
     eval_batches: int = hfield(0, help="Validation batches per evaluation; 0 means the whole split.")
     checkpoint_every: str = hfield(

@@ -17,6 +17,10 @@ one evaluation to the next.
 Floating-point parameters and buffers are averaged; integer buffers (counts)
 are copied.
 
+With ``decay=None`` the average is the arithmetic mean of the weights after
+every update (``d_n = n / (n + 1)``), as ``torch.optim.ASGD`` keeps it: NT-ASGD
+(``train.nt_asgd_nonmono``) starts one when validation stops improving.
+
 Why not ``torch.optim.swa_utils.AveragedModel`` with ``get_ema_multi_avg_fn``:
 it keeps a deep copy of the whole module (under DDP, of the wrapper), and its
 ``state_dict`` carries a ``module.`` prefix and an ``n_averaged`` buffer, so
@@ -55,8 +59,8 @@ class WeightAverage:
     1.0
     """
 
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        if not 0.0 < decay < 1.0:
+    def __init__(self, model: nn.Module, decay: float | None) -> None:
+        if decay is not None and not 0.0 < decay < 1.0:
             raise SeqtkError(f"the weight average's decay must be in (0, 1), not {decay}",
                              fix="set train.ema_decay to e.g. 0.999, or 0 to turn it off")
         self.decay = decay
@@ -64,7 +68,10 @@ class WeightAverage:
         self.state = {name: value.detach().clone() for name, value in model.state_dict().items()}
 
     def current_decay(self) -> float:
-        """The decay of the next update: small at first, ``decay`` after ~10 / (1 - decay) updates."""
+        """The decay of the next update: small at first, ``decay`` after ~10 / (1 - decay) updates (the mean's
+        n / (n + 1) with ``decay`` None)."""
+        if self.decay is None:
+            return self.updates / (self.updates + 1.0)
         return min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
 
     @torch.no_grad()

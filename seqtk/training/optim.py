@@ -82,6 +82,21 @@ def scaled_lr(optimizer: torch.optim.Optimizer, factor: float) -> Iterator[None]
             group["lr"] = rate
 
 
+def nt_asgd_switch(history: list[float], value: float, nonmono: int, mode: str) -> bool:
+    """NT-ASGD's trigger (Merity et al. 2017): is ``value`` worse than the best of the evaluations in ``history``
+    (the earlier ones, oldest first) before the last ``nonmono``?
+
+    >>> nt_asgd_switch([5.0, 4.0, 4.5, 4.2], 4.1, nonmono=2, mode="min")  # worse than min(5.0, 4.0)
+    True
+    >>> nt_asgd_switch([5.0, 4.0, 4.5, 4.2], 3.9, nonmono=2, mode="min")
+    False
+    """
+    if len(history) <= nonmono:
+        return False
+    earlier = history[: len(history) - nonmono]
+    return value > min(earlier) if mode == "min" else value < max(earlier)
+
+
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> LambdaLR:
     # LambdaLR passes the number of steps already taken; a plain function
     # (not an object) keeps the scheduler's state_dict free of config objects.

@@ -47,7 +47,8 @@ from seqtk.training.distributed import Dist
 from seqtk.training.ema import WeightAverage
 from seqtk.training.gradients import GradientLog
 from seqtk.training.interrupts import SaveTriggers, TrainingStopped
-from seqtk.training.optim import apply_recipe, load_optimizer_state, make_optimizer, make_scheduler, scaled_lr
+from seqtk.training.optim import (apply_recipe, load_optimizer_state, make_optimizer, make_scheduler, nt_asgd_switch,
+                                  scaled_lr)  # fmt: skip
 from seqtk.training.runs import write_config
 from seqtk.training.scalars import ScalarWindow
 
@@ -96,13 +97,18 @@ class Session:
         self.progress: TrainProgress | None = None
         self.grads = GradientLog(model, recipe.log.grad_every) if recipe.log.grad_through_time else None
         self.ema = WeightAverage(model, self.cfg.ema_decay) if self.cfg.ema_decay > 0 else None
+        # NT-ASGD (train.nt_asgd_nonmono): the val metric of every evaluation, and the step averaging began at
+        self.nt_history: list[float] = []
+        self.asgd_since: int | None = None
 
     def restore(self, payload: dict[str, Any], source: Path) -> None:
         """Continue from a checkpoint; the RNG streams are restored last."""
         entry = payload.get("ema")  # the checkpoint's model is a weight average; the trained weights are here
         load_weights(self.model, entry["raw"] if entry else payload["model"], source, payload["task"],
                      recipe_changes(payload.get("recipe"), self.recipe))
-        if self.ema is not None and entry:
+        if self._restore_nt_asgd(payload.get("nt_asgd"), payload["model"], entry):
+            pass
+        elif self.ema is not None and entry:
             self.ema.restore(payload["model"], entry)
             if float(entry.get("decay", self.ema.decay)) != self.ema.decay:
                 self.console.print(f"  train.ema_decay changed from {entry['decay']} to {self.ema.decay}: the average "
@@ -132,6 +138,30 @@ class Session:
         rng = self._rng_of(payload)
         if rng is not None:
             set_rng_state(rng)
+
+    def _restore_nt_asgd(self, record: dict[str, Any] | None, averaged: dict[str, Any], entry: Any) -> bool:
+        """Take NT-ASGD's history back, and its average once it had begun (True then)."""
+        if not record or not self.cfg.nt_asgd_nonmono:
+            return False
+        self.nt_history, self.asgd_since = list(record["history"]), record["since"]
+        if self.asgd_since is None or not entry:
+            return False
+        self.ema = WeightAverage(self.model, None)
+        self.ema.restore(averaged, entry)
+        return True
+
+    def _nt_asgd_after_eval(self) -> None:
+        """NT-ASGD: start averaging the weights once the val metric is worse than it was nonmono evaluations ago."""
+        nonmono = self.cfg.nt_asgd_nonmono
+        if not nonmono or self.asgd_since is not None or self.metric not in self.metrics:
+            return
+        value = self.metrics[self.metric]
+        if nt_asgd_switch(self.nt_history, value, nonmono, self.mode):
+            self.ema, self.asgd_since = WeightAverage(self.model, None), self.step
+            self.console.print(f"NT-ASGD: val {self.metric} {value:.4g} is worse than the best before the last "
+                               f"{nonmono} evaluations; averaging the weights from step {self.step} on.",
+                               highlight=False)  # fmt: skip
+        self.nt_history.append(value)
 
     def _rng_of(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """This rank's RNG state in the checkpoint; None (keep the fresh seed) if it has none."""
@@ -292,6 +322,7 @@ class Session:
         self.logger.log_scalars(self.step, {f"val/{k}": v for k, v in self.metrics.items()})
         missing = self.metric not in self.metrics
         improved = not missing and self._update_best()
+        self._nt_asgd_after_eval()
         if self.progress is not None and not missing:
             self.progress.after_eval(self.step, self.metrics[self.metric])
         self._save(improved)  # last.pt is kept even if we stop below
@@ -337,6 +368,8 @@ class Session:
         }
         if self.ema is not None:  # eval, predict and export read "model": the average
             payload["model"], payload["ema"] = self.ema.checkpoint(self.model)
+        if self.cfg.nt_asgd_nonmono:
+            payload["nt_asgd"] = {"history": list(self.nt_history), "since": self.asgd_since}
         if self.ctx is not None:  # every rank's dropout stream and task state (a carried stream), in rank order
             payload["rng_ranks"] = distributed.gather(payload["rng"], self.ctx)
             payload["task_state_ranks"] = distributed.gather(payload["task_state"], self.ctx)

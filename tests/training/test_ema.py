@@ -126,3 +126,49 @@ def test_the_average_can_be_turned_on_or_off_when_resuming(toy_task, recipe, tmp
 def test_a_decay_outside_zero_to_one_is_refused(toy_task, recipe, decay):
     with pytest.raises(SeqtkError, match=r"train.ema_decay must be 0 \(off\) or in \(0, 1\)"):
         load_recipe(str(recipe), [f"train.ema_decay={decay}"])
+
+
+def test_a_mean_average_is_the_arithmetic_mean_of_every_update():
+    model = nn.Linear(3, 2)
+    average = WeightAverage(model, decay=None)  # NT-ASGD's: torch.optim.ASGD's ax
+    seen = []
+    for _ in range(5):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        average.update(model)
+        seen.append({k: v.clone() for k, v in model.state_dict().items()})
+    for k in average.state:
+        torch.testing.assert_close(average.state[k], torch.stack([s[k] for s in seen]).mean(0))
+
+
+NT_ASGD = ("train.ema_decay=0", 'train.optimizer="sgd"', "train.momentum=0", "train.nt_asgd_nonmono=2",
+           "train.eval_every=2", "train.max_steps=12", 'train.metric_mode="max"')  # fmt: skip
+
+
+def test_nt_asgd_switches_when_validation_stops_improving_and_saves_the_mean(toy_task, recipe, tmp_path):
+    # metric_mode "max" on a falling loss: every evaluation is worse than the earlier ones, so with nonmono 2 the
+    # switch comes at the 4th evaluation (step 8): the first with an evaluation before the last 2 to compare with
+    train(recipe, tmp_path / "nt", *NT_ASGD)
+    last = load_checkpoint(tmp_path / "nt" / "checkpoints" / "last.pt")
+    assert last["nt_asgd"]["since"] == 8 and len(last["nt_asgd"]["history"]) == 4  # kept until the switch
+    assert last["ema"]["decay"] is None and last["ema"]["updates"] == 4
+    raws = []  # the trained weights after steps 9..12: averaging never changes what SGD trains
+    for steps in (9, 10, 11, 12):
+        train(recipe, tmp_path / f"plain{steps}", *NT_ASGD, "train.nt_asgd_nonmono=0", f"train.max_steps={steps}")
+        raws.append(load_checkpoint(tmp_path / f"plain{steps}" / "checkpoints" / "last.pt")["model"])
+    for k in last["model"]:
+        assert torch.equal(last["ema"]["raw"][k], raws[-1][k])
+        torch.testing.assert_close(last["model"][k], torch.stack([r[k] for r in raws]).mean(0))
+    train(recipe, tmp_path / "resumed", *NT_ASGD, "train.max_steps=10")  # stopped after the switch
+    train(recipe, tmp_path / "resumed", *NT_ASGD, resume=True)
+    again = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    assert again["nt_asgd"] == last["nt_asgd"]
+    assert all(torch.equal(again["model"][k], last["model"][k]) for k in last["model"])
+
+
+def test_nt_asgd_needs_plain_sgd(toy_task, recipe):
+    with pytest.raises(SeqtkError, match="train.nt_asgd_nonmono switches SGD to averaged SGD.*'adam'"):
+        load_recipe(str(recipe), ["train.ema_decay=0", "train.nt_asgd_nonmono=5"])
+    with pytest.raises(SeqtkError, match="train.ema_decay, another average"):
+        load_recipe(str(recipe), ['train.optimizer="sgd"', "train.nt_asgd_nonmono=5"])
