@@ -256,6 +256,30 @@ def test_cuda_greedy_generation_matches_the_cpu(cell):
     assert got.device.type == "cuda" and torch.equal(got.cpu(), expected)
 
 
+AWD_HEADS = [{"tie_weights": True, "tie_projection": True}, {"adaptive_cutoffs": [4]}]
+
+
+@pytest.mark.parametrize("head", AWD_HEADS)
+def test_the_graph_steppers_code_drives_the_projected_and_adaptive_heads(head):
+    # on a CPU the graph route runs its step uncaptured: the same code that a CUDA graph records
+    lm = small_lm(**head).double().eval()
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    expected = lm.generate(prompt, max_new_tokens=8, temperature=0.0, decoding=DecodeSettings(route="eager"))
+    assert torch.equal(lm.generate(prompt, max_new_tokens=8, temperature=0.0, decoding=DecodeSettings(route="graph")),
+                       expected)  # fmt: skip
+    assert lm.last_route.name == "graph"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("head", AWD_HEADS)
+def test_cuda_greedy_generation_with_the_projected_and_adaptive_heads_matches_the_cpu(head):
+    lm = small_lm(**head).double().eval()
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    expected = lm.generate(prompt, max_new_tokens=20, temperature=0.0)
+    got = lm.cuda().generate(prompt.cuda(), max_new_tokens=20, temperature=0.0)
+    assert got.device.type == "cuda" and torch.equal(got.cpu(), expected)
+
+
 def test_the_step_cells_follow_the_weights_after_training():
     # generation caches the cells it steps through; an optimiser step must not leave them stale
     torch.manual_seed(0)
