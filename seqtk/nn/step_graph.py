@@ -75,11 +75,21 @@ def builder_for(cell: RecurrentCell) -> Callable[..., tuple[str, list[str]]] | N
     return None
 
 
+def _head(g: _Builder, head: nn.Module, x: str) -> str:
+    """(B, H) -> (B, V): a linear head, or a projected one (``proj`` to the embedding size, then ``out``)."""
+    proj = getattr(head, "proj", None)
+    if proj is not None:
+        x, head = g.linear(x, proj.weight, proj.bias, "head_proj"), head.out
+    return g.linear(x, head.weight, head.bias, "head")
+
+
 def step_graph(
-    embedding: nn.Embedding, cells: Sequence[RecurrentCell], head: nn.Linear, quantize: str | None = None,
+    embedding: nn.Embedding, cells: Sequence[RecurrentCell], head: nn.Module, quantize: str | None = None,
     sampler: str | None = None,
 ) -> StepGraph:
     """The step of embedding -> ``cells`` (one per layer, unidirectional) -> head, as an ONNX model.
+
+    ``head`` is an ``nn.Linear``, or a :class:`~seqtk.nn.lm.ProjectedHead` (its ``proj``, then its ``out``).
 
     ``sampler`` also picks the next token in the graph, output ``next_token`` (B,) int64: ``"greedy"`` (argmax);
     ``"race"``: input ``noise`` (B, V) of Exp(1) draws, and the token wins ``softmax(logits) / noise``, as
@@ -112,7 +122,7 @@ def step_graph(
                 g.op("Identity", [out], f"{name}_out")
             names += state
             sizes += [cell.hidden_size] * cell.state_size
-        logits = g.op("Identity", [g.linear(x, head.weight, head.bias, "head")], "logits")
+        logits = g.op("Identity", [_head(g, head, x)], "logits")
         if sampler == "greedy":
             g.op("ArgMax", [logits], "next_token", axis=1, keepdims=0)
         elif sampler:

@@ -285,8 +285,8 @@ def _no_onnx(lm: nn.Module) -> str | None:
         return f"{err.name} is not installed"
     if lm.head.weight.dtype != torch.float32:
         return f"the model's weights are {lm.head.weight.dtype}, and the step is built from float32 ones"
-    if not isinstance(lm.head, nn.Linear):
-        return f"the {type(lm.head).__name__} head has no ONNX step"
+    if not isinstance(lm.head, nn.Linear) and not isinstance(getattr(lm.head, "proj", None), nn.Linear):
+        return f"the {type(lm.head).__name__} head has no ONNX step"  # a linear or a projected (lm.ProjectedHead) one has
     if any(getattr(layer, "proj_size", 0) for layer in lm.encoder.layers):
         return "a projected LSTM layer has no ONNX step"
     for layer in lm.encoder.layers:

@@ -349,12 +349,15 @@ def test_tied_weights_through_a_projection_when_the_sizes_differ():
     torch.testing.assert_close(logits, expected)
     n = sum(p.numel() for p in lm.parameters())
     assert n == sum(p.numel() for p in small_lm("gru").parameters()) - V * 10 + 10 * 8 + 8  # head (V, 10) -> (8, 10) + bias
-    new = lm.generate(idx, 4, temperature=0)  # the eager step route
     seq = idx
     with torch.no_grad():
         for _ in range(4):
             seq = torch.cat([seq, lm(seq)[0][:, -1].argmax(-1, keepdim=True)], dim=1)
-    assert torch.equal(new, seq[:, 5:])
+    for route in ("onnx", "eager"):  # the onnx step graph projects too
+        assert torch.equal(lm.generate(idx, 4, temperature=0, decoding=DecodeSettings(route=route)), seq[:, 5:])
+        assert lm.last_route.name == route
+    int8 = lm.generate(idx, 4, temperature=0, decoding=DecodeSettings(quantize="int8"))
+    assert int8.shape == (2, 4) and lm.last_route.quantize == "int8"
 
 
 def test_adaptive_softmax_head_loss_scoring_and_generation():
