@@ -325,7 +325,9 @@ def test_ar_tar_follow_the_last_layer_and_are_taken_once():
     _, loss, _ = lm(idx, idx)
     h = lm.encoder(lm.embedding(idx))  # (B, T, 10), the last layer's outputs
     expected = 2.0 * h.pow(2).mean() + 1.0 * (h[:, 1:] - h[:, :-1]).pow(2).mean()
-    total = add_activation_penalty(nn.Sequential(lm)[0], loss)
+    wrapped = nn.Module()  # as DistributedDataParallel holds it: under .module
+    wrapped.module = lm
+    total = add_activation_penalty(wrapped, loss)
     torch.testing.assert_close(total, loss + expected)
     assert add_activation_penalty(lm, loss) is loss  # taken once
     lm.eval()
