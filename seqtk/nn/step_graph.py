@@ -75,12 +75,44 @@ def builder_for(cell: RecurrentCell) -> Callable[..., tuple[str, list[str]]] | N
     return None
 
 
+def head_unsupported(head: nn.Module) -> str | None:
+    """Why the step graph cannot compute ``head`` (None when it can): see :func:`step_graph`."""
+    if isinstance(head, nn.Linear) or isinstance(getattr(head, "proj", None), nn.Linear):
+        return None
+    if isinstance(getattr(head, "softmax", None), nn.AdaptiveLogSoftmaxWithLoss):
+        return None
+    return f"the {type(head).__name__} head has no ONNX step"
+
+
 def _head(g: _Builder, head: nn.Module, x: str) -> str:
-    """(B, H) -> (B, V): a linear head, or a projected one (``proj`` to the embedding size, then ``out``)."""
+    """(B, H) -> (B, V): a linear head, a projected one (``proj`` to the embedding size, then ``out``), or an
+    adaptive softmax's log-probabilities."""
+    if isinstance(getattr(head, "softmax", None), nn.AdaptiveLogSoftmaxWithLoss):
+        return _adaptive_log_prob(g, head.softmax, x)
     proj = getattr(head, "proj", None)
     if proj is not None:
         x, head = g.linear(x, proj.weight, proj.bias, "head_proj"), head.out
     return g.linear(x, head.weight, head.bias, "head")
+
+
+def _adaptive_log_prob(g: _Builder, asm: nn.AdaptiveLogSoftmaxWithLoss, x: str) -> str:
+    """``asm.log_prob``: (B, H) -> (B, V). The head's log-softmax gives the shortlist's log-probabilities and
+    each cluster's; a word in cluster i adds its log-probability within the cluster (tail i's log-softmax)."""
+    top = g.op("LogSoftmax", [g.linear(x, asm.head.weight, asm.head.bias, "asm_head")], axis=1)  # (B, S + C)
+    short = asm.shortlist_size
+    parts = [_columns(g, top, 0, short, "asm_short")]
+    for i, (down, up) in enumerate(asm.tail):
+        within = g.op("LogSoftmax", [g.linear(g.linear(x, down.weight, None, f"asm_tail{i}_down"),
+                                              up.weight, None, f"asm_tail{i}_up")], axis=1)  # fmt: skip
+        parts.append(g.op("Add", [within, _columns(g, top, short + i, short + i + 1, f"asm_cluster{i}")]))
+    return g.op("Concat", parts, axis=1)
+
+
+def _columns(g: _Builder, x: str, start: int, end: int, name: str) -> str:
+    """Columns ``start:end`` of a (B, N) tensor."""
+    bounds = [g.const(f"{name}_{part}", np.array([value], dtype=np.int64))
+              for part, value in (("start", start), ("end", end), ("axis", 1))]  # fmt: skip
+    return g.op("Slice", [x, *bounds])
 
 
 def step_graph(
@@ -89,7 +121,8 @@ def step_graph(
 ) -> StepGraph:
     """The step of embedding -> ``cells`` (one per layer, unidirectional) -> head, as an ONNX model.
 
-    ``head`` is an ``nn.Linear``, or a :class:`~seqtk.nn.lm.ProjectedHead` (its ``proj``, then its ``out``).
+    ``head`` is an ``nn.Linear``, a :class:`~seqtk.nn.lm.ProjectedHead` (its ``proj``, then its ``out``) or a
+    :class:`~seqtk.nn.lm.AdaptiveHead` (its ``softmax``'s ``log_prob``: the "logits" are log-probabilities).
 
     ``sampler`` also picks the next token in the graph, output ``next_token`` (B,) int64: ``"greedy"`` (argmax);
     ``"race"``: input ``noise`` (B, V) of Exp(1) draws, and the token wins ``softmax(logits) / noise``, as

@@ -273,7 +273,7 @@ def _hidden_size(layer: nn.Module) -> int:
 
 def _no_onnx(lm: nn.Module) -> str | None:
     """Why the onnx route does not apply to ``lm`` (None when it does)."""
-    from seqtk.nn.step_graph import unsupported
+    from seqtk.nn.step_graph import head_unsupported, unsupported
 
     device = lm.head.weight.device
     if device.type != "cpu":
@@ -285,8 +285,9 @@ def _no_onnx(lm: nn.Module) -> str | None:
         return f"{err.name} is not installed"
     if lm.head.weight.dtype != torch.float32:
         return f"the model's weights are {lm.head.weight.dtype}, and the step is built from float32 ones"
-    if not isinstance(lm.head, nn.Linear) and not isinstance(getattr(lm.head, "proj", None), nn.Linear):
-        return f"the {type(lm.head).__name__} head has no ONNX step"  # a linear or a projected (lm.ProjectedHead) one has
+    why = head_unsupported(lm.head)
+    if why:
+        return why
     if any(getattr(layer, "proj_size", 0) for layer in lm.encoder.layers):
         return "a projected LSTM layer has no ONNX step"
     for layer in lm.encoder.layers:

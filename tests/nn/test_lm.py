@@ -379,12 +379,15 @@ def test_adaptive_softmax_head_loss_scoring_and_generation():
     torch.testing.assert_close(loss, expected)
     _, eval_loss, _ = lm(idx, targets)
     torch.testing.assert_close(eval_loss, expected)
-    new = lm.generate(idx, 3, temperature=0)
     seq = idx
     with torch.no_grad():
         for _ in range(3):
             seq = torch.cat([seq, lm(seq)[0][:, -1].argmax(-1, keepdim=True)], dim=1)
-    assert torch.equal(new, seq[:, 6:])
+    for route in ("onnx", "eager"):  # the onnx step graph computes the adaptive log_prob too
+        assert torch.equal(lm.generate(idx, 3, temperature=0, decoding=DecodeSettings(route=route)), seq[:, 6:])
+        assert lm.last_route.name == route
+    int8 = lm.generate(idx, 3, temperature=0, decoding=DecodeSettings(quantize="int8"))
+    assert int8.shape == (2, 3) and lm.last_route.quantize == "int8"
     sampled = lm.generate([1, 2], 5, generator=torch.Generator().manual_seed(0))
     assert sampled.shape == (5,) and int(sampled.max()) < V
     with pytest.raises(SeqtkValueError, match="adaptive_cutoffs must increase"):
