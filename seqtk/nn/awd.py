@@ -1,4 +1,4 @@
-"""AWD-LSTM's regularisers (Merity, Keskar and Socher 2017): weight-drop and locked dropout.
+"""AWD-LSTM's regularisers (Merity, Keskar and Socher 2017): weight-drop, locked dropout, embedding dropout, AR/TAR.
 
 **Weight-drop** is DropConnect on the hidden-to-hidden matrices: while
 training, each batch drops a random set of the recurrent weights (one mask for
