@@ -59,7 +59,7 @@ class Connection:
         if self.writer is None:
             await self.open()
         assert self.reader is not None and self.writer is not None
-        self.writer.write(b"POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        self.writer.write(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                           b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body))  # fmt: skip
         await self.writer.drain()
         status = int((await self.reader.readline()).split()[1])
@@ -238,7 +238,7 @@ async def raw(port: int, data: bytes, read: bool = True, leave_after: bytes | No
 
 def post(path: str, body: bytes, length: int | None = None) -> bytes:
     size = len(body) if length is None else length
-    return b"POST %s HTTP/1.1\r\nHost: f\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (path.encode(), size, body)
+    return b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (path.encode(), size, body)
 
 
 async def fault_round(port: int, sentences: list[str], statuses: Counter) -> None:

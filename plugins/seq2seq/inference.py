@@ -38,6 +38,9 @@ def predict(task: Seq2SeqTask, model: nn.Module, inputs: list[str], device: torc
     draws it): a row of weights per target token (the end token last), a column per source token."""
     if attention is False:
         attention = None
+    if attention is not None and attention is not True and not isinstance(attention, (str, Path)):
+        raise SeqtkError(f"attention must be true (the map in each result) or a PNG file's path, not {attention!r}",
+                         fix="pass attention=True, or attention='att.png' (seqtk predict --attention att.png)")  # fmt: skip
     from seqtk.nn.decoding import check_search
 
     cfg = task.recipe.model

@@ -20,6 +20,7 @@ def serve(
     max_inputs: Annotated[int, typer.Option(help="Inputs per predict request at most.")] = 256,
     max_input_chars: Annotated[int, typer.Option(help="Longest input or prompt, in characters (or list items).")] = 20_000,
     max_length: Annotated[int, typer.Option(help="Most tokens one generate request may ask for.")] = 4096,
+    max_beam: Annotated[int, typer.Option(help="Largest beam (and n-best) a predict request may ask a seq2seq model for.")] = 16,
     drain_seconds: Annotated[float, typer.Option(help="On SIGTERM or Ctrl-C, how long requests in flight may finish before the server exits.")] = 30.0,
     threads: Annotated[int, typer.Option(help="Threads the models compute on; 0: the usable cores less one (one is left for the HTTP side).")] = 0,
     int8: Annotated[bool, typer.Option("--int8", help="Run the models on int8 weights (CPU, onnxruntime), as seqtk.load(..., quantize='int8').")] = False,
@@ -31,9 +32,9 @@ def serve(
     from seqtk.serve.server import serve as run
     from seqtk.serve.settings import ServeSettings, check_host, parse_models
 
-    settings = ServeSettings(host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms, queue_size=queue_size,
+    settings = ServeSettings(host=host, port=port, public=public, max_batch=max_batch, max_wait_ms=max_wait_ms, queue_size=queue_size,
                              token=token, max_body_bytes=max_body_bytes, max_inputs=max_inputs,
-                             max_input_chars=max_input_chars, max_length=max_length, drain_seconds=drain_seconds,
+                             max_input_chars=max_input_chars, max_length=max_length, max_beam=max_beam, drain_seconds=drain_seconds,
                              threads=threads)  # fmt: skip
     settings.check()  # before any checkpoint is read: the mistakes are in the command line
     check_host(host, public)

@@ -371,8 +371,16 @@ def check_options(task: Task, options: dict[str, Any]) -> None:
             + (f"; it reads only {reads}" if reads else ""),
             fix=f"drop {', '.join(unused)}",
         )
+    for name in COUNT_OPTIONS:  # a float or a bool here reached the task as a TypeError, or as 1
+        value = options.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise SeqtkError(f"{name} must be a whole number, not {value!r}", fix=f"pass e.g. {name}=3")
     if options.get("top_k") is not None and options["top_k"] < 1:
         raise SeqtkError(f"--top-k must be at least 1, not {options['top_k']}", fix="use e.g. --top-k 3 (top_k=3)")
+
+
+#: the predict options that count something (labels, hypotheses): whole numbers only
+COUNT_OPTIONS = ("top_k", "beam", "n_best")
 
 
 def check_sampling(request: GenerateRequest) -> None:

@@ -16,10 +16,10 @@ Every refusal is JSON ``{"error", "fix"}`` with a 4xx status; a full queue is 50
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any, TypeVar
@@ -33,30 +33,24 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 from seqtk.errors import SeqtkError
 from seqtk.runtime.strict_json import json_text
 from seqtk.serve.batcher import Job, QueueFull
+from seqtk.serve.guard import JSON, Guard
 from seqtk.serve.hosted import HostedModel, Sampling
 from seqtk.serve.metrics import Metrics
 from seqtk.serve.settings import ServeSettings
 
 log = logging.getLogger("seqtk.serve")
-OPEN_PATHS = ("/healthz", "/", "/docs", "/openapi.json", "/favicon.ico")  # no model data: open with --token too
+#: how often a waiting generate request checks that its client is still there
+DISCONNECT_POLL_SECONDS = 0.5
 
 
 class NotFound(SeqtkError):
     status = 404
-
-
-class JSON(Response):
-    """Strict JSON (a NaN becomes null), as ``seqtk ... --json`` prints it."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return json_text(content).encode("utf-8")
 
 
 class PredictBody(BaseModel):
@@ -79,7 +73,7 @@ class GenerateBody(BaseModel):
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
-    seed: int = 0
+    seed: int = Field(0, ge=-(2**63), lt=2**64, description="the same seed gives the same text")
     stream: bool = Field(False, description="answer with Server-Sent Events: `data: {\"text\": ...}` as text comes")
 
 
@@ -98,7 +92,7 @@ def build_app(models: dict[str, HostedModel], settings: ServeSettings, metrics: 
                   description="Trained seqtk checkpoints behind one API. Errors are JSON {error, fix}.")  # fmt: skip
     _handlers(app)
     _routes(app, models, settings, metrics)
-    app.add_middleware(_Guard, settings=settings, metrics=metrics, names=frozenset(models))
+    app.add_middleware(Guard, settings=settings, metrics=metrics, names=frozenset(models))
     return app
 
 
@@ -142,9 +136,30 @@ def _routes(app: FastAPI, models: dict[str, HostedModel], settings: ServeSetting
         sampling = Sampling(body.prompt, length, body.temperature, body.top_k, body.top_p, body.seed)
         job = model.generate_job(sampling, stream=body.stream)
         if body.stream:
-            return StreamingResponse(_events(model, job), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
-        return JSON({"text": await asyncio.wrap_future(_submit(model, job))})
+            ready = asyncio.Event()
+            job.wake = ready.set
+            future = _submit(model, job)  # before the answer starts: a full queue is still a 503
+            return StreamingResponse(_events(job, future, ready), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+                                     background=BackgroundTask(_leave, job))  # fmt: skip
+        return JSON({"text": await _unless_gone(request, job, _submit(model, job))})
+
+
+async def _unless_gone(request: Request, job: Job, future: Future[Any]) -> Any:
+    """The job's result; if the client leaves first, the job is marked gone (skipped if it has not started)."""
+    waiting = asyncio.wrap_future(future)
+    while True:
+        done, _ = await asyncio.wait({waiting}, timeout=DISCONNECT_POLL_SECONDS)
+        if done:
+            return waiting.result()
+        if await request.is_disconnected():
+            _leave(job)
+            waiting.cancel()
+            raise asyncio.CancelledError
+
+
+def _leave(job: Job) -> None:
+    job.gone = True
 
 
 def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -172,13 +187,10 @@ class _Busy(Exception):
         self.name = name
 
 
-async def _events(model: HostedModel, job: Job) -> AsyncIterator[str]:
+async def _events(job: Job, future: Future[Any], ready: asyncio.Event) -> AsyncIterator[str]:
     """Server-Sent Events: ``data: {"text": ...}`` as text is sampled, then ``event: done`` with the whole text
     (prompt included), or ``event: error`` with ``{error, fix}``. A client that leaves frees its row."""
     loop = asyncio.get_running_loop()
-    ready = asyncio.Event()
-    job.wake = ready.set
-    future = _submit(model, job)
     future.add_done_callback(lambda _: loop.call_soon_threadsafe(ready.set))
     try:
         while True:
@@ -195,7 +207,7 @@ async def _events(model: HostedModel, job: Job) -> AsyncIterator[str]:
         else:
             yield "event: error\ndata: " + json_text(_error_body(error)[1]) + "\n\n"
     finally:
-        job.gone = True
+        _leave(job)
 
 
 def _drain(job: Job) -> str:
@@ -253,110 +265,11 @@ def _invalid_body(error: RequestValidationError) -> dict[str, str]:
     return {"error": f"{where}: {first.get('msg', 'invalid')}", "fix": "GET /docs shows each field's type and an example"}
 
 
-class _Guard:
-    """Pure ASGI middleware: the bearer token, the body-size limit, and each request's metrics."""
-
-    def __init__(self, app: Callable[..., Awaitable[None]], settings: ServeSettings, metrics: Metrics,
-                 names: frozenset[str]) -> None:  # fmt: skip
-        self.app, self.settings, self.metrics, self.names = app, settings, metrics, names
-
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Awaitable[Any]],
-                       send: Callable[..., Awaitable[None]]) -> None:  # fmt: skip
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started, status = time.perf_counter(), {"code": 500}
-        model, endpoint = _labels(scope["path"], self.names)
-
-        async def sending(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                self.metrics.request(model, endpoint, status["code"], time.perf_counter() - started)
-
-        refusal = self._refusal(scope)
-        if refusal is not None:
-            await refusal(scope, receive, sending)
-            return
-        if scope["method"] == "POST":
-            body, receive = await self._body(receive)
-            if body is None:
-                await _too_large(self.settings.max_body_bytes)(scope, receive, sending)
-                return
-        await self.app(_as_json(scope), receive, sending)
-
-    def _refusal(self, scope: dict[str, Any]) -> Response | None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        token = self.settings.token
-        if token and scope["path"] not in OPEN_PATHS:
-            given = headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return JSON({"error": "this server needs a bearer token and the request has " + ("a wrong one" if given else "none"),
-                             "fix": "send the header Authorization: Bearer <token> (the token seqtk serve was given)"},
-                            status_code=401, headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
-        length = headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > self.settings.max_body_bytes:
-            return _too_large(self.settings.max_body_bytes)
-        return None
-
-    async def _body(self, receive: Callable[..., Awaitable[Any]]) -> tuple[bytes | None, Callable[..., Awaitable[Any]]]:
-        """The whole request body (None once it passes the limit: a chunked body has no Content-Length to check
-        first), and a ``receive`` that hands it on and then listens for the client leaving."""
-        chunks, size, most = [], 0, self.settings.max_body_bytes
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > most:
-                return None, receive
-            if not message.get("more_body"):
-                break
-        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        async def receiving() -> Any:
-            nonlocal body
-            if body is not None:
-                message, body = body, None
-                return message
-            return await receive()
-
-        return body["body"], receiving
-
-
-def _as_json(scope: dict[str, Any]) -> dict[str, Any]:
-    """The request with its body read as JSON whatever Content-Type says (``curl -d`` sends a form type):
-    the API takes nothing else, and a client should not need the header to be understood."""
-    if scope["method"] != "POST":
-        return scope
-    headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
-    return scope | {"headers": [*headers, (b"content-type", b"application/json")]}
-
-
-def _too_large(most: int) -> JSON:
-    return JSON({"error": f"the request body is over this server's limit of {most:,} bytes",
-                 "fix": "send fewer or shorter inputs per request, or start the server with a larger --max-body-bytes"},
-                status_code=413)  # fmt: skip
-
-
-def _labels(path: str, names: frozenset[str]) -> tuple[str, str]:
-    """The metrics' (model, endpoint) of a path; paths and names no route has count as "other" and "unknown",
-    so a client cannot grow the metrics without bound.
-
-    >>> _labels("/v1/models/rt/predict", {"rt"}), _labels("/v1/models/x/predict", {"rt"}), _labels("/healthz", {"rt"})
-    (('rt', 'predict'), ('unknown', 'predict'), ('', '/healthz'))
-    """
-    parts = path.strip("/").split("/")
-    if len(parts) == 4 and parts[:2] == ["v1", "models"] and parts[3] in ("predict", "generate"):
-        return parts[2] if parts[2] in names else "unknown", parts[3]
-    return "", path if path in OPEN_PATHS or path in ("/metrics", "/v1/models") else "other"
-
-
 def _close(models: dict[str, HostedModel], timeout: float) -> None:
+    """Let every batcher finish what is queued, all within ``timeout`` seconds together."""
+    deadline = time.monotonic() + timeout
     for hosted in models.values():
-        hosted.close(timeout)
+        hosted.close(max(0.0, deadline - time.monotonic()))
 
 
 def _version() -> str:

@@ -1,9 +1,9 @@
 """Dynamic batching: requests to one model wait in a queue, and a worker thread runs them in batches.
 
 The first request of a batch waits up to ``max_wait_ms`` for others; a batch holds at most ``max_batch`` inputs
-(or generation streams). Requests whose options differ (a ``top_k``, a temperature) run in separate batches,
+(or generation streams), but a request with more inputs than that runs whole, as a batch of its own. Requests whose options differ (a ``top_k``, a temperature) run in separate batches,
 one after another. The model runs on the worker thread, so the event loop keeps answering while it computes;
-results go back through :class:`concurrent.futures.Future`, and streamed text through each job's ``emit``.
+results go back through :class:`concurrent.futures.Future`, and streamed text through each job's ``stream``.
 """
 
 from __future__ import annotations
@@ -50,11 +50,14 @@ class Batcher:
         self.metrics = metrics
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._carry: Any = None  # a job taken from the queue that did not fit the last batch
+        self._closing = False
         self._thread = threading.Thread(target=self._work, name=f"seqtk-serve:{name}:{endpoint}", daemon=True)
         self._thread.start()
 
     def submit(self, job: Job) -> Future[Any]:
-        """Queue ``job``; raises :class:`QueueFull` when the queue is full."""
+        """Queue ``job``; raises :class:`QueueFull` when the queue is full (or the batcher is closing)."""
+        if self._closing:
+            raise QueueFull
         try:
             self.queue.put_nowait(job)
         except queue.Full:
@@ -67,6 +70,7 @@ class Batcher:
 
     def close(self, timeout: float | None = None) -> None:
         """Run what is queued, then stop the thread (waiting up to ``timeout`` seconds for it)."""
+        self._closing = True
         self.queue.put(_STOP)
         self._thread.join(timeout)
 
@@ -105,6 +109,8 @@ class Batcher:
             for job in live:
                 job.future.set_exception(error)
             return
+        if len(results) != len(live):  # a bug in run(): no request may wait for an answer that never comes
+            results = [RuntimeError(f"the batch gave {len(results)} answers for {len(live)} requests")] * len(live)
         for job, result in zip(live, results):  # a result that is an exception failed that job alone
             if isinstance(result, BaseException):
                 job.future.set_exception(result)

@@ -1,16 +1,9 @@
-"""One served checkpoint: its predictor, the batchers in front of it, and the checks a request passes first.
-
-What a client sends is JSON: texts, token lists, numbers, or an image as base64 PNG/JPEG. Nothing is unpickled
-or run, no option names a file, and a task that reads files (``predict_reads == "file"``) is sent the image
-itself, never a path on the server's disk.
-"""
+"""One served checkpoint: its predictor, the batchers in front of it, and how a batch of requests becomes one
+predict or generate call (what a request may hold is checked first, in :mod:`seqtk.serve.inputs`)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import io
 import time
 from collections.abc import Hashable
 from concurrent.futures import Future
@@ -104,37 +97,16 @@ class HostedModel:
 
     def predict_job(self, inputs: Any, options: dict[str, Any]) -> Job:
         """A checked predict request, ready to queue; refuses what the batch should never see."""
+        from seqtk.serve.inputs import check_predict_options, read_inputs
+
         if not self.predicts:
             raise SeqtkError(f"model '{self.name}' (task '{self.predictor.task.name}') does not predict",
                              fix=f"use POST /v1/models/{self.name}/generate")  # fmt: skip
-        items = self._inputs(inputs)
-        for name, value in options.items():
-            if not isinstance(value, (int, float, bool)):
-                raise SeqtkError(f"option '{name}' must be a number or true/false over HTTP, not {type(value).__name__}",
-                                 fix=f"send e.g. {{\"{name}\": 3}}, or leave it out; the server takes no file names")  # fmt: skip
-        from seqtk.inference.predictor import check_options
-
-        check_options(self.predictor.task, options)
-        return Job(("predict", tuple(sorted(options.items()))), len(items), (items, options))
-
-    def _inputs(self, inputs: Any) -> list[Any]:
-        limit = self.settings.max_inputs
-        if not isinstance(inputs, list) or not inputs:
-            raise SeqtkError('"inputs" must be a non-empty JSON list', fix='send e.g. {"inputs": ["a text"]}')
-        if len(inputs) > limit:
-            raise SeqtkError(f"{len(inputs)} inputs were sent and this server takes at most {limit} per request",
-                             fix=f"split them into requests of {limit} (the server batches them again)")  # fmt: skip
-        reads_files = self.predictor.task.predict_reads == "file"
-        return [self._input(item, n, len(inputs), reads_files) for n, item in enumerate(inputs)]
-
-    def _input(self, item: Any, n: int, total: int, reads_files: bool) -> Any:
-        where, most = f"input {n + 1} of {total}", self.settings.max_input_chars
-        if reads_files:
-            return _image(item, where)
-        if isinstance(item, (str, list)) and len(item) > most:
-            raise SeqtkError(f"{where} is {len(item):,} long and this server takes at most {most:,}",
-                             fix="send a shorter input, or start the server with a larger --max-input-chars")  # fmt: skip
-        return item
+        items = read_inputs(inputs, self.predictor.task, self.settings)
+        check_predict_options(options, self.predictor.task, self.settings)
+        # the type is part of the key: 1 and True are equal in Python, and a task may read them differently
+        key = ("predict", tuple(sorted((name, type(value).__name__, value) for name, value in options.items())))
+        return Job(key, len(items), (items, options))
 
     def _predict_batch(self, jobs: list[Job]) -> list[Any]:
         """Every job's inputs in one predict() call, split back; a bad input fails its own request only."""
@@ -142,7 +114,7 @@ class HostedModel:
         items = [item for job in jobs for item in job.payload[0]]
         try:
             predictions = self.predictor.predict(items, **options)
-        except SeqtkError as error:
+        except Exception as error:  # noqa: BLE001 - a failure reaches only the requests it belongs to
             if len(jobs) == 1:
                 return [error]
             return [self._predict_alone(job) for job in jobs]  # which request was it? each on its own
@@ -155,7 +127,7 @@ class HostedModel:
     def _predict_alone(self, job: Job) -> Any:
         try:
             return self.predictor.predict(job.payload[0], **job.payload[1])
-        except SeqtkError as error:
+        except Exception as error:  # noqa: BLE001 - this request's failure is its own
             return error
 
     # -- generate -----------------------------------------------------------------------------------------
@@ -179,13 +151,23 @@ class HostedModel:
         return Job(sampling.key(), 1, sampling, stream=stream)
 
     def _generate_batch(self, jobs: list[Job]) -> list[Any]:
-        """The jobs' samples (the prompt included); streams share one batch where the task samples many prompts."""
-        from seqtk.tasks.task import GenerateRequest
-
+        """The jobs' samples (the prompt included); streams share one batch where the task samples many prompts.
+        A batch that fails (one request's prompt or seed the task refuses) runs again one request at a time, so
+        only that request gets the error."""
         first: Sampling = jobs[0].payload
         options = {"length": first.length, "temperature": first.temperature, "top_k": first.top_k, "top_p": first.top_p}
         if len(jobs) == 1 or not self.predictor.task.batched_prompts:
             return [self._generate_one(job, options) for job in jobs]
+        try:
+            return self._generate_rows(jobs, options)
+        except StreamsGone as gone:
+            return [gone] * len(jobs)
+        except Exception:  # noqa: BLE001 - which request was it? each on its own
+            return [self._generate_one(job, options) for job in jobs]
+
+    def _generate_rows(self, jobs: list[Job], options: dict[str, Any]) -> list[Any]:
+        from seqtk.tasks.task import GenerateRequest
+
         streaming = [job for job in jobs if job.stream is not None]
         request = GenerateRequest(prompts=tuple(job.payload.prompt for job in jobs),
                                   seeds=tuple(job.payload.seed for job in jobs),
@@ -196,13 +178,15 @@ class HostedModel:
     def _generate_one(self, job: Job, options: dict[str, Any]) -> Any:
         from seqtk.tasks.task import GenerateRequest
 
+        if job.gone:
+            return StreamsGone()
         sampling: Sampling = job.payload
         request = GenerateRequest(prompt=sampling.prompt, seed=sampling.seed,
                                   on_text=self._stream_rows([job], [job]) if job.stream is not None else None,
                                   **options)  # fmt: skip
         try:
             return sampling.prompt + self.predictor.generate_request(request)[0]
-        except (SeqtkError, StreamsGone) as error:
+        except Exception as error:  # noqa: BLE001 - this request's failure is its own
             return error
 
     def _stream_rows(self, jobs: list[Job], streaming: list[Job]) -> Any:
@@ -237,29 +221,3 @@ class HostedModel:
 def _wake_all(jobs: list[Job]) -> None:
     for job in jobs:
         job.wake()
-
-
-def _image(item: Any, where: str) -> Any:
-    """An image sent as ``{"image": "<base64 PNG or JPEG, or a data: URL>"}``, as a PIL image; or a list of
-    pixel rows, as a numpy array. A string is refused: it would name a file on the server."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(item, dict) and set(item) == {"image"} and isinstance(item["image"], str):
-        data = item["image"].partition("base64,")[2] or item["image"]
-        try:
-            return Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
-        except (binascii.Error, ValueError, UnidentifiedImageError, OSError):
-            raise SeqtkError(f"{where}'s \"image\" is not a base64 PNG or JPEG image",
-                             fix='send {"image": "<the file\'s bytes in base64>"}, e.g. base64 -w0 digit.png') from None  # fmt: skip
-    if isinstance(item, list):
-        try:
-            pixels = np.asarray(item)
-            if pixels.dtype.kind in "iu" and pixels.size and 0 <= pixels.min() and pixels.max() <= 255:
-                return pixels.astype(np.uint8)  # 0..255, as an image file's pixels
-            return pixels.astype(np.float32)  # 0..1
-        except (TypeError, ValueError):
-            raise SeqtkError(f"{where} is a list but not rows of pixel values",
-                             fix="send equal rows of numbers (e.g. 28 rows of 28), or the image as base64") from None  # fmt: skip
-    raise SeqtkError(f"{where} must be an image: {{\"image\": \"<base64 PNG>\"}} or rows of pixel values",
-                     fix="the server reads no files on its own disk; send the image itself, base64-encoded")  # fmt: skip

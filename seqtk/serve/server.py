@@ -48,14 +48,14 @@ def load_models(checkpoints: dict[str, Path], settings: ServeSettings, device: s
 def serve(checkpoints: dict[str, Path], settings: ServeSettings, device: str | None = None, int8: bool = False,
           log_level: str = "info") -> None:  # fmt: skip
     """Load, then serve until stopped."""
+    need_stack()
+    settings.check()
+
+    import torch
     import uvicorn
 
     from seqtk.serve.app import build_app
 
-    import torch
-
-    need_stack()
-    settings.check()
     torch.set_num_threads(settings.model_threads())  # before loading: onnxruntime sessions take torch's count
     models, metrics = load_models(checkpoints, settings, device, int8)
     app = build_app(models, settings, metrics)
@@ -68,7 +68,7 @@ def serve(checkpoints: dict[str, Path], settings: ServeSettings, device: str | N
     previous = signal.signal(signal.SIGTERM, _drained)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
-                    timeout_graceful_shutdown=int(settings.drain_seconds) or None, access_log=False)  # fmt: skip
+                    timeout_graceful_shutdown=settings.drain_seconds, access_log=False)  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, previous)
 

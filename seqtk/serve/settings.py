@@ -19,6 +19,8 @@ class ServeSettings:
 
     host: str = "127.0.0.1"
     port: int = 8000
+    #: whether other machines and other sites' pages may reach the server (``--public``); else only loopback
+    public: bool = False
     #: inputs (predict) or streams (generate) run together in one batch at most
     max_batch: int = 64
     #: how long the first request of a batch waits for others to join it
@@ -31,6 +33,8 @@ class ServeSettings:
     max_inputs: int = 256
     max_input_chars: int = 20_000
     max_length: int = 4096
+    #: the largest beam (and n-best) a predict request may ask a seq2seq model for
+    max_beam: int = 16
     #: seconds SIGTERM waits for requests in flight before the server exits
     drain_seconds: float = 30.0
     #: torch's (and onnxruntime's) threads for the models; 0: the usable cores less one, at least one
@@ -46,7 +50,8 @@ class ServeSettings:
 
     def check(self) -> None:
         """Refuse settings that cannot work, naming the option to change."""
-        for name in ("max_batch", "queue_size", "max_body_bytes", "max_inputs", "max_input_chars", "max_length"):
+        for name in ("max_batch", "queue_size", "max_body_bytes", "max_inputs", "max_input_chars", "max_length",
+                     "max_beam"):
             if getattr(self, name) < 1:
                 raise SeqtkError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}",
                                  fix=f"pass a positive --{name.replace('_', '-')}")  # fmt: skip
@@ -56,7 +61,7 @@ class ServeSettings:
         if self.max_wait_ms < 0 or self.drain_seconds < 0:
             raise SeqtkError("--max-wait-ms and --drain-seconds must be 0 or more", fix="use e.g. --max-wait-ms 5")
         if not 0 <= self.port <= 65535:
-            raise SeqtkError(f"--port {self.port} is not a TCP port", fix="use a port from 1 to 65535, e.g. --port 8000")
+            raise SeqtkError(f"--port {self.port} is not a TCP port", fix="use a port from 1 to 65535 (0: any free one), e.g. --port 8000")
         if self.token is not None and len(self.token) < 8:
             raise SeqtkError("--token is shorter than 8 characters, which a client could guess",
                              fix="use a long random token, e.g. --token $(python -c 'import secrets; print(secrets.token_urlsafe())')")  # fmt: skip
@@ -75,7 +80,7 @@ def parse_models(specs: list[str]) -> dict[str, Path]:
         raise SeqtkError("seqtk serve got no checkpoint", fix="pass one or more, e.g. seqtk serve runs/<recipe>/<time>/checkpoints/best.pt")
     models: dict[str, Path] = {}
     for spec in specs:
-        path_text, _, name = spec.partition("=") if "=" in spec and not Path(spec).exists() else (spec, "", "")
+        path_text, _, name = spec.rpartition("=") if "=" in spec and not Path(spec).exists() else (spec, "", "")
         path = Path(path_text)
         name = name or default_name(path)
         if not NAME.match(name):

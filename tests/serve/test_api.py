@@ -168,6 +168,9 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(server, ch
     ("/v1/models/lm/generate", {"temperature": -1}, 400, "temperature"),
     ("/v1/models/lm/generate", {"lenght": 5}, 422, "unknown field 'lenght'"),
     ("/v1/models/lm/generate", {"length": "many"}, 422, "length"),
+    ("/v1/models/lm/generate", {"seed": 2**70}, 422, "seed"),
+    ("/v1/models/clf/predict", {"inputs": ["x"], "top_k": 2.5}, 400, "whole number"),
+    ("/v1/models/clf/predict", {"inputs": ["x"], "top_k": True}, 400, "whole number"),
     ("/nowhere", None, 404, "Not Found"),
 ])  # fmt: skip
 def test_a_bad_request_gets_a_4xx_json_error_and_fix(server, path, body, status, words):
@@ -190,7 +193,7 @@ def test_a_chunked_body_over_the_limit_is_refused(server):
     url, _ = server
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as conn:
-        conn.sendall(b"POST /v1/models/clf/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        conn.sendall(b"POST /v1/models/clf/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n")
         for _ in range(5):
             conn.sendall(b"3e8\r\n" + b" " * 1000 + b"\r\n")
         conn.sendall(b"0\r\n\r\n")
@@ -210,25 +213,56 @@ def test_a_token_guards_everything_but_health_and_the_page(checkpoints):
         assert urllib.request.urlopen(url + "/").status == 200
 
 
-def test_a_full_queue_answers_503_with_retry_after(checkpoints, monkeypatch):
-    models, running = start({"clf": checkpoints["clf"]}, queue_size=2, max_batch=1, max_wait_ms=0)
-    release = threading.Event()
-    predictor = models["clf"].predictor
-    real = predictor.predict
-    monkeypatch.setattr(predictor, "predict", lambda items, **o: (release.wait(30), real(items, **o))[1])
+def until(condition, seconds: float = 30) -> None:
+    """Wait for ``condition()``; fail (instead of hanging) after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_full_queue_answers_503_with_retry_after(checkpoints, monkeypatch, stream):
+    models, running = start({"clf": checkpoints["clf"], "lm": checkpoints["lm"]}, queue_size=2, max_batch=1,
+                            max_wait_ms=0)  # fmt: skip
+    name, path = ("lm", "/v1/models/lm/generate") if stream else ("clf", "/v1/models/clf/predict")
+    body = {"length": 5, "stream": True} if stream else {"inputs": ["clock"]}
+    taken, release = threading.Event(), threading.Event()
+    predictor = models[name].predictor
+    method = "generate_request" if stream else "predict"
+    real = getattr(predictor, method)
+    monkeypatch.setattr(predictor, method, lambda *a, **o: (taken.set(), release.wait(30), real(*a, **o))[2])
+    ask = (lambda: events(url, path, body)) if stream else (lambda: call(url, path, body))
     with running as url, ThreadPoolExecutor(8) as pool:
-        first = pool.submit(call, url, "/v1/models/clf/predict", {"inputs": ["clock"]})
-        while models["clf"].depth():  # the worker has taken it and waits
-            time.sleep(0.01)
-        waiting = [pool.submit(call, url, "/v1/models/clf/predict", {"inputs": ["clock"]}) for _ in range(2)]
-        while models["clf"].depth() < 2:
-            time.sleep(0.01)
+        first = pool.submit(ask)
+        assert taken.wait(30)  # the worker holds the first request
+        waiting = [pool.submit(ask) for _ in range(2)]
+        until(lambda: models[name].depth() == 2)
         try:
-            status, answer, headers = call(url, "/v1/models/clf/predict", {"inputs": ["clock"]})
+            status, answer, headers = call(url, path, body)
         finally:
             release.set()
         assert status == 503 and headers["Retry-After"] == "1" and "full queue" in answer["error"]
-        assert [f.result()[0] for f in [first, *waiting]] == [200, 200, 200]
+        for future in [first, *waiting]:
+            assert future.result()[-1][0] == "done" if stream else future.result()[0] == 200
+
+
+def test_requests_from_another_site_or_host_are_refused_by_a_loopback_server(server):
+    url, _ = server
+    port = url.rsplit(":", 1)[1]
+
+    def status(**headers: str) -> int:
+        request = urllib.request.Request(url + "/v1/models/clf/predict", data=b'{"inputs": ["clock"]}', headers=headers)
+        try:
+            return urllib.request.urlopen(request, timeout=30).status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert status() == 200
+    assert status(Origin=f"http://localhost:{port}", **{"Sec-Fetch-Site": "same-origin"}) == 200  # its own page
+    assert status(Origin="https://elsewhere.example") == 403  # another site's page (a form needs no preflight)
+    assert status(**{"Sec-Fetch-Site": "cross-site"}) == 403
+    assert status(Host=f"rebound.example:{port}") == 403  # DNS rebinding: the page's name now points here
 
 
 def test_a_client_that_leaves_a_stream_stops_its_sampling(checkpoints):
@@ -248,13 +282,13 @@ def test_a_client_that_leaves_a_stream_stops_its_sampling(checkpoints):
         host, port = url.removeprefix("http://").split(":")
         body = json.dumps({"prompt": "the", "length": 200_000, "stream": True}).encode()  # minutes, if it ran on
         with socket.create_connection((host, int(port))) as conn:
-            conn.sendall(b"POST /v1/models/lm/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            conn.sendall(b"POST /v1/models/lm/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
             seen = b""
             while b"data:" not in seen:
-                seen += conn.recv(1000)
-        deadline = time.monotonic() + 30
-        while not outcomes and time.monotonic() < deadline:
-            time.sleep(0.02)
+                chunk = conn.recv(1000)
+                assert chunk, seen  # the server closed the connection
+                seen += chunk
+        until(lambda: outcomes)
         assert outcomes == ["StreamsGone"]
         assert call(url, "/v1/models/lm/generate", {"length": 5})[0] == 200  # the worker serves on
 

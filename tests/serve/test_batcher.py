@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -80,8 +81,9 @@ def test_a_full_queue_refuses_and_a_job_whose_client_left_is_skipped():
 
     b = batcher(run, queue_size=2, max_batch=1, max_wait_ms=0)
     b.submit(Job("k", 1, "taken"))
+    deadline = time.monotonic() + 30
     while b.depth():
-        pass
+        assert time.monotonic() < deadline
     gone = Job("k", 1, "gone")
     b.submit(gone)
     b.submit(Job("k", 1, "kept"))
@@ -91,3 +93,18 @@ def test_a_full_queue_refuses_and_a_job_whose_client_left_is_skipped():
     gate.set()
     b.close(10)  # runs what was queued first
     assert ran == ["taken", "kept"]
+
+
+def test_a_closed_batcher_refuses_and_a_short_answer_fails_every_job():
+    b = batcher(lambda jobs: [1], max_wait_ms=50)  # one answer, whatever the batch
+    futures = [b.submit(Job("k", 1, n)) for n in range(3)]
+    results = []
+    for future in futures:
+        try:
+            results.append(future.result(10))
+        except RuntimeError as error:
+            results.append(str(error))
+    assert any("answers for" in str(r) for r in results)  # no request waits for an answer that never comes
+    b.close(10)
+    with pytest.raises(QueueFull):
+        b.submit(Job("k", 1, "late"))

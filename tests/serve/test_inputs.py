@@ -1,8 +1,9 @@
-"""What a served model takes from a client: images as bytes or pixels, never a path."""
+"""What a served model takes from a client: images as bytes or pixels (never a path, never a huge canvas)."""
 
 from __future__ import annotations
 
 import base64
+import re
 import io
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 
 from seqtk.errors import SeqtkError
-from seqtk.serve.hosted import _image
+from seqtk.serve.inputs import MAX_IMAGE_PIXELS, image
 
 
 def png_base64(pixels: np.ndarray) -> str:
@@ -24,10 +25,10 @@ def test_an_image_comes_as_base64_a_data_url_or_pixel_rows():
     pixels[4:24, 13:15] = 255
     encoded = png_base64(pixels)
     for item in ({"image": encoded}, {"image": "data:image/png;base64," + encoded}):
-        assert np.array_equal(np.asarray(_image(item, "input 1")), pixels)
-    rows = _image(pixels.tolist(), "input 1")
+        assert np.array_equal(np.asarray(image(item, "input 1")), pixels)
+    rows = image(pixels.tolist(), "input 1")
     assert rows.dtype == np.uint8 and np.array_equal(rows, pixels)
-    floats = _image((pixels / 255).tolist(), "input 1")
+    floats = image((pixels / 255).tolist(), "input 1")
     assert floats.dtype == np.float32 and floats.max() == 1.0
 
 
@@ -40,5 +41,30 @@ def test_an_image_comes_as_base64_a_data_url_or_pixel_rows():
 ])  # fmt: skip
 def test_anything_else_is_refused_with_what_to_send(item, words):
     with pytest.raises(SeqtkError) as error:
-        _image(item, "input 2 of 3")
+        image(item, "input 2 of 3")
     assert words in error.value.message and "input 2 of 3" in error.value.message
+
+
+def test_a_small_file_of_a_huge_canvas_is_refused_before_it_is_decoded():
+    side = int(MAX_IMAGE_PIXELS**0.5) + 1
+    buffer = io.BytesIO()
+    Image.new("1", (side, side)).save(buffer, "PNG")  # a few kB of PNG, gigabytes of pixels once decoded
+    assert len(buffer.getvalue()) < 100_000
+    with pytest.raises(SeqtkError, match="more than this server decodes"):
+        image({"image": base64.b64encode(buffer.getvalue()).decode()}, "input 1")
+
+
+def test_options_are_numbers_the_task_reads_and_a_search_is_capped():
+    from types import SimpleNamespace
+
+    from seqtk.serve.inputs import check_predict_options
+    from seqtk.serve.settings import ServeSettings
+
+    task = SimpleNamespace(name="seq2seq", predict_options=frozenset({"beam", "n_best", "attention"}))
+    settings = ServeSettings(max_beam=8)
+    check_predict_options({"beam": 8, "n_best": 2, "attention": True}, task, settings)
+    for options, words in (({"beam": 9}, "more than this server searches (8)"), ({"n_best": 100_000}, "n_best 100000"),
+                           ({"beam": 2.5}, "whole number"), ({"attention": "/tmp/x.png"}, "no file names"),
+                           ({"top_k": 3}, "does not read")):  # fmt: skip
+        with pytest.raises(SeqtkError, match=re.escape(words)):
+            check_predict_options(options, task, settings)

@@ -127,6 +127,8 @@ def test_predict_attention_true_returns_the_map_as_json(reversal_run):
     assert max(range(4), key=lambda j: att["weights"][0][j]) == 3
     for row in att["weights"]:
         assert abs(sum(row) - 1) < 0.01  # each row is a distribution over the source tokens
+    with pytest.raises(SeqtkError, match="attention must be true"):
+        seqtk.load(reversal_run, device="cpu").predict(["abcd"], attention=1)  # 1 == True, but not a request for it
 
 
 @pytest.mark.parametrize(
