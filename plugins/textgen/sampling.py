@@ -1,4 +1,4 @@
-"""Sampling and scoring text with a character LM, and recurrent-state helpers.
+"""Sampling and scoring text with a token language model (characters, words, subwords), and recurrent-state helpers.
 
 Sampling never touches the global RNG: each sample draws from its own
 ``torch.Generator`` seeded from the request, so the same seed gives the same
@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from seqtk.runtime.device import eval_mode
 from seqtk.tasks.task import GenerateRequest
 
-SCORE_CHUNK = 4096  # characters per forward when scoring; the state carries over, so results are exact
+SCORE_CHUNK = 4096  # tokens per forward when scoring; the state carries over, so results are exact
 
 
 def sample_text(
@@ -29,15 +29,19 @@ def sample_text(
     device: torch.device,
     on_text: Callable[[str], None] | None = None,
 ) -> str:
-    """Generate ``request.length`` characters after ``prompt_ids`` ((T,) ids); return the new text.
+    """Generate ``request.length`` tokens after ``prompt_ids`` ((T,) ids); return the new text.
 
     ``temperature`` 0 is greedy; ``top_k`` 0 and ``top_p`` 1 turn those filters off.
-    ``on_text`` receives each new character as it is produced.
+    ``on_text`` receives each new token's text as it is produced; the text returned is then those pieces
+    joined, so ``decode`` may keep state from one token to the next (where a word needs a space before it).
     """
     generator = torch.Generator(device=device).manual_seed(seed)
     stream = None
+    pieces: list[str] = []
     if on_text is not None:
-        stream = lambda token: on_text(decode([int(token)]))  # noqa: E731 (token: a 0-d tensor)
+        def stream(token: Tensor) -> None:  # a 0-d tensor
+            pieces.append(decode([int(token)]))
+            on_text(pieces[-1])
     new = model.generate(  # eval mode and inference_mode inside
         prompt_ids.to(device),  # (T,) -> (N,)
         max_new_tokens=request.length,
@@ -47,7 +51,7 @@ def sample_text(
         generator=generator,
         on_token=stream,
     )
-    return decode(new.tolist())
+    return "".join(pieces) if stream is not None else decode(new.tolist())
 
 
 def sample_batch(
@@ -55,22 +59,25 @@ def sample_batch(
     rows: list[Tensor],
     request: GenerateRequest,
     *,
-    decode: Callable[[list[int]], str],
+    decode: list[Callable[[list[int]], str]],
     device: torch.device,
 ) -> list[str]:
-    """``request.length`` characters after each of ``rows`` ((T_b,) ids each, any lengths), sampled in one batch
+    """``request.length`` tokens after each of ``rows`` ((T_b,) ids each, any lengths), sampled in one batch
     from a generator seeded with ``request.seed`` (or row i from one seeded with ``request.seeds[i]``); one new
-    text per row. ``request.on_text(i, text)`` receives each row's characters as they are produced."""
+    text per row, decoded by ``decode[i]`` (which may keep state, as in :func:`sample_text`).
+    ``request.on_text(i, text)`` receives each row's text as it is produced."""
     if request.seeds:
         generator = [torch.Generator(device=device).manual_seed(seed) for seed in request.seeds]
     else:
         generator = torch.Generator(device=device).manual_seed(request.seed)
     on_text = request.on_text
     stream = None
+    pieces: list[list[str]] = [[] for _ in rows]
     if on_text is not None:
         def stream(tokens: Tensor) -> None:  # (B,)
             for i, token in enumerate(tokens.tolist()):
-                on_text(i, decode([token]))
+                pieces[i].append(decode[i]([token]))
+                on_text(i, pieces[i][-1])
     new = model.generate(  # (B, N): each row keeps its own state
         [row.to(device) for row in rows],
         max_new_tokens=request.length,
@@ -80,11 +87,13 @@ def sample_batch(
         generator=generator,
         on_token=stream,
     )
-    return [decode(row.tolist()) for row in new]
+    if stream is not None:
+        return ["".join(row) for row in pieces]
+    return [dec(row.tolist()) for dec, row in zip(decode, new)]
 
 
 def score_text(model: nn.Module, ids: Tensor, device: torch.device) -> float:
-    """Mean loss in nats per predicted character of ``ids`` ((N,)); NaN when N < 2."""
+    """Mean loss in nats per predicted token of ``ids`` ((N,)); NaN when N < 2."""
     total, count, state = 0.0, 0, None
     with eval_mode(model), torch.no_grad():
         for start in range(0, len(ids) - 1, SCORE_CHUNK):
