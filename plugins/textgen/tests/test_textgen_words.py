@@ -19,8 +19,8 @@ from seqtk.tasks.loading import load_recipe
 from seqtk.tasks.task import GenerateRequest
 from seqtk.text.vocab import EOS, UNK
 from seqtk_plugins.textgen import tokens
-from seqtk_plugins.textgen.tests.test_textgen_task import make_recipe
 from seqtk_plugins.textgen.task import TextGenTask
+from seqtk_plugins.textgen.tests.test_textgen_task import make_recipe
 
 #: PTB-like lines: already tokenized, lower case, PTB's own <unk> and N
 LINES = ["the company said N shares rose", "the <unk> board said it will buy the company",
