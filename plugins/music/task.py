@@ -120,6 +120,21 @@ class MusicTask(Task):
     def splits(self) -> list[str]:
         return ["val", "test"] if self.recipe.data.test_fraction > 0 else ["val"]
 
+    def read_eval_file(self, path: Path) -> None:
+        """``seqtk eval --file``: the tunes of an ABC or MIDI file, normalised as data.path's are (every one, however
+        long; transposed as held-out tunes are), as the split "file": scored per token as val is, without sampling."""
+        from dataclasses import replace
+
+        from seqtk.tasks.task import EVAL_FILE
+        from seqtk_plugins.music.corpus import load_tunes
+        from seqtk_plugins.music.transpose import transpose_tunes
+
+        cfg: MusicData = self.recipe.data
+        tunes = load_tunes(replace(cfg, path=str(path), max_tune_chars=0)).tunes
+        if cfg.transpose != "none":
+            tunes = transpose_tunes(tunes, cfg.transpose, [])
+        self.ids[EVAL_FILE] = self.encode_tunes([t.text for t in tunes])
+
     def train_loader(self) -> ResumableLoader:
         batches = WindowBatches(self.ids["train"], self.recipe.train.batch_size, self.recipe.data.seq_len, self.recipe.train.seed)
         return ResumableLoader(batches.plan, batches.collate)
