@@ -23,7 +23,7 @@ Int8Opt = Annotated[bool, typer.Option("--int8", help="Run the language model on
 def eval_cmd(
     checkpoint: CheckpointArg,
     split: Annotated[Optional[str], typer.Option(help="Held-out split to evaluate: val or test (default: val).", show_default=False)] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="Score this file instead of a split, in a format the task reads: a labelled CSV/TSV/JSONL table (classify, sentiment), tagged sentences (tag), a text (textgen). Reads no training data.", show_default=False)] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Score this file instead of a split, in a format the task reads: a labelled CSV/TSV/JSONL table (classify, sentiment), tagged sentences (tag), a text (textgen), ABC tunes (music). Reads no training data.", show_default=False)] = None,
     as_json: JsonOpt = False,
     device: DeviceOpt = None,
     max_batches: Annotated[int, typer.Option(help="Evaluate at most this many batches; 0 means all.")] = 0,
