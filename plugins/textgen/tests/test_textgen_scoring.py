@@ -67,3 +67,18 @@ def test_the_cli_prints_bits_per_char_of_a_file_and_refuses_one_character(checkp
     (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait\n".encode("latin-1"))
     with pytest.raises(SeqtkError, match="is not UTF-8 text"):
         seqtk.load(ckpt).evaluate(file=tmp_path / "latin1.txt")
+
+
+def test_a_word_model_scores_a_file_in_perplexity_as_it_scores_its_split(tmp_path):
+    path = tmp_path / "words.txt"
+    path.write_text(LINES, encoding="utf-8")
+    recipe = make_recipe(path, data={"tokens": "word", "seq_len": 8}, train={"max_steps": 6, "eval_every": 6})
+    result = run_training(recipe, out=tmp_path / "run", console=Console(file=io.StringIO()))
+    ckpt = result.run_dir / "checkpoints" / "last.pt"
+    p = seqtk.load(ckpt)
+    on_split = p.evaluate("val")
+    (tmp_path / "val.txt").write_text(p.task._texts["val"], encoding="utf-8")
+    on_file = seqtk.load(ckpt).evaluate(file=tmp_path / "val.txt")
+    assert "perplexity" in on_file and "bits_per_char" not in on_file
+    assert on_file["perplexity"] == pytest.approx(on_split["perplexity"], rel=1e-6)
+    assert on_file["loss"] == pytest.approx(on_split["loss"], rel=1e-6)
