@@ -25,12 +25,12 @@ from torch import Tensor, nn
 from seqtk.errors import SeqtkValueError
 from seqtk.nn.awd import ar_tar, embedding_dropout
 from seqtk.nn.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.lm_heads import IGNORE_INDEX, AdaptiveHead, ProjectedHead, _make_head  # noqa: F401 - the heads lived here
 from seqtk.nn.cell_step import CellStep, _cell_of  # noqa: F401 - they lived here; imports from here keep working
 from seqtk.nn.sampling import RaceNoise, race_noise, sample_next  # noqa: F401 - sample_next, RaceNoise: imported from here
 from seqtk.nn.steppers import DecodeSettings, EagerStepper, Route, score_steps, step_state, stepper
 from seqtk.runtime.device import eval_mode
 
-IGNORE_INDEX = -100
 StepState = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
 
 
@@ -307,98 +307,6 @@ class CharLM(nn.Module):
             )
         _check_ids("prompt_ids", idx, self.vocab_size, dims=(1, 2))
         return (list(idx), True) if idx.dim() == 2 else ([idx], False)
-
-
-class ProjectedHead(nn.Module):
-    """A head tied to the embedding through a projection: ``logits = E · (P h + b_P) + b``, for a last hidden size
-    H that differs from the embedding size (Inan et al. 2017, Press and Wolf 2017 tie only equal sizes).
-
-    # (..., H) -> (..., V)
-    """
-
-    def __init__(self, in_features: int, embedding: nn.Embedding) -> None:
-        super().__init__()
-        self.proj = nn.Linear(in_features, embedding.embedding_dim)
-        self.out = nn.Linear(embedding.embedding_dim, embedding.num_embeddings)
-        self.out.weight = embedding.weight
-
-    @property
-    def weight(self) -> Tensor:
-        """The tied (V, E) matrix: the embedding's."""
-        return self.out.weight
-
-    @property
-    def out_features(self) -> int:
-        return self.out.out_features
-
-    def forward(self, h: Tensor) -> Tensor:
-        # (..., H) -> (..., V)
-        return self.out(self.proj(h))
-
-
-class AdaptiveHead(nn.Module):
-    """An adaptive softmax (Grave et al. 2017, ``torch.nn.AdaptiveLogSoftmaxWithLoss``) over the vocabulary:
-    ids below the first cutoff get the full hidden size, the later clusters smaller ones (÷ 4 each).
-
-    Its forward returns log-probabilities, which sampling and scoring read as logits (a log-softmax of them
-    is themselves); :meth:`loss` computes the training loss without forming all V of them.
-
-    # (..., H) -> (..., V)
-    """
-
-    def __init__(self, in_features: int, vocab_size: int, cutoffs: Sequence[int], div_value: float = 4.0) -> None:
-        super().__init__()
-        self.softmax = nn.AdaptiveLogSoftmaxWithLoss(in_features, vocab_size, list(cutoffs), div_value=div_value)
-
-    @property
-    def weight(self) -> Tensor:
-        """The shortlist's matrix (the device and dtype the head computes on)."""
-        return self.softmax.head.weight
-
-    @property
-    def out_features(self) -> int:
-        return self.softmax.n_classes
-
-    def forward(self, h: Tensor) -> Tensor:
-        # (..., H) -> (..., V) log-probabilities
-        flat = h.reshape(-1, h.size(-1))
-        return self.softmax.log_prob(flat).view(*h.shape[:-1], self.out_features)
-
-    def loss(self, h: Tensor, targets: Tensor) -> Tensor:
-        """The mean negative log-likelihood of the targets that are not IGNORE_INDEX."""
-        # (B, T, H), (B, T) -> ()
-        flat, targets = h.reshape(-1, h.size(-1)), targets.reshape(-1)
-        keep = targets != IGNORE_INDEX
-        if not bool(keep.all()):
-            flat, targets = flat[keep], targets[keep]
-        return self.softmax(flat, targets).loss
-
-
-def _make_head(hidden: int, embedding: nn.Embedding, tie: bool, project: bool, cutoffs: Sequence[int]) -> nn.Module:
-    vocab_size, embedding_dim = embedding.num_embeddings, embedding.embedding_dim
-    if cutoffs:
-        if tie:
-            raise SeqtkValueError("an adaptive softmax head cannot be tied to the embedding",
-                                  fix="turn tie_weights off, or adaptive_cutoffs off ([])")  # fmt: skip
-        if list(cutoffs) != sorted(set(cutoffs)) or cutoffs[0] < 1 or cutoffs[-1] > vocab_size - 1:
-            raise SeqtkValueError(
-                f"adaptive_cutoffs must increase strictly between 1 and {vocab_size - 1} (the vocabulary has "
-                f"{vocab_size} ids), got {list(cutoffs)}",
-                fix="give e.g. [2000, 10000] for a 10,000-word vocabulary, ids sorted most frequent first",
-            )
-        return AdaptiveHead(hidden, vocab_size, cutoffs)
-    if tie and hidden != embedding_dim:
-        if project:
-            return ProjectedHead(hidden, embedding)
-        raise SeqtkValueError(
-            f"tie_weights needs the last hidden_size ({hidden}) to equal embedding_dim ({embedding_dim})",
-            fix=f"set the last layer's hidden_size to {embedding_dim} or embedding_dim to {hidden}, turn "
-            "tie_projection on (a projection between them), or turn tie_weights off",
-        )
-    head = nn.Linear(hidden, vocab_size)
-    if tie:
-        head.weight = embedding.weight
-    return head
 
 
 def uniform_layers(
