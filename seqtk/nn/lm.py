@@ -24,11 +24,20 @@ from torch import Tensor, nn
 
 from seqtk.errors import SeqtkValueError
 from seqtk.nn.awd import ar_tar, embedding_dropout
-from seqtk.nn.encoders import LayerSpec, StackedEncoder
-from seqtk.nn.lm_heads import IGNORE_INDEX, AdaptiveHead, ProjectedHead, _make_head  # noqa: F401 - the heads lived here
 from seqtk.nn.cell_step import CellStep, _cell_of  # noqa: F401 - they lived here; imports from here keep working
+from seqtk.nn.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.lm_heads import IGNORE_INDEX, AdaptiveHead, ProjectedHead, _make_head
 from seqtk.nn.sampling import RaceNoise, race_noise, sample_next  # noqa: F401 - sample_next, RaceNoise: imported from here
-from seqtk.nn.steppers import DecodeSettings, EagerStepper, Route, score_steps, step_state, stepper
+from seqtk.nn.steppers import (
+    DecodeSettings,
+    EagerStepper,
+    Route,
+    prompt_by_steps,
+    score_steps,
+    step_state,
+    stepper,
+    zero_state,
+)
 from seqtk.runtime.device import eval_mode
 
 StepState = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
@@ -235,13 +244,20 @@ class CharLM(nn.Module):
         batch = len(rows)
         if max_new_tokens == 0:
             return rows[0].new_empty(batch, 0)
-        logits, hidden = self._prefill(rows, decoding)  # (B, V), each layer's (h[, c]) of (B, H)
-        greedy = temperature < torch.finfo(logits.dtype).tiny
+        greedy = temperature < torch.finfo(self.head.weight.dtype).tiny
         # the onnx step picks the next token in its graph too, unless top-k/top-p filter the logits first
         sampler = None if top_k or top_p < 1.0 else "greedy" if greedy else "race" if temperature == 1.0 else "race_tempered"
         # a lookup table of projected embeddings pays off once the tokens fed outnumber the vocabulary
-        step, self.last_route = stepper(self, decoding, hidden, table=self.vocab_size <= batch * max_new_tokens,
-                                        sampler=sampler, temperature=temperature)  # fmt: skip
+        table = self.vocab_size <= batch * max_new_tokens
+        if len({row.numel() for row in rows}) == 1 and prompt_by_steps(self, decoding, batch, rows[0].numel()):
+            step, self.last_route = stepper(self, decoding, zero_state(self, batch), table, sampler, temperature)
+            prompt = torch.stack(rows)  # (B, T): short prompts through the step itself, one token at a time
+            for t in range(prompt.size(1)):
+                logits = step(prompt[:, t])  # (B,) -> (B, V)
+            logits = logits.clone()  # the step reuses its buffer
+        else:
+            logits, hidden = self._prefill(rows, decoding)  # (B, V), each layer's (h[, c]) of (B, H)
+            step, self.last_route = stepper(self, decoding, hidden, table, sampler, temperature)
         in_graph = sampler is not None and not isinstance(step, EagerStepper)  # onnx and graph steps pick tokens
         noise = None if greedy else race_noise(generator, logits, max_new_tokens)
         done = torch.zeros(batch, dtype=torch.bool, device=logits.device)

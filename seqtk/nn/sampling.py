@@ -69,13 +69,26 @@ class RaceNoise:
 
     def next(self) -> Tensor:
         # -> (B, V)
+        self._refill()
+        self.at += 1
+        return self.block[self.at - 1]
+
+    def take(self, count: int) -> Tensor:
+        """The next ``count`` draws at once, as ``count`` calls of :meth:`next` give them. # -> (count, B, V)"""
+        parts = []
+        while count:
+            self._refill()
+            n = min(count, self.block.size(0) - self.at)
+            parts.append(self.block[self.at : self.at + n])
+            self.at, count = self.at + n, count - n
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _refill(self) -> None:
         if self.block is None or self.at == self.block.size(0):
-            size = min(self.chunk, self.left)
+            size = min(self.chunk, self.left) if self.left > 0 else self.chunk  # past `steps`: more, in order
             self.block = self.like.new_empty((size, *self.shape)).exponential_(1, generator=self.generator)
             self.left -= size
             self.at = 0
-        self.at += 1
-        return self.block[self.at - 1]
 
 
 class RowNoise:
@@ -90,6 +103,10 @@ class RowNoise:
     def next(self) -> Tensor:
         # -> (B, V)
         return torch.cat([row.next() for row in self.rows])
+
+    def take(self, count: int) -> Tensor:
+        # -> (count, B, V)
+        return torch.cat([row.take(count) for row in self.rows], dim=1)
 
 
 def race_noise(generator: torch.Generator | Sequence[torch.Generator] | None, logits: Tensor,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,9 @@ from seqtk.nn.graph_step import GraphStepper
 from seqtk.nn.recurrent_cell import RecurrentCell
 
 ROUTES = ("auto", "eager", "onnx", "graph")
+LOOP_MIN_STEPS = 8  # sample_run loops in onnxruntime from this many steps (a Loop call costs ~10 µs more than a step)
+LOOP_CHUNK = 64
+PROMPT_STEPS_MAX = 128  # prompt tokens x rows fed through the onnxruntime step rather than the fused encoder  # steps per Loop call: the race noise's chunk, so a call's noise is at most one block or two
 QUANTIZE = (None, "int8")
 StepState = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
 
@@ -129,10 +132,11 @@ class OnnxStepper:
     """
 
     def __init__(self, session: Any, state_names: list[str], state: list[StepState], vocab_size: int,
-                 sampler: str | None = None, temperature: float = 1.0) -> None:  # fmt: skip
+                 sampler: str | None = None, temperature: float = 1.0,
+                 loop: Callable[[], Any] | None = None) -> None:  # fmt: skip
         import numpy as np
 
-        self.session, self.state_names, self.sampler = session, state_names, sampler
+        self.session, self.state_names, self.sampler, self.loop = session, state_names, sampler, loop
         self.layer_parts = [len(layer) for layer in state]
         parts = [part.detach().float().cpu().numpy() for layer in state for part in layer]
         # copies: the steps write the state into these buffers, and the caller's tensors stay as they were
@@ -190,6 +194,8 @@ class OnnxStepper:
         a :class:`seqtk.nn.lm.RaceNoise`, or None for greedy. # (B,) -> (B, steps)"""
         import numpy as np
 
+        if self.loop is not None and steps >= LOOP_MIN_STEPS:
+            return self._loop_run(token, steps, noise)
         out = np.empty((steps, token.numel()), dtype=np.int64)
         self.tokens[self.current][:] = token.numpy()
         run, bindings, noise_buffer = self.session.run_with_iobinding, self.bindings, self.noise
@@ -200,6 +206,33 @@ class OnnxStepper:
             self.current ^= 1
             out[t] = self.tokens[self.current]
         return torch.from_numpy(out.T.copy())
+
+    def _loop_run(self, token: Tensor, steps: int, noise: Any) -> Tensor:
+        """:meth:`sample_run` as onnxruntime ``Loop`` calls of up to ``LOOP_CHUNK`` steps each
+        (:func:`seqtk.nn.step_graph.loop_graph`): the same nodes, so the same tokens, without a Python round
+        trip per token. The state and the last token end in this stepper's buffers, as after per-step calls.
+        # (B,) -> (B, steps)"""
+        import numpy as np
+
+        session = self.loop()
+        finals = [f"{name}_final" for name in self.state_names]
+        state, last = self.buffers[self.current], token.numpy().astype(np.int64)
+        out = []
+        while steps:
+            count = min(LOOP_CHUNK, steps)
+            feeds = {"steps": np.array(count, dtype=np.int64), "token_init": last}
+            feeds.update({f"{name}_init": part for name, part in zip(self.state_names, state)})
+            if noise is not None:
+                feeds["noise_all"] = noise.take(count).numpy()
+            if self.sampler == "race_tempered":
+                feeds["temperature"] = self.temperature
+            last, *state, tokens = session.run(["token_final", *finals, "tokens"], feeds)
+            out.append(tokens)
+            steps -= count
+        for buffer, part in zip(self.buffers[self.current], state):
+            np.copyto(buffer, part)
+        self.tokens[self.current][:] = last
+        return torch.from_numpy(np.concatenate(out).T.copy())
 
 
 def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], table: bool,
@@ -217,7 +250,8 @@ def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], tab
     why = _no_onnx(lm) if settings.route != "eager" else "route='eager'"
     if why is None:
         session, names, seconds = _session(lm, settings.quantize, sampler)
-        onnx_step = OnnxStepper(session, names, state, lm.vocab_size, sampler, temperature)
+        loop = (lambda: _loop_session(lm, settings.quantize, sampler)) if sampler else None
+        onnx_step = OnnxStepper(session, names, state, lm.vocab_size, sampler, temperature, loop)
         return onnx_step, Route("onnx", settings.quantize, seconds)
     if settings.route == "onnx" or settings.quantize:
         what = "int8 weights need" if settings.quantize else "route='onnx' needs"
@@ -232,16 +266,29 @@ def score_steps(lm: nn.Module, idx: Tensor, state: Sequence[Any] | None, setting
                 ) -> tuple[Tensor, list[Any]]:  # fmt: skip
     """Teacher-forced logits of ``idx`` through the stepper ``settings`` choose (how a quantized model scores
     text): (B, T) -> (B, T, V), and each layer's final state in the encoder's form (parts of (1, B, H))."""
-    batch = idx.size(0)
     if state is None:
-        hidden = [tuple(torch.zeros(batch, _hidden_size(layer)) for _ in range(_parts(layer)))
-                  for layer in lm.encoder.layers]  # fmt: skip
+        hidden = zero_state(lm, idx.size(0))
     else:
         hidden = step_state(state)
     step, lm.last_route = stepper(lm, settings, hidden, table=True)
     logits = torch.stack([step(idx[:, t]).clone() for t in range(idx.size(1))], dim=1)  # the step reuses its buffer
     final = [tuple(part.unsqueeze(0) for part in layer) for layer in step.state()]
     return logits, [layer if len(layer) > 1 else layer[0] for layer in final]
+
+
+def zero_state(lm: nn.Module, batch: int) -> list[StepState]:
+    """Each layer's initial (h[, c]) for ``batch`` rows, as the steppers take it: zeros (B, H) on the CPU."""
+    return [tuple(torch.zeros(batch, _hidden_size(layer)) for _ in range(_parts(layer))) for layer in lm.encoder.layers]
+
+
+def prompt_by_steps(lm: nn.Module, settings: DecodeSettings, batch: int, length: int) -> bool:
+    """Should ``batch`` prompts of ``length`` tokens go through the onnxruntime step rather than the fused
+    encoder? Yes for short ones on the CPU: oneDNN's LSTM repacks its weights on every call, so a one-token
+    prompt took 0.9 ms there against ~0.1 ms for a step (2x384 LSTM, batch 1, docs/performance.md), and the
+    steps stay ahead up to about 128 tokens."""
+    if settings.route not in ("auto", "onnx") or batch * length > PROMPT_STEPS_MAX:
+        return False
+    return _no_onnx(lm) is None
 
 
 def step_state(state: Sequence[Any]) -> list[StepState]:
@@ -367,3 +414,21 @@ def _session(lm: nn.Module, quantize: str | None, sampler: str | None = None) ->
     if key is not None:
         cache[(quantize, sampler, threads)] = (key, session, graph.state_names)
     return session, graph.state_names, seconds
+
+
+def _loop_session(lm: nn.Module, quantize: str | None, sampler: str) -> Any:
+    """The onnxruntime session of ``lm``'s step in a ``Loop`` (:func:`seqtk.nn.step_graph.loop_graph`), built on
+    the first run of many steps and kept as :func:`_session` keeps the step's."""
+    key = weights_key(lm)
+    cache = _SESSIONS.setdefault(lm, {})
+    slot = ("loop", quantize, sampler, max(1, torch.get_num_threads()))
+    hit = cache.get(slot)
+    if key is not None and hit is not None and hit[0] == key:
+        return hit[1]
+    from seqtk.nn.step_graph import loop_graph, step_graph
+
+    graph = step_graph(lm.embedding, layer_cells(lm.encoder.layers), lm.head, quantize, sampler)
+    session = cpu_session(loop_graph(graph).SerializeToString())
+    if key is not None:
+        cache[slot] = (key, session)
+    return session

@@ -227,3 +227,79 @@ def test_the_onnx_step_leaves_the_callers_state_alone():
         first = lm(more, state=state)[0]
         assert all(torch.equal(a, b) for layer, old in zip(state, kept) for a, b in zip(layer, old))
         assert torch.equal(first, lm(more, state=state)[0])
+
+
+@pytest.mark.parametrize("decoding", [ONNX, INT8], ids=["float32", "int8"])
+@pytest.mark.parametrize("options", [{"temperature": 0}, {}, {"temperature": 0.8}], ids=["greedy", "race", "tempered"])
+def test_the_onnxruntime_loop_picks_the_tokens_of_one_call_per_step(decoding, options):
+    # no callback: sample_run loops in onnxruntime (Loop calls of LOOP_CHUNK steps); a callback: one call per step
+    from seqtk.nn.steppers import LOOP_CHUNK
+
+    lm = peaked_lm(uniform_layers("lstm", 24, 2))
+    steps = 2 * LOOP_CHUNK + 9  # three Loop calls, the noise drawn across blocks
+    seeds = [torch.Generator().manual_seed(s) for s in (3, 4)]
+    looped = lm.generate([[1, 2, 3], [4, 5, 6]], steps, generator=seeds, decoding=decoding, **options)
+    seeds = [torch.Generator().manual_seed(s) for s in (3, 4)]
+    stepped = lm.generate([[1, 2, 3], [4, 5, 6]], steps, generator=seeds, decoding=decoding, on_token=lambda t: None,
+                          **options)  # fmt: skip
+    assert looped.shape == (2, steps) and torch.equal(looped, stepped)
+
+
+def test_the_loop_leaves_the_state_and_last_token_where_steps_leave_them():
+    from seqtk.nn.sampling import RaceNoise
+    from seqtk.nn.steppers import stepper, zero_state
+
+    lm = peaked_lm(uniform_layers("gru", 16, 2))
+    ends = []
+    for steps_one_by_one in (False, True):
+        step, _ = stepper(lm, ONNX, zero_state(lm, 2), table=True, sampler="race")
+        noise = RaceNoise(torch.Generator().manual_seed(5), (2, V), 100, torch.empty(0))
+        start = torch.tensor([1, 2])
+        if steps_one_by_one:
+            tokens, token = [], start
+            for _ in range(70):
+                token = step.sample(token, noise.next())
+                tokens.append(token)
+            tokens = torch.stack(tokens, dim=1)
+        else:
+            tokens = step.sample_run(start, 70, noise)
+        ends.append((tokens, step.state(), step.sample(tokens[:, -1], noise.next())))
+    (a, state_a, next_a), (b, state_b, next_b) = ends
+    assert torch.equal(a, b) and torch.equal(next_a, next_b)
+    assert all(torch.equal(x, y) for layer_a, layer_b in zip(state_a, state_b) for x, y in zip(layer_a, layer_b))
+
+
+def test_race_noise_taken_in_blocks_is_drawn_in_the_order_of_single_draws():
+    from seqtk.nn.sampling import RaceNoise, RowNoise
+
+    single = RaceNoise(torch.Generator().manual_seed(1), (2, 5), 150, torch.empty(0), chunk=16)
+    taken = RaceNoise(torch.Generator().manual_seed(1), (2, 5), 150, torch.empty(0), chunk=16)
+    draws = torch.stack([single.next() for _ in range(150)])
+    parts = [taken.next()[None], taken.take(40), taken.take(16), taken.take(93)]
+    assert torch.equal(torch.cat(parts), draws)
+    rows = RowNoise([torch.Generator().manual_seed(s) for s in (1, 2)], 5, 50, torch.empty(0))
+    alone = [RaceNoise(torch.Generator().manual_seed(s), (1, 5), 50, torch.empty(0)) for s in (1, 2)]
+    assert torch.equal(rows.take(50), torch.cat([row.take(50) for row in alone], dim=1))
+
+
+def test_a_short_prompt_goes_through_the_step_and_gives_the_encoders_tokens(monkeypatch):
+    from seqtk.nn import steppers
+
+    lm = peaked_lm(uniform_layers("lstm", 24, 2))
+    prompt = torch.randint(0, V, (2, 7))
+    encoder_passes, real = [], CharLM._prefill
+
+    def counted(self, rows, decoding):
+        encoder_passes.append(len(rows))
+        return real(self, rows, decoding)
+
+    monkeypatch.setattr(CharLM, "_prefill", counted)
+    seed = torch.Generator().manual_seed
+    by_steps = [lm.generate(prompt, 30, temperature=0, decoding=ONNX),
+                lm.generate(prompt, 30, generator=seed(2), decoding=ONNX)]  # fmt: skip
+    assert encoder_passes == []  # 2 x 7 prompt tokens: fed to the onnxruntime step, no encoder pass
+    monkeypatch.setattr(steppers, "PROMPT_STEPS_MAX", 0)
+    by_encoder = [lm.generate(prompt, 30, temperature=0, decoding=ONNX),
+                  lm.generate(prompt, 30, generator=seed(2), decoding=ONNX)]  # fmt: skip
+    assert encoder_passes == [2, 2]
+    assert all(torch.equal(a, b) for a, b in zip(by_steps, by_encoder))
