@@ -17,7 +17,7 @@ from seqtk.runtime.strict_json import json_text
 CheckpointArg = Annotated[Path, typer.Argument(help="A checkpoint, e.g. runs/<recipe>/<time>/checkpoints/best.pt.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 DeviceOpt = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps (default: auto).")]
-Int8Opt = Annotated[bool, typer.Option("--int8", help="Run the language model on int8 weights (CPU, onnxruntime; textgen). Its quality cost: docs/performance.md.")]
+Int8Opt = Annotated[bool, typer.Option("--int8", help="Run on int8 weights (CPU, onnxruntime): a language model's step, the seq2seq decoder's step, or the exported module of a task that has one. Their quality cost: docs/performance.md.")]
 
 
 def eval_cmd(

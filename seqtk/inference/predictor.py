@@ -92,7 +92,8 @@ class Predictor:
         """Run on int8 weights (``kind="int8"``), or on float32 ones again (None); returns ``self``.
 
         A language model (:class:`~seqtk.nn.lm.CharLM`) decodes and scores through its int8 onnxruntime step
-        (``generate``, and ``eval``/``predict`` scoring). Another task's model is replaced by the checkpoint's
+        (``generate``, and ``eval``/``predict`` scoring), an encoder-decoder through its int8 decoder step
+        (:mod:`seqtk.nn.decoder_step`). Another task's model is replaced by the checkpoint's
         exported module, quantized and run by onnxruntime (:mod:`seqtk.inference.quantized`), on the CPU. A
         task that has neither refuses, naming what to do instead."""
         from seqtk.nn.steppers import DecodeSettings

@@ -42,15 +42,17 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Any, Protocol, Union
 
 import torch
 from torch import Tensor, nn
 
 from seqtk.nn.attention import Attention, Memory
+from seqtk.nn.decoder_step import decoder_stepper
 from seqtk.nn.embedding import Embedding
 from seqtk.nn.encoders import StackedEncoder
 from seqtk.nn.layers import LayerSpec
+from seqtk.nn.steppers import DecodeSettings
 
 __all__ = ["DecoderState", "EncoderDecoder", "EncoderDecoderSettings"]
 
@@ -88,23 +90,32 @@ class DecoderState:
     """Everything the decoder carries from one step to the next, for a batch of N rows.
 
     ``rnn``: (L, N, H) h, or (h, c); ``feed``: (N, H) the last attentional vector (zeros at the start;
-    None without input feeding); ``memory``: the encoder outputs as attention reads them.
+    None without input feeding); ``memory``: the encoder outputs as attention reads them; ``fast``: the
+    onnxruntime step :meth:`EncoderDecoder.start` chose for inference (:mod:`seqtk.nn.decoder_step`), or None.
     """
 
     rnn: RnnState
     feed: Tensor | None
     memory: Memory
+    fast: Any = None
 
     def select(self, index: Tensor) -> DecoderState:
         """The rows ``index`` (N',): beam search reorders and repeats rows with it."""
         rnn = (tuple(t.index_select(1, index) for t in self.rnn) if isinstance(self.rnn, tuple)
                else self.rnn.index_select(1, index))  # fmt: skip
         feed = None if self.feed is None else self.feed.index_select(0, index)
-        return DecoderState(rnn, feed, self.memory.select(index))  # type: ignore[arg-type]
+        return DecoderState(rnn, feed, self.memory.select(index), self.fast)  # type: ignore[arg-type]
 
 
 class EncoderDecoder(nn.Module):
-    """Source ids -> target logits, with attention; ``start``/``step`` decode one token at a time."""
+    """Source ids -> target logits, with attention; ``start``/``step`` decode one token at a time.
+
+    ``decoding`` picks how :meth:`step` runs at inference (eval mode, no gradients): on a CPU by default one
+    onnxruntime call per step (:mod:`seqtk.nn.decoder_step`), with int8 weights when ``decoding.quantize`` is
+    ``"int8"`` (then teacher forcing steps on them too); ``DecodeSettings(route="eager")`` keeps PyTorch's.
+    """
+
+    decoding: DecodeSettings = DecodeSettings()
 
     def __init__(self, source_size: int, target_size: int, cfg: EncoderDecoderSettings, source_pad: int = 0,
                  target_pad: int = 0) -> None:  # fmt: skip
@@ -140,7 +151,9 @@ class EncoderDecoder(nn.Module):
         summary = top.transpose(0, 1).reshape(source.size(0), -1)  # (B, D * H_enc) = (B, K)
         memory = self.attention.prepare(keys, lengths)
         feed = keys.new_zeros(source.size(0), self.cfg.decoder_dim) if self.cfg.input_feeding else None
-        return DecoderState(self._bridge(summary), feed, memory)
+        # the step's route is chosen once per batch here: checking the weights costs more than a step
+        fast = decoder_stepper(self, self.decoding) if self._inference() else None
+        return DecoderState(self._bridge(summary), feed, memory, fast)
 
     def _bridge(self, summary: Tensor) -> RnnState:
         # summary (B, K) -> h (L, B, H), or (h, c)
@@ -164,7 +177,7 @@ class EncoderDecoder(nn.Module):
 
         # state (B rows), target_in (B, T) -> logits (B, T, V) float, weights (B, T, S)
         """
-        if self.cfg.input_feeding:  # o_{t-1} feeds step t: one step at a time
+        if self.cfg.input_feeding or self._quantized():  # o_{t-1} feeds step t; int8 weights are in the step
             return self._teacher_forced_stepwise(state, target_in)
         y = self.embedding_dropout(self.target_embedding(target_in))  # (B, T) -> (B, T, E_t)
         h, _ = self.decoder(y, state.rnn)  # (B, T, H), all steps in one fused call
@@ -176,6 +189,9 @@ class EncoderDecoder(nn.Module):
 
         # state (N rows), tokens (N,) -> logits (N, V) float, state, weights (N, S)
         """
+        if state.fast is not None and self._inference():
+            logits, rnn, feed, weights = state.fast(state, tokens)
+            return logits, DecoderState(rnn, feed, state.memory, state.fast), weights
         y = self.embedding_dropout(self.target_embedding(tokens))  # (N,) -> (N, E_t)
         x = y if state.feed is None else torch.cat([y, state.feed], dim=-1)  # (N, E_t [+ H])
         h, rnn = self.decoder(x.unsqueeze(1), state.rnn)  # (N, 1, H): one step of the fused kernel
@@ -184,7 +200,7 @@ class EncoderDecoder(nn.Module):
         attentional = torch.tanh(self.combine(torch.cat([context, h], dim=-1)))  # (N, H)
         logits = self.output(self.output_dropout(attentional)).float()  # (N, V)
         feed = attentional if state.feed is not None else None
-        return logits, DecoderState(rnn, feed, state.memory), weights
+        return logits, DecoderState(rnn, feed, state.memory, state.fast), weights
 
     def _teacher_forced_stepwise(self, state: DecoderState, target_in: Tensor) -> tuple[Tensor, Tensor]:
         # target_in (B, T) -> logits (B, T, V), weights (B, T, S)
@@ -194,6 +210,12 @@ class EncoderDecoder(nn.Module):
             logits.append(step_logits)
             weights.append(step_weights)
         return torch.stack(logits, dim=1), torch.stack(weights, dim=1)
+
+    def _inference(self) -> bool:
+        return not self.training and not torch.is_grad_enabled()
+
+    def _quantized(self) -> bool:
+        return bool(self.decoding.quantize) and self._inference()
 
     def _logits(self, context: Tensor, h: Tensor) -> Tensor:
         # context (B, T, K), h (B, T, H) -> (B, T, V) float

@@ -9,9 +9,9 @@ import json
 import pytest
 import torch
 
+import seqtk
 from seqtk.cli.main import main
 from seqtk.testing import export_in_new_process, run_exported_readme, train_recipe
-import seqtk
 
 HAS_ONNX = all(importlib.util.find_spec(name) for name in ("onnx", "onnxscript", "onnxruntime"))
 FORMATS = ["torchscript", pytest.param("onnx", marks=pytest.mark.skipif(not HAS_ONNX, reason="pip install 'seqtk[export]'"))]
@@ -125,12 +125,22 @@ def test_an_exported_seq2seq_model_decodes_as_seqtk_without_seqtk(checkpoints, t
     assert decoding["beam"] == 3 and decoding["max_len"] == 4
 
 
-def test_an_int8_seq2seq_load_is_refused_with_the_fix(checkpoints):
+def test_an_int8_seq2seq_load_decodes_on_the_int8_step_as_the_float_model_does(checkpoints):
     pytest.importorskip("onnxruntime")
-    from seqtk.errors import SeqtkError
+    from seqtk.nn.decoder_step import OnnxDecoderStep
 
-    with pytest.raises(SeqtkError, match="outputs are not its model's.*Fix: load it without quantize"):
-        seqtk.load(checkpoints["gru"], device="cpu", quantize="int8")
+    for name, checkpoint in checkpoints.items():
+        floats = seqtk.load(checkpoint, device="cpu")
+        small = seqtk.load(checkpoint, device="cpu", quantize="int8")
+        assert small.model.decoding.quantize == "int8"
+        with torch.no_grad():
+            state = small.model.eval().start(torch.tensor([[3, 4, 5]]), torch.tensor([3]))
+        assert isinstance(state.fast, OnnxDecoderStep)
+        for beam in (1, 3):
+            ours, theirs = small.predict(TEXTS, beam=beam), floats.predict(TEXTS, beam=beam)
+            same = sum(a["tokens"] == b["tokens"] for a, b in zip(ours, theirs))
+            assert same >= len(TEXTS) - 1, (name, beam, ours, theirs)  # int8 may flip a near-tie, not more
+            assert all(abs(a["score"] - b["score"]) < 0.05 for a, b in zip(ours, theirs) if a["tokens"] == b["tokens"])
 
 
 def test_an_int8_export_quantizes_both_parts_and_its_readme_still_decodes(checkpoints, tmp_path):

@@ -1,0 +1,105 @@
+"""How :meth:`seqtk.nn.encoder_decoder.EncoderDecoder.step` takes a step at inference: the onnxruntime step or
+the eager one.
+
+On a CPU, in eval mode without gradients, the step runs as one onnxruntime call on the graph of
+:mod:`seqtk.nn.decoder_graph` (float32, or int8 with ``decoding.quantize``), built once per model and weights
+and kept until a weight changes, as the language model's step is (:mod:`seqtk.nn.steppers`). Elsewhere (training,
+a GPU, ``route="eager"``, onnxruntime not installed) the eager step runs; asking for int8 or the onnx route
+where it cannot run is refused with the fix.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from seqtk.errors import SeqtkError
+from seqtk.nn.steppers import DecodeSettings, cpu_session, weights_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from seqtk.nn.encoder_decoder import DecoderState, EncoderDecoder
+
+
+class OnnxDecoderStep:
+    """One decoding step as one onnxruntime call.
+
+    # state (N rows), tokens (N,) -> logits (N, V), rnn state (L, N, H) [each], feed (N, H) or None, weights (N, S)
+    """
+
+    def __init__(self, session: Any, parts: tuple[str, ...]) -> None:
+        self.session, self.parts = session, parts
+        self.outputs = ["logits", *(f"{name}_out" for name in parts), "weights"]
+
+    def __call__(self, state: DecoderState, tokens: Tensor) -> tuple[Tensor, Any, Tensor | None, Tensor]:
+        rnn = state.rnn if isinstance(state.rnn, tuple) else (state.rnn,)
+        values = dict(zip(("h", "c"), rnn))
+        if state.feed is not None:
+            values["feed"] = state.feed
+        feeds = {name: _array(values[name]) for name in self.parts}
+        memory = state.memory
+        feeds.update(tokens=_array(tokens), keys=_array(memory.keys), projected=_array(memory.projected),
+                     mask=_array(memory.mask))  # fmt: skip
+        logits, *new, weights = (torch.from_numpy(out) for out in self.session.run(self.outputs, feeds))
+        feed = new.pop() if state.feed is not None else None
+        return logits, (tuple(new) if len(new) == 2 else new[0]), feed, weights
+
+
+def decoder_stepper(model: EncoderDecoder, settings: DecodeSettings) -> OnnxDecoderStep | None:
+    """The onnxruntime step for ``model`` (in eval mode, without gradients), or None for the eager step."""
+    why = _no_onnx(model) if settings.route in ("auto", "onnx") else f"route={settings.route!r}"
+    if why is None:
+        return OnnxDecoderStep(_session(model, settings.quantize), _parts(model))
+    if settings.quantize or settings.route == "onnx":
+        what = "int8 weights need" if settings.quantize else "route='onnx' needs"
+        raise SeqtkError(f"{what} the onnxruntime decoding step, which this model cannot take: {why}",
+                         fix="load the model on the CPU (device='cpu', --device cpu) with onnxruntime installed, "
+                         "or drop the int8 option")  # fmt: skip
+    return None
+
+
+def _no_onnx(model: EncoderDecoder) -> str | None:
+    device = model.output.weight.device
+    if device.type != "cpu":
+        return f"the model is on {device.type}, and the onnxruntime step runs on the CPU"
+    if model.output.weight.dtype != torch.float32:
+        return f"the model's weights are {model.output.weight.dtype}, and the step is built from float32 ones"
+    try:
+        import onnx  # noqa: F401 - the graph is built with it
+        import onnxruntime  # noqa: F401 - the session runs on it
+    except ImportError as err:
+        return f"{err.name} is not installed"
+    return None
+
+
+def _parts(model: EncoderDecoder) -> tuple[str, ...]:
+    from seqtk.nn.decoder_graph import state_parts
+
+    return state_parts(model)
+
+
+def _session(model: EncoderDecoder, quantize: str | None) -> Any:
+    """The session of ``model``'s step: built on first use, kept until a weight or the thread count changes."""
+    key = weights_key(model)
+    slot = (quantize, max(1, torch.get_num_threads()))
+    cache = _SESSIONS.setdefault(model, {})
+    hit = cache.get(slot)
+    if key is not None and hit is not None and hit[0] == key:
+        return hit[1]
+    from seqtk.nn.decoder_graph import decoder_step_graph
+
+    session = cpu_session(decoder_step_graph(model, quantize).SerializeToString())
+    if key is not None:
+        cache[slot] = (key, session)
+    return session
+
+
+def _array(value: Tensor) -> np.ndarray:
+    return np.ascontiguousarray(value.detach().numpy())
+
+
+#: per model, weakly (a model's sessions go with it)
+_SESSIONS: weakref.WeakKeyDictionary[nn.Module, dict[Any, Any]] = weakref.WeakKeyDictionary()
