@@ -21,7 +21,7 @@ Outputs: ``logits`` (N, V), ``h_out`` (``c_out``, ``feed_out``) and ``weights`` 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,11 +31,8 @@ from seqtk.nn.cells import GRUCell, LSTMCell
 from seqtk.nn.recurrent_cell import RecurrentCell
 from seqtk.nn.step_graph import _IFOG, OPSET, TABLE_MAX_FLOATS, _Builder, builder_for
 
-if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.nn.encoder_decoder import EncoderDecoder
 
-
-def state_parts(model: EncoderDecoder) -> tuple[str, ...]:
+def state_parts(model: nn.Module) -> tuple[str, ...]:
     """The state's inputs in order: ``h``, ``c`` for an LSTM decoder, ``feed`` with input feeding."""
     return ("h", *(("c",) if model.cfg.decoder_cell == "lstm" else ()), *(("feed",) if model.cfg.input_feeding else ()))
 
@@ -56,7 +53,7 @@ def decoder_cells(rnn: nn.LSTM | nn.GRU) -> list[RecurrentCell]:
     return cells
 
 
-def decoder_step_graph(model: EncoderDecoder, quantize: str | None = None) -> Any:
+def decoder_step_graph(model: nn.Module, quantize: str | None = None) -> Any:
     """The ONNX model of ``model``'s decoding step (see the module's docstring); ``quantize="int8"`` stores the
     matrices as int8 (the embedding table, biases and the memory stay float32)."""
     import onnx
@@ -102,7 +99,7 @@ def decoder_step_graph(model: EncoderDecoder, quantize: str | None = None) -> An
     return onnx_model
 
 
-def _first_input(g: _Builder, model: EncoderDecoder, cell: RecurrentCell, feed: bool) -> tuple[str | None, str | None]:
+def _first_input(g: _Builder, model: nn.Module, cell: RecurrentCell, feed: bool) -> tuple[str | None, str | None]:
     """The first layer's input: a row of the projected embedding table when the token is all it reads (no input
     feeding) and the table is small, else the embedding (with the last attentional vector)."""
     table = model.target_embedding.weight

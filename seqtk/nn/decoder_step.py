@@ -11,7 +11,7 @@ where it cannot run is refused with the fix.
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,9 +19,6 @@ from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError
 from seqtk.nn.steppers import DecodeSettings, cpu_session, weights_key
-
-if TYPE_CHECKING:  # pragma: no cover
-    from seqtk.nn.encoder_decoder import DecoderState, EncoderDecoder
 
 
 class OnnxDecoderStep:
@@ -34,7 +31,7 @@ class OnnxDecoderStep:
         self.session, self.parts = session, parts
         self.outputs = ["logits", *(f"{name}_out" for name in parts), "weights"]
 
-    def __call__(self, state: DecoderState, tokens: Tensor) -> tuple[Tensor, Any, Tensor | None, Tensor]:
+    def __call__(self, state: Any, tokens: Tensor) -> tuple[Tensor, Any, Tensor | None, Tensor]:
         rnn = state.rnn if isinstance(state.rnn, tuple) else (state.rnn,)
         values = dict(zip(("h", "c"), rnn))
         if state.feed is not None:
@@ -48,7 +45,7 @@ class OnnxDecoderStep:
         return logits, (tuple(new) if len(new) == 2 else new[0]), feed, weights
 
 
-def decoder_stepper(model: EncoderDecoder, settings: DecodeSettings) -> OnnxDecoderStep | None:
+def decoder_stepper(model: nn.Module, settings: DecodeSettings) -> OnnxDecoderStep | None:
     """The onnxruntime step for ``model`` (in eval mode, without gradients), or None for the eager step."""
     why = _no_onnx(model) if settings.route in ("auto", "onnx") else f"route={settings.route!r}"
     if why is None:
@@ -61,7 +58,7 @@ def decoder_stepper(model: EncoderDecoder, settings: DecodeSettings) -> OnnxDeco
     return None
 
 
-def _no_onnx(model: EncoderDecoder) -> str | None:
+def _no_onnx(model: nn.Module) -> str | None:
     device = model.output.weight.device
     if device.type != "cpu":
         return f"the model is on {device.type}, and the onnxruntime step runs on the CPU"
@@ -75,13 +72,13 @@ def _no_onnx(model: EncoderDecoder) -> str | None:
     return None
 
 
-def _parts(model: EncoderDecoder) -> tuple[str, ...]:
+def _parts(model: nn.Module) -> tuple[str, ...]:
     from seqtk.nn.decoder_graph import state_parts
 
     return state_parts(model)
 
 
-def _session(model: EncoderDecoder, quantize: str | None) -> Any:
+def _session(model: nn.Module, quantize: str | None) -> Any:
     """The session of ``model``'s step: built on first use, kept until a weight or the thread count changes."""
     key = weights_key(model)
     slot = (quantize, max(1, torch.get_num_threads()))
