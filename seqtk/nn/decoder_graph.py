@@ -15,8 +15,8 @@ Outputs: ``logits`` (N, V), ``h_out`` (``c_out``, ``feed_out``) and ``weights`` 
 >>> from seqtk.nn.encoder_decoder import EncoderDecoder
 >>> model = EncoderDecoder(10, 12, EncoderDecoderConfig(hidden_size=8, embedding_dim=6)).eval()
 >>> graph = decoder_step_graph(model)
->>> [i.name for i in graph.graph.input], [o.name for o in graph.graph.output]
-(['tokens', 'h', 'c', 'keys', 'projected', 'mask'], ['logits', 'h_out', 'c_out', 'weights'])
+>>> [i.name for i in graph.graph.input], [o.name for o in graph.graph.output]  # an LSTM with input feeding
+(['tokens', 'h', 'c', 'feed', 'keys', 'projected', 'mask'], ['logits', 'h_out', 'c_out', 'feed_out', 'weights'])
 """
 
 from __future__ import annotations

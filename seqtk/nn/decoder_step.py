@@ -10,7 +10,6 @@ where it cannot run is refused with the fix.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError
-from seqtk.nn.steppers import DecodeSettings, cpu_session, weights_key
+from seqtk.nn.steppers import DecodeSettings, cached, cpu_session, keep
 
 
 class OnnxDecoderStep:
@@ -80,23 +79,15 @@ def _parts(model: nn.Module) -> tuple[str, ...]:
 
 def _session(model: nn.Module, quantize: str | None) -> Any:
     """The session of ``model``'s step: built on first use, kept until a weight or the thread count changes."""
-    key = weights_key(model)
-    slot = (quantize, max(1, torch.get_num_threads()))
-    cache = _SESSIONS.setdefault(model, {})
-    hit = cache.get(slot)
-    if key is not None and hit is not None and hit[0] == key:
-        return hit[1]
+    slot = ("decoder", quantize, max(1, torch.get_num_threads()))
+    hit = cached(model, slot)
+    if hit is not None:
+        return hit
     from seqtk.nn.decoder_graph import decoder_step_graph
 
-    session = cpu_session(decoder_step_graph(model, quantize).SerializeToString())
-    if key is not None:
-        cache[slot] = (key, session)
-    return session
+    return keep(model, slot, cpu_session(decoder_step_graph(model, quantize).SerializeToString()))
 
 
 def _array(value: Tensor) -> np.ndarray:
     return np.ascontiguousarray(value.detach().numpy())
 
-
-#: per model, weakly (a model's sessions go with it)
-_SESSIONS: weakref.WeakKeyDictionary[nn.Module, dict[Any, Any]] = weakref.WeakKeyDictionary()

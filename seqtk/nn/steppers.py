@@ -368,67 +368,88 @@ def _warn_once(lm: nn.Module, why: str) -> None:
 def _graph_stepper(lm: nn.Module, state: list[StepState], sampler: str | None, temperature: float) -> GraphStepper:
     """A captured step kept per model, batch, sampler, temperature and weights (capturing costs a
     synchronisation, warm-up steps and the capture); a new call starts it from ``state``."""
-    key = weights_key(lm)
-    batch = state[0][0].size(0)
-    cache = _SESSIONS.setdefault(lm, {})
-    slot = ("graph", batch, sampler, float(temperature), str(state[0][0].device))
-    hit = cache.get(slot)
-    if key is not None and hit is not None and hit[0] == key:
-        hit[1].reset(state)
-        return hit[1]
+    slot = ("graph", state[0][0].size(0), sampler, float(temperature), str(state[0][0].device))
+    hit = cached(lm, slot)
+    if hit is not None:
+        hit.reset(state)
+        return hit
     graph_step = GraphStepper(lm, state, sampler, temperature)
-    if key is not None and graph_step.captured:
-        cache[slot] = (key, graph_step)
-    return graph_step
+    return keep(lm, slot, graph_step) if graph_step.captured else graph_step
 
 
-def weights_key(lm: nn.Module) -> tuple[Any, ...] | None:
-    """What changes when a weight does (an optimizer step bumps a tensor's ``_version``); None for weights made
-    under ``torch.inference_mode``, which keep no version: then nothing built from them is kept."""
-    params = list(lm.parameters())
-    if any(p.is_inference() for p in params):
+class WeightsSnapshot:
+    """A copy of a model's parameters, to tell whether a weight changed since something was built from them.
+
+    Version counters do not tell: ``torch.optim.Adam(fused=True)`` (seqtk's default optimizer) and writes through
+    ``.data`` (weight averaging swaps weights that way) change a parameter without bumping its ``_version``, and a
+    session built before such a step would go on computing with the old weights. Comparing against a copy reads
+    the weights once per check (about a millisecond for the quick start's 7.5 MB), not once per token.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        with torch.no_grad():
+            self.params = [p.detach().clone() for p in model.parameters()]
+
+    def matches(self, model: nn.Module) -> bool:
+        params = list(model.parameters())
+        if len(params) != len(self.params):
+            return False
+        with torch.no_grad():
+            return all(a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and torch.equal(a, b)
+                       for a, b in zip(self.params, params))  # fmt: skip
+
+
+def cached(model: nn.Module, slot: Any) -> Any | None:
+    """What was kept for ``model`` under ``slot`` (a session, a captured step), if its weights are unchanged; a
+    change drops everything kept for it."""
+    kept = _SESSIONS.get(model)
+    if kept is None or slot not in kept[1]:
         return None
-    return tuple((p.data_ptr(), p._version) for p in params)
+    if not kept[0].matches(model):
+        del _SESSIONS[model]
+        return None
+    return kept[1][slot]
 
 
-#: per model (weakly: a model's sessions go with it, and the model still pickles and deep-copies)
-_SESSIONS: weakref.WeakKeyDictionary[nn.Module, dict[Any, Any]] = weakref.WeakKeyDictionary()
+def keep(model: nn.Module, slot: Any, built: Any) -> Any:
+    """Keep ``built`` for ``model`` under ``slot``, beside one snapshot of the weights shared by all it keeps."""
+    kept = _SESSIONS.get(model)
+    if kept is None or not kept[0].matches(model):
+        kept = _SESSIONS[model] = (WeightsSnapshot(model), {})
+    kept[1][slot] = built
+    return built
+
+
+#: per model (weakly: a model's sessions go with it, and the model still pickles and deep-copies): the snapshot of
+#: its weights and what was built from them, by slot
+_SESSIONS: weakref.WeakKeyDictionary[nn.Module, tuple[WeightsSnapshot, dict[Any, Any]]] = weakref.WeakKeyDictionary()
 _WARNED: weakref.WeakKeyDictionary[nn.Module, set[str]] = weakref.WeakKeyDictionary()
 
 
 def _session(lm: nn.Module, quantize: str | None, sampler: str | None = None) -> tuple[Any, list[str], float]:
     """The onnxruntime session of ``lm``'s step: built on first use, kept until a weight or the thread count
     changes."""
-    key = weights_key(lm)
-    cache = _SESSIONS.setdefault(lm, {})
-    threads = max(1, torch.get_num_threads())
-    hit = cache.get((quantize, sampler, threads))
-    if key is not None and hit is not None and hit[0] == key:
-        return hit[1], hit[2], 0.0
+    slot = (quantize, sampler, max(1, torch.get_num_threads()))
+    hit = cached(lm, slot)
+    if hit is not None:
+        return hit[0], hit[1], 0.0
     from seqtk.nn.step_graph import step_graph
 
     start = time.perf_counter()
     graph = step_graph(lm.embedding, layer_cells(lm.encoder.layers), lm.head, quantize, sampler)
     session = cpu_session(graph.model.SerializeToString())
-    seconds = time.perf_counter() - start
-    if key is not None:
-        cache[(quantize, sampler, threads)] = (key, session, graph.state_names)
-    return session, graph.state_names, seconds
+    keep(lm, slot, (session, graph.state_names))
+    return session, graph.state_names, time.perf_counter() - start
 
 
 def _loop_session(lm: nn.Module, quantize: str | None, sampler: str) -> Any:
     """The onnxruntime session of ``lm``'s step in a ``Loop`` (:func:`seqtk.nn.step_graph.loop_graph`), built on
     the first run of many steps and kept as :func:`_session` keeps the step's."""
-    key = weights_key(lm)
-    cache = _SESSIONS.setdefault(lm, {})
     slot = ("loop", quantize, sampler, max(1, torch.get_num_threads()))
-    hit = cache.get(slot)
-    if key is not None and hit is not None and hit[0] == key:
-        return hit[1]
+    hit = cached(lm, slot)
+    if hit is not None:
+        return hit
     from seqtk.nn.step_graph import loop_graph, step_graph
 
     graph = step_graph(lm.embedding, layer_cells(lm.encoder.layers), lm.head, quantize, sampler)
-    session = cpu_session(loop_graph(graph).SerializeToString())
-    if key is not None:
-        cache[slot] = (key, session)
-    return session
+    return keep(lm, slot, cpu_session(loop_graph(graph).SerializeToString()))

@@ -109,4 +109,7 @@ def test_the_session_is_built_once_and_rebuilt_when_a_weight_changes():
     assert started(model, DecodeSettings(), src, lengths).fast.session is first
     with torch.no_grad():
         model.output.bias.add_(1.0)
-    assert started(model, DecodeSettings(), src, lengths).fast.session is not first
+    second = started(model, DecodeSettings(), src, lengths).fast.session
+    assert second is not first
+    model.combine.weight.data.mul_(2.0)  # a write through .data leaves the version counter alone
+    assert started(model, DecodeSettings(), src, lengths).fast.session is not second

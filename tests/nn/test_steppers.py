@@ -139,6 +139,31 @@ def test_the_session_is_built_once_and_rebuilt_when_a_weight_changes():
     assert torch.equal(after, lm.generate([1, 2], 20, temperature=0, decoding=EAGER))
 
 
+@pytest.mark.parametrize("change", ["fused_adam", "through_data"])
+def test_a_change_that_leaves_the_version_counters_alone_still_rebuilds_the_session(change):
+    # torch.optim.Adam(fused=True), seqtk's default optimizer, and writes through .data (weight averaging) do not
+    # bump a parameter's _version: a session kept by versions would go on sampling from the old weights
+    lm = peaked_lm(uniform_layers("lstm", 24, 2))
+    before = lm.generate([1, 2], 30, temperature=0)  # the step and the loop sessions, built and kept
+    versions = [p._version for p in lm.parameters()]
+    if change == "fused_adam":
+        optimizer = torch.optim.Adam(lm.parameters(), lr=0.05, fused=True)
+        ids = torch.randint(0, V, (4, 21))
+        for _ in range(5):
+            lm.train()
+            loss = lm(ids[:, :-1], targets=ids[:, 1:])[1]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    else:
+        lm.head.weight.data.mul_(-1.0)
+    assert [p._version for p in lm.parameters()] == versions  # what made the old key miss the change
+    after = lm.generate([1, 2], 30, temperature=0)
+    assert lm.last_route.build_seconds > 0
+    assert torch.equal(after, lm.generate([1, 2], 30, temperature=0, decoding=EAGER))
+    assert not torch.equal(after, before)
+
+
 def test_int8_weights_stay_close_to_float32():
     lm = peaked_lm(uniform_layers("lstm", 32, 2))
     ids = torch.randint(0, V, (1, 40))
