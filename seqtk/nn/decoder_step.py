@@ -52,9 +52,21 @@ def decoder_stepper(model: nn.Module, settings: DecodeSettings) -> OnnxDecoderSt
     if settings.quantize or settings.route == "onnx":
         what = "int8 weights need" if settings.quantize else "route='onnx' needs"
         raise SeqtkError(f"{what} the onnxruntime decoding step, which this model cannot take: {why}",
-                         fix="load the model on the CPU (device='cpu', --device cpu) with onnxruntime installed, "
-                         "or drop the int8 option")  # fmt: skip
+                         fix=_fix_for(why, settings))  # fmt: skip
     return None
+
+
+def _fix_for(why: str, settings: DecodeSettings) -> str:
+    if "runs on the CPU" in why:
+        return "load the model on the CPU (seqtk.load(..., device='cpu'), --device cpu)"
+    if "not installed" in why:
+        return "pip install onnx onnxruntime (they come with seqtk; a trimmed environment may lack them)"
+    if "autocast" in why:
+        return "decode outside torch.autocast, or drop " + ("the int8 option" if settings.quantize else "route='onnx'")
+    if "weights are" in why:
+        return "convert the model to float32 first (model.float())"
+    return "use route='auto' or 'eager'"
+
 
 
 def _no_onnx(model: nn.Module) -> str | None:
@@ -63,6 +75,8 @@ def _no_onnx(model: nn.Module) -> str | None:
         return f"the model is on {device.type}, and the onnxruntime step runs on the CPU"
     if model.output.weight.dtype != torch.float32:
         return f"the model's weights are {model.output.weight.dtype}, and the step is built from float32 ones"
+    if torch.is_autocast_enabled("cpu"):  # the state would come from the encoder in bfloat16 (validation under bf16)
+        return "CPU autocast is on, and the step computes in float32"
     try:
         import onnx  # noqa: F401 - the graph is built with it
         import onnxruntime  # noqa: F401 - the session runs on it

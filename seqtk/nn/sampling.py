@@ -75,6 +75,8 @@ class RaceNoise:
 
     def take(self, count: int) -> Tensor:
         """The next ``count`` draws at once, as ``count`` calls of :meth:`next` give them. # -> (count, B, V)"""
+        if count < 1:
+            return self.like.new_empty((0, *self.shape))
         parts = []
         while count:
             self._refill()

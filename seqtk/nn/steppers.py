@@ -20,6 +20,7 @@ on every route.
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 import weakref
@@ -38,8 +39,8 @@ from seqtk.nn.recurrent_cell import RecurrentCell
 
 ROUTES = ("auto", "eager", "onnx", "graph")
 LOOP_MIN_STEPS = 8  # sample_run loops in onnxruntime from this many steps (a Loop call costs ~10 µs more than a step)
-LOOP_CHUNK = 64
-PROMPT_STEPS_MAX = 128  # prompt tokens x rows fed through the onnxruntime step rather than the fused encoder  # steps per Loop call: the race noise's chunk, so a call's noise is at most one block or two
+LOOP_CHUNK = 64  # steps per Loop call: the race noise's chunk, so a call's noise spans at most two blocks
+PROMPT_STEPS_MAX = 128  # prompt tokens x rows (rows of one length) fed through the onnxruntime step, not the encoder
 QUANTIZE = (None, "int8")
 StepState = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
 
@@ -201,7 +202,7 @@ class OnnxStepper:
         run, bindings, noise_buffer = self.session.run_with_iobinding, self.bindings, self.noise
         for t in range(steps):
             if noise is not None:
-                np.copyto(noise_buffer, noise.next().numpy())
+                np.copyto(noise_buffer, noise.next().float().numpy())
             run(bindings[self.current])
             self.current ^= 1
             out[t] = self.tokens[self.current]
@@ -223,7 +224,7 @@ class OnnxStepper:
             feeds = {"steps": np.array(count, dtype=np.int64), "token_init": last}
             feeds.update({f"{name}_init": part for name, part in zip(self.state_names, state)})
             if noise is not None:
-                feeds["noise_all"] = noise.take(count).numpy()
+                feeds["noise_all"] = noise.take(count).float().numpy()  # bf16 noise under autocast
             if self.sampler == "race_tempered":
                 feeds["temperature"] = self.temperature
             last, *state, tokens = session.run(["token_final", *finals, "tokens"], feeds)
@@ -379,35 +380,55 @@ def _graph_stepper(lm: nn.Module, state: list[StepState], sampler: str | None, t
 
 
 class WeightsSnapshot:
-    """A copy of a model's parameters, to tell whether a weight changed since something was built from them.
+    """What a model's parameters were when something was built from them, to tell whether a weight changed since.
 
     Version counters do not tell: ``torch.optim.Adam(fused=True)`` (seqtk's default optimizer) and writes through
     ``.data`` (weight averaging swaps weights that way) change a parameter without bumping its ``_version``, and a
-    session built before such a step would go on computing with the old weights. Comparing against a copy reads
-    the weights once per check (about a millisecond for the quick start's 7.5 MB), not once per token.
+    session built before such a step would go on computing with the old weights. On the CPU the snapshot is a copy
+    of the parameters' bytes, compared with numpy (0.37 ms for the quick start's 7.6 MB). On a GPU, where a copy
+    would double the model's memory, it is each parameter's float64 sum and sum of squares (one synchronisation
+    per check): an optimizer step or a loaded state changes them, though an exact swap of two values would not.
     """
 
     def __init__(self, model: nn.Module) -> None:
         with torch.no_grad():
-            self.params = [p.detach().clone() for p in model.parameters()]
+            self.params = [_fingerprint(p.detach()) for p in model.parameters()]
 
     def matches(self, model: nn.Module) -> bool:
         params = list(model.parameters())
         if len(params) != len(self.params):
             return False
         with torch.no_grad():
-            return all(a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and _same_bits(a, b)
+            return all(a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and _same(a, b)
                        for a, b in zip(self.params, params))  # fmt: skip
 
 
-def _same_bits(a: Tensor, b: Tensor) -> bool:
-    """Whether two tensors of one shape, dtype and device hold the same bits. On the CPU their bytes are compared
-    by numpy, ~7x faster than ``torch.equal`` (0.05 against 0.36 ms for 2.4 MB)."""
-    if a.device.type != "cpu":
-        return torch.equal(a, b)
+class _Sums:
+    """A GPU parameter's fingerprint: its shape, dtype, device, and float64 sum and sum of squares."""
+
+    def __init__(self, p: Tensor) -> None:
+        self.shape, self.dtype, self.device = p.shape, p.dtype, p.device
+        self.sums = _sums(p)
+
+
+def _sums(p: Tensor) -> list[float]:
+    return torch.stack([p.sum(dtype=torch.float64), p.double().square().sum()]).tolist()
+
+
+def _fingerprint(p: Tensor) -> Tensor | _Sums:
+    return p.clone() if p.device.type == "cpu" else _Sums(p)
+
+
+def _same(kept: Tensor | _Sums, p: Tensor) -> bool:
+    """Whether ``p`` still holds what ``kept`` recorded. On the CPU the bytes are compared by numpy, ~7x faster
+    than ``torch.equal`` (0.05 against 0.36 ms for 2.4 MB)."""
+    if isinstance(kept, _Sums):
+        return kept.sums == _sums(p)
+    if p.dim() == 0:
+        return torch.equal(kept, p)
     import numpy as np
 
-    as_bytes = [t.detach().contiguous().view(torch.uint8).numpy() for t in (a, b)]
+    as_bytes = [t.contiguous().view(torch.uint8).numpy() for t in (kept, p)]
     if as_bytes[0].size % 8 == 0:  # eight bytes a compare
         as_bytes = [x.view(np.int64) for x in as_bytes]
     return bool(np.array_equal(*as_bytes))
@@ -420,17 +441,18 @@ def cached(model: nn.Module, slot: Any, checked: bool = False) -> Any | None:
     if kept is None or slot not in kept[1]:
         return None
     if not checked and not kept[0].matches(model):
-        del _SESSIONS[model]
+        _SESSIONS.pop(model, None)  # another thread (seqtk serve) may have dropped it already
         return None
-    return kept[1][slot]
+    return kept[1].get(slot)
 
 
 def keep(model: nn.Module, slot: Any, built: Any) -> Any:
     """Keep ``built`` for ``model`` under ``slot``, beside one snapshot of the weights shared by all it keeps."""
-    kept = _SESSIONS.get(model)
-    if kept is None or not kept[0].matches(model):
-        kept = _SESSIONS[model] = (WeightsSnapshot(model), {})
-    kept[1][slot] = built
+    with _KEEPING:  # seqtk serve's threads build for one model: one snapshot, each thread's slot kept
+        kept = _SESSIONS.get(model)
+        if kept is None or not kept[0].matches(model):
+            kept = _SESSIONS[model] = (WeightsSnapshot(model), {})
+        kept[1][slot] = built
     return built
 
 
@@ -438,6 +460,7 @@ def keep(model: nn.Module, slot: Any, built: Any) -> Any:
 #: its weights and what was built from them, by slot
 _SESSIONS: weakref.WeakKeyDictionary[nn.Module, tuple[WeightsSnapshot, dict[Any, Any]]] = weakref.WeakKeyDictionary()
 _WARNED: weakref.WeakKeyDictionary[nn.Module, set[str]] = weakref.WeakKeyDictionary()
+_KEEPING = threading.Lock()
 
 
 def _session(lm: nn.Module, quantize: str | None, sampler: str | None = None) -> tuple[Any, list[str], float]:

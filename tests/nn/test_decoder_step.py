@@ -49,6 +49,7 @@ def test_the_onnxruntime_step_gives_the_eager_steps_numbers(kwargs):
     src, lengths, tokens = torch.randint(1, 11, (3, 6)), torch.tensor([6, 2, 4]), torch.randint(1, 13, (3, 5))
     fast, eager = started(model, DecodeSettings(), src, lengths), started(model, EAGER, src, lengths)
     assert isinstance(fast.fast, OnnxDecoderStep) and eager.fast is None
+    assert fast.select(torch.tensor([2, 0, 0])).fast is fast.fast  # beam search reorders rows and keeps the step
     with torch.no_grad():
         for t in range(5):
             (a, fast, wa), (b, eager, wb) = model.step(fast, tokens[:, t]), model.step(eager, tokens[:, t])
@@ -94,7 +95,7 @@ def test_where_the_step_cannot_run_auto_steps_eagerly_and_int8_is_refused_with_t
     monkeypatch.setattr(decoder_step, "_no_onnx", lambda m: "onnxruntime is not installed")
     assert started(model, DecodeSettings(), src, lengths).fast is None
     for settings in (INT8, DecodeSettings(route="onnx")):
-        with pytest.raises(SeqtkError, match="onnxruntime is not installed.*Fix: load the model on the CPU"):
+        with pytest.raises(SeqtkError, match="onnxruntime is not installed.*Fix: pip install onnx onnxruntime"):
             started(model, settings, src, lengths)
     monkeypatch.undo()
     assert started(model.double(), DecodeSettings(), src, lengths).fast is None  # float64: the eager step
@@ -113,3 +114,17 @@ def test_the_session_is_built_once_and_rebuilt_when_a_weight_changes():
     assert second is not first
     model.combine.weight.data.mul_(2.0)  # a write through .data leaves the version counter alone
     assert started(model, DecodeSettings(), src, lengths).fast.session is not second
+
+
+def test_under_cpu_autocast_the_eager_step_decodes_and_int8_is_refused_with_the_fix():
+    # evaluation of a precision = "bf16" run happens under CPU autocast: the encoder's state comes in bfloat16
+    model = model_of(**KINDS[0])
+    src, lengths = torch.randint(1, 11, (2, 4)), torch.tensor([4, 2])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        state = started(model, DecodeSettings(), src, lengths)
+        assert state.fast is None
+        with torch.no_grad():
+            logits, _, _ = model.step(state, torch.tensor([1, 1]))
+        assert torch.isfinite(logits).all()
+        with pytest.raises(SeqtkError, match="CPU autocast is on.*Fix: decode outside torch.autocast"):
+            started(model, INT8, src, lengths)

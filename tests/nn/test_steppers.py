@@ -256,10 +256,12 @@ def test_the_onnx_step_leaves_the_callers_state_alone():
 
 @pytest.mark.parametrize("decoding", [ONNX, INT8], ids=["float32", "int8"])
 @pytest.mark.parametrize("options", [{"temperature": 0}, {}, {"temperature": 0.8}], ids=["greedy", "race", "tempered"])
-def test_the_onnxruntime_loop_picks_the_tokens_of_one_call_per_step(decoding, options):
+def test_the_onnxruntime_loop_picks_the_tokens_of_one_call_per_step(decoding, options, monkeypatch):
     # no callback: sample_run loops in onnxruntime (Loop calls of LOOP_CHUNK steps); a callback: one call per step
-    from seqtk.nn.steppers import LOOP_CHUNK
+    from seqtk.nn.steppers import LOOP_CHUNK, OnnxStepper
 
+    loops, real = [], OnnxStepper._loop_run
+    monkeypatch.setattr(OnnxStepper, "_loop_run", lambda self, *a: loops.append(a[1]) or real(self, *a))
     lm = peaked_lm(uniform_layers("lstm", 24, 2))
     steps = 2 * LOOP_CHUNK + 9  # three Loop calls, the noise drawn across blocks
     seeds = [torch.Generator().manual_seed(s) for s in (3, 4)]
@@ -268,6 +270,7 @@ def test_the_onnxruntime_loop_picks_the_tokens_of_one_call_per_step(decoding, op
     stepped = lm.generate([[1, 2, 3], [4, 5, 6]], steps, generator=seeds, decoding=decoding, on_token=lambda t: None,
                           **options)  # fmt: skip
     assert looped.shape == (2, steps) and torch.equal(looped, stepped)
+    assert loops == [steps - 1]  # the first token comes from the prompt's logits, the rest from the loop
 
 
 def test_the_loop_leaves_the_state_and_last_token_where_steps_leave_them():
@@ -328,3 +331,12 @@ def test_a_short_prompt_goes_through_the_step_and_gives_the_encoders_tokens(monk
                   lm.generate(prompt, 30, generator=seed(2), decoding=ONNX)]  # fmt: skip
     assert encoder_passes == [2, 2]
     assert all(torch.equal(a, b) for a, b in zip(by_steps, by_encoder))
+
+
+def test_generation_under_cpu_autocast_runs_on_the_onnx_step():
+    # a long prompt prefills in bfloat16 under autocast: its noise and logits reach the float32 step converted
+    lm = peaked_lm(uniform_layers("lstm", 24, 2))
+    prompt = torch.randint(0, V, (2, 80))  # 160 prompt tokens: the fused encoder, not the step
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        sampled = lm.generate(prompt, 30, generator=torch.Generator().manual_seed(3))
+    assert lm.last_route.name == "onnx" and sampled.shape == (2, 30)
