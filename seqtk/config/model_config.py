@@ -124,6 +124,10 @@ class CharLMConfig(StackConfig):
         default_factory=list, help="An adaptive softmax head (torch.nn.AdaptiveLogSoftmaxWithLoss) with these "
         "cutoffs, e.g. [2000, 10000], for large vocabularies (ids most frequent first); [] is a plain softmax.",
     )
+    adaptive_div_value: float = hfield(
+        4.0, help="With adaptive_cutoffs: each later cluster of the adaptive softmax gets the hidden size divided "
+        "by this once more (Grave et al. 2017's factor, PyTorch's div_value); 1 keeps the full size everywhere.",
+    )
 
     #: with ``layers``, ``dropout`` still acts on the embedding and before the head
     shorthand: ClassVar[tuple[str, ...]] = ("cell", "num_layers", "hidden_size", "nonlinearity")
@@ -146,6 +150,8 @@ class CharLMConfig(StackConfig):
         checks.dropout("model.embedding_dropout", self.embedding_dropout)
         checks.at_least("model.ar_alpha", self.ar_alpha, 0, fix="set model.ar_alpha to e.g. 2, or 0 to turn AR off")
         checks.at_least("model.tar_beta", self.tar_beta, 0, fix="set model.tar_beta to e.g. 1, or 0 to turn TAR off")
+        checks.at_least("model.adaptive_div_value", self.adaptive_div_value, 1,
+                        fix="set model.adaptive_div_value to 4 (PyTorch's default), or 1 for full-size clusters")  # fmt: skip
         if self.adaptive_cutoffs and (self.tie_weights or self.adaptive_cutoffs != sorted(set(self.adaptive_cutoffs))
                                       or self.adaptive_cutoffs[0] < 1):  # fmt: skip
             raise SeqtkError(
@@ -173,7 +179,8 @@ class CharLMConfig(StackConfig):
         return CharLM(vocab_size, self.embedding_dim, self.stack(), dropout=self.dropout,
                       tie_weights=self.tie_weights, tie_projection=self.tie_projection,
                       embedding_dropout=self.embedding_dropout, ar_alpha=self.ar_alpha, tar_beta=self.tar_beta,
-                      adaptive_cutoffs=tuple(self.adaptive_cutoffs), **kwargs)  # fmt: skip
+                      adaptive_cutoffs=tuple(self.adaptive_cutoffs), adaptive_div_value=self.adaptive_div_value,
+                      **kwargs)  # fmt: skip
 
 
 @dataclass(frozen=True)

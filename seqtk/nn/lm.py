@@ -55,7 +55,8 @@ class CharLM(nn.Module):
     projection from the last hidden size to the embedding size (:class:`ProjectedHead`) when they differ;
     ``ar_alpha`` and ``tar_beta`` make each training forward keep its AR/TAR terms in
     ``activation_penalty`` (:func:`seqtk.nn.awd.add_activation_penalty` adds them to a loss);
-    ``adaptive_cutoffs`` puts an adaptive softmax over the vocabulary (:class:`AdaptiveHead`), whose
+    ``adaptive_cutoffs`` puts an adaptive softmax over the vocabulary (:class:`AdaptiveHead`; its clusters shrink by
+    ``adaptive_div_value`` each), whose
     "logits" are log-probabilities and whose forward with targets returns no logits.
 
     >>> lm = CharLM(vocab_size=10, embedding_dim=8, layers=[LayerSpec("gru", 16)])
@@ -86,6 +87,7 @@ class CharLM(nn.Module):
         ar_alpha: float = 0.0,
         tar_beta: float = 0.0,
         adaptive_cutoffs: Sequence[int] = (),
+        adaptive_div_value: float = 4.0,
     ) -> None:
         super().__init__()
         _check_positive("vocab_size", vocab_size)
@@ -113,7 +115,8 @@ class CharLM(nn.Module):
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
         self.encoder = StackedEncoder(embedding_dim, specs)
         self.dropout = nn.Dropout(dropout)
-        self.head = _make_head(self.encoder.output_dim, self.embedding, tie_weights, tie_projection, adaptive_cutoffs)
+        self.head = _make_head(self.encoder.output_dim, self.embedding, tie_weights, tie_projection, adaptive_cutoffs,
+                               adaptive_div_value)  # fmt: skip
 
     @property
     def adaptive(self) -> bool:

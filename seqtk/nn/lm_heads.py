@@ -43,7 +43,8 @@ class ProjectedHead(nn.Module):
 
 class AdaptiveHead(nn.Module):
     """An adaptive softmax (Grave et al. 2017, ``torch.nn.AdaptiveLogSoftmaxWithLoss``) over the vocabulary:
-    ids below the first cutoff get the full hidden size, the later clusters smaller ones (÷ 4 each).
+    ids below the first cutoff get the full hidden size, the later clusters smaller ones (÷ ``div_value`` each, 4
+    by default).
 
     Its forward returns log-probabilities, which sampling and scoring read as logits (a log-softmax of them
     is themselves); :meth:`loss` computes the training loss without forming all V of them.
@@ -79,7 +80,8 @@ class AdaptiveHead(nn.Module):
         return self.softmax(flat, targets).loss
 
 
-def _make_head(hidden: int, embedding: nn.Embedding, tie: bool, project: bool, cutoffs: Sequence[int]) -> nn.Module:
+def _make_head(hidden: int, embedding: nn.Embedding, tie: bool, project: bool, cutoffs: Sequence[int],
+               div_value: float = 4.0) -> nn.Module:  # fmt: skip
     vocab_size, embedding_dim = embedding.num_embeddings, embedding.embedding_dim
     if cutoffs:
         if tie:
@@ -91,7 +93,7 @@ def _make_head(hidden: int, embedding: nn.Embedding, tie: bool, project: bool, c
                 f"{vocab_size} ids), got {list(cutoffs)}",
                 fix="give e.g. [2000, 10000] for a 10,000-word vocabulary, ids sorted most frequent first",
             )
-        return AdaptiveHead(hidden, vocab_size, cutoffs)
+        return AdaptiveHead(hidden, vocab_size, cutoffs, div_value)
     if tie and hidden != embedding_dim:
         if project:
             return ProjectedHead(hidden, embedding)

@@ -45,6 +45,10 @@ def test_the_awd_keys_reach_the_language_model_and_are_off_by_default():
     adaptive = CharLMConfig(num_layers=1, hidden_size=16, adaptive_cutoffs=[10, 20])
     adaptive.check()
     assert isinstance(adaptive.build(30).head, AdaptiveHead)
+    tails = [[down.out_features for down, _ in config.build(30).head.softmax.tail]
+             for config in (adaptive, CharLMConfig(num_layers=1, hidden_size=16, adaptive_cutoffs=[10, 20],
+                                                   adaptive_div_value=1.0))]  # fmt: skip
+    assert tails == [[4, 1], [16, 16]]  # each cluster divided by 4 by default; by 1, the full size
 
 
 @pytest.mark.parametrize(("config", "message"), [
@@ -61,6 +65,7 @@ def test_the_awd_keys_reach_the_language_model_and_are_off_by_default():
     (CharLMConfig(embedding_dropout=1.0), "model.embedding_dropout must be in \\[0, 1\\)"),
     (CharLMConfig(ar_alpha=-1.0), "model.ar_alpha must be at least 0"),
     (CharLMConfig(adaptive_cutoffs=[20, 10]), "model.adaptive_cutoffs = \\[20, 10\\] must be positive"),
+    (CharLMConfig(adaptive_cutoffs=[10], adaptive_div_value=0.5), "model.adaptive_div_value must be at least 1"),
     (CharLMConfig(hidden_size=16, embedding_dim=16, tie_weights=True, adaptive_cutoffs=[10]),
      "cannot go with model.tie_weights"),
 ])
