@@ -68,7 +68,6 @@ def _fix_for(why: str, settings: DecodeSettings) -> str:
     return "use route='auto' or 'eager'"
 
 
-
 def _no_onnx(model: nn.Module) -> str | None:
     device = model.output.weight.device
     if device.type != "cpu":
