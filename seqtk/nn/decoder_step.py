@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError
-from seqtk.nn.steppers import DecodeSettings, cached, cpu_session, keep
+from seqtk.nn.steppers import DecodeSettings, cached, cpu_session, fallback_fix, keep
 
 
 class OnnxDecoderStep:
@@ -57,15 +57,11 @@ def decoder_stepper(model: nn.Module, settings: DecodeSettings) -> OnnxDecoderSt
 
 
 def _fix_for(why: str, settings: DecodeSettings) -> str:
-    if "runs on the CPU" in why:
-        return "load the model on the CPU (seqtk.load(..., device='cpu'), --device cpu)"
-    if "not installed" in why:
-        return "pip install onnx onnxruntime (they come with seqtk; a trimmed environment may lack them)"
     if "autocast" in why:
         return "decode outside torch.autocast, or drop " + ("the int8 option" if settings.quantize else "route='onnx'")
     if "weights are" in why:
         return "convert the model to float32 first (model.float())"
-    return "use route='auto' or 'eager'"
+    return fallback_fix(why, settings)  # the CPU, onnxruntime, as for the language model's step
 
 
 def _no_onnx(model: nn.Module) -> str | None:

@@ -258,7 +258,7 @@ def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], tab
     if settings.route == "onnx" or settings.quantize:
         what = "int8 weights need" if settings.quantize else "route='onnx' needs"
         raise SeqtkError(f"{what} the onnxruntime step, which this model cannot take: {why}",
-                         fix=_fix(why, settings))  # fmt: skip
+                         fix=fallback_fix(why, settings))  # fmt: skip
     if settings.route == "auto":
         _warn_once(lm, why)
     return EagerStepper(lm, state, table), Route("eager", note=None if settings.route == "eager" else why)
@@ -349,13 +349,14 @@ def _no_onnx(lm: nn.Module) -> str | None:
     return None
 
 
-def _fix(why: str, settings: DecodeSettings) -> str:
+def fallback_fix(why: str, settings: DecodeSettings) -> str:
+    """The fix for a refused fast route, by why it could not run (:func:`_no_onnx`'s reasons)."""
     if "runs on the CPU" in why:
         return "load the model on the CPU (seqtk.load(..., device='cpu'), --device cpu) for int8 weights"
     if "not installed" in why:
         return "pip install onnx onnxruntime (they come with seqtk; a trimmed environment may lack them)"
     if settings.quantize:
-        return "drop the int8 option for this model; it generates with float32 weights on the eager route"
+        return "drop the int8 option for this model; it decodes with float32 weights on the eager route"
     return "use route='auto' or 'eager', which step any cell on any device"
 
 
