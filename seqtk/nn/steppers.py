@@ -429,7 +429,7 @@ def _same(kept: Tensor | _Sums, p: Tensor) -> bool:
         return torch.equal(kept, p)
     import numpy as np
 
-    as_bytes = [t.contiguous().view(torch.uint8).numpy() for t in (kept, p)]
+    as_bytes = [t.contiguous().view(-1).view(torch.uint8).numpy() for t in (kept, p)]  # flat: any shape
     if as_bytes[0].size % 8 == 0:  # eight bytes a compare
         as_bytes = [x.view(np.int64) for x in as_bytes]
     return bool(np.array_equal(*as_bytes))
