@@ -17,7 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError
-from seqtk.nn.steppers import DecodeSettings, cached, cpu_session, fallback_fix, keep
+from seqtk.nn.steppers import DecodeSettings, cpu_session, fallback_fix
+from seqtk.nn.weights_cache import cached, keep
 
 
 class OnnxDecoderStep:

@@ -20,7 +20,6 @@ on every route.
 
 from __future__ import annotations
 
-import threading
 import time
 import warnings
 import weakref
@@ -36,6 +35,7 @@ from seqtk.nn.cell_kinds import CellLayer
 from seqtk.nn.cell_step import CellStep, _cell_of
 from seqtk.nn.graph_step import GraphStepper
 from seqtk.nn.recurrent_cell import RecurrentCell
+from seqtk.nn.weights_cache import cached, keep
 
 ROUTES = ("auto", "eager", "onnx", "graph")
 LOOP_MIN_STEPS = 8  # sample_run loops in onnxruntime from this many steps (a Loop call costs ~10 µs more than a step)
@@ -210,7 +210,7 @@ class OnnxStepper:
 
     def _loop_run(self, token: Tensor, steps: int, noise: Any) -> Tensor:
         """:meth:`sample_run` as onnxruntime ``Loop`` calls of up to ``LOOP_CHUNK`` steps each
-        (:func:`seqtk.nn.step_graph.loop_graph`): the same nodes, so the same tokens, without a Python round
+        (:func:`seqtk.nn.step_loop.loop_graph`): the same nodes, so the same tokens, without a Python round
         trip per token. The state and the last token end in this stepper's buffers, as after per-step calls.
         # (B,) -> (B, steps)"""
         import numpy as np
@@ -380,88 +380,8 @@ def _graph_stepper(lm: nn.Module, state: list[StepState], sampler: str | None, t
     return keep(lm, slot, graph_step) if graph_step.captured else graph_step
 
 
-class WeightsSnapshot:
-    """What a model's parameters were when something was built from them, to tell whether a weight changed since.
-
-    Version counters do not tell: ``torch.optim.Adam(fused=True)`` (seqtk's default optimizer) and writes through
-    ``.data`` (weight averaging swaps weights that way) change a parameter without bumping its ``_version``, and a
-    session built before such a step would go on computing with the old weights. On the CPU the snapshot is a copy
-    of the parameters' bytes, compared with numpy (0.37 ms for the quick start's 7.6 MB). On a GPU, where a copy
-    would double the model's memory, it is each parameter's float64 sum and sum of squares (one synchronisation
-    per check): an optimizer step or a loaded state changes them, though an exact swap of two values would not.
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        with torch.no_grad():
-            self.params = [_fingerprint(p.detach()) for p in model.parameters()]
-
-    def matches(self, model: nn.Module) -> bool:
-        params = list(model.parameters())
-        if len(params) != len(self.params):
-            return False
-        with torch.no_grad():
-            return all(a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and _same(a, b)
-                       for a, b in zip(self.params, params))  # fmt: skip
-
-
-class _Sums:
-    """A GPU parameter's fingerprint: its shape, dtype, device, and float64 sum and sum of squares."""
-
-    def __init__(self, p: Tensor) -> None:
-        self.shape, self.dtype, self.device = p.shape, p.dtype, p.device
-        self.sums = _sums(p)
-
-
-def _sums(p: Tensor) -> list[float]:
-    return torch.stack([p.sum(dtype=torch.float64), p.double().square().sum()]).tolist()
-
-
-def _fingerprint(p: Tensor) -> Tensor | _Sums:
-    return p.clone() if p.device.type == "cpu" else _Sums(p)
-
-
-def _same(kept: Tensor | _Sums, p: Tensor) -> bool:
-    """Whether ``p`` still holds what ``kept`` recorded. On the CPU the bytes are compared by numpy, ~7x faster
-    than ``torch.equal`` (0.05 against 0.36 ms for 2.4 MB)."""
-    if isinstance(kept, _Sums):
-        return kept.sums == _sums(p)
-    if p.dim() == 0:
-        return torch.equal(kept, p)
-    import numpy as np
-
-    as_bytes = [t.contiguous().view(-1).view(torch.uint8).numpy() for t in (kept, p)]  # flat: any shape
-    if as_bytes[0].size % 8 == 0:  # eight bytes a compare
-        as_bytes = [x.view(np.int64) for x in as_bytes]
-    return bool(np.array_equal(*as_bytes))
-
-
-def cached(model: nn.Module, slot: Any, checked: bool = False) -> Any | None:
-    """What was kept for ``model`` under ``slot`` (a session, a captured step), if its weights are unchanged; a
-    change drops everything kept for it. ``checked``: the caller compared them a moment ago (in the same call)."""
-    kept = _SESSIONS.get(model)
-    if kept is None or slot not in kept[1]:
-        return None
-    if not checked and not kept[0].matches(model):
-        _SESSIONS.pop(model, None)  # another thread (seqtk serve) may have dropped it already
-        return None
-    return kept[1].get(slot)
-
-
-def keep(model: nn.Module, slot: Any, built: Any) -> Any:
-    """Keep ``built`` for ``model`` under ``slot``, beside one snapshot of the weights shared by all it keeps."""
-    with _KEEPING:  # seqtk serve's threads build for one model: one snapshot, each thread's slot kept
-        kept = _SESSIONS.get(model)
-        if kept is None or not kept[0].matches(model):
-            kept = _SESSIONS[model] = (WeightsSnapshot(model), {})
-        kept[1][slot] = built
-    return built
-
-
-#: per model (weakly: a model's sessions go with it, and the model still pickles and deep-copies): the snapshot of
-#: its weights and what was built from them, by slot
-_SESSIONS: weakref.WeakKeyDictionary[nn.Module, tuple[WeightsSnapshot, dict[Any, Any]]] = weakref.WeakKeyDictionary()
+#: per model (weakly: the model still pickles and deep-copies)
 _WARNED: weakref.WeakKeyDictionary[nn.Module, set[str]] = weakref.WeakKeyDictionary()
-_KEEPING = threading.Lock()
 
 
 def _session(lm: nn.Module, quantize: str | None, sampler: str | None = None) -> tuple[Any, list[str], float]:
@@ -481,13 +401,14 @@ def _session(lm: nn.Module, quantize: str | None, sampler: str | None = None) ->
 
 
 def _loop_session(lm: nn.Module, quantize: str | None, sampler: str, checked: bool = False) -> Any:
-    """The onnxruntime session of ``lm``'s step in a ``Loop`` (:func:`seqtk.nn.step_graph.loop_graph`), built on
+    """The onnxruntime session of ``lm``'s step in a ``Loop`` (:func:`seqtk.nn.step_loop.loop_graph`), built on
     the first run of many steps and kept as :func:`_session` keeps the step's."""
     slot = ("loop", quantize, sampler, max(1, torch.get_num_threads()))
     hit = cached(lm, slot, checked)
     if hit is not None:
         return hit
-    from seqtk.nn.step_graph import loop_graph, step_graph
+    from seqtk.nn.step_graph import step_graph
+    from seqtk.nn.step_loop import loop_graph
 
     graph = step_graph(lm.embedding, layer_cells(lm.encoder.layers), lm.head, quantize, sampler)
     return keep(lm, slot, cpu_session(loop_graph(graph).SerializeToString()))
