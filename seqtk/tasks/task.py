@@ -31,8 +31,7 @@ these methods is :mod:`seqtk.tasks.lifecycle`'s.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
@@ -40,7 +39,11 @@ from torch import nn
 
 from seqtk.config.schema import DataConfig, ModelConfig, Recipe, VocabConfig
 from seqtk.errors import SeqtkError
-from seqtk.tasks.step import StepOutput  # the task/trainer boundary; importable from here as before
+from seqtk.tasks.export_spec import ExportPart, ExportParts, ExportSpec  # noqa: F401 - importable from here as before
+from seqtk.tasks.generate_request import GenerateRequest
+from seqtk.tasks.step import (
+    StepOutput,  # the task/trainer boundary; importable from here as before
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -54,93 +57,6 @@ if TYPE_CHECKING:
 
 #: the held-out split a file the model has not seen becomes (:meth:`Task.read_eval_file`)
 EVAL_FILE = "file"
-
-
-@dataclass
-class GenerateRequest:
-    """Options of ``seqtk generate``, passed to :meth:`Task.generate`."""
-
-    prompt: str = ""
-    #: several prompts sampled together in one batch (``seqtk generate --prompts-file``), one sample each;
-    #: when given, ``prompt`` and ``n`` are not used. Only tasks with ``batched_prompts`` take them.
-    prompts: tuple[str, ...] = ()
-    #: with ``prompts``: one seed per prompt, so row i samples what ``prompts[i]`` alone gives with ``seeds[i]``
-    #: (``seqtk serve`` batches separate requests this way); empty: all rows draw from ``seed`` together
-    seeds: tuple[int, ...] = ()
-    length: int = 200
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    n: int = 1
-    seed: int = 0
-    #: task-specific options (``seqtk generate --out/--key/--meter/--wav/--musicxml``); None when not given
-    extra: dict[str, Any] = field(default_factory=dict)
-    on_text: Callable[[int, str], None] | None = None  # (sample index, new text) while streaming
-    #: filled by the task: results beyond the samples (rates, files written), merged into ``--json`` output
-    report: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ExportSpec:
-    """What a task exports (:meth:`Task.export_spec`); :mod:`seqtk.inference.export` traces or exports it and writes the files.
-
-    ``module`` is an eval-mode module whose forward takes ``input_names`` tensors, in order, and returns a tuple
-    of ``output_names`` tensors, with no branch on the values or sizes of its inputs (TorchScript tracing and
-    ``torch.export`` record one path). ``example_inputs`` and ``check_inputs`` are two sets of inputs with
-    different sizes: the second checks that the written model follows the sizes it is given.
-    """
-
-    module: nn.Module
-    example_inputs: tuple[torch.Tensor, ...]
-    check_inputs: tuple[torch.Tensor, ...]
-    input_names: tuple[str, ...]
-    output_names: tuple[str, ...]
-    #: the variable axes of each input: name -> {axis: "batch" | "time"}; the others are fixed
-    input_axes: dict[str, dict[int, str]]
-    #: JSON files written next to the model (``vocab.json``, ``labels.json``): file name -> JSON-ready data
-    files: dict[str, Any]
-    #: Markdown for the README: the inputs and outputs, and how to make the inputs from text
-    signature: str
-    #: Python that runs the model through ``run(**inputs) -> dict of numpy outputs`` (defined before it in
-    #: the README for each format); it imports neither seqtk nor torch, and the tests execute it
-    usage: str
-    #: when the model's own forward takes the same inputs, what it returns made from the exported outputs
-    #: (``seqtk.load(..., quantize="int8")`` then runs the int8 ONNX model in its place); None: it cannot
-    model_output: Callable[[tuple[torch.Tensor, ...]], Any] | None = None
-
-
-@dataclass(frozen=True)
-class ExportPart:
-    """One model file of an :class:`ExportParts`: ``name`` is its file's stem (``encoder`` -> ``encoder.onnx``),
-    ``description`` what it computes (a line of the README's table); the other fields mean what they mean in
-    :class:`ExportSpec`."""
-
-    name: str
-    description: str
-    module: nn.Module
-    example_inputs: tuple[torch.Tensor, ...]
-    check_inputs: tuple[torch.Tensor, ...]
-    input_names: tuple[str, ...]
-    output_names: tuple[str, ...]
-    input_axes: dict[str, dict[int, str]]
-
-
-@dataclass(frozen=True)
-class ExportParts:
-    """What a task exports as several model files that an application calls in turn (a seq2seq model's encoder,
-    then its decoder step once per token); :mod:`seqtk.inference.export` writes and checks each part as it does
-    an :class:`ExportSpec`'s module.
-
-    ``files`` and ``signature`` as in :class:`ExportSpec`; ``usage`` is Python that runs the parts through
-    ``run(part_name, **inputs) -> dict of numpy outputs`` (defined before it in the README for each format).
-    """
-
-    parts: tuple[ExportPart, ...]
-    files: dict[str, Any]
-    signature: str
-    usage: str
-    #: a multi-file export never stands in for the model's own forward (``seqtk.load(..., quantize="int8")``)
-    model_output: None = None
 
 
 class Task:
