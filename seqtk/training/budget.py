@@ -69,6 +69,11 @@ def seconds_of(recipe: Recipe) -> float:
     return checks.duration("train.time_budget", recipe.train.time_budget)
 
 
+def is_on(recipe: Recipe) -> bool:
+    """Whether the recipe has a time budget: ``""`` and ``"0"`` (or ``"0s"``) turn it off."""
+    return seconds_of(recipe) > 0
+
+
 def plan_run(recipe: Recipe, session_for: Callable[[Recipe], Any], model: torch.nn.Module, task: Any,
              device: torch.device, started: float, agree: Callable[[Any], Any] | None = None) -> Plan:
     """Measure on a throwaway session (``session_for(recipe)``), put everything back, choose ``max_steps``.
@@ -162,7 +167,7 @@ def fit_recipe(recipe: Recipe, session_for: Callable[[Recipe], Any], model: torc
 def on_resume(recipe: Recipe, payload: dict[str, Any]) -> Recipe:
     """The recipe a budgeted run resumes with: the ``max_steps`` its start chose, not a new measurement."""
     record = payload.get("budget")
-    if not recipe.train.time_budget:
+    if not is_on(recipe):
         return recipe
     if record is None:
         raise SeqtkError(

@@ -308,7 +308,7 @@ def finished(recipe: Recipe, payload: dict, run_dir: Path, console: Console) -> 
         console.print(
             f"The run in '{run_dir}' is already at step {step} (train.max_steps = {recipe.train.max_steps}); "
             "there is nothing to train. To train further, raise train.max_steps"
-            + (' (with train.time_budget = "")' if recipe.train.time_budget else "") + ".",
+            + (' (with train.time_budget = "")' if budget.is_on(recipe) else "") + ".",
             highlight=False,
         )
         return False

@@ -125,8 +125,9 @@ def _train(
         model = built_model(task, fresh=payload is None).to(dev)  # a resumed run's weights: session.restore
         if ctx is not None:
             distributed.seed_rank(recipe.train.seed, ctx)
-        record = payload.get("budget") if payload is not None and recipe.train.time_budget else None
-        if recipe.train.time_budget and payload is None:  # measure a throwaway session, then fix max_steps
+        budgeted = budget.is_on(recipe)
+        record = payload.get("budget") if payload is not None and budgeted else None
+        if budgeted and payload is None:  # measure a throwaway session, then fix max_steps
             quiet = Console(quiet=True)
             recipe, record = budget.fit_recipe(recipe, lambda r: Session(r, task, model, dev, run_dir, quiet, ctx),
                                                model, task, dev, started, console, ctx)

@@ -51,6 +51,15 @@ def test_a_budgeted_run_is_the_run_of_its_recorded_max_steps(toy_task, tmp_path)
         assert got["model"][name].equal(expected["model"][name]), name
 
 
+@pytest.mark.parametrize("off", ['""', '"0"'])
+def test_a_budget_of_zero_is_off_as_the_duration_check_says(toy_task, tmp_path, off):
+    recipe = load_recipe(str(write_recipe(tmp_path)), [f"train.time_budget={off}", "train.max_steps=7", "train.eval_every=7"])
+    out = io.StringIO()
+    run_training(recipe, out=tmp_path / "run", console=Console(file=out, width=200))
+    got = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert got["step"] == 7 and "Time budget" not in out.getvalue()
+
+
 def test_a_killed_budgeted_run_resumes_with_the_max_steps_it_chose(toy_task, tmp_path):
     recipe, run = write_recipe(tmp_path), tmp_path / "run"
     budget = ("train.time_budget=8s", "train.max_steps=100000")
