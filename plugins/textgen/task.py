@@ -285,14 +285,9 @@ class TextGenTask(Task):
         ]  # fmt: skip
 
     def export_spec(self, model: nn.Module) -> ExportSpec:
-        """One step of the language model (a character and the state in, logits and the new state out)."""
+        """One step of the language model (a token and the state in, logits and the new state out)."""
         from seqtk_plugins.textgen.export import export_spec
 
-        if self.kind != "char":  # the step is the same; vocab.json and the README's numpy read characters
-            raise SeqtkError(
-                f"seqtk export writes character language models only, and this one predicts {self.kind} tokens",
-                fix="use the checkpoint with seqtk generate, seqtk serve or seqtk.load(...) instead",
-            )
         return export_spec(self, model)
 
     def predict(self, model: nn.Module, inputs: list[str], device: torch.device) -> list[dict[str, Any]]:

@@ -27,10 +27,12 @@ from seqtk.nn.traceable import LMStep
 from seqtk.tasks.task import ExportSpec
 
 
-def lm_step_spec(model: nn.Module, vocab_size: int, vocab_file: dict[str, Any], about_tokens: str, usage: str) -> ExportSpec:
+def lm_step_spec(model: nn.Module, vocab_size: int, vocab_file: dict[str, Any], about_tokens: str, usage: str,
+                 files: dict[str, Any] | None = None) -> ExportSpec:
     """The step of ``model`` (a :class:`~seqtk.nn.lm.CharLM`) over ``vocab_size`` ids, with ``vocab.json``
-    holding ``vocab_file``; ``about_tokens`` (Markdown) follows the inputs and outputs in the README, and
-    ``usage`` (Python) follows :func:`step_usage`'s ``zero_state``, ``step`` and ``sample_ids``."""
+    holding ``vocab_file`` (and ``files``, more JSON files by name); ``about_tokens`` (Markdown) follows the
+    inputs and outputs in the README, and ``usage`` (Python) follows :func:`step_usage`'s ``zero_state``,
+    ``step`` and ``sample_ids``."""
     module = LMStep(model).eval()
     states = module.state_names()
     shapes = state_shapes(module)
@@ -46,8 +48,8 @@ def lm_step_spec(model: nn.Module, vocab_size: int, vocab_file: dict[str, Any], 
     return ExportSpec(
         module=module, example_inputs=inputs(3), check_inputs=inputs(5), input_names=("ids", *states),
         output_names=("logits", *(f"new_{name}" for name in states)),
-        input_axes={name: {0: "batch"} for name in ("ids", *states)}, files={"vocab.json": vocab_file},
-        signature=step_signature(vocab_size, shapes) + "\n\n" + about_tokens.strip(),
+        input_axes={name: {0: "batch"} for name in ("ids", *states)}, files={"vocab.json": vocab_file, **(files or {})},
+        signature=step_signature(vocab_size, shapes, getattr(model, "adaptive", False)) + "\n\n" + about_tokens.strip(),
         usage=step_usage(shapes) + "\n\n" + usage.strip() + "\n",
     )
 
@@ -57,8 +59,9 @@ def state_shapes(module: LMStep) -> dict[str, tuple[int, ...]]:
     return dict(zip(module.state_names(), (shape for cell in module.cells for shape in cell.state_shapes())))
 
 
-def step_signature(vocab_size: int, shapes: dict[str, tuple[int, ...]]) -> str:
-    """The README's inputs and outputs of the step."""
+def step_signature(vocab_size: int, shapes: dict[str, tuple[int, ...]], adaptive: bool = False) -> str:
+    """The README's inputs and outputs of the step (``adaptive``: the head is an adaptive softmax, whose
+    "logits" are log-probabilities)."""
     state = ", ".join(f"`{name}` (B, {', '.join(map(str, shape))})" for name, shape in shapes.items())
     return f"""\
 One step of the language model: a token id per row and the recurrent state in, the next token's logits and the
@@ -67,11 +70,14 @@ new state out. Keep the state between calls to stream.
 Inputs: `ids` (B,) int64, then the state, float32: {state} (`h` per layer, `c` for an LSTM layer, `n`, `m` for an
 xLSTM layer, whose mLSTM has no `h` and a matrix memory `c`). Zeros start a text.
 
-Outputs: `logits` (B, {vocab_size}) float32 over the ids, then the new state under the same names with `new_` in
+Outputs: `logits` (B, {vocab_size}) float32 over the ids{ADAPTIVE if adaptive else ""}, then the new state under the same names with `new_` in
 front (`new_h0`, ...), to pass to the next step.
 
 A batch of texts of different lengths steps together: row b's logits and state after its own last token are what
 it gets alone, whatever the other rows hold (feed padding past a row's end and ignore what comes out)."""
+
+
+ADAPTIVE = " (log-probabilities, as the model's head is an adaptive softmax; they sample as logits do)"
 
 
 def step_usage(shapes: dict[str, tuple[int, ...]]) -> str:

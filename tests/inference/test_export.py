@@ -121,6 +121,58 @@ for b, n in enumerate(DATA["lengths"]):
     assert printed.startswith(p.task.prompt)  # the README's generate() ran and printed its sample
 
 
+WORDS = "the company said N shares rose\nthe <unk> board said it will buy the company\nshares of the company fell N N\n"
+
+
+@pytest.fixture(scope="module", params=["word", "bpe"])
+def word_lm(request, tmp_path_factory):
+    """A word model with an adaptive softmax head, or a subword (BPE) model with a plain one."""
+    folder = tmp_path_factory.mktemp(request.param)
+    (folder / "w.txt").write_text(WORDS * 30, encoding="utf-8")
+    extra = "adaptive_cutoffs = [6, 12]\n" if request.param == "word" else ""
+    size = "\n[vocab]\nbpe_size = 60\n" if request.param == "bpe" else "\n"
+    return train(folder, "lm", f'[task]\nname = "textgen"\n[data]\npath = "{folder / "w.txt"}"\ntokens = "{request.param}"\n'
+                 f'seq_len = 8\nbatching = "stream"{size}[model]\nhidden_size = 12\nembedding_dim = 8\nnum_layers = 2\n{extra}'
+                 '[train]\nmax_steps = 6\neval_every = 6\nbatch_size = 4\ndevice = "cpu"\n[log]\nprogress = false\n')
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_exported_word_lm_tokenizes_steps_and_generates_as_seqtk(word_lm, tmp_path, fmt):
+    if fmt == "torchscript" and "bpe" in str(word_lm):
+        pytest.skip("the step is the word model's; one format covers the subword tokenizer")
+    out = tmp_path / fmt
+    assert main(["export", str(word_lm), "--format", fmt, "--out", str(out)]) == 0
+    p = seqtk.load(word_lm, device="cpu")
+    ids, lengths = ragged(len(p.task.vocab), [5, 2, 8], width=10, seed=1)
+    with torch.no_grad():  # each prompt alone: its logits (log-probabilities for the adaptive head) at every step
+        logits = [p.model(row[:n].unsqueeze(0))[0][0].tolist() for row, n in zip(ids, lengths.tolist())]
+    texts = ["the company said", "shares of the\nboard fell N", "the zebra said"]  # an unknown word, a line break
+    data = {"ids": ids.tolist(), "lengths": lengths.tolist(), "logits": logits, "texts": texts,
+            "encoded": [p.task.encode(text).tolist() for text in texts],
+            "decoded": [p.task.decode(p.task.encode(text).tolist()) for text in texts],
+            "greedy": [p.generate(text, 12, temperature=0) for text in ["", "the board"]]}
+    check = """
+import numpy as np
+ids = np.array(DATA["ids"])
+state, seen = zero_state(len(ids)), []
+for t in range(ids.shape[1]):
+    out, state = step(ids[:, t], state)
+    seen.append(out)
+for b, n in enumerate(DATA["lengths"]):
+    assert np.abs(np.stack([seen[t][b] for t in range(n)]) - np.array(DATA["logits"][b])).max() <= 1e-5
+for text, theirs, back in zip(DATA["texts"], DATA["encoded"], DATA["decoded"]):
+    assert encode(text) == theirs, (text, encode(text), theirs)
+    assert decode(encode(text)) == back, (decode(encode(text)), back)
+for prompt, theirs in zip(["", "the board"], DATA["greedy"]):
+    assert generate(prompt, length=12, temperature=0) == theirs, (generate(prompt, length=12, temperature=0), theirs)
+"""
+    run_readme_code(out, check, data)
+    vocab = json.loads((out / "vocab.json").read_text(encoding="utf-8"))
+    assert vocab["tokens"][:3] == ["<pad>", "<eos>", "<unk>"] and vocab["tokenizer"]["kind"] == p.task.kind
+    assert (out / "tokenizer.json").exists() == (p.task.kind == "bpe")
+    assert ("log-probabilities" in (out / "README.md").read_text(encoding="utf-8")) == p.model.adaptive
+
+
 @pytest.fixture(scope="module")
 def streaming_classifier(tmp_path_factory):
     """Three labels, two GRUs, the head on the last one's final state: an export that takes and returns the state.
