@@ -95,6 +95,9 @@ class StackConfig(ModelConfig):
             )
 
 
+_INIT_FIX = "set model.embedding_init_range to e.g. 0.1, or 0 for N(0, 1)"
+
+
 @dataclass(frozen=True)
 class CharLMConfig(StackConfig):
     """A language model (:class:`seqtk.nn.lm.CharLM`): embedding, a stack of recurrent layers, a softmax head."""
@@ -128,6 +131,10 @@ class CharLMConfig(StackConfig):
         4.0, help="With adaptive_cutoffs: each later cluster of the adaptive softmax gets the hidden size divided "
         "by this once more (Grave et al. 2017's factor, PyTorch's div_value); 1 keeps the full size everywhere.",
     )
+    embedding_init_range: float = hfield(
+        0.0, help="Start the embedding at uniform(-r, r), as Zaremba et al. 2014 and PyTorch's word_language_model "
+        "do (0.1); 0 keeps torch.nn.Embedding's N(0, 1), which starts a tied softmax saturated.",
+    )
 
     #: with ``layers``, ``dropout`` still acts on the embedding and before the head
     shorthand: ClassVar[tuple[str, ...]] = ("cell", "num_layers", "hidden_size", "nonlinearity")
@@ -150,6 +157,8 @@ class CharLMConfig(StackConfig):
         checks.dropout("model.embedding_dropout", self.embedding_dropout)
         checks.at_least("model.ar_alpha", self.ar_alpha, 0, fix="set model.ar_alpha to e.g. 2, or 0 to turn AR off")
         checks.at_least("model.tar_beta", self.tar_beta, 0, fix="set model.tar_beta to e.g. 1, or 0 to turn TAR off")
+        checks.at_least("model.embedding_init_range", self.embedding_init_range, 0, fix=_INIT_FIX)
+        checks.finite("model.embedding_init_range", self.embedding_init_range, fix=_INIT_FIX)
         checks.at_least("model.adaptive_div_value", self.adaptive_div_value, 1,
                         fix="set model.adaptive_div_value to 4 (PyTorch's default), or 1 for full-size clusters")  # fmt: skip
         if self.adaptive_cutoffs and (self.tie_weights or self.adaptive_cutoffs != sorted(set(self.adaptive_cutoffs))
@@ -180,7 +189,7 @@ class CharLMConfig(StackConfig):
                       tie_weights=self.tie_weights, tie_projection=self.tie_projection,
                       embedding_dropout=self.embedding_dropout, ar_alpha=self.ar_alpha, tar_beta=self.tar_beta,
                       adaptive_cutoffs=tuple(self.adaptive_cutoffs), adaptive_div_value=self.adaptive_div_value,
-                      **kwargs)  # fmt: skip
+                      embedding_init_range=self.embedding_init_range, **kwargs)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,10 @@ class CharLM(nn.Module):
     projection from the last hidden size to the embedding size (:class:`ProjectedHead`) when they differ;
     ``ar_alpha`` and ``tar_beta`` make each training forward keep its AR/TAR terms in
     ``activation_penalty`` (:func:`seqtk.nn.awd.add_activation_penalty` adds them to a loss);
-    ``adaptive_cutoffs`` puts an adaptive softmax over the vocabulary (:class:`AdaptiveHead`; its clusters shrink by
+    ``embedding_init_range`` starts the embedding at uniform(-r, r) instead of ``nn.Embedding``'s N(0, 1), as
+    Zaremba et al. (2014) and PyTorch's ``word_language_model`` do (r = 0.1): a word embedding drawn at N(0, 1) is
+    ten times the size of the LSTM's own inputs and outputs, and as a tied output layer it starts the softmax
+    saturated; ``adaptive_cutoffs`` puts an adaptive softmax over the vocabulary (:class:`AdaptiveHead`; its clusters shrink by
     ``adaptive_div_value`` each), whose
     "logits" are log-probabilities and whose forward with targets returns no logits.
 
@@ -88,6 +91,7 @@ class CharLM(nn.Module):
         tar_beta: float = 0.0,
         adaptive_cutoffs: Sequence[int] = (),
         adaptive_div_value: float = 4.0,
+        embedding_init_range: float = 0.0,
     ) -> None:
         super().__init__()
         _check_positive("vocab_size", vocab_size)
@@ -102,6 +106,9 @@ class CharLM(nn.Module):
         if not 0.0 <= embedding_dropout < 1.0:
             raise SeqtkValueError(f"embedding_dropout must be in [0, 1), got {embedding_dropout!r}",
                                   fix="set e.g. embedding_dropout=0.1, or 0 to turn it off")  # fmt: skip
+        if not 0.0 <= embedding_init_range < float("inf"):
+            raise SeqtkValueError(f"embedding_init_range must be a finite number >= 0, got {embedding_init_range!r}",
+                                  fix="set e.g. embedding_init_range=0.1 (Zaremba et al.'s), or 0 for N(0, 1)")  # fmt: skip
         if ar_alpha < 0 or tar_beta < 0:
             raise SeqtkValueError(f"ar_alpha and tar_beta must be >= 0, got {ar_alpha!r} and {tar_beta!r}",
                                   fix="set e.g. ar_alpha=2 and tar_beta=1 (AWD-LSTM's), or 0 to turn them off")  # fmt: skip
@@ -113,6 +120,8 @@ class CharLM(nn.Module):
         #: AR + TAR of the last training forward (with ar_alpha or tar_beta), until add_activation_penalty takes it
         self.activation_penalty: Tensor | None = None
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        if embedding_init_range:
+            _init_uniform(self.embedding, embedding_init_range)
         self.encoder = StackedEncoder(embedding_dim, specs)
         self.dropout = nn.Dropout(dropout)
         self.head = _make_head(self.encoder.output_dim, self.embedding, tie_weights, tie_projection, adaptive_cutoffs,
@@ -326,6 +335,14 @@ class CharLM(nn.Module):
             )
         _check_ids("prompt_ids", idx, self.vocab_size, dims=(1, 2))
         return (list(idx), True) if idx.dim() == 2 else ([idx], False)
+
+
+def _init_uniform(embedding: nn.Embedding, bound: float) -> None:
+    """Draw ``embedding``'s weights from uniform(-bound, bound), its padding row (if any) left at zero."""
+    with torch.no_grad():
+        nn.init.uniform_(embedding.weight, -bound, bound)
+        if embedding.padding_idx is not None:
+            embedding.weight[embedding.padding_idx].zero_()
 
 
 def uniform_layers(

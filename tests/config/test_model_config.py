@@ -49,6 +49,10 @@ def test_the_awd_keys_reach_the_language_model_and_are_off_by_default():
              for config in (adaptive, CharLMConfig(num_layers=1, hidden_size=16, adaptive_cutoffs=[10, 20],
                                                    adaptive_div_value=1.0))]  # fmt: skip
     assert tails == [[4, 1], [16, 16]]  # each cluster divided by 4 by default; by 1, the full size
+    small = CharLMConfig(num_layers=1, hidden_size=16, tie_weights=True, embedding_dim=16, embedding_init_range=0.05)
+    small.check()
+    weight = small.build(30, pad_id=0).embedding.weight
+    assert 0 < weight[1:].abs().max() <= 0.05 and not weight[0].any()  # and so the tied softmax starts near uniform
 
 
 @pytest.mark.parametrize(("config", "message"), [
@@ -66,6 +70,8 @@ def test_the_awd_keys_reach_the_language_model_and_are_off_by_default():
     (CharLMConfig(ar_alpha=-1.0), "model.ar_alpha must be at least 0"),
     (CharLMConfig(adaptive_cutoffs=[20, 10]), "model.adaptive_cutoffs = \\[20, 10\\] must be positive"),
     (CharLMConfig(adaptive_cutoffs=[10], adaptive_div_value=0.5), "model.adaptive_div_value must be at least 1"),
+    (CharLMConfig(embedding_init_range=-0.1), "model.embedding_init_range must be at least 0"),
+    (CharLMConfig(embedding_init_range=float("inf")), "model.embedding_init_range must be a finite number"),
     (CharLMConfig(hidden_size=16, embedding_dim=16, tie_weights=True, adaptive_cutoffs=[10]),
      "cannot go with model.tie_weights"),
 ])

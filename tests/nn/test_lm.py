@@ -200,6 +200,17 @@ def test_generation_feeds_the_prompt_once_and_costs_the_same_per_token(monkeypat
         assert runs[prompt_len, 60][2] - runs[prompt_len, 40][2] == 20 * per_token
 
 
+def test_the_embedding_starts_at_its_init_range_or_at_torchs_normal():
+    torch.manual_seed(0)
+    default = CharLM(500, 32).embedding.weight
+    torch.manual_seed(0)
+    ranged = CharLM(500, 32, embedding_init_range=0.1, pad_id=0).embedding.weight
+    assert default.std() > 0.9 and default.abs().max() > 3  # nn.Embedding's N(0, 1)
+    assert ranged[1:].abs().max() <= 0.1 and abs(ranged[1:].std().item() - 0.1 / 3**0.5) < 0.005 and not ranged[0].any()
+    with pytest.raises(SeqtkValueError, match="embedding_init_range must be a finite number >= 0"):
+        CharLM(10, 4, embedding_init_range=float("nan"))
+
+
 def test_tied_weights_share_one_parameter():
     lm = small_lm(layers=[LayerSpec("lstm", 8)], tie_weights=True)
     assert lm.head.weight is lm.embedding.weight and lm.tied
