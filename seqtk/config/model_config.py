@@ -173,12 +173,25 @@ class CharLMConfig(StackConfig):
         except SeqtkError as exc:
             raise SeqtkError(f"model.layers: {exc.problem}", fix=exc.fix) from None
         top = self.stack()[-1].output_dim
+        self._check_clusters(top)
         if self.tie_weights and self.embedding_dim != top and not self.tie_projection:
             raise SeqtkError(
                 f"model.tie_weights needs embedding_dim = the last layer's hidden_size, but they are "
                 f"{self.embedding_dim} and {top}",
                 fix=f"set model.embedding_dim = {top}, model.tie_projection = true (a projection between them), "
                 "or tie_weights = false",
+            )
+
+    def _check_clusters(self, hidden: int) -> None:
+        from seqtk.nn.lm_heads import empty_cluster
+
+        empty = empty_cluster(hidden, len(self.adaptive_cutoffs), self.adaptive_div_value)
+        if empty:
+            raise SeqtkError(
+                f"model.adaptive_cutoffs = {self.adaptive_cutoffs} with model.adaptive_div_value = "
+                f"{self.adaptive_div_value:g} leaves cluster {empty} no dimensions ({hidden} // "
+                f"{self.adaptive_div_value:g}^{empty} is 0): every id in it would get the same score",
+                fix="lower model.adaptive_div_value (1 keeps the full size), use fewer cutoffs, or a larger hidden size",
             )
 
     def build(self, vocab_size: int, **kwargs: Any) -> CharLM:

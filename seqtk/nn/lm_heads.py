@@ -93,6 +93,11 @@ def _make_head(hidden: int, embedding: nn.Embedding, tie: bool, project: bool, c
                 f"{vocab_size} ids), got {list(cutoffs)}",
                 fix="give e.g. [2000, 10000] for a 10,000-word vocabulary, ids sorted most frequent first",
             )
+        empty = empty_cluster(hidden, len(cutoffs), div_value)
+        if empty:
+            raise SeqtkValueError(f"the adaptive softmax's cluster {empty} would have no dimensions: {hidden} // "
+                                  f"{div_value:g}^{empty} is 0, so every id in it would get the same score",
+                                  fix=CLUSTER_FIX)  # fmt: skip
         return AdaptiveHead(hidden, vocab_size, cutoffs, div_value)
     if tie and hidden != embedding_dim:
         if project:
@@ -106,3 +111,17 @@ def _make_head(hidden: int, embedding: nn.Embedding, tie: bool, project: bool, c
     if tie:
         head.weight = embedding.weight
     return head
+
+
+CLUSTER_FIX = "lower adaptive_div_value (1 keeps the full size), use fewer adaptive_cutoffs, or a larger hidden size"
+
+
+def empty_cluster(hidden: int, clusters: int, div_value: float) -> int:
+    """The first tail cluster (1-based) that ``nn.AdaptiveLogSoftmaxWithLoss`` would give no dimensions
+    (``hidden // div_value ** n`` is 0), or 0 if none.
+
+    >>> empty_cluster(12, 2, 4.0), empty_cluster(200, 2, 4.0)
+    (2, 0)
+    """
+    return next((n for n in range(1, clusters + 1) if int(hidden // div_value**n) < 1), 0)
+

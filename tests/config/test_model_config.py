@@ -70,6 +70,8 @@ def test_the_awd_keys_reach_the_language_model_and_are_off_by_default():
     (CharLMConfig(ar_alpha=-1.0), "model.ar_alpha must be at least 0"),
     (CharLMConfig(adaptive_cutoffs=[20, 10]), "model.adaptive_cutoffs = \\[20, 10\\] must be positive"),
     (CharLMConfig(adaptive_cutoffs=[10], adaptive_div_value=0.5), "model.adaptive_div_value must be at least 1"),
+    (CharLMConfig(hidden_size=12, adaptive_cutoffs=[6, 12]),
+     "model.adaptive_cutoffs = \\[6, 12\\] with model.adaptive_div_value = 4 leaves cluster 2 no dimensions"),
     (CharLMConfig(embedding_init_range=-0.1), "model.embedding_init_range must be at least 0"),
     (CharLMConfig(embedding_init_range=float("inf")), "model.embedding_init_range must be a finite number"),
     (CharLMConfig(hidden_size=16, embedding_dim=16, tie_weights=True, adaptive_cutoffs=[10]),
