@@ -65,15 +65,18 @@ def _need_onnx() -> None:
 @contextlib.contextmanager
 def _quiet() -> Any:
     """Keep the exporters' progress lines and advice (meant for PyTorch developers) off the user's terminal."""
-    chatty = logging.getLogger("torch.onnx")
-    level = chatty.level
-    chatty.setLevel(logging.ERROR)
+    # torch.onnx's progress, and onnxruntime's quantizer advice on the root logger ("consider pre-processing")
+    chatty = [logging.getLogger("torch.onnx"), logging.getLogger()]
+    levels = [logger.level for logger in chatty]
+    for logger in chatty:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")  # TracerWarnings included: _check() compares other sizes instead
             yield
     finally:
-        chatty.setLevel(level)
+        for logger, level in zip(chatty, levels):
+            logger.setLevel(level)
 
 
 def _write_torchscript(spec: ExportSpec | ExportPart, path: Path) -> None:
