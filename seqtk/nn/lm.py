@@ -41,6 +41,7 @@ from seqtk.nn.steppers import (
 from seqtk.runtime.device import eval_mode
 
 StepState = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
+RUN_TOKENS = 512  # rows x steps per run of the graph while generate() looks at each token (see run_steps)
 
 
 class CharLM(nn.Module):
@@ -277,6 +278,7 @@ class CharLM(nn.Module):
         token = sample_next(logits, temperature, top_k, top_p, None, noise and noise.next())  # (B, V) -> (B,)
         if in_graph and stop_id is None and on_token is None:  # nothing to do between steps: one tight loop
             return torch.cat([token[:, None], step.sample_run(token, max_new_tokens - 1, noise)], dim=1)
+        ahead: list[Tensor] = []  # tokens the graph picked already, in runs of steps: next one first
         for t in range(max_new_tokens):
             if stop_id is not None:
                 token = token.masked_fill(done, stop_id)
@@ -286,8 +288,10 @@ class CharLM(nn.Module):
                 on_token(token.clone())
             if t + 1 == max_new_tokens or (stop_id is not None and bool(done.all())):
                 break
-            if in_graph:  # (B,) -> (B,): the step and the pick in one call
-                token = step.sample(token, noise and noise.next())
+            if in_graph:  # (B,) -> (B, k): k steps and picks in one run; a stop or a callback waits for the run
+                if not ahead:
+                    ahead = list(step.sample_run(token, min(run_steps(batch), max_new_tokens - 1 - t), noise).unbind(1))[::-1]
+                token = ahead.pop()
             else:
                 logits = step(token)  # (B,) -> (B, V)
                 token = sample_next(logits, temperature, top_k, top_p, None, noise and noise.next())
@@ -335,6 +339,17 @@ class CharLM(nn.Module):
             )
         _check_ids("prompt_ids", idx, self.vocab_size, dims=(1, 2))
         return (list(idx), True) if idx.dim() == 2 else ([idx], False)
+
+
+def run_steps(batch: int) -> int:
+    """How many steps ``generate`` runs at once in the graph when it must look at each token (a stop token, a
+    callback): ``RUN_TOKENS`` tokens in all, 1 to 64 steps, so that streamed text comes in pieces of a few
+    milliseconds and a stop wastes as little.
+
+    >>> run_steps(1), run_steps(16), run_steps(64), run_steps(1000)
+    (64, 32, 8, 1)
+    """
+    return max(1, min(64, RUN_TOKENS // batch))
 
 
 def _init_uniform(embedding: nn.Embedding, bound: float) -> None:

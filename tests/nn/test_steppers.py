@@ -79,14 +79,21 @@ def test_sampling_draws_what_torch_multinomial_draws():
         assert torch.equal(ours, theirs)
 
 
-def test_rows_stop_on_their_own_on_the_onnx_route():
+@pytest.mark.parametrize("options", [{"temperature": 0}, {"temperature": 0.9}], ids=["greedy", "tempered"])
+def test_rows_stop_on_their_own_on_the_onnx_route(options):
+    # runs of steps in the graph (run_steps) go past a stop; what comes out is what a step at a time gives
     lm = peaked_lm(uniform_layers("lstm", 24, 2))
     prompt = torch.randint(0, V, (4, 5))
-    free = lm.generate(prompt, 30, temperature=0, decoding=ONNX)
-    stop = int(free[0, 3])
-    stopped = lm.generate(prompt, 30, temperature=0, stop_id=stop, decoding=ONNX)
-    assert torch.equal(stopped, lm.generate(prompt, 30, temperature=0, stop_id=stop, decoding=EAGER))
-    assert (stopped[0, 4:] == stop).all()
+    seeded = [torch.Generator().manual_seed(s) for s in range(4)]
+    free = lm.generate(prompt, 150, generator=seeded, decoding=ONNX, **options)
+    stop = int(free[0, 70])  # past the first run of 64 steps
+    tokens = {}
+    for route in (ONNX, EAGER):
+        seeded = [torch.Generator().manual_seed(s) for s in range(4)]
+        tokens[route.route] = lm.generate(prompt, 150, generator=seeded, stop_id=stop, decoding=route, **options)
+    assert torch.equal(tokens["onnx"], tokens["eager"])
+    ended = int((tokens["onnx"][0] == stop).nonzero()[0])
+    assert ended <= 70 and (tokens["onnx"][0, ended:] == stop).all()
 
 
 def test_auto_falls_back_to_eager_once_with_a_note_for_a_cell_without_a_graph():
@@ -257,20 +264,28 @@ def test_the_onnx_step_leaves_the_callers_state_alone():
 @pytest.mark.parametrize("decoding", [ONNX, INT8], ids=["float32", "int8"])
 @pytest.mark.parametrize("options", [{"temperature": 0}, {}, {"temperature": 0.8}], ids=["greedy", "race", "tempered"])
 def test_the_onnxruntime_loop_picks_the_tokens_of_one_call_per_step(decoding, options, monkeypatch):
-    # no callback: sample_run loops in onnxruntime (Loop calls of LOOP_CHUNK steps); a callback: one call per step
+    # no callback: sample_run loops in onnxruntime (Loop calls of LOOP_CHUNK steps); a callback: runs of
+    # run_steps(B) steps, each a Loop, then the callback for each token; run_steps 1: one call per step
+    import seqtk.nn.lm as lm_module
     from seqtk.nn.steppers import LOOP_CHUNK, OnnxStepper
 
     loops, real = [], OnnxStepper._loop_run
     monkeypatch.setattr(OnnxStepper, "_loop_run", lambda self, *a: loops.append(a[1]) or real(self, *a))
     lm = peaked_lm(uniform_layers("lstm", 24, 2))
     steps = 2 * LOOP_CHUNK + 9  # three Loop calls, the noise drawn across blocks
-    seeds = [torch.Generator().manual_seed(s) for s in (3, 4)]
-    looped = lm.generate([[1, 2, 3], [4, 5, 6]], steps, generator=seeds, decoding=decoding, **options)
-    seeds = [torch.Generator().manual_seed(s) for s in (3, 4)]
-    stepped = lm.generate([[1, 2, 3], [4, 5, 6]], steps, generator=seeds, decoding=decoding, on_token=lambda t: None,
-                          **options)  # fmt: skip
-    assert looped.shape == (2, steps) and torch.equal(looped, stepped)
-    assert loops == [steps - 1]  # the first token comes from the prompt's logits, the rest from the loop
+
+    def generate(**callback):
+        seeds = [torch.Generator().manual_seed(s) for s in (3, 4)]
+        return lm.generate([[1, 2, 3], [4, 5, 6]], steps, generator=seeds, decoding=decoding, **callback, **options)
+
+    looped, seen = generate(), []
+    streamed = generate(on_token=seen.append)
+    assert loops == [steps - 1, 64, 64, 8]  # the first token comes from the prompt's logits, the rest from loops
+    monkeypatch.setattr(lm_module, "run_steps", lambda batch: 1)
+    stepped = generate(on_token=lambda t: None)
+    assert loops == [steps - 1, 64, 64, 8]  # one onnxruntime call per step: no Loop
+    assert looped.shape == (2, steps) and torch.equal(looped, stepped) and torch.equal(streamed, stepped)
+    assert torch.equal(torch.stack(seen, dim=1), stepped)  # the callback saw each token, in order
 
 
 def test_the_loop_leaves_the_state_and_last_token_where_steps_leave_them():
