@@ -262,15 +262,7 @@ class CharLM(nn.Module):
         sampler = None if top_k or top_p < 1.0 else "greedy" if greedy else "race" if temperature == 1.0 else "race_tempered"
         # a lookup table of projected embeddings pays off once the tokens fed outnumber the vocabulary
         table = self.vocab_size <= batch * max_new_tokens
-        if len({row.numel() for row in rows}) == 1 and prompt_by_steps(self, decoding, batch, rows[0].numel()):
-            step, self.last_route = stepper(self, decoding, zero_state(self, batch), table, sampler, temperature)
-            prompt = torch.stack(rows)  # (B, T): short prompts through the step itself, one token at a time
-            for t in range(prompt.size(1)):
-                logits = step(prompt[:, t])  # (B,) -> (B, V)
-            logits = logits.clone()  # the step reuses its buffer
-        else:
-            logits, hidden = self._prefill(rows, decoding)  # (B, V), each layer's (h[, c]) of (B, H)
-            step, self.last_route = stepper(self, decoding, hidden, table, sampler, temperature)
+        logits, step, self.last_route = self.read_prompts(rows, decoding, table, sampler, temperature)
         in_graph = sampler is not None and not isinstance(step, EagerStepper)  # onnx and graph steps pick tokens
         noise = None if greedy else race_noise(generator, logits, max_new_tokens)
         done = torch.zeros(batch, dtype=torch.bool, device=logits.device)
@@ -296,6 +288,25 @@ class CharLM(nn.Module):
                 logits = step(token)  # (B,) -> (B, V)
                 token = sample_next(logits, temperature, top_k, top_p, None, noise and noise.next())
         return torch.stack(out, dim=1)
+
+    def read_prompts(self, rows: list[Tensor], decoding: DecodeSettings, table: bool, sampler: str | None,
+                     temperature: float) -> tuple[Tensor, Any, Route]:
+        """The prompts ``rows`` ((T_b,) each) read: the logits after each one's last token (B, V), the stepper
+        that goes on from there (its state the prompts'), and its route. Call in eval and inference mode.
+
+        Short prompts of one length go through the onnxruntime step itself, the others through the fused encoder
+        (:func:`~seqtk.nn.steppers.prompt_by_steps`); ``table``, ``sampler`` and ``temperature`` are the
+        stepper's (:func:`~seqtk.nn.steppers.stepper`)."""
+        batch = len(rows)
+        if len({row.numel() for row in rows}) == 1 and prompt_by_steps(self, decoding, batch, rows[0].numel()):
+            step, route = stepper(self, decoding, zero_state(self, batch), table, sampler, temperature)
+            prompt = torch.stack(rows)  # (B, T): short prompts through the step itself, one token at a time
+            for t in range(prompt.size(1)):
+                logits = step(prompt[:, t])  # (B,) -> (B, V)
+            return logits.clone(), step, route  # the step reuses its buffer
+        logits, hidden = self._prefill(rows, decoding)  # (B, V), each layer's (h[, c]) of (B, H)
+        step, route = stepper(self, decoding, hidden, table, sampler, temperature)
+        return logits, step, route
 
     def _prefill(self, rows: list[Tensor], decoding: DecodeSettings) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
         """The prompts through the fused encoder, rows of one length together: the last logits (B, V) and each

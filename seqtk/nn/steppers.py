@@ -20,6 +20,8 @@ on every route.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import warnings
 import weakref
@@ -365,7 +367,17 @@ def _warn_once(lm: nn.Module, why: str) -> None:
     if why in warned:
         return
     warned.add(why)
-    warnings.warn(f"generating with the eager PyTorch step: {why}", DecodeFallback, stacklevel=5)  # the caller of generate()
+    warnings.warn(f"generating with the eager PyTorch step: {why}", DecodeFallback, stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside ``seqtk/nn`` (the line that called ``generate()``): the note
+    points at the user's code, however many of seqtk's own calls lie between."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _graph_stepper(lm: nn.Module, state: list[StepState], sampler: str | None, temperature: float) -> GraphStepper:
