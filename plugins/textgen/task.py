@@ -284,6 +284,11 @@ class TextGenTask(Task):
             for i in range(request.n)
         ]  # fmt: skip
 
+    def prompt_row(self, prompt: str) -> tuple[torch.Tensor, Any]:
+        """The ids a sample of ``prompt`` starts from and its decode function, as :meth:`generate` uses them
+        (``seqtk serve`` samples rows of a rolling batch from them)."""
+        return self._prompt_ids(prompt), self._decoder(prompt)
+
     def export_spec(self, model: nn.Module) -> ExportSpec:
         """One step of the language model (a token and the state in, logits and the new state out)."""
         from seqtk_plugins.textgen.export import export_spec

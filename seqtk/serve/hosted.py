@@ -14,6 +14,7 @@ from seqtk.errors import SeqtkError
 from seqtk.serve.batcher import Batcher, Job
 from seqtk.serve.metrics import Metrics
 from seqtk.serve.settings import ServeSettings
+from seqtk.serve.streams import RollingStreams
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.inference.predictor import Predictor
@@ -57,7 +58,12 @@ class HostedModel:
         sizes = {"max_batch": settings.max_batch, "max_wait_ms": settings.max_wait_ms,
                  "queue_size": settings.queue_size, "metrics": metrics}  # fmt: skip
         self.predict_batcher = Batcher(name, "predict", self._predict_batch, **sizes)
-        self.generate_batcher = Batcher(name, "generate", self._generate_batch, **sizes) if self.generates else None
+        self.generate_batcher: Batcher | RollingStreams | None = None
+        if self.generates and rolls(predictor):  # rows join a running batch between steps
+            self.generate_batcher = RollingStreams(name, predictor, max_batch=settings.max_batch,
+                                                   queue_size=settings.queue_size, metrics=metrics, wake=self._wake)  # fmt: skip
+        elif self.generates:
+            self.generate_batcher = Batcher(name, "generate", self._generate_batch, **sizes)
         metrics.queues[name] = self.depth
 
     def depth(self) -> int:
@@ -216,6 +222,15 @@ class HostedModel:
         batcher = self.generate_batcher if isinstance(job.payload, Sampling) else self.predict_batcher
         assert batcher is not None
         return batcher.submit(job)
+
+
+def rolls(predictor: Predictor) -> bool:
+    """Whether ``predictor``'s generate requests can be rows of a rolling batch: its task gives a prompt's ids
+    (:meth:`~seqtk.tasks.task.Task.prompt_row`) and its model steps rows (a :class:`~seqtk.nn.lm.CharLM`)."""
+    from seqtk.tasks.task import Task
+
+    task = type(predictor.task)
+    return task.prompt_row is not Task.prompt_row and callable(getattr(predictor.model, "read_prompts", None))
 
 
 def _wake_all(jobs: list[Job]) -> None:

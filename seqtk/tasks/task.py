@@ -31,7 +31,7 @@ these methods is :mod:`seqtk.tasks.lifecycle`'s.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
@@ -316,6 +316,16 @@ class Task:
 
     def generate(self, model: nn.Module, request: GenerateRequest, device: torch.device) -> list[str]:
         raise SeqtkError(f"task '{self.name}' does not generate", fix="use `seqtk predict` or `seqtk eval` instead")
+
+    def prompt_row(self, prompt: str) -> tuple[torch.Tensor, Callable[[list[int]], str]] | None:
+        """For a task whose :meth:`generate` samples its model (a :class:`~seqtk.nn.lm.CharLM`) after each prompt
+        with a generator seeded by the request's seed, as ``seqtk.nn.lm.CharLM.generate`` does: the ids a sample
+        of ``prompt`` starts from ((T,), T >= 1), and a function that turns the new ids into text, called on each
+        new id in turn (it may keep its place, as a word after a word needs a space). ``seqtk serve`` then
+        samples its generate requests as rows of one rolling batch that they join between steps
+        (:mod:`seqtk.nn.rolling`), and gives the text :meth:`generate` gives. None (the default): ``seqtk serve``
+        calls :meth:`generate` with whole batches."""
+        return None
 
     def export_spec(self, model: nn.Module) -> ExportSpec | ExportParts:
         """The module ``seqtk export`` writes (or the modules, as :class:`ExportParts`), with example inputs and
