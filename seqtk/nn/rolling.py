@@ -9,7 +9,8 @@ prompt on its own and picks the row's first token); a row leaves when it has sho
 Each row samples from its own generator, with the noise a call with that prompt alone would draw, so a row
 gives what ``lm.generate(prompt, n, generator=g)`` gives alone however the batch around it changes. (The
 products over a batch may round differently from those over one row: greedy decoding of a near-tie can then
-pick the other token, as in any batched generation.)
+pick the other token, as in any batched generation. On int8 weights each step quantizes its rows' activations
+with one scale, so there the other rows move a row's logits a little more.)
 
 >>> from seqtk.nn.lm import CharLM, uniform_layers
 >>> lm = CharLM(12, 8, uniform_layers("gru", 16, 1)).eval()
@@ -32,8 +33,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from seqtk.errors import SeqtkValueError
 from seqtk.nn.sampling import RaceNoise, sample_next
-from seqtk.nn.steppers import DecodeSettings, EagerStepper, Route, StepState, stepper
+from seqtk.nn.steppers import (
+    DecodeSettings,
+    EagerStepper,
+    Route,
+    StepState,
+    prompt_by_steps,
+    stepper,
+)
 from seqtk.runtime.device import eval_mode
 
 
@@ -84,15 +93,24 @@ class RollingBatch:
 
         _check_sampling(max_new_tokens, self.temperature, self.top_k, self.top_p)
         if max_new_tokens < 1:
-            raise ValueError("a row needs max_new_tokens >= 1")
+            raise SeqtkValueError(f"a row needs max_new_tokens >= 1, got {max_new_tokens}", fix="ask for 1 token or more")
         (prompt,), _ = self.lm._prompt_rows([prompt_ids])
         with eval_mode(self.lm), torch.inference_mode():
-            logits, step, _ = self.lm.read_prompts([prompt], self.decoding, True, self.sampler, self.temperature)
+            logits, state = self._read(prompt)
             noise = None if self.greedy else RaceNoise(generator, (1, logits.size(1)), max_new_tokens, logits)
             token = sample_next(logits, self.temperature, self.top_k, self.top_p, None, noise and noise.next())
-            row = Row(int(token[0]), max_new_tokens, noise, [tuple(part.clone() for part in layer) for layer in step.state()])
+        row = Row(int(token[0]), max_new_tokens, noise, state)
         self.rows.append(row)
         return row
+
+    def _read(self, prompt: Tensor) -> tuple[Tensor, list[StepState]]:
+        """The prompt's last logits (1, V) and state, as generate() reads it: a short prompt through a step of its
+        own (never a captured graph the batch's stepper may be), a longer one through the fused encoder."""
+        if prompt_by_steps(self.lm, self.decoding, 1, prompt.numel()):
+            logits, step, _ = self.lm.read_prompts([prompt], self.decoding, True, self.sampler, self.temperature)
+            return logits, [tuple(part.clone() for part in layer) for layer in step.state()]
+        logits, state = self.lm._prefill([prompt], self.decoding)  # (1, V), each layer's (h[, c]) of (1, H)
+        return logits, [tuple(part.clone() for part in layer) for layer in state]
 
     def drop(self, row: Row) -> None:
         """Take ``row`` out (its client left); the others go on."""
@@ -102,28 +120,47 @@ class RollingBatch:
     def step(self) -> list[tuple[Row, int]]:
         """Each row and the token it shows now, in the order the rows joined; then the rows with tokens left
         take one more step together, and those that showed their last token leave."""
-        shown = [(row, row.token) for row in self.rows]
-        for row in self.rows:
-            row.left -= 1
+        return [(row, tokens[0]) for row, tokens in self.run(1)]
+
+    def run(self, steps: int) -> list[tuple[Row, list[int]]]:
+        """:meth:`step` ``k`` times in one go, ``k`` being ``steps`` or the fewest tokens any row has left: each
+        row and the ``k`` tokens it shows, in the order the rows joined. On the onnxruntime step the ``k``
+        steps are one call (a ``Loop`` from 8 steps), so fewer calls run the same tokens; no row can join
+        during them."""
+        if not self.rows:
+            return []
+        count = max(1, min(steps, *(row.left for row in self.rows)))
+        going_on = any(row.left > count for row in self.rows)
+        with eval_mode(self.lm), torch.inference_mode():
+            # the rows' next count - 1 tokens, and for rows that go on the one they show after those
+            picks = self._advance(count if going_on else count - 1)  # (B, n)
+        shown = []
+        for i, row in enumerate(self.rows):
+            tokens = [row.token, *picks[i, : count - 1].tolist()]
+            shown.append((row, tokens))
+            row.left -= count
+            if row.left > 0:
+                row.token = int(picks[i, count - 1])
         self.rows = [row for row in self.rows if row.left > 0]
-        if self.rows:
-            with eval_mode(self.lm), torch.inference_mode():
-                self._advance()
         return shown
 
-    def _advance(self) -> None:
+    def _advance(self, steps: int) -> Tensor:
+        """``steps`` steps of every row from its pending token: the tokens picked (B, steps)."""
+        if steps == 0:
+            return torch.empty(len(self.rows), 0, dtype=torch.long)
         if self._stepped != self.rows:  # rows joined or left: one stepper over the rows now open
             self._restep()
         device = self.lm.head.weight.device
-        tokens = torch.tensor([row.token for row in self.rows], device=device)  # (B,)
-        noise = None if self.greedy else torch.cat([row.noise.next() for row in self.rows])  # (B, V)
+        token = torch.tensor([row.token for row in self.rows], device=device)  # (B,)
+        noise = None if self.greedy else _Noise([row.noise for row in self.rows])
         if self.sampler is not None and not isinstance(self._stepper, EagerStepper):
-            picked = self._stepper.sample(tokens, noise)  # (B,) -> (B,): the step and the pick in one call
-        else:
-            logits = self._stepper(tokens)  # (B,) -> (B, V)
-            picked = sample_next(logits, self.temperature, self.top_k, self.top_p, None, noise)
-        for row, token in zip(self.rows, picked.tolist()):
-            row.token = token
+            return self._stepper.sample_run(token, steps, noise).cpu()  # (B,) -> (B, steps), picked in the step
+        out = []
+        for _ in range(steps):
+            logits = self._stepper(token)  # (B,) -> (B, V)
+            token = sample_next(logits, self.temperature, self.top_k, self.top_p, None, noise and noise.next())
+            out.append(token)
+        return torch.stack(out, dim=1).cpu()
 
     def _restep(self) -> None:
         """A stepper over the open rows: the state of those already stepped taken from the old stepper, the
@@ -134,10 +171,27 @@ class RollingBatch:
             for row in self.rows:
                 if row.state is None and id(row) in at:
                     i = at[id(row)]
-                    row.state = [tuple(part[i : i + 1] for part in layer) for layer in old]
+                    row.state = [tuple(part[i : i + 1].clone() for part in layer) for layer in old]
         layers = zip(*(row.state for row in self.rows))
         state = [tuple(torch.cat(parts) for parts in zip(*per_row)) for per_row in layers]
-        self._stepper, self.route = stepper(self.lm, self.decoding, state, True, self.sampler, self.temperature)
+        self._stepper, self.route = stepper(self.lm, self.decoding, state, True, self.sampler, self.temperature,
+                                            shared=False)  # fmt: skip
         self._stepped = list(self.rows)
         for row in self.rows:
             row.state = None
+
+
+class _Noise:
+    """The rows' own race noise as one source for a batch (:class:`~seqtk.nn.sampling.RowNoise`'s interface):
+    each row draws what it draws alone."""
+
+    def __init__(self, rows: list[RaceNoise]) -> None:
+        self.rows = rows
+
+    def next(self) -> Tensor:
+        # -> (B, V)
+        return torch.cat([row.next() for row in self.rows])
+
+    def take(self, count: int) -> Tensor:
+        # -> (count, B, V)
+        return torch.cat([row.take(count) for row in self.rows], dim=1)

@@ -239,15 +239,17 @@ class OnnxStepper:
 
 
 def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], table: bool,
-            sampler: str | None = None, temperature: float = 1.0,
+            sampler: str | None = None, temperature: float = 1.0, shared: bool = True,
             ) -> tuple[EagerStepper | OnnxStepper | GraphStepper, Route]:  # fmt: skip
     """The stepper ``settings`` choose for ``lm`` from ``state`` (each layer's (h[, c])), and the route taken.
 
     ``sampler`` (``"greedy"``, ``"race"`` at temperature 1 or ``"race_tempered"`` at ``temperature``): an onnx
-    stepper also picks the next token in its graph (:meth:`OnnxStepper.sample`); an eager one ignores it."""
+    stepper also picks the next token in its graph (:meth:`OnnxStepper.sample`); an eager one ignores it.
+    ``shared`` False: a captured CUDA graph of its own, where by default one is kept per model, batch size and
+    sampler and restarted by the next call (a caller that keeps several steppers open at once needs its own)."""
     device = lm.head.weight.device
     if settings.route == "graph" or (settings.route == "auto" and device.type == "cuda" and not settings.quantize):
-        graph_step = _graph_stepper(lm, state, sampler, temperature)
+        graph_step = _graph_stepper(lm, state, sampler, temperature) if shared else GraphStepper(lm, state, sampler, temperature)
         note = None if graph_step.captured else f"on {device.type} there is no CUDA graph to capture"
         return graph_step, Route("graph", note=note)
     why = _no_onnx(lm) if settings.route != "eager" else "route='eager'"

@@ -14,7 +14,7 @@ from seqtk.errors import SeqtkError
 from seqtk.serve.batcher import Batcher, Job
 from seqtk.serve.metrics import Metrics
 from seqtk.serve.settings import ServeSettings
-from seqtk.serve.streams import RollingStreams
+from seqtk.serve.streams import RollingStreams, StreamsGone
 
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.inference.predictor import Predictor
@@ -22,10 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: how often a generation batch wakes its streams' clients: 25 ms is smooth to read, and cheap at 64 streams
 WAKE_SECONDS = 0.025
-
-
-class StreamsGone(Exception):
-    """Every client of a generation batch has gone: the batch stops instead of sampling for no one."""
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ class Metrics:
             lines += [f"seqtk_requests_total{_labels(k)} {v}" for k, v in sorted(self.requests.items())]
             lines += ["# HELP seqtk_request_seconds Time from a request's arrival to its last byte.",
                       "# TYPE seqtk_request_seconds histogram", *self.latency.lines("seqtk_request_seconds")]
-            lines += ["# HELP seqtk_batch_size Inputs (predict) or streams (generate) run together in one batch.",
+            lines += ["# HELP seqtk_batch_size Inputs (predict) or streams (generate) run together: per batch, or for a rolling generate batch per run of steps.",
                       "# TYPE seqtk_batch_size histogram", *self.batch_sizes.lines("seqtk_batch_size")]
             lines += ["# HELP seqtk_queue_depth Requests waiting for a batch, by model.",
                       "# TYPE seqtk_queue_depth gauge"]

@@ -36,7 +36,8 @@ log = logging.getLogger("seqtk.serve")
 
 #: how often the streams' clients are woken while rows sample: 25 ms reads smoothly and costs little at 64 rows
 WAKE_SECONDS = 0.025
-_STOP = object()
+#: how long an idle worker waits for a request before it looks whether the server is closing
+IDLE_POLL_SECONDS = 0.1
 
 
 @dataclass(eq=False)
@@ -56,7 +57,7 @@ class RollingStreams:
     def __init__(self, name: str, predictor: Predictor, *, max_batch: int, queue_size: int, metrics: Metrics,
                  wake: Callable[[list[Job]], None]) -> None:  # fmt: skip
         self.name, self.predictor, self.max_batch, self.metrics, self.wake = name, predictor, max_batch, metrics, wake
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self.queue: queue.Queue[Job] = queue.Queue(maxsize=queue_size)
         self._closing = False
         self._batches: dict[Hashable, RollingBatch] = {}
         self._open: list[_Open] = []
@@ -83,30 +84,33 @@ class RollingStreams:
         return len(self._open)
 
     def close(self, timeout: float | None = None) -> None:
-        """Finish the rows open and the requests queued, then stop the thread (waiting up to ``timeout`` s)."""
+        """Take no more requests; finish the rows open and the requests queued, then stop the thread (waiting up
+        to ``timeout`` seconds for it)."""
         self._closing = True
-        self.queue.put(_STOP)
         self._thread.join(timeout)
 
     def _work(self) -> None:
-        stopping = False
-        while not stopping or self._open:
-            stopping = self._take(block=not self._open) or stopping
-            self._step()
+        while not (self._closing and self.queue.empty() and not self._open):
+            try:
+                self._take()
+                if self._open:
+                    self._step()
+            except BaseException as error:
+                log.error("the generate worker failed; its open requests get the error", exc_info=error)
+                for item in self._open:
+                    item.job.future.set_exception(error)
+                self._open.clear()
+                self._batches.clear()
 
-    def _take(self, block: bool) -> bool:
-        """Start the queued requests that fit (waiting for one if ``block``); True once the stop mark is read."""
+    def _take(self) -> None:
+        """Start the queued requests that fit; with no row open, wait for one (a moment, to notice close())."""
         while len(self._open) < self.max_batch:
             try:
-                job = self.queue.get() if block else self.queue.get_nowait()
+                job = self.queue.get_nowait() if self._open else self.queue.get(timeout=IDLE_POLL_SECONDS)
             except queue.Empty:
-                return False
-            if job is _STOP:
-                return True
-            block = False
+                return
             if not job.gone and job.future.set_running_or_notify_cancel():
                 self._start(job)
-        return False
 
     def _start(self, job: Job) -> None:
         """Read the job's prompt into a row of the rolling batch of its sampling settings; a prompt the task or
@@ -114,9 +118,6 @@ class RollingStreams:
         from seqtk.nn.rolling import RollingBatch
 
         sampling = job.payload
-        if sampling.length == 0:  # nothing to sample: the prompt is the text
-            job.future.set_result(sampling.prompt)
-            return
         key = (sampling.temperature, sampling.top_k, sampling.top_p)
         try:
             ids, decode = self.predictor.task.prompt_row(sampling.prompt)
@@ -125,7 +126,7 @@ class RollingStreams:
                 batch = RollingBatch(self.predictor.model, sampling.temperature, sampling.top_k, sampling.top_p)
             device = self.predictor.device
             generator = torch.Generator(device=device).manual_seed(sampling.seed)
-            row = batch.add(ids.to(device), sampling.length, generator)
+            row = batch.add(torch.as_tensor(ids).to(device), sampling.length, generator)
         except Exception as error:  # noqa: BLE001 - this request's failure is its own
             job.future.set_exception(error)
             return
@@ -133,17 +134,22 @@ class RollingStreams:
         self._open.append(_Open(job, row, batch, decode))
 
     def _step(self) -> None:
-        """One step of every rolling batch with rows: each row's text to its stream; finished rows answered."""
+        """Every rolling batch with rows takes a run of steps: each row's text to its stream; finished rows are
+        answered. A run is one step while requests wait to join, else up to :func:`~seqtk.nn.lm.run_steps`."""
+        from seqtk.nn.lm import run_steps
+
+        waiting = not self.queue.empty() and len(self._open) < self.max_batch
         for key, batch in list(self._batches.items()):
             for item in [o for o in self._open if o.batch is batch and o.job.gone]:
                 batch.drop(item.row)  # its client left: the others go on without it
                 self._open.remove(item)
+                item.job.future.set_exception(StreamsGone())
             if not len(batch):
                 del self._batches[key]
                 continue
             self.metrics.batch(self.name, "generate", len(batch))
             try:
-                shown = dict(batch.step())
+                shown = dict(batch.run(1 if waiting else run_steps(len(batch))))
             except Exception as error:
                 log.error("a rolling batch failed", exc_info=error)
                 for item in [o for o in self._open if o.batch is batch]:
@@ -155,8 +161,8 @@ class RollingStreams:
                 self._show(item, shown[item.row])
         self._wake()
 
-    def _show(self, item: _Open, token: int) -> None:
-        text = item.decode([token])
+    def _show(self, item: _Open, tokens: list[int]) -> None:
+        text = "".join(item.decode([token]) for token in tokens)
         item.pieces.append(text)
         if item.job.stream is not None:
             item.job.stream.append(text)
@@ -169,3 +175,8 @@ class RollingStreams:
         if streaming and (now := time.monotonic()) - self._woken >= WAKE_SECONDS:
             self._woken = now
             self.wake(streaming)
+
+
+class StreamsGone(Exception):
+    """The clients of a generation have gone: a row leaves its rolling batch (a whole batch stops) instead of
+    sampling for no one; the answer no one reads."""

@@ -291,13 +291,40 @@ def test_a_request_joins_a_running_generation_instead_of_waiting_for_it(checkpoi
     with the text it gets alone."""
     models, running = start({"lm": checkpoints["lm"]}, max_length=200_000)
     streams = models["lm"].generate_batcher
+    alone = seqtk.load(checkpoints["lm"], device="cpu")
     with running as url, ThreadPoolExecutor(2) as pool:
         long = pool.submit(events, url, "/v1/models/lm/generate", {"prompt": "the", "length": 20_000, "seed": 1, "stream": True})
         until(lambda: streams.rows() == 1)
         status, answer, _ = call(url, "/v1/models/lm/generate", {"prompt": "lazy", "length": 40, "seed": 7})
         assert status == 200 and not long.done()  # answered while the long one still samples
-        assert answer["text"] == seqtk.load(checkpoints["lm"], device="cpu").generate("lazy", 40, seed=7)
-        assert long.result(timeout=120)[-1][0] == "done"
+        assert answer["text"] == alone.generate("lazy", 40, seed=7)
+        *_, (last, done) = long.result(timeout=120)
+        # the long row went on through the short one's joining and leaving as if alone
+        assert last == "done" and done["text"] == alone.generate("the", 20_000, seed=1)
+
+
+def test_tasks_without_prompt_rows_still_generate_in_whole_batches(checkpoints, monkeypatch):
+    import seqtk.serve.hosted as hosted
+
+    monkeypatch.setattr(hosted, "rolls", lambda predictor: False)  # as for music, or a plugin without prompt_row
+    models, running = start({"lm": checkpoints["lm"]}, max_wait_ms=200)
+    assert not isinstance(models["lm"].generate_batcher, hosted.RollingStreams)
+    predictor = seqtk.load(checkpoints["lm"], device="cpu")
+    prompts = [("the", 1), ("lazy dog", 2), ("q", 3), ("the", 4)] * 2
+
+    def ask(prompt: str, seed: int) -> str:
+        body = {"prompt": prompt, "length": 30, "seed": seed}
+        if seed == 2:  # these two stream
+            return events(url, "/v1/models/lm/generate", {**body, "stream": True})[-1][1]["text"]
+        return call(url, "/v1/models/lm/generate", body)[1]["text"]
+
+    with running as url, ThreadPoolExecutor(len(prompts)) as pool:
+        got = list(pool.map(lambda ps: ask(*ps), prompts))
+        metrics = urllib.request.urlopen(url + "/metrics").read().decode()
+    assert got == [predictor.generate(p, 30, seed=s) for p, s in prompts]
+    count = next(float(line.split(" ")[1]) for line in metrics.splitlines()
+                 if line.startswith('seqtk_batch_size_count{model="lm",endpoint="generate"}'))  # fmt: skip
+    assert count < len(prompts)  # whole batches of several requests
 
 
 def test_the_readmes_curl_commands_work(checkpoints):
