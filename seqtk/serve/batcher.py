@@ -56,13 +56,7 @@ class Batcher:
 
     def submit(self, job: Job) -> Future[Any]:
         """Queue ``job``; raises :class:`QueueFull` when the queue is full (or the batcher is closing)."""
-        if self._closing:
-            raise QueueFull
-        try:
-            self.queue.put_nowait(job)
-        except queue.Full:
-            raise QueueFull from None
-        return job.future
+        return enqueue(self.queue, job, self._closing)
 
     def depth(self) -> int:
         """Requests waiting (the queue, and one taken out that waits for the next batch)."""
@@ -116,6 +110,18 @@ class Batcher:
                 job.future.set_exception(result)
             else:
                 job.future.set_result(result)
+
+
+def enqueue(jobs: queue.Queue[Any], job: Job, closing: bool) -> Future[Any]:
+    """Put ``job`` in ``jobs`` without waiting, and return its future; :class:`QueueFull` when the queue is
+    full or its worker is ``closing`` (the server answers 503)."""
+    if closing:
+        raise QueueFull
+    try:
+        jobs.put_nowait(job)
+    except queue.Full:
+        raise QueueFull from None
+    return job.future
 
 
 def _groups(jobs: list[Job]) -> list[list[Job]]:

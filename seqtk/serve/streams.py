@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from seqtk.serve.batcher import Job, QueueFull
+from seqtk.serve.batcher import Job, enqueue
 from seqtk.serve.metrics import Metrics
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,13 +67,7 @@ class RollingStreams:
 
     def submit(self, job: Job) -> Any:
         """Queue ``job`` (a :class:`~seqtk.serve.hosted.Sampling` payload); :class:`QueueFull` when full or closing."""
-        if self._closing:
-            raise QueueFull
-        try:
-            self.queue.put_nowait(job)
-        except queue.Full:
-            raise QueueFull from None
-        return job.future
+        return enqueue(self.queue, job, self._closing)
 
     def depth(self) -> int:
         """Requests waiting to join."""
