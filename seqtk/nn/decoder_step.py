@@ -17,7 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.errors import SeqtkError
-from seqtk.nn.steppers import DecodeSettings, cpu_session, fallback_fix
+from seqtk.nn.decode_fallback import fallback_fix
+from seqtk.nn.steppers import DecodeSettings, cpu_session
 from seqtk.nn.weights_cache import cached, keep
 
 
@@ -62,7 +63,7 @@ def _fix_for(why: str, settings: DecodeSettings) -> str:
         return "decode outside torch.autocast, or drop " + ("the int8 option" if settings.quantize else "route='onnx'")
     if "weights are" in why:
         return "convert the model to float32 first (model.float())"
-    return fallback_fix(why, settings)  # the CPU, onnxruntime, as for the language model's step
+    return fallback_fix(why, settings.quantize)  # the CPU, onnxruntime, as for the language model's step
 
 
 def _no_onnx(model: nn.Module) -> str | None:

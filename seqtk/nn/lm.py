@@ -14,7 +14,6 @@ token does not depend on how many tokens came before.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from seqtk.errors import SeqtkValueError
 from seqtk.nn.awd import ar_tar, embedding_dropout
 from seqtk.nn.cell_step import CellStep, _cell_of  # noqa: F401 - they lived here; imports from here keep working
 from seqtk.nn.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.lm_checks import check_ids, check_positive, check_sampling, check_targets
 from seqtk.nn.lm_heads import IGNORE_INDEX, AdaptiveHead, ProjectedHead, _make_head
 from seqtk.nn.sampling import RaceNoise, race_noise, sample_next  # noqa: F401 - sample_next, RaceNoise: imported from here
 from seqtk.nn.steppers import (
@@ -95,8 +95,8 @@ class CharLM(nn.Module):
         embedding_init_range: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_positive("vocab_size", vocab_size)
-        _check_positive("embedding_dim", embedding_dim)
+        check_positive("vocab_size", vocab_size)
+        check_positive("embedding_dim", embedding_dim)
         if not 0.0 <= dropout < 1.0:
             raise SeqtkValueError(f"dropout must be in [0, 1), got {dropout!r}", fix="set e.g. dropout=0.1")
         if pad_id is not None and not 0 <= pad_id < vocab_size:
@@ -147,9 +147,9 @@ class CharLM(nn.Module):
         (``decoding.quantize``) scores on them too, in eval mode without gradients.
         """
         # (B, T) -> (B, T, V); with an adaptive head and targets, no logits: (None, loss, state)
-        _check_ids("idx", idx, self.vocab_size, dims=(2,))
+        check_ids("idx", idx, self.vocab_size, dims=(2,))
         if targets is not None and self.adaptive:
-            _check_targets(idx, targets)
+            check_targets(idx, targets)
             h, state = self._features(idx, state)  # (B, T) -> (B, T, H)
             return None, self.head.loss(h, self._ignoring_pad(targets)), state
         logits, state = self._logits(idx, state, self.decoding)  # (B, T) -> (B, T, V)
@@ -182,7 +182,7 @@ class CharLM(nn.Module):
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         # (B, T, V), (B, T) -> ()
-        _check_targets(logits[..., 0], targets)
+        check_targets(logits[..., 0], targets)
         targets = self._ignoring_pad(targets)
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
 
@@ -231,7 +231,7 @@ class CharLM(nn.Module):
         and the CUDA-graph step on a GPU, where they apply); ``self.last_route`` says which one ran.
         """
         rows, batched = self._prompt_rows(prompt_ids)
-        _check_sampling(max_new_tokens, temperature, top_k, top_p)
+        check_sampling(max_new_tokens, temperature, top_k, top_p)
         if generator is not None and not isinstance(generator, torch.Generator) and len(generator) != len(rows):
             raise SeqtkValueError(f"{len(generator)} generators were given for {len(rows)} prompts",
                                   fix="pass one generator, or one per prompt")  # fmt: skip
@@ -340,7 +340,7 @@ class CharLM(nn.Module):
                         f"prompt {n} must be a non-empty list of token ids, got shape {tuple(row.shape)}",
                         fix="start every prompt from at least one token, e.g. its first character",
                     )
-                _check_ids(f"prompt {n}", row, self.vocab_size, dims=(1,))
+                check_ids(f"prompt {n}", row, self.vocab_size, dims=(1,))
             return rows, True
         idx = torch.as_tensor(prompt_ids, dtype=torch.long, device=device)
         if idx.dim() not in (1, 2) or idx.size(-1) == 0:
@@ -348,7 +348,7 @@ class CharLM(nn.Module):
                 f"prompt_ids must be a non-empty list, (T,) or (B, T) tensor, got shape {tuple(idx.shape)}",
                 fix="start from at least one token, e.g. the first character or a start-of-text id",
             )
-        _check_ids("prompt_ids", idx, self.vocab_size, dims=(1, 2))
+        check_ids("prompt_ids", idx, self.vocab_size, dims=(1, 2))
         return (list(idx), True) if idx.dim() == 2 else ([idx], False)
 
 
@@ -397,51 +397,3 @@ def check_causal(specs: Sequence[LayerSpec]) -> None:
                 "from the past only",
                 fix=f"set bidirectional=false and return_sequences=true on layer {n}",
             )
-
-
-def _check_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SeqtkValueError(f"{name} must be a positive integer, got {value!r}", fix=f"pass {name} >= 1")
-
-
-def _check_targets(idx: Tensor, targets: Tensor) -> None:
-    if targets.shape != idx.shape:
-        raise SeqtkValueError(
-            f"targets must have shape {tuple(idx.shape)} like idx, got {tuple(targets.shape)}",
-            fix="shift the same token stream by one: idx = ids[:, :-1], targets = ids[:, 1:]",
-        )
-
-
-def _check_ids(name: str, idx: Tensor, vocab_size: int, dims: tuple[int, ...]) -> None:
-    if not isinstance(idx, Tensor) or idx.dim() not in dims or idx.dtype != torch.long:
-        shape = tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__
-        want = " or ".join({1: "(T,)", 2: "(B, T)"}[d] for d in dims)
-        raise SeqtkValueError(
-            f"{name} must be a {want} tensor of token ids (torch.long), got {shape}"
-            + (f" {idx.dtype}" if isinstance(idx, Tensor) else ""),
-            fix="encode text with the vocabulary and pass torch.tensor(ids, dtype=torch.long)",
-        )
-    if not idx.numel():
-        return
-    low, high = (int(v) for v in torch.stack(idx.aminmax()).tolist())  # one device sync, not two
-    if low < 0 or high >= vocab_size:
-        raise SeqtkValueError(
-            f"{name} holds ids from {low} to {high}, outside the vocabulary 0..{vocab_size - 1}",
-            fix="encode with the same vocabulary the model was built for",
-        )
-
-
-def _check_sampling(max_new_tokens: int, temperature: float, top_k: int, top_p: float) -> None:
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise SeqtkValueError(
-            f"max_new_tokens must be a non-negative integer, got {max_new_tokens!r}", fix="pass e.g. max_new_tokens=200"
-        )
-    if not 0 <= temperature < math.inf:  # also refuses NaN
-        raise SeqtkValueError(
-            f"temperature must be a finite number >= 0, got {temperature}",
-            fix="use 0 for greedy decoding, 1 for the model's own distribution",
-        )
-    if top_k < 0:
-        raise SeqtkValueError(f"top_k must be >= 0, got {top_k}", fix="use 0 to turn top-k off")
-    if not 0.0 < top_p <= 1.0:
-        raise SeqtkValueError(f"top_p must be in (0, 1], got {top_p}", fix="use 1.0 to turn nucleus sampling off")

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.errors import SeqtkValueError
+from seqtk.nn.lm_checks import check_sampling
 from seqtk.nn.sampling import RaceNoise, sample_next
 from seqtk.nn.steppers import (
     DecodeSettings,
@@ -67,9 +68,7 @@ class RollingBatch:
 
     def __init__(self, lm: nn.Module, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  decoding: DecodeSettings | None = None) -> None:  # fmt: skip
-        from seqtk.nn.lm import _check_sampling
-
-        _check_sampling(1, temperature, top_k, top_p)
+        check_sampling(1, temperature, top_k, top_p)
         self.lm, self.temperature, self.top_k, self.top_p = lm, temperature, top_k, top_p
         self.decoding = decoding or lm.decoding
         self.greedy = temperature < torch.finfo(lm.head.weight.dtype).tiny
@@ -89,9 +88,7 @@ class RollingBatch:
         """A new row: ``prompt_ids`` ((T,) ids, T >= 1) read on its own and its first token picked; it shows
         that token at the next :meth:`step` and ``max_new_tokens - 1`` more after it. ``generator`` is the
         row's alone (None: torch's global one)."""
-        from seqtk.nn.lm import _check_sampling
-
-        _check_sampling(max_new_tokens, self.temperature, self.top_k, self.top_p)
+        check_sampling(max_new_tokens, self.temperature, self.top_k, self.top_p)
         if max_new_tokens < 1:
             raise SeqtkValueError(f"a row needs max_new_tokens >= 1, got {max_new_tokens}", fix="ask for 1 token or more")
         (prompt,), _ = self.lm._prompt_rows([prompt_ids])

@@ -20,11 +20,7 @@ on every route.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-import warnings
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +31,7 @@ from torch import Tensor, nn
 from seqtk.errors import SeqtkError, SeqtkValueError
 from seqtk.nn.cell_kinds import CellLayer
 from seqtk.nn.cell_step import CellStep, _cell_of
+from seqtk.nn.decode_fallback import DecodeFallback, fallback_fix, warn_once  # noqa: F401 - DecodeFallback, fallback_fix: imported from here
 from seqtk.nn.graph_step import GraphStepper
 from seqtk.nn.recurrent_cell import RecurrentCell
 from seqtk.nn.weights_cache import cached, keep
@@ -45,10 +42,6 @@ LOOP_CHUNK = 64  # steps per Loop call: the race noise's chunk, so a call's nois
 PROMPT_STEPS_MAX = 128  # prompt tokens x rows (rows of one length) fed through the onnxruntime step, not the encoder
 QUANTIZE = (None, "int8")
 StepState = tuple[Tensor, ...]  # (h,) or (h, c), each (B, H)
-
-
-class DecodeFallback(UserWarning):
-    """``route="auto"`` could not use the fast step and runs the eager one; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -262,9 +255,9 @@ def stepper(lm: nn.Module, settings: DecodeSettings, state: list[StepState], tab
     if settings.route == "onnx" or settings.quantize:
         what = "int8 weights need" if settings.quantize else "route='onnx' needs"
         raise SeqtkError(f"{what} the onnxruntime step, which this model cannot take: {why}",
-                         fix=fallback_fix(why, settings))  # fmt: skip
+                         fix=fallback_fix(why, settings.quantize))  # fmt: skip
     if settings.route == "auto":
-        _warn_once(lm, why)
+        warn_once(lm, why)
     return EagerStepper(lm, state, table), Route("eager", note=None if settings.route == "eager" else why)
 
 
@@ -353,35 +346,6 @@ def _no_onnx(lm: nn.Module) -> str | None:
     return None
 
 
-def fallback_fix(why: str, settings: DecodeSettings) -> str:
-    """The fix for a refused fast route, by why it could not run (:func:`_no_onnx`'s reasons)."""
-    if "runs on the CPU" in why:
-        return "load the model on the CPU (seqtk.load(..., device='cpu'), --device cpu) for int8 weights"
-    if "not installed" in why:
-        return "pip install onnx onnxruntime (they come with seqtk; a trimmed environment may lack them)"
-    if settings.quantize:
-        return "drop the int8 option for this model; it decodes with float32 weights on the eager route"
-    return "use route='auto' or 'eager', which step any cell on any device"
-
-
-def _warn_once(lm: nn.Module, why: str) -> None:
-    warned = _WARNED.setdefault(lm, set())
-    if why in warned:
-        return
-    warned.add(why)
-    warnings.warn(f"generating with the eager PyTorch step: {why}", DecodeFallback, stacklevel=_caller_level())
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` of the first frame outside ``seqtk/nn`` (the line that called ``generate()``): the note
-    points at the user's code, however many of seqtk's own calls lie between."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def _graph_stepper(lm: nn.Module, state: list[StepState], sampler: str | None, temperature: float) -> GraphStepper:
     """A captured step kept per model, batch, sampler, temperature and weights (capturing costs a
     synchronisation, warm-up steps and the capture); a new call starts it from ``state``."""
@@ -392,10 +356,6 @@ def _graph_stepper(lm: nn.Module, state: list[StepState], sampler: str | None, t
         return hit
     graph_step = GraphStepper(lm, state, sampler, temperature)
     return keep(lm, slot, graph_step) if graph_step.captured else graph_step
-
-
-#: per model (weakly: the model still pickles and deep-copies)
-_WARNED: weakref.WeakKeyDictionary[nn.Module, set[str]] = weakref.WeakKeyDictionary()
 
 
 def _session(lm: nn.Module, quantize: str | None, sampler: str | None = None) -> tuple[Any, list[str], float]:
