@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from seqtk.errors import SeqtkValueError
 from seqtk.nn.lm_checks import check_sampling
-from seqtk.nn.sampling import RaceNoise, sample_next
+from seqtk.nn.sampling import RaceNoise, RowNoise, sample_next
 from seqtk.nn.steppers import (
     DecodeSettings,
     EagerStepper,
@@ -149,7 +149,7 @@ class RollingBatch:
             self._restep()
         device = self.lm.head.weight.device
         token = torch.tensor([row.token for row in self.rows], device=device)  # (B,)
-        noise = None if self.greedy else _Noise([row.noise for row in self.rows])
+        noise = None if self.greedy else RowNoise.of([row.noise for row in self.rows])
         if self.sampler is not None and not isinstance(self._stepper, EagerStepper):
             return self._stepper.sample_run(token, steps, noise).cpu()  # (B,) -> (B, steps), picked in the step
         out = []
@@ -176,19 +176,3 @@ class RollingBatch:
         self._stepped = list(self.rows)
         for row in self.rows:
             row.state = None
-
-
-class _Noise:
-    """The rows' own race noise as one source for a batch (:class:`~seqtk.nn.sampling.RowNoise`'s interface):
-    each row draws what it draws alone."""
-
-    def __init__(self, rows: list[RaceNoise]) -> None:
-        self.rows = rows
-
-    def next(self) -> Tensor:
-        # -> (B, V)
-        return torch.cat([row.next() for row in self.rows])
-
-    def take(self, count: int) -> Tensor:
-        # -> (count, B, V)
-        return torch.cat([row.take(count) for row in self.rows], dim=1)

@@ -102,6 +102,14 @@ class RowNoise:
                  chunk: int = 64) -> None:  # fmt: skip
         self.rows = [RaceNoise(generator, (1, vocab), steps, like, chunk) for generator in generators]
 
+    @classmethod
+    def of(cls, rows: list[RaceNoise]) -> RowNoise:
+        """The rows' own noise sources, each (1, V), as one for their batch (a rolling batch's rows, which
+        joined at different steps and so stand at different places in their streams)."""
+        noise = cls.__new__(cls)
+        noise.rows = rows
+        return noise
+
     def next(self) -> Tensor:
         # -> (B, V)
         return torch.cat([row.next() for row in self.rows])
