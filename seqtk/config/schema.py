@@ -99,6 +99,12 @@ class TrainConfig:
         "run, evaluations included, ends in time. The choice is written to config.toml and every checkpoint, so "
         'the learning-rate schedule is a full one and --resume is exact. "" turns it off.',
     )
+    time_budget_replan: bool = hfield(
+        True,
+        help="With time_budget: at each evaluation, when the machine's speed has changed so that the run would end "
+        "more than 2% of the budget late (or early), choose max_steps again and fit the cosine's rest to it. "
+        "false keeps the first plan, so that the run is the run of the chosen max_steps, bit for bit.",
+    )
     batch_size: int = hfield(32, help="Examples (or streams) per batch.")
     device: str = hfield("auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
     precision: Literal["fp32", "bf16", "fp16"] = hfield(

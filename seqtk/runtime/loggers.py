@@ -253,6 +253,12 @@ class TrainProgress:
             self._bar.stop()
             self._bar = None
 
+    def set_total(self, max_steps: int) -> None:
+        """A new last step (a time budget's re-plan): the bar, the lines and the ETA follow it."""
+        self.max_steps = max_steps
+        if self._bar is not None:
+            self._bar.update(self._task_id, total=max_steps)
+
     def set_metric(self, value: float) -> None:
         """The latest validation value of the main metric."""
         self.metric = float(value)

@@ -8,9 +8,24 @@ take on this machine, then picks the largest ``max_steps`` (at most the
 recipe's) whose steps and evaluations fit in what is left of the budget. The
 measuring steps train a throwaway copy: the weights, the RNG streams and the
 task's carried state are put back afterwards, so the run that follows is the
-run ``train.max_steps = <chosen>`` would give, bit for bit. The choice goes
-into ``config.toml`` and every checkpoint (``"budget"``); ``--resume`` reuses
-it instead of measuring again, which keeps resuming exact.
+run ``train.max_steps = <chosen>`` would give, bit for bit, as long as the
+machine keeps its speed.
+
+A machine's speed drifts: another job starts, a laptop throttles, a shared
+host slows (a 15-minute PTB run here measured 24.6 ms a step at its start,
+averaged 30 and ended 2 min 40 s late). So at each evaluation a :class:`Keeper`
+compares the time its steps and evaluations took since the last one with
+what is left, and when the run would end more than ``SLACK`` of the budget
+late (or early, below the recipe's cap) it re-plans ``max_steps``: the
+cosine's rest is squeezed or stretched to end there, without a jump
+(:func:`seqtk.training.optim.lr_factor`). ``train.time_budget_replan = false``
+keeps the first plan.
+
+The plan and its re-plans go into ``config.toml`` (the plan), every
+checkpoint (``"budget"``, with ``"replans"``) and the console. ``--resume``
+reuses them instead of measuring again, which keeps resuming exact; a
+resumed run keeps the last plan and does not re-plan, as its budget was the
+first session's.
 """
 
 from __future__ import annotations
@@ -33,6 +48,8 @@ from seqtk.runtime.device import rng_state, set_rng_state
 
 WARMUP_STEPS = 2  # the first steps pay one-off costs (allocations, oneDNN/cuDNN plans): not timed
 MIN_STEPS, MAX_STEPS = 3, 200  # timed steps
+SLACK = 0.02  # of the budget: a run projected to end within this of its deadline keeps its plan
+MIN_WINDOW = 0.01  # of the budget: training time since the last evaluation that a re-plan needs to trust its timing
 
 
 @dataclass(frozen=True)
@@ -48,7 +65,12 @@ class Plan:
     cap: int
 
     def record(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self) | {"replans": []}
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Plan:
+        """The plan in a checkpoint's ``"budget"`` record."""
+        return cls(**{f.name: record[f.name] for f in dataclasses.fields(cls)})
 
     def describe(self) -> str:
         """The console line that says what was chosen and why."""
@@ -63,6 +85,79 @@ class Plan:
         """The same, as a config.toml comment line."""
         return (f"# train.time_budget {self.time_budget}: {self.step_seconds * 1e3:.1f} ms/step, "
                 f"{self.eval_seconds:.1f} s/evaluation measured -> max_steps = {self.max_steps}")
+
+
+def current_max_steps(record: dict[str, Any]) -> int:
+    """The ``max_steps`` a budget record holds now: its last re-plan's, else the first plan's."""
+    replans = record.get("replans") or []
+    return int(replans[-1]["max_steps"] if replans else record["max_steps"])
+
+
+def replan_points(record: dict[str, Any] | None) -> list[tuple[int, int, int]]:
+    """A record's re-plans as :func:`seqtk.training.optim.lr_factor` takes them: (step, before, after)."""
+    return [(int(r["step"]), int(r["before"]), int(r["max_steps"])) for r in (record or {}).get("replans") or []]
+
+
+@dataclass
+class Keeper:
+    """Keeps a budgeted run inside its budget as the machine's speed changes: call :meth:`before_eval` and
+    :meth:`after_eval` around each evaluation; ``after_eval`` returns a new ``max_steps`` or None.
+
+    >>> keeper = Keeper(budget_seconds=100.0, deadline=100.0, cap=1000, eval_every=100, mark=(0.0, 0))
+    >>> keeper.before_eval(100, now=20.0)  # 100 steps in 20 s: 0.2 s a step, not the 0.1 planned for 900 steps
+    >>> keeper.after_eval(100, 900, now=21.0)  # 79 s left: 375 more steps and 4 evaluations fit
+    475
+    """
+
+    budget_seconds: float
+    deadline: float  # time.perf_counter() by which the steps and evaluations must be done
+    cap: int  # the recipe's train.max_steps
+    eval_every: int
+    mark: tuple[float, int]  # (time.perf_counter(), step) at the end of the last evaluation, or the first step
+    train_seconds: float = 0.0  # training time (evaluations left out) and steps since the last re-plan check
+    train_steps: int = 0
+    eval_started: float = 0.0
+
+    @classmethod
+    def start(cls, record: dict[str, Any], eval_every: int, step: int, now: float) -> Keeper:
+        """A keeper for a run whose plan is ``record``, its steps starting at ``now`` (the plan's data and measuring
+        time already spent, the reserve for the end kept)."""
+        budget = float(record["budget_seconds"])
+        left = budget - float(record["spent_seconds"]) - reserve_seconds(budget)
+        return cls(budget, now + left, int(record["cap"]), eval_every, (now, step))
+
+    def before_eval(self, step: int, now: float) -> None:
+        self.train_seconds += now - self.mark[0]
+        self.train_steps += step - self.mark[1]
+        self.eval_started = now
+
+    def after_eval(self, step: int, max_steps: int, now: float) -> int | None:
+        """The ``max_steps`` that ends the run by the deadline at the speed of the steps since the last check
+        and of this evaluation; None to keep ``max_steps``."""
+        eval_seconds, self.mark = now - self.eval_started, (now, step)
+        if step >= max_steps or self.train_seconds < MIN_WINDOW * self.budget_seconds or self.train_steps < 1:
+            return None  # the end, or too little training since the last check to judge the speed by
+        step_seconds = self.train_seconds / self.train_steps
+        self.train_seconds, self.train_steps = 0.0, 0
+        left, todo = self.deadline - now, max_steps - step
+        late = todo * step_seconds + math.ceil(todo / self.eval_every) * eval_seconds - left
+        if abs(late) <= SLACK * self.budget_seconds or (late < 0 and max_steps >= self.cap):
+            return None
+        steps = step + fit_steps(left, step_seconds, eval_seconds, self.eval_every, self.cap - step)
+        return steps if steps != max_steps else None
+
+
+def note_replan(record: dict[str, Any], step: int, before: int, steps: int) -> str:
+    """Add a re-plan at ``step`` from ``before`` to ``steps`` to a budget record; the console line that says so."""
+    record["replans"] = [*record.get("replans", []), {"step": step, "before": before, "max_steps": steps}]
+    return (f"Time budget {record['time_budget']}: at the speed of the last steps the run would end "
+            f"{'late' if steps < before else 'early'}, so it now trains max_steps = {steps} (was {before}); the "
+            "learning-rate schedule's rest is fitted to it.")
+
+
+def reserve_seconds(budget: float) -> float:
+    """What a plan keeps back for the summary, the final report and closing the loggers."""
+    return max(1.0, 0.03 * budget)
 
 
 def seconds_of(recipe: Recipe) -> float:
@@ -96,7 +191,7 @@ def plan_run(recipe: Recipe, session_for: Callable[[Recipe], Any], model: torch.
     spent = time.perf_counter() - started
     if agree is not None:
         step_seconds, eval_seconds, spent = agree((step_seconds, eval_seconds, spent))
-    reserve = max(1.0, 0.03 * budget)  # the summary, the final report, closing the loggers
+    reserve = reserve_seconds(budget)
     steps = fit_steps(budget - spent - reserve, step_seconds, eval_seconds, cfg.eval_every, cfg.max_steps)
     if steps < 1:
         need = spent + reserve + step_seconds * min(cfg.eval_every, cfg.max_steps) + eval_seconds
@@ -165,7 +260,8 @@ def fit_recipe(recipe: Recipe, session_for: Callable[[Recipe], Any], model: torc
 
 
 def on_resume(recipe: Recipe, payload: dict[str, Any]) -> Recipe:
-    """The recipe a budgeted run resumes with: the ``max_steps`` its start chose, not a new measurement."""
+    """The recipe a budgeted run resumes with: the ``max_steps`` its start chose (or its last re-plan), not a new
+    measurement."""
     record = payload.get("budget")
     if not is_on(recipe):
         return recipe
@@ -182,4 +278,4 @@ def on_resume(recipe: Recipe, payload: dict[str, Any]) -> Recipe:
             fix=f"resume with train.time_budget={record['time_budget']!r}, or with train.time_budget=\"\" and the "
             "train.max_steps you want",
         )
-    return recipe.replace(train=dataclasses.replace(recipe.train, max_steps=int(record["max_steps"])))
+    return recipe.replace(train=dataclasses.replace(recipe.train, max_steps=current_max_steps(record)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -45,21 +45,41 @@ def _fused_ok(params: list[torch.Tensor]) -> bool | None:
     return None  # torch's own default elsewhere (mps, xla, ...)
 
 
-def lr_factor(step: int, cfg: TrainConfig) -> float:
+def lr_factor(step: int, cfg: TrainConfig, replans: Sequence[tuple[int, int, int]] = ()) -> float:
     """The multiple of ``train.lr`` that optimiser step ``step`` (1-based) uses.
 
     Linear warmup to 1 over ``warmup_steps``; then constant, cosine (down to
     ``min_lr_ratio`` at ``max_steps``) or step (× ``gamma`` after every
-    ``step_every`` steps, counted from step 1).
+    ``step_every`` steps, counted from step 1). ``replans`` are a time budget's
+    changes of ``max_steps`` (:mod:`seqtk.training.budget`), each ``(step,
+    max_steps before, max_steps after)``: the cosine's rest is squeezed or
+    stretched to end at the new ``max_steps``, without a jump.
+
+    >>> cfg = TrainConfig(max_steps=100, schedule="cosine", min_lr_ratio=0.0)
+    >>> round(lr_factor(50, cfg), 3), round(lr_factor(50, cfg, [(40, 100, 60)]), 3), lr_factor(60, cfg, [(40, 100, 60)])
+    (0.5, 0.206, 0.0)
     """
     if cfg.warmup_steps > 0 and step <= cfg.warmup_steps:
         return step / cfg.warmup_steps
     if cfg.schedule == "cosine":
-        progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+        progress = _progress(step, cfg.warmup_steps, cfg.max_steps, replans)
         return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
     if cfg.schedule == "step":
         return cfg.gamma ** ((step - 1) // cfg.step_every)
     return 1.0
+
+
+def _progress(step: int, warmup: int, max_steps: int, replans: Sequence[tuple[int, int, int]]) -> float:
+    """How far (0 to 1) the cosine is at ``step``: linear between the end of warmup and ``max_steps``, and after
+    each re-plan linear from where it was to the new ``max_steps``."""
+    start, done, end = warmup, 0.0, replans[0][1] if replans else max_steps
+    for at, _, after in replans:
+        at = max(at, warmup)
+        if step <= at:
+            break
+        done += (at - start) / max(1, end - start) * (1.0 - done)
+        start, end = at, after
+    return min(1.0, done + (step - start) / max(1, end - start) * (1.0 - done))
 
 
 @contextlib.contextmanager
@@ -97,14 +117,17 @@ def nt_asgd_switch(history: list[float], value: float, nonmono: int, mode: str) 
     return value > min(earlier) if mode == "min" else value < max(earlier)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> LambdaLR:
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig,
+                   replans: Sequence[tuple[int, int, int]] = ()) -> LambdaLR:
+    """The schedule of ``cfg``; ``replans`` is read at every step, so a list the caller appends to takes effect."""
     # LambdaLR passes the number of steps already taken; a plain function
     # (not an object) keeps the scheduler's state_dict free of config objects.
-    return LambdaLR(optimizer, lambda done: lr_factor(done + 1, cfg))
+    return LambdaLR(optimizer, lambda done: lr_factor(done + 1, cfg, replans))
 
 
-def apply_recipe(optimizer: torch.optim.Optimizer, scheduler: LambdaLR, cfg: TrainConfig, step: int) -> None:
-    """Make a resumed optimiser and schedule follow ``cfg`` from step ``step`` on.
+def apply_recipe(optimizer: torch.optim.Optimizer, scheduler: LambdaLR, cfg: TrainConfig, step: int,
+                 replans: Sequence[tuple[int, int, int]] = ()) -> None:
+    """Make a resumed optimiser and schedule follow ``cfg`` (and a time budget's ``replans``) from step ``step`` on.
 
     A checkpoint's optimiser state carries the learning rate, weight decay and
     momentum it was written with, and its scheduler the old base rate; a
@@ -115,7 +138,7 @@ def apply_recipe(optimizer: torch.optim.Optimizer, scheduler: LambdaLR, cfg: Tra
     scheduler.base_lrs = [cfg.lr] * len(optimizer.param_groups)
     for group in optimizer.param_groups:
         group["initial_lr"] = cfg.lr
-        group["lr"] = cfg.lr * lr_factor(step + 1, cfg)  # what LambdaLR set after step ``step``
+        group["lr"] = cfg.lr * lr_factor(step + 1, cfg, replans)  # what LambdaLR set after step ``step``
         group["weight_decay"] = cfg.weight_decay
         if "momentum" in group:  # SGD
             group["momentum"] = cfg.momentum

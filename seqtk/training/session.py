@@ -12,6 +12,7 @@ so a resumed run is bit-identical.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
@@ -76,10 +77,12 @@ class Session:
     ) -> None:
         self.recipe, self.cfg, self.task, self.model = recipe, recipe.train, task, model
         self.budget_record = budget_record  # what train.time_budget measured and chose, kept in every checkpoint
+        self.replans = budget.replan_points(budget_record)  # its re-plans, which the schedule follows
+        self.keeper: budget.Keeper | None = None
         self.device, self.run_dir, self.console = device, run_dir, console
         self.ctx, self.is_main = ctx, ctx is None or ctx.is_main
         self.optimizer = make_optimizer(model, self.cfg)
-        self.scheduler = make_scheduler(self.optimizer, self.cfg)
+        self.scheduler = make_scheduler(self.optimizer, self.cfg, self.replans)
         self.scaler = make_scaler(device, self.cfg.precision)
         self.loader = task.train_loader()
         # The model the training step runs: DDP's wrapper when distributed (it
@@ -131,7 +134,7 @@ class Session:
             self.scaler.load_state_dict(payload["scaler"])
         self.loader.load_state_dict(payload["data"])
         self.step = int(payload["step"])
-        apply_recipe(self.optimizer, self.scheduler, self.cfg, self.step)  # a changed train.lr etc. takes effect
+        apply_recipe(self.optimizer, self.scheduler, self.cfg, self.step, self.replans)  # a changed train.lr etc.
         self.metrics = dict(payload.get("metrics") or {})
         saved = payload.get("best")
         self.best = dict(saved) if saved and saved.get("metric") == self.metric else None
@@ -173,7 +176,7 @@ class Session:
     def execute(self, command: str, resumed: bool) -> TrainResult:
         started, first = time.perf_counter(), self.step
         if self.is_main:
-            note = budget.Plan(**self.budget_record).comment() if self.budget_record else ""
+            note = budget.Plan.of(self.budget_record).comment() if self.budget_record else ""
             write_config(self.run_dir, self.recipe, command, note)
             self._open_loggers(resumed)
             self._announce()
@@ -207,28 +210,29 @@ class Session:
         self.logger = MultiLogger([jsonl] + ([self.tb] if self.tb else []))
 
     def _loop(self) -> None:
-        cfg, every = self.cfg, self.recipe.log.every
+        every = self.recipe.log.every
         batches, window = iter(self.loader), ScalarWindow()
         progress = TrainProgress(
-            self.console, max_steps=cfg.max_steps, start_step=self.step, unit=self.task.unit,
+            self.console, max_steps=self.cfg.max_steps, start_step=self.step, unit=self.task.unit,
             metric_name=self.metric, enabled=self.recipe.log.progress and self.is_main, every=every,
         )
-        triggers = SaveTriggers(checks.duration("train.checkpoint_every", cfg.checkpoint_every), self.console)
+        triggers = SaveTriggers(checks.duration("train.checkpoint_every", self.cfg.checkpoint_every), self.console)
         governor = self._thread_governor()
+        self.keeper = self._budget_keeper()
         with progress, triggers.catching():
             self.progress = progress
             if self.metric in self.metrics:
                 progress.set_metric(self.metrics[self.metric])
             self.model.train()
-            while self.step < cfg.max_steps and not self.stopped_early:
+            while self.step < self.cfg.max_steps and not self.stopped_early:
                 self.step += 1
                 if governor is not None:
                     governor.step()
                 loss, out, norm, lr = self.train_step(batches)
                 window.add(loss, out, norm)
-                evaluating = self.step % cfg.eval_every == 0 or self.step == cfg.max_steps
+                evaluating = self.step % self.cfg.eval_every == 0 or self.step == self.cfg.max_steps
                 progress.update(self.step, loss=loss, count=out.count, lr=lr, show=not evaluating)
-                if self.step % every == 0 or self.step == cfg.max_steps:
+                if self.step % every == 0 or self.step == self.cfg.max_steps:
                     self.logger.log_scalars(self.step, window.scalars(lr))
                     window = ScalarWindow()
                 if evaluating:
@@ -238,8 +242,34 @@ class Session:
                 if save and not evaluating:
                     self._save(improved=False)
                     triggers.saved()
-                if stop and self.step < cfg.max_steps and not self.stopped_early:  # else it ends normally
+                if stop and self.step < self.cfg.max_steps and not self.stopped_early:  # else it ends normally
                     raise TrainingStopped(triggers.signal_name or "SIGINT", self.step, self.run_dir)
+
+    def _budget_keeper(self) -> budget.Keeper | None:
+        """A time budget's re-planning (seqtk.training.budget.Keeper): for a fresh budgeted run with
+        train.time_budget_replan; a resumed one keeps its last plan."""
+        if self.budget_record is None or not self.cfg.time_budget_replan or self.step > 0:
+            return None
+        return budget.Keeper.start(self.budget_record, self.cfg.eval_every, self.step, time.perf_counter())
+
+    def _keep_budget(self) -> None:
+        """After an evaluation: a new max_steps when the run would miss its time budget (every rank alike)."""
+        if self.keeper is None:
+            return
+        steps = self.keeper.after_eval(self.step, self.cfg.max_steps, time.perf_counter()) if self.is_main else None
+        if self.ctx is not None:
+            steps = distributed.broadcast(steps, self.ctx)
+        if steps is None:
+            return
+        assert self.budget_record is not None
+        self.replans.append((self.step, self.cfg.max_steps, steps))
+        self.console.print(budget.note_replan(self.budget_record, self.step, self.cfg.max_steps, steps), highlight=False)
+        self.cfg = dataclasses.replace(self.cfg, max_steps=steps)
+        self.recipe = self.recipe.replace(train=self.cfg)
+        apply_recipe(self.optimizer, self.scheduler, self.cfg, self.step, self.replans)  # the next step's lr too
+        self.logger.log_scalars(self.step, {"budget/max_steps": float(steps)})
+        if self.progress is not None:
+            self.progress.set_total(steps)
 
     def _thread_governor(self) -> ThreadGovernor | None:
         """Torch's thread count re-checked against other work on the cores (seqtk.runtime.thread_governor): on
@@ -315,6 +345,8 @@ class Session:
         return EvalResult("val", dict(self.task.evaluate(*args)))
 
     def _eval_and_save(self) -> None:
+        if self.keeper is not None:
+            self.keeper.before_eval(self.step, time.perf_counter())
         if self.ctx is None:
             self.metrics = self.evaluate()
         else:  # rank 0 evaluates; every rank gets its metrics, so all stop early together
@@ -323,6 +355,7 @@ class Session:
         missing = self.metric not in self.metrics
         improved = not missing and self._update_best()
         self._nt_asgd_after_eval()
+        self._keep_budget()
         if self.progress is not None and not missing:
             self.progress.after_eval(self.step, self.metrics[self.metric])
         self._save(improved)  # last.pt is kept even if we stop below

@@ -1,14 +1,17 @@
 """train.time_budget, train.checkpoint_every, and Ctrl-C / SIGTERM saving (issue 18).
 
 A budgeted run measures a throwaway session and then trains the run that ``train.max_steps = <chosen>``
-would give, bit for bit; it resumes with the chosen max_steps after a kill. A signal lets the step finish,
+would give, bit for bit; it resumes with the chosen max_steps after a kill. When its steps slow down
+it re-plans max_steps at an evaluation, fits the cosine's rest to it, and resumes with the re-plan. A signal lets the step finish,
 saves last.pt at that step, exits 130 (SIGINT) or 143 (SIGTERM) with the command that resumes, and the
 resumed run ends bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import signal
 import subprocess
 import sys
@@ -23,6 +26,8 @@ from seqtk.cli.main import main
 from seqtk.errors import SeqtkError
 from seqtk.inference.checkpoint import load_checkpoint
 from seqtk.tasks.loading import load_recipe
+from seqtk.training import budget
+from seqtk.training.optim import lr_factor
 from seqtk.training.train import run_training
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
@@ -36,7 +41,8 @@ def cli(recipe: Path, run: Path, *overrides: str, resume: bool = False) -> subpr
 
 def test_a_budgeted_run_is_the_run_of_its_recorded_max_steps(toy_task, tmp_path):
     recipe = write_recipe(tmp_path)
-    budgeted = load_recipe(str(recipe), ["train.time_budget=8s", "train.max_steps=100000", "train.eval_every=400"])
+    budgeted = load_recipe(str(recipe), ["train.time_budget=8s", "train.max_steps=100000", "train.eval_every=400",
+                                         "train.time_budget_replan=false"])
     out = io.StringIO()
     run_training(budgeted, out=tmp_path / "budget", console=Console(file=out, width=200))
     got = load_checkpoint(tmp_path / "budget" / "checkpoints" / "last.pt")
@@ -51,6 +57,76 @@ def test_a_budgeted_run_is_the_run_of_its_recorded_max_steps(toy_task, tmp_path)
         assert got["model"][name].equal(expected["model"][name]), name
 
 
+def slowed_after(monkeypatch, step: int, before: float, after: float) -> None:
+    """Training steps sleep ``before`` seconds up to ``step`` and ``after`` from then on (the measuring too)."""
+    from seqtk.training.session import Session
+
+    real = Session.train_step
+
+    def train_step(self, batches):
+        time.sleep(after if self.step > step else before)
+        return real(self, batches)
+
+    monkeypatch.setattr(Session, "train_step", train_step)
+
+
+def test_a_run_whose_steps_slow_down_replans_to_end_in_its_budget(toy_task, tmp_path, monkeypatch):
+    from seqtk.training import session
+
+    saved, real_save = tmp_path / "each", session.save_checkpoint
+    saved.mkdir()
+    monkeypatch.setattr(session, "save_checkpoint", lambda path, payload: (
+        real_save(path, payload), real_save(saved / f"{payload['step']}.pt", payload)))
+    slowed_after(monkeypatch, 300, 0.002, 0.008)
+    overrides = ["train.time_budget=6s", "train.max_steps=100000", "train.eval_every=50", "log.every=1"]
+    recipe, out = load_recipe(str(write_recipe(tmp_path)), overrides), io.StringIO()
+    started = time.perf_counter()
+    run_training(recipe, out=tmp_path / "run", console=Console(file=out, width=300))
+    took = time.perf_counter() - started
+    got = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    record = got["budget"]
+    first, replans = record["max_steps"], record["replans"]
+    slowed = [r for r in replans if r["step"] >= 300 and r["max_steps"] < 0.8 * r["before"]]  # (and any for noise)
+    assert slowed, record
+    assert got["step"] == replans[-1]["max_steps"] == got["recipe"]["train"]["max_steps"]
+    said = " ".join(out.getvalue().split())
+    assert f"so it now trains max_steps = {slowed[0]['max_steps']} (was {slowed[0]['before']})" in said
+    assert took < 1.5 * 6, f"{took:.1f} s: at 8 ms a step, the first plan's {first} steps alone take {first * 0.008:.0f} s"
+    # The schedule follows the re-plans without a jump and ends at its floor.
+    cfg = dataclasses.replace(recipe.train, max_steps=first)
+    points = budget.replan_points(record)
+    lrs = {row["step"]: row["train_lr"] for row in map(json.loads, (tmp_path / "run" / "metrics.jsonl").open())
+           if "train_lr" in row}
+    for step, lr in lrs.items():
+        assert lr == pytest.approx(0.01 * lr_factor(step, cfg, points), rel=1e-6), step
+    at = slowed[0]["step"]
+    assert abs(lrs[at + 1] - lrs[at]) < 0.01 * 0.05 and lrs[got["step"]] == pytest.approx(0.01 * cfg.min_lr_ratio)
+    # Resumed from the last re-plan's checkpoint, the run keeps that plan and ends as the whole run did.
+    last = replans[-1]["step"]
+    resumed = run_training(load_recipe(str(write_recipe(tmp_path)), overrides), resume=saved / f"{last}.pt",
+                           out=tmp_path / "resumed", console=Console(file=io.StringIO()))
+    again = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    assert resumed.step == again["step"] == got["step"] and again["budget"]["replans"] == replans
+    assert all(again["model"][k].equal(got["model"][k]) for k in got["model"])
+
+
+def test_the_keeper_replans_only_when_the_run_would_miss_its_budget_by_more_than_the_slack():
+    def keeper(cap: int = 10_000) -> budget.Keeper:  # 100 s left from 0; the steps so far took 0.1 s each
+        kept = budget.Keeper(budget_seconds=100.0, deadline=100.0, cap=cap, eval_every=100, mark=(0.0, 0))
+        kept.before_eval(100, now=10.0)
+        return kept
+
+    assert keeper().after_eval(100, 1000, now=10.0) is None  # 900 steps x 0.1 s = 90 s: on time
+    assert keeper().after_eval(100, 1020, now=10.0) is None  # 2 s late: within the slack
+    assert keeper().after_eval(100, 1200, now=10.0) == 1000  # 20 s late: fewer steps
+    assert keeper().after_eval(100, 800, now=10.0) == 1000  # 20 s early: more steps
+    assert keeper(cap=800).after_eval(100, 800, now=10.0) is None  # ... but not past train.max_steps
+    assert keeper().after_eval(1000, 1000, now=10.0) is None  # the last step
+    short = budget.Keeper(budget_seconds=100.0, deadline=100.0, cap=10_000, eval_every=100, mark=(0.0, 0))
+    short.before_eval(100, now=0.5)  # half a second of steps: too little to judge the speed by
+    assert short.after_eval(100, 2000, now=0.5) is None
+
+
 @pytest.mark.parametrize("off", ['""', '"0"'])
 def test_a_budget_of_zero_is_off_as_the_duration_check_says(toy_task, tmp_path, off):
     recipe = load_recipe(str(write_recipe(tmp_path)), [f"train.time_budget={off}", "train.max_steps=7", "train.eval_every=7"])
@@ -62,7 +138,7 @@ def test_a_budget_of_zero_is_off_as_the_duration_check_says(toy_task, tmp_path, 
 
 def test_a_killed_budgeted_run_resumes_with_the_max_steps_it_chose(toy_task, tmp_path):
     recipe, run = write_recipe(tmp_path), tmp_path / "run"
-    budget = ("train.time_budget=8s", "train.max_steps=100000")
+    budget = ("train.time_budget=8s", "train.max_steps=100000", "train.time_budget_replan=false")
     proc = cli(recipe, run, *budget)
     while logged_step(run / "metrics.jsonl") < 25 and proc.poll() is None:
         time.sleep(0.002)

@@ -49,3 +49,23 @@ def test_nt_asgd_switches_as_merity_et_al_do():
     assert not nt_asgd_switch(history, 4.4, nonmono=3, mode="min")  # better than 5.0, the only earlier one
     assert nt_asgd_switch([0.8, 0.7], 0.75, nonmono=1, mode="max")  # an accuracy below the earlier 0.8
     assert not nt_asgd_switch([0.5, 0.7], 0.6, nonmono=1, mode="max")
+
+
+def test_a_replanned_cosine_is_continuous_ends_at_its_floor_and_is_unchanged_without_replans():
+    import math
+
+    from seqtk.config.schema import TrainConfig
+    from seqtk.training.optim import lr_factor
+
+    cfg = TrainConfig(max_steps=1000, warmup_steps=50, schedule="cosine", min_lr_ratio=0.1)
+    plain = [lr_factor(step, cfg) for step in range(1, 1001)]
+    expected = [step / 50 if step <= 50 else 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - 50) / 950))
+                for step in range(1, 1001)]
+    assert plain == pytest.approx(expected, abs=1e-12)
+    replans = [(300, 1000, 700), (500, 700, 900)]  # squeezed, then stretched
+    got = [lr_factor(step, cfg, replans) for step in range(1, 901)]
+    assert got[:300] == plain[:300]  # before the first re-plan, the first plan's rates
+    assert max(abs(b - a) for a, b in zip(got[50:], got[51:])) < 0.01  # no jump at 300 or 500
+    assert all(b <= a for a, b in zip(got[50:], got[51:])) and got[-1] == pytest.approx(0.1)
+    assert lr_factor(950, cfg, replans) == pytest.approx(0.1)  # past the last plan's end: the floor
+    assert lr_factor(10, cfg, [(5, 1000, 500)]) == 10 / 50  # a re-plan inside warmup leaves warmup alone
