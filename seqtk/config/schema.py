@@ -102,7 +102,8 @@ class TrainConfig:
     time_budget_replan: bool = hfield(
         True,
         help="With time_budget: at each evaluation, when the machine's speed has changed so that the run would end "
-        "more than 2% of the budget late (or early), choose max_steps again and fit the cosine's rest to it. "
+        "more than 2% of the budget late (or early), choose max_steps again and fit the cosine's rest to it (a "
+        "constant or step schedule keeps its rates). "
         "false keeps the first plan, so that the run is the run of the chosen max_steps, bit for bit.",
     )
     batch_size: int = hfield(32, help="Examples (or streams) per batch.")

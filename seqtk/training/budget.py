@@ -35,7 +35,7 @@ import io
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -100,8 +100,12 @@ def replan_points(record: dict[str, Any] | None) -> list[tuple[int, int, int]]:
 
 @dataclass
 class Keeper:
-    """Keeps a budgeted run inside its budget as the machine's speed changes: call :meth:`before_eval` and
-    :meth:`after_eval` around each evaluation; ``after_eval`` returns a new ``max_steps`` or None.
+    """Keeps a budgeted run inside its budget as the machine's speed changes.
+
+    Call :meth:`before_eval` as an evaluation starts, :meth:`after_eval` once it is done (it returns a new
+    ``max_steps``, or None to keep it) and :meth:`after_save` once its checkpoint is written. The speed is
+    the mean of the last ``WINDOWS`` spans of training between evaluations; an evaluation's cost is its
+    own time and its checkpoint's.
 
     >>> keeper = Keeper(budget_seconds=100.0, deadline=100.0, cap=1000, eval_every=100, mark=(0.0, 0))
     >>> keeper.before_eval(100, now=20.0)  # 100 steps in 20 s: 0.2 s a step, not the 0.1 planned for 900 steps
@@ -109,42 +113,45 @@ class Keeper:
     475
     """
 
+    WINDOWS = 3
+
     budget_seconds: float
     deadline: float  # time.perf_counter() by which the steps and evaluations must be done
     cap: int  # the recipe's train.max_steps
     eval_every: int
-    mark: tuple[float, int]  # (time.perf_counter(), step) at the end of the last evaluation, or the first step
-    train_seconds: float = 0.0  # training time (evaluations left out) and steps since the last re-plan check
-    train_steps: int = 0
+    mark: tuple[float, int]  # (time.perf_counter(), step) where the current span of training began
+    spans: list[tuple[float, int]] = field(default_factory=list)  # (seconds, steps) of the last spans
     eval_started: float = 0.0
+    save_seconds: float = 0.0  # the last checkpoint's write
 
     @classmethod
-    def start(cls, record: dict[str, Any], eval_every: int, step: int, now: float) -> Keeper:
-        """A keeper for a run whose plan is ``record``, its steps starting at ``now`` (the plan's data and measuring
-        time already spent, the reserve for the end kept)."""
+    def start(cls, record: dict[str, Any], eval_every: int, step: int, started: float, now: float) -> Keeper:
+        """A keeper for a run whose plan is ``record``, started (data preparation included) at ``started``, its
+        steps beginning at ``now``; the plan's reserve for the end is kept."""
         budget = float(record["budget_seconds"])
-        left = budget - float(record["spent_seconds"]) - reserve_seconds(budget)
-        return cls(budget, now + left, int(record["cap"]), eval_every, (now, step))
+        return cls(budget, started + budget - reserve_seconds(budget), int(record["cap"]), eval_every, (now, step))
 
     def before_eval(self, step: int, now: float) -> None:
-        self.train_seconds += now - self.mark[0]
-        self.train_steps += step - self.mark[1]
+        if step > self.mark[1]:
+            self.spans = [*self.spans, (now - self.mark[0], step - self.mark[1])][-self.WINDOWS:]
         self.eval_started = now
 
     def after_eval(self, step: int, max_steps: int, now: float) -> int | None:
-        """The ``max_steps`` that ends the run by the deadline at the speed of the steps since the last check
-        and of this evaluation; None to keep ``max_steps``."""
-        eval_seconds, self.mark = now - self.eval_started, (now, step)
-        if step >= max_steps or self.train_seconds < MIN_WINDOW * self.budget_seconds or self.train_steps < 1:
-            return None  # the end, or too little training since the last check to judge the speed by
-        step_seconds = self.train_seconds / self.train_steps
-        self.train_seconds, self.train_steps = 0.0, 0
+        """The ``max_steps`` that ends the run by the deadline at the recent speed; None to keep ``max_steps``."""
+        seconds, steps = sum(s for s, _ in self.spans), sum(n for _, n in self.spans)
+        if step >= max_steps or steps < 1 or seconds < MIN_WINDOW * self.budget_seconds:
+            return None  # the end, or too little training yet to judge the speed by
+        step_seconds, eval_seconds = seconds / steps, now - self.eval_started + self.save_seconds
         left, todo = self.deadline - now, max_steps - step
         late = todo * step_seconds + math.ceil(todo / self.eval_every) * eval_seconds - left
         if abs(late) <= SLACK * self.budget_seconds or (late < 0 and max_steps >= self.cap):
             return None
-        steps = step + fit_steps(left, step_seconds, eval_seconds, self.eval_every, self.cap - step)
-        return steps if steps != max_steps else None
+        new = step + fit_steps(left, step_seconds, eval_seconds, self.eval_every, self.cap - step)
+        return new if new != max_steps else None
+
+    def after_save(self, step: int, now: float, saved: float) -> None:
+        """The checkpoint that began at ``saved`` is written: the next span of training starts ``now``."""
+        self.save_seconds, self.mark = now - saved, (now, step)
 
 
 def note_replan(record: dict[str, Any], step: int, before: int, steps: int) -> str:
@@ -274,7 +281,7 @@ def on_resume(recipe: Recipe, payload: dict[str, Any]) -> Recipe:
     if record["time_budget"] != recipe.train.time_budget:
         raise SeqtkError(
             f"the run was started with train.time_budget = {record['time_budget']!r}, which fixed "
-            f"train.max_steps = {record['max_steps']}; resuming with {recipe.train.time_budget!r} cannot change that",
+            f"train.max_steps = {current_max_steps(record)}; resuming with {recipe.train.time_budget!r} cannot change that",
             fix=f"resume with train.time_budget={record['time_budget']!r}, or with train.time_budget=\"\" and the "
             "train.max_steps you want",
         )

@@ -73,12 +73,13 @@ class Session:
 
     def __init__(
         self, recipe: Recipe, task: Task, model: nn.Module, device: torch.device, run_dir: Path, console: Console,
-        ctx: Dist | None = None, budget_record: dict[str, Any] | None = None,
+        ctx: Dist | None = None, budget_record: dict[str, Any] | None = None, started: float | None = None,
     ) -> None:
         self.recipe, self.cfg, self.task, self.model = recipe, recipe.train, task, model
         self.budget_record = budget_record  # what train.time_budget measured and chose, kept in every checkpoint
         self.replans = budget.replan_points(budget_record)  # its re-plans, which the schedule follows
         self.keeper: budget.Keeper | None = None
+        self.started = started  # time.perf_counter() at the start of the run, data preparation included
         self.device, self.run_dir, self.console = device, run_dir, console
         self.ctx, self.is_main = ctx, ctx is None or ctx.is_main
         self.optimizer = make_optimizer(model, self.cfg)
@@ -134,6 +135,7 @@ class Session:
             self.scaler.load_state_dict(payload["scaler"])
         self.loader.load_state_dict(payload["data"])
         self.step = int(payload["step"])
+        self._replay_replans(payload.get("budget"))
         apply_recipe(self.optimizer, self.scheduler, self.cfg, self.step, self.replans)  # a changed train.lr etc.
         self.metrics = dict(payload.get("metrics") or {})
         saved = payload.get("best")
@@ -141,6 +143,15 @@ class Session:
         rng = self._rng_of(payload)
         if rng is not None:
             set_rng_state(rng)
+
+    def _replay_replans(self, record: dict[str, Any] | None) -> None:
+        """A run resumed without its time budget keeps the schedule its re-plans bent; a max_steps changed on
+        resume is one more re-plan, from this step."""
+        if self.replans or not record or not record.get("replans"):
+            return  # a budgeted resume has them already (its record)
+        self.replans.extend(budget.replan_points(record))
+        if self.cfg.max_steps != (current := budget.current_max_steps(record)):
+            self.replans.append((self.step, current, self.cfg.max_steps))
 
     def _restore_nt_asgd(self, record: dict[str, Any] | None, averaged: dict[str, Any], entry: Any) -> bool:
         """Take NT-ASGD's history back, and its average once it had begun (True then)."""
@@ -238,6 +249,8 @@ class Session:
                 if evaluating:
                     self._eval_and_save()  # the progress line then shows this evaluation's value
                     triggers.saved()
+                    if self.step >= self.cfg.max_steps and window.steps:  # a time budget's re-plan ended it here
+                        self.logger.log_scalars(self.step, window.scalars(lr))
                 save, stop = triggers.after_step(self.ctx, self.device)
                 if save and not evaluating:
                     self._save(improved=False)
@@ -250,7 +263,9 @@ class Session:
         train.time_budget_replan; a resumed one keeps its last plan."""
         if self.budget_record is None or not self.cfg.time_budget_replan or self.step > 0:
             return None
-        return budget.Keeper.start(self.budget_record, self.cfg.eval_every, self.step, time.perf_counter())
+        now = time.perf_counter()
+        started = self.started if self.started is not None else now - float(self.budget_record["spent_seconds"])
+        return budget.Keeper.start(self.budget_record, self.cfg.eval_every, self.step, started, now)
 
     def _keep_budget(self) -> None:
         """After an evaluation: a new max_steps when the run would miss its time budget (every rank alike)."""
@@ -358,7 +373,10 @@ class Session:
         self._keep_budget()
         if self.progress is not None and not missing:
             self.progress.after_eval(self.step, self.metrics[self.metric])
+        saved = time.perf_counter()
         self._save(improved)  # last.pt is kept even if we stop below
+        if self.keeper is not None:
+            self.keeper.after_save(self.step, time.perf_counter(), saved)
         if missing:
             raise SeqtkError(
                 f"the metric '{self.metric}' that picks best.pt is not among the validation metrics "

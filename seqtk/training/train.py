@@ -131,7 +131,7 @@ def _train(
             quiet = Console(quiet=True)
             recipe, record = budget.fit_recipe(recipe, lambda r: Session(r, task, model, dev, run_dir, quiet, ctx),
                                                model, task, dev, started, console, ctx)
-        session = Session(recipe, task, model, dev, run_dir, console, ctx, record)
+        session = Session(recipe, task, model, dev, run_dir, console, ctx, record, started)
         if payload is not None and source is not None:
             session.restore(payload, source)
         return session.execute(command, resumed=payload is not None)
