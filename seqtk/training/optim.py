@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -80,6 +80,37 @@ def _progress(step: int, warmup: int, max_steps: int, replans: Sequence[tuple[in
         done += (at - start) / max(1, end - start) * (1.0 - done)
         start, end = at, after
     return min(1.0, done + (step - start) / max(1, end - start) * (1.0 - done))
+
+
+def clip_gradients(params: Iterable[nn.Parameter], optimizer: torch.optim.Optimizer, max_norm: float,
+                   fold: bool = True) -> tuple[float, float]:
+    """Clip the gradients' total norm to ``max_norm``: (the norm before clipping, the factor the step's learning
+    rate takes for it).
+
+    Plain SGD (no momentum, no weight decay) steps by ``lr * g``, so clipping can scale the learning rate
+    instead of every gradient (with ``fold``): the same step, to rounding, without a pass over every gradient
+    (7% of ``lm_ptb``'s step, whose embedding gradient alone is 2M numbers). Otherwise the gradients are
+    scaled in place, as ``torch.nn.utils.clip_grad_norm_`` does, and the factor is 1.
+
+    >>> p = nn.Parameter(torch.zeros(2)); p.grad = torch.tensor([3.0, 4.0])
+    >>> norm, factor = clip_gradients([p], torch.optim.SGD([p], lr=1.0, momentum=0.0), 1.0)
+    >>> norm, round(factor, 4), p.grad.tolist()
+    (5.0, 0.2, [3.0, 4.0])
+    >>> factor = clip_gradients([p], torch.optim.SGD([p], lr=1.0, momentum=0.9), 1.0)[1]
+    >>> factor, [round(g, 4) for g in p.grad.tolist()]
+    (1.0, [0.6, 0.8])
+    """
+    params = [p for p in params if p.grad is not None]
+    if not (fold and plain_sgd(optimizer)) or not params:
+        return float(torch.nn.utils.clip_grad_norm_(params, max_norm)), 1.0
+    norm = float(torch.nn.utils.get_total_norm([p.grad for p in params]))
+    return norm, min(1.0, max_norm / (norm + 1e-6))  # clip_grad_norm_'s factor
+
+
+def plain_sgd(optimizer: torch.optim.Optimizer) -> bool:
+    """SGD whose step is ``lr * g``: no momentum and no weight decay in any group."""
+    return isinstance(optimizer, torch.optim.SGD) and all(
+        not g.get("momentum") and not g.get("weight_decay") for g in optimizer.param_groups)
 
 
 @contextlib.contextmanager

@@ -48,8 +48,8 @@ from seqtk.training.distributed import Dist
 from seqtk.training.ema import WeightAverage
 from seqtk.training.gradients import GradientLog
 from seqtk.training.interrupts import SaveTriggers, TrainingStopped
-from seqtk.training.optim import (apply_recipe, load_optimizer_state, make_optimizer, make_scheduler, nt_asgd_switch,
-                                  scaled_lr)  # fmt: skip
+from seqtk.training.optim import (apply_recipe, clip_gradients, load_optimizer_state, make_optimizer, make_scheduler,
+                                  nt_asgd_switch, scaled_lr)  # fmt: skip
 from seqtk.training.runs import write_config
 from seqtk.training.scalars import ScalarWindow
 
@@ -316,10 +316,10 @@ class Session:
             self.grads.after_backward(self.step, self.logger, self.scaler.get_scale() if self.scaler.is_enabled() else 1.0)
         self.scaler.unscale_(self.optimizer)
         max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
-        norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        norm, clip = clip_gradients(self.model.parameters(), self.optimizer, max_norm, fold=not self.scaler.is_enabled())
         if not math.isfinite(norm) and not self.scaler.is_enabled():  # fp16 skips such steps itself
             raise self._nonfinite("gradient norm", norm)
-        with scaled_lr(self.optimizer, out.lr_scale):
+        with scaled_lr(self.optimizer, out.lr_scale * clip):
             self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()

@@ -69,3 +69,32 @@ def test_a_replanned_cosine_is_continuous_ends_at_its_floor_and_is_unchanged_wit
     assert all(b <= a for a, b in zip(got[50:], got[51:])) and got[-1] == pytest.approx(0.1)
     assert lr_factor(950, cfg, replans) == pytest.approx(0.1)  # past the last plan's end: the floor
     assert lr_factor(10, cfg, [(5, 1000, 500)]) == 10 / 50  # a re-plan inside warmup leaves warmup alone
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_clipping_by_the_learning_rate_steps_as_clipping_every_gradient(momentum):
+    """Plain SGD clips through its step's learning rate (no pass over the gradients); SGD with momentum in place."""
+    import torch
+
+    from seqtk.training.optim import clip_gradients, scaled_lr
+
+    def run(fold: bool) -> tuple[list[torch.Tensor], list[float]]:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Embedding(50, 8), torch.nn.Linear(8, 50))
+        opt = torch.optim.SGD(model.parameters(), lr=5.0, momentum=momentum)
+        norms = []
+        for step in range(5):
+            ids = torch.randint(0, 50, (16,), generator=torch.Generator().manual_seed(step))
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(ids), ids).backward()
+            norm, factor = clip_gradients(model.parameters(), opt, 0.25, fold=fold)
+            with scaled_lr(opt, factor):
+                opt.step()
+            norms.append(norm)
+        return [p.detach().clone() for p in model.parameters()], norms
+
+    (folded, norms), (reference, expected) = run(True), run(False)
+    assert max(expected) > 0.25, "clipping acts at these settings"
+    assert norms == pytest.approx(expected, rel=1e-5)
+    for a, b in zip(folded, reference):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
