@@ -18,6 +18,15 @@ beside the job, governed (goal ≤ 2.5 on a 2-core machine: losing one of two
 cores should cost about half, not ten times), and the same ``..._fixed``.
 
 Run: ``python bench/threads.py [--seconds 20]`` (about 2 minutes on 2 CPU cores).
+
+``--recipe RECIPE [--set key=value ...]`` measures a whole ``seqtk run``
+instead, as a user would meet it: alone, then started at the same moment as
+the one-thread job, then beside it with ``train.num_threads`` pinned to the
+cores (the behaviour before the governor). Each is read from the run's own
+``train_throughput`` log lines (mean over the run), and the JSON line has
+``run_beside_vs_alone`` and ``run_beside_vs_alone_pinned``. E.g. the issue's
+case: ``python bench/threads.py --recipe recipes/classify_bbc.toml --set
+train.max_steps=200`` (about 2 minutes with the data cached).
 """
 
 from __future__ import annotations
@@ -25,8 +34,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -115,12 +128,51 @@ def steps_per_s(name: str, seconds: float, governed: bool, beside: bool) -> tupl
         torch.set_num_threads(2)
 
 
+def run_throughput(recipe: str, overrides: list[str], beside: bool, out: Path) -> float:
+    """Mean ``train_throughput`` of ``seqtk run recipe overrides``, alone or started with the other job."""
+    context = multiprocessing.get_context("spawn")
+    stop, started = context.Event(), context.Event()
+    job = context.Process(target=other_job, args=(stop, started)) if beside else None
+    if job is not None:
+        job.start()  # the run starts at the same moment: the job's start-up competes with the run's
+    command = [sys.executable, "-m", "seqtk", "run", recipe, *overrides, "log.progress=false",
+               "log.tensorboard=false", "--out", str(out)]  # fmt: skip
+    try:
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    finally:
+        if job is not None:
+            stop.set()
+            job.join()
+    rates = [row["train_throughput"] for row in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+             if "train_throughput" in row]  # fmt: skip
+    if not rates:
+        raise SystemExit(f"{out / 'metrics.jsonl'} has no train_throughput lines: give the run more steps")
+    return sum(rates) / len(rates)
+
+
+def measure_run(recipe: str, overrides: list[str]) -> dict[str, float]:
+    """A whole seqtk run alone, beside the job (its default thread settings) and beside it pinned."""
+    pinned = [*overrides, f"train.num_threads={usable_cores()}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        alone = run_throughput(recipe, overrides, beside=False, out=Path(tmp) / "alone")
+        beside = run_throughput(recipe, overrides, beside=True, out=Path(tmp) / "beside")
+        fixed = run_throughput(recipe, pinned, beside=True, out=Path(tmp) / "pinned")
+    print(f"seqtk run {recipe} {' '.join(overrides)}: alone {alone:.1f}/s; beside a 1-thread job {beside:.1f}/s, "
+          f"pinned to {usable_cores()} threads {fixed:.1f}/s (train_throughput, mean of the log lines)", flush=True)  # fmt: skip
+    return {"run_beside_vs_alone": round(alone / beside, 2), "run_beside_vs_alone_pinned": round(alone / fixed, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="wall time of each measurement")
+    parser.add_argument("--recipe", help="measure a whole `seqtk run RECIPE` instead of the two models")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="recipe overrides for --recipe")
     args = parser.parse_args()
     if usable_cores() < 2:
         raise SystemExit("needs at least 2 usable cores")
+    if args.recipe:
+        print(json.dumps(measure_run(args.recipe, args.set) | {"recipe": args.recipe, "time": time.strftime("%Y-%m-%d")}))
+        return
     result: dict[str, float | str] = {}
     for name in ("char_lstm", "bigru_classifier"):
         alone, _ = steps_per_s(name, args.seconds, governed=True, beside=False)

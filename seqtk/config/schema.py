@@ -153,7 +153,7 @@ class TrainConfig:
         "auto", help="Whether the metric should go down or up; auto: the task's choice."
     )
     patience: int = hfield(0, help="Stop after this many evaluations without improvement; 0: never.")
-    num_threads: int = hfield(0, help="CPU threads for torch; 0: torch's default, re-checked during the run against the cores other work holds (not with deterministic).")
+    num_threads: int = hfield(0, help="CPU threads for torch; 0: torch's default, re-checked during the run against the cores other work holds (each change printed; the count changes a run's last bits, so N pins it).")
     deterministic: bool = hfield(True, help="Use deterministic algorithms where torch has them.")
     flush_denormal: bool = hfield(
         True,

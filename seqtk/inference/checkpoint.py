@@ -9,7 +9,9 @@ A checkpoint is a plain dictionary::
      "rng": {"torch": ByteTensor, "cuda": [ByteTensor, ...], "python": [3, [...], None]},
      "step": 200, "data": loader.state_dict(), "task_state": task.state_dict(),
      "metrics": {...},   # the validation metrics of this step
-     "best": {"metric": "loss", "mode": "min", "value": 1.2, "step": 200, "evals_since": 0}}
+     "best": {"metric": "loss", "mode": "min", "value": 1.2, "step": 200, "evals_since": 0},
+     "budget": {...} or None,   # train.time_budget's plan and re-plans (seqtk.training.budget)
+     "threads": 2}              # torch's CPU thread count when written (None on a GPU); --resume starts at it
 
 (``best.evals_since`` counts evaluations without improvement, for early stopping.)
 

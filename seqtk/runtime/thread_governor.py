@@ -9,9 +9,14 @@ cores left free (at least one, at most the usable cores); when the other work
 ends, the threads come back. A change is one printed line.
 
 It runs when ``train.num_threads = 0`` (the default) on a CPU, outside
-``torchrun`` and without ``train.deterministic``: the thread count changes
-the order of floating-point sums, so a run that must repeat its numbers
-exactly pins it (``train.num_threads = N``).
+``torchrun``, deterministic runs included (issue 31: a deterministic run that
+kept two threads beside a one-thread job was 2.9x slower than alone). The
+thread count changes the order of some floating-point sums (a GEMM with a
+few output rows, a sum over a long vector), so a run's last bits depend on
+the counts it ran with: each change is printed and logged
+(``system/threads``), every checkpoint holds the count and a resumed run
+starts at it. A run that must repeat its numbers on a loaded machine pins
+the count (``train.num_threads = N``).
 
 >>> clock, jiffies = iter([0.0, 1.5, 1.5]), iter([(0, 0), (200, 0)])  # 1.5 s: both cores busy, 0.6 s of it ours
 >>> seen = []
@@ -52,11 +57,12 @@ class ThreadGovernor:
         on_change: Callable[[str], None] | None = None,
         set_threads: Callable[[int], None] = torch.set_num_threads,
         threads: int | None = None,
+        ceiling: int | None = None,
     ) -> None:
         self.cores = cores or cpu_load.usable_cores()
         self.clock, self.stat, self.own, self.on_change, self.set_threads = clock, stat, own, on_change, set_threads
         self.threads = threads or torch.get_num_threads()
-        self.ceiling = self.threads  # never more than torch chose at the start
+        self.ceiling = ceiling or self.threads  # never more than torch chose at the run's start
         self.changes: list[tuple[int, int, float]] = []  # (from, to, other work's cores), for reports and tests
         self._mark = self._sample()
         self._due = self._mark[0] + FIRST_CHECK_S if self._mark else float("inf")
@@ -96,8 +102,9 @@ class ThreadGovernor:
             want = min(self.ceiling, int(free + MARGIN))
         if want != self.threads:
             self.changes.append((self.threads, want, other))
-            if self.on_change is not None:
-                self.on_change(f"torch threads {self.threads} -> {want}: other work keeps {other:.1f} of the "
-                               f"{self.cores} cores busy (train.num_threads pins the count)")  # fmt: skip
+            note = (f"torch threads {self.threads} -> {want}: other work keeps {other:.1f} of the {self.cores} cores "
+                    "busy (train.num_threads=N pins the count, and with it the run's exact sums)")
             self.threads = want
             self.set_threads(want)
+            if self.on_change is not None:
+                self.on_change(note)

@@ -104,6 +104,7 @@ class Session:
         # NT-ASGD (train.nt_asgd_nonmono): the val metric of every evaluation, and the step averaging began at
         self.nt_history: list[float] = []
         self.asgd_since: int | None = None
+        self.thread_ceiling = torch.get_num_threads()  # torch's count at the start: the governor never goes above it
 
     def restore(self, payload: dict[str, Any], source: Path) -> None:
         """Continue from a checkpoint; the RNG streams are restored last."""
@@ -136,6 +137,7 @@ class Session:
         self.loader.load_state_dict(payload["data"])
         self.step = int(payload["step"])
         self._replay_replans(payload.get("budget"))
+        self._restore_threads(payload.get("threads"))
         apply_recipe(self.optimizer, self.scheduler, self.cfg, self.step, self.replans)  # a changed train.lr etc.
         self.metrics = dict(payload.get("metrics") or {})
         saved = payload.get("best")
@@ -286,12 +288,30 @@ class Session:
         if self.progress is not None:
             self.progress.set_total(steps)
 
+    def _governed(self) -> bool:
+        """Does the run's thread count follow the cores other work leaves free? On a CPU, with
+        train.num_threads = 0, outside torchrun."""
+        return self.device.type == "cpu" and self.ctx is None and not self.cfg.num_threads
+
     def _thread_governor(self) -> ThreadGovernor | None:
-        """Torch's thread count re-checked against other work on the cores (seqtk.runtime.thread_governor): on
-        a CPU, with train.num_threads = 0, outside torchrun and not deterministic (the count changes sums)."""
-        if self.device.type != "cpu" or self.ctx is not None or self.cfg.num_threads or self.cfg.deterministic:
+        """Torch's thread count re-checked against other work on the cores (seqtk.runtime.thread_governor).
+
+        Deterministic runs too: the count changes the last bits of some sums, so each change is printed, the
+        count goes into every checkpoint and a resumed run starts at it (``_restore_threads``)."""
+        if not self._governed():
             return None
-        return ThreadGovernor(on_change=lambda note: self.console.print(f"note: {note}", highlight=False))
+        return ThreadGovernor(on_change=self._note_threads, threads=torch.get_num_threads(),
+                              ceiling=self.thread_ceiling)  # fmt: skip
+
+    def _note_threads(self, note: str) -> None:
+        self.console.print(f"note: {note}", highlight=False)
+        self.logger.log_scalars(self.step, {"system/threads": float(torch.get_num_threads())})
+
+    def _restore_threads(self, threads: Any) -> None:
+        """A governed run resumes on the thread count its checkpoint was written with, so that the steps
+        after it sum in the same order as the unbroken run's; the governor moves it from there."""
+        if self._governed() and isinstance(threads, int) and 1 <= threads <= self.thread_ceiling:
+            torch.set_num_threads(threads)
 
     def train_step(self, batches: Iterator[Any]) -> tuple[float, StepOutput, float, float]:
         if self.loader.at_epoch_start:
@@ -416,6 +436,7 @@ class Session:
             "rng": rng_state(self.device), "step": self.step, "data": self.loader.state_dict(),
             "task_state": self.task.state_dict(), "learned": learned.save(self.task), "metrics": dict(self.metrics),
             "best": dict(self.best) if self.best else None, "budget": self.budget_record,
+            "threads": torch.get_num_threads() if self.device.type == "cpu" else None,
         }
         if self.ema is not None:  # eval, predict and export read "model": the average
             payload["model"], payload["ema"] = self.ema.checkpoint(self.model)

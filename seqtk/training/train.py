@@ -80,8 +80,6 @@ def run_training(
         stack.enter_context(distributed.process_group(ctx, dev))
         if ctx is not None:
             console.print(distributed.describe(ctx, dev, recipe.train.batch_size), highlight=False)
-        elif dev.type == "cpu" and recipe.train.num_threads == 0 and recipe.train.deterministic:
-            _warn_if_contended(console)  # a deterministic run keeps its thread count; otherwise the governor acts
         payload, run_dir, source, recipe = distributed.on_main(lambda: open_run(recipe, out, resume, console), ctx)
         # A second run into this folder now is refused; under torchrun every rank hears rank 0's refusal
         # instead of waiting at the next barrier for a rank that has left.
@@ -90,15 +88,6 @@ def run_training(
             return TrainResult(run_dir, int(payload["step"]), dict(payload.get("metrics") or {}), payload.get("best"),
                                stopped, None)
         return _train(recipe, task_cls, dev, ctx, payload, run_dir, source, console, command, started)
-
-
-def _warn_if_contended(console: Console) -> None:
-    """A note when other work holds cores that torch's default thread count expects (seqtk.runtime.cpu_load)."""
-    from seqtk.runtime import cpu_load
-
-    note = cpu_load.contention_note(torch.get_num_threads(), cpu_load.busy_cores(0.1), cpu_load.usable_cores())
-    if note:
-        console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 def _for_rank(payload: dict[str, Any] | None, ctx: Dist | None) -> dict[str, Any] | None:
