@@ -4,8 +4,8 @@ The exported model takes right-padded token ids (B, T) and the lengths (B,)
 and returns the logits and the probabilities ``seqtk predict`` reports
 (softmax, or one sigmoid per label when multi-label), the same for any
 padding (:class:`seqtk.nn.traceable.PaddedEncoder`). A classifier that can
-read a text in pieces (unidirectional RNN or GRU layers, the head on the final
-state: :func:`seqtk.nn.traceable.can_stream`, the sentiment preset's model)
+read a text in pieces (unidirectional RNN, GRU or LSTM layers, the head on the
+final state: :func:`seqtk.nn.traceable.can_stream`, the sentiment preset's model)
 also takes the recurrent state and returns the state after each text
 (:class:`seqtk.nn.traceable.StreamingEncoder`), so an application streams a
 text piece by piece; zeros start a text. ``vocab.json`` holds what
@@ -114,6 +114,7 @@ def export_spec(task: ClassifyTask, model: TextClassifier) -> ExportSpec:
         input_axes={"ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, **{name: {0: "batch"} for name in shapes}},
         files=files, signature=_signature(len(names), cfg.multi_label) + _state_signature(shapes),
         usage=_usage(kind, lowercase, cfg, shapes), model_output=_logits,
+        sequence_lengths="lengths" if streams else None,
     )
 
 
@@ -183,15 +184,14 @@ def _tokenizer_code(kind: str, lowercase: bool) -> str:
 def _state_signature(shapes: dict[str, tuple[int, ...]]) -> str:
     if not shapes:
         return ("\n\nThe model reads each text whole, so it takes no recurrent state: a text can be read in pieces only by "
-                "unidirectional RNN and GRU layers whose final state the head reads (a backward direction, or pooling "
-                "over every step, needs the whole text; an LSTM's cell state at each text's own end is not an output "
-                "of the fused kernel).")
+                "unidirectional RNN, GRU and LSTM layers whose final state the head reads (a backward direction, or "
+                "pooling over every step, needs the whole text).")
     state = ", ".join(f"`{name}` (B, {', '.join(map(str, shape))})" for name, shape in shapes.items())
     return f"""
 
 The model reads a text left to right and classifies its final state, so it also takes the recurrent state after
-`lengths`, float32: {state} (`h` per layer; zeros start a text), and returns the state after each row's own last
-id under the same names with `new_` in front. To read a text in pieces (a stream), pass each piece's ids (at least
+`lengths`, float32: {state} (`h` per layer, and `c` after an LSTM layer's `h`; zeros start a text), and returns
+the state after each row's own last id under the same names with `new_` in front. To read a text in pieces (a stream), pass each piece's ids (at least
 one) with the state the last piece returned: the outputs after the last piece are the whole text's. `max_tokens`
 then applies to what you feed, not to each piece."""
 

@@ -105,7 +105,35 @@ def _write_onnx(spec: ExportSpec | ExportPart, path: Path) -> None:
             dynamic_shapes=tuple(shapes), dynamo=True, verbose=False, external_data=False,
         )
         program.save(str(path), external_data=False)
+    if spec.sequence_lengths is not None:
+        _lstm_sequence_lens(path, spec.sequence_lengths)
     _free_output_sizes(spec, path)
+
+
+def _lstm_sequence_lens(path: Path, lengths: str) -> None:
+    """Give every LSTM node of the file the input ``lengths`` (cast to int32) as its ``sequence_lens``.
+
+    A fused LSTM on a right-padded batch ends in the padding's state; ONNX's LSTM takes each row's length and
+    then returns its ``Y_h`` and ``Y_c`` at that row's own last step (and zeros past it in ``Y``). The module
+    computes the same in PyTorch (:class:`seqtk.nn.traceable.StreamingEncoder`), and ``_check`` compares the two.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(path))
+    if lengths not in {inp.name for inp in model.graph.input}:
+        raise SeqtkError(f"the export names {lengths!r} as its LSTM nodes' sequence lengths, but the exported model "
+                         f"has no input of that name (its inputs: {', '.join(i.name for i in model.graph.input)})",
+                         fix="set the task's ExportSpec.sequence_lengths to one of its input_names, or to None")  # fmt: skip
+    nodes = [node for node in model.graph.node if node.op_type == "LSTM"]
+    as_int32 = f"{lengths}_as_int32"
+    for node in nodes:
+        while len(node.input) < 5:
+            node.input.append("")
+        node.input[4] = as_int32
+    if nodes:
+        model.graph.node.insert(0, helper.make_node("Cast", [lengths], [as_int32], to=TensorProto.INT32))
+        atomic_write_bytes(path, model.SerializeToString())
 
 
 def _free_output_sizes(spec: ExportSpec | ExportPart, path: Path) -> None:

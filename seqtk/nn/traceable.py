@@ -16,9 +16,9 @@ path that is exact for every batch size, padded length and mix of lengths:
   image's rows, a forecast window, a toy problem's steps): fused layers as
   :class:`PaddedEncoder` runs them, reference cells as the encoder's own loop,
   which traces as that many steps;
-- :class:`StreamingEncoder` is a unidirectional RNN/GRU stack that returns
-  its final state, from a given initial state to each row's own final state,
-  so that a text can be read in pieces;
+- :class:`StreamingEncoder` is a unidirectional RNN/GRU/LSTM stack that
+  returns its final state, from a given initial state to each row's own final
+  state, so that a text can be read in pieces;
 - :class:`LMStep` is one step of a language model, with the cell equations
   that ``CharLM.generate`` steps with (:class:`~seqtk.nn.lm.CellStep`).
 
@@ -30,6 +30,9 @@ True
 """
 
 from __future__ import annotations
+
+import functools
+from typing import Any, Optional
 
 import torch
 from torch import Tensor, nn
@@ -142,18 +145,24 @@ def _direction(rnn: nn.RNNBase, suffix: str) -> nn.RNNBase:
 
 
 def can_stream(encoder: StackedEncoder) -> bool:
-    """Whether :class:`StreamingEncoder` takes ``encoder``: fused RNN or GRU layers, unidirectional, the last
-    returning its final state. A backward direction, or pooling over every step, needs the whole text at once;
-    an LSTM's ``c`` at each row's own last step is not an output of the fused kernel on a padded batch."""
+    """Whether :class:`StreamingEncoder` takes ``encoder``: fused RNN, GRU or LSTM layers (without
+    projections), unidirectional, the last returning its final state. A backward direction, or pooling over
+    every step, needs the whole text at once."""
     return (not encoder.specs[-1].return_sequences
-            and all(type(rnn) in (nn.GRU, nn.RNN) and not spec.bidirectional for spec, rnn in zip(encoder.specs, encoder.layers)))
+            and all(type(rnn) in (nn.GRU, nn.RNN, nn.LSTM) and not spec.bidirectional
+                    and not getattr(rnn, "proj_size", 0) for spec, rnn in zip(encoder.specs, encoder.layers)))
 
 
 class StreamingEncoder(nn.Module):
-    """A unidirectional stack of RNN or GRU layers that returns its final state, on right-padded batches, from
-    an initial state (``h`` (B, H) per layer) to the state after each row's own last step: the output there, as
-    the layer's state is its output. Reading a text in pieces, each from the state the last one left, gives what
-    reading it whole gives.
+    """A unidirectional stack of RNN, GRU or LSTM layers that returns its final state, on right-padded batches,
+    from an initial state (``h`` (B, H) per layer, and ``c`` for an LSTM layer) to the state after each row's own
+    last step. Reading a text in pieces, each from the state the last one left, gives what reading it whole gives.
+
+    An RNN's or GRU's state is its output, read at each row's last step from the fused layer's outputs. An
+    LSTM's cell state ``c`` is no output of the fused kernel, and on a padded batch its final ``c`` is the
+    padding's: :class:`_StreamingLSTM` steps the cell and holds each row's state from its length on, and in
+    an ONNX export runs the fused layer, whose node then takes ``lengths`` as its ``sequence_lens``
+    (``ExportSpec.sequence_lengths``).
 
     # x (B, T, F), lengths (B,), *state -> (B, H) the last layer's final h, *new state
     """
@@ -161,20 +170,79 @@ class StreamingEncoder(nn.Module):
     def __init__(self, encoder: StackedEncoder) -> None:
         super().__init__()
         if not can_stream(encoder):
-            raise ValueError("StreamingEncoder needs fused unidirectional RNN or GRU layers, the last returning its final state")
-        self.layers = nn.ModuleList(_direction(rnn, "") for rnn in encoder.layers)
+            raise ValueError("StreamingEncoder needs fused unidirectional RNN, GRU or LSTM layers, the last returning "
+                             "its final state")  # fmt: skip
+        self.layers = nn.ModuleList(
+            _StreamingLSTM(_direction(rnn, "")) if isinstance(rnn, nn.LSTM) else _direction(rnn, "")
+            for rnn in encoder.layers
+        )
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
-        """``h0``, ``h1``, ... -> each one's shape after the batch axis."""
-        return {f"h{n}": (rnn.hidden_size,) for n, rnn in enumerate(self.layers)}
+        """``h0``, ``h1``, ... (and ``c<n>`` after an LSTM layer's ``h<n>``) -> each one's shape after the batch axis."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for n, rnn in enumerate(self.layers):
+            shapes[f"h{n}"] = (rnn.hidden_size,)
+            if isinstance(rnn, _StreamingLSTM):
+                shapes[f"c{n}"] = (rnn.hidden_size,)
+        return shapes
 
     def forward(self, x: Tensor, lengths: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
         # (B, T, F), (B,), each (B, H_l) -> (B, H), each new (B, H_l)
-        h, new = x, []
-        for rnn, h0 in zip(self.layers, state):
-            h = rnn(h, h0.unsqueeze(0))[0]  # (B, T, F) -> (B, T, H); steps past a row's end are never read
-            new.append(at_step(h, lengths - 1))  # (B, H)
-        return (new[-1], *new)
+        h, new, at = x, [], 0
+        for n, rnn in enumerate(self.layers):
+            if n and torch.compiler.is_exporting():
+                h = h * 1.0  # a copy, as in PaddedEncoder: else torch 2.13's ONNX exporter fixes the layer's sizes
+            if isinstance(rnn, _StreamingLSTM):
+                h, last, cell = rnn(h, lengths, state[at], state[at + 1])  # (B, T, F) -> (B, T, H), (B, H), (B, H)
+                new.extend((last, cell))
+                at += 2
+            else:
+                h = rnn(h, state[at].unsqueeze(0))[0]  # (B, T, F) -> (B, T, H); steps past a row's end are never read
+                last = at_step(h, lengths - 1)  # (B, H)
+                new.append(last)
+                at += 1
+        return (last, *new)
+
+
+class _StreamingLSTM(nn.Module):
+    """One unidirectional LSTM layer from a given state to each row's state after its own last step.
+
+    # x (B, T, F), lengths (B,), h0 (B, H), c0 (B, H) -> outputs (B, T, H), h (B, H), c (B, H)
+    """
+
+    def __init__(self, lstm: nn.LSTM) -> None:
+        super().__init__()
+        self.lstm, self.hidden_size = lstm, lstm.hidden_size
+
+    def forward(self, x: Tensor, lengths: Tensor, h0: Tensor, c0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        if torch.compiler.is_exporting():  # the ONNX exporter: one LSTM node, given sequence_lens after export
+            out, (h, c) = self.lstm(x, (h0.unsqueeze(0), c0.unsqueeze(0)))
+            return out, h[0], c[0]
+        weights = (self.lstm.weight_ih_l0, self.lstm.weight_hh_l0, getattr(self.lstm, "bias_ih_l0", None),
+                   getattr(self.lstm, "bias_hh_l0", None))  # fmt: skip
+        loop = _scripted_lstm_loop() if torch.jit.is_tracing() else _lstm_to_lengths  # a trace keeps a script's loop
+        return loop(x, lengths, h0, c0, *weights)
+
+
+def _lstm_to_lengths(
+    x: Tensor, lengths: Tensor, h: Tensor, c: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor],
+    b_hh: Optional[Tensor],
+) -> tuple[Tensor, Tensor, Tensor]:
+    # (B, T, F), (B,), (B, H), (B, H) -> (B, T, H), (B, H), (B, H): a row's state stops changing at its length
+    outputs = []
+    for t in range(x.size(1)):
+        new_h, new_c = torch.lstm_cell(x[:, t], [h, c], w_ih, w_hh, b_ih, b_hh)
+        live = (lengths > t).unsqueeze(1)  # (B, 1)
+        h, c = torch.where(live, new_h, h), torch.where(live, new_c, c)
+        outputs.append(h)
+    return torch.stack(outputs, dim=1), h, c
+
+
+@functools.cache
+def _scripted_lstm_loop() -> Any:
+    """:func:`_lstm_to_lengths` compiled by TorchScript, once a trace needs it (compiling on import would be an
+    import's side effect)."""
+    return torch.jit.script(_lstm_to_lengths)
 
 
 class LMStep(nn.Module):

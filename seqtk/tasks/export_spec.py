@@ -38,6 +38,9 @@ class ExportSpec:
     #: when the model's own forward takes the same inputs, what it returns made from the exported outputs
     #: (``seqtk.load(..., quantize="int8")`` then runs the int8 ONNX model in its place); None: it cannot
     model_output: Callable[[tuple[torch.Tensor, ...]], Any] | None = None
+    #: the (B,) input that every LSTM node of an ONNX file takes as its ``sequence_lens``, so that its final
+    #: state is each row's own (:class:`seqtk.nn.traceable.StreamingEncoder`); None: the nodes take none
+    sequence_lengths: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class ExportPart:
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     input_axes: dict[str, dict[int, str]]
+    sequence_lengths: str | None = None
 
 
 @dataclass(frozen=True)

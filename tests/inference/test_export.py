@@ -179,17 +179,26 @@ for prompt, theirs in zip(["", "the board"], DATA["greedy"]):
         run_readme_code(small, 'assert generate("the board", length=5).startswith("the board")\n', {})
 
 
-@pytest.fixture(scope="module")
-def streaming_classifier(tmp_path_factory):
-    """Three labels, two GRUs, the head on the last one's final state: an export that takes and returns the state.
-    (Not an RNN layer: torch 2.13's ONNX exporter fixes an nn.RNN's sequence length.)"""
+@pytest.fixture(scope="module", params=["gru", "lstm"])
+def streaming_classifier(tmp_path_factory, request):
+    """Three labels, two GRUs (or an LSTM, then a GRU), the head on the last one's final state: an export that
+    takes and returns the state. (Not an RNN layer: torch 2.13's ONNX exporter fixes an nn.RNN's sequence length.)"""
     folder = tmp_path_factory.mktemp("stream")
     rows = [f"{w} {i} o'clock,{label}" for i in range(40) for label, w in [("time", "Clock"), ("rain", "umbrella"), ("sun", "sunny")]]
     (folder / "q.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
     return train(folder, "stream", f'[task]\nname = "classify"\n[data]\npath = "{folder / "q.csv"}"\n'
-                 '[model]\nembedding_dim = 8\npooling = "last"\n[[model.layers]]\ncell = "gru"\nhidden_size = 6\n'
+                 f'[model]\nembedding_dim = 8\npooling = "last"\n[[model.layers]]\ncell = "{request.param}"\nhidden_size = 6\n'
                  '[[model.layers]]\ncell = "gru"\nhidden_size = 5\nreturn_sequences = false\n'
                  '[train]\nmax_steps = 6\neval_every = 6\nbatch_size = 16\ndevice = "cpu"\n[log]\nprogress = false\n')
+
+
+def state_by_name(states: list) -> dict[str, list]:
+    """The encoder's final states (``return_state=True``) under the export's names: h0, c0 (an LSTM's), h1, ..."""
+    named = {}
+    for n, state in enumerate(states):
+        for part, tensor in zip("hc", state if isinstance(state, tuple) else (state,)):
+            named[f"{part}{n}"] = tensor[0].tolist()
+    return named
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -202,15 +211,16 @@ def test_a_streaming_classifier_reads_ragged_texts_in_pieces_as_seqtk_reads_them
     with torch.no_grad():  # seqtk's numbers for each text whole, and the final state of each layer
         probabilities = torch.softmax(p.model(ids, lengths_t), dim=1)
         x = p.model.embedding.embedding(ids)
-        _, states = p.model.encoder(x, lengths_t, return_state=True)
+        _, states = p.model.encoder(x, lengths_t, return_state=True)  # an LSTM's (h, c) at each row's own end
     cut = [max(1, n // 2) if n > 1 else 1 for n in lengths]  # the first piece; the second is the rest (maybe none)
     data = {"ids": ids.tolist(), "lengths": lengths, "cut": cut, "probabilities": probabilities.tolist(),
-            "states": [s[0].tolist() for s in states], "texts": TEXTS, "predictions": p.predict(TEXTS)}
+            "states": state_by_name(states), "texts": TEXTS, "predictions": p.predict(TEXTS)}
     check = """
 ids, lengths, cut = np.array(DATA["ids"]), np.array(DATA["lengths"]), np.array(DATA["cut"])
 whole, state = read(ids, lengths)
+assert sorted(state) == sorted(DATA["states"]), (sorted(state), sorted(DATA["states"]))
 assert np.abs(whole - np.array(DATA["probabilities"])).max() <= 1e-5
-assert max(np.abs(state[f"h{n}"] - np.array(s)).max() for n, s in enumerate(DATA["states"])) <= 1e-5
+assert max(np.abs(state[name] - np.array(s)).max() for name, s in DATA["states"].items()) <= 1e-5
 first, state = read(ids[:, : cut.max()] * (np.arange(cut.max()) < cut[:, None]), cut)  # each row's first piece
 rest = np.zeros_like(ids)
 for b, (k, n) in enumerate(zip(cut, lengths)):
@@ -219,7 +229,7 @@ more = lengths > cut  # rows with a second piece read it from the state the firs
 second, after = read(rest[more], lengths[more] - cut[more], {name: s[more] for name, s in state.items()})
 assert np.abs(second - np.array(DATA["probabilities"])[more]).max() <= 1e-5
 assert np.abs(first[~more] - np.array(DATA["probabilities"])[~more]).max() <= 1e-5
-assert max(np.abs(after[f"h{n}"] - np.array(s)[more]).max() for n, s in enumerate(DATA["states"])) <= 1e-5
+assert max(np.abs(after[name] - np.array(s)[more]).max() for name, s in DATA["states"].items()) <= 1e-5
 for mine, theirs in zip(classify(DATA["texts"]), DATA["predictions"]):
     assert mine["label"] == theirs["label"] and abs(mine["probability"] - theirs["probability"]) <= 1e-5, (mine, theirs)
 """
@@ -465,3 +475,27 @@ def test_an_rnn_layer_in_onnx_works_or_names_torchs_fixed_length(tmp_path):
         except SeqtkError as err:
             assert "fixes the sequence length of a plain rnn layer" in str(err) and "--format torchscript" in str(err)
             assert not path.exists()
+
+
+@pytest.mark.skipif(not HAS_ONNX, reason="pip install 'seqtk[export]'")
+def test_an_onnx_files_lstm_nodes_take_the_lengths_as_sequence_lens(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from seqtk.inference.model_files import _lstm_sequence_lens
+
+    def write(inputs: list[str]):  # -> the file's path
+        node = helper.make_node("LSTM", ["x", "w", "r"], ["y", "y_h", "y_c"], hidden_size=2)
+        graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in inputs],
+                                  [helper.make_tensor_value_info("y_h", TensorProto.FLOAT, None)])  # fmt: skip
+        path = tmp_path / f"{len(inputs)}.onnx"
+        onnx.save(helper.make_model(graph), str(path))
+        return path
+
+    path = write(["x", "w", "r", "lengths"])
+    _lstm_sequence_lens(path, "lengths")
+    nodes = onnx.load(str(path)).graph.node
+    assert [n.op_type for n in nodes] == ["Cast", "LSTM"] and nodes[1].input[4] == nodes[0].output[0]
+    assert nodes[0].input[0] == "lengths" and nodes[0].attribute[0].i == TensorProto.INT32
+    with pytest.raises(SeqtkError, match="has no input of that name"):
+        _lstm_sequence_lens(write(["x", "w", "r"]), "lengths")
