@@ -48,7 +48,8 @@ from torch.nn.utils import parametrize
 from seqtk.nn import fast_rnn
 from seqtk.nn.cell_kinds import CellLayer
 
-__all__ = ["State", "at_step", "gather_steps", "last_step", "reverse_within", "run_layer", "run_module", "state_shapes"]
+__all__ = ["State", "at_step", "gather_steps", "last_step", "packing_pays", "reverse_within", "run_layer", "run_module",
+           "state_shapes"]
 
 # One direction of a fused module, run with the module's own kernels.
 _DIRECTION_OPS = {"GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu}
@@ -76,7 +77,7 @@ def run_layer(
         rnn._update_flat_weights()  # weight-drop: the kernels below read _flat_weights, not the property
     if lengths is None:
         return run_module(rnn, x, h0)
-    if need_state and rnn.mode == "LSTM":
+    if (need_state and rnn.mode == "LSTM") or packing_pays(rnn, x, lengths):
         return _run_packed(rnn, x, lengths, h0)
     out = _run_bidirectional(rnn, x, lengths, h0) if rnn.bidirectional else run_module(rnn, x, h0)[0]
     return out, (_final_hidden(out, lengths, rnn) if need_state else None)
@@ -87,8 +88,27 @@ def run_module(rnn: nn.RNNBase, x: Tensor, h0: State | None) -> tuple[Tensor, St
     return fast_rnn.run_module(rnn, x, h0) if fast_rnn.use_fast(rnn, x) else rnn(x, h0)
 
 
+#: inference on a CPU packs a ragged batch for PyTorch's GRU/RNN kernels when its share of real steps is below this
+_PACK_BELOW = {"GRU": 0.9, "RNN_TANH": 0.6, "RNN_RELU": 0.6}
+
+
+def packing_pays(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> bool:
+    """Should inference run this ragged batch as a packed sequence? A packed GRU steps only the rows still running
+    and runs both directions in one call, where the padded route steps every row to the longest and reverses the
+    backward one by gathers. Measured (``docs/performance.md``, bidirectional, 100 -> 64, T = 45, one thread):
+    a GRU at batch 64 1.2-2.0x faster packed for 52-94% real steps, at batch 4-16 0.95-1.3x; a tanh RNN 1.8x at
+    53% but 0.8-0.9x above 80%; an LSTM slower packed (oneDNN's padded kernel has no packed form), so it never is.
+    Training keeps the padded route (packing cost 0.3-0.7x there, module docstring)."""
+    below = _PACK_BELOW.get(rnn.mode)
+    if below is None or torch.is_grad_enabled() or x.device.type != "cpu":
+        return False
+    if torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        return False
+    return float(lengths.sum()) < below * lengths.numel() * x.size(1)
+
+
 def _run_packed(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, h0: State | None) -> tuple[Tensor, State]:
-    # (B, T, F) -> (B, T, D*H); slow, but the only exact route to an LSTM's cell state at ragged ends
+    # (B, T, F) -> (B, T, D*H); slow in training, but the only exact route to an LSTM's cell state at ragged ends
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     out, final = rnn(packed, h0)
     return pad_packed_sequence(out, batch_first=True, total_length=x.size(1))[0], final

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import warnings
 
+import pytest
+import torch
+
 from seqtk.nn import ragged
 
 
@@ -22,3 +25,26 @@ def test_the_weight_compaction_warning_is_silenced_only_where_seqtk_raises_it(mo
         warnings.warn_explicit(message, UserWarning, "train.py", 1, module="my_project.train")
         warnings.warn_explicit("another warning", UserWarning, "ragged.py", 2, module="seqtk.nn.ragged")
     assert [(str(w.message), w.filename) for w in seen] == [(message, "train.py"), ("another warning", "ragged.py")]
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn", "lstm"])
+def test_inference_on_a_ragged_batch_packs_where_it_pays_and_gives_the_padded_routes_numbers(cell):
+    from seqtk.nn.encoders import LayerSpec, StackedEncoder
+    from seqtk.nn.ragged import packing_pays
+
+    torch.manual_seed(0)
+    encoder = StackedEncoder(5, [LayerSpec(cell, 6, bidirectional=True), LayerSpec(cell, 4, return_sequences=False)])
+    encoder.eval()
+    rnn = encoder.layers[0]
+    x, lengths = torch.randn(4, 10, 5), torch.tensor([10, 2, 3, 4])  # 19 of 40 steps real
+    full = torch.tensor([10, 10, 9, 10])
+    with torch.no_grad():
+        assert packing_pays(rnn, x, lengths) == (cell != "lstm")  # an LSTM's padded oneDNN kernel is faster
+        assert not packing_pays(rnn, x, full)  # little padding: the padded route
+        packed = encoder(x, lengths)
+    assert not packing_pays(rnn, x, lengths)  # training: never
+    padded = encoder(x, lengths).detach()  # with gradients: the training route, padded
+    assert (packed - padded).abs().max() < 1e-6
+    with torch.no_grad():  # and each row as it would be alone
+        alone = torch.cat([encoder(x[b : b + 1, : int(n)], lengths[b : b + 1]) for b, n in enumerate(lengths)])
+    assert (packed - alone).abs().max() < 1e-6
