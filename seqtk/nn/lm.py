@@ -309,8 +309,12 @@ class CharLM(nn.Module):
         return logits, step, route
 
     def _prefill(self, rows: list[Tensor], decoding: DecodeSettings) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
-        """The prompts through the fused encoder, rows of one length together: the last logits (B, V) and each
-        layer's state, rows in the prompts' order."""
+        """The prompts through the fused encoder: the last logits (B, V) and each layer's state, rows in the
+        prompts' order. Prompts of several lengths go as one right-padded batch with their lengths (the encoder
+        gives each row its state at its own last token, packing where an LSTM's cell state needs it); a model
+        that scores on int8 weights steps instead, rows of one length together."""
+        if len({row.numel() for row in rows}) > 1 and not decoding.quantize:
+            return self._prefill_ragged(rows)
         groups: dict[int, list[int]] = {}
         for i, row in enumerate(rows):
             groups.setdefault(row.numel(), []).append(i)
@@ -325,6 +329,15 @@ class CharLM(nn.Module):
         back = torch.argsort(torch.tensor(order, device=logits[0].device))  # the grouped rows back in order
         layers = [tuple(torch.cat(parts, dim=0)[back] for parts in zip(*per_group)) for per_group in zip(*hidden)]
         return torch.cat(logits, dim=0)[back], layers
+
+    def _prefill_ragged(self, rows: list[Tensor]) -> tuple[Tensor, list[tuple[Tensor, ...]]]:
+        # B prompts (T_b,) -> the logits after each one's last token (B, V), each layer's state (B, H) parts
+        lengths = torch.tensor([row.numel() for row in rows], device=rows[0].device)
+        ids = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)  # (B, T_max), right-padded with id 0
+        x = self.embedding(ids)  # (B, T) -> (B, T, E); eval mode: no dropout
+        h, state = self.encoder(x, lengths, return_state=True)  # (B, T, H), each layer's state at each row's end
+        last = h.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, h.size(-1)))  # (B, 1, H)
+        return self.head(last)[:, 0], step_state(state)  # (B, 1, H) -> (B, V)
 
     def _prompt_rows(self, prompt_ids: Sequence[int] | Sequence[Sequence[int]] | Tensor) -> tuple[list[Tensor], bool]:
         """One (T_b,) tensor per prompt, and whether the call was batched."""

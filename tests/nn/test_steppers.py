@@ -363,3 +363,18 @@ def test_generation_under_cpu_autocast_runs_on_the_onnx_step():
         sampled = lm.generate(prompt, 30, generator=torch.Generator().manual_seed(3))
     assert lm.last_route.name == "onnx" and sampled.shape == (2, 30)
 
+
+
+@pytest.mark.parametrize("layers", [[LayerSpec("lstm", 12), LayerSpec("gru", 10)], [LayerSpec("ln_lstm", 8), LayerSpec("rnn", 6)]],
+                         ids=["fused", "cells"])  # fmt: skip
+def test_ragged_prompts_are_read_in_one_call_to_each_rows_own_state(layers):
+    lm = peaked_lm(layers)
+    prompts = [torch.tensor(p) for p in ([1, 2, 3, 4, 5, 6, 7], [7], [3, 3, 9], [2, 4, 6, 8, 1])]
+    with torch.inference_mode():
+        logits, state = lm._prefill_ragged(prompts)  # one right-padded batch with its lengths
+        for b, prompt in enumerate(prompts):
+            alone, alone_state = lm._logits(prompt[None], None, EAGER)  # (1, T, V), that prompt by itself
+            assert (logits[b] - alone[0, -1]).abs().max() < 1e-5
+            mine = [part[b] for layer in state for part in layer]
+            theirs = [part[0, 0] for layer in alone_state for part in (layer if isinstance(layer, tuple) else (layer,))]
+            assert len(mine) == len(theirs) and all((a - t).abs().max() < 1e-5 for a, t in zip(mine, theirs))
