@@ -6,7 +6,7 @@ throwaway steps of, :mod:`seqtk.training.budget`). It owns backward: a task's
 ``step`` returns a :class:`~seqtk.tasks.task.StepOutput` and the session scales,
 clips and steps. Its :meth:`Session.payload` is the checkpoint format
 (:mod:`seqtk.inference.checkpoint`) and :meth:`Session.restore` reads it back,
-so a resumed run is bit-identical.
+so a resumed run is bit-identical (on a CPU, at the same thread counts: the checkpoint holds the count).
 """
 
 from __future__ import annotations
@@ -310,8 +310,16 @@ class Session:
     def _restore_threads(self, threads: Any) -> None:
         """A governed run resumes on the thread count its checkpoint was written with, so that the steps
         after it sum in the same order as the unbroken run's; the governor moves it from there."""
-        if self._governed() and isinstance(threads, int) and 1 <= threads <= self.thread_ceiling:
+        if not self._governed() or not isinstance(threads, int) or threads == torch.get_num_threads():
+            return
+        if 1 <= threads <= self.thread_ceiling:
             torch.set_num_threads(threads)
+            self.console.print(f"  torch threads {threads}, as when the checkpoint was written (the governor moves "
+                               "the count from there as other work allows).", highlight=False)  # fmt: skip
+        else:
+            self.console.print(f"  the checkpoint was written on {threads} torch threads, more than this machine's "
+                               f"{self.thread_ceiling}: the steps after it may differ in their last bits from the "
+                               "unbroken run's.", highlight=False)  # fmt: skip
 
     def train_step(self, batches: Iterator[Any]) -> tuple[float, StepOutput, float, float]:
         if self.loader.at_epoch_start:

@@ -12,7 +12,8 @@ checkpoints, logging and resuming. A run folder holds::
 
 Resuming is exact: the checkpoint carries the optimiser, schedule, scaler,
 RNG streams and loader position, and evaluation leaves the RNG streams as it
-found them, so a resumed CPU run reaches bit-identical weights.
+found them, so a resumed CPU run reaches bit-identical weights at the same
+thread counts (the checkpoint holds the count, and the resumed run starts at it).
 
 Under torchrun (any ``WORLD_SIZE``; see :func:`seqtk.training.distributed.from_env`) the same loop trains with
 DistributedDataParallel: each rank takes its slice of every global batch and

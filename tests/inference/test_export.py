@@ -181,14 +181,14 @@ for prompt, theirs in zip(["", "the board"], DATA["greedy"]):
 
 @pytest.fixture(scope="module", params=["gru", "lstm"])
 def streaming_classifier(tmp_path_factory, request):
-    """Three labels, two GRUs (or an LSTM, then a GRU), the head on the last one's final state: an export that
-    takes and returns the state. (Not an RNN layer: torch 2.13's ONNX exporter fixes an nn.RNN's sequence length.)"""
+    """Three labels, two GRUs (or two LSTMs), the head on the last one's final state: an export that takes and
+    returns the state. (Not an RNN layer: torch 2.13's ONNX exporter fixes an nn.RNN's sequence length.)"""
     folder = tmp_path_factory.mktemp("stream")
     rows = [f"{w} {i} o'clock,{label}" for i in range(40) for label, w in [("time", "Clock"), ("rain", "umbrella"), ("sun", "sunny")]]
     (folder / "q.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
     return train(folder, "stream", f'[task]\nname = "classify"\n[data]\npath = "{folder / "q.csv"}"\n'
                  f'[model]\nembedding_dim = 8\npooling = "last"\n[[model.layers]]\ncell = "{request.param}"\nhidden_size = 6\n'
-                 '[[model.layers]]\ncell = "gru"\nhidden_size = 5\nreturn_sequences = false\n'
+                 f'[[model.layers]]\ncell = "{request.param}"\nhidden_size = 5\nreturn_sequences = false\n'
                  '[train]\nmax_steps = 6\neval_every = 6\nbatch_size = 16\ndevice = "cpu"\n[log]\nprogress = false\n')
 
 

@@ -36,11 +36,12 @@ def test_inference_on_a_ragged_batch_packs_where_it_pays_and_gives_the_padded_ro
     encoder = StackedEncoder(5, [LayerSpec(cell, 6, bidirectional=True), LayerSpec(cell, 4, return_sequences=False)])
     encoder.eval()
     rnn = encoder.layers[0]
-    x, lengths = torch.randn(4, 10, 5), torch.tensor([10, 2, 3, 4])  # 19 of 40 steps real
-    full = torch.tensor([10, 10, 9, 10])
+    x, lengths = torch.randn(8, 10, 5), torch.tensor([10, 2, 3, 4, 1, 6, 2, 5])  # 33 of 80 steps real
+    full = torch.tensor([10, 10, 9, 10, 10, 10, 10, 10])
     with torch.no_grad():
         assert packing_pays(rnn, x, lengths) == (cell != "lstm")  # an LSTM's padded oneDNN kernel is faster
         assert not packing_pays(rnn, x, full)  # little padding: the padded route
+        assert not packing_pays(rnn, x[:4], lengths[:4])  # few rows: the padded route
         packed = encoder(x, lengths)
     assert not packing_pays(rnn, x, lengths)  # training: never
     padded = encoder(x, lengths).detach()  # with gradients: the training route, padded
