@@ -310,9 +310,9 @@ class Session:
     def _restore_threads(self, threads: Any) -> None:
         """A governed run resumes on the thread count its checkpoint was written with, so that the steps
         after it sum in the same order as the unbroken run's; the governor moves it from there."""
-        if not self._governed() or not isinstance(threads, int) or threads == torch.get_num_threads():
-            return
-        if 1 <= threads <= self.thread_ceiling:
+        if not self._governed() or type(threads) is not int or threads < 1 or threads == torch.get_num_threads():
+            return  # a GPU run's None, an older checkpoint without the count, or nothing to change
+        if threads <= self.thread_ceiling:
             torch.set_num_threads(threads)
             self.console.print(f"  torch threads {threads}, as when the checkpoint was written (the governor moves "
                                "the count from there as other work allows).", highlight=False)  # fmt: skip
