@@ -147,10 +147,15 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(server, ch
     counts = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines() if line.startswith("seqtk_batch_size_")}
     batches = counts['seqtk_batch_size_count{model="clf",endpoint="predict"}']
     assert batches < 24, f"24 concurrent predict requests ran in {batches} batches"
-    # generate: the rows of each step of the rolling batch (50 steps a request): concurrent rows shared steps
+    # generate: the rows of each run of steps of the rolling batch (50 steps a request): concurrent rows shared
+    # steps. Runs end whenever a row finishes or one waits to join, so their mean size depends on the threads'
+    # timing (a loaded CI machine measured 1.92); some run of more than two rows does not.
     labels = '{model="lm",endpoint="generate"}'
-    rows = counts[f"seqtk_batch_size_sum{labels}"] / counts[f"seqtk_batch_size_count{labels}"]
-    assert rows > 2, f"16 concurrent generate requests were stepped {rows:.2f} rows at a time"
+    runs = counts[f"seqtk_batch_size_count{labels}"]
+    up_to_two = counts[f'seqtk_batch_size_bucket{{model="lm",endpoint="generate",le="2"}}']
+    rows = counts[f"seqtk_batch_size_sum{labels}"] / runs
+    assert runs > up_to_two, f"16 concurrent generate requests never shared a run of steps 3 or more rows at a time " \
+                             f"({rows:.2f} rows a run on average)"
     assert 'seqtk_requests_total{model="lm",endpoint="generate",status="200"}' in metrics
     assert 'seqtk_queue_depth{model="clf"} 0' in metrics
 
