@@ -25,6 +25,7 @@ from seqtk.errors import SeqtkValueError
 from seqtk.nn.awd import ar_tar, embedding_dropout
 from seqtk.nn.cell_step import CellStep, _cell_of  # noqa: F401 - they lived here; imports from here keep working
 from seqtk.nn.encoders import LayerSpec, StackedEncoder
+from seqtk.nn.ragged import at_step
 from seqtk.nn.lm_checks import check_ids, check_positive, check_sampling, check_targets
 from seqtk.nn.lm_heads import IGNORE_INDEX, AdaptiveHead, ProjectedHead, _make_head
 from seqtk.nn.sampling import RaceNoise, race_noise, sample_next  # noqa: F401 - sample_next, RaceNoise: imported from here
@@ -336,7 +337,7 @@ class CharLM(nn.Module):
         ids = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)  # (B, T_max), right-padded with id 0
         x = self.embedding(ids)  # (B, T) -> (B, T, E); eval mode: no dropout
         h, state = self.encoder(x, lengths, return_state=True)  # (B, T, H), each layer's state at each row's end
-        last = h.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, h.size(-1)))  # (B, 1, H)
+        last = at_step(h, lengths - 1).unsqueeze(1)  # (B, 1, H): each row's output at its last token
         return self.head(last)[:, 0], step_state(state)  # (B, 1, H) -> (B, V)
 
     def _prompt_rows(self, prompt_ids: Sequence[int] | Sequence[Sequence[int]] | Tensor) -> tuple[list[Tensor], bool]:
